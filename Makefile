@@ -1,0 +1,93 @@
+# edask — GNU make + pkg-config.
+#
+#   make            build build/edask (warning-free with -Werror)
+#   make demo       install what is missing (apt), build, run the demo
+#   make test       install what is missing, then every test: unit (plain and
+#                   ASan/UBSan), a short libFuzzer pass, integration
+#
+# Variant builds live in their own folders: B=build/asan, B=build/fuzz.
+
+CC	?= cc
+B	?= build
+OPT	?= -O2
+PKGS	:= libmicrohttpd libcurl jansson yaml-0.1
+WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	   -Wformat=2 -Werror
+CFLAGS	+= -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) \
+	   $(shell pkg-config --cflags $(PKGS))
+LDLIBS	+= $(shell pkg-config --libs $(PKGS)) -ldl -lm
+
+SRC	:= $(wildcard src/*.c)
+LIBSRC	:= $(filter-out src/main.c,$(SRC))
+LIBOBJ	:= $(patsubst src/%.c,$(B)/obj/%.o,$(LIBSRC))
+HDR	:= $(wildcard src/*.h)
+UNIT	:= $(patsubst tests/unit/%.c,$(B)/%,$(wildcard tests/unit/test_*.c))
+FUZZ	:= $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+CONSOLE	:= $(wildcard console/*)
+
+.PHONY: all unit demo test deps check-unit asan fuzz integration bench clean
+
+all: $(B)/edask $(B)/fakenvml/libnvidia-ml.so.1
+
+$(B)/obj/%.o: src/%.c $(HDR) | $(B)/obj
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/obj:
+	mkdir -p $@
+
+$(B)/libedask.a: $(LIBOBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/edask: $(B)/obj/main.o $(B)/libedask.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Test double of NVML: loaded by the real dlopen path through
+# LD_LIBRARY_PATH; it reads fake GPUs from $$FAKE_NVML_FILE.
+$(B)/fakenvml/libnvidia-ml.so.1: tests/fakenvml/fakenvml.c
+	mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) -fPIC -shared -o $@ $<
+
+$(B)/test_%: tests/unit/test_%.c $(B)/libedask.a
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(B)/libedask.a \
+	    $(shell pkg-config --libs cmocka) $(LDLIBS)
+
+unit: $(UNIT) $(B)/fakenvml/libnvidia-ml.so.1
+
+check-unit: unit
+	scripts/run-unit.sh $(B)
+
+asan:
+	$(MAKE) B=build/asan CC=clang \
+	    OPT="-O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	    check-unit
+
+# One libFuzzer target per parser, each run for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 20
+fuzz:
+	$(MAKE) B=build/fuzz CC=clang \
+	    OPT="-O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
+	    build/fuzz/libedask.a
+	set -e; for f in $(FUZZ); do \
+	    clang $(CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -Isrc \
+	        -o build/fuzz/$$f fuzz/$$f.c build/fuzz/libedask.a $(LDLIBS); \
+	    scripts/run-fuzz.sh build/fuzz/$$f fuzz/corpus/$${f#fuzz_} $(FUZZ_SECONDS); \
+	done
+
+integration: all
+	scripts/run-integration.sh
+
+deps:
+	scripts/deps.sh
+
+demo: deps all
+	scripts/demo.sh
+
+test: deps
+	scripts/test.sh
+
+bench: deps all
+	/usr/bin/python3 bench/scaleup.py
+
+clean:
+	rm -rf build

@@ -1,0 +1,57 @@
+/*
+ * dask_parse: validation of the Dask scheduler's HTTP replies.  Every reply
+ * is untrusted input: these parsers bound sizes, check types and never
+ * crash (fuzzed by fuzz/fuzz_dask.c).  Pure: no I/O.
+ */
+#ifndef EDASK_DASK_PARSE_H
+#define EDASK_DASK_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DASK_ADDR_MAX	128	/* "tcp://host:port", longest accepted */
+#define DASK_WORKERS_MAX 4096	/* more workers in one reply is an error */
+
+/* From GET /metrics (Prometheus text). */
+struct dask_metrics {
+	bool	have_tasks;	/* any dask_scheduler_tasks sample seen */
+	int	queued;
+	int	processing;
+	int	no_worker;
+	int	waiting;
+	int	memory;		/* tasks in memory */
+	int	workers;	/* dask_scheduler_workers{state="connected"} */
+};
+
+/* One worker from GET /json/identity.json. */
+struct dask_worker_info {
+	char	 address[DASK_ADDR_MAX];
+	char	 name[DASK_ADDR_MAX];	/* "" when the worker has none */
+	int	 nthreads;
+	int	 busy;		/* executing + long-running + ready + constrained
+				   + waiting + fetch + flight + missing */
+	int	 keys;		/* task_counts.memory */
+	int64_t	 bytes;		/* metrics.managed_bytes */
+	int64_t	 rss;		/* metrics.memory, -1 unknown */
+	int64_t	 memory_limit;	/* -1 unknown */
+};
+
+int dask_parse_metrics(const char *buf, size_t len, struct dask_metrics *out,
+    char *err, size_t errlen);
+/* {"workers": N} from GET /api/v1/adaptive_target; N >= 0. */
+int dask_parse_target(const char *buf, size_t len, int *target, char *err,
+    size_t errlen);
+/* New array in *workers (free with free()), count in *n. */
+int dask_parse_identity(const char *buf, size_t len,
+    struct dask_worker_info **workers, size_t *n, char *err, size_t errlen);
+/*
+ * Reply of POST /api/v1/retire_workers: a JSON object keyed by the retired
+ * workers' addresses.  Returns 1 when address is among them, 0 when it is
+ * not (the scheduler refused, e.g. the worker holds the last copy of some
+ * data: "{}"), -1 when the reply is malformed.
+ */
+int dask_parse_retire(const char *buf, size_t len, const char *address,
+    char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * scaler: per instance, from one tick's observations to a decision: how
+ * many workers to launch and which to retire.  Pure: no I/O, no clock
+ * (time is in the input), so unit tests and the simulator drive it.
+ *
+ * Scale up (DESIGN §4): demand = max(adaptive_target, workers that the
+ * queued + processing tasks need at `threads` per worker, plus the
+ * `no-worker` tasks when this instance's workers offer GPUs — a CPU-only
+ * worker would not make them runnable).  Desired = demand clamped to
+ * [min, max].  Launching workers count as capacity; the launch count is
+ * further clamped to the free slots the caller grants.
+ *
+ * Scale down: only running workers idle for idle_timeout (and, where a GPU
+ * utilization is known, under gpu_idle_util), least data first, never below
+ * max(desired, min), never within scale_down_delay of the last scale up.
+ */
+#ifndef EDASK_SCALER_H
+#define EDASK_SCALER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum scaler_wstate {
+	SCALER_W_LAUNCHING,	/* started, not registered yet */
+	SCALER_W_RUNNING,	/* registered with the scheduler */
+	SCALER_W_RETIRING,	/* retirement asked; not counted as capacity */
+};
+
+struct scaler_worker {
+	int		 id;
+	enum scaler_wstate state;
+	int64_t		 idle_since_ms;	/* -1: busy now (or never seen idle) */
+	int64_t		 bytes;		/* data held */
+	int		 gpu_util;	/* percent; -1 unknown */
+};
+
+struct scaler_input {
+	int64_t		 now_ms;
+	/* spec */
+	int		 min, max;	/* max already resolved (>= 1) */
+	int		 threads;	/* per worker, >= 1 */
+	int		 gpus;		/* per worker */
+	int64_t		 idle_timeout_ms;
+	int64_t		 scale_down_delay_ms;
+	int		 gpu_idle_util;
+	/* scheduler, this tick; observed == false: scheduler not answering,
+	 * then nothing is launched for demand and nothing retired */
+	bool		 observed;
+	int		 adaptive_target;
+	int		 queued;	/* dask_scheduler_tasks{state=queued} */
+	int		 processing;
+	int		 no_worker;
+	/* controller */
+	int		 free_slots;	/* slots the caller may still grant */
+	int64_t		 last_scale_up_ms;	/* -1: never */
+	size_t		 nworkers;
+	const struct scaler_worker *workers;	/* borrowed */
+};
+
+#define SCALER_REASON_MAX 256
+
+struct scaler_decision {
+	int		 demand;	/* before clamping */
+	int		 desired;	/* clamped to [min, max] */
+	int		 launch;	/* workers to start now */
+	int		 pending;	/* wanted but no free slot */
+	size_t		 nretire;
+	int		*retire;	/* worker ids, least data first; owned by
+					   the decision, scaler_decision_free */
+	char		 reason[SCALER_REASON_MAX];	/* "queued=120
+					   processing=4 no_worker=0 target=4" */
+	char		 hold[SCALER_REASON_MAX];	/* why workers above
+					   desired are kept, or "" */
+};
+
+void scaler_decide(const struct scaler_input *in, struct scaler_decision *out);
+void scaler_decision_free(struct scaler_decision *d);
+
+#endif

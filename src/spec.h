@@ -1,0 +1,96 @@
+/*
+ * spec: an instance spec, read from YAML with the libyaml document API and
+ * validated at the edge.  Errors read "file:line:col: message" (line and
+ * column 1-based) so an editor can jump to them.
+ *
+ * A spec file holds one YAML mapping (one instance).  Every field but
+ * `name` has a default (see spec_default()):
+ *
+ *   name: xgb                       # [a-z][a-z0-9-]{0,31}
+ *   workers: {min: 1, max: 8, gpus: 1, threads: 1, memory: auto,
+ *             command: auto}
+ *   scaling: {interval: 1s, idle_timeout: 30s, scale_down_delay: 10s,
+ *             start_timeout: 60s, gpu_idle_util: 5}
+ *   sharing: {owned: 0, share: 1, reclaim_grace: 30s}
+ *   scheduler: {host: 127.0.0.1, port: 0, dashboard_port: 0}
+ *   pool: local
+ *   python: /usr/bin/python3
+ *   env: {KEY: value}
+ */
+#ifndef EDASK_SPEC_H
+#define EDASK_SPEC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SPEC_NAME_MAX	32	/* longest name, without the NUL */
+#define SPEC_MAX_ALL	0	/* workers.max not given: all slots of the pool */
+
+struct spec_env {
+	char	*key;
+	char	*value;
+};
+
+struct spec {
+	char	*name;
+	struct {
+		int	 min;		/* >= 0 */
+		int	 max;		/* >= 1, or SPEC_MAX_ALL */
+		int	 gpus;		/* GPUs per worker, >= 0 (0: CPU only) */
+		int	 threads;	/* >= 1 */
+		int64_t	 memory;	/* bytes per worker; 0 = auto */
+		char	*command;	/* "auto", or a command line */
+	} workers;
+	struct {
+		int64_t	 interval_ms;
+		int64_t	 idle_timeout_ms;
+		int64_t	 scale_down_delay_ms;
+		int64_t	 start_timeout_ms;
+		int	 gpu_idle_util;	/* percent, 0..100 */
+	} scaling;
+	struct {
+		int	 owned;
+		int	 share;		/* weight, >= 1 */
+		int64_t	 reclaim_grace_ms;
+	} sharing;
+	struct {
+		char	*host;
+		int	 port;		/* 0: pick a free port */
+		int	 dashboard_port;
+	} scheduler;
+	char	*pool;
+	char	*python;
+	size_t	 nenv;
+	struct spec_env *env;
+};
+
+/* New spec with every default; name is copied. */
+struct spec *spec_default(const char *name);
+
+/*
+ * Parses and validates YAML text.  On success returns 0 and a new spec in
+ * *out (caller frees with spec_free).  On failure returns -1 and writes
+ * "fname:line:col: message" to err.  Never crashes on any input.
+ */
+int spec_parse(const char *text, size_t len, const char *fname,
+    struct spec **out, char *err, size_t errlen);
+/* Reads path and calls spec_parse(); I/O errors read "path: strerror". */
+int spec_load(const char *path, struct spec **out, char *err, size_t errlen);
+
+void spec_free(struct spec *s);		/* NULL is a no-op */
+struct spec *spec_dup(const struct spec *s);
+/* True when both specs say the same thing. */
+bool spec_equal(const struct spec *a, const struct spec *b);
+
+/* New JSON object with every field (durations as "30s" strings, memory as
+ * bytes or "auto"); the shape round-trips through spec_parse. */
+json_t *spec_to_json(const struct spec *s);
+
+/* Parsers shared with the daemon config: 0 or -1. */
+int spec_parse_duration(const char *s, int64_t *ms);	/* 500ms 1s 2m 1h 1.5s */
+int spec_parse_size(const char *s, int64_t *bytes);	/* 4GiB 512MB 1024 */
+bool spec_name_valid(const char *name);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * util: allocation that aborts on failure, logging, clocks, small helpers.
+ *
+ * Allocation failure aborts here so call sites stay readable.  Logging goes
+ * to stderr (foreground) with a timestamp; log_warn() appends strerror(errno).
+ */
+#ifndef EDASK_UTIL_H
+#define EDASK_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define NORETURN __attribute__((noreturn))
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Never compiled out: invariants hold in release builds too. */
+#define ASSERT(x)							\
+	do {								\
+		if (!(x))						\
+			util_assert_fail(#x, __FILE__, __LINE__);	\
+	} while (0)
+NORETURN void util_assert_fail(const char *expr, const char *file, int line);
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* New string; caller frees. */
+char *xasprintf(const char *fmt, ...) PRINTF(1, 2);
+
+enum log_level { LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+void log_set_level(enum log_level lvl);
+void log_warn(const char *fmt, ...) PRINTF(1, 2);	/* adds strerror */
+void log_warnx(const char *fmt, ...) PRINTF(1, 2);
+void log_info(const char *fmt, ...) PRINTF(1, 2);
+void log_debug(const char *fmt, ...) PRINTF(1, 2);
+/* Start-up only: print and exit(1). */
+NORETURN void fatal(const char *fmt, ...) PRINTF(1, 2);
+NORETURN void fatalx(const char *fmt, ...) PRINTF(1, 2);
+
+/* Milliseconds: monotonic (for deadlines) and wall clock (for display). */
+int64_t mono_ms(void);
+int64_t wall_ms(void);
+
+/* Copies at most size-1 bytes and always terminates; returns strlen(src). */
+size_t strlcpy_(char *dst, const char *src, size_t size);
+/* snprintf into err[errlen] and return -1: `return seterr(err, len, ...)`. */
+int seterr(char *err, size_t errlen, const char *fmt, ...) PRINTF(3, 4);
+
+/* Formats bytes as "1.5 GiB" into buf. */
+const char *fmt_bytes(int64_t bytes, char *buf, size_t len);
+/* Formats a duration in ms as "1.5s", "30s", "2m10s". */
+const char *fmt_duration(int64_t ms, char *buf, size_t len);
+
+/* mkdir -p; 0 or -1 with errno. */
+int mkdir_p(const char *path, unsigned mode);
+
+#endif
