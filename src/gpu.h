@@ -7,6 +7,7 @@
 #ifndef EDASK_GPU_H
 #define EDASK_GPU_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct gpu_info {

@@ -96,6 +96,9 @@ log_set_level(enum log_level lvl)
 	log_level = lvl;
 }
 
+static void vlog(const char *, const char *, va_list, const char *)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 vlog(const char *tag, const char *fmt, va_list ap, const char *suffix)
 {

@@ -16,6 +16,8 @@
 #define NORETURN __attribute__((noreturn))
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+#define EDASK_VERSION "0.1.0"
+
 /* Never compiled out: invariants hold in release builds too. */
 #define ASSERT(x)							\
 	do {								\

@@ -1,0 +1,103 @@
+/*
+ * fuzz_dask: libFuzzer target for every parser in dask_parse.c.  The first
+ * input byte picks the parser (modulo 4: metrics, adaptive_target,
+ * identity, retire_workers), the rest is the reply.  Besides crashes, it
+ * aborts when a parser reports success with output that breaks its
+ * contract; seeds live in fuzz/corpus/dask/.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dask_parse.h"
+#include "util.h"
+
+#define RETIRE_ADDR	"tcp://127.0.0.1:35319"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* err must come back terminated, whatever the parser wrote. */
+static void
+check_err(const char *err, size_t errlen)
+{
+	ASSERT(memchr(err, '\0', errlen) != NULL);
+}
+
+static void
+check_worker(const struct dask_worker_info *w)
+{
+	ASSERT(memchr(w->address, '\0', sizeof(w->address)) != NULL);
+	ASSERT(memchr(w->name, '\0', sizeof(w->name)) != NULL);
+	ASSERT(strncmp(w->address, "tcp://", 6) == 0 ||
+	    strncmp(w->address, "tls://", 6) == 0 ||
+	    strncmp(w->address, "ucx://", 6) == 0 ||
+	    strncmp(w->address, "inproc://", 9) == 0);
+	ASSERT(w->nthreads >= 1);
+	ASSERT(w->busy >= 0 && w->keys >= 0);
+	ASSERT(w->bytes >= 0);
+	ASSERT(w->rss >= -1);
+	ASSERT(w->memory_limit == -1 || w->memory_limit > 0);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct dask_worker_info *w = NULL;
+	struct dask_metrics m;
+	const char *buf;
+	char err[128];
+	size_t len, n = 0, i;
+	int rc, t;
+
+	if (size == 0)
+		return 0;
+	buf = (const char *)data + 1;
+	len = size - 1;
+	memset(err, 'x', sizeof(err));
+	err[sizeof(err) - 1] = '\0';
+	switch (data[0] % 4) {
+	case 0:
+		rc = dask_parse_metrics(buf, len, &m, err, sizeof(err));
+		ASSERT(rc == 0 || rc == -1);
+		if (rc == 0)
+			ASSERT(m.queued >= 0 && m.processing >= 0 &&
+			    m.no_worker >= 0 && m.waiting >= 0 &&
+			    m.memory >= 0 && m.workers >= 0 &&
+			    m.queued <= 1000000000 &&
+			    m.processing <= 1000000000 &&
+			    m.no_worker <= 1000000000 &&
+			    m.waiting <= 1000000000 &&
+			    m.memory <= 1000000000 &&
+			    m.workers <= 1000000000);
+		break;
+	case 1:
+		rc = dask_parse_target(buf, len, &t, err, sizeof(err));
+		ASSERT(rc == 0 || rc == -1);
+		if (rc == 0)
+			ASSERT(t >= 0 && t <= 1000000);
+		break;
+	case 2:
+		rc = dask_parse_identity(buf, len, &w, &n, err, sizeof(err));
+		ASSERT(rc == 0 || rc == -1);
+		if (rc == -1) {
+			ASSERT(w == NULL && n == 0);
+			break;
+		}
+		ASSERT(w != NULL && n <= DASK_WORKERS_MAX);
+		for (i = 0; i < n; i++) {
+			check_worker(&w[i]);
+			if (i > 0)
+				ASSERT(strcmp(w[i - 1].address,
+				    w[i].address) < 0);
+		}
+		free(w);
+		break;
+	default:
+		rc = dask_parse_retire(buf, len, RETIRE_ADDR, err,
+		    sizeof(err));
+		ASSERT(rc >= -1 && rc <= 1);
+		break;
+	}
+	check_err(err, sizeof(err));
+	return 0;
+}

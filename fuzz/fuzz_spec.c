@@ -1,0 +1,91 @@
+/*
+ * fuzz_spec: libFuzzer target for spec_parse().
+ *
+ * Beyond "no crash, no leak", every accepted spec must survive the trip
+ * the daemon puts it through: spec_dup() equals it, and spec_to_json()
+ * dumped as JSON parses back (JSON being YAML) to an equal spec.  A
+ * rejected one must say where, as "file:line:col: ".  The input is also
+ * fed to the duration and size parsers as a C string.
+ */
+#include "spec.h"
+#include "util.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+check_error(const char *err)
+{
+	const char *p = err + strlen("fuzz.yaml:");
+
+	ASSERT(strncmp(err, "fuzz.yaml:", strlen("fuzz.yaml:")) == 0);
+	ASSERT(*p >= '1' && *p <= '9');
+	p += strspn(p, "0123456789");
+	ASSERT(*p++ == ':');
+	ASSERT(*p >= '1' && *p <= '9');
+	p += strspn(p, "0123456789");
+	ASSERT(strncmp(p, ": ", 2) == 0);
+	ASSERT(strchr(err, '\n') == NULL);
+}
+
+static void
+check_roundtrip(const struct spec *s, size_t flags)
+{
+	struct spec *t;
+	char err[1024], *text;
+	json_t *j;
+
+	j = spec_to_json(s);
+	ASSERT(j != NULL);
+	text = json_dumps(j, flags);
+	ASSERT(text != NULL);
+	if (spec_parse(text, strlen(text), "rt.json", &t, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "round trip failed: %s\n%s\n", err, text);
+		abort();
+	}
+	if (!spec_equal(s, t)) {
+		fprintf(stderr, "round trip differs:\n%s\n", text);
+		abort();
+	}
+	spec_free(t);
+	free(text);
+	json_decref(j);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct spec *s, *d;
+	char err[1024], *str;
+	int64_t v;
+
+	str = xmalloc(size + 1);
+	memcpy(str, data, size);
+	str[size] = '\0';
+	if (spec_parse_duration(str, &v) == 0)
+		ASSERT(v >= 0);
+	if (spec_parse_size(str, &v) == 0)
+		ASSERT(v >= 0);
+	(void)spec_name_valid(str);
+	free(str);
+
+	if (spec_parse((const char *)data, size, "fuzz.yaml", &s, err,
+	    sizeof(err)) == -1) {
+		check_error(err);
+		return 0;
+	}
+	ASSERT(s != NULL && spec_name_valid(s->name));
+	d = spec_dup(s);
+	ASSERT(spec_equal(s, d));
+	spec_free(d);
+	check_roundtrip(s, 0);
+	check_roundtrip(s, JSON_COMPACT);
+	check_roundtrip(s, JSON_INDENT(2));
+	spec_free(s);
+	return 0;
+}

@@ -1,0 +1,415 @@
+/* api: see api.h. */
+#include "api.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "events.h"
+#include "instance.h"
+#include "loop.h"
+#include "util.h"
+
+#define EVENTS_LIMIT_DEFAULT	1000
+#define EVENTS_LIMIT_MAX	10000
+
+struct api {
+	struct loop	*loop;
+	struct ctl	*ctl;
+	struct MHD_Daemon *mhd;
+	int		 lfd;
+	int		 epfd;
+	uint64_t	 timer;
+};
+
+/* Per request: the body so far. */
+struct req {
+	char		*body;
+	size_t		 len;
+	bool		 too_big;
+};
+
+int
+api_parse_listen(const char *addr, char *host, size_t hostlen, int *port,
+    char *err, size_t errlen)
+{
+	const char *colon, *h = addr;
+	size_t hl;
+	char *end;
+	long p;
+
+	if (addr[0] == '[') {
+		const char *rb = strchr(addr, ']');
+
+		if (rb == NULL || rb[1] != ':')
+			goto bad;
+		h = addr + 1;
+		hl = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(addr, ':');
+		if (colon == NULL)
+			goto bad;
+		hl = (size_t)(colon - addr);
+	}
+	if (hl == 0 || hl >= hostlen)
+		goto bad;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	errno = 0;
+	p = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || p < 0 ||
+	    p > 65535)
+		goto bad;
+	*port = (int)p;
+	return 0;
+bad:
+	return seterr(err, errlen, "bad listen address \"%s\" (use HOST:PORT, "
+	    "e.g. 127.0.0.1:8780)", addr);
+}
+
+static void api_pump(struct api *a);
+
+static void
+on_timer(void *arg)
+{
+	struct api *a = arg;
+
+	a->timer = 0;
+	api_pump(a);
+}
+
+/* Runs MHD and re-arms its timeout. */
+static void
+api_pump(struct api *a)
+{
+	MHD_UNSIGNED_LONG_LONG to;
+
+	MHD_run(a->mhd);
+	if (a->timer != 0) {
+		loop_timer_cancel(a->loop, a->timer);
+		a->timer = 0;
+	}
+	if (MHD_get_timeout(a->mhd, &to) == MHD_YES)
+		a->timer = loop_timer_add(a->loop, (int64_t)to, on_timer, a);
+}
+
+static void
+on_epoll(int fd, uint32_t events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	api_pump(arg);
+}
+
+static enum MHD_Result
+reply_json(struct MHD_Connection *conn, unsigned status, json_t *doc)
+{
+	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	size_t len;
+
+	json_decref(doc);
+	if (text == NULL)
+		text = xstrdup("{\"error\": \"cannot encode reply\"}");
+	len = strlen(text);
+	text = xrealloc(text, len + 2);
+	text[len++] = '\n';
+	text[len] = '\0';
+	r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result
+reply_error(struct MHD_Connection *conn, unsigned status, const char *fmt,
+    ...) PRINTF(3, 4);
+
+static enum MHD_Result
+reply_error(struct MHD_Connection *conn, unsigned status, const char *fmt,
+    ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return reply_json(conn, status, json_pack("{s:s}", "error", msg));
+}
+
+/* Parses a query integer; absent: def.  -1 when malformed. */
+static int
+query_uint(struct MHD_Connection *conn, const char *key, uint64_t def,
+    uint64_t max, uint64_t *out)
+{
+	const char *v = MHD_lookup_connection_value(conn,
+	    MHD_GET_ARGUMENT_KIND, key);
+	unsigned long long n;
+	char *end;
+
+	*out = def;
+	if (v == NULL)
+		return 0;
+	if (*v < '0' || *v > '9')
+		return -1;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (*end != '\0' || errno != 0 || n > max)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+static enum MHD_Result
+route_events(struct api *a, struct MHD_Connection *conn)
+{
+	const char *inst = MHD_lookup_connection_value(conn,
+	    MHD_GET_ARGUMENT_KIND, "instance");
+	uint64_t since, limit;
+
+	if (inst != NULL && inst[0] == '\0')
+		inst = NULL;
+	if (query_uint(conn, "since", 0, UINT64_MAX / 2, &since) == -1)
+		return reply_error(conn, 400, "since must be an event "
+		    "sequence number (a non-negative integer)");
+	if (query_uint(conn, "limit", EVENTS_LIMIT_DEFAULT, EVENTS_LIMIT_MAX,
+	    &limit) == -1 || limit == 0)
+		return reply_error(conn, 400, "limit must be an integer from "
+		    "1 to %d", EVENTS_LIMIT_MAX);
+	if (inst != NULL && !ctl_has_instance(a->ctl, inst))
+		return reply_error(conn, 404, "no instance named \"%.64s\"",
+		    inst);
+	return reply_json(conn, 200, events_to_json(ctl_events(a->ctl), inst,
+	    since, (size_t)limit));
+}
+
+static enum MHD_Result
+route(struct api *a, struct MHD_Connection *conn, const char *method,
+    const char *url)
+{
+	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	const char *name;
+	json_t *doc;
+
+	if (strcmp(url, "/healthz") == 0) {
+		if (!get)
+			goto not_allowed;
+		return reply_json(conn, 200, json_pack("{s:b,s:s}", "ok", 1,
+		    "version", EDASK_VERSION));
+	}
+	if (strcmp(url, "/v1/instances") == 0) {
+		if (!get)
+			goto not_allowed;
+		return reply_json(conn, 200, ctl_instances_json(a->ctl));
+	}
+	if (strncmp(url, "/v1/instances/", 14) == 0) {
+		name = url + 14;
+		if (strchr(name, '/') != NULL)
+			return reply_error(conn, 404, "no route %s %.200s",
+			    method, url);
+		if (!get)
+			goto not_allowed;
+		doc = ctl_instance_json(a->ctl, name);
+		if (doc == NULL)
+			return reply_error(conn, 404, "no instance named "
+			    "\"%.64s\"", name);
+		return reply_json(conn, 200, doc);
+	}
+	if (strcmp(url, "/v1/pool") == 0) {
+		if (!get)
+			goto not_allowed;
+		return reply_json(conn, 200, ctl_pool_json(a->ctl));
+	}
+	if (strcmp(url, "/v1/events") == 0) {
+		if (!get)
+			goto not_allowed;
+		return route_events(a, conn);
+	}
+	return reply_error(conn, 404, "no route %s %.200s", method, url);
+not_allowed:
+	return reply_error(conn, 405, "%s is not allowed on %.200s", method,
+	    url);
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct api *a = cls;
+	struct req *rq = *con_cls;
+
+	(void)version;
+	if (rq == NULL) {
+		rq = xcalloc(1, sizeof(*rq));
+		*con_cls = rq;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		if (!rq->too_big) {
+			if (rq->len + *upload_data_size > API_BODY_MAX) {
+				rq->too_big = true;
+			} else {
+				rq->body = xrealloc(rq->body,
+				    rq->len + *upload_data_size + 1);
+				memcpy(rq->body + rq->len, upload_data,
+				    *upload_data_size);
+				rq->len += *upload_data_size;
+				rq->body[rq->len] = '\0';
+			}
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (rq->too_big)
+		return reply_error(conn, 413, "request body larger than %u "
+		    "bytes", API_BODY_MAX);
+	if (a->ctl == NULL)
+		return reply_error(conn, 503, "starting");
+	return route(a, conn, method, url);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct req *rq = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (rq != NULL) {
+		free(rq->body);
+		free(rq);
+		*con_cls = NULL;
+	}
+}
+
+static int
+bind_listen(const char *addr, char *url, size_t urllen, char *err,
+    size_t errlen)
+{
+	struct addrinfo hints, *res = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[256], portstr[16], bound[INET6_ADDRSTRLEN];
+	int port, fd, one = 1, rc;
+
+	if (api_parse_listen(addr, host, sizeof(host), &port, err,
+	    errlen) == -1)
+		return -1;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	rc = getaddrinfo(host, portstr, &hints, &res);
+	if (rc != 0)
+		return seterr(err, errlen, "listen %s: %s", addr,
+		    gai_strerror(rc));
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0);
+	if (fd == -1) {
+		freeaddrinfo(res);
+		return seterr(err, errlen, "listen %s: %s", addr,
+		    strerror(errno));
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1 ||
+	    listen(fd, 128) == -1) {
+		int e = errno;
+
+		close(fd);
+		freeaddrinfo(res);
+		return seterr(err, errlen, "cannot listen on %s: %s%s", addr,
+		    strerror(e), e == EADDRINUSE ? " (another edask or "
+		    "program uses that port; choose one with --listen)" : "");
+	}
+	freeaddrinfo(res);
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, bound, sizeof(bound));
+		snprintf(url, urllen, "http://[%s]:%d", bound,
+		    ntohs(s6->sin6_port));
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, bound, sizeof(bound));
+		snprintf(url, urllen, "http://%s:%d", bound,
+		    ntohs(s4->sin_port));
+	}
+	return fd;
+}
+
+struct api *
+api_new(struct loop *l, struct ctl *c, const char *listen_addr, char *url,
+    size_t urllen, char *err, size_t errlen)
+{
+	const union MHD_DaemonInfo *info;
+	struct api *a;
+	int fd;
+
+	fd = bind_listen(listen_addr, url, urllen, err, errlen);
+	if (fd == -1)
+		return NULL;
+	a = xcalloc(1, sizeof(*a));
+	a->loop = l;
+	a->ctl = c;
+	a->lfd = fd;
+	a->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL,
+	    NULL, on_request, a,
+	    MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+	    MHD_OPTION_END);
+	if (a->mhd == NULL) {
+		close(fd);
+		free(a);
+		seterr(err, errlen, "cannot start the HTTP server on %s",
+		    listen_addr);
+		return NULL;
+	}
+	info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	a->epfd = info->epoll_fd;
+	if (loop_fd_add(l, a->epfd, EPOLLIN, on_epoll, a) == -1)
+		fatal("api: epoll");
+	api_pump(a);
+	return a;
+}
+
+void
+api_set_ctl(struct api *a, struct ctl *c)
+{
+	a->ctl = c;
+}
+
+void
+api_free(struct api *a)
+{
+	if (a == NULL)
+		return;
+	if (a->timer != 0)
+		loop_timer_cancel(a->loop, a->timer);
+	loop_fd_del(a->loop, a->epfd);
+	MHD_stop_daemon(a->mhd);
+	close(a->lfd);
+	free(a);
+}

@@ -1,0 +1,277 @@
+/* dask: see dask.h. */
+#include "dask.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "util.h"
+
+enum call_kind { CALL_HEALTH, CALL_METRICS, CALL_TARGET, CALL_IDENTITY,
+    CALL_RETIRE };
+
+struct call {
+	struct dask	*d;
+	enum call_kind	 kind;
+	uint64_t	 req;
+	void		*arg;		/* the user's */
+	dask_health_cb	 health_cb;
+	dask_retire_cb	 retire_cb;
+	char		 address[DASK_ADDR_MAX];
+	struct call	*next;
+};
+
+struct dask {
+	struct http	*http;
+	char		*base;
+	struct call	*calls;
+	/* the observation being gathered */
+	bool		 observing;
+	int		 obs_left;
+	struct dask_obs	 obs;
+	dask_obs_cb	 obs_cb;
+	void		*obs_arg;
+};
+
+struct dask *
+dask_new(struct http *h, const char *base)
+{
+	struct dask *d = xcalloc(1, sizeof(*d));
+
+	d->http = h;
+	d->base = xstrdup(base);
+	return d;
+}
+
+static void
+call_unlink(struct dask *d, struct call *c)
+{
+	struct call **pp;
+
+	for (pp = &d->calls; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			return;
+		}
+	}
+}
+
+static void
+obs_reset(struct dask *d)
+{
+	free(d->obs.workers);
+	memset(&d->obs, 0, sizeof(d->obs));
+	d->observing = false;
+}
+
+void
+dask_free(struct dask *d)
+{
+	if (d == NULL)
+		return;
+	while (d->calls != NULL) {
+		struct call *c = d->calls;
+
+		d->calls = c->next;
+		http_cancel(d->http, c->req);
+		free(c);
+	}
+	obs_reset(d);
+	free(d->base);
+	free(d);
+}
+
+static void on_reply(const struct http_reply *r, void *arg);
+
+static struct call *
+call_start(struct dask *d, enum call_kind kind, const char *path,
+    const char *body, int64_t timeout_ms, void *arg)
+{
+	struct call *c = xcalloc(1, sizeof(*c));
+	char *url = xasprintf("%s%s", d->base, path);
+
+	c->d = d;
+	c->kind = kind;
+	c->arg = arg;
+	c->next = d->calls;
+	d->calls = c;
+	c->req = http_request(d->http, url, body, timeout_ms, on_reply, c);
+	free(url);
+	return c;
+}
+
+void
+dask_health(struct dask *d, int64_t timeout_ms, dask_health_cb cb, void *arg)
+{
+	struct call *c = call_start(d, CALL_HEALTH, "/health", NULL,
+	    timeout_ms, arg);
+
+	c->health_cb = cb;
+}
+
+int
+dask_observe(struct dask *d, int64_t timeout_ms, dask_obs_cb cb, void *arg)
+{
+	if (d->observing)
+		return -1;
+	obs_reset(d);
+	d->observing = true;
+	d->obs.ok = true;
+	d->obs_cb = cb;
+	d->obs_arg = arg;
+	d->obs_left = 3;
+	call_start(d, CALL_METRICS, "/metrics", NULL, timeout_ms, arg);
+	call_start(d, CALL_TARGET, "/api/v1/adaptive_target", NULL,
+	    timeout_ms, arg);
+	call_start(d, CALL_IDENTITY, "/json/identity.json", NULL, timeout_ms,
+	    arg);
+	return 0;
+}
+
+void
+dask_retire(struct dask *d, const char *address, int64_t timeout_ms,
+    dask_retire_cb cb, void *arg)
+{
+	json_t *body = json_pack("{s:[s]}", "workers", address);
+	char *text = json_dumps(body, JSON_COMPACT);
+	struct call *c;
+
+	c = call_start(d, CALL_RETIRE, "/api/v1/retire_workers", text,
+	    timeout_ms, arg);
+	c->retire_cb = cb;
+	strlcpy_(c->address, address, sizeof(c->address));
+	free(text);
+	json_decref(body);
+}
+
+void
+dask_cancel(struct dask *d, void *arg)
+{
+	struct call **pp = &d->calls;
+	bool obs_cancelled = false;
+
+	while (*pp != NULL) {
+		struct call *c = *pp;
+
+		if (c->arg == arg) {
+			*pp = c->next;
+			http_cancel(d->http, c->req);
+			if (c->kind == CALL_METRICS || c->kind == CALL_TARGET ||
+			    c->kind == CALL_IDENTITY)
+				obs_cancelled = true;
+			free(c);
+		} else {
+			pp = &c->next;
+		}
+	}
+	if (obs_cancelled)
+		obs_reset(d);
+}
+
+/* Records the first failure of an observation; later ones add nothing. */
+static void
+obs_fail(struct dask *d, const char *what, const char *why)
+{
+	if (!d->obs.ok)
+		return;
+	d->obs.ok = false;
+	snprintf(d->obs.error, sizeof(d->obs.error), "%s: %s", what, why);
+}
+
+static void
+obs_part(struct dask *d, enum call_kind kind, const struct http_reply *r)
+{
+	static const char *path[] = {
+		[CALL_METRICS] = "/metrics",
+		[CALL_TARGET] = "/api/v1/adaptive_target",
+		[CALL_IDENTITY] = "/json/identity.json",
+	};
+	char err[200], why[64];
+	int rc = 0;
+
+	if (r->status == 0) {
+		obs_fail(d, path[kind], r->error);
+		return;
+	}
+	if (r->status != 200) {
+		snprintf(why, sizeof(why), "HTTP %d", r->status);
+		obs_fail(d, path[kind], why);
+		return;
+	}
+	err[0] = '\0';
+	switch (kind) {
+	case CALL_METRICS:
+		rc = dask_parse_metrics(r->body, r->len, &d->obs.metrics, err,
+		    sizeof(err));
+		break;
+	case CALL_TARGET:
+		rc = dask_parse_target(r->body, r->len, &d->obs.target, err,
+		    sizeof(err));
+		break;
+	case CALL_IDENTITY:
+		rc = dask_parse_identity(r->body, r->len, &d->obs.workers,
+		    &d->obs.nworkers, err, sizeof(err));
+		break;
+	default:
+		ASSERT(0);
+	}
+	if (rc != 0)
+		obs_fail(d, path[kind], err);
+}
+
+static void
+on_reply(const struct http_reply *r, void *arg)
+{
+	struct call *c = arg;
+	struct dask *d = c->d;
+	char msg[256];
+	int rc;
+
+	call_unlink(d, c);
+	switch (c->kind) {
+	case CALL_HEALTH:
+		if (r->status == 200)
+			c->health_cb(true, "", c->arg);
+		else if (r->status == 0)
+			c->health_cb(false, r->error, c->arg);
+		else {
+			snprintf(msg, sizeof(msg), "HTTP %d", r->status);
+			c->health_cb(false, msg, c->arg);
+		}
+		break;
+	case CALL_METRICS:
+	case CALL_TARGET:
+	case CALL_IDENTITY:
+		obs_part(d, c->kind, r);
+		if (--d->obs_left == 0) {
+			dask_obs_cb cb = d->obs_cb;
+			void *oarg = d->obs_arg;
+
+			d->observing = false;
+			cb(&d->obs, oarg);
+		}
+		break;
+	case CALL_RETIRE:
+		if (r->status != 200) {
+			if (r->status == 0)
+				snprintf(msg, sizeof(msg), "%s", r->error);
+			else
+				snprintf(msg, sizeof(msg),
+				    "scheduler answered HTTP %d", r->status);
+			c->retire_cb(-1, msg, c->arg);
+			break;
+		}
+		rc = dask_parse_retire(r->body, r->len, c->address, msg,
+		    sizeof(msg));
+		if (rc == 0)
+			snprintf(msg, sizeof(msg), "the scheduler refused "
+			    "(it holds data no other worker can take)");
+		else if (rc == 1)
+			msg[0] = '\0';
+		c->retire_cb(rc, msg, c->arg);
+		break;
+	}
+	free(c);
+}

@@ -1,0 +1,47 @@
+/*
+ * dask: asynchronous client of one Dask scheduler's HTTP endpoints
+ * (dashboard port): health, observation (metrics + adaptive target +
+ * workers) and retirement by address.  Replies are validated by dask_parse;
+ * nothing here blocks.
+ */
+#ifndef EDASK_DASK_H
+#define EDASK_DASK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dask_parse.h"
+
+struct http;
+struct dask;
+
+/* One tick's view of the scheduler.  Borrowed by the callback. */
+struct dask_obs {
+	bool		 ok;		/* all of it arrived and parsed */
+	char		 error[256];	/* why not, when !ok */
+	int		 target;	/* adaptive_target */
+	struct dask_metrics metrics;
+	struct dask_worker_info *workers;
+	size_t		 nworkers;
+};
+
+typedef void (*dask_obs_cb)(const struct dask_obs *obs, void *arg);
+typedef void (*dask_health_cb)(bool ok, const char *why, void *arg);
+/* result: 1 retired, 0 refused (msg says why), -1 error (msg). */
+typedef void (*dask_retire_cb)(int result, const char *msg, void *arg);
+
+/* base: "http://127.0.0.1:8787" (copied). */
+struct dask *dask_new(struct http *h, const char *base);
+void dask_free(struct dask *d);		/* cancels everything; NULL: no-op */
+
+void dask_health(struct dask *d, int64_t timeout_ms, dask_health_cb cb,
+    void *arg);
+/* Returns -1 (and does nothing) while an observation is in flight. */
+int dask_observe(struct dask *d, int64_t timeout_ms, dask_obs_cb cb,
+    void *arg);
+void dask_retire(struct dask *d, const char *address, int64_t timeout_ms,
+    dask_retire_cb cb, void *arg);
+/* Drops pending requests made with this arg; their callbacks never run. */
+void dask_cancel(struct dask *d, void *arg);
+
+#endif

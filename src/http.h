@@ -1,0 +1,42 @@
+/*
+ * http: asynchronous HTTP client on libcurl's multi-socket interface, driven
+ * by the loop.  Every request has a timeout and a reply-size bound, so a
+ * slow or malformed peer can never block the loop or grow memory.
+ */
+#ifndef EDASK_HTTP_H
+#define EDASK_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct loop;
+struct http;
+
+#define HTTP_BODY_MAX	(16u << 20)	/* larger replies fail */
+
+struct http_reply {
+	int		 status;	/* HTTP status, 0 when no reply */
+	const char	*body;		/* borrowed for the callback; NUL-ended */
+	size_t		 len;
+	const char	*error;		/* transport error, NULL when status != 0 */
+};
+
+typedef void (*http_cb)(const struct http_reply *r, void *arg);
+
+struct http *http_new(struct loop *l);
+/* Cancels pending requests without calling their callbacks. */
+void http_free(struct http *h);
+
+/*
+ * Starts a request; cb runs exactly once, from the loop, never from inside
+ * this call.  body NULL means GET, else POST with a JSON body (copied).
+ * Returns a request id (> 0) usable with http_cancel().
+ */
+uint64_t http_request(struct http *h, const char *url, const char *body,
+    int64_t timeout_ms, http_cb cb, void *arg);
+/* Drops a pending request; its callback is not called. */
+void http_cancel(struct http *h, uint64_t id);
+/* Cancels every pending request whose arg is arg. */
+void http_cancel_arg(struct http *h, void *arg);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * loop: the one event loop.  epoll over file descriptors, one timerfd for
+ * every timer, a signalfd for signals and a pidfd per watched process, so
+ * nothing ever runs in a signal handler and nothing blocks.
+ *
+ * Callbacks may add or remove any registration, their own included; a
+ * removed registration is never called again, even later in the same batch.
+ */
+#ifndef EDASK_LOOP_H
+#define EDASK_LOOP_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct loop;
+
+typedef void (*loop_fd_cb)(int fd, uint32_t events, void *arg);
+typedef void (*loop_timer_cb)(void *arg);
+/* status: as from waitpid() for a child, -1 for a process that is not
+ * ours (its exit status is unknown). */
+typedef void (*loop_pid_cb)(pid_t pid, int status, void *arg);
+typedef void (*loop_signal_cb)(int signo, void *arg);
+
+struct loop *loop_new(void);
+void loop_free(struct loop *l);			/* NULL: no-op */
+
+/* events: EPOLLIN / EPOLLOUT ...; 0 or -1 with errno. */
+int loop_fd_add(struct loop *l, int fd, uint32_t events, loop_fd_cb cb,
+    void *arg);
+int loop_fd_mod(struct loop *l, int fd, uint32_t events);
+void loop_fd_del(struct loop *l, int fd);	/* does not close fd */
+
+/* One-shot timer after delay_ms; returns an id > 0 for loop_timer_cancel. */
+uint64_t loop_timer_add(struct loop *l, int64_t delay_ms, loop_timer_cb cb,
+    void *arg);
+void loop_timer_cancel(struct loop *l, uint64_t id);	/* 0 or stale: no-op */
+
+/* Watches pid through a pidfd; cb once when it exits (reaped if a child).
+ * -1 with errno if the process is already gone (ESRCH). */
+int loop_pid_watch(struct loop *l, pid_t pid, loop_pid_cb cb, void *arg);
+void loop_pid_unwatch(struct loop *l, pid_t pid);
+
+/* Blocks signo and delivers it through the signalfd. */
+int loop_signal(struct loop *l, int signo, loop_signal_cb cb, void *arg);
+
+/* Runs until loop_stop(); 0, or -1 on an epoll error. */
+int loop_run(struct loop *l);
+void loop_stop(struct loop *l);
+
+#endif
