@@ -335,7 +335,8 @@ metrics_line(const char *p, size_t n, int64_t *acc, bool *have_tasks,
 		sp = cur_blanks(&c);
 	}
 	if (sp == 0) {
-		*why = c.n == 0 ? "value missing" : "blank expected before value";
+		*why = c.n == 0 ? "value missing" :
+		    "blank expected before value";
 		return -1;
 	}
 	if (cur_value(&c, &v, why) == -1)
@@ -513,7 +514,7 @@ check_address(const char *a, const char **why)
 		return -1;
 	}
 	for (i = 0; i < len; i++)
-		if ((unsigned char)a[i] <= 0x20 || (unsigned char)a[i] >= 0x7f) {
+		if ((unsigned char)a[i] <= ' ' || (unsigned char)a[i] > '~') {
 			*why = "character not printable ASCII";
 			return -1;
 		}

@@ -29,7 +29,7 @@ typedef int nvmlReturn_t;
 typedef struct nvmlDevice_st *nvmlDevice_t;
 typedef struct {
 	unsigned int	gpu;		/* percent of time a kernel ran */
-	unsigned int	memory;		/* percent of time memory was accessed */
+	unsigned int	memory;		/* percent of time memory was busy */
 } nvmlUtilization_t;
 typedef struct {
 	unsigned long long total;	/* bytes */
@@ -46,8 +46,12 @@ typedef nvmlReturn_t (*nvml_util_fn)(nvmlDevice_t, nvmlUtilization_t *);
 typedef nvmlReturn_t (*nvml_memory_fn)(nvmlDevice_t, nvmlMemory_t *);
 typedef const char *(*nvml_errstr_fn)(nvmlReturn_t);
 
+/*
+ * Module state.  NVML is process-wide, and so is this; it is not locked:
+ * gpu_* are called from one thread.
+ */
 static struct {
-	void			*lib;		/* dlopen handle, NULL: closed */
+	void			*lib;		/* NULL: closed */
 	bool			 inited;	/* nvmlInit_v2 succeeded */
 	int			 count;		/* devices, 0 unless open */
 	nvml_init_fn		 init;

@@ -33,10 +33,12 @@
 	"\"distributed.http.scheduler.api\"]"
 
 #define OBSERVE_TIMEOUT_MS	5000
+#define LAUNCH_POLL_MS		200
 #define HEALTH_TIMEOUT_MS	2000
 #define RETIRE_TIMEOUT_MS	60000
 #define STOP_RETIRE_TIMEOUT_MS	10000
 #define KILL_GRACE_MS		10000
+#define RETIRED_EXIT_MS		3000	/* a retired worker exits by itself */
 #define BACKOFF_MAX_MS		60000
 #define EVENTS_KEPT		10000
 
@@ -72,6 +74,7 @@ struct worker {
 	int		 gpu_util;
 	uint64_t	 start_timer;
 	uint64_t	 kill_timer;
+	bool		 term_sent;
 };
 
 struct instance {
@@ -348,25 +351,43 @@ on_kill_timer(void *arg)
 	struct worker *w = arg;
 
 	w->kill_timer = 0;
+	if (!w->term_sent) {
+		w->term_sent = true;
+		launch_kill(w->pid, SIGTERM);
+		w->kill_timer = loop_timer_add(w->inst->ctl->loop,
+		    KILL_GRACE_MS, on_kill_timer, w);
+		return;
+	}
 	ev(w->inst, "kill", "worker w%d (pid %d) still running %ds after "
 	    "SIGTERM: SIGKILL", w->id, (int)w->pid, KILL_GRACE_MS / 1000);
 	launch_kill(w->pid, SIGKILL);
 }
 
-/* SIGTERM now, SIGKILL if it is still there after the grace. */
+/*
+ * Stops a worker: after `wait_ms` for it to exit by itself (a worker the
+ * scheduler retired closes on its own, and a SIGTERM that lands in the
+ * middle of that close can hang Dask's worker), SIGTERM, then SIGKILL
+ * after KILL_GRACE_MS.
+ */
 static void
-worker_terminate(struct worker *w)
+worker_terminate(struct worker *w, int64_t wait_ms)
 {
-	if (w->state != W_STOPPING)
-		w->state = W_STOPPING;
+	struct loop *l = w->inst->ctl->loop;
+
+	w->state = W_STOPPING;
 	if (w->start_timer != 0) {
-		loop_timer_cancel(w->inst->ctl->loop, w->start_timer);
+		loop_timer_cancel(l, w->start_timer);
 		w->start_timer = 0;
 	}
+	if (w->kill_timer != 0)
+		loop_timer_cancel(l, w->kill_timer);
+	if (wait_ms > 0 && !w->term_sent) {
+		w->kill_timer = loop_timer_add(l, wait_ms, on_kill_timer, w);
+		return;
+	}
+	w->term_sent = true;
 	launch_kill(w->pid, SIGTERM);
-	if (w->kill_timer == 0)
-		w->kill_timer = loop_timer_add(w->inst->ctl->loop,
-		    KILL_GRACE_MS, on_kill_timer, w);
+	w->kill_timer = loop_timer_add(l, KILL_GRACE_MS, on_kill_timer, w);
 }
 
 static int64_t
@@ -573,8 +594,12 @@ worker_launch(struct instance *in)
 	in->workers = xrealloc(in->workers,
 	    (in->nworkers + 1) * sizeof(*in->workers));
 	in->workers[in->nworkers++] = w;
-	log_info("[%s] launch w%d %s on slot %d%s (pid %d)", in->spec->name,
-	    w->id, w->name, slot, w->gpu >= 0 ? " (GPU)" : "", (int)w->pid);
+	if (w->gpu >= 0)
+		log_info("[%s] launch w%d %s on slot %d, GPU %d (pid %d)",
+		    in->spec->name, w->id, w->name, slot, w->gpu, (int)w->pid);
+	else
+		log_info("[%s] launch w%d %s on CPU slot %d (pid %d)",
+		    in->spec->name, w->id, w->name, slot, (int)w->pid);
 	return true;
 }
 
@@ -591,11 +616,11 @@ on_retired(int result, const char *msg, void *arg)
 	if (result == 1) {
 		ev(in, "retired", "worker w%d (%s) retired by the scheduler; "
 		    "stopping it", w->id, w->name);
-		worker_terminate(w);
+		worker_terminate(w, RETIRED_EXIT_MS);
 		return;
 	}
 	if (in->state == I_STOPPING) {
-		worker_terminate(w);
+		worker_terminate(w, 0);
 		return;
 	}
 	/* Kept: wait a whole idle_timeout before trying again. */
@@ -611,7 +636,7 @@ worker_retire(struct worker *w, int64_t timeout_ms)
 
 	if (w->state != W_RUNNING || w->address[0] == '\0' ||
 	    in->dask == NULL) {
-		worker_terminate(w);
+		worker_terminate(w, 0);
 		return;
 	}
 	w->state = W_RETIRING;
@@ -861,12 +886,17 @@ static void
 instance_tick(void *arg)
 {
 	struct instance *in = arg;
+	int64_t delay;
 
 	in->timer = 0;
 	if (in->state != I_STARTED)
 		return;
-	in->timer = loop_timer_add(in->ctl->loop,
-	    in->spec->scaling.interval_ms, instance_tick, in);
+	/* while workers launch, look more often: registration is what
+	 * starts their work, and what the user waits for */
+	delay = in->spec->scaling.interval_ms;
+	if (instance_count(in, W_LAUNCHING) > 0 && delay > LAUNCH_POLL_MS)
+		delay = LAUNCH_POLL_MS;
+	in->timer = loop_timer_add(in->ctl->loop, delay, instance_tick, in);
 	/* an observation still in flight (slow scheduler) skips this tick */
 	dask_observe(in->dask, OBSERVE_TIMEOUT_MS, on_observed, in);
 }
@@ -899,9 +929,8 @@ workers_terminate_all(struct instance *in)
 	size_t i;
 
 	for (i = 0; i < in->nworkers; i++)
-		if (in->workers[i]->state != W_STOPPING ||
-		    in->workers[i]->kill_timer == 0)
-			worker_terminate(in->workers[i]);
+		if (!in->workers[i]->term_sent)
+			worker_terminate(in->workers[i], 0);
 }
 
 static void
@@ -1127,7 +1156,7 @@ instance_stop(struct instance *in)
 			if (w->state == W_RUNNING)
 				worker_retire(w, STOP_RETIRE_TIMEOUT_MS);
 			else if (w->state == W_LAUNCHING)
-				worker_terminate(w);
+				worker_terminate(w, 0);
 		}
 	}
 	if (in->nworkers > 0)

@@ -999,6 +999,34 @@ syntax_error(struct ctx *c, const yaml_parser_t *p, const char *text,
 	}
 }
 
+/*
+ * What follows the spec must be nothing but empty documents (a stray
+ * "---" is harmless): a second spec in the file would otherwise be
+ * silently dropped, and a syntax error after the first would go unseen.
+ */
+static int
+check_rest(struct ctx *c, yaml_parser_t *parser, const char *text,
+    size_t len)
+{
+	yaml_document_t doc;
+	yaml_node_t *root;
+	bool end;
+	int rc = 0;
+
+	for (;;) {
+		if (!yaml_parser_load(parser, &doc))
+			return syntax_error(c, parser, text, len);
+		root = yaml_document_get_root_node(&doc);
+		end = root == NULL;
+		if (!end && !is_null(root))
+			rc = errat(c, doc.start_mark,
+			    "only one document per spec file");
+		yaml_document_delete(&doc);
+		if (end || rc == -1)
+			return rc;
+	}
+}
+
 /* The spec itself */
 
 struct spec *
@@ -1078,17 +1106,8 @@ spec_parse(const char *text, size_t len, const char *fname,
 	}
 	yaml_document_delete(&doc);
 
-	/* A second document is an error, and so is a syntax error in it. */
-	if (rc == 0) {
-		if (!yaml_parser_load(&parser, &doc))
-			rc = syntax_error(&c, &parser, text, len);
-		else {
-			if (yaml_document_get_root_node(&doc) != NULL)
-				rc = errat(&c, doc.start_mark,
-				    "only one document per spec file");
-			yaml_document_delete(&doc);
-		}
-	}
+	if (rc == 0)
+		rc = check_rest(&c, &parser, text, len);
 	yaml_parser_delete(&parser);
 	if (rc == -1 || out == NULL) {
 		spec_free(s);

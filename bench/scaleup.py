@@ -1,0 +1,351 @@
+#!/usr/bin/python3
+"""Scale-up benchmark: edask versus Dask's own Adaptive, same workload, one run.
+
+Method
+------
+Both systems start with one registered worker (1 thread, no GPU resource
+needed) and may grow to four. A burst of 160 independent tasks of 0.5 s each
+(``time.sleep(0.5)``, ``pure=False``) is then submitted from a
+``distributed.Client``. From the moment of submission the client polls
+``client.scheduler_info()['workers']`` every ~50 ms (the same client-side
+method for both systems) and records:
+
+* **to 4 workers**: seconds from submitting the burst until four workers are
+  registered with the scheduler;
+* **burst**: seconds from submitting the burst until all 160 tasks are done.
+
+The two systems:
+
+1. ``edask``: ``build/edask up --gpus 4`` (four simulated slots) with a spec
+   of min 1, max 4, ``gpus: 0``, ``interval: 1s``, in a temporary state
+   folder. The benchmark waits for the instance to be ``started`` with one
+   worker running, connects to ``outputs.dask_scheduler_address``, runs the
+   burst, then stops edask with SIGTERM and waits for it to exit.
+2. ``adaptive``: ``LocalCluster(n_workers=1, threads_per_worker=1,
+   processes=True)`` with ``.adapt(minimum=1, maximum=4)`` (default Adaptive
+   interval, 1 s), same burst, then closed.
+
+``--repeat N`` runs both systems N times, alternating which one goes first,
+and reports the median of each column.
+
+Reading the numbers
+-------------------
+The machines this runs on are small and noisy (shared, 2 cores): absolute
+seconds drift from run to run and from machine to machine. Only the ratios
+edask/adaptive measured within one run of this script mean anything; compare
+ratios, not raw seconds across runs.
+
+Exit status: 0 when every measurement completed, 1 with a message otherwise
+(edask not built, a phase past its deadline, a process that would not stop).
+Every process this script starts is stopped before it exits.
+"""
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EDASK = os.path.join(ROOT, "build", "edask")
+
+N_TASKS = 160
+TASK_S = 0.5
+MIN_WORKERS = 1
+MAX_WORKERS = 4
+POLL_S = 0.05
+PHASE_DEADLINE_S = 120.0     # each phase: startup, burst, shutdown
+STOP_GRACE_S = 30.0          # SIGTERM to edask, then SIGKILL its group
+
+SPEC = f"""\
+name: bench
+workers: {{min: {MIN_WORKERS}, max: {MAX_WORKERS}, gpus: 0, threads: 1}}
+scaling: {{interval: 1s, idle_timeout: 30s, scale_down_delay: 10s}}
+"""
+
+
+class BenchError(Exception):
+    """A failure that ends the benchmark with exit status 1."""
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr,
+          flush=True)
+
+
+def wait_until(what, predicate, deadline_s=PHASE_DEADLINE_S, every=0.1):
+    """Call predicate() until it returns a true value; return that value."""
+    end = time.monotonic() + deadline_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise BenchError(f"timed out after {deadline_s:.0f} s waiting "
+                             f"for {what}")
+        time.sleep(every)
+
+
+def n_workers(client):
+    return len(client.scheduler_info()["workers"])
+
+
+def run_burst(client):
+    """Submit the burst; return (seconds to MAX_WORKERS, burst seconds)."""
+    # Start from exactly the minimum, so both systems face the same start.
+    wait_until(f"{MIN_WORKERS} worker registered",
+               lambda: n_workers(client) >= MIN_WORKERS)
+    if n_workers(client) != MIN_WORKERS:
+        raise BenchError(f"expected {MIN_WORKERS} worker before the burst, "
+                         f"scheduler has {n_workers(client)}")
+
+    t0 = time.monotonic()
+    futures = client.map(time.sleep, [TASK_S] * N_TASKS, pure=False)
+    t_full = t_done = None
+    end = t0 + PHASE_DEADLINE_S
+    while t_full is None or t_done is None:
+        now = time.monotonic()
+        if t_full is None and n_workers(client) >= MAX_WORKERS:
+            t_full = time.monotonic() - t0
+        if t_done is None and all(f.done() for f in futures):
+            t_done = time.monotonic() - t0
+            if t_full is None:
+                raise BenchError(
+                    f"burst finished in {t_done:.1f} s but only "
+                    f"{n_workers(client)} of {MAX_WORKERS} workers ever "
+                    f"registered")
+        if now > end:
+            raise BenchError(
+                f"burst not done after {PHASE_DEADLINE_S:.0f} s "
+                f"(workers={n_workers(client)}, "
+                f"done={sum(f.done() for f in futures)}/{N_TASKS})")
+        time.sleep(POLL_S)
+    errors = [f for f in futures if f.status != "finished"]
+    if errors:
+        raise BenchError(f"{len(errors)} task(s) did not finish: "
+                         f"{errors[0].status}")
+    del futures
+    return t_full, t_done
+
+
+# ----------------------------------------------------------------- edask ---
+
+def http_json(url):
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return json.load(resp)
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def pid_is_dask(pid):
+    """True when pid still runs a Python/Dask process (guards PID reuse)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().decode(errors="replace")
+    except OSError:
+        return False
+    return "python" in cmd or "dask" in cmd or "distributed" in cmd
+
+
+def bench_edask():
+    if not os.access(EDASK, os.X_OK):
+        raise BenchError(f"{EDASK} not found or not executable: run `make` "
+                         f"first")
+    from distributed import Client
+
+    tmp = tempfile.TemporaryDirectory(prefix="edask-bench-")
+    state = os.path.join(tmp.name, "state")
+    spec_path = os.path.join(tmp.name, "bench.yaml")
+    with open(spec_path, "w") as f:
+        f.write(SPEC)
+    log_path = os.path.join(tmp.name, "edask.log")
+    log_file = open(log_path, "w")
+    proc = subprocess.Popen(
+        [EDASK, "up", "--gpus", str(MAX_WORKERS), "--listen", "127.0.0.1:0",
+         "--state-dir", state, "-f", spec_path],
+        stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+    # edask starts its scheduler and workers in sessions of their own, so
+    # its process group does not cover them: remember their PIDs.
+    dask_pids = set()
+    client = None
+
+    def observe():
+        if proc.poll() is not None:
+            raise BenchError(f"edask exited early (status {proc.returncode})"
+                             f"; log: {tail(log_path)}")
+        try:
+            inst = http_json(api + "/v1/instances/bench")
+        except OSError:
+            return None
+        pid = (inst.get("scheduler") or {}).get("pid")
+        if pid:
+            dask_pids.add(pid)
+        dask_pids.update(w["pid"] for w in inst.get("workers", [])
+                         if w.get("pid"))
+        return inst
+
+    try:
+        url_file = os.path.join(state, "api.url")
+
+        def read_url():
+            if proc.poll() is not None:
+                raise BenchError(f"edask exited early (status "
+                                 f"{proc.returncode}); log: {tail(log_path)}")
+            try:
+                with open(url_file) as f:
+                    return f.read().strip()
+            except FileNotFoundError:
+                return None
+        api = wait_until("edask to write api.url", read_url)
+
+        def ready():
+            inst = observe()
+            if inst and inst.get("state") == "error":
+                raise BenchError(f"instance in state error: "
+                                 f"{inst.get('error')}")
+            if (inst and inst.get("state") == "started"
+                    and inst.get("workers_running", 0) >= MIN_WORKERS):
+                return inst
+            return None
+        inst = wait_until("instance started with 1 worker running", ready)
+        address = inst["outputs"]["dask_scheduler_address"]
+        log(f"edask: instance started, scheduler {address}")
+
+        client = Client(address, timeout=30)
+        result = run_burst(client)
+        observe()                  # collect the PIDs of the new workers
+        return result
+    finally:
+        if client is not None:
+            client.close()
+        stop_edask(proc, log_path, dask_pids)
+        log_file.close()
+        tmp.cleanup()
+
+
+def tail(path, n=15):
+    try:
+        with open(path) as f:
+            return "\n" + "".join(f.readlines()[-n:])
+    except OSError:
+        return "(no log)"
+
+
+def stop_edask(proc, log_path, dask_pids):
+    problems = []
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            problems.append(f"edask did not exit {STOP_GRACE_S:.0f} s after "
+                            f"SIGTERM; killed its process group")
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    if proc.returncode != 0 and not problems:
+        problems.append(f"edask exited with status {proc.returncode}")
+    # Give the Dask processes a moment to go, then remove any left behind.
+    end = time.monotonic() + 5
+    while time.monotonic() < end and any(pid_alive(p) for p in dask_pids):
+        time.sleep(0.1)
+    left = [p for p in sorted(dask_pids) if pid_alive(p) and pid_is_dask(p)]
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if left:
+        problems.append(f"Dask process(es) {left} outlived edask; killed")
+    if problems:
+        raise BenchError("; ".join(problems) + f"; edask log: "
+                         f"{tail(log_path)}")
+    log("edask: stopped cleanly (exit 0, no Dask process left)")
+
+
+# -------------------------------------------------------------- adaptive ---
+
+def bench_adaptive():
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=MIN_WORKERS, threads_per_worker=1,
+                           processes=True, dashboard_address=None)
+    try:
+        cluster.adapt(minimum=MIN_WORKERS, maximum=MAX_WORKERS)
+        with Client(cluster) as client:
+            log(f"adaptive: LocalCluster up, scheduler "
+                f"{cluster.scheduler_address}")
+            return run_burst(client)
+    finally:
+        cluster.close(timeout=PHASE_DEADLINE_S)
+        log("adaptive: cluster closed")
+
+
+# ------------------------------------------------------------------ main ---
+
+SYSTEMS = {"edask": bench_edask, "adaptive": bench_adaptive}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeat", type=int, default=1, metavar="N",
+                    help="rounds of both systems, order alternating "
+                         "(default 1); the table shows medians")
+    args = ap.parse_args()
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
+
+    # SIGTERM/SIGINT to the benchmark still run the cleanup in `finally`.
+    def on_signal(signum, _frame):
+        raise BenchError(f"interrupted by signal {signum}")
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    results = {name: [] for name in SYSTEMS}
+    order = list(SYSTEMS)
+    try:
+        for r in range(args.repeat):
+            for name in (order if r % 2 == 0 else order[::-1]):
+                log(f"round {r + 1}/{args.repeat}: {name}")
+                t_full, t_done = SYSTEMS[name]()
+                log(f"{name}: 4 workers after {t_full:.2f} s, burst done "
+                    f"after {t_done:.2f} s")
+                results[name].append((t_full, t_done))
+    except BenchError as e:
+        print(f"bench/scaleup.py: FAILED: {e}", file=sys.stderr)
+        return 1
+    except ImportError as e:
+        print(f"bench/scaleup.py: FAILED: {e} (run with /usr/bin/python3, "
+              f"Debian's python3-distributed)", file=sys.stderr)
+        return 1
+
+    med = {name: (statistics.median(x[0] for x in rs),
+                  statistics.median(x[1] for x in rs))
+           for name, rs in results.items()}
+    kind = "median of %d runs" % args.repeat if args.repeat > 1 else "1 run"
+    print(f"\nScale-up: {N_TASKS} tasks x {TASK_S} s, {MIN_WORKERS} -> "
+          f"{MAX_WORKERS} workers ({kind}; seconds from submit)\n")
+    print(f"{'system':<10} {'to 4 workers (s)':>17} {'burst done (s)':>15}")
+    for name in SYSTEMS:
+        print(f"{name:<10} {med[name][0]:>17.2f} {med[name][1]:>15.2f}")
+    e, a = med["edask"], med["adaptive"]
+    print(f"{'ratio e/a':<10} {e[0] / a[0]:>17.2f} {e[1] / a[1]:>15.2f}")
+    print("\n(ratio < 1: edask faster. Only same-run ratios are meaningful; "
+          "this machine is noisy.)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

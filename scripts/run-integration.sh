@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Integration tests: pytest run by Debian's python (it sees Debian's Dask),
+# against the real binary in build/.  Writes build/integration.tally.
+set -u
+mkdir -p build
+log=build/integration.log
+/usr/bin/python3 -m pytest -p no:cacheprovider -q -rfE tests/integration "$@" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+line=$(grep -E '^(=+ )?[0-9]+ (passed|failed)|no tests ran' "$log" | tail -1)
+pass=$(printf '%s' "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
+fail=$(printf '%s' "$line" | grep -oE '[0-9]+ (failed|error|errors)' | awk '{s += $1} END {print s + 0}')
+pass=${pass:-0}; fail=${fail:-0}
+[ "$rc" -ne 0 ] && [ "$fail" -eq 0 ] && fail=1
+echo "$pass $fail" > build/integration.tally
+exit "$rc"

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# make test: build, unit tests (plain and ASan/UBSan), a short libFuzzer
+# pass over every parser, integration tests with real Dask.  Ends with one
+# line "N passed, N failed" over all of them.
+set -u
+cd "$(dirname "$0")/.."
+pass=0 fail=0 failed_steps=()
+
+add() {	# add STEP TALLYFILE STATUS
+	local p=0 f=0
+	if [ -f "$2" ]; then read -r p f < "$2"; fi
+	[ "$3" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	pass=$((pass + p)); fail=$((fail + f))
+	[ "$3" -ne 0 ] && failed_steps+=("$1")
+}
+
+step() { echo; echo "=== $*"; }
+
+rm -f build/unit.tally build/asan/unit.tally build/integration.tally
+
+step "build (-Werror)"
+if make -s all unit; then :; else
+	echo "build failed"; echo "0 passed, 1 failed"; exit 1
+fi
+
+step "unit tests"
+scripts/run-unit.sh build; add unit build/unit.tally $?
+
+step "unit tests under ASan/UBSan"
+make -s asan; add asan build/asan/unit.tally $?
+
+step "fuzz (${FUZZ_SECONDS:-20}s per parser)"
+fz=0 fp=0 ff=0
+make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-20}" || fz=$?
+n=$(ls fuzz/fuzz_*.c | wc -l)
+if [ "$fz" -eq 0 ]; then fp=$n; else ff=1; fp=$((n - 1)); failed_steps+=(fuzz); fi
+pass=$((pass + fp)); fail=$((fail + ff))
+
+step "integration tests (real Dask)"
+scripts/run-integration.sh; add integration build/integration.tally $?
+
+echo
+if [ ${#failed_steps[@]} -gt 0 ]; then
+	echo "failed steps: ${failed_steps[*]}"
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,237 @@
+"""Helpers for integration tests: run the real `edask up` with real Dask.
+
+Every daemon runs on 127.0.0.1 with an ephemeral port and a temporary
+state folder.  Teardown stops it with SIGTERM, expects exit 0, and fails
+the test if any process that belongs to its state folder is still alive
+(workers and schedulers carry the folder in their command line).
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EDASK = os.path.join(ROOT, "build", "edask")
+FAKENVML_DIR = os.path.join(ROOT, "build", "fakenvml")
+PYTHON = "/usr/bin/python3"
+
+
+def wait_for(pred, timeout=60.0, interval=0.1, what="condition"):
+    """Polls pred() until it returns a truthy value; fails after timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = pred()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("timed out after %.0fs waiting for %s (last: %r)"
+                         % (timeout, what, last))
+
+
+def procs_under(path):
+    """PIDs whose command line mentions path (our schedulers and workers)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if path in cmd:
+            pids.append(int(d))
+    return pids
+
+
+class Edask:
+    """One `edask up` process."""
+
+    def __init__(self, tmp_path, args=(), specs=(), env=None):
+        self.state = str(tmp_path / "state")
+        self.log_path = str(tmp_path / "edask.log")
+        self.args = list(args)
+        self.spec_files = []
+        for i, text in enumerate(specs):
+            p = tmp_path / ("spec%d.yaml" % i)
+            p.write_text(text)
+            self.spec_files.append(str(p))
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        self.proc = None
+        self.url = None
+
+    def start(self, wait=True):
+        cmd = [EDASK, "up", "--listen", "127.0.0.1:0", "--state-dir",
+               self.state] + self.args
+        for f in self.spec_files:
+            cmd += ["-f", f]
+        self.logf = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=self.logf,
+                                     stderr=subprocess.STDOUT, env=self.env)
+        if wait:
+            url_file = os.path.join(self.state, "api.url")
+            wait_for(lambda: os.path.exists(url_file) or self.proc.poll() is not None,
+                     what="api.url")
+            assert self.proc.poll() is None, self.log()
+            with open(url_file) as f:
+                self.url = f.read().strip()
+        return self
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def get(self, path, expect=200):
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=10) as r:
+                status, body = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            status, body = e.code, e.read()
+        assert status == expect, (path, status, body)
+        return json.loads(body)
+
+    def request(self, method, path, body=None):
+        req = urllib.request.Request(self.url + path, method=method,
+                                     data=body)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def cli(self, *args, check=True):
+        r = subprocess.run([EDASK] + list(args) + ["--addr", self.url],
+                           capture_output=True, text=True, timeout=30)
+        if check:
+            assert r.returncode == 0, (args, r.stdout, r.stderr)
+        return r
+
+    def instance(self, name="dask"):
+        return self.get("/v1/instances/" + name)
+
+    def events(self, instance=None, kind=None):
+        q = "/v1/events?limit=10000"
+        if instance:
+            q += "&instance=" + instance
+        evs = self.get(q)["events"]
+        return [e for e in evs if kind is None or e["kind"] == kind]
+
+    def wait_started(self, name="dask", timeout=90):
+        inst = wait_for(lambda: self._state_is(name, "started"), timeout,
+                        what="instance %s started" % name)
+        return inst
+
+    def _state_is(self, name, state):
+        inst = self.instance(name)
+        if inst["state"] == "error":
+            raise AssertionError("instance in error: %s" % inst["error"])
+        return inst if inst["state"] == state else None
+
+    def running(self, name="dask"):
+        inst = self.instance(name)
+        return [w for w in inst["workers"] if w["state"] == "running"]
+
+    def wait_running(self, n, name="dask", timeout=90, exact=True):
+        def ok():
+            inst = self.instance(name)
+            live = [w for w in inst["workers"]]
+            run = [w for w in live if w["state"] == "running"]
+            if exact:
+                return inst if len(run) == n and len(live) == n else None
+            return inst if len(run) >= n else None
+        return wait_for(ok, timeout, interval=0.2,
+                        what="%d running workers of %s" % (n, name))
+
+    def scheduler_address(self, name="dask"):
+        return self.instance(name)["outputs"]["dask_scheduler_address"]
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("edask did not stop within %ds:\n%s"
+                                 % (timeout, self.log()[-3000:]))
+
+    def cleanup(self):
+        """Stops the daemon; returns the PIDs left behind (then killed)."""
+        rc = self.stop()
+        left = []
+        if os.path.isdir(self.state):
+            left = procs_under(self.state)
+            for pid in left:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+        if hasattr(self, "logf"):
+            self.logf.close()
+        return rc, left
+
+
+@pytest.fixture
+def edask(tmp_path):
+    """Factory: edask(args=..., specs=...) -> started Edask.  Teardown
+    checks clean exit and that no process was left behind."""
+    made = []
+
+    def make(args=(), specs=(), env=None, start=True, wait=True):
+        d = tmp_path / ("e%d" % len(made))
+        d.mkdir()
+        e = Edask(d, args, specs, env)
+        made.append(e)
+        if start:
+            e.start(wait=wait)
+        return e
+
+    yield make
+    problems = []
+    for e in made:
+        if e.proc is None:
+            continue
+        was_running = e.proc.poll() is None
+        rc, left = e.cleanup()
+        if was_running and rc != 0:
+            problems.append("edask exited %s on SIGTERM" % rc)
+        if left:
+            problems.append("processes left behind: %s" % left)
+    if problems:
+        pytest.fail("; ".join(problems) + "\n" + made[-1].log()[-4000:])
+
+
+def client(address):
+    import distributed
+    return distributed.Client(address, timeout=30)
+
+
+def spec(name="dask", min=1, max=None, gpus=0, threads=1, interval="500ms",
+         idle="3s", delay="1s", start_timeout="60s", extra=""):
+    mx = "" if max is None else ", max: %d" % max
+    return ("name: %s\n"
+            "workers: {min: %d%s, gpus: %d, threads: %d}\n"
+            "scaling: {interval: %s, idle_timeout: %s, scale_down_delay: %s,"
+            " start_timeout: %s}\n%s"
+            % (name, min, mx, gpus, threads, interval, idle, delay,
+               start_timeout, extra))
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Workers cannot import test modules: ship their functions by value."""
+    import cloudpickle
+    for mod in {item.module for item in items}:
+        cloudpickle.register_pickle_by_value(mod)

@@ -1,0 +1,83 @@
+"""The elastic core end to end: one worker at start, a burst grows the
+instance to max, idle shrinks it back to min, and data persisted across the
+workers survives the shrink with no task computed twice."""
+import os
+import time
+
+import distributed
+
+
+from conftest import client, spec, wait_for
+
+
+def counted(counter_dir, fn):
+    """Wraps fn so that every execution appends its key to a file: the
+    count of lines per key is the number of times it ran, on any worker."""
+    def run(key, *args):
+        with open(os.path.join(counter_dir, "runs"), "a") as f:
+            f.write("%s\n" % key)
+        return fn(*args)
+    return run
+
+
+def executions(counter_dir):
+    path = os.path.join(counter_dir, "runs")
+    if not os.path.exists(path):
+        return {}
+    counts = {}
+    with open(path) as f:
+        for line in f:
+            counts[line.strip()] = counts.get(line.strip(), 0) + 1
+    return counts
+
+
+def test_burst_grows_to_max_then_idle_shrinks_to_min_without_loss(edask, tmp_path):
+    e = edask(args=["--gpus", "3"],
+              specs=[spec(min=1, max=3, idle="3s", delay="2s")])
+    inst = e.wait_started()
+    assert inst["outputs"]["dask_scheduler_address"].startswith("tcp://127.0.0.1:")
+    assert inst["outputs"]["dask_scheduler_dashboard_address"].startswith("http://127.0.0.1:")
+    e.wait_running(1)
+    assert e.get("/v1/pool")["free"] == 2
+
+    counter = str(tmp_path / "count")
+    os.makedirs(counter)
+    c = client(e.scheduler_address())
+    try:
+        sleepy = counted(counter, lambda i: time.sleep(0.5) or i)
+        burst = c.map(sleepy, ["burst-%d" % i for i in range(60)],
+                      range(60), pure=False)
+        e.wait_running(3, timeout=60)
+        assert sum(c.gather(burst)) == sum(range(60))
+
+        # Data spread over the three workers: one chunk each, pinned.
+        import numpy as np
+        make = counted(counter, lambda i: np.full(200_000, i, dtype="i8"))
+        workers = sorted(c.scheduler_info()["workers"])
+        assert len(workers) == 3
+        chunks = [c.submit(make, "chunk-%d" % i, i, workers=[workers[i % 3]],
+                           allow_other_workers=False, pure=False)
+                  for i in range(9)]
+        distributed.wait(chunks)
+        holders = {w for ws in c.who_has(chunks).values() for w in ws}
+        assert len(holders) == 3, holders
+        # Idle: back to one worker, through the scheduler.
+        e.wait_running(1, timeout=90)
+        retired = e.events(kind="retired")
+        assert len(retired) >= 2, e.events()
+        assert len(e.events(kind="retire")) >= 2
+
+        total = counted(counter, lambda *xs: int(sum(x.sum() for x in xs)))
+        result = c.submit(total, "total", *chunks, pure=False).result(timeout=60)
+        assert result == sum(i * 200_000 for i in range(9))
+    finally:
+        c.close()
+
+    runs = executions(counter)
+    twice = {k: n for k, n in runs.items() if n != 1}
+    assert not twice, "computed more than once: %s" % twice
+    assert len(runs) == 60 + 9 + 1
+    ups = e.events(kind="scale_up")
+    assert ups[0]["message"].startswith("+1 ")
+    assert any("queued=" in ev["message"] for ev in ups[1:])
+    assert e.get("/v1/pool")["free"] == 2

@@ -1,0 +1,87 @@
+"""GPUs through NVML: the real dlopen path loads the tests' NVML double
+(build/fakenvml/libnvidia-ml.so.1, first on LD_LIBRARY_PATH); one worker
+per GPU with CUDA_VISIBLE_DEVICES; a busy GPU keeps its worker."""
+import os
+import time
+
+from conftest import FAKENVML_DIR, client, spec, wait_for
+
+
+def write_gpus(path, utils):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        for i, u in enumerate(utils):
+            f.write("Fake H100 %d %d %d %d\n" % (i, u, 1 << 30, 80 << 30))
+    os.rename(tmp, path)
+
+
+def nvml_env(tmp_path, utils):
+    gpus = str(tmp_path / "gpus.txt")
+    write_gpus(gpus, utils)
+    return gpus, {
+        "LD_LIBRARY_PATH": FAKENVML_DIR,
+        "FAKE_NVML_FILE": gpus,
+        "FAKE_NVML_LOG": str(tmp_path / "nvml-calls.log"),
+    }
+
+
+def environ_of(pid):
+    with open("/proc/%d/environ" % pid, "rb") as f:
+        pairs = [kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv]
+    return {k.decode(): v.decode() for k, v in pairs}
+
+
+def test_no_nvml_library_means_cpu_slots(edask):
+    e = edask(specs=[spec(min=1, max=1)],
+              env={"LD_LIBRARY_PATH": "/nonexistent"})
+    e.wait_started()
+    pool = e.get("/v1/pool")
+    assert pool["kind"] == "cpu"
+    assert pool["size"] == os.cpu_count()
+    msg = e.events(kind="pool")[0]["message"]
+    assert "no GPU found" in msg and "one per core" in msg, msg
+    assert "libnvidia-ml.so.1" in msg, msg
+
+
+def test_nvml_gpus_one_worker_each_busy_gpu_blocks_scale_down(edask, tmp_path):
+    gpus, env = nvml_env(tmp_path, [0, 0])
+    e = edask(specs=[spec(min=1, max=2, gpus=1, idle="2s", delay="1s",
+                          interval="300ms")], env=env)
+    e.wait_started()
+    pool = e.get("/v1/pool")
+    assert pool["kind"] == "gpu" and pool["size"] == 2, pool
+    assert pool["slots"][0]["name"] == "Fake H100 0"
+    assert "2 GPUs found through NVML" in e.events(kind="pool")[0]["message"]
+    with open(env["FAKE_NVML_LOG"]) as f:
+        assert "nvmlInit_v2" in f.read()
+
+    inst = e.wait_running(1)
+    w = inst["workers"][0]
+    assert environ_of(w["pid"])["CUDA_VISIBLE_DEVICES"] == str(w["gpu"])
+
+    c = client(e.scheduler_address())
+    try:
+        futs = c.map(lambda i: time.sleep(0.5) or i, range(20), pure=False)
+        inst = e.wait_running(2)
+        devs = sorted(environ_of(w["pid"])["CUDA_VISIBLE_DEVICES"]
+                      for w in inst["workers"])
+        assert devs == ["0", "1"]
+        # Both GPUs report heavy use: idle workers must stay.
+        write_gpus(gpus, [90, 90])
+        c.gather(futs)
+        wait_for(lambda: all(w["gpu_util"] == 90
+                             for w in e.instance()["workers"]),
+                 what="utilization seen")
+        t0 = time.monotonic()
+        wait_for(lambda: "GPU busy" in e.instance()["hold"], timeout=30,
+                 what="hold reason naming the GPU")
+        while time.monotonic() - t0 < 5:     # idle_timeout 2s, well past
+            assert len(e.instance()["workers"]) == 2
+            time.sleep(0.2)
+        assert not e.events(kind="retire")
+        # GPUs fall idle: retired down to min.
+        write_gpus(gpus, [0, 0])
+        e.wait_running(1, timeout=60)
+        assert len(e.events(kind="retired")) == 1
+    finally:
+        c.close()

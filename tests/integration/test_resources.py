@@ -1,0 +1,67 @@
+"""Demand from tasks that need a GPU: adaptive_target ignores them once a
+worker exists (they sit in no-worker), so edask counts them itself — but
+only where a new worker would offer a GPU."""
+import time
+
+from conftest import client, spec, wait_for
+
+
+def gpu_task(i):
+    import time
+    time.sleep(0.5)
+    return i
+
+
+def observed_ticks(e, n):
+    """Waits until the daemon has observed the scheduler n more times."""
+    seen = set()
+
+    def more():
+        seen.add(e.instance()["scheduler"]["observed_at_ms"])
+        return len(seen) > n
+    wait_for(more, timeout=30, interval=0.1, what="%d observations" % n)
+
+
+def test_gpu_tasks_do_not_scale_a_cpu_only_instance(edask):
+    e = edask(args=["--gpus", "3"],
+              specs=[spec(min=1, max=3, gpus=0, interval="300ms")])
+    e.wait_started()
+    e.wait_running(1)
+    c = client(e.scheduler_address())
+    try:
+        futs = [c.submit(gpu_task, i, resources={"GPU": 1}, pure=False)
+                for i in range(12)]
+        wait_for(lambda: e.instance()["scheduler"]["no_worker"] == 12,
+                 what="12 no-worker tasks")
+        observed_ticks(e, 8)
+        inst = e.instance()
+        assert len(inst["workers"]) == 1, inst["workers"]
+        assert inst["desired"] == 1
+        assert "no_worker=12" in inst["reason"]
+        assert "lack" in inst["reason"]
+        assert len(e.events(kind="scale_up")) == 1     # the initial +1 only
+        assert all(not f.done() for f in futs)
+    finally:
+        c.close()
+
+
+def test_gpu_tasks_scale_a_gpu_instance(edask):
+    e = edask(args=["--gpus", "3"],
+              specs=[spec(min=1, max=3, gpus=1, interval="300ms")])
+    e.wait_started()
+    e.wait_running(1)
+    c = client(e.scheduler_address())
+    try:
+        futs = [c.submit(gpu_task, i, resources={"GPU": 1}, pure=False)
+                for i in range(30)]
+        e.wait_running(3, timeout=60)
+        assert sorted(c.gather(futs)) == list(range(30))
+        ups = e.events(kind="scale_up")
+        assert len(ups) >= 2
+        for w in e.instance()["workers"]:
+            with open("/proc/%d/cmdline" % w["pid"], "rb") as f:
+                argv = f.read().split(b"\0")
+            assert b"--resources" in argv and b"GPU=1" in argv, argv
+            assert b"--no-nanny" in argv
+    finally:
+        c.close()

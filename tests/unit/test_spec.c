@@ -1,0 +1,981 @@
+/*
+ * test_spec: the instance spec parser.  Table driven: each table row is
+ * one input and what must come out of it, errors compared whole, position
+ * included.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "spec.h"
+#include "util.h"
+
+#define FNAME	"x.yaml"
+
+static const char full_yaml[] =
+    "# every field set\n"
+    "name: xgb\n"
+    "workers:\n"
+    "  min: 2\n"
+    "  max: 8\n"
+    "  gpus: 2\n"
+    "  threads: 4\n"
+    "  memory: 16GiB\n"
+    "  command: dask worker --nthreads 4\n"
+    "scaling:\n"
+    "  interval: 500ms\n"
+    "  idle_timeout: 2m\n"
+    "  scale_down_delay: 15s\n"
+    "  start_timeout: 1.5m\n"
+    "  gpu_idle_util: 7\n"
+    "sharing: {owned: 1, share: 3, reclaim_grace: 1h}\n"
+    "scheduler: {host: 10.0.0.5, port: 8786, dashboard_port: 8787}\n"
+    "pool: cluster\n"
+    "python: /opt/conda/bin/python\n"
+    "env:\n"
+    "  OMP_NUM_THREADS: 4\n"
+    "  DASK_LOGGING__DISTRIBUTED: \"info\"\n"
+    "  EMPTY:\n";
+
+static struct spec *
+parse_ok(const char *yaml)
+{
+	struct spec *s = NULL;
+	char err[512] = "";
+
+	if (spec_parse(yaml, strlen(yaml), FNAME, &s, err, sizeof(err)) != 0)
+		fail_msg("parse of <<%s>> failed: %s", yaml, err);
+	assert_non_null(s);
+	return s;
+}
+
+/* Defaults */
+
+static void
+test_defaults(void **state)
+{
+	struct spec *s = parse_ok("name: dask\n"), *d = spec_default("dask");
+
+	(void)state;
+	assert_string_equal(s->name, "dask");
+	assert_int_equal(s->workers.min, 1);
+	assert_int_equal(s->workers.max, SPEC_MAX_ALL);
+	assert_int_equal(s->workers.gpus, 1);
+	assert_int_equal(s->workers.threads, 1);
+	assert_int_equal(s->workers.memory, 0);
+	assert_string_equal(s->workers.command, "auto");
+	assert_int_equal(s->scaling.interval_ms, 1000);
+	assert_int_equal(s->scaling.idle_timeout_ms, 30000);
+	assert_int_equal(s->scaling.scale_down_delay_ms, 10000);
+	assert_int_equal(s->scaling.start_timeout_ms, 60000);
+	assert_int_equal(s->scaling.gpu_idle_util, 5);
+	assert_int_equal(s->sharing.owned, 0);
+	assert_int_equal(s->sharing.share, 1);
+	assert_int_equal(s->sharing.reclaim_grace_ms, 30000);
+	assert_string_equal(s->scheduler.host, "127.0.0.1");
+	assert_int_equal(s->scheduler.port, 0);
+	assert_int_equal(s->scheduler.dashboard_port, 0);
+	assert_string_equal(s->pool, "local");
+	assert_string_equal(s->python, "/usr/bin/python3");
+	assert_int_equal(s->nenv, 0);
+	assert_true(spec_equal(s, d));
+	spec_free(s);
+	spec_free(d);
+}
+
+static void
+test_full(void **state)
+{
+	struct spec *s = parse_ok(full_yaml);
+
+	(void)state;
+	assert_string_equal(s->name, "xgb");
+	assert_int_equal(s->workers.min, 2);
+	assert_int_equal(s->workers.max, 8);
+	assert_int_equal(s->workers.gpus, 2);
+	assert_int_equal(s->workers.threads, 4);
+	assert_int_equal(s->workers.memory, INT64_C(16) << 30);
+	assert_string_equal(s->workers.command, "dask worker --nthreads 4");
+	assert_int_equal(s->scaling.interval_ms, 500);
+	assert_int_equal(s->scaling.idle_timeout_ms, 120000);
+	assert_int_equal(s->scaling.scale_down_delay_ms, 15000);
+	assert_int_equal(s->scaling.start_timeout_ms, 90000);
+	assert_int_equal(s->scaling.gpu_idle_util, 7);
+	assert_int_equal(s->sharing.owned, 1);
+	assert_int_equal(s->sharing.share, 3);
+	assert_int_equal(s->sharing.reclaim_grace_ms, 3600000);
+	assert_string_equal(s->scheduler.host, "10.0.0.5");
+	assert_int_equal(s->scheduler.port, 8786);
+	assert_int_equal(s->scheduler.dashboard_port, 8787);
+	assert_string_equal(s->pool, "cluster");
+	assert_string_equal(s->python, "/opt/conda/bin/python");
+	assert_int_equal(s->nenv, 3);
+	assert_string_equal(s->env[0].key, "OMP_NUM_THREADS");
+	assert_string_equal(s->env[0].value, "4");
+	assert_string_equal(s->env[1].key, "DASK_LOGGING__DISTRIBUTED");
+	assert_string_equal(s->env[1].value, "info");
+	assert_string_equal(s->env[2].key, "EMPTY");
+	assert_string_equal(s->env[2].value, "");
+	spec_free(s);
+}
+
+/* Accepted values, seen through spec_to_json() */
+
+struct value_case {
+	const char	*yaml;
+	const char	*path;	/* "workers.min" */
+	const char	*want;	/* compact JSON of that value */
+};
+
+static const struct value_case value_cases[] = {
+	{ "name: a\n", "name", "\"a\"" },
+	{ "name: a-1\n", "name", "\"a-1\"" },
+	{ "name: abcdefghijklmnopqrstuvwxyz012345\n", "name",
+	    "\"abcdefghijklmnopqrstuvwxyz012345\"" },
+	{ "name: \"q\"\n", "name", "\"q\"" },
+	{ "name: a\n", "workers.max", "null" },
+	{ "name: a\nworkers: {max: null}\n", "workers.max", "null" },
+	{ "name: a\nworkers: {max: ~}\n", "workers.max", "null" },
+	{ "name: a\nworkers: {max: all}\n", "workers.max", "null" },
+	{ "name: a\nworkers: {max: 1}\n", "workers.max", "1" },
+	{ "name: a\nworkers: {max: 1024}\n", "workers.max", "1024" },
+	{ "name: a\nworkers: {min: 0}\n", "workers.min", "0" },
+	{ "name: a\nworkers: {min: 1024}\n", "workers.min", "1024" },
+	{ "name: a\nworkers: {min: 8, max: 8}\n", "workers.min", "8" },
+	{ "name: a\nworkers: {min: \"3\"}\n", "workers.min", "3" },
+	{ "name: a\nworkers: {gpus: 0}\n", "workers.gpus", "0" },
+	{ "name: a\nworkers: {gpus: 16}\n", "workers.gpus", "16" },
+	{ "name: a\nworkers: {threads: 256}\n", "workers.threads", "256" },
+	{ "name: a\nworkers: {memory: auto}\n", "workers.memory", "\"auto\"" },
+	{ "name: a\nworkers: {memory: 64MiB}\n", "workers.memory",
+	    "67108864" },
+	{ "name: a\nworkers: {memory: 67108864}\n", "workers.memory",
+	    "67108864" },
+	{ "name: a\nworkers: {memory: 2gb}\n", "workers.memory",
+	    "2000000000" },
+	{ "name: a\nworkers: {memory: 1.5GiB}\n", "workers.memory",
+	    "1610612736" },
+	{ "name: a\nworkers: {memory: 64TiB}\n", "workers.memory",
+	    "70368744177664" },
+	{ "name: a\nworkers: {command: \"auto\"}\n", "workers.command",
+	    "\"auto\"" },
+	{ "name: a\nworkers:\n  command: >-\n    dask worker\n    --lifetime 1h\n",
+	    "workers.command", "\"dask worker --lifetime 1h\"" },
+	{ "name: a\nscaling: {interval: 100ms}\n", "scaling.interval",
+	    "\"100ms\"" },
+	{ "name: a\nscaling: {interval: 1.5s}\n", "scaling.interval",
+	    "\"1500ms\"" },
+	{ "name: a\nscaling: {interval: 60m}\n", "scaling.interval",
+	    "\"1h\"" },
+	{ "name: a\nscaling: {idle_timeout: 0s}\n", "scaling.idle_timeout",
+	    "\"0s\"" },
+	{ "name: a\nscaling: {idle_timeout: 90s}\n", "scaling.idle_timeout",
+	    "\"90s\"" },
+	{ "name: a\nscaling: {scale_down_delay: 168h}\n",
+	    "scaling.scale_down_delay", "\"168h\"" },
+	{ "name: a\nscaling: {start_timeout: 1s}\n", "scaling.start_timeout",
+	    "\"1s\"" },
+	{ "name: a\nscaling: {gpu_idle_util: 100}\n", "scaling.gpu_idle_util",
+	    "100" },
+	{ "name: a\nsharing: {share: 1000}\n", "sharing.share", "1000" },
+	{ "name: a\nsharing: {owned: 4}\n", "sharing.owned", "4" },
+	{ "name: a\nsharing: {reclaim_grace: 2m}\n", "sharing.reclaim_grace",
+	    "\"2m\"" },
+	{ "name: a\nscheduler: {host: \"::1\"}\n", "scheduler.host",
+	    "\"::1\"" },
+	{ "name: a\nscheduler: {port: 65535}\n", "scheduler.port", "65535" },
+	{ "name: a\nscheduler: {dashboard_port: 0}\n",
+	    "scheduler.dashboard_port", "0" },
+	{ "name: a\npool: cluster\n", "pool", "\"cluster\"" },
+	{ "name: a\npython: /usr/bin/python3.11\n", "python",
+	    "\"/usr/bin/python3.11\"" },
+	{ "name: a\nworkers:\nscaling: ~\nsharing: null\nenv:\n", "workers.min",
+	    "1" },
+	{ "name: a\nenv: {}\n", "env", "{}" },
+	{ "name: a\nenv: {_X1: \"a\\tb\\n\", Y: 5, Z: }\n", "env",
+	    "{\"_X1\":\"a\\tb\\n\",\"Y\":\"5\",\"Z\":\"\"}" },
+	{ "name: a\nenv: {U: \"\\u00e9\"}\n", "env.U", "\"\xc3\xa9\"" },
+	/* aliases are resolved */
+	{ "name: &n a\nenv: {N: *n}\n", "env.N", "\"a\"" },
+	/* JSON is YAML: what spec_to_json() writes reads back */
+	{ "{\"name\":\"j\",\"workers\":{\"max\":null,\"memory\":\"auto\"}}",
+	    "name", "\"j\"" },
+	{ "---\nname: a\n...\n", "name", "\"a\"" },
+	{ "name: a\n# comment\n---\n# only comments after\n", "name",
+	    "\"a\"" },
+	{ "name: a\n---\n...\n--- ~\n", "name", "\"a\"" },
+};
+
+static json_t *
+json_path(json_t *j, const char *path)
+{
+	char *p = xstrdup(path), *tok, *save = NULL;
+
+	for (tok = strtok_r(p, ".", &save); tok != NULL && j != NULL;
+	    tok = strtok_r(NULL, ".", &save))
+		j = json_object_get(j, tok);
+	free(p);
+	return j;
+}
+
+static void
+test_values(void **state)
+{
+	const struct value_case *c;
+	struct spec *s;
+	json_t *j, *v;
+	char *got;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(value_cases); i++) {
+		c = &value_cases[i];
+		s = parse_ok(c->yaml);
+		j = spec_to_json(s);
+		v = json_path(j, c->path);
+		if (v == NULL)
+			fail_msg("case %zu: no %s", i, c->path);
+		got = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		if (strcmp(got, c->want) != 0)
+			fail_msg("case %zu <<%s>>: %s is %s, want %s", i,
+			    c->yaml, c->path, got, c->want);
+		free(got);
+		json_decref(j);
+		spec_free(s);
+	}
+}
+
+/* Rejected specs: the whole message, position included */
+
+struct error_case {
+	const char	*yaml;
+	const char	*want;
+};
+
+static const struct error_case error_cases[] = {
+	/* unknown keys */
+	{ "name: a\nworkers: {mn: 1}\n",
+	    "x.yaml:2:11: unknown key \"mn\" in workers (expected one of: min, "
+	    "max, gpus, threads, memory, command)" },
+	{ "name: a\nworkers:\n  min: 1\n  mn: 1\n",
+	    "x.yaml:4:3: unknown key \"mn\" in workers (expected one of: min, "
+	    "max, gpus, threads, memory, command)" },
+	{ "name: a\nfoo: 1\n",
+	    "x.yaml:2:1: unknown key \"foo\" (expected one of: name, workers, "
+	    "scaling, sharing, scheduler, pool, python, env)" },
+	{ "name: a\nscaling: {intervall: 1s}\n",
+	    "x.yaml:2:11: unknown key \"intervall\" in scaling (expected one "
+	    "of: interval, idle_timeout, scale_down_delay, start_timeout, "
+	    "gpu_idle_util)" },
+	{ "name: a\nsharing: {weight: 2}\n",
+	    "x.yaml:2:11: unknown key \"weight\" in sharing (expected one of: "
+	    "owned, share, reclaim_grace)" },
+	{ "name: a\nscheduler: {addr: x}\n",
+	    "x.yaml:2:13: unknown key \"addr\" in scheduler (expected one of: "
+	    "host, port, dashboard_port)" },
+	{ "name: a\n<<: {pool: x}\n",
+	    "x.yaml:2:1: unknown key \"<<\" (expected one of: name, workers, "
+	    "scaling, sharing, scheduler, pool, python, env)" },
+	{ "name: a\nworkers: {\"mn\\x1b\\u0085\": 1}\n",
+	    "x.yaml:2:11: unknown key \"mn\\x1b\\u0085\" in workers (expected "
+	    "one of: min, max, gpus, threads, memory, command)" },
+	/* integers */
+	{ "name: a\nworkers:\n  min: abc\n",
+	    "x.yaml:3:8: workers.min must be an integer >= 0, got \"abc\"" },
+	{ "name: a\nworkers: {min: -1}\n",
+	    "x.yaml:2:16: workers.min must be an integer >= 0, got \"-1\"" },
+	{ "name: a\nworkers: {min: 1.5}\n",
+	    "x.yaml:2:16: workers.min must be an integer >= 0, got \"1.5\"" },
+	{ "name: a\nworkers: {min: 0x10}\n",
+	    "x.yaml:2:16: workers.min must be an integer >= 0, got \"0x10\"" },
+	{ "name: a\nworkers: {min: 010}\n",
+	    "x.yaml:2:16: workers.min must be an integer >= 0, got \"010\"" },
+	{ "name: a\nworkers: {min: +1}\n",
+	    "x.yaml:2:16: workers.min must be an integer >= 0, got \"+1\"" },
+	{ "name: a\nworkers: {min: \"\"}\n",
+	    "x.yaml:2:16: workers.min must be an integer >= 0, got \"\"" },
+	{ "name: a\nworkers: {min: }\n",
+	    "x.yaml:2:16: workers.min must be an integer >= 0, got \"\"" },
+	{ "name: a\nworkers: {min: 2000}\n",
+	    "x.yaml:2:16: workers.min must be an integer <= 1024, got \"2000\"" },
+	{ "name: a\nworkers: {min: 99999999999999999999}\n",
+	    "x.yaml:2:16: workers.min must be an integer <= 1024, got "
+	    "\"99999999999999999999\"" },
+	{ "name: a\nworkers: {min: -99999999999999999999}\n",
+	    "x.yaml:2:16: workers.min must be an integer >= 0, got "
+	    "\"-99999999999999999999\"" },
+	{ "name: a\nworkers: {max: 0}\n",
+	    "x.yaml:2:16: workers.max must be an integer >= 1 (or null for all "
+	    "slots), got \"0\"" },
+	{ "name: a\nworkers: {max: 1025}\n",
+	    "x.yaml:2:16: workers.max must be an integer <= 1024, got \"1025\"" },
+	{ "name: a\nworkers: {gpus: 17}\n",
+	    "x.yaml:2:17: workers.gpus must be an integer <= 16, got \"17\"" },
+	{ "name: a\nworkers: {threads: 0}\n",
+	    "x.yaml:2:20: workers.threads must be an integer >= 1, got \"0\"" },
+	{ "name: a\nworkers: {threads: 257}\n",
+	    "x.yaml:2:20: workers.threads must be an integer <= 256, got "
+	    "\"257\"" },
+	{ "name: a\nscaling: {gpu_idle_util: 101}\n",
+	    "x.yaml:2:26: scaling.gpu_idle_util must be an integer <= 100, got "
+	    "\"101\"" },
+	{ "name: a\nsharing: {share: 0}\n",
+	    "x.yaml:2:18: sharing.share must be an integer >= 1, got \"0\"" },
+	{ "name: a\nsharing: {owned: -2}\n",
+	    "x.yaml:2:18: sharing.owned must be an integer >= 0, got \"-2\"" },
+	{ "name: a\nscheduler: {port: 70000}\n",
+	    "x.yaml:2:19: scheduler.port must be an integer <= 65535, got "
+	    "\"70000\"" },
+	{ "name: a\nscheduler: {dashboard_port: -1}\n",
+	    "x.yaml:2:29: scheduler.dashboard_port must be an integer >= 0, got "
+	    "\"-1\"" },
+	/* min > max points at min */
+	{ "name: a\nworkers:\n  min: 5\n  max: 2\n",
+	    "x.yaml:3:8: workers.min (5) is greater than workers.max (2)" },
+	{ "workers: {min: 5, max: 2}\nname: a\n",
+	    "x.yaml:1:16: workers.min (5) is greater than workers.max (2)" },
+	{ "name: a\nworkers: {max: 2, min: 3}\n",
+	    "x.yaml:2:24: workers.min (3) is greater than workers.max (2)" },
+	/* durations */
+	{ "name: a\nscaling: {interval: 3x}\n",
+	    "x.yaml:2:21: scaling.interval: bad duration \"3x\" (use e.g. 500ms, "
+	    "30s, 2m, 1h)" },
+	{ "name: a\nscaling: {interval: 30}\n",
+	    "x.yaml:2:21: scaling.interval: bad duration \"30\" (use e.g. 500ms, "
+	    "30s, 2m, 1h)" },
+	{ "name: a\nsharing: {reclaim_grace: -1s}\n",
+	    "x.yaml:2:26: sharing.reclaim_grace: bad duration \"-1s\" (use e.g. "
+	    "500ms, 30s, 2m, 1h)" },
+	{ "name: a\nscaling: {interval: 50ms}\n",
+	    "x.yaml:2:21: scaling.interval must be between 100ms and 1h, got "
+	    "\"50ms\"" },
+	{ "name: a\nscaling: {interval: 61m}\n",
+	    "x.yaml:2:21: scaling.interval must be between 100ms and 1h, got "
+	    "\"61m\"" },
+	{ "name: a\nscaling: {start_timeout: 0s}\n",
+	    "x.yaml:2:26: scaling.start_timeout must be between 1s and 168h, "
+	    "got \"0s\"" },
+	{ "name: a\nscaling: {idle_timeout: 169h}\n",
+	    "x.yaml:2:25: scaling.idle_timeout must be between 0s and 168h, got "
+	    "\"169h\"" },
+	{ "name: a\nscaling: {scale_down_delay: 99999999999999999999h}\n",
+	    "x.yaml:2:29: scaling.scale_down_delay: bad duration "
+	    "\"99999999999999999999h\" (use e.g. 500ms, 30s, 2m, 1h)" },
+	{ "name: a\nscaling: {interval: [1s]}\n",
+	    "x.yaml:2:21: scaling.interval must be a duration (e.g. 500ms, 30s, "
+	    "2m, 1h), got a sequence" },
+	/* sizes */
+	{ "name: a\nworkers: {memory: 4QB}\n",
+	    "x.yaml:2:19: workers.memory: bad size \"4QB\" (use e.g. 512MiB, "
+	    "4GiB, 2GB, or bytes)" },
+	{ "name: a\nworkers: {memory: -4GiB}\n",
+	    "x.yaml:2:19: workers.memory: bad size \"-4GiB\" (use e.g. 512MiB, "
+	    "4GiB, 2GB, or bytes)" },
+	{ "name: a\nworkers: {memory: 1MiB}\n",
+	    "x.yaml:2:19: workers.memory must be \"auto\" or a size between "
+	    "64MiB and 64TiB, got \"1MiB\"" },
+	{ "name: a\nworkers: {memory: 65TiB}\n",
+	    "x.yaml:2:19: workers.memory must be \"auto\" or a size between "
+	    "64MiB and 64TiB, got \"65TiB\"" },
+	{ "name: a\nworkers: {memory: {}}\n",
+	    "x.yaml:2:19: workers.memory must be \"auto\" or a size (e.g. "
+	    "512MiB, 4GiB), got a mapping" },
+	/* name */
+	{ "name: Bad_Name\n",
+	    "x.yaml:1:7: name \"Bad_Name\" is invalid: use a-z, 0-9 and '-', "
+	    "starting with a letter, at most 32 characters" },
+	{ "name: 1abc\n",
+	    "x.yaml:1:7: name \"1abc\" is invalid: use a-z, 0-9 and '-', "
+	    "starting with a letter, at most 32 characters" },
+	{ "name: abcdefghijklmnopqrstuvwxyz0123456\n",
+	    "x.yaml:1:7: name \"abcdefghijklmnopqrstuvwxyz0123456\" is invalid: "
+	    "use a-z, 0-9 and '-', starting with a letter, at most 32 "
+	    "characters" },
+	{ "name: \"a\\0b\"\n",
+	    "x.yaml:1:7: name \"a\\x00b\" is invalid: use a-z, 0-9 and '-', "
+	    "starting with a letter, at most 32 characters" },
+	{ "name: " "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+	    "x.yaml:1:7: name \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "...\" is invalid: use a-z, 0-9 and '-', starting with a letter, at "
+	    "most 32 characters" },
+	{ "name:\n", "x.yaml:1:6: name must be a string, got \"\"" },
+	{ "name: {a: 1}\n",
+	    "x.yaml:1:7: name must be a string, got a mapping" },
+	{ "workers: {min: 1}\n",
+	    "x.yaml:1:1: missing required key \"name\"" },
+	{ "# a comment\n\npool: local\n",
+	    "x.yaml:1:1: missing required key \"name\"" },
+	/* strings */
+	{ "name: a\npython: \"\"\n",
+	    "x.yaml:2:9: python must be a non-empty string, got \"\"" },
+	{ "name: a\npython: [x]\n",
+	    "x.yaml:2:9: python must be a non-empty string, got a sequence" },
+	{ "name: a\nworkers: {command: ~}\n",
+	    "x.yaml:2:20: workers.command must be a non-empty string, got \"~\"" },
+	{ "name: a\npool: null\n",
+	    "x.yaml:2:7: pool must be a non-empty string, got \"null\"" },
+	{ "name: a\nscheduler: {host: \"\"}\n",
+	    "x.yaml:2:19: scheduler.host must be a non-empty string, got \"\"" },
+	{ "name: a\nscheduler: {host: \"a b\"}\n",
+	    "x.yaml:2:19: scheduler.host must be a host name or address, got "
+	    "\"a b\"" },
+	{ "name: a\npython: \"/bin/\\0x\"\n",
+	    "x.yaml:2:9: python contains a NUL byte" },
+	{ "name: a\nworkers: {command: \"a\\x07\"}\n",
+	    "x.yaml:2:20: workers.command contains control character U+0007" },
+	{ "name: a\nenv: {A: \"x\\u2028y\"}\n",
+	    "x.yaml:2:10: env.A contains control character U+2028" },
+	/* env */
+	{ "name: a\nenv: {1X: a}\n",
+	    "x.yaml:2:7: env key \"1X\" is invalid: use A-Z, a-z, 0-9 and '_', "
+	    "not starting with a digit" },
+	{ "name: a\nenv: {\"A-B\": a}\n",
+	    "x.yaml:2:7: env key \"A-B\" is invalid: use A-Z, a-z, 0-9 and '_', "
+	    "not starting with a digit" },
+	{ "name: a\nenv: {A: {b: 1}}\n",
+	    "x.yaml:2:10: env.A must be a string, got a mapping" },
+	{ "name: a\nenv: [A]\n",
+	    "x.yaml:2:6: env must be a mapping of NAME: value, got a sequence" },
+	{ "name: a\nenv: {[A]: 1}\n",
+	    "x.yaml:2:7: keys in env must be strings, got a sequence" },
+	{ "name: a\nenv:\n  A: 1\n  B: 2\n  A: 3\n  B: 4\n",
+	    "x.yaml:5:3: duplicate key \"A\" in env (first at line 3)" },
+	/* duplicate keys */
+	{ "name: a\nname: b\n",
+	    "x.yaml:2:1: duplicate key \"name\" (first at line 1)" },
+	{ "name: a\nworkers:\n  min: 1\n  min: 2\n",
+	    "x.yaml:4:3: duplicate key \"min\" in workers (first at line 3)" },
+	{ "name: a\nworkers: {}\nworkers: {}\n",
+	    "x.yaml:3:1: duplicate key \"workers\" (first at line 2)" },
+	/* wrong shapes */
+	{ "name: a\nworkers: [1, 2]\n",
+	    "x.yaml:2:10: workers must be a mapping, got a sequence" },
+	{ "name: a\nscaling: 5\n",
+	    "x.yaml:2:10: scaling must be a mapping, got \"5\"" },
+	{ "name: a\nworkers: {min: {a: 1}}\n",
+	    "x.yaml:2:16: workers.min must be an integer >= 0, got a mapping" },
+	{ "name: a\nsharing: {share: [1]}\n",
+	    "x.yaml:2:18: sharing.share must be an integer >= 1, got a "
+	    "sequence" },
+	{ "name: a\n? [a]\n: 1\n",
+	    "x.yaml:2:3: keys must be strings, got a sequence" },
+	{ "name: a\nworkers: {{a: 1}: 1}\n",
+	    "x.yaml:2:11: keys in workers must be strings, got a mapping" },
+	{ "- name: a\n",
+	    "x.yaml:1:1: spec must be a mapping (e.g. name: xgb), got a "
+	    "sequence" },
+	{ "hello\n",
+	    "x.yaml:1:1: spec must be a mapping (e.g. name: xgb), got "
+	    "\"hello\"" },
+	/* empty */
+	{ "", "x.yaml:1:1: spec is empty (expected a mapping with at least "
+	    "\"name\")" },
+	{ "# nothing\n", "x.yaml:1:1: spec is empty (expected a mapping with "
+	    "at least \"name\")" },
+	{ "---\n", "x.yaml:1:1: spec is empty (expected a mapping with at "
+	    "least \"name\")" },
+	{ "~\n", "x.yaml:1:1: spec is empty (expected a mapping with at least "
+	    "\"name\")" },
+	/* documents */
+	{ "name: a\n---\nname: b\n",
+	    "x.yaml:2:1: only one document per spec file" },
+	{ "name: a\n---\n---\n---\n---\nname: b\n",
+	    "x.yaml:5:1: only one document per spec file" },
+	{ "name: a\n...\n---\n5\n",
+	    "x.yaml:3:1: only one document per spec file" },
+	{ "name: a\n---\n[\n",
+	    "x.yaml:4:1: did not find expected node content (while parsing a "
+	    "flow node at 4:1)" },
+	/* syntax, from libyaml */
+	{ "name: [a\n",
+	    "x.yaml:2:1: did not find expected ',' or ']' (while parsing a flow "
+	    "sequence at 1:7)" },
+	{ "name: a\n\tworkers: {}\n",
+	    "x.yaml:2:1: found a tab character that violates indentation "
+	    "(while scanning a plain scalar at 1:7)" },
+	{ "name: a\n  pool: x\n",
+	    "x.yaml:2:7: mapping values are not allowed in this context" },
+	{ "name: a\nworkers:\n  min: \x01\n",
+	    "x.yaml:3:8: control characters are not allowed (0x1)" },
+	{ "name: \"\xff\"\n",
+	    "x.yaml:1:8: invalid leading UTF-8 octet (0xff)" },
+	{ "name: *x\n", "x.yaml:1:7: found undefined alias" },
+	/* aliases: resolved, and checked where the anchor is */
+	{ "name: a\nworkers: &w {min: 2}\nscaling: *w\n",
+	    "x.yaml:2:14: unknown key \"min\" in scaling (expected one of: "
+	    "interval, idle_timeout, scale_down_delay, start_timeout, "
+	    "gpu_idle_util)" },
+	{ "name: a\nenv: &e {A: *e}\n",
+	    "x.yaml:2:6: env.A must be a string, got a mapping" },
+	{ "&r {name: a, workers: *r}\n",
+	    "x.yaml:1:5: unknown key \"name\" in workers (expected one of: min, "
+	    "max, gpus, threads, memory, command)" },
+};
+
+static void
+test_errors(void **state)
+{
+	const struct error_case *c;
+	struct spec *s;
+	char err[512];
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(error_cases); i++) {
+		c = &error_cases[i];
+		s = (struct spec *)1;
+		strcpy(err, "unset");
+		rc = spec_parse(c->yaml, strlen(c->yaml), FNAME, &s, err,
+		    sizeof(err));
+		if (rc != -1 || s != NULL)
+			fail_msg("case %zu <<%s>>: accepted", i, c->yaml);
+		if (strcmp(err, c->want) != 0)
+			fail_msg("case %zu <<%s>>:\n got: %s\nwant: %s", i,
+			    c->yaml, err, c->want);
+		/* validating only, with no spec out */
+		rc = spec_parse(c->yaml, strlen(c->yaml), FNAME, NULL, err,
+		    sizeof(err));
+		assert_int_equal(rc, -1);
+		assert_string_equal(err, c->want);
+	}
+}
+
+/* Raw input: NUL bytes, no terminator, size limits */
+
+static void
+test_raw_input(void **state)
+{
+	static const char nul[] = "name: a\0b\n";
+	static const char lead[] = "\0name: a\n";
+	struct spec *s;
+	char err[256], *big;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(spec_parse(nul, sizeof(nul) - 1, FNAME, &s, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err,
+	    "x.yaml:1:8: control characters are not allowed (0x0)");
+	assert_int_equal(spec_parse(lead, sizeof(lead) - 1, FNAME, &s, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err,
+	    "x.yaml:1:1: control characters are not allowed (0x0)");
+
+	/* len bounds the text: no terminator needed, none read past */
+	assert_int_equal(spec_parse("name: abXYZ", 8, FNAME, &s, err,
+	    sizeof(err)), 0);
+	assert_string_equal(s->name, "ab");
+	spec_free(s);
+
+	/* NULL text with no length is the empty spec; NULL fname works */
+	assert_int_equal(spec_parse(NULL, 0, NULL, &s, err, sizeof(err)), -1);
+	assert_string_equal(err, "<spec>:1:1: spec is empty (expected a "
+	    "mapping with at least \"name\")");
+
+	/* err may be NULL or short */
+	assert_int_equal(spec_parse("x", 1, FNAME, &s, NULL, 0), -1);
+	assert_int_equal(spec_parse("x", 1, FNAME, &s, err, 8), -1);
+	assert_string_equal(err, "x.yaml:");
+
+	n = 1024 * 1024 + 1;
+	big = xmalloc(n);
+	memset(big, '#', n);
+	assert_int_equal(spec_parse(big, n, FNAME, &s, err, sizeof(err)), -1);
+	assert_string_equal(err, "x.yaml:1:1: spec is too large (1048577 "
+	    "bytes, at most 1048576)");
+	free(big);
+}
+
+/* Deep nesting and alias fan-out: rejected, quickly, without a crash */
+static void
+test_hostile(void **state)
+{
+	struct spec *s;
+	char err[256], *deep;
+	size_t depth = 100000, i, o = 0;
+	const char *bomb =
+	    "a: &a [x, x, x, x, x, x, x, x, x]\n"
+	    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+	    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+	    "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+	    "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+	    "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+	    "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n"
+	    "name: a\n";
+
+	(void)state;
+	deep = xmalloc(16 + 2 * depth);
+	o += (size_t)sprintf(deep, "name: a\nenv: ");
+	for (i = 0; i < depth; i++)
+		deep[o++] = '[';
+	for (i = 0; i < depth; i++)
+		deep[o++] = ']';
+	assert_int_equal(spec_parse(deep, o, FNAME, &s, err, sizeof(err)), -1);
+	assert_string_equal(err, "x.yaml:2:6: env must be a mapping of NAME: "
+	    "value, got a sequence");
+	free(deep);
+
+	assert_int_equal(spec_parse(bomb, strlen(bomb), FNAME, &s, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "x.yaml:1:1: unknown key \"a\" (expected one "
+	    "of: name, workers, scaling, sharing, scheduler, pool, python, "
+	    "env)");
+}
+
+/* Round trip: spec_to_json(), dumped, parses back to an equal spec */
+
+static void
+test_roundtrip(void **state)
+{
+	static const size_t flags[] = {
+		0, JSON_COMPACT, JSON_INDENT(2), JSON_SORT_KEYS,
+	};
+	struct spec *s, *t;
+	char err[512], *text;
+	json_t *j;
+	size_t i, k, n = ARRAY_LEN(value_cases) + 1;
+	const char *yaml;
+
+	(void)state;
+	for (i = 0; i < n; i++) {
+		yaml = i < ARRAY_LEN(value_cases) ? value_cases[i].yaml :
+		    full_yaml;
+		s = parse_ok(yaml);
+		j = spec_to_json(s);
+		for (k = 0; k < ARRAY_LEN(flags); k++) {
+			text = json_dumps(j, flags[k]);
+			assert_non_null(text);
+			if (spec_parse(text, strlen(text), "rt.json", &t, err,
+			    sizeof(err)) != 0)
+				fail_msg("case %zu: %s\n%s", i, err, text);
+			if (!spec_equal(s, t))
+				fail_msg("case %zu differs: %s", i, text);
+			spec_free(t);
+			free(text);
+		}
+		json_decref(j);
+		spec_free(s);
+	}
+}
+
+/* Duration, size and name parsers */
+
+struct num_case {
+	const char	*in;
+	int		 rc;
+	int64_t		 want;
+};
+
+static const struct num_case duration_cases[] = {
+	{ "500ms", 0, 500 },
+	{ "1s", 0, 1000 },
+	{ "1.5s", 0, 1500 },
+	{ "0.001s", 0, 1 },
+	{ "1.50000000000000000000000000s", 0, 1500 },
+	{ "2m", 0, 120000 },
+	{ "1h", 0, 3600000 },
+	{ "0s", 0, 0 },
+	{ "0ms", 0, 0 },
+	{ "05s", 0, 5000 },
+	{ "9223372036854775807ms", 0, INT64_MAX },
+	{ "2562047788015h", 0, INT64_C(2562047788015) * 3600000 },
+	{ "9223372036854775808ms", -1, 0 },
+	{ "2562047788016h", -1, 0 },
+	{ "99999999999999999999999s", -1, 0 },
+	{ "0.0005s", -1, 0 },
+	{ "1.5ms", -1, 0 },
+	{ "0.1234567890123456789s", -1, 0 },
+	{ "30", -1, 0 },
+	{ "", -1, 0 },
+	{ "s", -1, 0 },
+	{ "-1s", -1, 0 },
+	{ "+1s", -1, 0 },
+	{ "1.s", -1, 0 },
+	{ ".5s", -1, 0 },
+	{ "1S", -1, 0 },
+	{ "1 s", -1, 0 },
+	{ " 1s", -1, 0 },
+	{ "1s ", -1, 0 },
+	{ "1d", -1, 0 },
+	{ "1e3ms", -1, 0 },
+	{ "1m30s", -1, 0 },
+	{ "3x", -1, 0 },
+};
+
+static const struct num_case size_cases[] = {
+	{ "0", 0, 0 },
+	{ "1024", 0, 1024 },
+	{ "1.0", 0, 1 },
+	{ "1B", 0, 1 },
+	{ "1b", 0, 1 },
+	{ "2KB", 0, 2000 },
+	{ "2kb", 0, 2000 },
+	{ "2MB", 0, 2000000 },
+	{ "2GB", 0, 2000000000 },
+	{ "1TB", 0, INT64_C(1000000000000) },
+	{ "1KiB", 0, 1024 },
+	{ "512MiB", 0, INT64_C(512) << 20 },
+	{ "4GiB", 0, INT64_C(4) << 30 },
+	{ "4gib", 0, INT64_C(4) << 30 },
+	{ "4GIB", 0, INT64_C(4) << 30 },
+	{ "1.5GiB", 0, INT64_C(3) << 29 },
+	{ "1TiB", 0, INT64_C(1) << 40 },
+	{ "9223372036854775807", 0, INT64_MAX },
+	{ "8388607TiB", 0, (INT64_C(8388607)) << 40 },
+	{ "9223372036854775808", -1, 0 },
+	{ "8388608TiB", -1, 0 },
+	{ "99999999999999999999999", -1, 0 },
+	{ "1.5", -1, 0 },
+	{ "1.3KiB", -1, 0 },
+	{ "4QB", -1, 0 },
+	{ "4 GiB", -1, 0 },
+	{ "-1", -1, 0 },
+	{ "+1", -1, 0 },
+	{ "", -1, 0 },
+	{ "GiB", -1, 0 },
+	{ "0x10", -1, 0 },
+	{ "1k", -1, 0 },
+	{ "1PiB", -1, 0 },
+	{ "1e9", -1, 0 },
+};
+
+static void
+run_num_cases(const struct num_case *cases, size_t n,
+    int (*fn)(const char *, int64_t *))
+{
+	int64_t v;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		v = -12345;
+		rc = fn(cases[i].in, &v);
+		if (rc != cases[i].rc)
+			fail_msg("\"%s\": rc %d, want %d", cases[i].in, rc,
+			    cases[i].rc);
+		if (rc == 0 && v != cases[i].want)
+			fail_msg("\"%s\": %lld, want %lld", cases[i].in,
+			    (long long)v, (long long)cases[i].want);
+	}
+	assert_int_equal(fn(NULL, &v), -1);
+}
+
+static void
+test_duration(void **state)
+{
+	(void)state;
+	run_num_cases(duration_cases, ARRAY_LEN(duration_cases),
+	    spec_parse_duration);
+}
+
+static void
+test_size(void **state)
+{
+	(void)state;
+	run_num_cases(size_cases, ARRAY_LEN(size_cases), spec_parse_size);
+}
+
+static const struct {
+	const char	*name;
+	bool		 ok;
+} name_cases[] = {
+	{ "a", true },
+	{ "xgb", true },
+	{ "a-1", true },
+	{ "a-", true },
+	{ "abcdefghijklmnopqrstuvwxyz012345", true },
+	{ "abcdefghijklmnopqrstuvwxyz0123456", false },
+	{ "", false },
+	{ "1a", false },
+	{ "-a", false },
+	{ "Bad_Name", false },
+	{ "aB", false },
+	{ "a_b", false },
+	{ "a b", false },
+	{ "a.b", false },
+	{ "\xc3\xa9", false },
+	{ NULL, false },
+};
+
+static void
+test_name(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(name_cases); i++)
+		if (spec_name_valid(name_cases[i].name) != name_cases[i].ok)
+			fail_msg("\"%s\": want %d", name_cases[i].name ?
+			    name_cases[i].name : "(null)", name_cases[i].ok);
+}
+
+/* dup, equal, free */
+
+static void
+mutate(struct spec *s, int i)
+{
+	switch (i) {
+	case 0: free(s->name); s->name = xstrdup("other"); break;
+	case 1: s->workers.min++; break;
+	case 2: s->workers.max = SPEC_MAX_ALL; break;
+	case 3: s->workers.gpus++; break;
+	case 4: s->workers.threads++; break;
+	case 5: s->workers.memory = 0; break;
+	case 6: free(s->workers.command); s->workers.command = NULL; break;
+	case 7: s->scaling.interval_ms++; break;
+	case 8: s->scaling.idle_timeout_ms++; break;
+	case 9: s->scaling.scale_down_delay_ms++; break;
+	case 10: s->scaling.start_timeout_ms++; break;
+	case 11: s->scaling.gpu_idle_util++; break;
+	case 12: s->sharing.owned++; break;
+	case 13: s->sharing.share++; break;
+	case 14: s->sharing.reclaim_grace_ms++; break;
+	case 15: free(s->scheduler.host); s->scheduler.host = xstrdup("h"); break;
+	case 16: s->scheduler.port++; break;
+	case 17: s->scheduler.dashboard_port++; break;
+	case 18: free(s->pool); s->pool = xstrdup("p"); break;
+	case 19: free(s->python); s->python = xstrdup("py"); break;
+	case 20: free(s->env[0].value); s->env[0].value = xstrdup("5"); break;
+	case 21: free(s->env[0].key); s->env[0].key = xstrdup("B"); break;
+	case 22: s->nenv--; free(s->env[s->nenv].key);
+		free(s->env[s->nenv].value); break;
+	default: fail();
+	}
+}
+
+static void
+test_dup_equal(void **state)
+{
+	struct spec *s = parse_ok(full_yaml), *d, *a, *b;
+	int i;
+
+	(void)state;
+	d = spec_dup(s);
+	assert_true(d != s && d->name != s->name && d->env != s->env);
+	assert_true(spec_equal(s, d));
+	assert_true(spec_equal(s, s));
+	spec_free(d);
+	for (i = 0; i <= 22; i++) {
+		d = spec_dup(s);
+		mutate(d, i);
+		if (spec_equal(s, d) || spec_equal(d, s))
+			fail_msg("mutation %d not seen", i);
+		spec_free(d);
+	}
+
+	/* the environment is compared as a set */
+	a = parse_ok("name: a\nenv: {A: 1, B: 2}\n");
+	b = parse_ok("name: a\nenv: {B: 2, A: 1}\n");
+	assert_true(spec_equal(a, b));
+	spec_free(b);
+	b = parse_ok("name: a\nenv: {B: 1, A: 2}\n");
+	assert_false(spec_equal(a, b));
+	spec_free(a);
+	spec_free(b);
+
+	assert_true(spec_equal(NULL, NULL));
+	assert_false(spec_equal(s, NULL));
+	assert_false(spec_equal(NULL, s));
+	assert_null(spec_dup(NULL));
+	assert_null(spec_to_json(NULL));
+	spec_free(NULL);
+	spec_free(s);
+
+	s = spec_default(NULL);
+	assert_string_equal(s->name, "");
+	spec_free(s);
+}
+
+/* spec_load */
+
+static void
+write_file(const char *path, const char *text, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void
+test_load(void **state)
+{
+	char dir[] = "/tmp/test_spec.XXXXXX", path[256], want[512];
+	char err[512], *big;
+	struct spec *s;
+	size_t n = 1024 * 1024 + 1;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+
+	snprintf(path, sizeof(path), "%s/ok.yaml", dir);
+	write_file(path, full_yaml, strlen(full_yaml));
+	assert_int_equal(spec_load(path, &s, err, sizeof(err)), 0);
+	assert_string_equal(s->name, "xgb");
+	spec_free(s);
+	assert_int_equal(unlink(path), 0);
+
+	snprintf(path, sizeof(path), "%s/bad.yaml", dir);
+	write_file(path, "name: a\nworkers: {mn: 1}\n", 25);
+	s = (struct spec *)1;
+	assert_int_equal(spec_load(path, &s, err, sizeof(err)), -1);
+	assert_null(s);
+	snprintf(want, sizeof(want), "%s:2:11: unknown key \"mn\" in workers "
+	    "(expected one of: min, max, gpus, threads, memory, command)",
+	    path);
+	assert_string_equal(err, want);
+	assert_int_equal(unlink(path), 0);
+
+	snprintf(path, sizeof(path), "%s/big.yaml", dir);
+	big = xmalloc(n);
+	memset(big, '#', n);
+	write_file(path, big, n);
+	free(big);
+	assert_int_equal(spec_load(path, &s, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: file is too large (at most 1048576 "
+	    "bytes)", path);
+	assert_string_equal(err, want);
+	assert_int_equal(unlink(path), 0);
+
+	snprintf(path, sizeof(path), "%s/missing.yaml", dir);
+	assert_int_equal(spec_load(path, &s, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: No such file or directory", path);
+	assert_string_equal(err, want);
+
+	assert_int_equal(spec_load(dir, &s, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: Is a directory", dir);
+	assert_string_equal(err, want);
+
+	assert_int_equal(rmdir(dir), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_raw_input),
+		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_size),
+		cmocka_unit_test(test_name),
+		cmocka_unit_test(test_dup_equal),
+		cmocka_unit_test(test_load),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
