@@ -385,7 +385,6 @@ loop_run(struct loop *l)
 	struct epoll_event evs[64];
 	int i, n;
 
-	l->stop = false;
 	while (!l->stop) {
 		n = epoll_wait(l->epfd, evs, (int)ARRAY_LEN(evs), -1);
 		if (n == -1) {

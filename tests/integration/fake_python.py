@@ -1,0 +1,100 @@
+#!/usr/bin/python3
+"""Stands in for a python interpreter in fault tests (spec `python:`).
+
+  fake_python -c CODE                        exits 0 (the preflight import)
+  fake_python -m distributed.cli.dask_scheduler ... --scheduler-file F
+      serves /health and misbehaving scheduler endpoints; what it answers is
+      read from $FAKE_SCHED_MODE_FILE on every request:
+        ok         valid, empty cluster
+        garbage    bytes that are neither JSON nor Prometheus text
+        wrongtype  JSON of the wrong shape, negative counts
+        slow       valid replies after 8 s (longer than edask's timeout)
+  fake_python -m distributed.cli.dask_worker ...   sleeps (never registers)
+"""
+import http.server
+import json
+import os
+import socketserver
+import sys
+import time
+
+
+def mode():
+    try:
+        with open(os.environ["FAKE_SCHED_MODE_FILE"]) as f:
+            return f.read().strip()
+    except OSError:
+        return "ok"
+
+
+REPLIES = {
+    "ok": {
+        "/metrics": b'dask_scheduler_tasks{state="queued"} 0.0\n',
+        "/api/v1/adaptive_target": b'{"workers": 0}',
+        "/json/identity.json": b'{"type": "Scheduler", "workers": {}}',
+    },
+    "garbage": {
+        "/metrics": b"\x00\xff{{{ not prometheus\ndask_scheduler_tasks{state=",
+        "/api/v1/adaptive_target": b"\xde\xad\xbe\xef" * 100,
+        "/json/identity.json": b"[" * 10000,
+    },
+    "wrongtype": {
+        "/metrics": b'dask_scheduler_tasks{state="queued"} -5.0\n',
+        "/api/v1/adaptive_target": b'{"workers": "many"}',
+        "/json/identity.json": b'{"workers": [1, 2, 3]}',
+    },
+}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        m = mode()
+        if self.path == "/health":
+            body = b"ok"
+        else:
+            if m == "slow":
+                time.sleep(8)
+                m = "ok"
+            body = REPLIES.get(m, REPLIES["ok"]).get(self.path)
+            if body is None:
+                self.send_response(404)
+                self.end_headers()
+                return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+
+
+def scheduler(args):
+    sched_file = args[args.index("--scheduler-file") + 1]
+    srv = Server(("127.0.0.1", 0), Handler)
+    tmp = sched_file + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump({"address": "tcp://127.0.0.1:9",
+                   "services": {"dashboard": srv.server_address[1]}}, f)
+    os.rename(tmp, sched_file)
+    srv.serve_forever()
+
+
+def main():
+    argv = sys.argv[1:]
+    if argv[:1] == ["-c"]:
+        return 0
+    if argv[:2] == ["-m", "distributed.cli.dask_scheduler"]:
+        scheduler(argv)
+    elif argv[:2] == ["-m", "distributed.cli.dask_worker"]:
+        while True:
+            time.sleep(60)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""Bad input and faults: each ends in one clear error or a recorded event,
+never a crash, a hang or a process left behind."""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+from conftest import EDASK, ROOT, spec, wait_for, procs_under
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def up_fails(tmp_path, *args, specs=(), timeout=120):
+    """Runs `edask up` that must fail; returns (exit status, stderr)."""
+    files = []
+    for i, text in enumerate(specs):
+        p = tmp_path / ("bad%d.yaml" % i)
+        p.write_text(text)
+        files += ["-f", str(p)]
+    state = str(tmp_path / "state")
+    r = subprocess.run([EDASK, "up", "--listen", "127.0.0.1:0",
+                        "--state-dir", state] + list(args) + files,
+                       capture_output=True, text=True, timeout=timeout)
+    assert not procs_under(state), "processes left behind"
+    return r.returncode, r.stderr
+
+
+def test_listen_port_taken(tmp_path):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    port = s.getsockname()[1]
+    try:
+        rc, err = up_fails(tmp_path, "--listen", "127.0.0.1:%d" % port)
+    finally:
+        s.close()
+    assert rc == 1
+    assert "127.0.0.1:%d" % port in err and "Address already in use" in err, err
+
+
+def test_bad_listen_address(tmp_path):
+    rc, err = up_fails(tmp_path, "--listen", "nowhere")
+    assert rc == 1 and "bad listen address" in err, err
+
+
+def test_python_without_distributed(tmp_path):
+    py = tmp_path / "python-no-site"
+    py.write_text("#!/bin/sh\nexec /usr/bin/python3 -S \"$@\"\n")
+    py.chmod(0o755)
+    rc, err = up_fails(tmp_path, specs=[spec(extra="python: %s\n" % py)])
+    assert rc == 1
+    assert "cannot import Dask's distributed" in err, err
+    assert "No module named" in err, err
+    assert err.count("\n") <= 2, err
+
+
+def test_python_missing(tmp_path):
+    rc, err = up_fails(tmp_path, specs=[spec(extra="python: /nonexistent/py\n")])
+    assert rc == 1 and "/nonexistent/py" in err, err
+
+
+def test_worker_command_missing(tmp_path):
+    rc, err = up_fails(tmp_path, specs=[
+        "name: dask\nworkers: {command: no-such-dask-worker --flag}\n"])
+    assert rc == 1
+    assert 'worker command "no-such-dask-worker" not found' in err, err
+
+
+def test_invalid_spec_exits_2(tmp_path):
+    rc, err = up_fails(tmp_path, specs=["name: dask\nworkers: {min: 3, max: 2}\n"])
+    assert rc == 2 and "bad0.yaml:2:" in err, err
+
+
+def test_scheduler_dies_instance_goes_to_error(edask):
+    e = edask(args=["--gpus", "2"], specs=[spec(min=1, max=2)])
+    e.wait_started()
+    inst = e.wait_running(1)
+    worker_pid = inst["workers"][0]["pid"]
+    os.kill(inst["scheduler"]["pid"], signal.SIGKILL)
+    inst = wait_for(lambda: (lambda i: i if i["state"] == "error" else None)(
+        e.instance()), what="state error")
+    assert "scheduler exited on signal 9" in inst["error"]
+    assert inst["scheduler"]["log"] in inst["error"]
+    assert inst["outputs"] == {}
+    wait_for(lambda: not e.instance()["workers"], what="workers cleaned up")
+    assert not os.path.exists("/proc/%d" % worker_pid) or \
+        open("/proc/%d/stat" % worker_pid).read().split()[2] == "Z"
+    assert e.get("/v1/pool")["free"] == 2
+    assert e.get("/healthz")["ok"] is True
+
+
+def test_worker_dies_slot_freed_and_replaced(edask):
+    e = edask(args=["--gpus", "2"], specs=[spec(min=1, max=2)])
+    e.wait_started()
+    inst = e.wait_running(1)
+    old = inst["workers"][0]
+    os.kill(old["pid"], signal.SIGKILL)
+    failed = wait_for(lambda: e.events(kind="worker_failed"), what="event")
+    assert "exited unexpectedly" in failed[0]["message"]
+    assert "failure 1" in failed[0]["message"]
+    inst = e.wait_running(1)
+    new = inst["workers"][0]
+    assert new["pid"] != old["pid"] and new["id"] != old["id"]
+    assert e.instance()["failures"] == 0       # reset once it registered
+
+
+def test_start_timeout_kills_and_backs_off(edask):
+    cmd = os.path.join(HERE, "hang_worker.sh")
+    e = edask(args=["--gpus", "2"], specs=[spec(
+        min=1, max=1, start_timeout="1s",
+        extra="") .replace("threads: 1}", "threads: 1, command: %s}" % cmd)])
+    e.wait_started()
+    evs = wait_for(lambda: len(e.events(kind="start_timeout")) >= 3 and
+                   e.events(kind="start_timeout"), timeout=60,
+                   what="three start timeouts")
+    assert "failure 1, next launch in 1s" in evs[0]["message"]
+    assert "failure 2, next launch in 2s" in evs[1]["message"]
+    assert "failure 3, next launch in 4s" in evs[2]["message"]
+    gap1 = evs[1]["ts_ms"] - evs[0]["ts_ms"]
+    gap2 = evs[2]["ts_ms"] - evs[1]["ts_ms"]
+    assert gap2 > gap1 + 500, (gap1, gap2)
+    assert e.instance()["failures"] >= 3
+
+
+def test_misbehaving_scheduler_never_blocks_or_crashes(edask, tmp_path):
+    mode = tmp_path / "mode"
+    mode.write_text("ok")
+    e = edask(specs=[spec(min=0, max=1, interval="200ms", extra="python: %s\n"
+                          % os.path.join(HERE, "fake_python.py"))],
+              env={"FAKE_SCHED_MODE_FILE": str(mode)})
+    e.wait_started()
+    for m, expect in [("garbage", "not observed"), ("wrongtype", "not observed"),
+                      ("slow", "timed out")]:
+        mode.write_text(m)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            t0 = time.monotonic()
+            assert e.get("/healthz")["ok"]
+            e.instance()
+            assert time.monotonic() - t0 < 1.0, "API blocked"
+            msgs = [ev["message"] for ev in e.events(kind="observe")]
+            if any(expect in x for x in msgs[-1:]):
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("no %r event in mode %s: %s"
+                                 % (expect, m, e.events(kind="observe")))
+        inst = e.instance()
+        assert inst["state"] == "started" and not inst["scheduler"]["observed"]
+        mode.write_text("ok")
+        wait_for(lambda: e.instance()["scheduler"]["observed"], timeout=30,
+                 what="observed again")
+    assert not e.instance()["workers"]
