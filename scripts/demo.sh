@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# make demo: the user journey on this machine.  Starts `edask up` with the
+# instance of examples/dask.yaml (simulated GPU slots where this machine
+# has no NVIDIA driver), shows its outputs and the one worker it starts
+# with, runs a bursty Dask job against it, shows the workers arrive with the
+# reason for each, waits for the idle ones to be given back, and stops.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+EDASK=$PWD/build/edask
+state=$(mktemp -d /tmp/edask-demo.XXXXXX)
+log=$state/edask.log
+pid=""
+
+cleanup() {
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
+	[ -n "${tailpid:-}" ] && kill "$tailpid" 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+field() { /usr/bin/python3 -c 'import json,sys
+d=json.load(sys.stdin)
+for k in sys.argv[1].split("."): d=d[k]
+print(d)' "$1"; }
+
+args=(up -f examples/dask.yaml --listen 127.0.0.1:0 --state-dir "$state/state")
+if ! ldconfig -p 2>/dev/null | grep -q 'libnvidia-ml.so.1'; then
+	args+=(--gpus 4)
+	say "no NVIDIA driver here: 4 simulated GPU slots"
+fi
+
+say "edask ${args[*]}"
+"$EDASK" "${args[@]}" >"$log" 2>&1 &
+pid=$!
+tail -n +1 -f "$log" | sed -u 's/^/  edask| /' &
+tailpid=$!
+
+for _ in $(seq 600); do
+	[ -f "$state/state/api.url" ] && break
+	kill -0 "$pid" 2>/dev/null || { echo "edask exited; see $log"; exit 1; }
+	sleep 0.1
+done
+export EDASK_ADDR=$(cat "$state/state/api.url")
+for _ in $(seq 1200); do
+	st=$("$EDASK" show dask --json | field state)
+	[ "$st" = started ] && break
+	[ "$st" = error ] && { "$EDASK" show dask; exit 1; }
+	sleep 0.1
+done
+for _ in $(seq 1200); do
+	[ "$("$EDASK" show dask --json | field workers_running)" -ge 1 ] && break
+	sleep 0.1
+done
+
+say "instance started: outputs"
+sched=$("$EDASK" show dask --json | field outputs.dask_scheduler_address)
+"$EDASK" show dask | sed 's/^/  /'
+
+say "the pool: one worker on one GPU"
+"$EDASK" pool | sed 's/^/  /'
+
+say "running examples/burst.py against $sched"
+start=$(date +%s)
+/usr/bin/python3 examples/burst.py "$sched" | sed -u 's/^/  job| /'
+peak=$("$EDASK" events dask --json | /usr/bin/python3 -c 'import json,sys,re
+n=0
+for e in json.load(sys.stdin)["events"]:
+    m=re.match(r"\+\d+ -> (\d+) workers", e["message"])
+    if e["kind"]=="scale_up" and m: n=max(n,int(m.group(1)))
+print(n)')
+
+say "training done; waiting for idle workers to be given back (idle_timeout 10s)"
+for _ in $(seq 1200); do
+	inst=$("$EDASK" show dask --json)
+	n=$(printf '%s' "$inst" | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["workers"]))')
+	[ "$n" -le 1 ] && break
+	sleep 0.5
+done
+"$EDASK" pool | sed 's/^/  /'
+
+say "the decisions, with their reasons"
+"$EDASK" events dask | sed 's/^/  /'
+
+say "summary"
+echo "  peak workers:     $peak"
+echo "  job + scale-down: $(( $(date +%s) - start ))s"
+echo "  workers now:      $n (min 1)"
+
+say "stopping edask (SIGTERM)"
+kill -TERM "$pid"
+wait "$pid"; rc=$?
+pid=""
+sleep 0.2
+echo "  edask exited with status $rc; state and logs in $state"
