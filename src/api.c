@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "console.h"
 #include "events.h"
 #include "instance.h"
 #include "loop.h"
@@ -135,6 +136,23 @@ reply_json(struct MHD_Connection *conn, unsigned status, json_t *doc)
 }
 
 static enum MHD_Result
+reply_html(struct MHD_Connection *conn, struct api *a, const char *url)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	int status;
+	char *html = console_render(a->ctl, url, &status);
+
+	r = MHD_create_response_from_buffer(strlen(html), html,
+	    MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(r, "Content-Type", "text/html; charset=utf-8");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	ret = MHD_queue_response(conn, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result
 reply_error(struct MHD_Connection *conn, unsigned status, const char *fmt,
     ...) PRINTF(3, 4);
 
@@ -238,6 +256,11 @@ route(struct api *a, struct MHD_Connection *conn, const char *method,
 		if (!get)
 			goto not_allowed;
 		return route_events(a, conn);
+	}
+	if (strcmp(url, "/") == 0 || strncmp(url, "/instances/", 11) == 0) {
+		if (!get)
+			goto not_allowed;
+		return reply_html(conn, a, url);
 	}
 	return reply_error(conn, 404, "no route %s %.200s", method, url);
 not_allowed:

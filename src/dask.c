@@ -266,8 +266,9 @@ on_reply(const struct http_reply *r, void *arg)
 		rc = dask_parse_retire(r->body, r->len, c->address, msg,
 		    sizeof(msg));
 		if (rc == 0)
-			snprintf(msg, sizeof(msg), "the scheduler refused "
-			    "(it holds data no other worker can take)");
+			snprintf(msg, sizeof(msg), "the scheduler refused to "
+			    "retire it (Dask refuses when no other worker can "
+			    "take its data)");
 		else if (rc == 1)
 			msg[0] = '\0';
 		c->retire_cb(rc, msg, c->arg);

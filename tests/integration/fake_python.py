@@ -9,7 +9,13 @@
         garbage    bytes that are neither JSON nor Prometheus text
         wrongtype  JSON of the wrong shape, negative counts
         slow       valid replies after 8 s (longer than edask's timeout)
-  fake_python -m distributed.cli.dask_worker ...   sleeps (never registers)
+        demand     valid, one task queued
+        refuse     valid; POST /api/v1/retire_workers answers {} (refused)
+  fake_python -m distributed.cli.dask_worker ... --name N --local-directory D
+      registers with the fake scheduler when $FAKE_WORKERS_REGISTER is set
+      (a file in D/../fake-workers that the scheduler lists as an idle
+      worker holding 1 KiB), then sleeps until killed; otherwise it only
+      sleeps and never registers.
 """
 import http.server
 import json
@@ -17,6 +23,28 @@ import os
 import socketserver
 import sys
 import time
+
+
+WORKERS_DIR = None
+
+
+def workers():
+    """The fake workers that registered: {address: name}."""
+    out = {}
+    if WORKERS_DIR and os.path.isdir(WORKERS_DIR):
+        for name in sorted(os.listdir(WORKERS_DIR)):
+            with open(os.path.join(WORKERS_DIR, name)) as f:
+                out[f.read().strip()] = name
+    return out
+
+
+def identity():
+    ws = {}
+    for addr, name in workers().items():
+        ws[addr] = {"name": name, "nthreads": 1, "memory_limit": 1 << 30,
+                    "metrics": {"task_counts": {}, "managed_bytes": 1024,
+                                "memory": 50 << 20}}
+    return json.dumps({"type": "Scheduler", "workers": ws}).encode()
 
 
 def mode():
@@ -50,10 +78,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        req = json.loads(self.rfile.read(n))
+        done = {}
+        if mode() != "refuse":
+            for addr, name in workers().items():
+                if addr in req.get("workers", []):
+                    os.unlink(os.path.join(WORKERS_DIR, name))
+                    done[addr] = {"name": name}
+        body = json.dumps(done).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def do_GET(self):
         m = mode()
         if self.path == "/health":
             body = b"ok"
+        elif m == "demand" and self.path == "/metrics":
+            body = b'dask_scheduler_tasks{state="queued"} 1.0\n'
+        elif m in ("ok", "demand", "refuse") and self.path == "/json/identity.json":
+            body = identity()
         else:
             if m == "slow":
                 time.sleep(8)
@@ -74,7 +121,9 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 def scheduler(args):
+    global WORKERS_DIR
     sched_file = args[args.index("--scheduler-file") + 1]
+    WORKERS_DIR = os.path.join(os.path.dirname(sched_file), "fake-workers")
     srv = Server(("127.0.0.1", 0), Handler)
     tmp = sched_file + ".tmp"
     with open(tmp, "w") as f:
@@ -91,6 +140,13 @@ def main():
     if argv[:2] == ["-m", "distributed.cli.dask_scheduler"]:
         scheduler(argv)
     elif argv[:2] == ["-m", "distributed.cli.dask_worker"]:
+        if os.environ.get("FAKE_WORKERS_REGISTER"):
+            name = argv[argv.index("--name") + 1]
+            local = argv[argv.index("--local-directory") + 1]
+            d = os.path.join(os.path.dirname(local), "fake-workers")
+            os.makedirs(d, exist_ok=True)
+            with open(os.path.join(d, name), "w") as f:
+                f.write("tcp://127.0.0.1:%d" % (10000 + os.getpid() % 50000))
         while True:
             time.sleep(60)
     return 2

@@ -118,3 +118,29 @@ def test_two_instances_share_the_pool(edask):
     pool = e.get("/v1/pool")
     held = {i["name"]: i["held"] for i in pool["instances"]}
     assert held == {"a": 1, "b": 1} and pool["free"] == 1
+
+
+def test_console_pages(edask):
+    import urllib.error
+    import urllib.request
+    e = edask(args=["--gpus", "2"], specs=[spec(min=1, max=2)])
+    e.wait_started()
+    inst = e.wait_running(1)
+    with urllib.request.urlopen(e.url + "/", timeout=10) as r:
+        assert r.headers["Content-Type"].startswith("text/html")
+        page = r.read().decode()
+    assert 'href="/instances/dask"' in page
+    assert inst["outputs"]["dask_scheduler_address"] in page
+    assert "2 simulated slots, 1 free" in page
+    with urllib.request.urlopen(inst["outputs"]["console_url"], timeout=10) as r:
+        page = r.read().decode()
+    assert inst["workers"][0]["address"] in page
+    assert inst["outputs"]["dask_scheduler_dashboard_address"] in page
+    assert "no bokeh" in page
+    try:
+        urllib.request.urlopen(e.url + "/instances/%3Cb%3E", timeout=10)
+        raise AssertionError("expected 404")
+    except urllib.error.HTTPError as err:
+        assert err.code == 404
+        body = err.read().decode()
+        assert "<b>" not in body and "&lt;b&gt;" in body

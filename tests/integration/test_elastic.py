@@ -81,3 +81,33 @@ def test_burst_grows_to_max_then_idle_shrinks_to_min_without_loss(edask, tmp_pat
     assert ups[0]["message"].startswith("+1 ")
     assert any("queued=" in ev["message"] for ev in ups[1:])
     assert e.get("/v1/pool")["free"] == 2
+
+
+
+def test_refused_retirement_keeps_the_worker(edask, tmp_path):
+    """The scheduler refuses a retirement (as Dask does for a worker with
+    data no other worker can take): edask keeps the worker, says why, and
+    tries again only after another idle_timeout."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    mode = tmp_path / "mode"
+    mode.write_text("demand")
+    e = edask(specs=[spec(min=0, max=1, idle="2s", delay="1s",
+                          interval="200ms", extra="python: %s\n"
+                          % os.path.join(here, "fake_python.py"))],
+              env={"FAKE_SCHED_MODE_FILE": str(mode),
+                   "FAKE_WORKERS_REGISTER": "1"})
+    e.wait_started()
+    e.wait_running(1, timeout=60)
+    mode.write_text("refuse")
+    held = wait_for(lambda: e.events(kind="held"), timeout=60,
+                    what="a refused retirement")
+    assert "refused" in held[0]["message"], held
+    assert [w["state"] for w in e.instance()["workers"]] == ["running"]
+    assert not e.events(kind="retired")
+    mode.write_text("ok")
+    wait_for(lambda: not e.instance()["workers"], timeout=60,
+             what="retired once the scheduler agrees")
+    retire = e.events(kind="retire")
+    assert len(retire) >= 2
+    assert retire[1]["ts_ms"] - held[0]["ts_ms"] >= 1900   # idle_timeout again
+    assert len(e.events(kind="retired")) == 1

@@ -167,7 +167,8 @@ static const struct value_case value_cases[] = {
 	    "70368744177664" },
 	{ "name: a\nworkers: {command: \"auto\"}\n", "workers.command",
 	    "\"auto\"" },
-	{ "name: a\nworkers:\n  command: >-\n    dask worker\n    --lifetime 1h\n",
+	{ "name: a\nworkers:\n  command: >-\n    dask worker\n"
+	    "    --lifetime 1h\n",
 	    "workers.command", "\"dask worker --lifetime 1h\"" },
 	{ "name: a\nscaling: {interval: 100ms}\n", "scaling.interval",
 	    "\"100ms\"" },
@@ -305,7 +306,8 @@ static const struct error_case error_cases[] = {
 	{ "name: a\nworkers: {min: }\n",
 	    "x.yaml:2:16: workers.min must be an integer >= 0, got \"\"" },
 	{ "name: a\nworkers: {min: 2000}\n",
-	    "x.yaml:2:16: workers.min must be an integer <= 1024, got \"2000\"" },
+	    "x.yaml:2:16: workers.min must be an integer <= 1024, got "
+	    "\"2000\"" },
 	{ "name: a\nworkers: {min: 99999999999999999999}\n",
 	    "x.yaml:2:16: workers.min must be an integer <= 1024, got "
 	    "\"99999999999999999999\"" },
@@ -316,7 +318,8 @@ static const struct error_case error_cases[] = {
 	    "x.yaml:2:16: workers.max must be an integer >= 1 (or null for all "
 	    "slots), got \"0\"" },
 	{ "name: a\nworkers: {max: 1025}\n",
-	    "x.yaml:2:16: workers.max must be an integer <= 1024, got \"1025\"" },
+	    "x.yaml:2:16: workers.max must be an integer <= 1024, got "
+	    "\"1025\"" },
 	{ "name: a\nworkers: {gpus: 17}\n",
 	    "x.yaml:2:17: workers.gpus must be an integer <= 16, got \"17\"" },
 	{ "name: a\nworkers: {threads: 0}\n",
@@ -335,8 +338,8 @@ static const struct error_case error_cases[] = {
 	    "x.yaml:2:19: scheduler.port must be an integer <= 65535, got "
 	    "\"70000\"" },
 	{ "name: a\nscheduler: {dashboard_port: -1}\n",
-	    "x.yaml:2:29: scheduler.dashboard_port must be an integer >= 0, got "
-	    "\"-1\"" },
+	    "x.yaml:2:29: scheduler.dashboard_port must be an integer >= 0, "
+	    "got \"-1\"" },
 	/* min > max points at min */
 	{ "name: a\nworkers:\n  min: 5\n  max: 2\n",
 	    "x.yaml:3:8: workers.min (5) is greater than workers.max (2)" },
@@ -346,14 +349,14 @@ static const struct error_case error_cases[] = {
 	    "x.yaml:2:24: workers.min (3) is greater than workers.max (2)" },
 	/* durations */
 	{ "name: a\nscaling: {interval: 3x}\n",
-	    "x.yaml:2:21: scaling.interval: bad duration \"3x\" (use e.g. 500ms, "
-	    "30s, 2m, 1h)" },
-	{ "name: a\nscaling: {interval: 30}\n",
-	    "x.yaml:2:21: scaling.interval: bad duration \"30\" (use e.g. 500ms, "
-	    "30s, 2m, 1h)" },
-	{ "name: a\nsharing: {reclaim_grace: -1s}\n",
-	    "x.yaml:2:26: sharing.reclaim_grace: bad duration \"-1s\" (use e.g. "
+	    "x.yaml:2:21: scaling.interval: bad duration \"3x\" (use e.g. "
 	    "500ms, 30s, 2m, 1h)" },
+	{ "name: a\nscaling: {interval: 30}\n",
+	    "x.yaml:2:21: scaling.interval: bad duration \"30\" (use e.g. "
+	    "500ms, 30s, 2m, 1h)" },
+	{ "name: a\nsharing: {reclaim_grace: -1s}\n",
+	    "x.yaml:2:26: sharing.reclaim_grace: bad duration \"-1s\" (use "
+	    "e.g. 500ms, 30s, 2m, 1h)" },
 	{ "name: a\nscaling: {interval: 50ms}\n",
 	    "x.yaml:2:21: scaling.interval must be between 100ms and 1h, got "
 	    "\"50ms\"" },
@@ -364,14 +367,14 @@ static const struct error_case error_cases[] = {
 	    "x.yaml:2:26: scaling.start_timeout must be between 1s and 168h, "
 	    "got \"0s\"" },
 	{ "name: a\nscaling: {idle_timeout: 169h}\n",
-	    "x.yaml:2:25: scaling.idle_timeout must be between 0s and 168h, got "
-	    "\"169h\"" },
+	    "x.yaml:2:25: scaling.idle_timeout must be between 0s and 168h, "
+	    "got \"169h\"" },
 	{ "name: a\nscaling: {scale_down_delay: 99999999999999999999h}\n",
 	    "x.yaml:2:29: scaling.scale_down_delay: bad duration "
 	    "\"99999999999999999999h\" (use e.g. 500ms, 30s, 2m, 1h)" },
 	{ "name: a\nscaling: {interval: [1s]}\n",
-	    "x.yaml:2:21: scaling.interval must be a duration (e.g. 500ms, 30s, "
-	    "2m, 1h), got a sequence" },
+	    "x.yaml:2:21: scaling.interval must be a duration (e.g. 500ms, "
+	    "30s, 2m, 1h), got a sequence" },
 	/* sizes */
 	{ "name: a\nworkers: {memory: 4QB}\n",
 	    "x.yaml:2:19: workers.memory: bad size \"4QB\" (use e.g. 512MiB, "
@@ -396,16 +399,17 @@ static const struct error_case error_cases[] = {
 	    "x.yaml:1:7: name \"1abc\" is invalid: use a-z, 0-9 and '-', "
 	    "starting with a letter, at most 32 characters" },
 	{ "name: abcdefghijklmnopqrstuvwxyz0123456\n",
-	    "x.yaml:1:7: name \"abcdefghijklmnopqrstuvwxyz0123456\" is invalid: "
-	    "use a-z, 0-9 and '-', starting with a letter, at most 32 "
+	    "x.yaml:1:7: name \"abcdefghijklmnopqrstuvwxyz0123456\" is "
+	    "invalid: use a-z, 0-9 and '-', starting with a letter, at most 32 "
 	    "characters" },
 	{ "name: \"a\\0b\"\n",
 	    "x.yaml:1:7: name \"a\\x00b\" is invalid: use a-z, 0-9 and '-', "
 	    "starting with a letter, at most 32 characters" },
-	{ "name: " "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
-	    "x.yaml:1:7: name \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	    "...\" is invalid: use a-z, 0-9 and '-', starting with a letter, at "
-	    "most 32 characters" },
+	{ "name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+	    "x.yaml:1:7: name "
+	    "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" is "
+	    "invalid: use a-z, 0-9 and '-', starting with a letter, at most 32 "
+	    "characters" },
 	{ "name:\n", "x.yaml:1:6: name must be a string, got \"\"" },
 	{ "name: {a: 1}\n",
 	    "x.yaml:1:7: name must be a string, got a mapping" },
@@ -419,11 +423,13 @@ static const struct error_case error_cases[] = {
 	{ "name: a\npython: [x]\n",
 	    "x.yaml:2:9: python must be a non-empty string, got a sequence" },
 	{ "name: a\nworkers: {command: ~}\n",
-	    "x.yaml:2:20: workers.command must be a non-empty string, got \"~\"" },
+	    "x.yaml:2:20: workers.command must be a non-empty string, got "
+	    "\"~\"" },
 	{ "name: a\npool: null\n",
 	    "x.yaml:2:7: pool must be a non-empty string, got \"null\"" },
 	{ "name: a\nscheduler: {host: \"\"}\n",
-	    "x.yaml:2:19: scheduler.host must be a non-empty string, got \"\"" },
+	    "x.yaml:2:19: scheduler.host must be a non-empty string, got "
+	    "\"\"" },
 	{ "name: a\nscheduler: {host: \"a b\"}\n",
 	    "x.yaml:2:19: scheduler.host must be a host name or address, got "
 	    "\"a b\"" },
@@ -438,12 +444,13 @@ static const struct error_case error_cases[] = {
 	    "x.yaml:2:7: env key \"1X\" is invalid: use A-Z, a-z, 0-9 and '_', "
 	    "not starting with a digit" },
 	{ "name: a\nenv: {\"A-B\": a}\n",
-	    "x.yaml:2:7: env key \"A-B\" is invalid: use A-Z, a-z, 0-9 and '_', "
-	    "not starting with a digit" },
+	    "x.yaml:2:7: env key \"A-B\" is invalid: use A-Z, a-z, 0-9 and "
+	    "'_', not starting with a digit" },
 	{ "name: a\nenv: {A: {b: 1}}\n",
 	    "x.yaml:2:10: env.A must be a string, got a mapping" },
 	{ "name: a\nenv: [A]\n",
-	    "x.yaml:2:6: env must be a mapping of NAME: value, got a sequence" },
+	    "x.yaml:2:6: env must be a mapping of NAME: value, got a "
+	    "sequence" },
 	{ "name: a\nenv: {[A]: 1}\n",
 	    "x.yaml:2:7: keys in env must be strings, got a sequence" },
 	{ "name: a\nenv:\n  A: 1\n  B: 2\n  A: 3\n  B: 4\n",
@@ -496,8 +503,8 @@ static const struct error_case error_cases[] = {
 	    "flow node at 4:1)" },
 	/* syntax, from libyaml */
 	{ "name: [a\n",
-	    "x.yaml:2:1: did not find expected ',' or ']' (while parsing a flow "
-	    "sequence at 1:7)" },
+	    "x.yaml:2:1: did not find expected ',' or ']' (while parsing a "
+	    "flow sequence at 1:7)" },
 	{ "name: a\n\tworkers: {}\n",
 	    "x.yaml:2:1: found a tab character that violates indentation "
 	    "(while scanning a plain scalar at 1:7)" },
@@ -516,8 +523,8 @@ static const struct error_case error_cases[] = {
 	{ "name: a\nenv: &e {A: *e}\n",
 	    "x.yaml:2:6: env.A must be a string, got a mapping" },
 	{ "&r {name: a, workers: *r}\n",
-	    "x.yaml:1:5: unknown key \"name\" in workers (expected one of: min, "
-	    "max, gpus, threads, memory, command)" },
+	    "x.yaml:1:5: unknown key \"name\" in workers (expected one of: "
+	    "min, max, gpus, threads, memory, command)" },
 };
 
 static void
@@ -820,37 +827,68 @@ test_name(void **state)
 
 /* dup, equal, free */
 
+/* Changes field i of s, so that it no longer equals what it was. */
 static void
 mutate(struct spec *s, int i)
 {
+	char **str[] = {
+		&s->name, &s->workers.command, &s->scheduler.host, &s->pool,
+		&s->python,
+	};
+	int *num[] = {
+		&s->workers.min, &s->workers.max, &s->workers.gpus,
+		&s->workers.threads, &s->scaling.gpu_idle_util,
+		&s->sharing.owned, &s->sharing.share, &s->scheduler.port,
+		&s->scheduler.dashboard_port,
+	};
+	int64_t *num64[] = {
+		&s->workers.memory, &s->scaling.interval_ms,
+		&s->scaling.idle_timeout_ms, &s->scaling.scale_down_delay_ms,
+		&s->scaling.start_timeout_ms, &s->sharing.reclaim_grace_ms,
+	};
+	size_t n;
+
+	if ((size_t)i < ARRAY_LEN(str)) {
+		n = strlen(*str[i]);
+		*str[i] = xrealloc(*str[i], n + 2);
+		strcpy(*str[i] + n, "x");
+		return;
+	}
+	i -= (int)ARRAY_LEN(str);
+	if ((size_t)i < ARRAY_LEN(num)) {
+		(*num[i])++;
+		return;
+	}
+	i -= (int)ARRAY_LEN(num);
+	if ((size_t)i < ARRAY_LEN(num64)) {
+		(*num64[i])++;
+		return;
+	}
+	i -= (int)ARRAY_LEN(num64);
 	switch (i) {
-	case 0: free(s->name); s->name = xstrdup("other"); break;
-	case 1: s->workers.min++; break;
-	case 2: s->workers.max = SPEC_MAX_ALL; break;
-	case 3: s->workers.gpus++; break;
-	case 4: s->workers.threads++; break;
-	case 5: s->workers.memory = 0; break;
-	case 6: free(s->workers.command); s->workers.command = NULL; break;
-	case 7: s->scaling.interval_ms++; break;
-	case 8: s->scaling.idle_timeout_ms++; break;
-	case 9: s->scaling.scale_down_delay_ms++; break;
-	case 10: s->scaling.start_timeout_ms++; break;
-	case 11: s->scaling.gpu_idle_util++; break;
-	case 12: s->sharing.owned++; break;
-	case 13: s->sharing.share++; break;
-	case 14: s->sharing.reclaim_grace_ms++; break;
-	case 15: free(s->scheduler.host); s->scheduler.host = xstrdup("h"); break;
-	case 16: s->scheduler.port++; break;
-	case 17: s->scheduler.dashboard_port++; break;
-	case 18: free(s->pool); s->pool = xstrdup("p"); break;
-	case 19: free(s->python); s->python = xstrdup("py"); break;
-	case 20: free(s->env[0].value); s->env[0].value = xstrdup("5"); break;
-	case 21: free(s->env[0].key); s->env[0].key = xstrdup("B"); break;
-	case 22: s->nenv--; free(s->env[s->nenv].key);
-		free(s->env[s->nenv].value); break;
-	default: fail();
+	case 0:
+		free(s->env[0].value);
+		s->env[0].value = xstrdup("5");
+		break;
+	case 1:
+		free(s->env[0].key);
+		s->env[0].key = xstrdup("B");
+		break;
+	case 2:
+		s->nenv--;
+		free(s->env[s->nenv].key);
+		free(s->env[s->nenv].value);
+		break;
+	case 3:
+		free(s->workers.command);
+		s->workers.command = NULL;
+		break;
+	default:
+		fail();
 	}
 }
+
+#define NMUTATIONS	(5 + 9 + 6 + 4)
 
 static void
 test_dup_equal(void **state)
@@ -864,7 +902,7 @@ test_dup_equal(void **state)
 	assert_true(spec_equal(s, d));
 	assert_true(spec_equal(s, s));
 	spec_free(d);
-	for (i = 0; i <= 22; i++) {
+	for (i = 0; i < NMUTATIONS; i++) {
 		d = spec_dup(s);
 		mutate(d, i);
 		if (spec_equal(s, d) || spec_equal(d, s))

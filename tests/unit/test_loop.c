@@ -1,0 +1,225 @@
+/* Unit tests of the event loop: timers, cancellation, fds, process exits,
+ * signals. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "loop.h"
+#include "util.h"
+
+struct rec {
+	struct loop	*l;
+	char		 order[16];
+	size_t		 n;
+	int		 status;
+	pid_t		 pid;
+	int		 signo;
+	uint64_t	 victim;
+};
+
+struct tag {
+	struct rec	*r;
+	char		 c;
+	bool		 stop;
+};
+
+static void
+on_tag(void *arg)
+{
+	struct tag *t = arg;
+
+	t->r->order[t->r->n++] = t->c;
+	if (t->stop)
+		loop_stop(t->r->l);
+}
+
+static void
+test_timers_fire_in_deadline_order(void **state)
+{
+	struct rec r = { 0 };
+	struct tag a = { &r, 'a', false }, b = { &r, 'b', false },
+	    c = { &r, 'c', true }, d = { &r, 'd', false };
+	uint64_t id;
+
+	(void)state;
+	r.l = loop_new();
+	loop_timer_add(r.l, 30, on_tag, &b);
+	loop_timer_add(r.l, 10, on_tag, &a);
+	id = loop_timer_add(r.l, 20, on_tag, &d);
+	loop_timer_add(r.l, 60, on_tag, &c);
+	loop_timer_cancel(r.l, id);
+	loop_timer_cancel(r.l, 9999);		/* stale id: no-op */
+	assert_int_equal(loop_run(r.l), 0);
+	assert_string_equal(r.order, "abc");
+	loop_free(r.l);
+}
+
+static void
+on_cancel_other(void *arg)
+{
+	struct rec *r = arg;
+
+	loop_timer_cancel(r->l, r->victim);
+	r->order[r->n++] = 'x';
+}
+
+static void
+test_timer_cancelled_by_earlier_callback(void **state)
+{
+	struct rec r = { 0 };
+	struct tag v = { &r, 'v', false }, end = { &r, 'e', true };
+
+	(void)state;
+	r.l = loop_new();
+	loop_timer_add(r.l, 5, on_cancel_other, &r);
+	r.victim = loop_timer_add(r.l, 6, on_tag, &v);
+	loop_timer_add(r.l, 40, on_tag, &end);
+	loop_run(r.l);
+	assert_string_equal(r.order, "xe");
+	loop_free(r.l);
+}
+
+static void
+on_readable(int fd, uint32_t events, void *arg)
+{
+	struct rec *r = arg;
+	char c;
+
+	assert_true(events & EPOLLIN);
+	assert_int_equal(read(fd, &c, 1), 1);
+	r->order[r->n++] = c;
+	loop_fd_del(r->l, fd);
+	loop_stop(r->l);
+}
+
+static void
+test_fd_callback_and_removal(void **state)
+{
+	struct rec r = { 0 };
+	int p[2];
+
+	(void)state;
+	r.l = loop_new();
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(loop_fd_add(r.l, p[0], EPOLLIN, on_readable, &r), 0);
+	assert_int_equal(write(p[1], "z", 1), 1);
+	loop_run(r.l);
+	assert_string_equal(r.order, "z");
+	close(p[0]);
+	close(p[1]);
+	loop_free(r.l);
+}
+
+static void
+on_exit_cb(pid_t pid, int status, void *arg)
+{
+	struct rec *r = arg;
+
+	r->pid = pid;
+	r->status = status;
+	loop_stop(r->l);
+}
+
+static void
+test_child_exit_through_pidfd(void **state)
+{
+	struct rec r = { 0 };
+	pid_t pid;
+
+	(void)state;
+	r.l = loop_new();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(7);
+	assert_int_equal(loop_pid_watch(r.l, pid, on_exit_cb, &r), 0);
+	loop_run(r.l);
+	assert_int_equal(r.pid, pid);
+	assert_true(WIFEXITED(r.status));
+	assert_int_equal(WEXITSTATUS(r.status), 7);
+	/* reaped: no zombie is left */
+	assert_int_equal(waitpid(pid, NULL, WNOHANG), -1);
+	loop_free(r.l);
+}
+
+static void
+test_killed_child_reports_signal(void **state)
+{
+	struct rec r = { 0 };
+	pid_t pid;
+
+	(void)state;
+	r.l = loop_new();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(loop_pid_watch(r.l, pid, on_exit_cb, &r), 0);
+	kill(pid, SIGKILL);
+	loop_run(r.l);
+	assert_true(WIFSIGNALED(r.status));
+	assert_int_equal(WTERMSIG(r.status), SIGKILL);
+	loop_free(r.l);
+}
+
+static void
+on_sig(int signo, void *arg)
+{
+	struct rec *r = arg;
+
+	r->signo = signo;
+	loop_stop(r->l);
+}
+
+static void
+test_signal_through_signalfd(void **state)
+{
+	struct rec r = { 0 };
+
+	(void)state;
+	r.l = loop_new();
+	assert_int_equal(loop_signal(r.l, SIGUSR1, on_sig, &r), 0);
+	kill(getpid(), SIGUSR1);
+	loop_run(r.l);
+	assert_int_equal(r.signo, SIGUSR1);
+	loop_free(r.l);
+}
+
+static void
+test_stop_before_run_returns_at_once(void **state)
+{
+	struct loop *l = loop_new();
+
+	(void)state;
+	loop_stop(l);
+	assert_int_equal(loop_run(l), 0);
+	loop_free(l);
+	loop_free(NULL);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_timers_fire_in_deadline_order),
+		cmocka_unit_test(test_timer_cancelled_by_earlier_callback),
+		cmocka_unit_test(test_fd_callback_and_removal),
+		cmocka_unit_test(test_child_exit_through_pidfd),
+		cmocka_unit_test(test_killed_child_reports_signal),
+		cmocka_unit_test(test_signal_through_signalfd),
+		cmocka_unit_test(test_stop_before_run_returns_at_once),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
