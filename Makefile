@@ -57,10 +57,14 @@ unit: $(UNIT) $(B)/fakenvml/libnvidia-ml.so.1
 check-unit: unit
 	scripts/run-unit.sh $(B)
 
+ASAN_OPT := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
+	    -fno-omit-frame-pointer
+
+# Unit tests under ASan/UBSan, and the daemon built the same way for the
+# integration tests (scripts/test.sh runs them against it too).
 asan:
-	$(MAKE) B=build/asan CC=clang \
-	    OPT="-O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-	    check-unit
+	$(MAKE) B=build/asan CC=clang OPT="$(ASAN_OPT)" build/asan/edask
+	$(MAKE) B=build/asan CC=clang OPT="$(ASAN_OPT)" check-unit
 
 # One libFuzzer target per parser, each run for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 20

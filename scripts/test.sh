@@ -39,6 +39,13 @@ pass=$((pass + fp)); fail=$((fail + ff))
 step "integration tests (real Dask)"
 scripts/run-integration.sh; add integration build/integration.tally $?
 
+# The same tests against the daemon built with ASan/UBSan: a memory error,
+# undefined behaviour or a leak at exit changes its exit status, which
+# every test checks.
+step "integration tests, daemon under ASan/UBSan"
+EDASK_BIN=$PWD/build/asan/edask scripts/run-integration.sh
+add integration-asan build/integration.tally $?
+
 echo
 if [ ${#failed_steps[@]} -gt 0 ]; then
 	echo "failed steps: ${failed_steps[*]}"

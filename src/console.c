@@ -27,6 +27,10 @@ sb_printf(struct sb *b, const char *fmt, ...)
 	va_list ap;
 	int n;
 
+	if (b->p == NULL) {
+		b->cap = 4096;
+		b->p = xmalloc(b->cap);
+	}
 	for (;;) {
 		size_t room = b->cap - b->len;
 

@@ -17,7 +17,7 @@ import urllib.request
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-EDASK = os.path.join(ROOT, "build", "edask")
+EDASK = os.environ.get("EDASK_BIN") or os.path.join(ROOT, "build", "edask")
 FAKENVML_DIR = os.path.join(ROOT, "build", "fakenvml")
 PYTHON = "/usr/bin/python3"
 
