@@ -131,8 +131,8 @@ struct ctl {
 	size_t		 ninst;
 	int		 next_inst_id;
 	bool		 shutting_down;
-	void		(*shutdown_done)(void *);
-	void		*shutdown_arg;
+	void		(*stopped)(void *);
+	void		*stopped_arg;
 	uint64_t	 shutdown_timer;
 };
 
@@ -184,6 +184,8 @@ ctl_new(struct loop *l, const struct ctl_config *cfg, char *err,
 	c->state_dir = xstrdup(cfg->state_dir);
 	c->api_url = xstrdup(cfg->api_url);
 	c->stop_on_start_error = cfg->stop_on_start_error;
+	c->stopped = cfg->stopped;
+	c->stopped_arg = cfg->stopped_arg;
 	c->mem_total = mem_total_bytes();
 	if (cfg->gpus > 0) {
 		c->pool = pool_new("local", POOL_SIMULATED, cfg->gpus, NULL);
@@ -448,6 +450,8 @@ on_worker_exit(pid_t pid, int status, void *arg)
 	worker_remove(w);
 	if (in->state == I_STOPPING && in->nworkers == 0)
 		instance_stop(in);
+	else
+		ctl_check_shutdown(in->ctl);
 }
 
 static void
@@ -953,8 +957,7 @@ instance_fail(struct instance *in, const char *fmt, ...)
 	if (!in->ever_started && in->ctl->stop_on_start_error) {
 		in->ctl->failed = true;
 		if (!in->ctl->shutting_down)
-			ctl_shutdown(in->ctl, in->ctl->shutdown_done,
-			    in->ctl->shutdown_arg);
+			ctl_shutdown(in->ctl);
 	}
 	ctl_check_shutdown(in->ctl);
 }
@@ -1291,14 +1294,14 @@ ctl_check_shutdown(struct ctl *c)
 		loop_timer_cancel(c->loop, c->shutdown_timer);
 		c->shutdown_timer = 0;
 	}
-	done = c->shutdown_done;
-	c->shutdown_done = NULL;
+	done = c->stopped;
+	c->stopped = NULL;
 	if (done != NULL)
-		done(c->shutdown_arg);
+		done(c->stopped_arg);
 }
 
 void
-ctl_shutdown(struct ctl *c, void (*done)(void *arg), void *arg)
+ctl_shutdown(struct ctl *c)
 {
 	size_t i;
 
@@ -1309,8 +1312,6 @@ ctl_shutdown(struct ctl *c, void (*done)(void *arg), void *arg)
 		return;
 	}
 	c->shutting_down = true;
-	c->shutdown_done = done;
-	c->shutdown_arg = arg;
 	events_add(c->events, NULL, "shutdown", "stopping %zu instance(s)",
 	    c->ninst);
 	for (i = 0; i < c->ninst; i++)

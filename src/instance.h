@@ -28,6 +28,10 @@ struct ctl_config {
 	int		 gpus;		/* -1: NVML, else N simulated slots */
 	bool		 stop_on_start_error;	/* `up`: a start failure
 					   stops the daemon (exit 1) */
+	/* called once, when a shutdown (asked, or after a start failure)
+	 * has left no process running */
+	void		(*stopped)(void *arg);
+	void		*stopped_arg;
 };
 
 /* Builds the local pool (NVML, simulated, or CPU slots). */
@@ -43,10 +47,11 @@ void ctl_free(struct ctl *c);		/* NULL: no-op; processes must be gone */
 int ctl_deploy(struct ctl *c, struct spec *spec, char *err, size_t errlen);
 
 /*
- * Stops every instance (workers retired, then scheduler) and calls done
- * once no process is left.  A second call kills everything at once.
+ * Stops every instance (workers retired, then scheduler) and calls the
+ * config's stopped() once no process is left.  A second call kills
+ * everything at once.
  */
-void ctl_shutdown(struct ctl *c, void (*done)(void *arg), void *arg);
+void ctl_shutdown(struct ctl *c);
 /* True once a start failure happened with stop_on_start_error. */
 bool ctl_failed(const struct ctl *c);
 

@@ -213,7 +213,7 @@ on_signal(int signo, void *arg)
 
 	log_info("%s: stopping (again to kill everything at once)",
 	    strsignal(signo));
-	ctl_shutdown(u->ctl, on_stopped, u);
+	ctl_shutdown(u->ctl);
 }
 
 static int
@@ -339,6 +339,8 @@ cmd_up(int argc, char **argv)
 	cfg.api_url = url;
 	cfg.gpus = gpus;
 	cfg.stop_on_start_error = true;
+	cfg.stopped = on_stopped;
+	cfg.stopped_arg = &u;
 	u.ctl = ctl_new(u.loop, &cfg, err, sizeof(err));
 	if (u.ctl == NULL) {
 		fprintf(stderr, "edask: %s\n", err);
@@ -365,7 +367,7 @@ cmd_up(int argc, char **argv)
 		specs[i] = NULL;
 		if (ctl_deploy(u.ctl, s, err, sizeof(err)) == -1) {
 			fprintf(stderr, "edask: %s\n", err);
-			ctl_shutdown(u.ctl, on_stopped, &u);
+			ctl_shutdown(u.ctl);
 			loop_run(u.loop);
 			goto out;
 		}

@@ -39,6 +39,22 @@ def test_listen_port_taken(tmp_path):
     assert "127.0.0.1:%d" % port in err and "Address already in use" in err, err
 
 
+def test_scheduler_port_taken_stops_up(tmp_path):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    port = s.getsockname()[1]
+    try:
+        rc, err = up_fails(tmp_path, "--gpus", "1", specs=[
+            "name: dask\nscheduler: {port: %d}\n" % port])
+    finally:
+        s.close()
+    assert rc == 1
+    assert "scheduler exited with status 1 while starting" in err, err
+    assert "scheduler.log" in err, err
+    assert "stopped after a start failure" in err, err
+
+
 def test_bad_listen_address(tmp_path):
     rc, err = up_fails(tmp_path, "--listen", "nowhere")
     assert rc == 1 and "bad listen address" in err, err
