@@ -115,7 +115,8 @@ on_epoll(int fd, uint32_t events, void *arg)
 static enum MHD_Result
 reply_json(struct MHD_Connection *conn, unsigned status, json_t *doc)
 {
-	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS |
+	    JSON_REAL_PRECISION(6));
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	size_t len;

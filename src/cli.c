@@ -2,12 +2,14 @@
 #include "cli.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "spec.h"
 #include "util.h"
 
 #define CLI_TIMEOUT_MS	10000
@@ -136,7 +138,8 @@ out:
 static int
 print_json(json_t *doc)
 {
-	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+	char *s = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS |
+	    JSON_REAL_PRECISION(6));
 
 	if (s != NULL) {
 		puts(s);
@@ -224,6 +227,11 @@ cmd_show(const struct opts *o)
 
 	if (o->arg == NULL)
 		return usage("show");
+	if (!spec_name_valid(o->arg)) {
+		fprintf(stderr, "edask show: \"%s\" is not an instance name\n",
+		    o->arg);
+		return 2;
+	}
 	path = xasprintf("/v1/instances/%s", o->arg);
 	doc = api_get(o, path, &status);
 	free(path);
@@ -323,8 +331,10 @@ cmd_events(const struct opts *o)
 	if (o->since != NULL) {
 		char *end;
 
+		errno = 0;
 		strtoull(o->since, &end, 10);
-		if (o->since[0] < '0' || o->since[0] > '9' || *end != '\0') {
+		if (o->since[0] < '0' || o->since[0] > '9' || *end != '\0' ||
+		    errno != 0) {
 			fprintf(stderr, "edask: --since takes an event "
 			    "sequence number\n");
 			return 2;

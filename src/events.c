@@ -92,16 +92,29 @@ events_to_json(const struct events *e, const char *instance, uint64_t since,
 	uint64_t first = e->seq - e->count + 1, s;
 	size_t n = 0;
 
-	/* walk newest to oldest to honour limit, then reverse */
-	for (s = e->seq; s >= first && s > since && n < limit; s--) {
-		const struct event *ev = &e->ring[(s - 1) % e->cap];
+	if (since > 0) {
+		/* paging forward: the oldest `limit` after since */
+		for (s = since + 1 > first ? since + 1 : first;
+		    s <= e->seq && n < limit; s++) {
+			const struct event *ev = &e->ring[(s - 1) % e->cap];
 
-		if (instance != NULL && strcmp(ev->instance, instance) != 0)
-			continue;
-		json_array_insert_new(arr, 0, event_to_json(ev));
-		n++;
-		if (s == 1)
-			break;
+			if (instance != NULL &&
+			    strcmp(ev->instance, instance) != 0)
+				continue;
+			json_array_append_new(arr, event_to_json(ev));
+			n++;
+		}
+	} else {
+		/* the latest: walk newest to oldest, then reverse */
+		for (s = e->seq; s >= first && s > 0 && n < limit; s--) {
+			const struct event *ev = &e->ring[(s - 1) % e->cap];
+
+			if (instance != NULL &&
+			    strcmp(ev->instance, instance) != 0)
+				continue;
+			json_array_insert_new(arr, 0, event_to_json(ev));
+			n++;
+		}
 	}
 	return json_pack("{s:o,s:I}", "events", arr, "last_seq",
 	    (json_int_t)e->seq);

@@ -36,8 +36,10 @@ const struct event *events_add(struct events *e, const char *instance,
 uint64_t events_last_seq(const struct events *e);
 
 /*
- * New JSON {"events": [...], "last_seq": N}: events with seq > since, of
- * instance (NULL: all), oldest first, at most limit (the newest ones).
+ * New JSON {"events": [...], "last_seq": N} of instance (NULL: all),
+ * oldest first.  since > 0: the oldest `limit` events with seq > since
+ * (page forward by passing the last seq seen); since 0: the newest
+ * `limit`.
  */
 json_t *events_to_json(const struct events *e, const char *instance,
     uint64_t since, size_t limit);

@@ -526,18 +526,22 @@ worker_argv(struct instance *in, struct worker *w)
 	return argv;
 }
 
+/*
+ * Environment for a child: the spec's env first, then edask's own
+ * variables, which win (launch_spawn lets later entries replace earlier).
+ */
 static char **
 spec_envv(const struct spec *s, const char *first, const char *second)
 {
 	char **env = xcalloc(s->nenv + 3, sizeof(*env));
 	size_t i, n = 0;
 
+	for (i = 0; i < s->nenv; i++)
+		env[n++] = xasprintf("%s=%s", s->env[i].key, s->env[i].value);
 	if (first != NULL)
 		env[n++] = xstrdup(first);
 	if (second != NULL)
 		env[n++] = xstrdup(second);
-	for (i = 0; i < s->nenv; i++)
-		env[n++] = xasprintf("%s=%s", s->env[i].key, s->env[i].value);
 	return env;
 }
 
@@ -566,7 +570,8 @@ worker_launch(struct instance *in)
 	w->gpu_util = -1;
 	snprintf(w->name, sizeof(w->name), "%s-%d", in->spec->name, slot);
 	w->log = xasprintf("%s/w%d-%s.log", in->dir, w->id, w->name);
-	if (w->gpu >= 0)
+	/* a CPU-only worker (gpus: 0) still takes a slot but sees no GPU */
+	if (w->gpu >= 0 && in->spec->workers.gpus > 0)
 		snprintf(cuda, sizeof(cuda), "CUDA_VISIBLE_DEVICES=%d", w->gpu);
 	else
 		snprintf(cuda, sizeof(cuda), "CUDA_VISIBLE_DEVICES=");
@@ -680,6 +685,7 @@ observe_workers(struct instance *in, const struct dask_obs *obs)
 				w->start_timer = 0;
 			}
 			in->failures = 0;
+			in->backoff_until_ms = 0;
 			ev(in, "registered", "worker w%d (%s) registered at %s "
 			    "after %s", w->id, w->name, w->address,
 			    fmt_duration(now - w->launched_ms, d, sizeof(d)));
@@ -1206,6 +1212,14 @@ ctl_deploy(struct ctl *c, struct spec *spec, char *err, size_t errlen)
 		spec_free(spec);
 		return -1;
 	}
+	if (spec->workers.gpus > 1) {
+		seterr(err, errlen, "instance \"%s\": workers.gpus is %d, but a "
+		    "worker holds one slot (one GPU) in this version; use "
+		    "gpus: 1, or 0 for CPU-only workers", spec->name,
+		    spec->workers.gpus);
+		spec_free(spec);
+		return -1;
+	}
 	if (strcmp(spec->workers.command, "auto") != 0) {
 		char **argv = NULL;
 		size_t argc = 0;
@@ -1381,15 +1395,14 @@ instance_json(const struct instance *in)
 	json_object_set_new(o, "backoff_s", in->backoff_until_ms > now ?
 	    json_real((double)(in->backoff_until_ms - now) / 1000.0) :
 	    json_integer(0));
-	if (in->state == I_STARTED) {
-		json_object_set_new(outputs, "dask_scheduler_address",
-		    json_string(in->sched_addr));
-		json_object_set_new(outputs,
-		    "dask_scheduler_dashboard_address",
-		    json_string(in->dash_url));
-		json_object_set_new(outputs, "console_url",
-		    json_string(in->console_url));
-	}
+	/* the contract's keys are always there; null until started */
+	json_object_set_new(outputs, "dask_scheduler_address",
+	    in->state == I_STARTED ? json_string(in->sched_addr) : json_null());
+	json_object_set_new(outputs, "dask_scheduler_dashboard_address",
+	    in->state == I_STARTED ? json_string(in->dash_url) : json_null());
+	json_object_set_new(outputs, "console_url",
+	    in->state == I_STARTED ? json_string(in->console_url) :
+	    json_null());
 	json_object_set_new(o, "outputs", outputs);
 	json_object_set_new(sched, "pid", json_integer(in->sched_pid));
 	json_object_set_new(sched, "log", json_string(in->sched_log));

@@ -374,6 +374,12 @@ cmd_up(int argc, char **argv)
 	}
 	loop_run(u.loop);
 	rc = ctl_failed(u.ctl) ? 1 : 0;
+	{
+		char *p = xasprintf("%s/api.url", state_dir);
+
+		unlink(p);
+		free(p);
+	}
 	log_info("edask: %s", rc == 0 ? "stopped; no process left" :
 	    "stopped after a start failure; no process left");
 out:
