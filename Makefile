@@ -10,7 +10,7 @@
 CC	?= cc
 B	?= build
 OPT	?= -O2
-PKGS	:= libmicrohttpd libcurl jansson yaml-0.1
+PKGS	:= libmicrohttpd libcurl jansson yaml-0.1 sqlite3
 WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wformat=2 -Werror
 CFLAGS	+= -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) \
