@@ -18,10 +18,27 @@
 #include "events.h"
 #include "instance.h"
 #include "loop.h"
+#include "request.h"
+#include "spec.h"
 #include "util.h"
 
 #define EVENTS_LIMIT_DEFAULT	1000
 #define EVENTS_LIMIT_MAX	10000
+#define EVENTS_WAIT_MAX_S	60	/* longest long-poll */
+#define WAIT_POLL_MS		100
+
+/* Per request: the body so far, and the long-poll state. */
+struct req {
+	char		*body;
+	size_t		 len;
+	bool		 too_big;
+	bool		 waiting;	/* suspended in a long-poll */
+	bool		 resumed;
+	uint64_t	 since;
+	int64_t		 deadline_ms;
+	struct MHD_Connection *conn;
+	struct req	*next_wait;
+};
 
 struct api {
 	struct loop	*loop;
@@ -30,14 +47,12 @@ struct api {
 	int		 lfd;
 	int		 epfd;
 	uint64_t	 timer;
+	char		*token;		/* mutations need it */
+	bool		 reads_need_token;
+	struct req	*waits;		/* suspended long-polls */
+	uint64_t	 wait_timer;
 };
 
-/* Per request: the body so far. */
-struct req {
-	char		*body;
-	size_t		 len;
-	bool		 too_big;
-};
 
 int
 api_parse_listen(const char *addr, char *host, size_t hostlen, int *port,
@@ -137,6 +152,26 @@ reply_json(struct MHD_Connection *conn, unsigned status, json_t *doc)
 }
 
 static enum MHD_Result
+reply_unauthorized(struct MHD_Connection *conn)
+{
+	json_t *doc = json_pack("{s:s}", "error", "missing or wrong token: "
+	    "send Authorization: Bearer <token>; the token is in the state "
+	    "folder's token file (the CLI reads it, or $EDASK_TOKEN)");
+	char *text = json_dumps(doc, JSON_INDENT(2));
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	json_decref(doc);
+	r = MHD_create_response_from_buffer(strlen(text), text,
+	    MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+	ret = MHD_queue_response(conn, 401, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result
 reply_html(struct MHD_Connection *conn, struct api *a, const char *url)
 {
 	struct MHD_Response *r;
@@ -170,59 +205,205 @@ reply_error(struct MHD_Connection *conn, unsigned status, const char *fmt,
 	return reply_json(conn, status, json_pack("{s:s}", "error", msg));
 }
 
-/* Parses a query integer; absent: def.  -1 when malformed. */
-static int
-query_uint(struct MHD_Connection *conn, const char *key, uint64_t def,
-    uint64_t max, uint64_t *out)
+static void
+wait_unlink(struct api *a, struct req *rq)
 {
-	const char *v = MHD_lookup_connection_value(conn,
-	    MHD_GET_ARGUMENT_KIND, key);
-	unsigned long long n;
-	char *end;
+	struct req **pp;
 
-	*out = def;
-	if (v == NULL)
-		return 0;
-	if (*v < '0' || *v > '9')
-		return -1;
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (*end != '\0' || errno != 0 || n > max)
-		return -1;
-	*out = n;
-	return 0;
+	for (pp = &a->waits; *pp != NULL; pp = &(*pp)->next_wait) {
+		if (*pp == rq) {
+			*pp = rq->next_wait;
+			break;
+		}
+	}
+	rq->waiting = false;
+}
+
+/* Resumes the long-polls that have news or have waited long enough. */
+static void
+on_wait_timer(void *arg)
+{
+	struct api *a = arg;
+	uint64_t last = events_last_seq(ctl_events(a->ctl));
+	int64_t now = mono_ms();
+	struct req *rq, *next;
+
+	a->wait_timer = 0;
+	for (rq = a->waits; rq != NULL; rq = next) {
+		next = rq->next_wait;
+		if (last > rq->since || now >= rq->deadline_ms) {
+			wait_unlink(a, rq);
+			rq->resumed = true;
+			MHD_resume_connection(rq->conn);
+		}
+	}
+	if (a->waits != NULL)
+		a->wait_timer = loop_timer_add(a->loop, WAIT_POLL_MS,
+		    on_wait_timer, a);
+	api_pump(a);
 }
 
 static enum MHD_Result
-route_events(struct api *a, struct MHD_Connection *conn)
+route_events(struct api *a, struct MHD_Connection *conn, struct req *rq)
 {
 	const char *inst = MHD_lookup_connection_value(conn,
 	    MHD_GET_ARGUMENT_KIND, "instance");
-	uint64_t since, limit;
+	uint64_t since, limit, wait;
 
 	if (inst != NULL && inst[0] == '\0')
 		inst = NULL;
-	if (query_uint(conn, "since", 0, UINT64_MAX / 2, &since) == -1)
+	if (request_query_uint(MHD_lookup_connection_value(conn,
+	    MHD_GET_ARGUMENT_KIND, "since"), 0, UINT64_MAX / 2, &since) == -1)
 		return reply_error(conn, 400, "since must be an event "
 		    "sequence number (a non-negative integer)");
-	if (query_uint(conn, "limit", EVENTS_LIMIT_DEFAULT, EVENTS_LIMIT_MAX,
-	    &limit) == -1 || limit == 0)
+	if (request_query_uint(MHD_lookup_connection_value(conn,
+	    MHD_GET_ARGUMENT_KIND, "limit"), EVENTS_LIMIT_DEFAULT,
+	    EVENTS_LIMIT_MAX, &limit) == -1 || limit == 0)
 		return reply_error(conn, 400, "limit must be an integer from "
 		    "1 to %d", EVENTS_LIMIT_MAX);
+	if (request_query_uint(MHD_lookup_connection_value(conn,
+	    MHD_GET_ARGUMENT_KIND, "wait"), 0, EVENTS_WAIT_MAX_S, &wait) == -1)
+		return reply_error(conn, 400, "wait must be a number of seconds "
+		    "from 0 to %d", EVENTS_WAIT_MAX_S);
 	if (inst != NULL && !ctl_has_instance(a->ctl, inst))
 		return reply_error(conn, 404, "no instance named \"%.64s\"",
 		    inst);
+	/* long-poll: nothing newer than since yet, so hold the request (the
+	 * connection is suspended; the loop goes on) */
+	if (wait > 0 && !rq->resumed &&
+	    events_last_seq(ctl_events(a->ctl)) <= since) {
+		rq->waiting = true;
+		rq->since = since;
+		rq->deadline_ms = mono_ms() + (int64_t)wait * 1000;
+		rq->conn = conn;
+		rq->next_wait = a->waits;
+		a->waits = rq;
+		MHD_suspend_connection(conn);
+		if (a->wait_timer == 0)
+			a->wait_timer = loop_timer_add(a->loop, WAIT_POLL_MS,
+			    on_wait_timer, a);
+		return MHD_YES;
+	}
 	return reply_json(conn, 200, events_to_json(ctl_events(a->ctl), inst,
 	    since, (size_t)limit));
 }
 
-static enum MHD_Result
-route(struct api *a, struct MHD_Connection *conn, const char *method,
-    const char *url)
+static unsigned
+ctl_status(int rc)
 {
-	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-	const char *name;
+	switch (rc) {
+	case CTL_ENOENT:
+		return 404;
+	case CTL_ECONFLICT:
+		return 409;
+	case CTL_ESHUTDOWN:
+		return 503;
+	default:
+		return 400;
+	}
+}
+
+/* POST /v1/instances: the body is a spec, YAML or JSON (JSON is YAML). */
+static enum MHD_Result
+route_deploy(struct api *a, struct MHD_Connection *conn, struct req *rq)
+{
+	static const char *result[] = { "created", "unchanged", "updated" };
+	enum ctl_deployed what;
+	struct spec *spec;
+	char err[1024], name[SPEC_NAME_MAX + 1];
 	json_t *doc;
+	int rc;
+
+	if (rq->len == 0)
+		return reply_error(conn, 400, "expected an instance spec (YAML "
+		    "or JSON) as the request body");
+	if (spec_parse(rq->body, rq->len, "request", &spec, err,
+	    sizeof(err)) == -1)
+		return reply_error(conn, 400, "%s", err);
+	strlcpy_(name, spec->name, sizeof(name));
+	rc = ctl_deploy(a->ctl, spec, &what, err, sizeof(err));
+	if (rc != 0)
+		return reply_error(conn, ctl_status(rc), "%s", err);
+	doc = ctl_instance_json(a->ctl, name);
+	json_object_set_new(doc, "result", json_string(result[what]));
+	return reply_json(conn, what == CTL_CREATED ? 201 : 200, doc);
+}
+
+static enum MHD_Result
+route_instance(struct api *a, struct MHD_Connection *conn, struct req *rq,
+    const char *method, const char *url)
+{
+	const char *name = url + 14, *slash = strchr(name, '/');
+	char n[SPEC_NAME_MAX + 1], err[1024];
+	struct request_scale sc;
+	const char *action = NULL;
+	bool removed;
+	json_t *doc;
+	int rc;
+
+	if (slash != NULL) {
+		action = slash + 1;
+		if ((size_t)(slash - name) > SPEC_NAME_MAX ||
+		    (strcmp(action, "start") != 0 && strcmp(action, "stop") != 0))
+			return reply_error(conn, 404, "no route %s %.200s",
+			    method, url);
+		snprintf(n, sizeof(n), "%.*s", (int)(slash - name), name);
+		name = n;
+	}
+	if (strlen(name) > SPEC_NAME_MAX || !ctl_has_instance(a->ctl, name)) {
+		if (action == NULL && strcmp(method, "DELETE") == 0 &&
+		    spec_name_valid(name))
+			return reply_json(conn, 200, json_pack("{s:s,s:s}",
+			    "name", name, "result", "absent"));
+		return reply_error(conn, 404, "no instance named \"%.64s\"",
+		    name);
+	}
+	if (action != NULL) {
+		if (strcmp(method, "POST") != 0)
+			return reply_error(conn, 405, "%s is not allowed on "
+			    "%.200s", method, url);
+		rc = strcmp(action, "start") == 0 ?
+		    ctl_start(a->ctl, name, err, sizeof(err)) :
+		    ctl_stop(a->ctl, name, err, sizeof(err));
+		if (rc != 0)
+			return reply_error(conn, ctl_status(rc), "%s", err);
+		return reply_json(conn, 200, ctl_instance_json(a->ctl, name));
+	}
+	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+		return reply_json(conn, 200, ctl_instance_json(a->ctl, name));
+	if (strcmp(method, "PATCH") == 0) {
+		if (request_parse_scale(rq->body, rq->len, &sc, err,
+		    sizeof(err)) == -1)
+			return reply_error(conn, 400, "%s", err);
+		rc = ctl_scale(a->ctl, name, sc.has_min, sc.min, sc.has_max,
+		    sc.max, err, sizeof(err));
+		if (rc != 0)
+			return reply_error(conn, ctl_status(rc), "%s", err);
+		return reply_json(conn, 200, ctl_instance_json(a->ctl, name));
+	}
+	if (strcmp(method, "DELETE") == 0) {
+		rc = ctl_undeploy(a->ctl, name, &removed, err, sizeof(err));
+		if (rc != 0)
+			return reply_error(conn, ctl_status(rc), "%s", err);
+		doc = json_pack("{s:s,s:s}", "name", name, "result",
+		    removed ? "removed" : "removing");
+		return reply_json(conn, removed ? 200 : 202, doc);
+	}
+	return reply_error(conn, 405, "%s is not allowed on %.200s", method,
+	    url);
+}
+
+static bool
+is_read(const char *method)
+{
+	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
+static enum MHD_Result
+route(struct api *a, struct MHD_Connection *conn, struct req *rq,
+    const char *method, const char *url)
+{
+	bool get = is_read(method);
 
 	if (strcmp(url, "/healthz") == 0) {
 		if (!get)
@@ -231,23 +412,14 @@ route(struct api *a, struct MHD_Connection *conn, const char *method,
 		    "version", EDASK_VERSION));
 	}
 	if (strcmp(url, "/v1/instances") == 0) {
+		if (strcmp(method, "POST") == 0)
+			return route_deploy(a, conn, rq);
 		if (!get)
 			goto not_allowed;
 		return reply_json(conn, 200, ctl_instances_json(a->ctl));
 	}
-	if (strncmp(url, "/v1/instances/", 14) == 0) {
-		name = url + 14;
-		if (strchr(name, '/') != NULL)
-			return reply_error(conn, 404, "no route %s %.200s",
-			    method, url);
-		if (!get)
-			goto not_allowed;
-		doc = ctl_instance_json(a->ctl, name);
-		if (doc == NULL)
-			return reply_error(conn, 404, "no instance named "
-			    "\"%.64s\"", name);
-		return reply_json(conn, 200, doc);
-	}
+	if (strncmp(url, "/v1/instances/", 14) == 0)
+		return route_instance(a, conn, rq, method, url);
 	if (strcmp(url, "/v1/pool") == 0) {
 		if (!get)
 			goto not_allowed;
@@ -256,7 +428,7 @@ route(struct api *a, struct MHD_Connection *conn, const char *method,
 	if (strcmp(url, "/v1/events") == 0) {
 		if (!get)
 			goto not_allowed;
-		return route_events(a, conn);
+		return route_events(a, conn, rq);
 	}
 	if (strcmp(url, "/") == 0 || strncmp(url, "/instances/", 11) == 0) {
 		if (!get)
@@ -304,23 +476,39 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		    "bytes", API_BODY_MAX);
 	if (a->ctl == NULL)
 		return reply_error(conn, 503, "starting");
-	return route(a, conn, method, url);
+	/* every change needs the token; reads too when the API listens
+	 * beyond loopback (the health check stays open) */
+	if ((!is_read(method) || (a->reads_need_token &&
+	    strcmp(url, "/healthz") != 0)) &&
+	    !request_auth_ok(MHD_lookup_connection_value(conn,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), a->token))
+		return reply_unauthorized(conn);
+	return route(a, conn, rq, method, url);
 }
 
 static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
+	struct api *a = cls;
 	struct req *rq = *con_cls;
 
-	(void)cls;
 	(void)conn;
 	(void)toe;
 	if (rq != NULL) {
+		if (rq->waiting)
+			wait_unlink(a, rq);
 		free(rq->body);
 		free(rq);
 		*con_cls = NULL;
 	}
+}
+
+static bool
+url_is_loopback(const char *url)
+{
+	return strncmp(url, "http://127.", 11) == 0 ||
+	    strncmp(url, "http://[::1]", 12) == 0;
 }
 
 static int
@@ -382,8 +570,8 @@ bind_listen(const char *addr, char *url, size_t urllen, char *err,
 }
 
 struct api *
-api_new(struct loop *l, struct ctl *c, const char *listen_addr, char *url,
-    size_t urllen, char *err, size_t errlen)
+api_new(struct loop *l, struct ctl *c, const char *listen_addr,
+    const char *token, char *url, size_t urllen, char *err, size_t errlen)
 {
 	const union MHD_DaemonInfo *info;
 	struct api *a;
@@ -396,7 +584,13 @@ api_new(struct loop *l, struct ctl *c, const char *listen_addr, char *url,
 	a->loop = l;
 	a->ctl = c;
 	a->lfd = fd;
-	a->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL,
+	a->token = xstrdup(token);
+	a->reads_need_token = !url_is_loopback(url);
+	if (a->reads_need_token)
+		log_warnx("the API listens on %s, beyond loopback: every request "
+		    "but /healthz needs the token", url);
+	a->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+	    MHD_ALLOW_SUSPEND_RESUME, 0, NULL,
 	    NULL, on_request, a,
 	    MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
@@ -406,6 +600,7 @@ api_new(struct loop *l, struct ctl *c, const char *listen_addr, char *url,
 	    MHD_OPTION_END);
 	if (a->mhd == NULL) {
 		close(fd);
+		free(a->token);
 		free(a);
 		seterr(err, errlen, "cannot start the HTTP server on %s",
 		    listen_addr);
@@ -432,8 +627,17 @@ api_free(struct api *a)
 		return;
 	if (a->timer != 0)
 		loop_timer_cancel(a->loop, a->timer);
+	if (a->wait_timer != 0)
+		loop_timer_cancel(a->loop, a->wait_timer);
+	while (a->waits != NULL) {
+		struct req *rq = a->waits;
+
+		wait_unlink(a, rq);
+		MHD_resume_connection(rq->conn);
+	}
 	loop_fd_del(a->loop, a->epfd);
 	MHD_stop_daemon(a->mhd);
 	close(a->lfd);
+	free(a->token);
 	free(a);
 }

@@ -16,11 +16,13 @@ struct api;
 
 /*
  * Listens on listen ("HOST:PORT"; port 0 picks a free one).  Binding
- * failures (port taken, bad address) come back as -1 with err naming the
- * address.  The bound "http://host:port" is written to url.
+ * failures (port taken, bad address) come back as NULL with err naming
+ * the address.  The bound "http://host:port" is written to url.
+ * Mutations need "Authorization: Bearer <token>"; beyond loopback reads
+ * need it too (all but /healthz), and a warning says so.
  */
 struct api *api_new(struct loop *l, struct ctl *c, const char *listen,
-    char *url, size_t urllen, char *err, size_t errlen);
+    const char *token, char *url, size_t urllen, char *err, size_t errlen);
 /* The controller is created after the API knows its URL. */
 void api_set_ctl(struct api *a, struct ctl *c);
 void api_free(struct api *a);		/* NULL: no-op */

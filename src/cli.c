@@ -9,7 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "request.h"
 #include "spec.h"
+#include "token.h"
 #include "util.h"
 
 #define CLI_TIMEOUT_MS	10000
@@ -18,8 +20,13 @@
 struct opts {
 	const char	*addr;
 	bool		 json;
+	bool		 follow;
 	const char	*since;
+	const char	*state_dir;
 	const char	*arg;		/* the one positional argument */
+	const char	*min, *max;	/* scale */
+	char		 token[TOKEN_LEN + 1];
+	int		 exit;		/* of a failed request: 1, or 2 (400) */
 };
 
 struct buf {
@@ -28,7 +35,8 @@ struct buf {
 	bool	 too_big;
 };
 
-static const char *commands[] = { "ls", "show", "pool", "events" };
+static const char *commands[] = { "ls", "show", "pool", "events", "deploy",
+    "start", "stop", "undeploy", "scale" };
 
 bool
 cli_is_command(const char *cmd)
@@ -44,6 +52,21 @@ cli_is_command(const char *cmd)
 static int
 usage(const char *cmd)
 {
+	static const struct {
+		const char *cmd, *args;
+	} more[] = {
+		{ "deploy", "SPEC" }, { "start", "NAME" }, { "stop", "NAME" },
+		{ "undeploy", "NAME" }, { "scale", "NAME [--min N] [--max N]" },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(more); i++)
+		if (strcmp(cmd, more[i].cmd) == 0) {
+			fprintf(stderr, "usage: edask %s %s [--json] [--addr "
+			    "HOST:PORT] [--state-dir DIR]\n", cmd,
+			    more[i].args);
+			return 2;
+		}
 	if (strcmp(cmd, "ls") == 0)
 		fprintf(stderr, "usage: edask ls [--json] [--addr HOST:PORT]\n");
 	else if (strcmp(cmd, "show") == 0)
@@ -54,7 +77,7 @@ usage(const char *cmd)
 		    "[--addr HOST:PORT]\n");
 	else
 		fprintf(stderr, "usage: edask events [NAME] [--since SEQ] "
-		    "[--json] [--addr HOST:PORT]\n");
+		    "[--follow] [--json] [--addr HOST:PORT]\n");
 	return 2;
 }
 
@@ -76,21 +99,26 @@ on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 }
 
 /*
- * GET path from the daemon; returns the parsed JSON (new) or NULL after
- * printing why.  *status gets the HTTP status (0: no answer).
+ * One request to the daemon: method, path, optional body.  Returns the
+ * parsed JSON reply (new) of a 2xx answer, or NULL after printing why;
+ * o->exit then says how the CLI exits (2 for a request the daemon found
+ * invalid, else 1).  timeout_ms 0: the default.
  */
 static json_t *
-api_get(const struct opts *o, const char *path, long *status)
+api_call(struct opts *o, const char *method, const char *path,
+    const char *body, size_t blen, long timeout_ms)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct buf b = { NULL, 0, false };
+	struct curl_slist *hdr = NULL;
 	json_error_t jerr;
 	json_t *doc = NULL;
+	long status = 0;
 	CURLcode rc;
 	CURL *c;
-	char *url;
+	char *url, *auth = NULL;
 
-	*status = 0;
+	o->exit = 1;
 	if (strncmp(o->addr, "http://", 7) == 0 ||
 	    strncmp(o->addr, "https://", 8) == 0)
 		url = xasprintf("%s%s", o->addr, path);
@@ -100,12 +128,24 @@ api_get(const struct opts *o, const char *path, long *status)
 	if (c == NULL)
 		fatalx("curl_easy_init failed");
 	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)CLI_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms :
+	    (long)CLI_TIMEOUT_MS);
 	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (o->token[0] != '\0') {
+		auth = xasprintf("Authorization: Bearer %s", o->token);
+		hdr = curl_slist_append(hdr, auth);
+	}
+	if (body != NULL) {
+		hdr = curl_slist_append(hdr, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)blen);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
 	rc = curl_easy_perform(c);
 	if (rc != CURLE_OK) {
 		fprintf(stderr, "edask: cannot reach the daemon at %s: %s\n",
@@ -115,24 +155,72 @@ api_get(const struct opts *o, const char *path, long *status)
 		    "daemon with --addr or EDASK_ADDR.\n");
 		goto out;
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	doc = json_loadb(b.p != NULL ? b.p : "", b.len, 0, &jerr);
-	if (doc == NULL)
+	if (doc == NULL) {
 		fprintf(stderr, "edask: %s%s answered HTTP %ld with invalid "
-		    "JSON: %s\n", o->addr, path, *status, jerr.text);
-	else if (*status != 200) {
+		    "JSON: %s\n", o->addr, path, status, jerr.text);
+	} else if (status < 200 || status > 299) {
 		json_t *e = json_object_get(doc, "error");
 
 		fprintf(stderr, "edask: %s\n", json_is_string(e) ?
 		    json_string_value(e) : "request failed");
+		if (status == 400)
+			o->exit = 2;
 		json_decref(doc);
 		doc = NULL;
 	}
 out:
+	curl_slist_free_all(hdr);
 	curl_easy_cleanup(c);
+	free(auth);
 	free(url);
 	free(b.p);
 	return doc;
+}
+
+static json_t *
+api_get(struct opts *o, const char *path)
+{
+	return api_call(o, "GET", path, NULL, 0, 0);
+}
+
+/* Changes need the token: $EDASK_TOKEN, else the state folder's file. */
+static int
+need_token(struct opts *o)
+{
+	const char *env = getenv("EDASK_TOKEN");
+	char *dir, err[512];
+	int rc;
+
+	if (env != NULL && env[0] != '\0') {
+		strlcpy_(o->token, env, sizeof(o->token));
+		return 0;
+	}
+	dir = o->state_dir != NULL ? xstrdup(o->state_dir) :
+	    cli_default_state_dir();
+	rc = token_read(dir, o->token, sizeof(o->token), err, sizeof(err));
+	if (rc == -1)
+		fprintf(stderr, "edask: no API token: %s (set EDASK_TOKEN, or "
+		    "point --state-dir or EDASK_STATE_DIR at the daemon's "
+		    "state folder)\n", err);
+	free(dir);
+	return rc;
+}
+
+char *
+cli_default_state_dir(void)
+{
+	const char *s = getenv("EDASK_STATE_DIR");
+	const char *x = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+
+	if (s != NULL && s[0] != '\0')
+		return xstrdup(s);
+	if (x != NULL && x[0] == '/')
+		return xasprintf("%s/edask", x);
+	if (home != NULL && home[0] == '/')
+		return xasprintf("%s/.local/state/edask", home);
+	return xstrdup("/var/lib/edask");
 }
 
 static int
@@ -183,15 +271,14 @@ jnum_or_dash(const json_t *o, const char *key, char *buf, size_t len)
 }
 
 static int
-cmd_ls(const struct opts *o)
+cmd_ls(struct opts *o)
 {
 	json_t *doc, *arr, *in;
-	long status;
 	size_t i;
 
-	doc = api_get(o, "/v1/instances", &status);
+	doc = api_get(o, "/v1/instances");
 	if (doc == NULL)
-		return 1;
+		return o->exit;
 	if (o->json)
 		return print_json(doc);
 	arr = json_object_get(doc, "instances");
@@ -218,11 +305,10 @@ cmd_ls(const struct opts *o)
 }
 
 static int
-cmd_show(const struct opts *o)
+cmd_show(struct opts *o)
 {
 	json_t *doc, *outputs, *sched, *workers, *w;
 	char *path, a[32], b[32];
-	long status;
 	size_t i;
 
 	if (o->arg == NULL)
@@ -233,10 +319,10 @@ cmd_show(const struct opts *o)
 		return 2;
 	}
 	path = xasprintf("/v1/instances/%s", o->arg);
-	doc = api_get(o, path, &status);
+	doc = api_get(o, path);
 	free(path);
 	if (doc == NULL)
-		return 1;
+		return o->exit;
 	if (o->json)
 		return print_json(doc);
 	outputs = json_object_get(doc, "outputs");
@@ -286,15 +372,14 @@ cmd_show(const struct opts *o)
 }
 
 static int
-cmd_pool(const struct opts *o)
+cmd_pool(struct opts *o)
 {
 	json_t *doc, *slots, *s;
-	long status;
 	size_t i;
 
-	doc = api_get(o, "/v1/pool", &status);
+	doc = api_get(o, "/v1/pool");
 	if (doc == NULL)
-		return 1;
+		return o->exit;
 	if (o->json)
 		return print_json(doc);
 	printf("pool %s: %lld %s slots, %lld free\n\n", jstr(doc, "name", "?"),
@@ -320,57 +405,255 @@ cmd_pool(const struct opts *o)
 	return 0;
 }
 
-static int
-cmd_events(const struct opts *o)
+static void
+print_event(const json_t *e)
 {
+	char stamp[32];
+	time_t t = (time_t)(jint(e, "ts_ms", 0) / 1000);
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
+	printf("%s %-4lld %-12s %-14s %s\n", stamp, jint(e, "seq", 0),
+	    jstr(e, "instance", "")[0] != '\0' ? jstr(e, "instance", "") : "-",
+	    jstr(e, "kind", "?"), jstr(e, "message", ""));
+}
+
+/*
+ * The decision log.  --follow keeps asking for what came after the last
+ * event seen, each request held by the daemon until there is news (a
+ * long-poll), so events stream as they happen.
+ */
+static int
+cmd_events(struct opts *o)
+{
+	unsigned long long since = 0;
 	json_t *doc, *arr, *e;
-	char *path, *q = NULL;
-	long status;
+	char *q = NULL, *path;
 	size_t i;
 
 	if (o->since != NULL) {
 		char *end;
 
 		errno = 0;
-		strtoull(o->since, &end, 10);
+		since = strtoull(o->since, &end, 10);
 		if (o->since[0] < '0' || o->since[0] > '9' || *end != '\0' ||
-		    errno != 0) {
+		    errno != 0 || since > (1ULL << 62)) {
 			fprintf(stderr, "edask: --since takes an event "
 			    "sequence number\n");
 			return 2;
 		}
 	}
 	if (o->arg != NULL) {
-		char *esc = curl_easy_escape(NULL, o->arg, 0);
-
-		q = xasprintf("instance=%s", esc != NULL ? esc : "");
-		curl_free(esc);
+		if (!spec_name_valid(o->arg)) {
+			fprintf(stderr, "edask events: \"%s\" is not an "
+			    "instance name\n", o->arg);
+			return 2;
+		}
+		q = xasprintf("&instance=%s", o->arg);
 	}
-	path = xasprintf("/v1/events?since=%s%s%s",
-	    o->since != NULL ? o->since : "0", q != NULL ? "&" : "",
-	    q != NULL ? q : "");
+	for (bool first = true;; first = false) {
+		path = xasprintf("/v1/events?since=%llu%s%s", since,
+		    q != NULL ? q : "", o->follow && !first ? "&wait=30" : "");
+		doc = api_call(o, "GET", path, NULL, 0, 45000);
+		free(path);
+		if (doc == NULL) {
+			free(q);
+			return o->exit;
+		}
+		if (o->json && !o->follow) {
+			free(q);
+			return print_json(doc);
+		}
+		arr = json_object_get(doc, "events");
+		json_array_foreach(arr, i, e) {
+			if (o->json) {	/* --follow --json: a line each */
+				char *line = json_dumps(e, JSON_COMPACT |
+				    JSON_SORT_KEYS);
+
+				if (line != NULL)
+					puts(line);
+				free(line);
+			} else {
+				print_event(e);
+			}
+			if ((unsigned long long)jint(e, "seq", 0) > since)
+				since = (unsigned long long)jint(e, "seq", 0);
+		}
+		if (since == 0)
+			since = (unsigned long long)jint(doc, "last_seq", 0);
+		json_decref(doc);
+		fflush(stdout);
+		if (!o->follow)
+			break;
+	}
 	free(q);
-	doc = api_get(o, path, &status);
-	free(path);
-	if (doc == NULL)
-		return 1;
+	return 0;
+}
+
+static char *
+instance_path(const char *name, const char *suffix)
+{
+	return xasprintf("/v1/instances/%s%s", name, suffix);
+}
+
+static int
+check_name(const char *cmd, const char *name)
+{
+	if (name == NULL)
+		return usage(cmd);
+	if (!spec_name_valid(name)) {
+		fprintf(stderr, "edask %s: \"%s\" is not an instance name\n",
+		    cmd, name);
+		return 2;
+	}
+	return 0;
+}
+
+/* Prints a changed instance: its state and workers, or the JSON. */
+static int
+print_result(struct opts *o, json_t *doc, const char *what)
+{
 	if (o->json)
 		return print_json(doc);
-	arr = json_object_get(doc, "events");
-	json_array_foreach(arr, i, e) {
-		char stamp[32];
-		time_t t = (time_t)(jint(e, "ts_ms", 0) / 1000);
-		struct tm tm;
-
-		localtime_r(&t, &tm);
-		strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
-		printf("%s %-4lld %-12s %-14s %s\n", stamp, jint(e, "seq", 0),
-		    jstr(e, "instance", "")[0] != '\0' ?
-		    jstr(e, "instance", "") : "-", jstr(e, "kind", "?"),
-		    jstr(e, "message", ""));
-	}
+	printf("%s: %s; state %s, %lld worker(s) running, desired %lld "
+	    "(min %lld, max %lld)\n", jstr(doc, "name", "?"), what,
+	    jstr(doc, "state", "?"), jint(doc, "workers_running", 0),
+	    jint(doc, "desired", 0), jint(doc, "min", 0), jint(doc, "max", 0));
 	json_decref(doc);
 	return 0;
+}
+
+static int
+cmd_deploy(struct opts *o)
+{
+	struct spec *spec;
+	char err[1024], *text = NULL;
+	size_t len = 0;
+	json_t *doc;
+	FILE *f;
+	int rc;
+
+	if (o->arg == NULL)
+		return usage("deploy");
+	/* validate here first: errors then name the user's file */
+	if (spec_load(o->arg, &spec, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		return 2;
+	}
+	spec_free(spec);
+	f = fopen(o->arg, "re");
+	if (f == NULL) {
+		fprintf(stderr, "edask: %s: %s\n", o->arg, strerror(errno));
+		return 2;
+	}
+	text = xmalloc(REQUEST_BODY_MAX + 1);
+	len = fread(text, 1, REQUEST_BODY_MAX, f);
+	fclose(f);
+	if (need_token(o) == -1) {
+		free(text);
+		return 2;
+	}
+	doc = api_call(o, "POST", "/v1/instances", text, len, 0);
+	free(text);
+	if (doc == NULL)
+		return o->exit;
+	rc = print_result(o, doc, jstr(doc, "result", "deployed"));
+	return rc;
+}
+
+static int
+cmd_action(struct opts *o, const char *cmd)
+{
+	char *path;
+	json_t *doc;
+	int rc;
+
+	if ((rc = check_name(cmd, o->arg)) != 0)
+		return rc;
+	if (need_token(o) == -1)
+		return 2;
+	if (strcmp(cmd, "undeploy") == 0) {
+		path = instance_path(o->arg, "");
+		doc = api_call(o, "DELETE", path, NULL, 0, 0);
+		free(path);
+		if (doc == NULL)
+			return o->exit;
+		if (o->json)
+			return print_json(doc);
+		printf("%s: %s\n", o->arg, strcmp(jstr(doc, "result", ""),
+		    "removing") == 0 ? "stopping, then removed" :
+		    strcmp(jstr(doc, "result", ""), "absent") == 0 ?
+		    "already absent" : "removed");
+		json_decref(doc);
+		return 0;
+	}
+	path = instance_path(o->arg, strcmp(cmd, "start") == 0 ? "/start" :
+	    "/stop");
+	doc = api_call(o, "POST", path, NULL, 0, 0);
+	free(path);
+	if (doc == NULL)
+		return o->exit;
+	return print_result(o, doc, strcmp(cmd, "start") == 0 ?
+	    "start asked" : "stop asked");
+}
+
+static int
+parse_count(const char *opt, const char *v, int *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (v[0] == '\0' || *end != '\0' || errno != 0 || n < 0 ||
+	    n > 1024) {
+		fprintf(stderr, "edask scale: %s takes an integer from 0 to "
+		    "1024, got \"%s\"\n", opt, v);
+		return -1;
+	}
+	*out = (int)n;
+	return 0;
+}
+
+static int
+cmd_scale(struct opts *o)
+{
+	json_t *body, *doc;
+	char *text, *path;
+	int rc, n;
+
+	if ((rc = check_name("scale", o->arg)) != 0)
+		return rc;
+	if (o->min == NULL && o->max == NULL) {
+		fprintf(stderr, "edask scale: give --min, --max or both\n");
+		return 2;
+	}
+	body = json_object();
+	if (o->min != NULL) {
+		if (parse_count("--min", o->min, &n) == -1)
+			goto bad;
+		json_object_set_new(body, "min", json_integer(n));
+	}
+	if (o->max != NULL) {
+		if (parse_count("--max", o->max, &n) == -1)
+			goto bad;
+		json_object_set_new(body, "max", json_integer(n));
+	}
+	if (need_token(o) == -1)
+		goto bad;
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	path = instance_path(o->arg, "");
+	doc = api_call(o, "PATCH", path, text, strlen(text), 0);
+	free(path);
+	free(text);
+	if (doc == NULL)
+		return o->exit;
+	return print_result(o, doc, "scaled");
+bad:
+	json_decref(body);
+	return 2;
 }
 
 int
@@ -396,14 +679,25 @@ cli_main(int argc, char **argv)
 		} else if (strcmp(cmd, "events") == 0 &&
 		    strcmp(a, "--since") == 0 && i + 1 < argc) {
 			o.since = argv[++i];
+		} else if (strcmp(cmd, "events") == 0 &&
+		    (strcmp(a, "--follow") == 0 || strcmp(a, "-f") == 0)) {
+			o.follow = true;
+		} else if (strcmp(a, "--state-dir") == 0 && i + 1 < argc) {
+			o.state_dir = argv[++i];
+		} else if (strcmp(cmd, "scale") == 0 &&
+		    strcmp(a, "--min") == 0 && i + 1 < argc) {
+			o.min = argv[++i];
+		} else if (strcmp(cmd, "scale") == 0 &&
+		    strcmp(a, "--max") == 0 && i + 1 < argc) {
+			o.max = argv[++i];
 		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			usage(cmd);
 			return 0;
 		} else if (a[0] == '-') {
 			fprintf(stderr, "edask %s: unknown option %s\n", cmd, a);
 			return usage(cmd);
-		} else if (o.arg == NULL && (strcmp(cmd, "show") == 0 ||
-		    strcmp(cmd, "events") == 0)) {
+		} else if (o.arg == NULL && strcmp(cmd, "ls") != 0 &&
+		    strcmp(cmd, "pool") != 0) {
 			o.arg = a;
 		} else {
 			fprintf(stderr, "edask %s: unexpected argument %s\n",
@@ -418,8 +712,14 @@ cli_main(int argc, char **argv)
 		rc = cmd_show(&o);
 	else if (strcmp(cmd, "pool") == 0)
 		rc = cmd_pool(&o);
-	else
+	else if (strcmp(cmd, "events") == 0)
 		rc = cmd_events(&o);
+	else if (strcmp(cmd, "deploy") == 0)
+		rc = cmd_deploy(&o);
+	else if (strcmp(cmd, "scale") == 0)
+		rc = cmd_scale(&o);
+	else
+		rc = cmd_action(&o, cmd);
 	curl_global_cleanup();
 	return rc;
 }

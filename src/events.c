@@ -11,6 +11,8 @@ struct events {
 	size_t		 cap;
 	size_t		 count;
 	uint64_t	 seq;
+	events_sink	 sink;
+	void		*sink_arg;
 };
 
 struct events *
@@ -57,7 +59,31 @@ events_add(struct events *e, const char *instance, const char *kind,
 		log_info("[%s] %s: %s", ev->instance, ev->kind, ev->message);
 	else
 		log_info("%s: %s", ev->kind, ev->message);
+	if (e->sink != NULL)
+		e->sink(ev, e->sink_arg);
 	return ev;
+}
+
+void
+events_set_sink(struct events *e, events_sink fn, void *arg)
+{
+	e->sink = fn;
+	e->sink_arg = arg;
+}
+
+void
+events_restore(struct events *e, const struct event *evs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (evs[i].seq <= e->seq)
+			continue;	/* out of order: keep the ring sorted */
+		e->seq = evs[i].seq;
+		e->ring[(e->seq - 1) % e->cap] = evs[i];
+		if (e->count < e->cap)
+			e->count++;
+	}
 }
 
 uint64_t
@@ -98,9 +124,9 @@ events_to_json(const struct events *e, const char *instance, uint64_t since,
 		    s <= e->seq && n < limit; s++) {
 			const struct event *ev = &e->ring[(s - 1) % e->cap];
 
-			if (instance != NULL &&
-			    strcmp(ev->instance, instance) != 0)
-				continue;
+			if (ev->seq != s || (instance != NULL &&
+			    strcmp(ev->instance, instance) != 0))
+				continue;	/* a gap, or another's */
 			json_array_append_new(arr, event_to_json(ev));
 			n++;
 		}
@@ -109,9 +135,9 @@ events_to_json(const struct events *e, const char *instance, uint64_t since,
 		for (s = e->seq; s >= first && s > 0 && n < limit; s--) {
 			const struct event *ev = &e->ring[(s - 1) % e->cap];
 
-			if (instance != NULL &&
-			    strcmp(ev->instance, instance) != 0)
-				continue;
+			if (ev->seq != s || (instance != NULL &&
+			    strcmp(ev->instance, instance) != 0))
+				continue;	/* a gap, or another's */
 			json_array_insert_new(arr, 0, event_to_json(ev));
 			n++;
 		}

@@ -35,6 +35,13 @@ const struct event *events_add(struct events *e, const char *instance,
 
 uint64_t events_last_seq(const struct events *e);
 
+/* Called with every event added from now on (e.g. to store it). */
+typedef void (*events_sink)(const struct event *ev, void *arg);
+void events_set_sink(struct events *e, events_sink fn, void *arg);
+/* Seeds the ring with saved events, oldest first, without logging or
+ * sinking them; events added later continue their numbering. */
+void events_restore(struct events *e, const struct event *evs, size_t n);
+
 /*
  * New JSON {"events": [...], "last_seq": N} of instance (NULL: all),
  * oldest first.  since > 0: the oldest `limit` events with seq > since

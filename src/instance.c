@@ -1,7 +1,10 @@
 /* instance: see instance.h. */
 #include "instance.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +22,7 @@
 #include "pool.h"
 #include "scaler.h"
 #include "spec.h"
+#include "store.h"
 #include "util.h"
 
 /* Routes the scheduler serves: Dask's defaults plus the HTTP API
@@ -41,6 +45,8 @@
 #define RETIRED_EXIT_MS		3000	/* a retired worker exits by itself */
 #define BACKOFF_MAX_MS		60000
 #define EVENTS_KEPT		10000
+#define MISSING_TICKS		3	/* a running worker absent this often
+					   from the scheduler has left it */
 
 enum istate { I_REGISTERED, I_STARTING, I_STARTED, I_STOPPING, I_STOPPED,
     I_ERROR };
@@ -75,6 +81,9 @@ struct worker {
 	uint64_t	 start_timer;
 	uint64_t	 kill_timer;
 	bool		 term_sent;
+	uint64_t	 start_time;	/* /proc start time of pid */
+	int		 missing;	/* observations without it, running */
+	int64_t		 retire_wall_ms;
 };
 
 struct instance {
@@ -114,6 +123,10 @@ struct instance {
 	struct worker	**workers;
 	size_t		 nworkers;
 	bool		 ever_started;
+	uint64_t	 sched_start;	/* /proc start time of sched_pid */
+	int64_t		 created_ms;
+	bool		 undeploy;	/* remove once stopped */
+	uint64_t	 reap_timer;
 };
 
 struct ctl {
@@ -121,6 +134,7 @@ struct ctl {
 	struct http	*http;
 	struct events	*events;
 	struct pool	*pool;
+	struct store	*store;
 	char		*state_dir;
 	char		*api_url;
 	bool		 nvml;		/* NVML answers for the pool's GPUs */
@@ -141,6 +155,11 @@ static void instance_stop(struct instance *in);
 static void instance_fail(struct instance *in, const char *fmt, ...)
     PRINTF(2, 3);
 static void ctl_check_shutdown(struct ctl *c);
+static void instance_start(struct instance *in);
+static void maybe_reap(struct instance *in);
+static void start_poll(void *arg);
+static void sched_terminate(struct instance *in);
+static void workers_terminate_all(struct instance *in);
 
 static void
 ev(struct instance *in, const char *kind, const char *fmt, ...) PRINTF(3, 4);
@@ -155,6 +174,110 @@ ev(struct instance *in, const char *kind, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	events_add(in->ctl->events, in->spec->name, kind, "%s", msg);
+}
+
+/* --------------------------------------------------------- persistence */
+
+static void persist_instance(struct instance *in);
+
+/* Every instance state change goes through here, to the store. */
+static void
+instance_set_state(struct instance *in, enum istate st)
+{
+	in->state = st;
+	persist_instance(in);
+}
+
+/*
+ * Every state change is written through at once, one transaction each, so
+ * a controller killed at any moment restarts from what really runs.  A
+ * failed write is logged and the daemon goes on: the processes matter more
+ * than the record of them.
+ */
+static void
+persist_instance(struct instance *in)
+{
+	struct store_instance si;
+	json_t *spec = spec_to_json(in->spec);
+	char err[256];
+	char *spec_json = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
+
+	json_decref(spec);
+	if (spec_json == NULL)
+		fatalx("cannot encode the spec of %s", in->spec->name);
+	memset(&si, 0, sizeof(si));
+	si.name = in->spec->name;
+	si.spec_json = spec_json;
+	si.state = (char *)istate_name[in->state];
+	si.error = in->error;
+	si.sched_addr = in->sched_addr != NULL ? in->sched_addr : "";
+	si.dash_url = in->dash_url != NULL ? in->dash_url : "";
+	si.sched_pid = in->sched_pid;
+	si.sched_start = in->sched_start;
+	si.next_worker_id = in->next_worker_id;
+	si.created_ms = in->created_ms;
+	if (store_instance_put(in->ctl->store, &si, err, sizeof(err)) == -1)
+		log_warnx("%s", err);
+	free(spec_json);
+}
+
+static void
+persist_worker(struct worker *w)
+{
+	struct store_worker sw;
+	char err[256];
+
+	memset(&sw, 0, sizeof(sw));
+	sw.instance = w->inst->spec->name;
+	sw.id = w->id;
+	sw.slot = w->slot;
+	sw.gpu = w->gpu;
+	sw.state = (char *)wstate_name[w->state];
+	sw.pid = w->pid;
+	sw.start_time = w->start_time;
+	sw.name = w->name;
+	sw.address = w->address;
+	sw.log = w->log;
+	sw.launched_ms = w->launched_wall_ms;
+	sw.retire_started_ms = w->state == W_RETIRING ? w->retire_wall_ms : 0;
+	if (store_worker_put(w->inst->ctl->store, &sw, err, sizeof(err)) == -1)
+		log_warnx("%s", err);
+}
+
+static void
+forget_worker(struct worker *w)
+{
+	char err[256];
+
+	if (store_worker_delete(w->inst->ctl->store, w->inst->spec->name,
+	    w->id, err, sizeof(err)) == -1)
+		log_warnx("%s", err);
+}
+
+static void
+on_event(const struct event *e, void *arg)
+{
+	struct ctl *c = arg;
+	char err[256];
+
+	if (store_event_add(c->store, e, EVENTS_KEPT, err, sizeof(err)) == -1)
+		log_warnx("%s", err);
+}
+
+static void
+ctl_events_restore(struct ctl *c)
+{
+	struct event *evs = NULL;
+	size_t n = 0;
+	char err[256];
+
+	if (store_events_load(c->store, EVENTS_KEPT, &evs, &n, err,
+	    sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return;
+	}
+	events_restore(c->events, evs, n);
+	free(evs);
 }
 
 /* ---------------------------------------------------------------- pool */
@@ -174,10 +297,17 @@ ctl_new(struct loop *l, const struct ctl_config *cfg, char *err,
     size_t errlen)
 {
 	struct ctl *c;
-	char why[256];
+	char why[256], *path;
 	int n;
 
 	c = xcalloc(1, sizeof(*c));
+	path = xasprintf("%s/edask.db", cfg->state_dir);
+	if (store_open(path, &c->store, err, errlen) == -1) {
+		free(path);
+		free(c);
+		return NULL;
+	}
+	free(path);
 	c->loop = l;
 	c->http = http_new(l);
 	c->events = events_new(EVENTS_KEPT);
@@ -187,6 +317,8 @@ ctl_new(struct loop *l, const struct ctl_config *cfg, char *err,
 	c->stopped = cfg->stopped;
 	c->stopped_arg = cfg->stopped_arg;
 	c->mem_total = mem_total_bytes();
+	ctl_events_restore(c);
+	events_set_sink(c->events, on_event, c);
 	if (cfg->gpus > 0) {
 		c->pool = pool_new("local", POOL_SIMULATED, cfg->gpus, NULL);
 		events_add(c->events, NULL, "pool", "local pool: %d simulated "
@@ -264,6 +396,7 @@ ctl_free(struct ctl *c)
 	pool_free(c->pool);
 	if (c->nvml)
 		gpu_close();
+	store_close(c->store);
 	free(c->state_dir);
 	free(c->api_url);
 	free(c);
@@ -338,6 +471,7 @@ worker_remove(struct worker *w)
 	if (w->pid > 0)
 		loop_pid_unwatch(c->loop, w->pid);
 	pool_release(c->pool, w->slot);
+	forget_worker(w);
 	for (i = 0; i < in->nworkers; i++) {
 		if (in->workers[i] == w) {
 			in->workers[i] = in->workers[--in->nworkers];
@@ -376,7 +510,10 @@ worker_terminate(struct worker *w, int64_t wait_ms)
 {
 	struct loop *l = w->inst->ctl->loop;
 
-	w->state = W_STOPPING;
+	if (w->state != W_STOPPING) {
+		w->state = W_STOPPING;
+		persist_worker(w);
+	}
 	if (w->start_timer != 0) {
 		loop_timer_cancel(l, w->start_timer);
 		w->start_timer = 0;
@@ -452,6 +589,7 @@ on_worker_exit(pid_t pid, int status, void *arg)
 		instance_stop(in);
 	else
 		ctl_check_shutdown(in->ctl);
+	maybe_reap(in);
 }
 
 static void
@@ -471,6 +609,7 @@ on_start_timeout(void *arg)
 	    sizeof(d)), in->failures,
 	    (long long)(backoff_ms(in->failures) / 1000), w->log);
 	w->state = W_STOPPING;
+	persist_worker(w);
 	launch_kill(w->pid, SIGKILL);
 }
 
@@ -582,11 +721,18 @@ worker_launch(struct instance *in)
 	cmd.env = env;
 	cmd.log_path = w->log;
 	cmd.cwd = in->dir;
+	w->launched_wall_ms = wall_ms();
+	/* recorded before the fork: a controller killed in between leaves a
+	 * row without pid, and the restart looks for the orphan process */
+	persist_instance(in);
+	persist_worker(w);
 	w->pid = launch_spawn(&cmd, err, sizeof(err));
 	launch_argv_free(argv);
 	launch_argv_free(env);
 	if (w->pid == -1) {
+		w->pid = 0;
 		pool_release(c->pool, slot);
+		forget_worker(w);
 		count_failure(in);
 		ev(in, "worker_failed", "cannot start worker on slot %d: %s; "
 		    "failure %d, next launch in %llds", slot, err,
@@ -596,8 +742,9 @@ worker_launch(struct instance *in)
 	}
 	if (loop_pid_watch(c->loop, w->pid, on_worker_exit, w) == -1)
 		log_warn("pidfd for worker pid %d", (int)w->pid);
+	w->start_time = launch_start_time(w->pid);
+	persist_worker(w);
 	w->launched_ms = mono_ms();
-	w->launched_wall_ms = wall_ms();
 	w->start_timer = loop_timer_add(c->loop,
 	    in->spec->scaling.start_timeout_ms, on_start_timeout, w);
 	in->workers = xrealloc(in->workers,
@@ -635,6 +782,7 @@ on_retired(int result, const char *msg, void *arg)
 	/* Kept: wait a whole idle_timeout before trying again. */
 	w->state = W_RUNNING;
 	w->idle_since_ms = mono_ms();
+	persist_worker(w);
 	ev(in, "held", "worker w%d (%s) kept: %s", w->id, w->name, msg);
 }
 
@@ -649,6 +797,8 @@ worker_retire(struct worker *w, int64_t timeout_ms)
 		return;
 	}
 	w->state = W_RETIRING;
+	w->retire_wall_ms = wall_ms();
+	persist_worker(w);
 	dask_retire(in->dask, w->address, timeout_ms, on_retired, w);
 }
 
@@ -672,8 +822,17 @@ observe_workers(struct instance *in, const struct dask_obs *obs)
 			    strcmp(o->name, w->name) == 0)
 				wi = o;
 		}
-		if (wi == NULL)
+		if (wi == NULL) {
+			/* registered once, gone now: it closed or lost its
+			 * scheduler; the process is of no use any more */
+			if (w->state == W_RUNNING &&
+			    ++w->missing >= MISSING_TICKS) {
+				ev(in, "worker_lost", "worker w%d (%s) left the "
+				    "scheduler: stopping it", w->id, w->name);
+				worker_terminate(w, 0);
+			}
 			continue;
+		}
 		if (w->state == W_LAUNCHING) {
 			char d[32];
 
@@ -686,10 +845,12 @@ observe_workers(struct instance *in, const struct dask_obs *obs)
 			}
 			in->failures = 0;
 			in->backoff_until_ms = 0;
+			persist_worker(w);
 			ev(in, "registered", "worker w%d (%s) registered at %s "
 			    "after %s", w->id, w->name, w->address,
 			    fmt_duration(now - w->launched_ms, d, sizeof(d)));
 		}
+		w->missing = 0;
 		w->busy = wi->busy;
 		w->bytes = wi->bytes;
 		w->keys = wi->keys;
@@ -951,7 +1112,7 @@ instance_fail(struct instance *in, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(in->error, sizeof(in->error), fmt, ap);
 	va_end(ap);
-	in->state = I_ERROR;
+	instance_set_state(in, I_ERROR);
 	if (in->timer != 0) {
 		loop_timer_cancel(in->ctl->loop, in->timer);
 		in->timer = 0;
@@ -976,6 +1137,8 @@ on_sched_exit(pid_t pid, int status, void *arg)
 
 	(void)pid;
 	in->sched_pid = 0;
+	in->sched_start = 0;
+	persist_instance(in);
 	if (in->sched_kill_timer != 0) {
 		loop_timer_cancel(in->ctl->loop, in->sched_kill_timer);
 		in->sched_kill_timer = 0;
@@ -988,13 +1151,15 @@ on_sched_exit(pid_t pid, int status, void *arg)
 	else
 		snprintf(how, sizeof(how), "on signal %d", WTERMSIG(status));
 	if (in->state == I_STOPPING) {
-		in->state = I_STOPPED;
+		instance_set_state(in, I_STOPPED);
 		ev(in, "stopped", "scheduler stopped; instance stopped");
 		ctl_check_shutdown(in->ctl);
+		maybe_reap(in);
 		return;
 	}
 	if (in->state == I_ERROR) {
 		ctl_check_shutdown(in->ctl);
+		maybe_reap(in);
 		return;
 	}
 	launch_log_tail(in->sched_log, tail, sizeof(tail));
@@ -1016,7 +1181,7 @@ on_health(bool ok, const char *why, void *arg)
 	}
 	if (in->timer != 0)
 		loop_timer_cancel(in->ctl->loop, in->timer);
-	in->state = I_STARTED;
+	instance_set_state(in, I_STARTED);
 	in->ever_started = true;
 	ev(in, "started", "scheduler up: dask_scheduler_address=%s "
 	    "dask_scheduler_dashboard_address=%s console_url=%s",
@@ -1093,7 +1258,7 @@ instance_start(struct instance *in)
 	size_t argc = 0;
 	char err[512], buf[300];
 
-	in->state = I_STARTING;
+	instance_set_state(in, I_STARTING);
 	in->error[0] = '\0';
 	if (mkdir_p(in->work_dir, 0755) == -1) {
 		instance_fail(in, "cannot create %s: %s", in->work_dir,
@@ -1132,6 +1297,8 @@ instance_start(struct instance *in)
 	}
 	if (loop_pid_watch(c->loop, in->sched_pid, on_sched_exit, in) == -1)
 		log_warn("pidfd for scheduler pid %d", (int)in->sched_pid);
+	in->sched_start = launch_start_time(in->sched_pid);
+	persist_instance(in);
 	ev(in, "starting", "scheduler pid %d, log %s", (int)in->sched_pid,
 	    in->sched_log);
 	in->start_deadline_ms = mono_ms() + in->spec->scaling.start_timeout_ms;
@@ -1152,7 +1319,7 @@ instance_stop(struct instance *in)
 		return;
 	}
 	if (in->state != I_STOPPING) {
-		in->state = I_STOPPING;
+		instance_set_state(in, I_STOPPING);
 		if (in->timer != 0) {
 			loop_timer_cancel(in->ctl->loop, in->timer);
 			in->timer = 0;
@@ -1175,80 +1342,97 @@ instance_stop(struct instance *in)
 			sched_terminate(in);
 		return;
 	}
-	in->state = I_STOPPED;
+	instance_set_state(in, I_STOPPED);
 	ev(in, "stopped", "instance stopped");
 	ctl_check_shutdown(in->ctl);
+	maybe_reap(in);
 }
 
 /* ------------------------------------------------------------- control */
 
-int
-ctl_deploy(struct ctl *c, struct spec *spec, char *err, size_t errlen)
-{
-	struct instance *in;
-	char *cmd0;
+/* Formats err and returns code: `return ctlerr(CTL_ENOENT, ...)`. */
+static int
+ctlerr(int code, char *err, size_t errlen, const char *fmt, ...)
+    PRINTF(4, 5);
 
-	if (c->shutting_down) {
-		spec_free(spec);
-		return seterr(err, errlen, "the daemon is shutting down");
+static int
+ctlerr(int code, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
 	}
-	if (ctl_find(c, spec->name) != NULL) {
-		seterr(err, errlen, "instance \"%s\" already exists",
-		    spec->name);
-		spec_free(spec);
-		return -1;
-	}
-	if (strcmp(spec->pool, pool_name(c->pool)) != 0) {
-		seterr(err, errlen, "instance \"%s\": no pool named \"%s\" "
-		    "(this daemon has \"%s\")", spec->name, spec->pool,
+	return code;
+}
+
+/*
+ * Checks that this daemon can run spec; 0, or CTL_EINVAL with err.
+ */
+static int
+spec_check_runnable(struct ctl *c, const struct spec *spec, char *err,
+    size_t errlen)
+{
+	char *cmd0;
+	int max;
+
+	if (strcmp(spec->pool, pool_name(c->pool)) != 0)
+		return ctlerr(CTL_EINVAL, err, errlen, "instance \"%s\": no pool named "
+		    "\"%s\" (this daemon has \"%s\")", spec->name, spec->pool,
 		    pool_name(c->pool));
-		spec_free(spec);
-		return -1;
-	}
-	if (spec->workers.min > pool_size(c->pool)) {
-		seterr(err, errlen, "instance \"%s\": workers.min is %d but "
-		    "pool \"%s\" has %d slots", spec->name, spec->workers.min,
-		    pool_name(c->pool), pool_size(c->pool));
-		spec_free(spec);
-		return -1;
-	}
-	if (spec->workers.gpus > 1) {
-		seterr(err, errlen, "instance \"%s\": workers.gpus is %d, but a "
-		    "worker holds one slot (one GPU) in this version; use "
-		    "gpus: 1, or 0 for CPU-only workers", spec->name,
-		    spec->workers.gpus);
-		spec_free(spec);
-		return -1;
-	}
+	if (spec->workers.min > pool_size(c->pool))
+		return ctlerr(CTL_EINVAL, err, errlen, "instance \"%s\": workers.min is %d "
+		    "but pool \"%s\" has %d slots", spec->name,
+		    spec->workers.min, pool_name(c->pool),
+		    pool_size(c->pool));
+	max = spec->workers.max == SPEC_MAX_ALL ? pool_size(c->pool) :
+	    spec->workers.max;
+	if (spec->workers.min > max)
+		return ctlerr(CTL_EINVAL, err, errlen, "instance \"%s\": workers.min (%d) "
+		    "is greater than workers.max (%d)", spec->name,
+		    spec->workers.min, max);
+	if (spec->workers.gpus > 1)
+		return ctlerr(CTL_EINVAL, err, errlen, "instance \"%s\": workers.gpus is "
+		    "%d, but a worker holds one slot (one GPU) in this "
+		    "version; use gpus: 1, or 0 for CPU-only workers",
+		    spec->name, spec->workers.gpus);
 	if (strcmp(spec->workers.command, "auto") != 0) {
 		char **argv = NULL;
 		size_t argc = 0;
+		bool found;
 
 		launch_argv_split(spec->workers.command, &argv, &argc);
-		cmd0 = argc > 0 ? xstrdup(argv[0]) : xstrdup("");
+		cmd0 = xstrdup(argc > 0 ? argv[0] : "");
 		launch_argv_free(argv);
-		if (!launch_command_exists(cmd0)) {
-			seterr(err, errlen, "instance \"%s\": worker command "
+		found = launch_command_exists(cmd0);
+		if (!found)
+			ctlerr(CTL_EINVAL, err, errlen, "instance \"%s\": worker command "
 			    "\"%s\" not found (workers.command)", spec->name,
 			    cmd0);
-			free(cmd0);
-			spec_free(spec);
-			return -1;
-		}
 		free(cmd0);
+		if (!found)
+			return CTL_EINVAL;
 	}
-	if (!launch_command_exists(spec->python)) {
-		seterr(err, errlen, "instance \"%s\": python \"%s\" not found",
-		    spec->name, spec->python);
-		spec_free(spec);
-		return -1;
-	}
-	in = xcalloc(1, sizeof(*in));
+	if (!launch_command_exists(spec->python))
+		return ctlerr(CTL_EINVAL, err, errlen, "instance \"%s\": python \"%s\" not "
+		    "found", spec->name, spec->python);
+	return 0;
+}
+
+/* A new instance from spec (owned), registered with the controller. */
+static struct instance *
+instance_new(struct ctl *c, struct spec *spec)
+{
+	struct instance *in = xcalloc(1, sizeof(*in));
+
 	in->ctl = c;
 	in->id = ++c->next_inst_id;
 	in->spec = spec;
 	in->state = I_REGISTERED;
 	in->last_scale_up_ms = -1;
+	in->created_ms = wall_ms();
 	in->max = spec->workers.max == SPEC_MAX_ALL ? pool_size(c->pool) :
 	    spec->workers.max;
 	in->dir = xasprintf("%s/instances/%s", c->state_dir, spec->name);
@@ -1259,15 +1443,578 @@ ctl_deploy(struct ctl *c, struct spec *spec, char *err, size_t errlen)
 	    spec->name);
 	c->inst = xrealloc(c->inst, (c->ninst + 1) * sizeof(*c->inst));
 	c->inst[c->ninst++] = in;
-	ev(in, "deployed", "min %d, max %d%s, %d GPU(s) and %d thread(s) per "
-	    "worker, pool %s", spec->workers.min, in->max,
-	    spec->workers.max == SPEC_MAX_ALL ? " (all slots)" : "",
-	    spec->workers.gpus, spec->workers.threads, spec->pool);
-	if (in->max > pool_size(c->pool))
-		ev(in, "pending", "workers.max %d exceeds the %d slots of pool "
-		    "%s: at most %d workers will run", in->max,
-		    pool_size(c->pool), pool_name(c->pool), pool_size(c->pool));
+	return in;
+}
+
+/* Replaces the instance's spec (owned) and what derives from it. */
+static void
+instance_set_spec(struct instance *in, struct spec *spec)
+{
+	spec_free(in->spec);
+	in->spec = spec;
+	in->max = spec->workers.max == SPEC_MAX_ALL ?
+	    pool_size(in->ctl->pool) : spec->workers.max;
+	persist_instance(in);
+}
+
+/*
+ * The fields of old that differ in new and that the running processes
+ * cannot take without a restart, as "workers.threads, python", into buf
+ * ("" when none).  min, max, scaling and sharing apply live.
+ */
+static void
+spec_restart_fields(const struct spec *old, const struct spec *new,
+    char *buf, size_t len)
+{
+	static const char *paths[] = { "workers.gpus", "workers.threads",
+	    "workers.memory", "workers.command", "scheduler", "pool",
+	    "python", "env" };
+	json_t *a = spec_to_json(old), *b = spec_to_json(new);
+	size_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < ARRAY_LEN(paths); i++) {
+		const char *dot = strchr(paths[i], '.');
+		json_t *x, *y;
+
+		if (dot != NULL) {
+			char sect[32];
+
+			snprintf(sect, sizeof(sect), "%.*s",
+			    (int)(dot - paths[i]), paths[i]);
+			x = json_object_get(json_object_get(a, sect), dot + 1);
+			y = json_object_get(json_object_get(b, sect), dot + 1);
+		} else {
+			x = json_object_get(a, paths[i]);
+			y = json_object_get(b, paths[i]);
+		}
+		if (!json_equal(x, y))
+			snprintf(buf + strlen(buf), len - strlen(buf), "%s%s",
+			    buf[0] != '\0' ? ", " : "", paths[i]);
+	}
+	json_decref(a);
+	json_decref(b);
+}
+
+static bool
+instance_running(const struct instance *in)
+{
+	return in->state == I_STARTING || in->state == I_STARTED ||
+	    in->state == I_STOPPING;
+}
+
+int
+ctl_deploy(struct ctl *c, struct spec *spec, enum ctl_deployed *what,
+    char *err, size_t errlen)
+{
+	struct instance *in;
+	char fields[256];
+	int rc;
+
+	*what = CTL_UNCHANGED;
+	if (c->shutting_down) {
+		spec_free(spec);
+		return ctlerr(CTL_ESHUTDOWN, err, errlen, "the daemon is shutting down");
+	}
+	if ((rc = spec_check_runnable(c, spec, err, errlen)) != 0) {
+		spec_free(spec);
+		return rc;
+	}
+	in = ctl_find(c, spec->name);
+	if (in == NULL) {
+		in = instance_new(c, spec);
+		*what = CTL_CREATED;
+		persist_instance(in);
+		ev(in, "deployed", "min %d, max %d%s, %d GPU(s) and %d "
+		    "thread(s) per worker, pool %s", spec->workers.min,
+		    in->max, spec->workers.max == SPEC_MAX_ALL ?
+		    " (all slots)" : "", spec->workers.gpus,
+		    spec->workers.threads, spec->pool);
+		if (in->max > pool_size(c->pool))
+			ev(in, "pending", "workers.max %d exceeds the %d slots "
+			    "of pool %s: at most %d workers will run", in->max,
+			    pool_size(c->pool), pool_name(c->pool),
+			    pool_size(c->pool));
+		instance_start(in);
+		return 0;
+	}
+	if (in->undeploy) {
+		ctlerr(CTL_ECONFLICT, err, errlen, "instance \"%s\" is being undeployed; "
+		    "deploy it again once it is gone", spec->name);
+		spec_free(spec);
+		return CTL_ECONFLICT;
+	}
+	if (spec_equal(in->spec, spec)) {
+		spec_free(spec);
+		return 0;
+	}
+	spec_restart_fields(in->spec, spec, fields, sizeof(fields));
+	if (fields[0] != '\0' && instance_running(in)) {
+		ctlerr(CTL_ECONFLICT, err, errlen, "instance \"%s\" runs; changing %s needs a "
+		    "restart: stop it (edask stop %s), deploy, then start it",
+		    spec->name, fields, spec->name);
+		spec_free(spec);
+		return CTL_ECONFLICT;
+	}
+	ev(in, "updated", "spec changed: min %d -> %d, max %d -> %d%s%s",
+	    in->spec->workers.min, spec->workers.min, in->max,
+	    spec->workers.max == SPEC_MAX_ALL ? pool_size(c->pool) :
+	    spec->workers.max, fields[0] != '\0' ? "; at the next start: " :
+	    "", fields);
+	instance_set_spec(in, spec);
+	*what = CTL_UPDATED;
+	return 0;
+}
+
+static void
+instance_reset_run(struct instance *in)
+{
+	dask_free(in->dask);
+	in->dask = NULL;
+	free(in->sched_addr);
+	in->sched_addr = NULL;
+	free(in->dash_url);
+	in->dash_url = NULL;
+	in->error[0] = '\0';
+	in->observed = false;
+	in->obs_error[0] = '\0';
+	memset(&in->metrics, 0, sizeof(in->metrics));
+	in->target = 0;
+	in->demand = 0;
+	in->desired = 0;
+	in->pending = 0;
+	in->reason[0] = '\0';
+	in->hold[0] = '\0';
+	in->last_pending[0] = '\0';
+	in->failures = 0;
+	in->backoff_until_ms = 0;
+	in->last_scale_up_ms = -1;
+}
+
+int
+ctl_start(struct ctl *c, const char *name, char *err, size_t errlen)
+{
+	struct instance *in = ctl_find(c, name);
+
+	if (in == NULL)
+		return ctlerr(CTL_ENOENT, err, errlen, "no instance named \"%s\"",
+		    name);
+	if (c->shutting_down)
+		return ctlerr(CTL_ESHUTDOWN, err, errlen, "the daemon is shutting "
+		    "down");
+	if (in->undeploy || in->state == I_STOPPING ||
+	    (in->state == I_ERROR && (in->nworkers > 0 || in->sched_pid > 0)))
+		return ctlerr(CTL_ECONFLICT, err, errlen, "instance \"%s\" is %s; start it "
+		    "once it has stopped", name, in->undeploy ?
+		    "being undeployed" : "still stopping");
+	if (in->state == I_STARTING || in->state == I_STARTED)
+		return 0;
+	instance_reset_run(in);
 	instance_start(in);
+	return 0;
+}
+
+int
+ctl_stop(struct ctl *c, const char *name, char *err, size_t errlen)
+{
+	struct instance *in = ctl_find(c, name);
+
+	if (in == NULL)
+		return ctlerr(CTL_ENOENT, err, errlen, "no instance named \"%s\"",
+		    name);
+	if (in->state == I_STARTING || in->state == I_STARTED)
+		instance_stop(in);
+	return 0;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	if (flag == FTW_DP)
+		return rmdir(path);
+	return unlink(path);
+}
+
+static void
+instance_reap(void *arg)
+{
+	struct instance *in = arg;
+	struct ctl *c = in->ctl;
+	char err[256];
+	size_t i;
+
+	in->reap_timer = 0;
+	if (store_instance_delete(c->store, in->spec->name, err,
+	    sizeof(err)) == -1)
+		log_warnx("%s", err);
+	if (nftw(in->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == -1 &&
+	    errno != ENOENT)
+		log_warn("removing %s", in->dir);
+	ev(in, "undeployed", "instance removed with its state folder");
+	for (i = 0; i < c->ninst; i++) {
+		if (c->inst[i] == in) {
+			memmove(&c->inst[i], &c->inst[i + 1],
+			    (c->ninst - i - 1) * sizeof(*c->inst));
+			c->ninst--;
+			break;
+		}
+	}
+	if (in->timer != 0)
+		loop_timer_cancel(c->loop, in->timer);
+	if (in->sched_kill_timer != 0)
+		loop_timer_cancel(c->loop, in->sched_kill_timer);
+	instance_free(in);
+}
+
+/* Once an instance marked for undeploy has no process left, remove it
+ * (from the loop, not from inside the callback that noticed). */
+static void
+maybe_reap(struct instance *in)
+{
+	if (!in->undeploy || in->nworkers > 0 || in->sched_pid > 0 ||
+	    in->reap_timer != 0 || instance_running(in))
+		return;
+	in->reap_timer = loop_timer_add(in->ctl->loop, 0, instance_reap, in);
+}
+
+int
+ctl_undeploy(struct ctl *c, const char *name, bool *removed, char *err,
+    size_t errlen)
+{
+	struct instance *in = ctl_find(c, name);
+
+	*removed = false;
+	if (in == NULL)
+		return ctlerr(CTL_ENOENT, err, errlen, "no instance named \"%s\"",
+		    name);
+	if (!in->undeploy) {
+		in->undeploy = true;
+		ev(in, "undeploying", "stopping, then removing the instance");
+	}
+	if (in->state == I_STARTING || in->state == I_STARTED)
+		instance_stop(in);
+	if (!instance_running(in) && in->nworkers == 0 && in->sched_pid == 0) {
+		if (in->reap_timer != 0)
+			loop_timer_cancel(c->loop, in->reap_timer);
+		instance_reap(in);
+		*removed = true;
+	}
+	return 0;
+}
+
+int
+ctl_scale(struct ctl *c, const char *name, bool has_min, int min,
+    bool has_max, int max, char *err, size_t errlen)
+{
+	struct instance *in = ctl_find(c, name);
+	struct spec *s;
+	int rc;
+
+	if (in == NULL)
+		return ctlerr(CTL_ENOENT, err, errlen, "no instance named \"%s\"",
+		    name);
+	s = spec_dup(in->spec);
+	if (has_min)
+		s->workers.min = min;
+	if (has_max)
+		s->workers.max = max;
+	if ((rc = spec_check_runnable(c, s, err, errlen)) != 0) {
+		spec_free(s);
+		return rc;
+	}
+	if (spec_equal(s, in->spec)) {
+		spec_free(s);
+		return 0;
+	}
+	ev(in, "scaled", "min %d -> %d, max %d -> %d", in->spec->workers.min,
+	    s->workers.min, in->max, s->workers.max == SPEC_MAX_ALL ?
+	    pool_size(c->pool) : s->workers.max);
+	instance_set_spec(in, s);
+	return 0;
+}
+
+/* ------------------------------------------------------------- restore */
+
+/* True when pid is still the process that started at start (clock ticks
+ * since boot): a pid alone may have been reused. */
+static bool
+proc_alive(pid_t pid, uint64_t start)
+{
+	return pid > 0 && start != 0 && launch_start_time(pid) == start;
+}
+
+static bool
+instance_owns_session(const struct instance *in, pid_t sid)
+{
+	size_t i;
+
+	if (sid <= 0)
+		return false;
+	if (in->sched_pid > 0 && sid == in->sched_pid)
+		return true;
+	for (i = 0; i < in->nworkers; i++)
+		if (in->workers[i]->pid > 0 && sid == in->workers[i]->pid)
+			return true;
+	return false;
+}
+
+/*
+ * Kills the processes that name this instance's folder on their command
+ * line (every scheduler and worker does) but belong to no process edask
+ * knows: a launch that the controller's death interrupted between fork
+ * and record.
+ */
+static void
+kill_orphans(struct instance *in)
+{
+	char *needle = xasprintf("%s/", in->dir);
+	struct dirent *de;
+	DIR *d;
+
+	d = opendir("/proc");
+	if (d == NULL) {
+		log_warn("/proc");
+		free(needle);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char path[64], cmd[8192];
+		pid_t pid = (pid_t)atoi(de->d_name);
+		ssize_t n, i;
+		int fd;
+
+		if (pid <= 1 || pid == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd == -1)
+			continue;
+		n = read(fd, cmd, sizeof(cmd) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		for (i = 0; i < n; i++)
+			if (cmd[i] == '\0')
+				cmd[i] = ' ';
+		cmd[n] = '\0';
+		if (strstr(cmd, needle) == NULL ||
+		    instance_owns_session(in, getsid(pid)))
+			continue;
+		ev(in, "orphan", "process %d has no record (a launch the "
+		    "controller's death interrupted): killed; %.120s",
+		    (int)pid, cmd);
+		launch_kill(pid, SIGKILL);
+	}
+	closedir(d);
+	free(needle);
+}
+
+static enum istate
+istate_parse(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(istate_name); i++)
+		if (strcmp(istate_name[i], name) == 0)
+			return (enum istate)i;
+	return I_ERROR;
+}
+
+static int
+wstate_parse(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(wstate_name); i++)
+		if (strcmp(wstate_name[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Re-adopts one stored worker if its process still runs. */
+static void
+restore_worker(struct instance *in, const struct store_worker *sw)
+{
+	struct ctl *c = in->ctl;
+	struct worker *w;
+	int st = wstate_parse(sw->state);
+
+	w = xcalloc(1, sizeof(*w));
+	w->inst = in;
+	w->id = sw->id;
+	w->slot = sw->slot;
+	w->gpu = sw->gpu;
+	w->pid = (pid_t)sw->pid;
+	w->start_time = sw->start_time;
+	strlcpy_(w->name, sw->name, sizeof(w->name));
+	strlcpy_(w->address, sw->address, sizeof(w->address));
+	w->log = xstrdup(sw->log);
+	w->launched_wall_ms = sw->launched_ms;
+	w->launched_ms = mono_ms() - (wall_ms() - sw->launched_ms);
+	w->retire_wall_ms = sw->retire_started_ms;
+	w->idle_since_ms = -1;
+	w->rss = -1;
+	w->gpu_util = -1;
+	if (st < 0 || !proc_alive(w->pid, w->start_time) ||
+	    sw->slot < 0 || sw->slot >= pool_size(c->pool) ||
+	    pool_take(c->pool, sw->slot, in->id) == -1) {
+		if (st >= 0 && proc_alive(w->pid, w->start_time))
+			launch_kill(w->pid, SIGKILL);	/* slot clash */
+		ev(in, "worker_gone", "worker w%d (%s, pid %d) %s while edask "
+		    "was down", w->id, w->name, (int)w->pid, w->pid > 0 ?
+		    "exited" : "was being launched");
+		if (store_worker_delete(c->store, in->spec->name, w->id, NULL,
+		    0) == -1)
+			log_warnx("store: cannot delete worker w%d", w->id);
+		worker_free(w);
+		return;
+	}
+	w->state = (enum wstate)st;
+	if (loop_pid_watch(c->loop, w->pid, on_worker_exit, w) == -1)
+		log_warn("pidfd for worker pid %d", (int)w->pid);
+	in->workers = xrealloc(in->workers,
+	    (in->nworkers + 1) * sizeof(*in->workers));
+	in->workers[in->nworkers++] = w;
+}
+
+/* Carries on with what each adopted worker was doing. */
+static void
+resume_workers(struct instance *in)
+{
+	int64_t now = wall_ms();
+	size_t i;
+
+	for (i = 0; i < in->nworkers; i++) {
+		struct worker *w = in->workers[i];
+		int64_t left;
+
+		switch (w->state) {
+		case W_LAUNCHING:
+			left = w->launched_wall_ms +
+			    in->spec->scaling.start_timeout_ms - now;
+			w->start_timer = loop_timer_add(in->ctl->loop,
+			    left > 1000 ? left : 1000, on_start_timeout, w);
+			break;
+		case W_RETIRING:
+			/* the answer was lost with the old controller: ask
+			 * again; a worker the scheduler no longer has is
+			 * refused, then stopped once seen missing */
+			w->state = W_RUNNING;
+			worker_retire(w, RETIRE_TIMEOUT_MS);
+			break;
+		case W_STOPPING:
+			worker_terminate(w, 0);
+			break;
+		case W_RUNNING:
+			break;
+		}
+	}
+}
+
+static void
+restore_instance(struct ctl *c, const struct store_instance *si)
+{
+	struct store_worker *sws = NULL;
+	struct instance *in;
+	struct spec *spec;
+	enum istate st = istate_parse(si->state);
+	bool sched_alive;
+	size_t i, n = 0;
+	char err[512];
+
+	if (spec_parse(si->spec_json, strlen(si->spec_json), "stored spec",
+	    &spec, err, sizeof(err)) == -1) {
+		events_add(c->events, si->name, "error", "cannot restore: %s",
+		    err);
+		return;
+	}
+	in = instance_new(c, spec);
+	in->created_ms = si->created_ms;
+	in->next_worker_id = si->next_worker_id;
+	strlcpy_(in->error, si->error, sizeof(in->error));
+	in->sched_pid = (pid_t)si->sched_pid;
+	in->sched_start = si->sched_start;
+	if (si->sched_addr[0] != '\0')
+		in->sched_addr = xstrdup(si->sched_addr);
+	if (si->dash_url[0] != '\0')
+		in->dash_url = xstrdup(si->dash_url);
+	in->state = st;
+	if (store_workers_load(c->store, spec->name, &sws, &n, err,
+	    sizeof(err)) == -1)
+		log_warnx("%s", err);
+	for (i = 0; i < n; i++)
+		restore_worker(in, &sws[i]);
+	store_workers_free(sws, n);
+	sched_alive = proc_alive(in->sched_pid, in->sched_start);
+	if (sched_alive) {
+		if (loop_pid_watch(c->loop, in->sched_pid, on_sched_exit,
+		    in) == -1)
+			log_warn("pidfd for scheduler pid %d",
+			    (int)in->sched_pid);
+	} else {
+		in->sched_pid = 0;
+		in->sched_start = 0;
+	}
+	kill_orphans(in);
+	if (in->dash_url != NULL && sched_alive)
+		in->dask = dask_new(c->http, in->dash_url);
+	ev(in, "restored", "state %s, scheduler %s, %zu worker(s) re-adopted",
+	    istate_name[st], sched_alive ? "alive" : "gone", in->nworkers);
+	in->ever_started = st == I_STARTED || st == I_STOPPING;
+	switch (st) {
+	case I_STARTED:
+	case I_STOPPING:
+		if (!sched_alive || in->dask == NULL) {
+			instance_fail(in, "scheduler exited while edask was "
+			    "down; log %s", in->sched_log);
+			break;
+		}
+		in->ever_started = true;
+		in->state = I_STARTED;
+		resume_workers(in);
+		if (st == I_STOPPING)
+			instance_stop(in);
+		else
+			in->timer = loop_timer_add(c->loop, 0, instance_tick,
+			    in);
+		break;
+	case I_STARTING:
+		if (sched_alive) {
+			in->start_deadline_ms = mono_ms() +
+			    in->spec->scaling.start_timeout_ms;
+			in->timer = loop_timer_add(c->loop, 0, start_poll, in);
+			break;
+		}
+		workers_terminate_all(in);
+		instance_start(in);
+		break;
+	case I_REGISTERED:
+		instance_start(in);
+		break;
+	case I_STOPPED:
+	case I_ERROR:
+		/* nothing should run; whatever does is stopped */
+		workers_terminate_all(in);
+		if (in->sched_pid > 0)
+			sched_terminate(in);
+		persist_instance(in);
+		break;
+	}
+}
+
+int
+ctl_restore(struct ctl *c, char *err, size_t errlen)
+{
+	struct store_instance *sis = NULL;
+	size_t i, n = 0;
+
+	if (store_instances_load(c->store, &sis, &n, err, errlen) == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		restore_instance(c, &sis[i]);
+	store_instances_free(sis, n);
 	return 0;
 }
 

@@ -34,17 +34,55 @@ struct ctl_config {
 	void		*stopped_arg;
 };
 
-/* Builds the local pool (NVML, simulated, or CPU slots). */
+/*
+ * Opens the store (STATE/edask.db; a corrupt or newer database fails here
+ * with a clear message), builds the local pool (NVML, simulated, or CPU
+ * slots) and reloads the events.
+ */
 struct ctl *ctl_new(struct loop *l, const struct ctl_config *cfg,
     char *err, size_t errlen);
-void ctl_free(struct ctl *c);		/* NULL: no-op; processes must be gone */
+/* NULL: no-op.  Processes still running are left running (a daemon that
+ * detaches re-adopts them when it starts again). */
+void ctl_free(struct ctl *c);
+
+/* Errors of the control calls (negative; err says why). */
+#define CTL_EINVAL	(-1)	/* cannot be done as asked (HTTP 400) */
+#define CTL_ENOENT	(-2)	/* no such instance (404) */
+#define CTL_ECONFLICT	(-3)	/* not in this state (409) */
+#define CTL_ESHUTDOWN	(-4)	/* the daemon is shutting down (503) */
+
+enum ctl_deployed { CTL_CREATED, CTL_UNCHANGED, CTL_UPDATED };
 
 /*
- * Registers an instance from spec (ownership passes to ctl) and starts it.
- * Fails (-1, err) on a duplicate name, a pool that cannot run it or a
- * worker command that does not exist.
+ * Deploys spec (ownership passes to ctl, whatever the result).  A new
+ * name is registered and started (CTL_CREATED).  The same content again
+ * is a no-op (CTL_UNCHANGED).  A changed spec updates the instance
+ * (CTL_UPDATED): min, max, scaling and sharing apply live; changing other
+ * fields of a running instance is CTL_ECONFLICT, naming them (stop it
+ * first).  CTL_EINVAL: a pool, command or python this daemon cannot run.
  */
-int ctl_deploy(struct ctl *c, struct spec *spec, char *err, size_t errlen);
+int ctl_deploy(struct ctl *c, struct spec *spec, enum ctl_deployed *what,
+    char *err, size_t errlen);
+/* Starts a stopped instance (or one in error); no-op when running. */
+int ctl_start(struct ctl *c, const char *name, char *err, size_t errlen);
+/* Retires the workers, then stops the scheduler; no-op when stopped. */
+int ctl_stop(struct ctl *c, const char *name, char *err, size_t errlen);
+/* Stops the instance, then removes it and its state folder; *removed
+ * tells whether that happened already or follows the stop. */
+int ctl_undeploy(struct ctl *c, const char *name, bool *removed, char *err,
+    size_t errlen);
+/* Changes min and/or max live. */
+int ctl_scale(struct ctl *c, const char *name, bool has_min, int min,
+    bool has_max, int max, char *err, size_t errlen);
+
+/*
+ * After a restart: reloads the instances from the store and re-adopts the
+ * schedulers and workers still alive (pid plus process start time), cleans
+ * up those that died meanwhile, kills processes of an instance that no
+ * record claims (a launch the crash interrupted), finishes interrupted
+ * retirements, and resumes ticking.  0, or -1 with err.
+ */
+int ctl_restore(struct ctl *c, char *err, size_t errlen);
 
 /*
  * Stops every instance (workers retired, then scheduler) and calls the

@@ -14,13 +14,14 @@
 
 #include "api.h"
 #include "cli.h"
+#include "config.h"
 #include "instance.h"
 #include "launch.h"
 #include "loop.h"
 #include "spec.h"
+#include "token.h"
 #include "util.h"
 
-#define UP_DEFAULT_LISTEN	"127.0.0.1:8780"
 #define PREFLIGHT_TIMEOUT_S	120
 
 static void
@@ -29,35 +30,60 @@ usage_main(FILE *f)
 	fprintf(f,
 	    "usage: edask COMMAND [ARGS]\n"
 	    "\n"
-	    "  up [-f SPEC]... [--gpus N] [--listen HOST:PORT] "
-	    "[--state-dir DIR] [-v]\n"
+	    "Daemon:\n"
+	    "  up [-c CONFIG] [-f SPEC]... [--gpus N] [--listen HOST:PORT]\n"
+	    "     [--state-dir DIR] [-v]\n"
 	    "                 run the controller in the foreground with this "
 	    "machine's\n"
-	    "                 GPU pool and deploy the specs (default: one "
-	    "instance \"dask\")\n"
-	    "  check SPEC...  validate instance specs (exit 2 on the first "
-	    "error)\n"
+	    "                 GPU pool, deploy and start the specs (default: "
+	    "one instance\n"
+	    "                 \"dask\"); Ctrl-C stops every instance\n"
+	    "  serve [-c CONFIG] [-v]\n"
+	    "                 run the daemon; SIGTERM leaves the instances "
+	    "running, to\n"
+	    "                 be re-adopted at the next start\n"
+	    "  check SPEC...  validate instance specs; check -c CONFIG: a "
+	    "daemon config\n"
+	    "\n"
+	    "Client (--addr HOST:PORT, else $EDASK_ADDR, else %s; --json "
+	    "everywhere):\n"
+	    "  deploy SPEC    create, or update, an instance from a spec\n"
+	    "  start NAME | stop NAME | undeploy NAME\n"
+	    "  scale NAME [--min N] [--max N]\n"
 	    "  ls             list instances\n"
-	    "  show NAME      one instance, its outputs and workers [--json]\n"
-	    "  pool           the slots of the pool and who holds them "
-	    "[--json]\n"
-	    "  events [NAME]  the decision log [--since SEQ] [--json]\n"
+	    "  show NAME      one instance, its outputs and workers\n"
+	    "  pool           the slots of the pool and who holds them\n"
+	    "  events [NAME] [--since SEQ] [--follow]\n"
+	    "                 the decision log\n"
 	    "  version        print the version\n"
 	    "\n"
-	    "Client commands reach the daemon at --addr HOST:PORT, else "
-	    "$EDASK_ADDR,\n"
-	    "else %s.\n", CLI_DEFAULT_ADDR);
+	    "Changes need the API token: $EDASK_TOKEN, else the token file "
+	    "of the state\n"
+	    "folder (--state-dir, else $EDASK_STATE_DIR, else the default).\n",
+	    CLI_DEFAULT_ADDR);
 }
 
 static int
 cmd_check(int argc, char **argv)
 {
+	struct config *cfg;
 	char err[1024];
 	struct spec *s;
 	int i;
 
+	if (argc == 3 && strcmp(argv[1], "-c") == 0) {
+		if (config_load(argv[2], &cfg, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s\n", err);
+			return 2;
+		}
+		printf("%s: ok (listen %s, state %s, %zu pool(s))\n", argv[2],
+		    cfg->listen, cfg->state_dir, cfg->npools);
+		config_free(cfg);
+		return 0;
+	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: edask check SPEC...\n");
+		fprintf(stderr, "usage: edask check SPEC... | edask check -c "
+		    "CONFIG\n");
 		return 2;
 	}
 	for (i = 1; i < argc; i++) {
@@ -180,44 +206,44 @@ write_file(const char *path, const char *text)
 	return rc;
 }
 
-static char *
-default_state_dir(void)
-{
-	const char *x = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-
-	if (x != NULL && x[0] == '/')
-		return xasprintf("%s/edask", x);
-	if (home != NULL && home[0] == '/')
-		return xasprintf("%s/.local/state/edask", home);
-	return xstrdup("/var/lib/edask");
-}
-
-struct up {
+/* What `up` and `serve` run. */
+struct daemon {
+	struct config	*cfg;
+	struct spec	**specs;	/* up: deploy and start these */
+	size_t		 nspecs;
+	bool		 up;		/* signals stop every instance */
+	int		 gpus;		/* --gpus, -1: the config's */
 	struct loop	*loop;
 	struct ctl	*ctl;
-	bool		 stopping;
 };
 
 static void
 on_stopped(void *arg)
 {
-	struct up *u = arg;
+	struct daemon *d = arg;
 
-	loop_stop(u->loop);
+	loop_stop(d->loop);
 }
 
 static void
 on_signal(int signo, void *arg)
 {
-	struct up *u = arg;
+	struct daemon *d = arg;
 
-	log_info("%s: stopping (again to kill everything at once)",
-	    strsignal(signo));
-	ctl_shutdown(u->ctl);
+	if (d->up) {
+		log_info("%s: stopping every instance (again to kill them at "
+		    "once)", strsignal(signo));
+		ctl_shutdown(d->ctl);
+		return;
+	}
+	log_info("%s: the daemon leaves; its instances keep running and are "
+	    "re-adopted when it starts again", strsignal(signo));
+	loop_stop(d->loop);
 }
 
 static int
-parse_int_arg(const char *opt, const char *v, int lo, int hi, int *out)
+parse_int_arg(const char *cmd, const char *opt, const char *v, int lo,
+    int hi, int *out)
 {
 	char *end;
 	long n;
@@ -225,65 +251,208 @@ parse_int_arg(const char *opt, const char *v, int lo, int hi, int *out)
 	errno = 0;
 	n = strtol(v, &end, 10);
 	if (v[0] == '\0' || *end != '\0' || errno != 0 || n < lo || n > hi) {
-		fprintf(stderr, "edask up: %s takes an integer from %d to %d, "
-		    "got \"%s\"\n", opt, lo, hi, v);
+		fprintf(stderr, "edask %s: %s takes an integer from %d to %d, "
+		    "got \"%s\"\n", cmd, opt, lo, hi, v);
 		return -1;
 	}
 	*out = (int)n;
 	return 0;
 }
 
+/*
+ * The local pool's GPUs into *gpus: --gpus, else the config's (-1: NVML).
+ * Pools this version cannot run are refused here, before anything starts.
+ */
 static int
-cmd_up(int argc, char **argv)
+daemon_gpus(const struct daemon *d, int *gpus, char *err, size_t errlen)
 {
-	const char *listen = UP_DEFAULT_LISTEN;
-	char *state_dir = NULL;
-	struct spec **specs = NULL;
-	size_t nspecs = 0, i, j;
-	struct ctl_config cfg;
+	size_t i;
+
+	*gpus = CONFIG_GPUS_AUTO;
+	for (i = 0; i < d->cfg->npools; i++) {
+		const struct config_pool *p = &d->cfg->pools[i];
+
+		if (strcmp(p->backend, "local") != 0)
+			return seterr(err, errlen, "pool \"%s\": backend %s is "
+			    "not supported by this version (only local)",
+			    p->name, p->backend);
+		*gpus = p->gpus;
+	}
+	if (d->gpus > 0)
+		*gpus = d->gpus;
+	return 0;
+}
+
+static int
+run_daemon(struct daemon *d)
+{
+	const struct config *cfg = d->cfg;
+	struct ctl_config cc;
 	struct api *api = NULL;
-	struct up u;
-	char err[1024], url[300];
-	int gpus = -1, lockfd, rc = 1;
+	enum ctl_deployed what;
+	char err[1024], url[300], token[TOKEN_LEN + 1], *p;
+	int gpus, rc = 1;
+	size_t i, j;
 
-	memset(&u, 0, sizeof(u));
-	for (i = 1; i < (size_t)argc; i++) {
+	if (cfg->log_file != NULL) {
+		int fd = open(cfg->log_file, O_WRONLY | O_CREAT | O_APPEND |
+		    O_CLOEXEC, 0640);
+
+		if (fd == -1 || dup2(fd, 2) == -1) {
+			fprintf(stderr, "edask: log file %s: %s\n",
+			    cfg->log_file, strerror(errno));
+			return 1;
+		}
+		close(fd);
+	}
+	if (daemon_gpus(d, &gpus, err, sizeof(err)) == -1) {
+		fprintf(stderr, "edask: %s\n", err);
+		return 1;
+	}
+	if (mkdir_p(cfg->state_dir, 0755) == -1) {
+		fprintf(stderr, "edask: cannot create state folder %s: %s\n",
+		    cfg->state_dir, strerror(errno));
+		return 1;
+	}
+	if (lock_state_dir(cfg->state_dir, err, sizeof(err)) == -1 ||
+	    token_load_or_create(cfg->state_dir, token, sizeof(token), err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "edask: %s\n", err);
+		return 1;
+	}
+	for (i = 0; i < d->nspecs; i++) {
+		bool seen = false;
+
+		for (j = 0; j < i; j++)
+			seen |= strcmp(d->specs[j]->python,
+			    d->specs[i]->python) == 0;
+		if (!seen && preflight_python(d->specs[i]->python,
+		    cfg->state_dir, err, sizeof(err)) == -1) {
+			fprintf(stderr, "edask: instance \"%s\": %s\n",
+			    d->specs[i]->name, err);
+			return 1;
+		}
+	}
+	signal(SIGPIPE, SIG_IGN);
+	d->loop = loop_new();
+	api = api_new(d->loop, NULL, cfg->listen, token, url, sizeof(url),
+	    err, sizeof(err));
+	if (api == NULL) {
+		fprintf(stderr, "edask: %s\n", err);
+		goto out;
+	}
+	memset(&cc, 0, sizeof(cc));
+	cc.state_dir = cfg->state_dir;
+	cc.api_url = url;
+	cc.gpus = gpus;
+	cc.stop_on_start_error = d->up;
+	cc.stopped = on_stopped;
+	cc.stopped_arg = d;
+	d->ctl = ctl_new(d->loop, &cc, err, sizeof(err));
+	if (d->ctl == NULL) {
+		fprintf(stderr, "edask: %s\n", err);
+		goto out;
+	}
+	if (ctl_restore(d->ctl, err, sizeof(err)) == -1) {
+		fprintf(stderr, "edask: %s\n", err);
+		goto out;
+	}
+	api_set_ctl(api, d->ctl);
+	p = xasprintf("%s/api.url", cfg->state_dir);
+	snprintf(err, sizeof(err), "%s\n", url);
+	if (write_file(p, err) == -1)
+		log_warn("%s", p);
+	free(p);
+	log_info("edask %s: API and console on %s, state in %s",
+	    EDASK_VERSION, url, cfg->state_dir);
+	loop_signal(d->loop, SIGINT, on_signal, d);
+	loop_signal(d->loop, SIGTERM, on_signal, d);
+	loop_signal(d->loop, SIGHUP, on_signal, d);
+	for (i = 0; i < d->nspecs; i++) {
+		struct spec *s = d->specs[i];
+		char name[SPEC_NAME_MAX + 1];
+		int r;
+
+		d->specs[i] = NULL;
+		strlcpy_(name, s->name, sizeof(name));
+		r = ctl_deploy(d->ctl, s, &what, err, sizeof(err));
+		if (r == 0)
+			r = ctl_start(d->ctl, name, err, sizeof(err));
+		if (r != 0) {
+			fprintf(stderr, "edask: %s\n", err);
+			ctl_shutdown(d->ctl);
+			loop_run(d->loop);
+			goto out;
+		}
+	}
+	loop_run(d->loop);
+	rc = ctl_failed(d->ctl) ? 1 : 0;
+	p = xasprintf("%s/api.url", cfg->state_dir);
+	unlink(p);
+	free(p);
+	if (d->up)
+		log_info("edask: %s", rc == 0 ? "stopped; no process left" :
+		    "stopped after a start failure; no process left");
+out:
+	ctl_free(d->ctl);
+	api_free(api);
+	loop_free(d->loop);
+	return rc;
+}
+
+static int
+cmd_daemon(int argc, char **argv, bool up)
+{
+	const char *cmd = up ? "up" : "serve";
+	const char *listen = NULL, *state_dir = NULL;
+	struct daemon d;
+	char err[1024];
+	int i, rc = 2;
+
+	memset(&d, 0, sizeof(d));
+	d.up = up;
+	d.gpus = -1;
+	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		const char *v = i + 1 < (size_t)argc ? argv[i + 1] : NULL;
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if ((strcmp(a, "-f") == 0 || strcmp(a, "--file") == 0) &&
-		    v != NULL) {
+		if (strcmp(a, "-c") == 0 && v != NULL) {
+			config_free(d.cfg);
+			if (config_load(v, &d.cfg, err, sizeof(err)) == -1) {
+				fprintf(stderr, "%s\n", err);
+				goto out;
+			}
+			i++;
+		} else if (up && (strcmp(a, "-f") == 0 ||
+		    strcmp(a, "--file") == 0) && v != NULL) {
 			struct spec *s;
+			size_t j;
 
 			if (spec_load(v, &s, err, sizeof(err)) == -1) {
 				fprintf(stderr, "%s\n", err);
-				rc = 2;
 				goto out;
 			}
-			for (j = 0; j < nspecs; j++) {
-				if (strcmp(specs[j]->name, s->name) == 0) {
+			for (j = 0; j < d.nspecs; j++) {
+				if (strcmp(d.specs[j]->name, s->name) == 0) {
 					fprintf(stderr, "%s: instance \"%s\" is "
 					    "given twice\n", v, s->name);
 					spec_free(s);
-					rc = 2;
 					goto out;
 				}
 			}
-			specs = xrealloc(specs, (nspecs + 1) * sizeof(*specs));
-			specs[nspecs++] = s;
+			d.specs = xrealloc(d.specs,
+			    (d.nspecs + 1) * sizeof(*d.specs));
+			d.specs[d.nspecs++] = s;
 			i++;
-		} else if (strcmp(a, "--gpus") == 0 && v != NULL) {
-			if (parse_int_arg(a, v, 1, 1024, &gpus) == -1) {
-				rc = 2;
+		} else if (up && strcmp(a, "--gpus") == 0 && v != NULL) {
+			if (parse_int_arg(cmd, a, v, 1, 1024, &d.gpus) == -1)
 				goto out;
-			}
 			i++;
-		} else if (strcmp(a, "--listen") == 0 && v != NULL) {
+		} else if (up && strcmp(a, "--listen") == 0 && v != NULL) {
 			listen = v;
 			i++;
-		} else if (strcmp(a, "--state-dir") == 0 && v != NULL) {
-			free(state_dir);
-			state_dir = xstrdup(v);
+		} else if (up && strcmp(a, "--state-dir") == 0 && v != NULL) {
+			state_dir = v;
 			i++;
 		} else if (strcmp(a, "-v") == 0) {
 			log_set_level(LOG_LEVEL_DEBUG);
@@ -292,104 +461,47 @@ cmd_up(int argc, char **argv)
 			rc = 0;
 			goto out;
 		} else {
-			fprintf(stderr, "edask up: unknown or incomplete "
-			    "argument \"%s\"\n", a);
+			fprintf(stderr, "edask %s: unknown or incomplete "
+			    "argument \"%s\"\n", cmd, a);
 			usage_main(stderr);
-			rc = 2;
 			goto out;
 		}
 	}
-	if (nspecs == 0) {
-		specs = xcalloc(1, sizeof(*specs));
-		specs[nspecs++] = spec_default("dask");
+	if (d.cfg == NULL) {
+		d.cfg = config_default();
+		if (up) {
+			/* the one-command path keeps its state per user */
+			free(d.cfg->state_dir);
+			d.cfg->state_dir = cli_default_state_dir();
+		}
 	}
-	if (state_dir == NULL)
-		state_dir = default_state_dir();
-	if (mkdir_p(state_dir, 0755) == -1) {
-		fprintf(stderr, "edask: cannot create state folder %s: %s\n",
-		    state_dir, strerror(errno));
-		goto out;
-	}
-	lockfd = lock_state_dir(state_dir, err, sizeof(err));
-	if (lockfd == -1) {
-		fprintf(stderr, "edask: %s\n", err);
-		goto out;
-	}
-	for (i = 0; i < nspecs; i++) {
-		bool seen = false;
+	if (listen != NULL) {
+		char host[256];
+		int port;
 
-		for (j = 0; j < i; j++)
-			seen |= strcmp(specs[j]->python, specs[i]->python) == 0;
-		if (!seen && preflight_python(specs[i]->python, state_dir, err,
+		if (api_parse_listen(listen, host, sizeof(host), &port, err,
 		    sizeof(err)) == -1) {
-			fprintf(stderr, "edask: instance \"%s\": %s\n",
-			    specs[i]->name, err);
-			goto out;
-		}
-	}
-	signal(SIGPIPE, SIG_IGN);
-	u.loop = loop_new();
-	api = api_new(u.loop, NULL, listen, url, sizeof(url), err, sizeof(err));
-	if (api == NULL) {
-		fprintf(stderr, "edask: %s\n", err);
-		goto out;
-	}
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.state_dir = state_dir;
-	cfg.api_url = url;
-	cfg.gpus = gpus;
-	cfg.stop_on_start_error = true;
-	cfg.stopped = on_stopped;
-	cfg.stopped_arg = &u;
-	u.ctl = ctl_new(u.loop, &cfg, err, sizeof(err));
-	if (u.ctl == NULL) {
-		fprintf(stderr, "edask: %s\n", err);
-		goto out;
-	}
-	api_set_ctl(api, u.ctl);
-	{
-		char *p = xasprintf("%s/api.url", state_dir);
-		char *t = xasprintf("%s\n", url);
-
-		if (write_file(p, t) == -1)
-			log_warn("%s", p);
-		free(p);
-		free(t);
-	}
-	log_info("edask %s: API and console on %s, state in %s",
-	    EDASK_VERSION, url, state_dir);
-	loop_signal(u.loop, SIGINT, on_signal, &u);
-	loop_signal(u.loop, SIGTERM, on_signal, &u);
-	loop_signal(u.loop, SIGHUP, on_signal, &u);
-	for (i = 0; i < nspecs; i++) {
-		struct spec *s = specs[i];
-
-		specs[i] = NULL;
-		if (ctl_deploy(u.ctl, s, err, sizeof(err)) == -1) {
 			fprintf(stderr, "edask: %s\n", err);
-			ctl_shutdown(u.ctl);
-			loop_run(u.loop);
+			rc = 1;
 			goto out;
 		}
+		free(d.cfg->listen);
+		d.cfg->listen = xstrdup(listen);
 	}
-	loop_run(u.loop);
-	rc = ctl_failed(u.ctl) ? 1 : 0;
-	{
-		char *p = xasprintf("%s/api.url", state_dir);
-
-		unlink(p);
-		free(p);
+	if (state_dir != NULL) {
+		free(d.cfg->state_dir);
+		d.cfg->state_dir = xstrdup(state_dir);
 	}
-	log_info("edask: %s", rc == 0 ? "stopped; no process left" :
-	    "stopped after a start failure; no process left");
+	if (up && d.nspecs == 0) {
+		d.specs = xcalloc(1, sizeof(*d.specs));
+		d.specs[d.nspecs++] = spec_default("dask");
+	}
+	rc = run_daemon(&d);
 out:
-	for (i = 0; i < nspecs; i++)
-		spec_free(specs[i]);
-	free(specs);
-	ctl_free(u.ctl);
-	api_free(api);
-	loop_free(u.loop);
-	free(state_dir);
+	for (size_t k = 0; k < d.nspecs; k++)
+		spec_free(d.specs[k]);
+	free(d.specs);
+	config_free(d.cfg);
 	return rc;
 }
 
@@ -404,7 +516,9 @@ main(int argc, char **argv)
 	}
 	cmd = argv[1];
 	if (strcmp(cmd, "up") == 0)
-		return cmd_up(argc - 1, argv + 1);
+		return cmd_daemon(argc - 1, argv + 1, true);
+	if (strcmp(cmd, "serve") == 0)
+		return cmd_daemon(argc - 1, argv + 1, false);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(argc - 1, argv + 1);
 	if (cli_is_command(cmd))

@@ -10,15 +10,12 @@
  */
 #include "spec.h"
 #include "util.h"
+#include "yamlx.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 #include <yaml.h>
 
 #define SPEC_TEXT_MAX	(1024 * 1024)	/* longest spec text, in bytes */
@@ -38,15 +35,6 @@
 #define COMMAND_MAX	65536		/* workers.command, env values */
 #define ENV_KEY_MAX	256
 #define SECTION_MAX	8		/* most keys in one table */
-#define QUOTE_MAX	48		/* bytes of a value in a message */
-#define QUOTE_BUF	(QUOTE_MAX * 6 + 8)
-
-struct ctx {
-	yaml_document_t	*doc;
-	const char	*fname;
-	char		*err;
-	size_t		 errlen;
-};
 
 enum ftype {
 	F_NAME,		/* char *; spec_name_valid() */
@@ -77,13 +65,13 @@ struct section {
 	size_t			 nfields;
 	/* Cross-field checks once every key is read; vals[i] is the value
 	 * node of fields[i], or NULL where the key was left out. */
-	int			(*check)(struct ctx *, const struct section *,
+	int			(*check)(struct yamlx *, const struct section *,
 				    const struct spec *, const yaml_node_t **);
 };
 
-static int	check_workers(struct ctx *, const struct section *,
+static int	check_workers(struct yamlx *, const struct section *,
 		    const struct spec *, const yaml_node_t **);
-static int	check_top(struct ctx *, const struct section *,
+static int	check_top(struct yamlx *, const struct section *,
 		    const struct spec *, const yaml_node_t **);
 
 #define OFF(m)	offsetof(struct spec, m)
@@ -151,244 +139,6 @@ static const struct field top_fields[] = {
 static const struct section top_section = {
 	"", top_fields, ARRAY_LEN(top_fields), check_top
 };
-
-/* Messages */
-
-static int PRINTF(4, 0)
-verr(struct ctx *c, size_t line, size_t col, const char *fmt, va_list ap)
-{
-	char msg[1024];
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	return seterr(c->err, c->errlen, "%s:%zu:%zu: %s", c->fname, line, col,
-	    msg);
-}
-
-/* Error at a 1-based line and column. */
-static int PRINTF(4, 5)
-errpos(struct ctx *c, size_t line, size_t col, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	verr(c, line, col, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-/* Error at a libyaml mark (0-based). */
-static int PRINTF(3, 4)
-errat(struct ctx *c, yaml_mark_t m, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	verr(c, m.line + 1, m.column + 1, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-/*
- * Quotes user text for a message: at most QUOTE_MAX bytes, cut on a
- * character boundary, with quotes, backslashes and control characters
- * escaped so that a message stays one clean line on a terminal.
- */
-static const char *
-quote(const unsigned char *s, size_t n, char *buf, size_t len)
-{
-	size_t i = 0, o = 0, cl, k;
-
-	ASSERT(len >= QUOTE_BUF);
-	buf[o++] = '"';
-	while (i < n) {
-		cl = 1;
-		if (s[i] >= 0x80)
-			while (i + cl < n && (s[i + cl] & 0xc0) == 0x80 &&
-			    cl < 4)
-				cl++;
-		if (i + cl > QUOTE_MAX) {
-			memcpy(buf + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (s[i] == '"' || s[i] == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = (char)s[i];
-		} else if (s[i] == '\n') {
-			memcpy(buf + o, "\\n", 2);
-			o += 2;
-		} else if (s[i] == '\t') {
-			memcpy(buf + o, "\\t", 2);
-			o += 2;
-		} else if (s[i] < 0x20 || s[i] == 0x7f) {
-			o += (size_t)snprintf(buf + o, len - o, "\\x%02x",
-			    s[i]);
-		} else if (cl == 2 && s[i] == 0xc2 && s[i + 1] < 0xa0) {
-			/* C1 control character */
-			o += (size_t)snprintf(buf + o, len - o, "\\u%04x",
-			    s[i + 1]);
-		} else {
-			for (k = 0; k < cl; k++)
-				buf[o++] = (char)s[i + k];
-		}
-		i += cl;
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-	return buf;
-}
-
-/* "a mapping", "a sequence" or the quoted scalar: the "got ..." part. */
-static const char *
-describe(const yaml_node_t *n, char *buf, size_t len)
-{
-	switch (n->type) {
-	case YAML_MAPPING_NODE:
-		return "a mapping";
-	case YAML_SEQUENCE_NODE:
-		return "a sequence";
-	case YAML_SCALAR_NODE:
-		return quote(n->data.scalar.value, n->data.scalar.length, buf,
-		    len);
-	default:
-		return "nothing";
-	}
-}
-
-/* Scalars */
-
-static const char *
-sval(const yaml_node_t *n)
-{
-	return (const char *)n->data.scalar.value;
-}
-
-static bool
-is_scalar(const yaml_node_t *n, const char *s)
-{
-	return n->type == YAML_SCALAR_NODE &&
-	    n->data.scalar.length == strlen(s) &&
-	    memcmp(n->data.scalar.value, s, n->data.scalar.length) == 0;
-}
-
-/* A scalar with an embedded NUL can't be used as a C string. */
-static bool
-has_nul(const yaml_node_t *n)
-{
-	return memchr(n->data.scalar.value, '\0', n->data.scalar.length) !=
-	    NULL;
-}
-
-/* YAML's null: an unquoted empty scalar, "~" or "null". */
-static bool
-is_null(const yaml_node_t *n)
-{
-	if (n->type != YAML_SCALAR_NODE ||
-	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	return is_scalar(n, "") || is_scalar(n, "~") ||
-	    is_scalar(n, "null") || is_scalar(n, "Null") ||
-	    is_scalar(n, "NULL");
-}
-
-/*
- * Plain decimal only: "1.5", "0x10", "010", "+1" and "" are errors rather
- * than guesses.  Overflow saturates so that the range check reports it.
- */
-static int
-parse_int(const char *s, size_t n, int64_t *v)
-{
-	uint64_t acc = 0;
-	bool neg = false, sat = false;
-	size_t i = 0;
-
-	if (i < n && s[i] == '-') {
-		neg = true;
-		i++;
-	}
-	if (i == n || (s[i] == '0' && n - i > 1))
-		return -1;
-	for (; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		if (acc > (UINT64_MAX - 9) / 10)
-			sat = true;
-		else
-			acc = acc * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (sat || acc > INT64_MAX)
-		*v = neg ? INT64_MIN : INT64_MAX;
-	else
-		*v = neg ? -(int64_t)acc : (int64_t)acc;
-	return 0;
-}
-
-/* Decodes one UTF-8 character; -1 on a malformed sequence. */
-static int
-utf8_next(const unsigned char *s, size_t n, size_t *i, uint32_t *cp)
-{
-	uint32_t c = s[*i], min;
-	size_t k, cl;
-
-	if (c < 0x80) {
-		*cp = c;
-		(*i)++;
-		return 0;
-	} else if ((c & 0xe0) == 0xc0) {
-		cl = 2, min = 0x80, c &= 0x1f;
-	} else if ((c & 0xf0) == 0xe0) {
-		cl = 3, min = 0x800, c &= 0x0f;
-	} else if ((c & 0xf8) == 0xf0) {
-		cl = 4, min = 0x10000, c &= 0x07;
-	} else
-		return -1;
-	if (n - *i < cl)
-		return -1;
-	for (k = 1; k < cl; k++) {
-		if ((s[*i + k] & 0xc0) != 0x80)
-			return -1;
-		c = (c << 6) | (s[*i + k] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return -1;
-	*cp = c;
-	*i += cl;
-	return 0;
-}
-
-/*
- * Strings go back out as JSON (spec_to_json) and are read again as YAML,
- * where a NUL, a control character or a Unicode line separator would not
- * survive; nothing needs one in a path, a host, a command or a variable.
- * Tab, newline and carriage return are let through for env values.
- */
-static int
-check_text(struct ctx *c, const yaml_node_t *n, const char *path,
-    size_t maxlen)
-{
-	const unsigned char *s = n->data.scalar.value;
-	size_t len = n->data.scalar.length, i = 0;
-	uint32_t cp;
-
-	if (len > maxlen)
-		return errat(c, n->start_mark, "%s is too long (%zu bytes, at "
-		    "most %zu)", path, len, maxlen);
-	while (i < len) {
-		if (utf8_next(s, len, &i, &cp) == -1)
-			return errat(c, n->start_mark, "%s is not valid UTF-8",
-			    path);
-		if (cp == 0)
-			return errat(c, n->start_mark, "%s contains a NUL byte",
-			    path);
-		if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') ||
-		    (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 ||
-		    cp == 0x2029 || cp == 0xfeff || cp == 0xfffe ||
-		    cp == 0xffff)
-			return errat(c, n->start_mark, "%s contains control "
-			    "character U+%04X", path, (unsigned)cp);
-	}
-	return 0;
-}
 
 /* Durations and sizes */
 
@@ -567,134 +317,133 @@ env_key_valid(const char *k, size_t n)
 
 /* Reading the tree */
 
-static const yaml_node_t *
-node_get(struct ctx *c, int i)
-{
-	return yaml_document_get_node(c->doc, i);
-}
-
 static void
 set_string(char **dst, const yaml_node_t *n)
 {
 	free(*dst);
-	*dst = xstrndup(sval(n), n->data.scalar.length);
+	*dst = xstrndup(yamlx_sval(n), n->data.scalar.length);
 }
 
-static int read_section(struct ctx *, const struct section *,
+static int read_section(struct yamlx *, const struct section *,
     const yaml_node_t *, struct spec *);
-static int read_env(struct ctx *, const yaml_node_t *, struct spec *);
+static int read_env(struct yamlx *, const yaml_node_t *, struct spec *);
 
 static int
-read_int(struct ctx *c, const struct field *f, const char *path,
+read_int(struct yamlx *c, const struct field *f, const char *path,
     const yaml_node_t *v, int *dst)
 {
-	char q[QUOTE_BUF];
+	char q[YAMLX_QUOTE_BUF];
 	int64_t x;
 
 	if (v->type != YAML_SCALAR_NODE ||
-	    parse_int(sval(v), v->data.scalar.length, &x) == -1 || x < f->lo)
-		return errat(c, v->start_mark,
+	    yamlx_parse_int(yamlx_sval(v), v->data.scalar.length, &x) == -1 ||
+	    x < f->lo)
+		return yamlx_errat(c, v->start_mark,
 		    "%s must be an integer >= %lld%s, got %s", path,
 		    (long long)f->lo, f->type == F_MAX ?
-		    " (or null for all slots)" : "", describe(v, q, sizeof(q)));
+		    " (or null for all slots)" : "",
+		    yamlx_describe(v, q, sizeof(q)));
 	if (x > f->hi)
-		return errat(c, v->start_mark,
+		return yamlx_errat(c, v->start_mark,
 		    "%s must be an integer <= %lld, got %s", path,
-		    (long long)f->hi, describe(v, q, sizeof(q)));
+		    (long long)f->hi, yamlx_describe(v, q, sizeof(q)));
 	*dst = (int)x;
 	return 0;
 }
 
 static int
-read_duration(struct ctx *c, const struct field *f, const char *path,
+read_duration(struct yamlx *c, const struct field *f, const char *path,
     const yaml_node_t *v, int64_t *dst)
 {
-	char q[QUOTE_BUF], lo[32], hi[32];
+	char q[YAMLX_QUOTE_BUF], lo[32], hi[32];
 	int64_t x;
 
 	if (v->type != YAML_SCALAR_NODE)
-		return errat(c, v->start_mark, "%s must be a duration (e.g. "
-		    "500ms, 30s, 2m, 1h), got %s", path,
-		    describe(v, q, sizeof(q)));
-	if (has_nul(v) || spec_parse_duration(sval(v), &x) == -1)
-		return errat(c, v->start_mark, "%s: bad duration %s (use e.g. "
-		    "500ms, 30s, 2m, 1h)", path, describe(v, q, sizeof(q)));
+		return yamlx_errat(c, v->start_mark, "%s must be a duration "
+		    "(e.g. 500ms, 30s, 2m, 1h), got %s", path,
+		    yamlx_describe(v, q, sizeof(q)));
+	if (yamlx_has_nul(v) || spec_parse_duration(yamlx_sval(v), &x) == -1)
+		return yamlx_errat(c, v->start_mark, "%s: bad duration %s "
+		    "(use e.g. 500ms, 30s, 2m, 1h)", path,
+		    yamlx_describe(v, q, sizeof(q)));
 	if (x < f->lo || x > f->hi)
-		return errat(c, v->start_mark, "%s must be between %s and %s, "
-		    "got %s", path, fmt_ms(f->lo, lo, sizeof(lo)),
-		    fmt_ms(f->hi, hi, sizeof(hi)), describe(v, q, sizeof(q)));
+		return yamlx_errat(c, v->start_mark, "%s must be between %s "
+		    "and %s, got %s", path, fmt_ms(f->lo, lo, sizeof(lo)),
+		    fmt_ms(f->hi, hi, sizeof(hi)),
+		    yamlx_describe(v, q, sizeof(q)));
 	*dst = x;
 	return 0;
 }
 
 static int
-read_memory(struct ctx *c, const struct field *f, const char *path,
+read_memory(struct yamlx *c, const struct field *f, const char *path,
     const yaml_node_t *v, int64_t *dst)
 {
-	char q[QUOTE_BUF];
+	char q[YAMLX_QUOTE_BUF];
 	int64_t x;
 
-	if (is_scalar(v, "auto")) {
+	if (yamlx_is_scalar(v, "auto")) {
 		*dst = 0;
 		return 0;
 	}
 	if (v->type != YAML_SCALAR_NODE)
-		return errat(c, v->start_mark, "%s must be \"auto\" or a size "
-		    "(e.g. 512MiB, 4GiB), got %s", path,
-		    describe(v, q, sizeof(q)));
-	if (has_nul(v) || spec_parse_size(sval(v), &x) == -1)
-		return errat(c, v->start_mark, "%s: bad size %s (use e.g. "
-		    "512MiB, 4GiB, 2GB, or bytes)", path,
-		    describe(v, q, sizeof(q)));
+		return yamlx_errat(c, v->start_mark, "%s must be \"auto\" or "
+		    "a size (e.g. 512MiB, 4GiB), got %s", path,
+		    yamlx_describe(v, q, sizeof(q)));
+	if (yamlx_has_nul(v) || spec_parse_size(yamlx_sval(v), &x) == -1)
+		return yamlx_errat(c, v->start_mark, "%s: bad size %s (use "
+		    "e.g. 512MiB, 4GiB, 2GB, or bytes)", path,
+		    yamlx_describe(v, q, sizeof(q)));
 	if (x < f->lo || x > f->hi)
-		return errat(c, v->start_mark, "%s must be \"auto\" or a size "
-		    "between 64MiB and 64TiB, got %s", path,
-		    describe(v, q, sizeof(q)));
+		return yamlx_errat(c, v->start_mark, "%s must be \"auto\" or "
+		    "a size between 64MiB and 64TiB, got %s", path,
+		    yamlx_describe(v, q, sizeof(q)));
 	*dst = x;
 	return 0;
 }
 
 static int
-read_string(struct ctx *c, const struct field *f, const char *path,
+read_string(struct yamlx *c, const struct field *f, const char *path,
     const yaml_node_t *v, char **dst)
 {
-	char q[QUOTE_BUF];
+	char q[YAMLX_QUOTE_BUF];
 	size_t i;
 
 	if (v->type != YAML_SCALAR_NODE || v->data.scalar.length == 0 ||
-	    is_null(v))
-		return errat(c, v->start_mark, "%s must be a non-empty string, "
-		    "got %s", path, describe(v, q, sizeof(q)));
-	if (check_text(c, v, path, (size_t)f->hi) == -1)
+	    yamlx_is_null(v))
+		return yamlx_errat(c, v->start_mark, "%s must be a non-empty "
+		    "string, got %s", path, yamlx_describe(v, q, sizeof(q)));
+	if (yamlx_check_text(c, v, path, (size_t)f->hi) == -1)
 		return -1;
 	if (f->type == F_HOST)
 		for (i = 0; i < v->data.scalar.length; i++)
-			if (strchr(" \t\r\n", sval(v)[i]) != NULL)
-				return errat(c, v->start_mark, "%s must be a "
-				    "host name or address, got %s", path,
-				    describe(v, q, sizeof(q)));
+			if (strchr(" \t\r\n", yamlx_sval(v)[i]) != NULL)
+				return yamlx_errat(c, v->start_mark, "%s must "
+				    "be a host name or address, got %s", path,
+				    yamlx_describe(v, q, sizeof(q)));
 	set_string(dst, v);
 	return 0;
 }
 
 static int
-read_name(struct ctx *c, const char *path, const yaml_node_t *v, char **dst)
+read_name(struct yamlx *c, const char *path, const yaml_node_t *v, char **dst)
 {
-	char q[QUOTE_BUF];
+	char q[YAMLX_QUOTE_BUF];
 
-	if (v->type != YAML_SCALAR_NODE || is_null(v))
-		return errat(c, v->start_mark, "%s must be a string, got %s",
-		    path, describe(v, q, sizeof(q)));
-	if (has_nul(v) || !spec_name_valid(sval(v)))
-		return errat(c, v->start_mark, "%s %s is invalid: use a-z, 0-9 "
-		    "and '-', starting with a letter, at most %d characters",
-		    path, describe(v, q, sizeof(q)), SPEC_NAME_MAX);
+	if (v->type != YAML_SCALAR_NODE || yamlx_is_null(v))
+		return yamlx_errat(c, v->start_mark, "%s must be a string, "
+		    "got %s", path, yamlx_describe(v, q, sizeof(q)));
+	if (yamlx_has_nul(v) || !spec_name_valid(yamlx_sval(v)))
+		return yamlx_errat(c, v->start_mark, "%s %s is invalid: use "
+		    "a-z, 0-9 and '-', starting with a letter, at most %d "
+		    "characters",
+		    path, yamlx_describe(v, q, sizeof(q)), SPEC_NAME_MAX);
 	set_string(dst, v);
 	return 0;
 }
 
 static int
-read_field(struct ctx *c, const struct field *f, const char *path,
+read_field(struct yamlx *c, const struct field *f, const char *path,
     const yaml_node_t *v, struct spec *s)
 {
 	char *dst = (char *)s + f->off;
@@ -706,7 +455,7 @@ read_field(struct ctx *c, const struct field *f, const char *path,
 	case F_HOST:
 		return read_string(c, f, path, v, (char **)(void *)dst);
 	case F_MAX:
-		if (is_null(v) || is_scalar(v, "all")) {
+		if (yamlx_is_null(v) || yamlx_is_scalar(v, "all")) {
 			*(int *)(void *)dst = SPEC_MAX_ALL;
 			return 0;
 		}
@@ -750,7 +499,7 @@ key_list(const struct section *sec, char *buf, size_t len)
 }
 
 static int
-read_section(struct ctx *c, const struct section *sec, const yaml_node_t *n,
+read_section(struct yamlx *c, const struct section *sec, const yaml_node_t *n,
     struct spec *s)
 {
 	const yaml_node_t *keys[SECTION_MAX] = { NULL };
@@ -758,38 +507,41 @@ read_section(struct ctx *c, const struct section *sec, const yaml_node_t *n,
 	const yaml_node_t *k, *v;
 	const struct field *f;
 	yaml_node_pair_t *p;
-	char q[QUOTE_BUF], in[64], path[64], expected[256];
+	char q[YAMLX_QUOTE_BUF], in[64], path[64], expected[256];
 	size_t i;
 
 	ASSERT(sec->nfields <= SECTION_MAX);
-	if (is_null(n))
+	if (yamlx_is_null(n))
 		return 0;
 	if (n->type != YAML_MAPPING_NODE)
-		return errat(c, n->start_mark, "%s must be a mapping, got %s",
-		    sec->name, describe(n, q, sizeof(q)));
+		return yamlx_errat(c, n->start_mark, "%s must be a mapping, "
+		    "got %s", sec->name, yamlx_describe(n, q, sizeof(q)));
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	    p++) {
-		k = node_get(c, p->key);
-		v = node_get(c, p->value);
+		k = yamlx_node(c, p->key);
+		v = yamlx_node(c, p->value);
 		if (k == NULL || v == NULL)
-			return errat(c, n->start_mark, "malformed mapping");
+			return yamlx_errat(c, n->start_mark,
+			    "malformed mapping");
 		if (k->type != YAML_SCALAR_NODE)
-			return errat(c, k->start_mark,
+			return yamlx_errat(c, k->start_mark,
 			    "keys%s must be strings, got %s",
 			    where(sec, in, sizeof(in)),
-			    describe(k, q, sizeof(q)));
+			    yamlx_describe(k, q, sizeof(q)));
 		for (i = 0; i < sec->nfields; i++)
-			if (is_scalar(k, sec->fields[i].key))
+			if (yamlx_is_scalar(k, sec->fields[i].key))
 				break;
 		if (i == sec->nfields)
-			return errat(c, k->start_mark, "unknown key %s%s "
-			    "(expected one of: %s)", describe(k, q, sizeof(q)),
+			return yamlx_errat(c, k->start_mark, "unknown key %s%s "
+			    "(expected one of: %s)",
+			    yamlx_describe(k, q, sizeof(q)),
 			    where(sec, in, sizeof(in)),
 			    key_list(sec, expected, sizeof(expected)));
 		f = &sec->fields[i];
 		if (keys[i] != NULL)
-			return errat(c, k->start_mark, "duplicate key %s%s "
-			    "(first at line %zu)", describe(k, q, sizeof(q)),
+			return yamlx_errat(c, k->start_mark, "duplicate key "
+			    "%s%s (first at line %zu)",
+			    yamlx_describe(k, q, sizeof(q)),
 			    where(sec, in, sizeof(in)),
 			    keys[i]->start_mark.line + 1);
 		keys[i] = k;
@@ -817,7 +569,7 @@ value_of(const struct section *sec, const yaml_node_t **vals, const char *key)
 }
 
 static int
-check_workers(struct ctx *c, const struct section *sec, const struct spec *s,
+check_workers(struct yamlx *c, const struct section *sec, const struct spec *s,
     const yaml_node_t **vals)
 {
 	const yaml_node_t *min = value_of(sec, vals, "min");
@@ -826,19 +578,20 @@ check_workers(struct ctx *c, const struct section *sec, const struct spec *s,
 		if (min == NULL)
 			min = value_of(sec, vals, "max");
 		ASSERT(min != NULL);
-		return errat(c, min->start_mark, "workers.min (%d) is greater "
-		    "than workers.max (%d)", s->workers.min, s->workers.max);
+		return yamlx_errat(c, min->start_mark, "workers.min (%d) is "
+		    "greater than workers.max (%d)", s->workers.min,
+		    s->workers.max);
 	}
 	return 0;
 }
 
 static int
-check_top(struct ctx *c, const struct section *sec, const struct spec *s,
+check_top(struct yamlx *c, const struct section *sec, const struct spec *s,
     const yaml_node_t **vals)
 {
 	(void)s;
 	if (value_of(sec, vals, "name") == NULL)
-		return errpos(c, 1, 1, "missing required key \"name\"");
+		return yamlx_errpos(c, 1, 1, "missing required key \"name\"");
 	return 0;
 }
 
@@ -863,7 +616,7 @@ env_ref_cmp(const void *a, const void *b)
  * env stays cheap; the one reported is the first repeat in the file.
  */
 static int
-env_dups(struct ctx *c, const struct spec *s, const yaml_node_t **knodes)
+env_dups(struct yamlx *c, const struct spec *s, const yaml_node_t **knodes)
 {
 	struct env_ref *r;
 	size_t i, first = 0, dup = SIZE_MAX, orig = 0;
@@ -889,25 +642,25 @@ env_dups(struct ctx *c, const struct spec *s, const yaml_node_t **knodes)
 	free(r);
 	if (dup == SIZE_MAX)
 		return 0;
-	return errat(c, knodes[dup]->start_mark, "duplicate key \"%s\" in env "
-	    "(first at line %zu)", s->env[dup].key,
+	return yamlx_errat(c, knodes[dup]->start_mark, "duplicate key \"%s\" "
+	    "in env (first at line %zu)", s->env[dup].key,
 	    knodes[orig]->start_mark.line + 1);
 }
 
 static int
-read_env(struct ctx *c, const yaml_node_t *n, struct spec *s)
+read_env(struct yamlx *c, const yaml_node_t *n, struct spec *s)
 {
 	const yaml_node_t **knodes, *k, *v;
 	yaml_node_pair_t *p;
-	char q[QUOTE_BUF], path[ENV_KEY_MAX + 8];
+	char q[YAMLX_QUOTE_BUF], path[ENV_KEY_MAX + 8];
 	size_t npairs;
 	int rc = -1;
 
-	if (is_null(n))
+	if (yamlx_is_null(n))
 		return 0;
 	if (n->type != YAML_MAPPING_NODE)
-		return errat(c, n->start_mark, "env must be a mapping of "
-		    "NAME: value, got %s", describe(n, q, sizeof(q)));
+		return yamlx_errat(c, n->start_mark, "env must be a mapping of "
+		    "NAME: value, got %s", yamlx_describe(n, q, sizeof(q)));
 	npairs = (size_t)(n->data.mapping.pairs.top -
 	    n->data.mapping.pairs.start);
 	ASSERT(s->nenv == 0);
@@ -916,34 +669,36 @@ read_env(struct ctx *c, const yaml_node_t *n, struct spec *s)
 	knodes = xcalloc(npairs, sizeof(*knodes));
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	    p++) {
-		k = node_get(c, p->key);
-		v = node_get(c, p->value);
+		k = yamlx_node(c, p->key);
+		v = yamlx_node(c, p->value);
 		if (k == NULL || v == NULL) {
-			errat(c, n->start_mark, "malformed mapping");
+			yamlx_errat(c, n->start_mark, "malformed mapping");
 			goto out;
 		}
 		if (k->type != YAML_SCALAR_NODE) {
-			errat(c, k->start_mark, "keys in env must be strings, "
-			    "got %s", describe(k, q, sizeof(q)));
+			yamlx_errat(c, k->start_mark, "keys in env must be "
+			    "strings, got %s", yamlx_describe(k, q, sizeof(q)));
 			goto out;
 		}
-		if (!env_key_valid(sval(k), k->data.scalar.length)) {
-			errat(c, k->start_mark, "env key %s is invalid: use "
-			    "A-Z, a-z, 0-9 and '_', not starting with a digit",
-			    describe(k, q, sizeof(q)));
+		if (!env_key_valid(yamlx_sval(k), k->data.scalar.length)) {
+			yamlx_errat(c, k->start_mark, "env key %s is invalid: "
+			    "use A-Z, a-z, 0-9 and '_', not starting with a "
+			    "digit",
+			    yamlx_describe(k, q, sizeof(q)));
 			goto out;
 		}
-		snprintf(path, sizeof(path), "env.%s", sval(k));
+		snprintf(path, sizeof(path), "env.%s", yamlx_sval(k));
 		if (v->type != YAML_SCALAR_NODE) {
-			errat(c, v->start_mark, "%s must be a string, got %s",
-			    path, describe(v, q, sizeof(q)));
+			yamlx_errat(c, v->start_mark, "%s must be a string, "
+			    "got %s", path, yamlx_describe(v, q, sizeof(q)));
 			goto out;
 		}
-		if (check_text(c, v, path, COMMAND_MAX) == -1)
+		if (yamlx_check_text(c, v, path, COMMAND_MAX) == -1)
 			goto out;
 		knodes[s->nenv] = k;
-		s->env[s->nenv].key = xstrndup(sval(k), k->data.scalar.length);
-		s->env[s->nenv].value = xstrndup(sval(v),
+		s->env[s->nenv].key = xstrndup(yamlx_sval(k),
+		    k->data.scalar.length);
+		s->env[s->nenv].value = xstrndup(yamlx_sval(v),
 		    v->data.scalar.length);
 		s->nenv++;
 	}
@@ -951,80 +706,6 @@ read_env(struct ctx *c, const yaml_node_t *n, struct spec *s)
 out:
 	free(knodes);
 	return rc;
-}
-
-/*
- * libyaml's reader reports a byte offset rather than a mark; count lines
- * and characters up to it so that the error still reads file:line:col.
- */
-static void
-offset_pos(const char *text, size_t len, size_t off, size_t *line,
-    size_t *col)
-{
-	size_t i;
-
-	*line = 1;
-	*col = 1;
-	for (i = 0; i < off && i < len; i++) {
-		if (text[i] == '\n') {
-			(*line)++;
-			*col = 1;
-		} else if ((text[i] & 0xc0) != 0x80)
-			(*col)++;
-	}
-}
-
-static int
-syntax_error(struct ctx *c, const yaml_parser_t *p, const char *text,
-    size_t len)
-{
-	const char *problem = p->problem != NULL ? p->problem : "invalid YAML";
-	size_t line, col;
-
-	switch (p->error) {
-	case YAML_MEMORY_ERROR:
-		return errpos(c, 1, 1, "out of memory reading YAML");
-	case YAML_READER_ERROR:
-		offset_pos(text, len, p->problem_offset, &line, &col);
-		if (p->problem_value != -1)
-			return errpos(c, line, col, "%s (0x%x)", problem,
-			    (unsigned)p->problem_value);
-		return errpos(c, line, col, "%s", problem);
-	default:
-		if (p->context != NULL)
-			return errat(c, p->problem_mark, "%s (%s at %zu:%zu)",
-			    problem, p->context, p->context_mark.line + 1,
-			    p->context_mark.column + 1);
-		return errat(c, p->problem_mark, "%s", problem);
-	}
-}
-
-/*
- * What follows the spec must be nothing but empty documents (a stray
- * "---" is harmless): a second spec in the file would otherwise be
- * silently dropped, and a syntax error after the first would go unseen.
- */
-static int
-check_rest(struct ctx *c, yaml_parser_t *parser, const char *text,
-    size_t len)
-{
-	yaml_document_t doc;
-	yaml_node_t *root;
-	bool end;
-	int rc = 0;
-
-	for (;;) {
-		if (!yaml_parser_load(parser, &doc))
-			return syntax_error(c, parser, text, len);
-		root = yaml_document_get_root_node(&doc);
-		end = root == NULL;
-		if (!end && !is_null(root))
-			rc = errat(c, doc.start_mark,
-			    "only one document per spec file");
-		yaml_document_delete(&doc);
-		if (end || rc == -1)
-			return rc;
-	}
 }
 
 /* The spec itself */
@@ -1063,52 +744,29 @@ int
 spec_parse(const char *text, size_t len, const char *fname,
     struct spec **out, char *err, size_t errlen)
 {
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	yaml_node_t *root;
+	const yaml_node_t *root;
 	struct spec *s = NULL;
-	struct ctx c;
-	char q[QUOTE_BUF];
+	struct yamlx c;
+	char q[YAMLX_QUOTE_BUF];
 	int rc = -1;
 
-	c.doc = &doc;
-	c.fname = fname != NULL ? fname : "<spec>";
-	c.err = err;
-	c.errlen = errlen;
 	if (out != NULL)
 		*out = NULL;
-	if (text == NULL && len > 0)
-		return errpos(&c, 1, 1, "no text");
-	if (text == NULL)
-		text = "";
-	if (len > SPEC_TEXT_MAX)
-		return errpos(&c, 1, 1, "spec is too large (%zu bytes, at most "
-		    "%d)", len, SPEC_TEXT_MAX);
-	if (!yaml_parser_initialize(&parser))
-		return errpos(&c, 1, 1, "out of memory reading YAML");
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
-	    len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		syntax_error(&c, &parser, text, len);
-		yaml_parser_delete(&parser);
+	if (yamlx_open(&c, text, len, fname != NULL ? fname : "<spec>", "spec",
+	    SPEC_TEXT_MAX, err, errlen, &root) == -1)
 		return -1;
-	}
-	root = yaml_document_get_root_node(&doc);
-	if (root == NULL || is_null(root))
-		errpos(&c, 1, 1, "spec is empty (expected a mapping with at "
-		    "least \"name\")");
+	if (root == NULL || yamlx_is_null(root))
+		yamlx_errpos(&c, 1, 1, "spec is empty (expected a mapping with "
+		    "at least \"name\")");
 	else if (root->type != YAML_MAPPING_NODE)
-		errat(&c, root->start_mark, "spec must be a mapping (e.g. "
-		    "name: xgb), got %s", describe(root, q, sizeof(q)));
+		yamlx_errat(&c, root->start_mark, "spec must be a mapping "
+		    "(e.g. name: xgb), got %s",
+		    yamlx_describe(root, q, sizeof(q)));
 	else {
 		s = spec_default("");
 		rc = read_section(&c, &top_section, root, s);
 	}
-	yaml_document_delete(&doc);
-
-	if (rc == 0)
-		rc = check_rest(&c, &parser, text, len);
-	yaml_parser_delete(&parser);
+	rc = yamlx_close(&c, rc);
 	if (rc == -1 || out == NULL) {
 		spec_free(s);
 		return rc;
@@ -1121,37 +779,13 @@ int
 spec_load(const char *path, struct spec **out, char *err, size_t errlen)
 {
 	char *buf;
-	size_t n = 0;
-	ssize_t r;
-	int fd, rc, saved;
+	size_t n;
+	int rc;
 
 	if (out != NULL)
 		*out = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return seterr(err, errlen, "%s: %s", path, strerror(errno));
-	buf = xmalloc(SPEC_TEXT_MAX + 1);
-	for (;;) {
-		r = read(fd, buf + n, SPEC_TEXT_MAX + 1 - n);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1) {
-			saved = errno;
-			close(fd);
-			free(buf);
-			return seterr(err, errlen, "%s: %s", path,
-			    strerror(saved));
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n > SPEC_TEXT_MAX) {
-			close(fd);
-			free(buf);
-			return seterr(err, errlen, "%s: file is too large (at "
-			    "most %d bytes)", path, SPEC_TEXT_MAX);
-		}
-	}
-	close(fd);
+	if (yamlx_read_file(path, SPEC_TEXT_MAX, &buf, &n, err, errlen) == -1)
+		return -1;
 	rc = spec_parse(buf, n, path, out, err, errlen);
 	free(buf);
 	return rc;

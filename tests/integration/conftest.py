@@ -54,7 +54,8 @@ def procs_under(path):
 class Edask:
     """One `edask up` process."""
 
-    def __init__(self, tmp_path, args=(), specs=(), env=None):
+    def __init__(self, tmp_path, args=(), specs=(), env=None, serve=False):
+        self.serve = serve
         self.state = str(tmp_path / "state")
         self.log_path = str(tmp_path / "edask.log")
         self.args = list(args)
@@ -69,11 +70,23 @@ class Edask:
         self.url = None
 
     def start(self, wait=True):
-        cmd = [EDASK, "up", "--listen", "127.0.0.1:0", "--state-dir",
-               self.state] + self.args
-        for f in self.spec_files:
-            cmd += ["-f", f]
-        self.logf = open(self.log_path, "wb")
+        if self.serve:
+            cfg = os.path.join(os.path.dirname(self.state), "edask.yaml")
+            if not os.path.exists(cfg):
+                with open(cfg, "w") as f:
+                    f.write("listen: 127.0.0.1:0\nstate_dir: %s\n"
+                            "pools: [{name: local, backend: local, gpus: 2}]\n"
+                            % self.state)
+            cmd = [EDASK, "serve", "-c", cfg] + self.args
+        else:
+            cmd = [EDASK, "up", "--listen", "127.0.0.1:0", "--state-dir",
+                   self.state] + self.args
+            for f in self.spec_files:
+                cmd += ["-f", f]
+        url_file = os.path.join(self.state, "api.url")
+        if os.path.exists(url_file):
+            os.unlink(url_file)
+        self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self.logf,
                                      stderr=subprocess.STDOUT, env=self.env)
         if wait:
@@ -98,18 +111,29 @@ class Edask:
         assert status == expect, (path, status, body)
         return json.loads(body)
 
-    def request(self, method, path, body=None):
+    def token(self):
+        with open(os.path.join(self.state, "token")) as f:
+            return f.read().strip()
+
+    def request(self, method, path, body=None, token=True):
         req = urllib.request.Request(self.url + path, method=method,
                                      data=body)
+        if token is True:
+            req.add_header("Authorization", "Bearer " + self.token())
+        elif token:
+            req.add_header("Authorization", "Bearer " + token)
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
                 return r.status, json.loads(r.read())
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read())
 
-    def cli(self, *args, check=True):
+    def cli(self, *args, check=True, env=None):
+        e = dict(os.environ, EDASK_STATE_DIR=self.state)
+        e.update(env or {})
         r = subprocess.run([EDASK] + list(args) + ["--addr", self.url],
-                           capture_output=True, text=True, timeout=30)
+                           capture_output=True, text=True, timeout=60,
+                           env=e)
         if check:
             assert r.returncode == 0, (args, r.stdout, r.stderr)
         return r
@@ -165,8 +189,22 @@ class Edask:
             raise AssertionError("edask did not stop within %ds:\n%s"
                                  % (timeout, self.log()[-3000:]))
 
+    def stop_instances(self):
+        """serve leaves its instances running on SIGTERM: stop them first."""
+        if self.proc is None or self.proc.poll() is not None or not self.url:
+            return
+        try:
+            for inst in self.get("/v1/instances")["instances"]:
+                self.request("POST", "/v1/instances/%s/stop" % inst["name"])
+            wait_for(lambda: not procs_under(self.state), timeout=60,
+                     what="instances stopped")
+        except Exception:
+            pass
+
     def cleanup(self):
         """Stops the daemon; returns the PIDs left behind (then killed)."""
+        if self.serve:
+            self.stop_instances()
         rc = self.stop()
         left = []
         if os.path.isdir(self.state):
@@ -190,10 +228,10 @@ def edask(tmp_path):
     checks clean exit and that no process was left behind."""
     made = []
 
-    def make(args=(), specs=(), env=None, start=True, wait=True):
+    def make(args=(), specs=(), env=None, start=True, wait=True, serve=False):
         d = tmp_path / ("e%d" % len(made))
         d.mkdir()
-        e = Edask(d, args, specs, env)
+        e = Edask(d, args, specs, env, serve)
         made.append(e)
         if start:
             e.start(wait=wait)

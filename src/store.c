@@ -1,0 +1,984 @@
+/*
+ * store: see store.h.
+ *
+ * Choices worth knowing:
+ *
+ * - journal_mode=WAL with synchronous=NORMAL.  The failure this daemon must
+ *   survive is its own death (kill -9, a crash): in WAL mode a committed
+ *   transaction is in the WAL through the OS page cache, so NORMAL loses
+ *   nothing then.  Only a power loss or kernel crash can lose the last few
+ *   commits, and never corrupts the database; the local workers died with
+ *   the machine anyway.  FULL would fsync on every commit, i.e. on every
+ *   event, on the control thread that must not block.
+ *
+ * - A file is ours when it is empty (0 bytes, or an SQLite database with
+ *   no schema objects at all: nothing in it to lose, and what a crash
+ *   between creating the file and the first migration leaves) or has a
+ *   `meta` table with an integer schema_version.  Anything else is refused
+ *   before a single write, and the connection is closed without its
+ *   checkpoint-on-close, so a refused file keeps its bytes.
+ *
+ * - Migrations are an ordered array of SQL scripts; migration i brings the
+ *   schema from version i-1 to i inside one BEGIN IMMEDIATE transaction
+ *   together with the schema_version update.  The version is read again
+ *   inside that transaction, so two daemons opening the same new file at
+ *   once do not both run a migration.
+ *
+ * - store_open_at() may stop below STORE_SCHEMA_VERSION (tests build an
+ *   old database with it).  The store then writes and reads only the
+ *   columns that schema has: at version 1, workers have no
+ *   retire_started_ms, store_worker_put ignores it and store_workers_load
+ *   returns 0.
+ *
+ * - uint64_t process start times are stored bit for bit as a signed 64-bit
+ *   INTEGER.  /proc start times (clock ticks since boot) are far below
+ *   2^63, so they read naturally in the sqlite3 shell too; a larger value
+ *   still round-trips unchanged but shows as negative there.
+ *
+ * - Every write is its own transaction, or, inside store_begin/commit, its
+ *   own savepoint: a failed write is undone alone and the caller still
+ *   decides to commit or roll back the rest.
+ *
+ * - Events are trimmed by seq: after an insert, events whose seq is `keep`
+ *   or more below the newest are deleted (one index range, no scan).  With
+ *   the contiguous seqs events.c hands out this keeps exactly the newest
+ *   `keep`.  Seqs must be unique; a repeated seq is an error.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define BUSY_TIMEOUT_MS	2000
+
+/* Prepared once per store, on first use. */
+enum stmt_id {
+	ST_INSTANCE_PUT,
+	ST_INSTANCE_DELETE,
+	ST_INSTANCES_LOAD,
+	ST_WORKER_PUT_V1,
+	ST_WORKER_PUT,
+	ST_WORKER_DELETE,
+	ST_WORKERS_LOAD_V1,
+	ST_WORKERS_LOAD,
+	ST_EVENT_ADD,
+	ST_EVENT_TRIM,
+	ST_EVENTS_LOAD,
+	ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_INSTANCE_PUT] =
+	    "INSERT INTO instances(name, spec_json, state, error, sched_addr,"
+	    " dash_url, sched_pid, sched_start, next_worker_id, created_ms)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+	    " ON CONFLICT(name) DO UPDATE SET spec_json = excluded.spec_json,"
+	    " state = excluded.state, error = excluded.error,"
+	    " sched_addr = excluded.sched_addr, dash_url = excluded.dash_url,"
+	    " sched_pid = excluded.sched_pid,"
+	    " sched_start = excluded.sched_start,"
+	    " next_worker_id = excluded.next_worker_id,"
+	    " created_ms = excluded.created_ms",
+	[ST_INSTANCE_DELETE] =
+	    "DELETE FROM instances WHERE name = ?1",
+	[ST_INSTANCES_LOAD] =
+	    "SELECT name, spec_json, state, error, sched_addr, dash_url,"
+	    " sched_pid, sched_start, next_worker_id, created_ms"
+	    " FROM instances ORDER BY created_ms, name",
+	[ST_WORKER_PUT_V1] =
+	    "INSERT INTO workers(instance, id, slot, gpu, state, pid,"
+	    " start_time, name, address, log, launched_ms)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+	    " ON CONFLICT(instance, id) DO UPDATE SET slot = excluded.slot,"
+	    " gpu = excluded.gpu, state = excluded.state, pid = excluded.pid,"
+	    " start_time = excluded.start_time, name = excluded.name,"
+	    " address = excluded.address, log = excluded.log,"
+	    " launched_ms = excluded.launched_ms",
+	[ST_WORKER_PUT] =
+	    "INSERT INTO workers(instance, id, slot, gpu, state, pid,"
+	    " start_time, name, address, log, launched_ms, retire_started_ms)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+	    " ON CONFLICT(instance, id) DO UPDATE SET slot = excluded.slot,"
+	    " gpu = excluded.gpu, state = excluded.state, pid = excluded.pid,"
+	    " start_time = excluded.start_time, name = excluded.name,"
+	    " address = excluded.address, log = excluded.log,"
+	    " launched_ms = excluded.launched_ms,"
+	    " retire_started_ms = excluded.retire_started_ms",
+	[ST_WORKER_DELETE] =
+	    "DELETE FROM workers WHERE instance = ?1 AND id = ?2",
+	[ST_WORKERS_LOAD_V1] =
+	    "SELECT instance, id, slot, gpu, state, pid, start_time, name,"
+	    " address, log, launched_ms, 0"
+	    " FROM workers WHERE instance = ?1 ORDER BY id",
+	[ST_WORKERS_LOAD] =
+	    "SELECT instance, id, slot, gpu, state, pid, start_time, name,"
+	    " address, log, launched_ms, retire_started_ms"
+	    " FROM workers WHERE instance = ?1 ORDER BY id",
+	[ST_EVENT_ADD] =
+	    "INSERT INTO events(seq, ts_ms, instance, kind, message)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_EVENT_TRIM] =
+	    "DELETE FROM events"
+	    " WHERE seq <= (SELECT MAX(seq) FROM events) - ?1",
+	[ST_EVENTS_LOAD] =
+	    "SELECT seq, ts_ms, instance, kind, message FROM"
+	    " (SELECT * FROM events ORDER BY seq DESC LIMIT ?1)"
+	    " ORDER BY seq",
+};
+
+/*
+ * migrations[i] brings the schema from version i to i + 1.  Append only:
+ * a released migration never changes.
+ */
+static const char *const migrations[] = {
+	/* 1: the first schema. */
+	"CREATE TABLE meta ("
+	"    key	TEXT PRIMARY KEY,"
+	"    value	TEXT NOT NULL"
+	");"
+	"CREATE TABLE instances ("
+	"    name		TEXT PRIMARY KEY,"
+	"    spec_json		TEXT NOT NULL,"
+	"    state		TEXT NOT NULL,"
+	"    error		TEXT NOT NULL DEFAULT '',"
+	"    sched_addr		TEXT NOT NULL DEFAULT '',"
+	"    dash_url		TEXT NOT NULL DEFAULT '',"
+	"    sched_pid		INTEGER NOT NULL DEFAULT 0,"
+	"    sched_start	INTEGER NOT NULL DEFAULT 0,"
+	"    next_worker_id	INTEGER NOT NULL DEFAULT 0,"
+	"    created_ms		INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE TABLE workers ("
+	"    instance		TEXT NOT NULL"
+	"        REFERENCES instances(name) ON DELETE CASCADE,"
+	"    id			INTEGER NOT NULL,"
+	"    slot		INTEGER NOT NULL,"
+	"    gpu		INTEGER NOT NULL,"
+	"    state		TEXT NOT NULL,"
+	"    pid		INTEGER NOT NULL DEFAULT 0,"
+	"    start_time		INTEGER NOT NULL DEFAULT 0,"
+	"    name		TEXT NOT NULL DEFAULT '',"
+	"    address		TEXT NOT NULL DEFAULT '',"
+	"    log		TEXT NOT NULL DEFAULT '',"
+	"    launched_ms	INTEGER NOT NULL DEFAULT 0,"
+	"    PRIMARY KEY (instance, id)"
+	");"
+	"CREATE TABLE events ("
+	"    seq	INTEGER PRIMARY KEY,"
+	"    ts_ms	INTEGER NOT NULL,"
+	"    instance	TEXT NOT NULL,"
+	"    kind	TEXT NOT NULL,"
+	"    message	TEXT NOT NULL"
+	");",
+	/* 2: retirement deadline survives a restart; events by instance. */
+	"ALTER TABLE workers"
+	"    ADD COLUMN retire_started_ms INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX events_instance_seq ON events(instance, seq);",
+};
+
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
+    STORE_SCHEMA_VERSION, "one migration per schema version");
+
+struct store {
+	sqlite3		*db;
+	char		*path;
+	int		 version;
+	int		 in_txn;	/* between store_begin and commit */
+	sqlite3_stmt	*stmt[ST_COUNT];
+};
+
+/* ---------------------------------------------------------------------- */
+/* Helpers */
+
+static int
+dberr(sqlite3 *db, char *err, size_t errlen, const char *what)
+{
+	return seterr(err, errlen, "store: %s: %s", what, sqlite3_errmsg(db));
+}
+
+static const char *
+nz(const char *s)
+{
+	return s != NULL ? s : "";
+}
+
+/* New string: column i as text, "" for NULL. */
+static char *
+col_str(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return xstrdup(t != NULL ? (const char *)t : "");
+}
+
+static void
+col_buf(sqlite3_stmt *st, int i, char *buf, size_t len)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	strlcpy_(buf, t != NULL ? (const char *)t : "", len);
+}
+
+/* A failed bind leaves NULL, which the NOT NULL columns refuse at step. */
+static void
+bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	sqlite3_bind_text(st, i, nz(s), -1, SQLITE_TRANSIENT);
+}
+
+/* Bit for bit: see the comment at the top. */
+static sqlite3_int64
+u64_to_db(uint64_t v)
+{
+	return (sqlite3_int64)v;
+}
+
+static uint64_t
+u64_from_db(sqlite3_int64 v)
+{
+	return (uint64_t)v;
+}
+
+static sqlite3_int64
+size_to_db(size_t v)
+{
+	return v > (size_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
+}
+
+/* The cached statement id, reset and with no bindings. */
+static sqlite3_stmt *
+stmt_get(struct store *s, enum stmt_id id, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = s->stmt[id];
+
+	if (st == NULL) {
+		if (sqlite3_prepare_v3(s->db, stmt_sql[id], -1,
+		    SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+			dberr(s->db, err, errlen, "prepare");
+			return NULL;
+		}
+		s->stmt[id] = st;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+/*
+ * Steps a statement that returns no rows.  The statement is reset here so
+ * that it holds no lock once the write is done.
+ */
+static int
+stmt_exec(struct store *s, sqlite3_stmt *st, const char *what, char *err,
+    size_t errlen)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_DONE) {
+		dberr(s->db, err, errlen, what);
+		sqlite3_reset(st);
+		return -1;
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+/*
+ * Opens the unit of one write: a transaction of its own, or a savepoint
+ * inside the caller's store_begin.
+ */
+static int
+write_begin(struct store *s, char *err, size_t errlen)
+{
+	const char *sql = s->in_txn ? "SAVEPOINT store_write" :
+	    "BEGIN IMMEDIATE";
+
+	/* Else the savepoint would open, and commit, a transaction alone. */
+	if (s->in_txn && sqlite3_get_autocommit(s->db))
+		return seterr(err, errlen, "store: the transaction was rolled "
+		    "back after an error");
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return dberr(s->db, err, errlen, "begin");
+	return 0;
+}
+
+/*
+ * Closes the unit write_begin opened: commits it when rc is 0, undoes it
+ * otherwise (err already says why, and is left alone).  Returns rc, or -1
+ * when the commit itself failed.
+ */
+static int
+write_end(struct store *s, int rc, char *err, size_t errlen)
+{
+	if (rc == 0) {
+		if (sqlite3_exec(s->db, s->in_txn ? "RELEASE store_write" :
+		    "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+			return 0;
+		dberr(s->db, err, errlen, "commit");
+	}
+	/* SQLite may already have rolled back on I/O errors: harmless. */
+	if (s->in_txn)
+		sqlite3_exec(s->db, "ROLLBACK TO store_write; "
+		    "RELEASE store_write", NULL, NULL, NULL);
+	else
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Opening, checking, migrating */
+
+/* Creates path mode 0600 when absent; an existing file is left as is. */
+static int
+create_file(const char *path, char *err, size_t errlen)
+{
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		if (errno == EEXIST)
+			return 0;
+		return seterr(err, errlen, "store: create %s: %s", path,
+		    strerror(errno));
+	}
+	/* The umask may have taken bits away; never adds any here. */
+	if (fchmod(fd, 0600) == -1) {
+		seterr(err, errlen, "store: chmod %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Runs a query whose first row's first column is an integer into *v. */
+static int
+query_int(sqlite3 *db, const char *sql, sqlite3_int64 *v)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/*
+ * Reads the schema version into *version: 0 for an empty database (no
+ * schema objects).  Returns 0, or -1 with why into why[] (a database that
+ * is not ours or that SQLite cannot read).
+ */
+static int
+read_version(sqlite3 *db, int *version, char *why, size_t whylen)
+{
+	sqlite3_int64 nobj, nmeta;
+	sqlite3_stmt *st = NULL;
+	const unsigned char *t;
+	const char *txt;
+	char *end;
+	long v;
+	int rc;
+
+	if (query_int(db, "SELECT count(*) FROM sqlite_master", &nobj) == -1)
+		goto sqlerr;
+	if (nobj == 0) {
+		*version = 0;
+		return 0;
+	}
+	if (query_int(db, "SELECT count(*) FROM sqlite_master"
+	    " WHERE type = 'table' AND name = 'meta'", &nmeta) == -1)
+		goto sqlerr;
+	if (nmeta == 0) {
+		strlcpy_(why, "it has tables but no edask meta table", whylen);
+		return -1;
+	}
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta"
+	    " WHERE key = 'schema_version'", -1, &st, NULL) != SQLITE_OK)
+		goto sqlerr;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		strlcpy_(why, "its meta table has no schema_version", whylen);
+		goto fail;
+	}
+	if (rc != SQLITE_ROW)
+		goto sqlerr;
+	t = sqlite3_column_text(st, 0);
+	txt = t != NULL ? (const char *)t : "";
+	errno = 0;
+	v = strtol(txt, &end, 10);
+	if (end == txt || *end != '\0' || errno != 0 || v < 1 ||
+	    v > INT_MAX) {
+		snprintf(why, whylen, "bad schema_version '%s'", txt);
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	*version = (int)v;
+	return 0;
+
+sqlerr:
+	strlcpy_(why, sqlite3_errmsg(db), whylen);
+fail:
+	sqlite3_finalize(st);
+	return -1;
+}
+
+/* PRAGMA quick_check: "ok", or the first problem into why[]. */
+static int
+quick_check(sqlite3 *db, char *why, size_t whylen)
+{
+	sqlite3_stmt *st;
+	const unsigned char *t;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st,
+	    NULL) != SQLITE_OK) {
+		strlcpy_(why, sqlite3_errmsg(db), whylen);
+		return -1;
+	}
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		strlcpy_(why, sqlite3_errmsg(db), whylen);
+		sqlite3_finalize(st);
+		return -1;
+	}
+	t = sqlite3_column_text(st, 0);
+	if (t == NULL || strcmp((const char *)t, "ok") != 0) {
+		snprintf(why, whylen, "quick_check: %s",
+		    t != NULL ? (const char *)t : "NULL");
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/*
+ * Connection settings.  foreign_keys is per connection (cascade deletes of
+ * workers depend on it); journal_mode=WAL is persistent and the first
+ * write to the file, so it comes after the checks.
+ */
+static int
+configure(struct store *s, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	const unsigned char *t;
+	int ok;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st,
+	    NULL) != SQLITE_OK)
+		return dberr(s->db, err, errlen, "journal_mode");
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		dberr(s->db, err, errlen, "journal_mode");
+		sqlite3_finalize(st);
+		return -1;
+	}
+	t = sqlite3_column_text(st, 0);
+	ok = t != NULL && strcmp((const char *)t, "wal") == 0;
+	if (!ok)
+		seterr(err, errlen, "store: %s: cannot use WAL journal "
+		    "(journal_mode is %s)", s->path,
+		    t != NULL ? (const char *)t : "NULL");
+	sqlite3_finalize(st);
+	if (!ok)
+		return -1;
+	if (sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL;"
+	    "PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK)
+		return dberr(s->db, err, errlen, "pragma");
+	return 0;
+}
+
+/* Runs migration `to` (1-based) and records it, in one transaction. */
+static int
+migrate_one(struct store *s, int to, char *err, size_t errlen)
+{
+	char why[256], what[64];
+	sqlite3_stmt *st = NULL;
+	int cur;
+
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return dberr(s->db, err, errlen, "migrate: begin");
+	/* Another process may have migrated since we looked. */
+	if (read_version(s->db, &cur, why, sizeof(why)) == -1) {
+		seterr(err, errlen, "store: %s is not a valid edask state "
+		    "database: %s", s->path, why);
+		goto fail;
+	}
+	if (cur >= to) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return 0;
+	}
+	snprintf(what, sizeof(what), "migrate to schema %d", to);
+	if (sqlite3_exec(s->db, migrations[to - 1], NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		dberr(s->db, err, errlen, what);
+		goto fail;
+	}
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO meta(key, value)"
+	    " VALUES ('schema_version', ?1) ON CONFLICT(key)"
+	    " DO UPDATE SET value = excluded.value", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		dberr(s->db, err, errlen, what);
+		goto fail;
+	}
+	sqlite3_bind_int(st, 1, to);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		dberr(s->db, err, errlen, what);
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		dberr(s->db, err, errlen, what);
+		goto fail;
+	}
+	return 0;
+
+fail:
+	sqlite3_finalize(st);
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/*
+ * Everything up to the first write reads only, so a refused file keeps its
+ * bytes; and the connection of a refused file is closed without the
+ * checkpoint SQLite otherwise runs when the last connection closes.
+ */
+int
+store_open_at(const char *path, int version, struct store **out, char *err,
+    size_t errlen)
+{
+	struct store *s;
+	char why[256];
+	int cur, v;
+
+	*out = NULL;
+	if (version < 1 || version > STORE_SCHEMA_VERSION)
+		return seterr(err, errlen, "store: schema version %d out of "
+		    "range 1..%d", version, STORE_SCHEMA_VERSION);
+	if (create_file(path, err, errlen) == -1)
+		return -1;
+
+	s = xcalloc(1, sizeof(*s));
+	s->path = xstrdup(path);
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		if (s->db == NULL)
+			seterr(err, errlen, "store: open %s: out of memory",
+			    path);
+		else
+			seterr(err, errlen, "store: open %s: %s", path,
+			    sqlite3_errmsg(s->db));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	if (sqlite3_db_readonly(s->db, "main") == 1) {
+		seterr(err, errlen, "store: %s: file is read-only", path);
+		goto fail;
+	}
+
+	if (read_version(s->db, &cur, why, sizeof(why)) == -1 ||
+	    (cur > 0 && quick_check(s->db, why, sizeof(why)) == -1)) {
+		seterr(err, errlen, "store: %s is not a valid edask state "
+		    "database: %s", path, why);
+		goto fail;
+	}
+	if (cur > STORE_SCHEMA_VERSION) {
+		seterr(err, errlen, "store: %s was written by a newer edask "
+		    "(schema %d, this build knows up to %d)", path, cur,
+		    STORE_SCHEMA_VERSION);
+		goto fail;
+	}
+	if (cur > version) {
+		seterr(err, errlen, "store: %s is at schema %d, past the "
+		    "requested %d", path, cur, version);
+		goto fail;
+	}
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
+
+	if (configure(s, err, errlen) == -1)
+		goto fail;
+	for (v = cur + 1; v <= version; v++)
+		if (migrate_one(s, v, err, errlen) == -1)
+			goto fail;
+	s->version = version;
+	*out = s;
+	return 0;
+
+fail:
+	store_close(s);
+	return -1;
+}
+
+int
+store_open(const char *path, struct store **out, char *err, size_t errlen)
+{
+	return store_open_at(path, STORE_SCHEMA_VERSION, out, err, errlen);
+}
+
+void
+store_close(struct store *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	if (s->in_txn)
+		store_rollback(s);
+	for (i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->stmt[i]);
+	sqlite3_close_v2(s->db);
+	free(s->path);
+	free(s);
+}
+
+int
+store_schema_version(struct store *s)
+{
+	return s->version;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Transactions */
+
+int
+store_begin(struct store *s, char *err, size_t errlen)
+{
+	if (s->in_txn)
+		return seterr(err, errlen, "store: begin: a transaction is "
+		    "already open (nesting is an error)");
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		return dberr(s->db, err, errlen, "begin");
+	s->in_txn = 1;
+	return 0;
+}
+
+/*
+ * A failed COMMIT (busy, I/O error) leaves nothing half written: the
+ * transaction is rolled back, as the header promises.
+ */
+int
+store_commit(struct store *s, char *err, size_t errlen)
+{
+	if (!s->in_txn)
+		return seterr(err, errlen, "store: commit: no transaction "
+		    "open");
+	s->in_txn = 0;
+	if (sqlite3_get_autocommit(s->db))
+		return seterr(err, errlen, "store: commit: the transaction "
+		    "was rolled back after an error");
+	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		dberr(s->db, err, errlen, "commit");
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+void
+store_rollback(struct store *s)
+{
+	if (!s->in_txn)
+		return;
+	s->in_txn = 0;
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Instances */
+
+int
+store_instance_put(struct store *s, const struct store_instance *in,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = stmt_get(s, ST_INSTANCE_PUT, err, errlen)) == NULL)
+		return -1;
+	bind_text(st, 1, in->name);
+	bind_text(st, 2, in->spec_json);
+	bind_text(st, 3, in->state);
+	bind_text(st, 4, in->error);
+	bind_text(st, 5, in->sched_addr);
+	bind_text(st, 6, in->dash_url);
+	sqlite3_bind_int64(st, 7, in->sched_pid);
+	sqlite3_bind_int64(st, 8, u64_to_db(in->sched_start));
+	sqlite3_bind_int(st, 9, in->next_worker_id);
+	sqlite3_bind_int64(st, 10, in->created_ms);
+	if (write_begin(s, err, errlen) == -1)
+		return -1;
+	rc = stmt_exec(s, st, "instance put", err, errlen);
+	return write_end(s, rc, err, errlen);
+}
+
+int
+store_instance_delete(struct store *s, const char *name, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = stmt_get(s, ST_INSTANCE_DELETE, err, errlen)) == NULL)
+		return -1;
+	bind_text(st, 1, name);
+	if (write_begin(s, err, errlen) == -1)
+		return -1;
+	/* Its workers go by ON DELETE CASCADE. */
+	rc = stmt_exec(s, st, "instance delete", err, errlen);
+	return write_end(s, rc, err, errlen);
+}
+
+int
+store_instances_load(struct store *s, struct store_instance **out,
+    size_t *n, char *err, size_t errlen)
+{
+	struct store_instance *v = NULL, *in;
+	size_t len = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((st = stmt_get(s, ST_INSTANCES_LOAD, err, errlen)) == NULL)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 8;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		in = &v[len++];
+		in->name = col_str(st, 0);
+		in->spec_json = col_str(st, 1);
+		in->state = col_str(st, 2);
+		in->error = col_str(st, 3);
+		in->sched_addr = col_str(st, 4);
+		in->dash_url = col_str(st, 5);
+		in->sched_pid = sqlite3_column_int64(st, 6);
+		in->sched_start = u64_from_db(sqlite3_column_int64(st, 7));
+		in->next_worker_id = sqlite3_column_int(st, 8);
+		in->created_ms = sqlite3_column_int64(st, 9);
+	}
+	if (rc != SQLITE_DONE) {
+		dberr(s->db, err, errlen, "instances load");
+		sqlite3_reset(st);
+		store_instances_free(v, len);
+		return -1;
+	}
+	sqlite3_reset(st);
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+void
+store_instances_free(struct store_instance *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].spec_json);
+		free(v[i].state);
+		free(v[i].error);
+		free(v[i].sched_addr);
+		free(v[i].dash_url);
+	}
+	free(v);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Workers */
+
+int
+store_worker_put(struct store *s, const struct store_worker *w, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st;
+	int v1 = s->version < 2, rc;
+
+	st = stmt_get(s, v1 ? ST_WORKER_PUT_V1 : ST_WORKER_PUT, err, errlen);
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, w->instance);
+	sqlite3_bind_int(st, 2, w->id);
+	sqlite3_bind_int(st, 3, w->slot);
+	sqlite3_bind_int(st, 4, w->gpu);
+	bind_text(st, 5, w->state);
+	sqlite3_bind_int64(st, 6, w->pid);
+	sqlite3_bind_int64(st, 7, u64_to_db(w->start_time));
+	bind_text(st, 8, w->name);
+	bind_text(st, 9, w->address);
+	bind_text(st, 10, w->log);
+	sqlite3_bind_int64(st, 11, w->launched_ms);
+	if (!v1)
+		sqlite3_bind_int64(st, 12, w->retire_started_ms);
+	if (write_begin(s, err, errlen) == -1)
+		return -1;
+	rc = stmt_exec(s, st, "worker put", err, errlen);
+	return write_end(s, rc, err, errlen);
+}
+
+int
+store_worker_delete(struct store *s, const char *instance, int id,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = stmt_get(s, ST_WORKER_DELETE, err, errlen)) == NULL)
+		return -1;
+	bind_text(st, 1, instance);
+	sqlite3_bind_int(st, 2, id);
+	if (write_begin(s, err, errlen) == -1)
+		return -1;
+	rc = stmt_exec(s, st, "worker delete", err, errlen);
+	return write_end(s, rc, err, errlen);
+}
+
+int
+store_workers_load(struct store *s, const char *instance,
+    struct store_worker **out, size_t *n, char *err, size_t errlen)
+{
+	struct store_worker *v = NULL, *w;
+	size_t len = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	st = stmt_get(s, s->version < 2 ? ST_WORKERS_LOAD_V1 :
+	    ST_WORKERS_LOAD, err, errlen);
+	if (st == NULL)
+		return -1;
+	bind_text(st, 1, instance);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 8;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		w = &v[len++];
+		w->instance = col_str(st, 0);
+		w->id = sqlite3_column_int(st, 1);
+		w->slot = sqlite3_column_int(st, 2);
+		w->gpu = sqlite3_column_int(st, 3);
+		w->state = col_str(st, 4);
+		w->pid = sqlite3_column_int64(st, 5);
+		w->start_time = u64_from_db(sqlite3_column_int64(st, 6));
+		w->name = col_str(st, 7);
+		w->address = col_str(st, 8);
+		w->log = col_str(st, 9);
+		w->launched_ms = sqlite3_column_int64(st, 10);
+		w->retire_started_ms = sqlite3_column_int64(st, 11);
+	}
+	if (rc != SQLITE_DONE) {
+		dberr(s->db, err, errlen, "workers load");
+		sqlite3_reset(st);
+		store_workers_free(v, len);
+		return -1;
+	}
+	sqlite3_reset(st);
+	*out = v;
+	*n = len;
+	return 0;
+}
+
+void
+store_workers_free(struct store_worker *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].instance);
+		free(v[i].state);
+		free(v[i].name);
+		free(v[i].address);
+		free(v[i].log);
+	}
+	free(v);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Events */
+
+int
+store_event_add(struct store *s, const struct event *ev, size_t keep,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *add, *trim;
+	int rc;
+
+	if ((add = stmt_get(s, ST_EVENT_ADD, err, errlen)) == NULL ||
+	    (trim = stmt_get(s, ST_EVENT_TRIM, err, errlen)) == NULL)
+		return -1;
+	sqlite3_bind_int64(add, 1, u64_to_db(ev->seq));
+	sqlite3_bind_int64(add, 2, ev->ts_ms);
+	sqlite3_bind_text(add, 3, ev->instance, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(add, 4, ev->kind, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(add, 5, ev->message, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(trim, 1, size_to_db(keep));
+	if (write_begin(s, err, errlen) == -1)
+		return -1;
+	rc = stmt_exec(s, add, "event add", err, errlen);
+	if (rc == 0)
+		rc = stmt_exec(s, trim, "event trim", err, errlen);
+	return write_end(s, rc, err, errlen);
+}
+
+int
+store_events_load(struct store *s, size_t limit, struct event **out,
+    size_t *n, char *err, size_t errlen)
+{
+	struct event *v = NULL, *ev;
+	size_t len = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((st = stmt_get(s, ST_EVENTS_LOAD, err, errlen)) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, size_to_db(limit));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		ev = &v[len++];
+		memset(ev, 0, sizeof(*ev));
+		ev->seq = u64_from_db(sqlite3_column_int64(st, 0));
+		ev->ts_ms = sqlite3_column_int64(st, 1);
+		col_buf(st, 2, ev->instance, sizeof(ev->instance));
+		col_buf(st, 3, ev->kind, sizeof(ev->kind));
+		col_buf(st, 4, ev->message, sizeof(ev->message));
+	}
+	if (rc != SQLITE_DONE) {
+		dberr(s->db, err, errlen, "events load");
+		sqlite3_reset(st);
+		free(v);
+		return -1;
+	}
+	sqlite3_reset(st);
+	*out = v;
+	*n = len;
+	return 0;
+}
