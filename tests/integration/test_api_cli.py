@@ -86,8 +86,13 @@ def test_api_errors_are_json(edask):
 
 
 def test_cli_without_daemon_and_usage():
-    r = subprocess.run([EDASK, "ls", "--addr", "127.0.0.1:1"],
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))            # a port nobody listens on
+    port = s.getsockname()[1]
+    r = subprocess.run([EDASK, "ls", "--addr", "127.0.0.1:%d" % port],
                        capture_output=True, text=True)
+    s.close()
     assert r.returncode == 1 and "cannot reach the daemon" in r.stderr
     r = subprocess.run([EDASK, "frobnicate"], capture_output=True, text=True)
     assert r.returncode == 2 and "unknown command" in r.stderr

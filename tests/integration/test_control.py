@@ -307,3 +307,27 @@ def test_serve_detaches_on_sigterm_and_readopts(edask, tmp_path):
         os.path.dirname(e.state), "edask.yaml")], capture_output=True,
         text=True)
     assert r.returncode == 0 and "1 pool(s)" in r.stdout, r.stderr
+
+
+def test_kill9_mid_launch_leaves_no_orphan(edask, tmp_path):
+    e = edask(args=["--gpus", "3"],
+              specs=[spec(min=1, max=3, idle="30s", interval="200ms")])
+    e.wait_started()
+    e.wait_running(1)
+    c = client(e.scheduler_address())
+    try:
+        futs = c.map(lambda i: time.sleep(0.5) or i, range(60), pure=False)
+        wait_for(lambda: len(e.events(kind="scale_up")) >= 2, timeout=60,
+                 what="the scale-up")
+        e.proc.kill()                   # while the new workers launch
+        e.proc.wait()
+        e.start()
+        e.wait_started()
+        inst = e.wait_running(3, timeout=90)
+        assert sorted(c.gather(futs)) == list(range(60))
+        # exactly the scheduler and three workers: nothing orphaned
+        mine = {inst["scheduler"]["pid"]} | {w["pid"] for w in inst["workers"]}
+        leaders = {p for p in procs_under(e.state) if os.getsid(p) == p}
+        assert leaders == mine, (leaders, mine)
+    finally:
+        c.close()
