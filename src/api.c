@@ -158,15 +158,34 @@ reply_unauthorized(struct MHD_Connection *conn)
 	    "send Authorization: Bearer <token>; the token is in the state "
 	    "folder's token file (the CLI reads it, or $EDASK_TOKEN)");
 	char *text = json_dumps(doc, JSON_INDENT(2));
+	char *body = xasprintf("%s\n", text);
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
 	json_decref(doc);
-	r = MHD_create_response_from_buffer(strlen(text), text,
+	free(text);
+	r = MHD_create_response_from_buffer(strlen(body), body,
 	    MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
 	MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
 	ret = MHD_queue_response(conn, 401, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result
+reply_metrics(struct MHD_Connection *conn, struct api *a)
+{
+	char *text = ctl_metrics_text(a->ctl);
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(strlen(text), text,
+	    MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(r, "Content-Type",
+	    "text/plain; version=0.0.4; charset=utf-8");
+	ret = MHD_queue_response(conn, 200, r);
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -288,6 +307,12 @@ route_events(struct api *a, struct MHD_Connection *conn, struct req *rq)
 	    since, (size_t)limit));
 }
 
+static bool
+is_read(const char *method)
+{
+	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
 static unsigned
 ctl_status(int rc)
 {
@@ -344,7 +369,9 @@ route_instance(struct api *a, struct MHD_Connection *conn, struct req *rq,
 	if (slash != NULL) {
 		action = slash + 1;
 		if ((size_t)(slash - name) > SPEC_NAME_MAX ||
-		    (strcmp(action, "start") != 0 && strcmp(action, "stop") != 0))
+		    (strcmp(action, "start") != 0 &&
+		    strcmp(action, "stop") != 0 &&
+		    strcmp(action, "history") != 0))
 			return reply_error(conn, 404, "no route %s %.200s",
 			    method, url);
 		snprintf(n, sizeof(n), "%.*s", (int)(slash - name), name);
@@ -357,6 +384,20 @@ route_instance(struct api *a, struct MHD_Connection *conn, struct req *rq,
 			    "name", name, "result", "absent"));
 		return reply_error(conn, 404, "no instance named \"%.64s\"",
 		    name);
+	}
+	if (action != NULL && strcmp(action, "history") == 0) {
+		uint64_t since;
+
+		if (!is_read(method))
+			return reply_error(conn, 405, "%s is not allowed on "
+			    "%.200s", method, url);
+		if (request_query_uint(MHD_lookup_connection_value(conn,
+		    MHD_GET_ARGUMENT_KIND, "since_ms"), 0, INT64_MAX / 2,
+		    &since) == -1)
+			return reply_error(conn, 400, "since_ms must be a time "
+			    "in milliseconds since the epoch");
+		return reply_json(conn, 200, ctl_history_json(a->ctl, name,
+		    (int64_t)since));
 	}
 	if (action != NULL) {
 		if (strcmp(method, "POST") != 0)
@@ -393,12 +434,6 @@ route_instance(struct api *a, struct MHD_Connection *conn, struct req *rq,
 	    url);
 }
 
-static bool
-is_read(const char *method)
-{
-	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-}
-
 static enum MHD_Result
 route(struct api *a, struct MHD_Connection *conn, struct req *rq,
     const char *method, const char *url)
@@ -429,6 +464,11 @@ route(struct api *a, struct MHD_Connection *conn, struct req *rq,
 		if (!get)
 			goto not_allowed;
 		return route_events(a, conn, rq);
+	}
+	if (strcmp(url, "/metrics") == 0) {
+		if (!get)
+			goto not_allowed;
+		return reply_metrics(conn, a);
 	}
 	if (strcmp(url, "/") == 0 || strncmp(url, "/instances/", 11) == 0) {
 		if (!get)

@@ -9,12 +9,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
 #include "request.h"
 #include "spec.h"
 #include "token.h"
 #include "util.h"
 
 #define CLI_TIMEOUT_MS	10000
+#define EVENTS_PAGE	1000
 #define CLI_BODY_MAX	(64u << 20)
 
 struct opts {
@@ -187,12 +189,14 @@ api_get(struct opts *o, const char *path)
 
 /* Changes need the token: $EDASK_TOKEN, else the state folder's file. */
 static int
-need_token(struct opts *o)
+find_token(struct opts *o, bool quiet)
 {
 	const char *env = getenv("EDASK_TOKEN");
 	char *dir, err[512];
 	int rc;
 
+	if (o->token[0] != '\0')
+		return 0;
 	if (env != NULL && env[0] != '\0') {
 		strlcpy_(o->token, env, sizeof(o->token));
 		return 0;
@@ -200,7 +204,12 @@ need_token(struct opts *o)
 	dir = o->state_dir != NULL ? xstrdup(o->state_dir) :
 	    cli_default_state_dir();
 	rc = token_read(dir, o->token, sizeof(o->token), err, sizeof(err));
-	if (rc == -1)
+	/* serve's default state folder, when the user's has no token */
+	if (rc == -1 && o->state_dir == NULL && getenv("EDASK_STATE_DIR") ==
+	    NULL && token_read(CONFIG_DEFAULT_STATE_DIR, o->token,
+	    sizeof(o->token), NULL, 0) == 0)
+		rc = 0;
+	if (rc == -1 && !quiet)
 		fprintf(stderr, "edask: no API token: %s (set EDASK_TOKEN, or "
 		    "point --state-dir or EDASK_STATE_DIR at the daemon's "
 		    "state folder)\n", err);
@@ -453,8 +462,9 @@ cmd_events(struct opts *o)
 		q = xasprintf("&instance=%s", o->arg);
 	}
 	for (bool first = true;; first = false) {
-		path = xasprintf("/v1/events?since=%llu%s%s", since,
-		    q != NULL ? q : "", o->follow && !first ? "&wait=30" : "");
+		path = xasprintf("/v1/events?since=%llu&limit=%d%s%s", since,
+		    EVENTS_PAGE, q != NULL ? q : "",
+		    o->follow && !first ? "&wait=30" : "");
 		doc = api_call(o, "GET", path, NULL, 0, 45000);
 		free(path);
 		if (doc == NULL) {
@@ -480,7 +490,10 @@ cmd_events(struct opts *o)
 			if ((unsigned long long)jint(e, "seq", 0) > since)
 				since = (unsigned long long)jint(e, "seq", 0);
 		}
-		if (since == 0)
+		/* a page shorter than the limit covers everything up to
+		 * last_seq, other instances' events included: skip them */
+		if (json_array_size(arr) < EVENTS_PAGE &&
+		    (unsigned long long)jint(doc, "last_seq", 0) > since)
 			since = (unsigned long long)jint(doc, "last_seq", 0);
 		json_decref(doc);
 		fflush(stdout);
@@ -550,7 +563,7 @@ cmd_deploy(struct opts *o)
 	text = xmalloc(REQUEST_BODY_MAX + 1);
 	len = fread(text, 1, REQUEST_BODY_MAX, f);
 	fclose(f);
-	if (need_token(o) == -1) {
+	if (find_token(o, false) == -1) {
 		free(text);
 		return 2;
 	}
@@ -571,7 +584,7 @@ cmd_action(struct opts *o, const char *cmd)
 
 	if ((rc = check_name(cmd, o->arg)) != 0)
 		return rc;
-	if (need_token(o) == -1)
+	if (find_token(o, false) == -1)
 		return 2;
 	if (strcmp(cmd, "undeploy") == 0) {
 		path = instance_path(o->arg, "");
@@ -640,7 +653,7 @@ cmd_scale(struct opts *o)
 			goto bad;
 		json_object_set_new(body, "max", json_integer(n));
 	}
-	if (need_token(o) == -1)
+	if (find_token(o, false) == -1)
 		goto bad;
 	text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
@@ -706,6 +719,8 @@ cli_main(int argc, char **argv)
 		}
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* reads need the token only beyond loopback: send it when known */
+	(void)find_token(&o, true);
 	if (strcmp(cmd, "ls") == 0)
 		rc = cmd_ls(&o);
 	else if (strcmp(cmd, "show") == 0)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dask.h"
@@ -19,6 +20,7 @@
 #include "http.h"
 #include "launch.h"
 #include "loop.h"
+#include "metrics.h"
 #include "pool.h"
 #include "scaler.h"
 #include "spec.h"
@@ -86,8 +88,26 @@ struct worker {
 	int64_t		 retire_wall_ms;
 };
 
+/* One tick's numbers, for the console's chart (GET .../history). */
+struct sample {
+	int64_t		 t_ms;		/* wall clock */
+	int		 running, launching, retiring;
+	int		 desired;
+	int		 queued, processing, no_worker;
+};
+
+#define HISTORY_LEN	900	/* 15 minutes at 1 s ticks */
+
+static const double start_bounds[] = { 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64,
+    128 };
+static const double decide_bounds[] = { 0.00001, 0.0001, 0.001, 0.01, 0.1,
+    1 };
+
 struct instance {
 	struct ctl	*ctl;
+	struct sample	*history;	/* ring of HISTORY_LEN */
+	size_t		 nhistory;	/* samples kept, <= HISTORY_LEN */
+	size_t		 history_next;
 	int		 id;
 	struct spec	*spec;
 	enum istate	 state;
@@ -127,6 +147,9 @@ struct instance {
 	int64_t		 created_ms;
 	bool		 undeploy;	/* remove once stopped */
 	uint64_t	 reap_timer;
+	bool		 fatal_start;	/* a start failure stops the daemon */
+	uint64_t	 scale_ups;	/* scale_up events */
+	uint64_t	 scale_downs;	/* retire decisions */
 };
 
 struct ctl {
@@ -135,10 +158,11 @@ struct ctl {
 	struct events	*events;
 	struct pool	*pool;
 	struct store	*store;
+	struct histogram start_hist;	/* launch to registered, s */
+	struct histogram decide_hist;	/* one tick's decision, s */
 	char		*state_dir;
 	char		*api_url;
 	bool		 nvml;		/* NVML answers for the pool's GPUs */
-	bool		 stop_on_start_error;
 	bool		 failed;
 	int64_t		 mem_total;
 	struct instance	**inst;
@@ -310,24 +334,27 @@ ctl_new(struct loop *l, const struct ctl_config *cfg, char *err,
 	free(path);
 	c->loop = l;
 	c->http = http_new(l);
+	histogram_init(&c->start_hist, start_bounds, ARRAY_LEN(start_bounds));
+	histogram_init(&c->decide_hist, decide_bounds,
+	    ARRAY_LEN(decide_bounds));
 	c->events = events_new(EVENTS_KEPT);
 	c->state_dir = xstrdup(cfg->state_dir);
 	c->api_url = xstrdup(cfg->api_url);
-	c->stop_on_start_error = cfg->stop_on_start_error;
 	c->stopped = cfg->stopped;
 	c->stopped_arg = cfg->stopped_arg;
 	c->mem_total = mem_total_bytes();
 	ctl_events_restore(c);
 	events_set_sink(c->events, on_event, c);
 	if (cfg->gpus > 0) {
-		c->pool = pool_new("local", POOL_SIMULATED, cfg->gpus, NULL);
-		events_add(c->events, NULL, "pool", "local pool: %d simulated "
-		    "GPU slots (--gpus; NVML not used)", cfg->gpus);
+		c->pool = pool_new(cfg->pool_name, POOL_SIMULATED, cfg->gpus,
+		    NULL);
+		events_add(c->events, NULL, "pool", "pool %s: %d simulated GPU "
+		    "slots (NVML not used)", cfg->pool_name, cfg->gpus);
 	} else if ((n = gpu_open(why, sizeof(why))) > 0) {
-		c->pool = pool_new("local", POOL_GPU, n, NULL);
+		c->pool = pool_new(cfg->pool_name, POOL_GPU, n, NULL);
 		c->nvml = true;
-		events_add(c->events, NULL, "pool", "local pool: %d GPUs found "
-		    "through NVML", n);
+		events_add(c->events, NULL, "pool", "pool %s: %d GPUs found "
+		    "through NVML", cfg->pool_name, n);
 	} else {
 		long cores = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -335,9 +362,10 @@ ctl_new(struct loop *l, const struct ctl_config *cfg, char *err,
 			cores = 1;
 		if (n == 0)
 			snprintf(why, sizeof(why), "NVML reports no device");
-		c->pool = pool_new("local", POOL_CPU, (int)cores, NULL);
-		events_add(c->events, NULL, "pool", "no GPU found (%s): local "
-		    "pool has %ld CPU slots, one per core", why, cores);
+		c->pool = pool_new(cfg->pool_name, POOL_CPU, (int)cores, NULL);
+		events_add(c->events, NULL, "pool", "no GPU found (%s): pool %s "
+		    "has %ld CPU slots, one per core", why, cfg->pool_name,
+		    cores);
 	}
 	if (c->pool == NULL) {
 		seterr(err, errlen, "cannot create the local pool");
@@ -366,6 +394,7 @@ instance_free(struct instance *in)
 	for (i = 0; i < in->nworkers; i++)
 		worker_free(in->workers[i]);
 	free(in->workers);
+	free(in->history);
 	dask_free(in->dask);
 	spec_free(in->spec);
 	free(in->dir);
@@ -397,6 +426,8 @@ ctl_free(struct ctl *c)
 	if (c->nvml)
 		gpu_close();
 	store_close(c->store);
+	histogram_free(&c->start_hist);
+	histogram_free(&c->decide_hist);
 	free(c->state_dir);
 	free(c->api_url);
 	free(c);
@@ -846,6 +877,8 @@ observe_workers(struct instance *in, const struct dask_obs *obs)
 			in->failures = 0;
 			in->backoff_until_ms = 0;
 			persist_worker(w);
+			histogram_observe(&in->ctl->start_hist,
+			    (double)(now - w->launched_ms) / 1000.0);
 			ev(in, "registered", "worker w%d (%s) registered at %s "
 			    "after %s", w->id, w->name, w->address,
 			    fmt_duration(now - w->launched_ms, d, sizeof(d)));
@@ -930,6 +963,29 @@ pending_event(struct instance *in, const char *fmt, ...)
 		ev(in, "pending", "%s", msg);
 }
 
+/* Records this tick for the chart; the oldest samples fall off. */
+static void
+history_add(struct instance *in)
+{
+	struct sample *s;
+
+	if (in->history == NULL)
+		in->history = xcalloc(HISTORY_LEN, sizeof(*in->history));
+	s = &in->history[in->history_next];
+	in->history_next = (in->history_next + 1) % HISTORY_LEN;
+	if (in->nhistory < HISTORY_LEN)
+		in->nhistory++;
+	s->t_ms = wall_ms();
+	s->running = (int)instance_count(in, W_RUNNING);
+	s->launching = (int)instance_count(in, W_LAUNCHING);
+	s->retiring = (int)(instance_count(in, W_RETIRING) +
+	    instance_count(in, W_STOPPING));
+	s->desired = in->desired;
+	s->queued = in->metrics.queued;
+	s->processing = in->metrics.processing;
+	s->no_worker = in->metrics.no_worker;
+}
+
 static void
 instance_decide(struct instance *in)
 {
@@ -985,6 +1041,7 @@ instance_decide(struct instance *in)
 		}
 	}
 	in->pending = d.pending;
+	history_add(in);
 	strlcpy_(in->reason, d.reason, sizeof(in->reason));
 	strlcpy_(in->hold, d.hold, sizeof(in->hold));
 
@@ -996,8 +1053,9 @@ instance_decide(struct instance *in)
 		d.launch = 0;
 	} else if (d.pending > 0) {
 		pending_event(in, "%d more worker(s) wanted: no free %s in pool "
-		    "%s", d.pending, pool_kind(in->ctl->pool) == POOL_CPU ?
-		    "slot" : "GPU", pool_name(in->ctl->pool));
+		    "%s", d.pending, pool_kind(in->ctl->pool) == POOL_CPU ||
+		    in->spec->workers.gpus == 0 ? "slot" : "GPU",
+		    pool_name(in->ctl->pool));
 	} else {
 		pending_event(in, "%s", "");
 	}
@@ -1006,6 +1064,7 @@ instance_decide(struct instance *in)
 			launched++;
 	if (launched > 0) {
 		in->last_scale_up_ms = now;
+		in->scale_ups++;
 		ev(in, "scale_up", "+%d -> %zu workers, desired %d (%s)",
 		    launched, instance_count(in, W_LAUNCHING) +
 		    instance_count(in, W_RUNNING), d.desired, d.reason);
@@ -1016,6 +1075,7 @@ instance_decide(struct instance *in)
 
 		if (w == NULL || w->state != W_RUNNING)
 			continue;
+		in->scale_downs++;
 		ev(in, "retire", "worker w%d (%s) idle %s, %s in %d keys; "
 		    "desired %d (%s)", w->id, w->name,
 		    fmt_duration(now - w->idle_since_ms, idle, sizeof(idle)),
@@ -1031,6 +1091,7 @@ static void
 on_observed(const struct dask_obs *obs, void *arg)
 {
 	struct instance *in = arg;
+	struct timespec t0, t1;
 
 	if (in->state != I_STARTED)
 		return;
@@ -1050,7 +1111,12 @@ on_observed(const struct dask_obs *obs, void *arg)
 		in->observed = false;
 		strlcpy_(in->obs_error, obs->error, sizeof(in->obs_error));
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	instance_decide(in);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	histogram_observe(&in->ctl->decide_hist,
+	    (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 }
 
 static void
@@ -1121,7 +1187,7 @@ instance_fail(struct instance *in, const char *fmt, ...)
 	workers_terminate_all(in);
 	if (in->sched_pid > 0)
 		sched_terminate(in);
-	if (!in->ever_started && in->ctl->stop_on_start_error) {
+	if (!in->ever_started && in->fatal_start) {
 		in->ctl->failed = true;
 		if (!in->ctl->shutting_down)
 			ctl_shutdown(in->ctl);
@@ -1591,6 +1657,15 @@ instance_reset_run(struct instance *in)
 	in->last_scale_up_ms = -1;
 }
 
+void
+ctl_fatal_start(struct ctl *c, const char *name)
+{
+	struct instance *in = ctl_find(c, name);
+
+	if (in != NULL && !in->ever_started)
+		in->fatal_start = true;
+}
+
 int
 ctl_start(struct ctl *c, const char *name, char *err, size_t errlen)
 {
@@ -1769,14 +1844,18 @@ instance_owns_session(const struct instance *in, pid_t sid)
 static void
 kill_orphans(struct instance *in)
 {
-	char *needle = xasprintf("%s/", in->dir);
+	/* what edask itself puts on its schedulers' and workers' command
+	 * lines: nobody else's process (a `tail -f` of a log) matches */
+	char *sched_arg = xasprintf("--scheduler-file %s ", in->sched_file);
+	char *work_arg = xasprintf("--local-directory %s ", in->work_dir);
 	struct dirent *de;
 	DIR *d;
 
 	d = opendir("/proc");
 	if (d == NULL) {
 		log_warn("/proc");
-		free(needle);
+		free(sched_arg);
+		free(work_arg);
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
@@ -1798,8 +1877,9 @@ kill_orphans(struct instance *in)
 		for (i = 0; i < n; i++)
 			if (cmd[i] == '\0')
 				cmd[i] = ' ';
-		cmd[n] = '\0';
-		if (strstr(cmd, needle) == NULL ||
+		cmd[n] = '\0';	/* every argument now ends with a blank */
+		if ((strstr(cmd, sched_arg) == NULL &&
+		    strstr(cmd, work_arg) == NULL) ||
 		    instance_owns_session(in, getsid(pid)))
 			continue;
 		ev(in, "orphan", "process %d has no record (a launch the "
@@ -1808,7 +1888,8 @@ kill_orphans(struct instance *in)
 		launch_kill(pid, SIGKILL);
 	}
 	closedir(d);
-	free(needle);
+	free(sched_arg);
+	free(work_arg);
 }
 
 static enum istate
@@ -2188,6 +2269,104 @@ ctl_instances_json(struct ctl *c)
 	for (i = 0; i < c->ninst; i++)
 		json_array_append_new(arr, instance_json(c->inst[i]));
 	return json_pack("{s:o}", "instances", arr);
+}
+
+char *
+ctl_metrics_text(struct ctl *c)
+{
+	static const char *wstates[] = { "launching", "running", "retiring",
+	    "stopping" };
+	struct strbuf b = { NULL, 0, 0 };
+	size_t i, k;
+
+	metrics_header(&b, "edask_instance_workers", "gauge",
+	    "Workers of an instance by state.");
+	for (i = 0; i < c->ninst; i++)
+		for (k = 0; k < ARRAY_LEN(wstates); k++) {
+			const char *l[] = { "instance", c->inst[i]->spec->name,
+			    "state", wstates[k], NULL };
+
+			metrics_sample(&b, "edask_instance_workers", l,
+			    (double)instance_count(c->inst[i],
+			    (enum wstate)k));
+		}
+	metrics_header(&b, "edask_instance_desired_workers", "gauge",
+	    "Workers the scaler wants for an instance.");
+	for (i = 0; i < c->ninst; i++) {
+		const char *l[] = { "instance", c->inst[i]->spec->name, NULL };
+
+		metrics_sample(&b, "edask_instance_desired_workers", l,
+		    c->inst[i]->desired);
+	}
+	metrics_header(&b, "edask_pool_slots", "gauge",
+	    "Slots of a pool: free or held.");
+	{
+		const char *f[] = { "pool", pool_name(c->pool), "state", "free",
+		    NULL };
+		const char *h[] = { "pool", pool_name(c->pool), "state", "held",
+		    NULL };
+
+		metrics_sample(&b, "edask_pool_slots", f,
+		    pool_free_count(c->pool));
+		metrics_sample(&b, "edask_pool_slots", h,
+		    pool_size(c->pool) - pool_free_count(c->pool));
+	}
+	metrics_header(&b, "edask_scale_events_total", "counter",
+	    "Scaling decisions since the daemon started: up (a scale_up "
+	    "event) or down (a retirement).");
+	for (i = 0; i < c->ninst; i++) {
+		const char *u[] = { "instance", c->inst[i]->spec->name,
+		    "direction", "up", NULL };
+		const char *d[] = { "instance", c->inst[i]->spec->name,
+		    "direction", "down", NULL };
+
+		metrics_sample(&b, "edask_scale_events_total", u,
+		    (double)c->inst[i]->scale_ups);
+		metrics_sample(&b, "edask_scale_events_total", d,
+		    (double)c->inst[i]->scale_downs);
+	}
+	metrics_header(&b, "edask_worker_start_seconds", "histogram",
+	    "Seconds from a worker's launch to its registration with the "
+	    "scheduler.");
+	metrics_histogram(&b, "edask_worker_start_seconds", &c->start_hist);
+	metrics_header(&b, "edask_decision_seconds", "histogram",
+	    "Seconds one tick's scaling decision took.");
+	metrics_histogram(&b, "edask_decision_seconds", &c->decide_hist);
+	metrics_header(&b, "edask_scheduler_up", "gauge",
+	    "1 when the instance's scheduler answers, else 0.");
+	for (i = 0; i < c->ninst; i++) {
+		const char *l[] = { "instance", c->inst[i]->spec->name, NULL };
+
+		metrics_sample(&b, "edask_scheduler_up", l,
+		    c->inst[i]->state == I_STARTED && c->inst[i]->observed);
+	}
+	return b.p;
+}
+
+json_t *
+ctl_history_json(struct ctl *c, const char *name, int64_t since_ms)
+{
+	struct instance *in = ctl_find(c, name);
+	json_t *arr;
+	size_t i, first;
+
+	if (in == NULL)
+		return NULL;
+	arr = json_array();
+	first = (in->history_next + HISTORY_LEN - in->nhistory) % HISTORY_LEN;
+	for (i = 0; i < in->nhistory; i++) {
+		const struct sample *s = &in->history[(first + i) % HISTORY_LEN];
+
+		if (s->t_ms <= since_ms)
+			continue;
+		json_array_append_new(arr, json_pack("{s:I,s:i,s:i,s:i,s:i,s:i,"
+		    "s:i,s:i}", "t_ms", (json_int_t)s->t_ms,
+		    "running", s->running, "launching", s->launching,
+		    "retiring", s->retiring, "desired", s->desired,
+		    "queued", s->queued, "processing", s->processing,
+		    "no_worker", s->no_worker));
+	}
+	return json_pack("{s:s,s:o}", "name", name, "samples", arr);
 }
 
 json_t *

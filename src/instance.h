@@ -26,8 +26,7 @@ struct ctl_config {
 	const char	*state_dir;	/* exists, writable */
 	const char	*api_url;	/* "http://127.0.0.1:8780", for outputs */
 	int		 gpus;		/* -1: NVML, else N simulated slots */
-	bool		 stop_on_start_error;	/* `up`: a start failure
-					   stops the daemon (exit 1) */
+	const char	*pool_name;	/* the local pool's name */
 	/* called once, when a shutdown (asked, or after a start failure)
 	 * has left no process running */
 	void		(*stopped)(void *arg);
@@ -63,6 +62,9 @@ enum ctl_deployed { CTL_CREATED, CTL_UNCHANGED, CTL_UPDATED };
  */
 int ctl_deploy(struct ctl *c, struct spec *spec, enum ctl_deployed *what,
     char *err, size_t errlen);
+/* `up`: if this instance fails before it ever started, the daemon stops
+ * (and exits 1); for the specs given on the command line. */
+void ctl_fatal_start(struct ctl *c, const char *name);
 /* Starts a stopped instance (or one in error); no-op when running. */
 int ctl_start(struct ctl *c, const char *name, char *err, size_t errlen);
 /* Retires the workers, then stops the scheduler; no-op when stopped. */
@@ -90,7 +92,7 @@ int ctl_restore(struct ctl *c, char *err, size_t errlen);
  * everything at once.
  */
 void ctl_shutdown(struct ctl *c);
-/* True once a start failure happened with stop_on_start_error. */
+/* True once an instance marked with ctl_fatal_start() failed to start. */
 bool ctl_failed(const struct ctl *c);
 
 struct events *ctl_events(struct ctl *c);	/* borrowed */
@@ -99,6 +101,12 @@ struct events *ctl_events(struct ctl *c);	/* borrowed */
 json_t *ctl_instances_json(struct ctl *c);
 json_t *ctl_instance_json(struct ctl *c, const char *name);
 json_t *ctl_pool_json(struct ctl *c);
+/* {"name", "samples": [{t_ms, running, launching, retiring, desired,
+ * queued, processing, no_worker}]}: one sample per tick, the last 15
+ * minutes (in memory), those after since_ms; NULL: no such instance. */
+json_t *ctl_history_json(struct ctl *c, const char *name, int64_t since_ms);
+/* New text: GET /metrics in Prometheus exposition format. */
+char *ctl_metrics_text(struct ctl *c);
 /* False when instance is given and not known. */
 bool ctl_has_instance(struct ctl *c, const char *name);
 

@@ -71,7 +71,11 @@ cmd_check(int argc, char **argv)
 	struct spec *s;
 	int i;
 
-	if (argc == 3 && strcmp(argv[1], "-c") == 0) {
+	if (argc >= 2 && strcmp(argv[1], "-c") == 0) {
+		if (argc != 3) {
+			fprintf(stderr, "usage: edask check -c CONFIG\n");
+			return 2;
+		}
 		if (config_load(argv[2], &cfg, err, sizeof(err)) == -1) {
 			fprintf(stderr, "%s\n", err);
 			return 2;
@@ -264,11 +268,13 @@ parse_int_arg(const char *cmd, const char *opt, const char *v, int lo,
  * Pools this version cannot run are refused here, before anything starts.
  */
 static int
-daemon_gpus(const struct daemon *d, int *gpus, char *err, size_t errlen)
+daemon_gpus(const struct daemon *d, int *gpus, const char **name, char *err,
+    size_t errlen)
 {
 	size_t i;
 
 	*gpus = CONFIG_GPUS_AUTO;
+	*name = "local";
 	for (i = 0; i < d->cfg->npools; i++) {
 		const struct config_pool *p = &d->cfg->pools[i];
 
@@ -277,6 +283,7 @@ daemon_gpus(const struct daemon *d, int *gpus, char *err, size_t errlen)
 			    "not supported by this version (only local)",
 			    p->name, p->backend);
 		*gpus = p->gpus;
+		*name = p->name;
 	}
 	if (d->gpus > 0)
 		*gpus = d->gpus;
@@ -291,6 +298,7 @@ run_daemon(struct daemon *d)
 	struct api *api = NULL;
 	enum ctl_deployed what;
 	char err[1024], url[300], token[TOKEN_LEN + 1], *p;
+	const char *pool_name;
 	int gpus, rc = 1;
 	size_t i, j;
 
@@ -305,7 +313,7 @@ run_daemon(struct daemon *d)
 		}
 		close(fd);
 	}
-	if (daemon_gpus(d, &gpus, err, sizeof(err)) == -1) {
+	if (daemon_gpus(d, &gpus, &pool_name, err, sizeof(err)) == -1) {
 		fprintf(stderr, "edask: %s\n", err);
 		return 1;
 	}
@@ -345,7 +353,7 @@ run_daemon(struct daemon *d)
 	cc.state_dir = cfg->state_dir;
 	cc.api_url = url;
 	cc.gpus = gpus;
-	cc.stop_on_start_error = d->up;
+	cc.pool_name = pool_name;
 	cc.stopped = on_stopped;
 	cc.stopped_arg = d;
 	d->ctl = ctl_new(d->loop, &cc, err, sizeof(err));
@@ -376,8 +384,10 @@ run_daemon(struct daemon *d)
 		d->specs[i] = NULL;
 		strlcpy_(name, s->name, sizeof(name));
 		r = ctl_deploy(d->ctl, s, &what, err, sizeof(err));
-		if (r == 0)
+		if (r == 0) {
+			ctl_fatal_start(d->ctl, name);
 			r = ctl_start(d->ctl, name, err, sizeof(err));
+		}
 		if (r != 0) {
 			fprintf(stderr, "edask: %s\n", err);
 			ctl_shutdown(d->ctl);
@@ -387,13 +397,15 @@ run_daemon(struct daemon *d)
 	}
 	loop_run(d->loop);
 	rc = ctl_failed(d->ctl) ? 1 : 0;
-	p = xasprintf("%s/api.url", cfg->state_dir);
-	unlink(p);
-	free(p);
 	if (d->up)
 		log_info("edask: %s", rc == 0 ? "stopped; no process left" :
 		    "stopped after a start failure; no process left");
 out:
+	if (api != NULL) {
+		p = xasprintf("%s/api.url", cfg->state_dir);
+		unlink(p);
+		free(p);
+	}
 	ctl_free(d->ctl);
 	api_free(api);
 	loop_free(d->loop);

@@ -294,3 +294,30 @@ out:
 	free(p);
 	return rc;
 }
+
+void
+strbuf_printf(struct strbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->p == NULL) {
+		b->cap = 4096;
+		b->p = xmalloc(b->cap);
+		b->p[0] = '\0';
+	}
+	for (;;) {
+		size_t room = b->cap - b->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, room, fmt, ap);
+		va_end(ap);
+		ASSERT(n >= 0);
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		b->cap = (b->cap + (size_t)n + 1) * 2;
+		b->p = xrealloc(b->p, b->cap);
+	}
+}

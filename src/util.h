@@ -58,6 +58,14 @@ const char *fmt_bytes(int64_t bytes, char *buf, size_t len);
 /* Formats a duration in ms as "1.5s", "30s", "2m10s". */
 const char *fmt_duration(int64_t ms, char *buf, size_t len);
 
+/* A growable string: start zeroed ({0}); p is NUL-terminated once
+ * anything was appended; the caller frees p. */
+struct strbuf {
+	char	*p;
+	size_t	 len, cap;
+};
+void strbuf_printf(struct strbuf *b, const char *fmt, ...) PRINTF(2, 3);
+
 /* mkdir -p; 0 or -1 with errno. */
 int mkdir_p(const char *path, unsigned mode);
 
