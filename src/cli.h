@@ -1,7 +1,8 @@
 /*
  * cli: the client subcommands (deploy, start, stop, undeploy, scale, ls,
- * show, pool, events), which talk to a running daemon over the REST API.  The daemon is found through --addr,
- * then EDASK_ADDR, then 127.0.0.1:8780.  Output is a readable table, or
+ * show, pool, events), which talk to a running daemon over the REST API.
+ * The daemon is found through --addr, then EDASK_ADDR, then
+ * 127.0.0.1:8780.  Output is a readable table, or
  * the API's JSON with --json.  Exit codes: 0 ok, 1 server-side error or
  * daemon unreachable, 2 usage.
  */

@@ -1445,22 +1445,26 @@ spec_check_runnable(struct ctl *c, const struct spec *spec, char *err,
 	int max;
 
 	if (strcmp(spec->pool, pool_name(c->pool)) != 0)
-		return ctlerr(CTL_EINVAL, err, errlen, "instance \"%s\": no pool named "
+		return ctlerr(CTL_EINVAL, err, errlen,
+		    "instance \"%s\": no pool named "
 		    "\"%s\" (this daemon has \"%s\")", spec->name, spec->pool,
 		    pool_name(c->pool));
 	if (spec->workers.min > pool_size(c->pool))
-		return ctlerr(CTL_EINVAL, err, errlen, "instance \"%s\": workers.min is %d "
+		return ctlerr(CTL_EINVAL, err, errlen,
+		    "instance \"%s\": workers.min is %d "
 		    "but pool \"%s\" has %d slots", spec->name,
 		    spec->workers.min, pool_name(c->pool),
 		    pool_size(c->pool));
 	max = spec->workers.max == SPEC_MAX_ALL ? pool_size(c->pool) :
 	    spec->workers.max;
 	if (spec->workers.min > max)
-		return ctlerr(CTL_EINVAL, err, errlen, "instance \"%s\": workers.min (%d) "
+		return ctlerr(CTL_EINVAL, err, errlen,
+		    "instance \"%s\": workers.min (%d) "
 		    "is greater than workers.max (%d)", spec->name,
 		    spec->workers.min, max);
 	if (spec->workers.gpus > 1)
-		return ctlerr(CTL_EINVAL, err, errlen, "instance \"%s\": workers.gpus is "
+		return ctlerr(CTL_EINVAL, err, errlen,
+		    "instance \"%s\": workers.gpus is "
 		    "%d, but a worker holds one slot (one GPU) in this "
 		    "version; use gpus: 1, or 0 for CPU-only workers",
 		    spec->name, spec->workers.gpus);
@@ -1474,7 +1478,8 @@ spec_check_runnable(struct ctl *c, const struct spec *spec, char *err,
 		launch_argv_free(argv);
 		found = launch_command_exists(cmd0);
 		if (!found)
-			ctlerr(CTL_EINVAL, err, errlen, "instance \"%s\": worker command "
+			ctlerr(CTL_EINVAL, err, errlen,
+			    "instance \"%s\": worker command "
 			    "\"%s\" not found (workers.command)", spec->name,
 			    cmd0);
 		free(cmd0);
@@ -1482,7 +1487,8 @@ spec_check_runnable(struct ctl *c, const struct spec *spec, char *err,
 			return CTL_EINVAL;
 	}
 	if (!launch_command_exists(spec->python))
-		return ctlerr(CTL_EINVAL, err, errlen, "instance \"%s\": python \"%s\" not "
+		return ctlerr(CTL_EINVAL, err, errlen,
+		    "instance \"%s\": python \"%s\" not "
 		    "found", spec->name, spec->python);
 	return 0;
 }
@@ -1580,7 +1586,8 @@ ctl_deploy(struct ctl *c, struct spec *spec, enum ctl_deployed *what,
 	*what = CTL_UNCHANGED;
 	if (c->shutting_down) {
 		spec_free(spec);
-		return ctlerr(CTL_ESHUTDOWN, err, errlen, "the daemon is shutting down");
+		return ctlerr(CTL_ESHUTDOWN, err, errlen,
+		    "the daemon is shutting down");
 	}
 	if ((rc = spec_check_runnable(c, spec, err, errlen)) != 0) {
 		spec_free(spec);
@@ -1605,7 +1612,8 @@ ctl_deploy(struct ctl *c, struct spec *spec, enum ctl_deployed *what,
 		return 0;
 	}
 	if (in->undeploy) {
-		ctlerr(CTL_ECONFLICT, err, errlen, "instance \"%s\" is being undeployed; "
+		ctlerr(CTL_ECONFLICT, err, errlen,
+		    "instance \"%s\" is being undeployed; "
 		    "deploy it again once it is gone", spec->name);
 		spec_free(spec);
 		return CTL_ECONFLICT;
@@ -1616,7 +1624,8 @@ ctl_deploy(struct ctl *c, struct spec *spec, enum ctl_deployed *what,
 	}
 	spec_restart_fields(in->spec, spec, fields, sizeof(fields));
 	if (fields[0] != '\0' && instance_running(in)) {
-		ctlerr(CTL_ECONFLICT, err, errlen, "instance \"%s\" runs; changing %s needs a "
+		ctlerr(CTL_ECONFLICT, err, errlen,
+		    "instance \"%s\" runs; changing %s needs a "
 		    "restart: stop it (edask stop %s), deploy, then start it",
 		    spec->name, fields, spec->name);
 		spec_free(spec);
@@ -1672,14 +1681,17 @@ ctl_start(struct ctl *c, const char *name, char *err, size_t errlen)
 	struct instance *in = ctl_find(c, name);
 
 	if (in == NULL)
-		return ctlerr(CTL_ENOENT, err, errlen, "no instance named \"%s\"",
+		return ctlerr(CTL_ENOENT, err, errlen,
+		    "no instance named \"%s\"",
 		    name);
 	if (c->shutting_down)
-		return ctlerr(CTL_ESHUTDOWN, err, errlen, "the daemon is shutting "
+		return ctlerr(CTL_ESHUTDOWN, err, errlen,
+		    "the daemon is shutting "
 		    "down");
 	if (in->undeploy || in->state == I_STOPPING ||
 	    (in->state == I_ERROR && (in->nworkers > 0 || in->sched_pid > 0)))
-		return ctlerr(CTL_ECONFLICT, err, errlen, "instance \"%s\" is %s; start it "
+		return ctlerr(CTL_ECONFLICT, err, errlen,
+		    "instance \"%s\" is %s; start it "
 		    "once it has stopped", name, in->undeploy ?
 		    "being undeployed" : "still stopping");
 	if (in->state == I_STARTING || in->state == I_STARTED)
@@ -1695,7 +1707,8 @@ ctl_stop(struct ctl *c, const char *name, char *err, size_t errlen)
 	struct instance *in = ctl_find(c, name);
 
 	if (in == NULL)
-		return ctlerr(CTL_ENOENT, err, errlen, "no instance named \"%s\"",
+		return ctlerr(CTL_ENOENT, err, errlen,
+		    "no instance named \"%s\"",
 		    name);
 	if (in->state == I_STARTING || in->state == I_STARTED)
 		instance_stop(in);
@@ -1762,7 +1775,8 @@ ctl_undeploy(struct ctl *c, const char *name, bool *removed, char *err,
 
 	*removed = false;
 	if (in == NULL)
-		return ctlerr(CTL_ENOENT, err, errlen, "no instance named \"%s\"",
+		return ctlerr(CTL_ENOENT, err, errlen,
+		    "no instance named \"%s\"",
 		    name);
 	if (!in->undeploy) {
 		in->undeploy = true;
@@ -1788,7 +1802,8 @@ ctl_scale(struct ctl *c, const char *name, bool has_min, int min,
 	int rc;
 
 	if (in == NULL)
-		return ctlerr(CTL_ENOENT, err, errlen, "no instance named \"%s\"",
+		return ctlerr(CTL_ENOENT, err, errlen,
+		    "no instance named \"%s\"",
 		    name);
 	s = spec_dup(in->spec);
 	if (has_min)
