@@ -25,12 +25,19 @@ UNIT	:= $(patsubst tests/unit/%.c,$(B)/%,$(wildcard tests/unit/test_*.c))
 FUZZ	:= $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
 CONSOLE	:= $(wildcard console/*)
 
+# The console's files go into the binary through the assembler's .incbin
+# (src/console_assets.S).
+LIBOBJ	+= $(B)/obj/console_assets.o
+
 .PHONY: all unit demo test deps check-unit asan fuzz integration bench clean
 
 all: $(B)/edask $(B)/fakenvml/libnvidia-ml.so.1
 
 $(B)/obj/%.o: src/%.c $(HDR) | $(B)/obj
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/obj/console_assets.o: src/console_assets.S $(CONSOLE) | $(B)/obj
+	$(CC) -c -o $@ $<
 
 $(B)/obj:
 	mkdir -p $@

@@ -313,6 +313,12 @@ is_read(const char *method)
 	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 }
 
+static bool
+is_console_page(const char *url)
+{
+	return strcmp(url, "/") == 0 || strncmp(url, "/instances/", 11) == 0;
+}
+
 static unsigned
 ctl_status(int rc)
 {
@@ -517,9 +523,11 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	if (a->ctl == NULL)
 		return reply_error(conn, 503, "starting");
 	/* every change needs the token; reads too when the API listens
-	 * beyond loopback (the health check stays open) */
+	 * beyond loopback, but for the health check and the console's page,
+	 * which holds no data (a browser cannot send a header when it opens
+	 * a page; the page asks for the token and sends it itself) */
 	if ((!is_read(method) || (a->reads_need_token &&
-	    strcmp(url, "/healthz") != 0)) &&
+	    strcmp(url, "/healthz") != 0 && !is_console_page(url))) &&
 	    !request_auth_ok(MHD_lookup_connection_value(conn,
 	    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), a->token))
 		return reply_unauthorized(conn);
