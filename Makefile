@@ -99,6 +99,7 @@ test: deps
 
 bench: deps all
 	/usr/bin/python3 bench/scaleup.py
+	/usr/bin/python3 bench/bursty.py
 
 clean:
 	rm -rf build

@@ -1,0 +1,682 @@
+#!/usr/bin/python3
+"""Bursty-trace benchmark: edask, Dask Adaptive, static min, static max.
+
+Method
+------
+One run plays the same trace on four systems, one after the other:
+
+1. ``edask``: ``build/edask up --gpus 4`` (four simulated slots) with a spec
+   of min 1, max 4, ``gpus: 0``, ``threads: 1``, ``interval: 1s``,
+   ``idle_timeout: 5s``, ``scale_down_delay: 2s``, in a temporary state
+   folder;
+2. ``adaptive``: ``LocalCluster(n_workers=1, threads_per_worker=1,
+   processes=True).adapt(minimum=1, maximum=4)`` with Dask's defaults
+   (``interval`` 1 s, ``wait_count`` 3, ``target_duration`` 5 s): an idle
+   worker is retired after about 3 consecutive 1 s recommendations, ~3 s;
+3. ``static-max``: ``LocalCluster`` of 4 workers, no adapt;
+4. ``static-min``: ``LocalCluster`` of 1 worker, no adapt.
+
+The trace: three bursts of 80 independent "training-like" tasks
+(``time.sleep(0.5)``, each with its own key). Each burst is submitted once
+the previous one is done and an idle gap has passed; the gap (10 s by
+default) is longer than edask's ``idle_timeout`` (5 s) plus a margin, so an
+elastic system can shrink between bursts.
+
+Measured, the same client-side way for every system:
+
+* **burst N (s)**: seconds from submitting burst N until all its tasks are
+  done; **total** is their sum (the idle gaps are not included);
+* **worker-s**: the number of workers registered with the scheduler
+  (``len(client.scheduler_info()['workers'])``), sampled every ~0.2 s and
+  integrated over time (step function) from the submission of burst 1 to the
+  end of burst 3, idle gaps included. The trailing scale-down after the last
+  burst is not in the window;
+* **to max (s)**: for each burst, seconds from its submission until 4
+  workers are registered ("-" when never reached);
+* **recomputed**: every task appends its key to a log file in a temporary
+  folder when it starts executing; a key with more than one line was
+  executed more than once. A key with no line is an error.
+
+Targets (recorded, not tuned for): edask total <= 1.05x static-max's,
+edask worker-s <= 0.6x static-max's, edask better than adaptive on both,
+zero recomputed tasks. Each prints PASS or MISS.
+
+Outputs: a table on stdout, and under ``bench/results/``
+``bursty-YYYYmmdd-HHMMSS.{md,png}`` plus copies ``bursty-latest.{md,png}``.
+
+The machines this runs on are small and noisy: compare ratios within one
+run, not raw seconds across runs. Exit status 0 when every measurement
+completed (whatever PASS/MISS says), 1 with ``FAILED:`` otherwise. Every
+process started here is stopped by PID; temporary folders are removed.
+"""
+
+import argparse
+import collections
+import datetime
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EDASK = os.path.join(ROOT, "build", "edask")
+RESULTS = os.path.join(ROOT, "bench", "results")
+
+MIN_WORKERS = 1
+MAX_WORKERS = 4
+IDLE_TIMEOUT_S = 5
+SCALE_DOWN_DELAY_S = 2
+SAMPLE_S = 0.2
+PHASE_DEADLINE_S = 180.0     # each wait: startup, one burst
+STOP_GRACE_S = 30.0          # SIGTERM to edask, then SIGKILL its group
+
+SPEC = f"""\
+name: bursty
+workers: {{min: {MIN_WORKERS}, max: {MAX_WORKERS}, gpus: 0, threads: 1}}
+scaling: {{interval: 1s, idle_timeout: {IDLE_TIMEOUT_S}s, \
+scale_down_delay: {SCALE_DOWN_DELAY_S}s}}
+"""
+
+SYSTEMS = ["edask", "adaptive", "static-max", "static-min"]
+
+
+class BenchError(Exception):
+    """A failure that ends the benchmark with exit status 1."""
+
+
+def log(msg):
+    print(f"[bursty {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr,
+          flush=True)
+
+
+def wait_until(what, predicate, deadline_s=PHASE_DEADLINE_S, every=0.1):
+    end = time.monotonic() + deadline_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise BenchError(f"timed out after {deadline_s:.0f} s waiting "
+                             f"for {what}")
+        time.sleep(every)
+
+
+def n_workers(client):
+    return len(client.scheduler_info()["workers"])
+
+
+# The task. Defined in __main__, so cloudpickle ships it by value.
+def train_step(log_path, key, seconds):
+    line = (key + "\n").encode()
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)       # one small O_APPEND write: atomic
+    finally:
+        os.close(fd)
+    time.sleep(seconds)
+    return key
+
+
+def run_trace(client, args, start_workers, on_sample=None):
+    """Play the trace on a connected client. Returns a result dict."""
+    wait_until(f"{start_workers} worker(s) registered",
+               lambda: n_workers(client) == start_workers)
+    tmp = tempfile.mkdtemp(prefix="edask-bursty-exec-")
+    exec_log = os.path.join(tmp, "executions.log")
+    samples = []                 # (t, workers)
+    bursts = []                  # (t_submit, t_done) relative to t0
+    to_max = []
+    t0 = time.monotonic()
+
+    def sample():
+        n = n_workers(client)
+        samples.append((time.monotonic() - t0, n))
+        if on_sample:
+            on_sample()
+        return n
+
+    try:
+        keys_all = []
+        for b in range(args.bursts):
+            if b > 0:            # idle gap, still sampled
+                end = time.monotonic() + args.gap
+                while time.monotonic() < end:
+                    sample()
+                    time.sleep(SAMPLE_S)
+            keys = [f"bursty-b{b + 1}-{i:03d}" for i in range(args.tasks)]
+            keys_all += keys
+            ts = time.monotonic() - t0
+            futures = [client.submit(train_step, exec_log, k, args.task_s,
+                                     key=k, pure=False) for k in keys]
+            t_max = None
+            deadline = time.monotonic() + PHASE_DEADLINE_S
+            while True:
+                n = sample()
+                now = time.monotonic() - t0
+                if t_max is None and n >= MAX_WORKERS:
+                    t_max = now - ts
+                if all(f.done() for f in futures):
+                    break
+                if time.monotonic() > deadline:
+                    raise BenchError(
+                        f"burst {b + 1} not done after "
+                        f"{PHASE_DEADLINE_S:.0f} s (workers={n}, done="
+                        f"{sum(f.done() for f in futures)}/{args.tasks})")
+                time.sleep(SAMPLE_S)
+            td = time.monotonic() - t0
+            bad = [f for f in futures if f.status != "finished"]
+            if bad:
+                raise BenchError(f"{len(bad)} task(s) of burst {b + 1} did "
+                                 f"not finish: {bad[0].status}")
+            client.gather(futures)
+            del futures
+            bursts.append((ts, td))
+            to_max.append(t_max)
+            log(f"  burst {b + 1}: {td - ts:.2f} s, max reached "
+                f"{'-' if t_max is None else f'{t_max:.2f} s'}")
+        sample()
+        t_end = bursts[-1][1]
+        with open(exec_log) as f:
+            counts = collections.Counter(line.strip() for line in f)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    missing = [k for k in keys_all if counts[k] == 0]
+    if missing:
+        raise BenchError(f"{len(missing)} task(s) never logged an "
+                         f"execution, e.g. {missing[0]}")
+    recomputed = sum(1 for k in keys_all if counts[k] > 1)
+    # Integrate workers over [0, t_end]: each sample holds until the next.
+    ws = 0.0
+    for (t, n), (t2, _) in zip(samples, samples[1:]):
+        if t >= t_end:
+            break
+        ws += n * (min(t2, t_end) - t)
+    return {"bursts": bursts, "to_max": to_max, "samples": samples,
+            "worker_s": ws, "recomputed": recomputed,
+            "executions": sum(counts.values()),
+            "total": sum(td - ts for ts, td in bursts)}
+
+
+# ----------------------------------------------------------------- edask ---
+
+def http_json(url):
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return json.load(resp)
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def pid_is_dask(pid):
+    """True when pid still runs a Python/Dask process (guards PID reuse)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().decode(errors="replace")
+    except OSError:
+        return False
+    return "python" in cmd or "dask" in cmd or "distributed" in cmd
+
+
+def tail(path, n=15):
+    try:
+        with open(path) as f:
+            return "\n" + "".join(f.readlines()[-n:])
+    except OSError:
+        return "(no log)"
+
+
+def bench_edask(args):
+    if not os.access(EDASK, os.X_OK):
+        raise BenchError(f"{EDASK} not found or not executable: run `make` "
+                         f"first")
+    from distributed import Client
+
+    tmp = tempfile.TemporaryDirectory(prefix="edask-bursty-")
+    state = os.path.join(tmp.name, "state")
+    spec_path = os.path.join(tmp.name, "bursty.yaml")
+    with open(spec_path, "w") as f:
+        f.write(SPEC)
+    log_path = os.path.join(tmp.name, "edask.log")
+    log_file = open(log_path, "w")
+    proc = subprocess.Popen(
+        [EDASK, "up", "--gpus", str(MAX_WORKERS), "--listen", "127.0.0.1:0",
+         "--state-dir", state, "-f", spec_path],
+        stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+    # edask starts its scheduler and workers in sessions of their own: keep
+    # their PIDs so that none can outlive the benchmark.
+    dask_pids = set()
+    client = None
+    api = None
+    last_observe = [0.0]
+
+    def observe():
+        if proc.poll() is not None:
+            raise BenchError(f"edask exited early (status {proc.returncode})"
+                             f"; log: {tail(log_path)}")
+        try:
+            inst = http_json(api + "/v1/instances/bursty")
+        except OSError:
+            return None
+        pid = (inst.get("scheduler") or {}).get("pid")
+        if pid:
+            dask_pids.add(pid)
+        dask_pids.update(w["pid"] for w in inst.get("workers", [])
+                         if w.get("pid"))
+        return inst
+
+    def observe_sometimes():          # during the trace: once a second
+        now = time.monotonic()
+        if now - last_observe[0] >= 1.0:
+            last_observe[0] = now
+            observe()
+
+    try:
+        url_file = os.path.join(state, "api.url")
+
+        def read_url():
+            if proc.poll() is not None:
+                raise BenchError(f"edask exited early (status "
+                                 f"{proc.returncode}); log: {tail(log_path)}")
+            try:
+                with open(url_file) as f:
+                    return f.read().strip()
+            except FileNotFoundError:
+                return None
+        api = wait_until("edask to write api.url", read_url)
+
+        def ready():
+            inst = observe()
+            if inst and inst.get("state") == "error":
+                raise BenchError(f"instance in state error: "
+                                 f"{inst.get('error')}")
+            if (inst and inst.get("state") == "started"
+                    and inst.get("workers_running", 0) >= MIN_WORKERS):
+                return inst
+            return None
+        inst = wait_until("instance started with 1 worker running", ready)
+        address = inst["outputs"]["dask_scheduler_address"]
+        log(f"edask: instance started, scheduler {address}")
+        client = Client(address, timeout=30)
+        return run_trace(client, args, MIN_WORKERS, observe_sometimes)
+    finally:
+        if client is not None:
+            client.close()
+        try:
+            stop_edask(proc, log_path, dask_pids)
+        finally:
+            log_file.close()
+            tmp.cleanup()
+
+
+def stop_edask(proc, log_path, dask_pids):
+    problems = []
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            problems.append(f"edask did not exit {STOP_GRACE_S:.0f} s after "
+                            f"SIGTERM; killed its process group")
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    if proc.returncode != 0 and not problems:
+        problems.append(f"edask exited with status {proc.returncode}")
+    end = time.monotonic() + 5
+    while time.monotonic() < end and any(pid_alive(p) for p in dask_pids):
+        time.sleep(0.1)
+    left = [p for p in sorted(dask_pids) if pid_alive(p) and pid_is_dask(p)]
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if left:
+        problems.append(f"Dask process(es) {left} outlived edask; killed")
+    if problems:
+        raise BenchError("; ".join(problems) + f"; edask log: "
+                         f"{tail(log_path)}")
+    log("edask: stopped cleanly (exit 0, no Dask process left)")
+
+
+# ------------------------------------------------------- LocalCluster(s) ---
+
+def own_children():
+    """PIDs of this process's direct children that are LocalCluster worker
+    processes (multiprocessing ``spawn_main``). multiprocessing's own
+    resource tracker is left alone: it is shared and outlives a cluster."""
+    pids = set()
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{tid}/children") as f:
+                    pids.update(int(p) for p in f.read().split())
+            except OSError:
+                pass
+    except OSError:
+        pass
+    workers = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"spawn_main" in f.read():
+                    workers.add(pid)
+        except OSError:
+            pass
+    return workers
+
+
+def bench_local(args, n_start, adapt):
+    from distributed import Client, LocalCluster
+
+    before = own_children()
+    seen = set()
+    name = "adaptive" if adapt else f"static-{n_start}"
+    cluster = LocalCluster(n_workers=n_start, threads_per_worker=1,
+                           processes=True, dashboard_address=None)
+    try:
+        if adapt:
+            # Dask's defaults, spelled out: interval 1 s, wait_count 3,
+            # target_duration 5 s.
+            cluster.adapt(minimum=MIN_WORKERS, maximum=MAX_WORKERS,
+                          interval="1s", wait_count=3, target_duration="5s")
+        with Client(cluster) as client:
+            log(f"{name}: LocalCluster up, scheduler "
+                f"{cluster.scheduler_address}")
+            return run_trace(client, args, n_start,
+                             lambda: seen.update(own_children() - before))
+    finally:
+        seen.update(own_children() - before)
+        cluster.close(timeout=60)
+        end = time.monotonic() + 5
+        while time.monotonic() < end and any(pid_alive(p) for p in seen):
+            time.sleep(0.1)
+        left = [p for p in sorted(seen)
+                if p in own_children() and pid_is_dask(p)]
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+        log(f"{name}: cluster closed" + (f"; killed leftover {left}"
+                                         if left else ""))
+
+
+RUNNERS = {
+    "edask": bench_edask,
+    "adaptive": lambda a: bench_local(a, MIN_WORKERS, True),
+    "static-max": lambda a: bench_local(a, MAX_WORKERS, False),
+    "static-min": lambda a: bench_local(a, MIN_WORKERS, False),
+}
+
+
+# ---------------------------------------------------------------- report ---
+
+def fmt_max(v):
+    return "-" if v is None else f"{v:.1f}"
+
+
+def ratio(a, b):
+    return a / b if b else float("nan")
+
+
+def build_table(res, args):
+    """Rows of the result table, as lists of strings (header first)."""
+    head = ([f"burst {i + 1} (s)" for i in range(args.bursts)]
+            + ["total (s)", "worker-s", "to max (s)", "recomputed",
+               "total / static-max", "worker-s / static-max",
+               "total / adaptive", "worker-s / adaptive"])
+    rows = [["system"] + head]
+    smax, adap = res.get("static-max"), res.get("adaptive")
+    for name in SYSTEMS:
+        r = res.get(name)
+        if r is None:
+            continue
+        row = [name] + [f"{td - ts:.2f}" for ts, td in r["bursts"]]
+        row += [f"{r['total']:.2f}", f"{r['worker_s']:.1f}",
+                " / ".join(fmt_max(v) for v in r["to_max"]),
+                str(r["recomputed"])]
+        for ref in (smax, adap):
+            if ref:
+                row += [f"{ratio(r['total'], ref['total']):.2f}",
+                        f"{ratio(r['worker_s'], ref['worker_s']):.2f}"]
+            else:
+                row += ["n/a", "n/a"]
+        rows.append(row)
+    return rows
+
+
+def targets(res):
+    """[(PASS|MISS, text)] for the recorded targets."""
+    e, m, a = res.get("edask"), res.get("static-max"), res.get("adaptive")
+    out = []
+    if not e:
+        return out
+
+    def add(ok, text):
+        out.append(("PASS" if ok else "MISS", text))
+    if m:
+        rt = ratio(e["total"], m["total"])
+        rw = ratio(e["worker_s"], m["worker_s"])
+        add(rt <= 1.05, f"edask completion <= 1.05x static-max: "
+                        f"{e['total']:.2f} s / {m['total']:.2f} s = "
+                        f"{rt:.2f}x")
+        add(rw <= 0.6, f"edask worker-s <= 0.6x static-max: "
+                       f"{e['worker_s']:.1f} / {m['worker_s']:.1f} = "
+                       f"{rw:.2f}x")
+    if a:
+        add(e["total"] < a["total"],
+            f"edask completion better than adaptive: {e['total']:.2f} s vs "
+            f"{a['total']:.2f} s")
+        add(e["worker_s"] < a["worker_s"],
+            f"edask worker-s better than adaptive: {e['worker_s']:.1f} vs "
+            f"{a['worker_s']:.1f}")
+    add(e["recomputed"] == 0,
+        f"edask recomputed tasks == 0: {e['recomputed']}")
+    return out
+
+
+def text_table(rows):
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for j, r in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(r, widths))))
+        if j == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def md_table(rows):
+    out = ["| " + " | ".join(rows[0]) + " |",
+           "|" + "|".join(["---"] + ["---:"] * (len(rows[0]) - 1)) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    return "\n".join(out)
+
+
+def plot(res, args, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for n in SYSTEMS if n in res]
+    fig, axes = plt.subplots(len(names), 1, sharex=True,
+                             figsize=(10, 1.9 * len(names) + 1.0),
+                             squeeze=False)
+    colors = {"edask": "tab:blue", "adaptive": "tab:orange",
+              "static-max": "tab:red", "static-min": "tab:green"}
+    for ax, name in zip(axes[:, 0], names):
+        r = res[name]
+        ts = [t for t, _ in r["samples"]]
+        ns = [n for _, n in r["samples"]]
+        for i, (b0, b1) in enumerate(r["bursts"]):
+            ax.axvspan(b0, b1, color="0.88", lw=0,
+                       label="burst running" if i == 0 else None)
+            ax.axvline(b0, color="0.4", lw=0.8, ls="--")
+            ax.text(b0 + 0.3, MAX_WORKERS + 0.25, f"burst {i + 1}",
+                    fontsize=8, color="0.3", va="bottom")
+        ax.step(ts, ns, where="post", color=colors[name], lw=2)
+        ax.set_ylim(0, MAX_WORKERS + 1)
+        ax.set_yticks(range(0, MAX_WORKERS + 1))
+        ax.set_ylabel("workers")
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_title(f"{name}: total {r['total']:.1f} s, "
+                     f"{r['worker_s']:.0f} worker-s, "
+                     f"recomputed {r['recomputed']}",
+                     fontsize=10, loc="left")
+    axes[-1, 0].set_xlabel("seconds since burst 1 was submitted")
+    axes[0, 0].legend(loc="upper right", fontsize=8)
+    fig.suptitle(f"Registered workers over a bursty trace ({args.bursts} x "
+                 f"{args.tasks} tasks of {args.task_s} s, gaps {args.gap} s; "
+                 f"min {MIN_WORKERS}, max {MAX_WORKERS})", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(res, args, rows, tgts, stamp, png_name, started, wall_s):
+    import platform
+    lines = [
+        f"# Bursty trace: edask vs Dask Adaptive vs static clusters",
+        "",
+        f"Run {started} on `{platform.node()}` ({os.cpu_count()} cores), "
+        f"`/usr/bin/python3 bench/bursty.py"
+        + (" " + " ".join(args.argv) if args.argv else "") + f"`, "
+        f"{wall_s:.0f} s wall.",
+        "",
+        f"Trace: {args.bursts} bursts of {args.tasks} tasks x {args.task_s} s "
+        f"(`time.sleep`), each submitted {args.gap} s after the previous "
+        f"burst finished. Workers: 1 thread each, min {MIN_WORKERS}, max "
+        f"{MAX_WORKERS}.",
+        "",
+        f"- edask: `build/edask up --gpus {MAX_WORKERS}`, spec "
+        f"`interval: 1s, idle_timeout: {IDLE_TIMEOUT_S}s, scale_down_delay: "
+        f"{SCALE_DOWN_DELAY_S}s`, `gpus: 0`.",
+        f"- adaptive: `LocalCluster(n_workers={MIN_WORKERS}).adapt("
+        f"minimum={MIN_WORKERS}, maximum={MAX_WORKERS}, interval='1s', "
+        f"wait_count=3, target_duration='5s')` (Dask's defaults; an idle "
+        f"worker goes after ~3 s).",
+        f"- static-max / static-min: `LocalCluster(n_workers="
+        f"{MAX_WORKERS} / {MIN_WORKERS})`, no adapt.",
+        "",
+        md_table(rows),
+        "",
+        "burst N: seconds from submitting the burst to its last result. "
+        "total: their sum (gaps excluded). worker-s: registered workers "
+        "(`client.scheduler_info()`, sampled every 0.2 s) integrated from "
+        "burst 1's submission to burst 3's end, gaps included. to max: per "
+        "burst, seconds until 4 workers were registered. recomputed: keys "
+        "whose task logged more than one execution start.",
+        "",
+        "## Targets (recorded, not tuned for)",
+        "",
+    ]
+    lines += [f"- **{s}** {t}" for s, t in tgts]
+    lines += [
+        "",
+        f"![workers over time]({png_name})",
+        "",
+        "Shared, noisy machine: compare the ratios of one run, not raw "
+        "seconds across runs.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ main ---
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--tasks", type=int, default=80,
+                    help="tasks per burst (default 80)")
+    ap.add_argument("--task-s", type=float, default=0.5,
+                    help="seconds per task (default 0.5)")
+    ap.add_argument("--bursts", type=int, default=3,
+                    help="number of bursts (default 3)")
+    ap.add_argument("--gap", type=float, default=IDLE_TIMEOUT_S + 5,
+                    help=f"idle seconds between bursts (default "
+                         f"{IDLE_TIMEOUT_S + 5}: edask's idle_timeout + 5)")
+    ap.add_argument("--systems", default=",".join(SYSTEMS),
+                    help="comma-separated subset of " + ",".join(SYSTEMS))
+    ap.add_argument("--no-write", action="store_true",
+                    help="print the table only; write nothing under "
+                         "bench/results/")
+    args = ap.parse_args()
+    args.argv = sys.argv[1:]
+    chosen = [s.strip() for s in args.systems.split(",") if s.strip()]
+    bad = [s for s in chosen if s not in RUNNERS]
+    if bad or not chosen:
+        ap.error(f"unknown system(s) {bad}; choose from {SYSTEMS}")
+    if args.tasks < 1 or args.bursts < 1 or args.gap < 0:
+        ap.error("--tasks and --bursts must be >= 1, --gap >= 0")
+
+    def on_signal(signum, _frame):
+        raise BenchError(f"interrupted by signal {signum}")
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    started = datetime.datetime.now()
+    t_start = time.monotonic()
+    res = {}
+    try:
+        for name in [s for s in SYSTEMS if s in chosen]:
+            log(f"{name}: starting")
+            res[name] = RUNNERS[name](args)
+            r = res[name]
+            log(f"{name}: total {r['total']:.2f} s, {r['worker_s']:.1f} "
+                f"worker-s, recomputed {r['recomputed']}")
+    except BenchError as e:
+        print(f"bench/bursty.py: FAILED: {e}", file=sys.stderr)
+        return 1
+    except ImportError as e:
+        print(f"bench/bursty.py: FAILED: {e} (run with /usr/bin/python3, "
+              f"Debian's python3-distributed)", file=sys.stderr)
+        return 1
+    wall_s = time.monotonic() - t_start
+
+    rows = build_table(res, args)
+    tgts = targets(res)
+    print(f"\nBursty trace: {args.bursts} x {args.tasks} tasks of "
+          f"{args.task_s} s, gaps {args.gap} s, workers {MIN_WORKERS}.."
+          f"{MAX_WORKERS} ({wall_s:.0f} s wall)\n")
+    print(text_table(rows))
+    print()
+    for s, t in tgts:
+        print(f"{s}  {t}")
+
+    if not args.no_write:
+        os.makedirs(RESULTS, exist_ok=True)
+        stamp = started.strftime("%Y%m%d-%H%M%S")
+        base = os.path.join(RESULTS, f"bursty-{stamp}")
+        plot(res, args, base + ".png")
+        with open(base + ".md", "w") as f:
+            f.write(write_report(res, args, rows, tgts, stamp,
+                                 f"bursty-{stamp}.png",
+                                 started.strftime("%Y-%m-%d %H:%M:%S"),
+                                 wall_s))
+        shutil.copyfile(base + ".png",
+                        os.path.join(RESULTS, "bursty-latest.png"))
+        with open(os.path.join(RESULTS, "bursty-latest.md"), "w") as f:
+            f.write(write_report(res, args, rows, tgts, stamp,
+                                 "bursty-latest.png",
+                                 started.strftime("%Y-%m-%d %H:%M:%S"),
+                                 wall_s))
+        print(f"\nwrote {os.path.relpath(base, ROOT)}.{{md,png}} and "
+              f"bench/results/bursty-latest.{{md,png}}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
