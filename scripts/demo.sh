@@ -2,8 +2,9 @@
 # make demo: the user journey on this machine.  Starts `edask up` with the
 # instance of examples/dask.yaml (simulated GPU slots where this machine
 # has no NVIDIA driver), shows its outputs and the one worker it starts
-# with, runs a bursty Dask job against it, shows the workers arrive with the
-# reason for each, waits for the idle ones to be given back, and stops.
+# with, trains distributed XGBoost on a generated flights table against it
+# (examples/xgb_train.py), shows the workers arrive with the reason for
+# each, waits for the idle ones to be given back, prints a summary, stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,9 +64,10 @@ sched=$("$EDASK" show dask --json | field outputs.dask_scheduler_address)
 say "the pool: one worker on one GPU"
 "$EDASK" pool | sed 's/^/  /'
 
-say "running examples/burst.py against $sched"
+say "training: examples/xgb_train.py against $sched (distributed XGBoost)"
 start=$(date +%s)
-/usr/bin/python3 examples/burst.py "$sched" | sed -u 's/^/  job| /'
+/usr/bin/python3 examples/xgb_train.py "$sched" --rows "${DEMO_ROWS:-300000}" |
+	tee "$state/train.out" | sed -u 's/^/  job| /'
 peak=$("$EDASK" events dask --json | /usr/bin/python3 -c 'import json,sys,re
 n=0
 for e in json.load(sys.stdin)["events"]:
@@ -86,9 +88,33 @@ say "the decisions, with their reasons"
 "$EDASK" events dask | sed 's/^/  /'
 
 say "summary"
-echo "  peak workers:     $peak"
-echo "  job + scale-down: $(( $(date +%s) - start ))s"
+curl -s "$EDASK_ADDR/v1/instances/dask/history" |
+	/usr/bin/python3 -c '
+import json, sys
+res = {}
+for line in open(sys.argv[1]):
+    if line.startswith("result: "):
+        res = json.loads(line[8:])
+s = json.load(sys.stdin)["samples"]
+# GPU-seconds: workers holding a GPU slot (running, launching, retiring)
+# integrated over the ticks of the history
+gs = sum((b["t_ms"] - a["t_ms"]) / 1000.0 *
+         (a["running"] + a["launching"] + a["retiring"])
+         for a, b in zip(s, s[1:]))
+span = (s[-1]["t_ms"] - s[0]["t_ms"]) / 1000.0 if len(s) > 1 else 0
+t = res.get("timings", {})
+print("  peak workers:     %s" % sys.argv[2])
+print("  training:         %.1fs (load %.1fs, preprocess %.1fs, train %.1fs, evaluate %.1fs)"
+      % (sum(t.values()), t.get("load", 0), t.get("preprocess", 0),
+         t.get("train", 0), t.get("evaluate", 0)))
+if res:
+    print("  accuracy:         %.3f (always \"on time\": %.3f), AUC %.3f"
+          % (res["accuracy"], res["majority_rate"], res["auc"]))
+print("  GPU-seconds used: %.0f over %.0fs; 4 GPUs held throughout would be %.0f"
+      % (gs, span, 4 * span))
+' "$state/train.out" "$peak"
 echo "  workers now:      $n (min 1)"
+echo "  job + scale-down: $(( $(date +%s) - start ))s"
 
 say "stopping edask (SIGTERM)"
 kill -TERM "$pid"
