@@ -273,31 +273,19 @@ http_request(struct http *h, const char *url, const char *body,
 	return r->id;
 }
 
-static void
-cancel_where(struct http *h, uint64_t id, void *arg)
+void
+http_cancel(struct http *h, uint64_t id)
 {
 	struct req **pp = &h->reqs;
 
 	while (*pp != NULL) {
 		struct req *r = *pp;
 
-		if ((id != 0 && r->id == id) || (arg != NULL && r->arg == arg)) {
+		if (r->id == id) {
 			*pp = r->next;
 			req_free(h, r);
-		} else {
-			pp = &r->next;
+			return;
 		}
+		pp = &r->next;
 	}
-}
-
-void
-http_cancel(struct http *h, uint64_t id)
-{
-	cancel_where(h, id, NULL);
-}
-
-void
-http_cancel_arg(struct http *h, void *arg)
-{
-	cancel_where(h, 0, arg);
 }

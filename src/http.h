@@ -36,7 +36,5 @@ uint64_t http_request(struct http *h, const char *url, const char *body,
     int64_t timeout_ms, http_cb cb, void *arg);
 /* Drops a pending request; its callback is not called. */
 void http_cancel(struct http *h, uint64_t id);
-/* Cancels every pending request whose arg is arg. */
-void http_cancel_arg(struct http *h, void *arg);
 
 #endif
