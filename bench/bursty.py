@@ -53,7 +53,6 @@ process started here is stopped by PID; temporary folders are removed.
 import argparse
 import collections
 import datetime
-import json
 import os
 import shutil
 import signal
@@ -61,7 +60,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+from harness import (BenchError, http_json, log, pid_alive, pid_is_dask,
+                     stop_edask, tail)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EDASK = os.path.join(ROOT, "build", "edask")
@@ -73,7 +74,6 @@ IDLE_TIMEOUT_S = 5
 SCALE_DOWN_DELAY_S = 2
 SAMPLE_S = 0.2
 PHASE_DEADLINE_S = 180.0     # each wait: startup, one burst
-STOP_GRACE_S = 30.0          # SIGTERM to edask, then SIGKILL its group
 
 SPEC = f"""\
 name: bursty
@@ -83,15 +83,6 @@ scale_down_delay: {SCALE_DOWN_DELAY_S}s}}
 """
 
 SYSTEMS = ["edask", "adaptive", "static-max", "static-min"]
-
-
-class BenchError(Exception):
-    """A failure that ends the benchmark with exit status 1."""
-
-
-def log(msg):
-    print(f"[bursty {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr,
-          flush=True)
 
 
 def wait_until(what, predicate, deadline_s=PHASE_DEADLINE_S, every=0.1):
@@ -204,39 +195,6 @@ def run_trace(client, args, start_workers, on_sample=None):
 
 # ----------------------------------------------------------------- edask ---
 
-def http_json(url):
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        return json.load(resp)
-
-
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def pid_is_dask(pid):
-    """True when pid still runs a Python/Dask process (guards PID reuse)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmd = f.read().decode(errors="replace")
-    except OSError:
-        return False
-    return "python" in cmd or "dask" in cmd or "distributed" in cmd
-
-
-def tail(path, n=15):
-    try:
-        with open(path) as f:
-            return "\n" + "".join(f.readlines()[-n:])
-    except OSError:
-        return "(no log)"
-
-
 def bench_edask(args):
     if not os.access(EDASK, os.X_OK):
         raise BenchError(f"{EDASK} not found or not executable: run `make` "
@@ -318,36 +276,6 @@ def bench_edask(args):
         finally:
             log_file.close()
             tmp.cleanup()
-
-
-def stop_edask(proc, log_path, dask_pids):
-    problems = []
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            problems.append(f"edask did not exit {STOP_GRACE_S:.0f} s after "
-                            f"SIGTERM; killed its process group")
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    if proc.returncode != 0 and not problems:
-        problems.append(f"edask exited with status {proc.returncode}")
-    end = time.monotonic() + 5
-    while time.monotonic() < end and any(pid_alive(p) for p in dask_pids):
-        time.sleep(0.1)
-    left = [p for p in sorted(dask_pids) if pid_alive(p) and pid_is_dask(p)]
-    for pid in left:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    if left:
-        problems.append(f"Dask process(es) {left} outlived edask; killed")
-    if problems:
-        raise BenchError("; ".join(problems) + f"; edask log: "
-                         f"{tail(log_path)}")
-    log("edask: stopped cleanly (exit 0, no Dask process left)")
 
 
 # ------------------------------------------------------- LocalCluster(s) ---
@@ -549,7 +477,7 @@ def plot(res, args, path):
 def write_report(res, args, rows, tgts, stamp, png_name, started, wall_s):
     import platform
     lines = [
-        f"# Bursty trace: edask vs Dask Adaptive vs static clusters",
+        "# Bursty trace: edask vs Dask Adaptive vs static clusters",
         "",
         f"Run {started} on `{platform.node()}` ({os.cpu_count()} cores), "
         f"`/usr/bin/python3 bench/bursty.py"

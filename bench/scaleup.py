@@ -41,7 +41,6 @@ Every process this script starts is stopped before it exits.
 """
 
 import argparse
-import json
 import os
 import signal
 import statistics
@@ -49,7 +48,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+from harness import BenchError, http_json, log, stop_edask, tail
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EDASK = os.path.join(ROOT, "build", "edask")
@@ -60,22 +60,12 @@ MIN_WORKERS = 1
 MAX_WORKERS = 4
 POLL_S = 0.05
 PHASE_DEADLINE_S = 120.0     # each phase: startup, burst, shutdown
-STOP_GRACE_S = 30.0          # SIGTERM to edask, then SIGKILL its group
 
 SPEC = f"""\
 name: bench
 workers: {{min: {MIN_WORKERS}, max: {MAX_WORKERS}, gpus: 0, threads: 1}}
 scaling: {{interval: 1s, idle_timeout: 30s, scale_down_delay: 10s}}
 """
-
-
-class BenchError(Exception):
-    """A failure that ends the benchmark with exit status 1."""
-
-
-def log(msg):
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr,
-          flush=True)
 
 
 def wait_until(what, predicate, deadline_s=PHASE_DEADLINE_S, every=0.1):
@@ -134,31 +124,6 @@ def run_burst(client):
 
 
 # ----------------------------------------------------------------- edask ---
-
-def http_json(url):
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        return json.load(resp)
-
-
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def pid_is_dask(pid):
-    """True when pid still runs a Python/Dask process (guards PID reuse)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmd = f.read().decode(errors="replace")
-    except OSError:
-        return False
-    return "python" in cmd or "dask" in cmd or "distributed" in cmd
-
 
 def bench_edask():
     if not os.access(EDASK, os.X_OK):
@@ -234,45 +199,6 @@ def bench_edask():
         stop_edask(proc, log_path, dask_pids)
         log_file.close()
         tmp.cleanup()
-
-
-def tail(path, n=15):
-    try:
-        with open(path) as f:
-            return "\n" + "".join(f.readlines()[-n:])
-    except OSError:
-        return "(no log)"
-
-
-def stop_edask(proc, log_path, dask_pids):
-    problems = []
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            problems.append(f"edask did not exit {STOP_GRACE_S:.0f} s after "
-                            f"SIGTERM; killed its process group")
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    if proc.returncode != 0 and not problems:
-        problems.append(f"edask exited with status {proc.returncode}")
-    # Give the Dask processes a moment to go, then remove any left behind.
-    end = time.monotonic() + 5
-    while time.monotonic() < end and any(pid_alive(p) for p in dask_pids):
-        time.sleep(0.1)
-    left = [p for p in sorted(dask_pids) if pid_alive(p) and pid_is_dask(p)]
-    for pid in left:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    if left:
-        problems.append(f"Dask process(es) {left} outlived edask; killed")
-    if problems:
-        raise BenchError("; ".join(problems) + f"; edask log: "
-                         f"{tail(log_path)}")
-    log("edask: stopped cleanly (exit 0, no Dask process left)")
 
 
 # -------------------------------------------------------------- adaptive ---

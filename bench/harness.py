@@ -1,0 +1,85 @@
+"""Pieces the benchmarks share: logging, the daemon's API, and stopping
+`edask up` so that no process it started outlives the benchmark."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+STOP_GRACE_S = 30.0         # SIGTERM, then the process group gets SIGKILL
+
+
+class BenchError(Exception):
+    """A failure that ends the benchmark with exit status 1."""
+
+
+def log(msg):
+    name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    print(f"[{name} {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr,
+          flush=True)
+
+
+def http_json(url):
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return json.load(resp)
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def pid_is_dask(pid):
+    """True when pid still runs a Python/Dask process (guards PID reuse)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().decode(errors="replace")
+    except OSError:
+        return False
+    return "python" in cmd or "dask" in cmd or "distributed" in cmd
+
+
+def tail(path, n=15):
+    try:
+        with open(path) as f:
+            return "\n" + "".join(f.readlines()[-n:])
+    except OSError:
+        return "(no log)"
+
+
+def stop_edask(proc, log_path, dask_pids):
+    problems = []
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            problems.append(f"edask did not exit {STOP_GRACE_S:.0f} s after "
+                            f"SIGTERM; killed its process group")
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    if proc.returncode != 0 and not problems:
+        problems.append(f"edask exited with status {proc.returncode}")
+    # Give the Dask processes a moment to go, then remove any left behind.
+    end = time.monotonic() + 5
+    while time.monotonic() < end and any(pid_alive(p) for p in dask_pids):
+        time.sleep(0.1)
+    left = [p for p in sorted(dask_pids) if pid_alive(p) and pid_is_dask(p)]
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if left:
+        problems.append(f"Dask process(es) {left} outlived edask; killed")
+    if problems:
+        raise BenchError("; ".join(problems) + f"; edask log: "
+                         f"{tail(log_path)}")
+    log("edask: stopped cleanly (exit 0, no Dask process left)")
