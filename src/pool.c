@@ -11,6 +11,7 @@ struct pool {
 	int		 n;
 	int		*gpu;		/* n entries: NVML / simulated index */
 	int		*holder;	/* n entries: POOL_FREE or a holder */
+	int		*reserved;	/* n entries: POOL_FREE or a holder */
 };
 
 struct pool *
@@ -27,9 +28,11 @@ pool_new(const char *name, enum pool_kind kind, int n, const int *gpu_index)
 	p->n = n;
 	p->gpu = xcalloc((size_t)n, sizeof(*p->gpu));
 	p->holder = xcalloc((size_t)n, sizeof(*p->holder));
+	p->reserved = xcalloc((size_t)n, sizeof(*p->reserved));
 	for (i = 0; i < n; i++) {
 		p->gpu[i] = gpu_index != NULL ? gpu_index[i] : i;
 		p->holder[i] = POOL_FREE;
+		p->reserved[i] = POOL_FREE;
 	}
 	return p;
 }
@@ -42,6 +45,7 @@ pool_free(struct pool *p)
 	free(p->name);
 	free(p->gpu);
 	free(p->holder);
+	free(p->reserved);
 	free(p);
 }
 
@@ -98,6 +102,19 @@ pool_free_count(const struct pool *p)
 }
 
 int
+pool_available(const struct pool *p, int holder)
+{
+	int i, c = 0;
+
+	for (i = 0; i < p->n; i++) {
+		if (p->holder[i] == POOL_FREE && (p->reserved[i] == POOL_FREE ||
+		    p->reserved[i] == holder))
+			c++;
+	}
+	return c;
+}
+
+int
 pool_held_by(const struct pool *p, int holder)
 {
 	int i, c = 0;
@@ -109,19 +126,31 @@ pool_held_by(const struct pool *p, int holder)
 	return c;
 }
 
+/*
+ * A slot reserved for holder was reclaimed for it, so it goes first;
+ * otherwise the lowest unreserved one.
+ */
 int
 pool_acquire(struct pool *p, int holder)
 {
-	int i;
+	int i, pick = -1;
 
 	ASSERT(holder >= 0);
 	for (i = 0; i < p->n; i++) {
-		if (p->holder[i] == POOL_FREE) {
-			p->holder[i] = holder;
-			return i;
+		if (p->holder[i] != POOL_FREE)
+			continue;
+		if (p->reserved[i] == holder) {
+			pick = i;
+			break;
 		}
+		if (p->reserved[i] == POOL_FREE && pick == -1)
+			pick = i;
 	}
-	return -1;
+	if (pick != -1) {
+		p->holder[pick] = holder;
+		p->reserved[pick] = POOL_FREE;
+	}
+	return pick;
 }
 
 /*
@@ -138,6 +167,8 @@ pool_take(struct pool *p, int slot, int holder)
 	if (p->holder[slot] != POOL_FREE && p->holder[slot] != holder)
 		return -1;
 	p->holder[slot] = holder;
+	if (p->reserved[slot] == holder)
+		p->reserved[slot] = POOL_FREE;
 	return 0;
 }
 
@@ -148,18 +179,79 @@ pool_release(struct pool *p, int slot)
 	p->holder[slot] = POOL_FREE;
 }
 
+void
+pool_reserve(struct pool *p, int slot, int holder)
+{
+	ASSERT(slot >= 0 && slot < p->n);
+	ASSERT(holder >= 0 || holder == POOL_FREE);
+	ASSERT(holder == POOL_FREE || p->holder[slot] != holder);
+	p->reserved[slot] = holder;
+}
+
+void
+pool_unreserve(struct pool *p, int holder)
+{
+	int i;
+
+	ASSERT(holder >= 0);
+	for (i = 0; i < p->n; i++) {
+		if (p->reserved[i] == holder)
+			p->reserved[i] = POOL_FREE;
+	}
+}
+
+int
+pool_reserved_for(const struct pool *p, int holder)
+{
+	int i, c = 0;
+
+	ASSERT(holder >= 0);
+	for (i = 0; i < p->n; i++) {
+		if (p->reserved[i] == holder)
+			c++;
+	}
+	return c;
+}
+
+int
+pool_slot_reserved(const struct pool *p, int slot)
+{
+	ASSERT(slot >= 0 && slot < p->n);
+	return p->reserved[slot];
+}
+
 static int
 nonneg(int v)
 {
 	return v < 0 ? 0 : v;
 }
 
-/* Working copy of one claim during pool_allocate(). */
+/* Working copy of one claim during allocation. */
 struct alloc {
 	int	cap;		/* min(demand, max) */
 	int	guar;		/* min(cap, owned) */
 	int	share;
 };
+
+/* New array of n working copies; negative inputs read as 0, share as 1. */
+static struct alloc *
+alloc_new(const struct pool_claim *claims, size_t n)
+{
+	struct alloc *a;
+	size_t i;
+
+	a = xcalloc(n, sizeof(*a));
+	for (i = 0; i < n; i++) {
+		a[i].cap = nonneg(claims[i].demand);
+		if (a[i].cap > nonneg(claims[i].max))
+			a[i].cap = nonneg(claims[i].max);
+		a[i].guar = nonneg(claims[i].owned);
+		if (a[i].guar > a[i].cap)
+			a[i].guar = a[i].cap;
+		a[i].share = claims[i].share < 1 ? 1 : claims[i].share;
+	}
+	return a;
+}
 
 /*
  * Hands out up to *avail slots one at a time, each to the claim below its
@@ -220,15 +312,8 @@ pool_allocate(int nslots, const struct pool_claim *claims, size_t n,
 	size_t i;
 
 	ASSERT(n == 0 || (claims != NULL && grant != NULL));
-	a = xcalloc(n, sizeof(*a));
+	a = alloc_new(claims, n);
 	for (i = 0; i < n; i++) {
-		a[i].cap = nonneg(claims[i].demand);
-		if (a[i].cap > nonneg(claims[i].max))
-			a[i].cap = nonneg(claims[i].max);
-		a[i].guar = nonneg(claims[i].owned);
-		if (a[i].guar > a[i].cap)
-			a[i].guar = a[i].cap;
-		a[i].share = claims[i].share < 1 ? 1 : claims[i].share;
 		grant[i] = nonneg(claims[i].held);
 		if (grant[i] > a[i].cap)
 			grant[i] = a[i].cap;
@@ -238,4 +323,169 @@ pool_allocate(int nslots, const struct pool_claim *claims, size_t n,
 	fill(a, n, true, grant, &avail);
 	fill(a, n, false, grant, &avail);
 	free(a);
+}
+
+/* Division from scratch: the guarantees, then the rest (fill() bounds both). */
+static void
+entitle(int nslots, const struct alloc *a, size_t n, int *ent)
+{
+	int avail = nslots;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ent[i] = 0;
+	fill(a, n, true, ent, &avail);
+	fill(a, n, false, ent, &avail);
+}
+
+void
+pool_entitle(int nslots, const struct pool_claim *claims, size_t n, int *ent)
+{
+	struct alloc *a;
+
+	ASSERT(n == 0 || (claims != NULL && ent != NULL));
+	a = alloc_new(claims, n);
+	entitle(nslots, a, n, ent);
+	free(a);
+}
+
+/*
+ * The recipient of the next move: the largest owned deficit, else the
+ * largest deficit below entitlement; ties go to the lower index.  Returns
+ * n if nobody is short.
+ */
+static size_t
+reclaim_to(const struct alloc *r, size_t n, const int *lvl,
+    enum pool_why *why)
+{
+	size_t i, best = n;
+	int d, db = 0;
+
+	for (i = 0; i < n; i++) {
+		d = r[i].guar - lvl[i];
+		if (d > db) {
+			best = i;
+			db = d;
+		}
+	}
+	if (best != n) {
+		*why = POOL_WHY_OWNED;
+		return best;
+	}
+	for (i = 0; i < n; i++) {
+		d = r[i].cap - lvl[i];
+		if (d > db) {
+			best = i;
+			db = d;
+		}
+	}
+	*why = POOL_WHY_SHARE;
+	return best;
+}
+
+/*
+ * The donor of the next move: the claim most above its entitlement; ties
+ * go to the larger (held - guarantee) / share, then the higher index.  A
+ * share move may not cut into the donor's locked slots.  Returns n if
+ * nobody can give.
+ */
+static size_t
+reclaim_from(const struct alloc *a, const int *ent, size_t n,
+    const int *lvl, const int *unlocked, const int *given,
+    enum pool_why why)
+{
+	long long wi, wb = 0;
+	size_t i, best = n;
+	int s, sb = 0;
+
+	for (i = 0; i < n; i++) {
+		s = lvl[i] - ent[i];
+		if (s <= 0)
+			continue;
+		if (why == POOL_WHY_SHARE && given[i] >= unlocked[i])
+			continue;
+		wi = lvl[i] - a[i].guar;
+		/* wi/share[i] >= wb/share[best], without division */
+		if (best == n || s > sb || (s == sb &&
+		    wi * a[best].share >= wb * a[i].share)) {
+			best = i;
+			sb = s;
+			wb = wi;
+		}
+	}
+	return best;
+}
+
+/*
+ * lvl[i] is each claim's working level: what it holds (cut to its cap, as
+ * pool_allocate() does), plus what free slots and earlier moves bring it,
+ * less what it gave.  Free slots are handed out first by fill() itself,
+ * with every limit cut to the entitlement, so that they go where
+ * pool_allocate() will put them and never to a claim at or above its
+ * entitlement; only the deficits left after that are reclaimed.  Since
+ * recipients never pass their entitlement and donors never go below it,
+ * no claim is both.
+ */
+size_t
+pool_reclaim_plan(int nslots, const struct pool_claim *claims, size_t n,
+    struct pool_move *out, size_t outmax)
+{
+	struct alloc *a, *r;
+	enum pool_why why;
+	int *ent, *lvl, *unlocked, *given;
+	int avail = nslots;
+	size_t i, to, from, nout = 0;
+
+	ASSERT(n == 0 || claims != NULL);
+	ASSERT(outmax == 0 || out != NULL);
+	a = alloc_new(claims, n);
+	r = alloc_new(claims, n);
+	ent = xcalloc(n, sizeof(*ent));
+	lvl = xcalloc(n, sizeof(*lvl));
+	unlocked = xcalloc(n, sizeof(*unlocked));
+	given = xcalloc(n, sizeof(*given));
+	entitle(nslots, a, n, ent);
+	for (i = 0; i < n; i++) {
+		lvl[i] = nonneg(claims[i].held);
+		if (lvl[i] > a[i].cap)
+			lvl[i] = a[i].cap;
+		unlocked[i] = nonneg(lvl[i] - nonneg(claims[i].locked));
+		avail -= lvl[i];
+		r[i].cap = ent[i];
+		if (r[i].guar > ent[i])
+			r[i].guar = ent[i];
+	}
+	fill(r, n, true, lvl, &avail);
+	fill(r, n, false, lvl, &avail);
+
+	while (nout < outmax) {
+		to = reclaim_to(r, n, lvl, &why);
+		if (to == n)
+			break;
+		from = reclaim_from(a, ent, n, lvl, unlocked, given, why);
+		if (from == n)
+			break;
+		/*
+		 * Entitlements cover the guarantees unless these exceed
+		 * nslots, and then the share phase hands out nothing, so
+		 * every deficit is an owned one: share moves never cut
+		 * into a donor's guarantee.
+		 */
+		ASSERT(from != to);
+		ASSERT(why == POOL_WHY_OWNED || lvl[from] > a[from].guar);
+		out[nout].from = from;
+		out[nout].to = to;
+		out[nout].why = why;
+		nout++;
+		lvl[from]--;
+		given[from]++;
+		lvl[to]++;
+	}
+	free(a);
+	free(r);
+	free(ent);
+	free(lvl);
+	free(unlocked);
+	free(given);
+	return nout;
 }

@@ -4,7 +4,10 @@
  * decides how many slots each instance may hold.  No I/O.
  *
  * Holders are small integers chosen by the caller (instance ids); -1 means
- * free.
+ * free.  A slot may also carry a reservation for one holder: a slot
+ * reclaimed from one instance for another is reserved for the recipient,
+ * so that once the donor releases it nobody else (the donor included)
+ * acquires it.
  */
 #ifndef EDASK_POOL_H
 #define EDASK_POOL_H
@@ -34,14 +37,36 @@ int pool_size(const struct pool *p);
 /* GPU index for CUDA_VISIBLE_DEVICES, or -1 for a CPU slot. */
 int pool_slot_gpu(const struct pool *p, int slot);
 int pool_slot_holder(const struct pool *p, int slot);	/* POOL_FREE if free */
+/* Free slots, reserved or not. */
 int pool_free_count(const struct pool *p);
+/* Free slots holder could acquire: unreserved or reserved for holder. */
+int pool_available(const struct pool *p, int holder);
 int pool_held_by(const struct pool *p, int holder);
 
-/* Takes the lowest free slot for holder; returns it, or -1 if none. */
+/*
+ * Takes a free slot for holder: the lowest one reserved for holder, else
+ * the lowest unreserved one, never one reserved for someone else.  The
+ * slot's reservation is cleared.  Returns the slot, or -1 if none.
+ */
 int pool_acquire(struct pool *p, int holder);
-/* Takes a given slot (re-adoption); 0, or -1 if held by someone else. */
+/*
+ * Takes a given slot (re-adoption); 0, or -1 if held by someone else.
+ * Clears the slot's reservation if it was for holder, else keeps it.
+ */
 int pool_take(struct pool *p, int slot, int holder);
+/* Frees the slot; its reservation stays (a reclaimed slot waits). */
 void pool_release(struct pool *p, int slot);
+
+/*
+ * Reserves a slot, free or held by someone else (being reclaimed), for
+ * holder; replaces any earlier reservation of that slot.  holder
+ * POOL_FREE clears it.  Reserving a slot for its own holder is a bug.
+ */
+void pool_reserve(struct pool *p, int slot, int holder);
+void pool_unreserve(struct pool *p, int holder);	/* all of holder's */
+/* Slots reserved for holder (free or held by others). */
+int pool_reserved_for(const struct pool *p, int holder);
+int pool_slot_reserved(const struct pool *p, int slot); /* POOL_FREE: none */
 
 /*
  * Allocation across the instances of one pool.  Each claim says what an
@@ -63,9 +88,57 @@ struct pool_claim {
 	int	max;
 	int	owned;
 	int	share;		/* >= 1 */
+	int	locked;		/* held slots share reclaims may not take */
 };
 
 void pool_allocate(int nslots, const struct pool_claim *claims, size_t n,
     int *grant);
+
+/*
+ * Entitlement: what each claim would get, in ent[i], if the pool were
+ * divided from scratch (held ignored): min(demand, max, owned) first, then
+ * the rest by weighted max-min fairness as in pool_allocate(), each capped
+ * at min(demand, max).  The sum never exceeds nslots; if the guarantees
+ * alone exceed nslots they are cut fairly (lowest ratio first).
+ */
+void pool_entitle(int nslots, const struct pool_claim *claims, size_t n,
+    int *ent);
+
+/*
+ * Reclaim planning: the one-slot moves that bring claims below their
+ * entitlement up to it by taking from claims above theirs, for what free
+ * slots cannot cover.  The caller carries them out gracefully and reserves
+ * each slot for its recipient.  Here held counts everything attributable
+ * to a claim: slots held, reserved for it and in flight towards it, less
+ * slots it is already giving away; held beyond min(demand, max) counts as
+ * free, as in pool_allocate(), since the claim releases it anyway.
+ *
+ *   - Free slots are assumed to go to the deficits first, in
+ *     pool_allocate()'s order (owned deficits, then the fair order).
+ *   - Each move serves the recipient with the largest owned deficit
+ *     (POOL_WHY_OWNED), else the largest deficit below entitlement
+ *     (POOL_WHY_SHARE); ties go to the lower index.
+ *   - It takes from the donor most above its entitlement; ties go to the
+ *     larger (held - guarantee) / share, then the higher index.  No donor
+ *     goes below its entitlement (so never below its own guarantee unless
+ *     the guarantees exceed nslots: then every deficit is an owned one),
+ *     nor gives more than held - locked slots in all for share moves.
+ *   - A claim is never both donor and recipient.
+ *
+ * Writes at most outmax moves to out (in order) and returns how many.
+ */
+enum pool_why {
+	POOL_WHY_OWNED,		/* recipient is below its owned slots */
+	POOL_WHY_SHARE,		/* recipient is below its fair share */
+};
+
+struct pool_move {		/* one slot */
+	size_t		from;	/* claim index of the donor */
+	size_t		to;	/* claim index of the recipient */
+	enum pool_why	why;
+};
+
+size_t pool_reclaim_plan(int nslots, const struct pool_claim *claims,
+    size_t n, struct pool_move *out, size_t outmax);
 
 #endif

@@ -1,11 +1,13 @@
 /*
- * test_pool: the allocation table (one cmocka test per row) and the slot
- * bookkeeping.
+ * test_pool: the allocation, entitlement and reclaim tables (one cmocka
+ * test per row), the slot and reservation bookkeeping, and seeded random
+ * properties of allocation and reclaim run as a tick simulation.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -17,6 +19,9 @@
 /* A claim: holder is its index; held, demand, max, owned, share. */
 #define C(h, d, m, o, s)	{ .held = (h), .demand = (d), .max = (m), \
 				  .owned = (o), .share = (s) }
+/* The same with locked slots. */
+#define CL(h, d, m, o, s, l)	{ .held = (h), .demand = (d), .max = (m), \
+				  .owned = (o), .share = (s), .locked = (l) }
 
 struct row {
 	const char	*name;
@@ -98,11 +103,152 @@ test_row(void **state)
 		assert_true(sum <= r->nslots);
 }
 
+/* Entitlement: held plays no part. */
+struct erow {
+	const char	*name;
+	int		 nslots;
+	size_t		 n;
+	struct pool_claim c[MAXC];
+	int		 ent[MAXC];
+};
+
+static const struct erow erows[] = {
+	{ "ent: owned only", 8, 2,
+	    { C(0, 3, 8, 3, 1), C(0, 5, 8, 5, 1) }, { 3, 5 } },
+	{ "ent: shares 1:1:2", 8, 3,
+	    { C(0, 8, 8, 0, 1), C(0, 8, 8, 0, 1), C(0, 8, 8, 0, 2) },
+	    { 2, 2, 4 } },
+	{ "ent: shares 1:1:2 of 16", 16, 3,
+	    { C(0, 16, 16, 0, 1), C(0, 16, 16, 0, 1), C(0, 16, 16, 0, 2) },
+	    { 4, 4, 8 } },
+	{ "ent: owned, then shares split the rest", 8, 2,
+	    { C(0, 8, 8, 4, 1), C(0, 8, 8, 0, 1) }, { 6, 2 } },
+	{ "ent: max caps, the rest goes on", 8, 3,
+	    { C(0, 8, 1, 0, 1), C(0, 8, 8, 0, 1), C(0, 8, 8, 0, 2) },
+	    { 1, 3, 4 } },
+	{ "ent: demand below owned", 8, 2,
+	    { C(0, 1, 8, 4, 1), C(0, 8, 8, 0, 1) }, { 1, 7 } },
+	{ "ent: held ignored", 4, 2,
+	    { C(4, 4, 4, 0, 1), C(0, 4, 4, 2, 1) }, { 1, 3 } },
+	{ "ent: owned above nslots cut fairly", 5, 2,
+	    { C(0, 8, 8, 6, 1), C(0, 8, 8, 6, 1) }, { 3, 2 } },
+	{ "ent: owned above nslots, shares weigh", 6, 2,
+	    { C(0, 8, 8, 8, 1), C(0, 8, 8, 8, 2) }, { 2, 4 } },
+	{ "ent: nobody wants", 4, 2,
+	    { C(2, 0, 4, 2, 1), C(0, 0, 4, 0, 1) }, { 0, 0 } },
+	{ "ent: zero slots", 0, 2,
+	    { C(0, 8, 8, 2, 1), C(0, 8, 8, 0, 1) }, { 0, 0 } },
+};
+
+static void
+test_erow(void **state)
+{
+	const struct erow *r = *state;
+	int ent[MAXC];
+	int sum = 0;
+	size_t i;
+
+	memset(ent, 0x55, sizeof(ent));
+	pool_entitle(r->nslots, r->c, r->n, ent);
+	for (i = 0; i < r->n; i++) {
+		assert_int_equal(ent[i], r->ent[i]);
+		sum += ent[i];
+	}
+	assert_true(sum <= r->nslots);
+}
+
+#define MAXM	8
+#define OWN	POOL_WHY_OWNED
+#define SHR	POOL_WHY_SHARE
+/* A move: donor, recipient, why. */
+#define M(f, t, w)	{ .from = (f), .to = (t), .why = (w) }
+
+struct rrow {
+	const char	*name;
+	int		 nslots;
+	size_t		 n;
+	struct pool_claim c[MAXC];
+	size_t		 nmoves;
+	struct pool_move m[MAXM];
+};
+
+static const struct rrow rrows[] = {
+	{ "reclaim: owned from the one holding all", 4, 2,
+	    { C(4, 4, 4, 0, 1), C(0, 2, 4, 2, 1) },
+	    2, { M(0, 1, OWN), M(0, 1, OWN) } },
+	{ "reclaim: share 1:1", 4, 2,
+	    { C(4, 4, 4, 0, 1), C(0, 4, 4, 0, 1) },
+	    2, { M(0, 1, SHR), M(0, 1, SHR) } },
+	{ "reclaim: locked limits share moves", 4, 2,
+	    { CL(4, 4, 4, 0, 1, 3), C(0, 4, 4, 0, 1) },
+	    1, { M(0, 1, SHR) } },
+	{ "reclaim: locked does not limit owned moves", 4, 2,
+	    { CL(4, 4, 4, 0, 1, 4), C(0, 2, 4, 2, 1) },
+	    2, { M(0, 1, OWN), M(0, 1, OWN) } },
+	{ "reclaim: owned moves, locked stops the share part", 4, 2,
+	    { CL(4, 4, 4, 0, 1, 4), C(0, 4, 4, 1, 1) },
+	    1, { M(0, 1, OWN) } },
+	{ "reclaim: owned deficits before share ones", 4, 3,
+	    { C(4, 4, 4, 0, 1), C(0, 4, 4, 0, 1), C(0, 1, 4, 1, 1) },
+	    2, { M(0, 2, OWN), M(0, 1, SHR) } },
+	{ "reclaim: free slots cover the deficit", 4, 2,
+	    { C(2, 4, 4, 0, 1), C(0, 4, 4, 0, 1) }, 0, { M(0, 0, OWN) } },
+	{ "reclaim: free slots cover part", 4, 2,
+	    { C(3, 4, 4, 0, 1), C(0, 4, 4, 0, 1) }, 1, { M(0, 1, SHR) } },
+	{ "reclaim: free slots cover the owned part first", 4, 2,
+	    { C(3, 4, 4, 0, 1), C(0, 4, 4, 1, 1) }, 1, { M(0, 1, SHR) } },
+	{ "reclaim: held beyond demand counts as free", 4, 2,
+	    { C(4, 2, 4, 0, 1), C(0, 4, 4, 0, 1) }, 0, { M(0, 0, OWN) } },
+	{ "reclaim: nobody above entitlement", 4, 2,
+	    { C(2, 4, 4, 0, 1), C(2, 4, 4, 0, 1) }, 0, { M(0, 0, OWN) } },
+	{ "reclaim: nobody short", 8, 2,
+	    { C(6, 8, 8, 0, 1), C(2, 2, 8, 0, 1) }, 0, { M(0, 0, OWN) } },
+	{ "reclaim: most above entitlement gives first", 8, 3,
+	    { C(5, 8, 8, 0, 1), C(3, 8, 8, 0, 1), C(0, 8, 8, 0, 2) },
+	    4, { M(0, 2, SHR), M(0, 2, SHR), M(1, 2, SHR), M(0, 2, SHR) } },
+	{ "reclaim: equal surplus, larger ratio gives first", 8, 3,
+	    { C(3, 8, 8, 0, 1), C(5, 8, 8, 0, 2), C(0, 8, 8, 0, 1) },
+	    2, { M(0, 2, SHR), M(1, 2, SHR) } },
+	{ "reclaim: largest deficit served first", 9, 3,
+	    { C(7, 9, 9, 0, 1), C(2, 9, 9, 0, 1), C(0, 9, 9, 0, 1) },
+	    4, { M(0, 2, SHR), M(0, 2, SHR), M(0, 1, SHR), M(0, 2, SHR) } },
+	{ "reclaim: owned above nslots, moves to the fair cut", 4, 2,
+	    { C(4, 4, 4, 4, 1), C(0, 4, 4, 4, 1) },
+	    2, { M(0, 1, OWN), M(0, 1, OWN) } },
+};
+
+static void
+test_rrow(void **state)
+{
+	const struct rrow *r = *state;
+	struct pool_move m[MAXM + 1];
+	size_t i, k;
+
+	k = pool_reclaim_plan(r->nslots, r->c, r->n, m, ARRAY_LEN(m));
+	assert_int_equal(k, r->nmoves);
+	for (i = 0; i < k; i++) {
+		assert_int_equal(m[i].from, r->m[i].from);
+		assert_int_equal(m[i].to, r->m[i].to);
+		assert_int_equal(m[i].why, r->m[i].why);
+	}
+	/* outmax is respected, and the plan is a prefix of the full one */
+	if (k > 1) {
+		assert_int_equal(pool_reclaim_plan(r->nslots, r->c, r->n, m,
+		    1), 1);
+		assert_int_equal(m[0].from, r->m[0].from);
+		assert_int_equal(m[0].to, r->m[0].to);
+	}
+	assert_int_equal(pool_reclaim_plan(r->nslots, r->c, r->n, NULL, 0),
+	    0);
+}
+
 static void
 test_allocate_none(void **state)
 {
 	(void)state;
 	pool_allocate(8, NULL, 0, NULL);
+	pool_entitle(8, NULL, 0, NULL);
+	assert_int_equal(pool_reclaim_plan(8, NULL, 0, NULL, 0), 0);
 }
 
 static void
@@ -159,6 +305,81 @@ test_take(void **state)
 	pool_free(p);
 }
 
+/* A reclaimed slot waits, once released, for the one it was reclaimed for. */
+static void
+test_reserve(void **state)
+{
+	struct pool *p;
+
+	(void)state;
+	p = pool_new("r", POOL_SIMULATED, 4, NULL);
+	assert_int_equal(pool_slot_reserved(p, 0), POOL_FREE);
+	assert_int_equal(pool_acquire(p, 1), 0);
+	assert_int_equal(pool_acquire(p, 1), 1);
+	pool_reserve(p, 1, 2);				/* being reclaimed */
+	pool_reserve(p, 3, 2);				/* free */
+	assert_int_equal(pool_slot_reserved(p, 1), 2);
+	assert_int_equal(pool_slot_holder(p, 1), 1);
+	assert_int_equal(pool_reserved_for(p, 2), 2);
+	assert_int_equal(pool_free_count(p), 2);
+	assert_int_equal(pool_available(p, 2), 2);
+	assert_int_equal(pool_available(p, 3), 1);
+
+	/* never another's reservation */
+	assert_int_equal(pool_acquire(p, 3), 2);
+	assert_int_equal(pool_acquire(p, 3), -1);
+	assert_int_equal(pool_free_count(p), 1);
+	assert_int_equal(pool_available(p, 3), 0);
+	assert_int_equal(pool_available(p, 2), 1);
+
+	/* own reservation; taking it clears it */
+	assert_int_equal(pool_acquire(p, 2), 3);
+	assert_int_equal(pool_slot_reserved(p, 3), POOL_FREE);
+	assert_int_equal(pool_reserved_for(p, 2), 1);
+
+	/* release keeps the reservation: not even the donor gets it back */
+	pool_release(p, 1);
+	assert_int_equal(pool_slot_reserved(p, 1), 2);
+	assert_int_equal(pool_acquire(p, 1), -1);
+	assert_int_equal(pool_available(p, 1), 0);
+	assert_int_equal(pool_acquire(p, 2), 1);
+	assert_int_equal(pool_reserved_for(p, 2), 0);
+
+	/* own reservation before a lower unreserved slot */
+	pool_release(p, 0);
+	pool_release(p, 2);
+	pool_reserve(p, 2, 4);
+	assert_int_equal(pool_available(p, 4), 2);
+	assert_int_equal(pool_acquire(p, 4), 2);
+	assert_int_equal(pool_acquire(p, 4), 0);
+
+	/* unreserve drops them all; POOL_FREE clears one */
+	pool_release(p, 0);
+	pool_release(p, 2);
+	pool_reserve(p, 0, 5);
+	pool_reserve(p, 2, 5);
+	pool_reserve(p, 3, 5);				/* held by 2 */
+	assert_int_equal(pool_reserved_for(p, 5), 3);
+	assert_int_equal(pool_available(p, 6), 0);
+	pool_reserve(p, 3, POOL_FREE);
+	assert_int_equal(pool_reserved_for(p, 5), 2);
+	pool_reserve(p, 2, 6);				/* replaces */
+	assert_int_equal(pool_reserved_for(p, 5), 1);
+	pool_unreserve(p, 5);
+	assert_int_equal(pool_reserved_for(p, 5), 0);
+	assert_int_equal(pool_slot_reserved(p, 0), POOL_FREE);
+	assert_int_equal(pool_available(p, 7), 1);
+	assert_int_equal(pool_acquire(p, 7), 0);
+
+	/* take: clears a reservation for the taker, keeps another's */
+	assert_int_equal(pool_take(p, 2, 7), 0);
+	assert_int_equal(pool_slot_reserved(p, 2), 6);
+	pool_release(p, 2);
+	assert_int_equal(pool_take(p, 2, 6), 0);
+	assert_int_equal(pool_slot_reserved(p, 2), POOL_FREE);
+	pool_free(p);
+}
+
 static void
 test_cpu_and_names(void **state)
 {
@@ -178,6 +399,271 @@ test_cpu_and_names(void **state)
 	assert_string_equal(pool_kind_name(POOL_SIMULATED), "simulated");
 }
 
+/*
+ * Properties over seeded random pools.  xorshift32 rather than rand(), so
+ * that every libc runs the same cases.
+ */
+#define MAXP	5
+#define NCASES	2000
+
+static uint32_t
+xs32(uint32_t *s)
+{
+	uint32_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return *s = x;
+}
+
+/* Uniform enough in [lo, hi]. */
+static int
+rnd(uint32_t *s, int lo, int hi)
+{
+	return lo + (int)(xs32(s) % (uint32_t)(hi - lo + 1));
+}
+
+static int
+imin(int a, int b)
+{
+	return a < b ? a : b;
+}
+
+static int
+cap_of(const struct pool_claim *c)
+{
+	return imin(c->demand, c->max);
+}
+
+static int
+guar_of(const struct pool_claim *c)
+{
+	return imin(c->owned, cap_of(c));
+}
+
+/* 1-5 claims on 1-16 slots; sum(held) and sum(owned) within nslots. */
+static size_t
+random_case(uint32_t *s, int *nslots, struct pool_claim *c)
+{
+	int hleft, oleft;
+	size_t i, n;
+
+	*nslots = rnd(s, 1, 16);
+	n = (size_t)rnd(s, 1, MAXP);
+	hleft = oleft = *nslots;
+	for (i = 0; i < n; i++) {
+		memset(&c[i], 0, sizeof(c[i]));
+		c[i].holder = (int)i;
+		c[i].demand = rnd(s, 0, *nslots + 2);
+		c[i].max = rnd(s, 0, 3) == 0 ? rnd(s, 0, *nslots) : 16;
+		c[i].owned = rnd(s, 0, 2) == 0 ? rnd(s, 0, oleft) : 0;
+		c[i].share = rnd(s, 1, 4);
+		c[i].held = rnd(s, 0, hleft);
+		oleft -= c[i].owned;
+		hleft -= c[i].held;
+	}
+	return n;
+}
+
+/* Allocation and entitlement of one case. */
+static void
+check_allocate_entitle(int nslots, const struct pool_claim *c, size_t n)
+{
+	int grant[MAXP], ent[MAXP];
+	int gsum = 0, esum = 0, csum = 0, gusum = 0, nmore = 0;
+	size_t i;
+
+	pool_allocate(nslots, c, n, grant);
+	pool_entitle(nslots, c, n, ent);
+	for (i = 0; i < n; i++) {
+		assert_true(grant[i] <= cap_of(&c[i]));
+		assert_true(grant[i] >= imin(c[i].held, cap_of(&c[i])));
+		assert_true(ent[i] >= guar_of(&c[i]));	/* owned honoured */
+		assert_true(ent[i] <= cap_of(&c[i]));
+		gsum += grant[i];
+		esum += ent[i];
+		csum += cap_of(&c[i]);
+		gusum += guar_of(&c[i]);
+		if (cap_of(&c[i]) > guar_of(&c[i]))
+			nmore++;
+	}
+	assert_true(gsum <= nslots);
+	assert_int_equal(esum, imin(nslots, csum));	/* work-conserving */
+	/*
+	 * No starvation: when what is left after the guarantees is enough
+	 * for one slot each, every claim wanting more than its guarantee
+	 * gets at least one slot beyond it (the first round of the fair
+	 * share weighs everyone at 0).
+	 */
+	if (nslots - gusum >= nmore) {
+		for (i = 0; i < n; i++) {
+			if (cap_of(&c[i]) > guar_of(&c[i]))
+				assert_true(ent[i] >= guar_of(&c[i]) + 1);
+		}
+	}
+}
+
+/*
+ * One plan, checked against its rules: moves go from claims above their
+ * entitlement to claims below it, never past it, owned moves first,
+ * share moves within the unlocked slots; without locked slots the plan
+ * reclaims exactly what the free slots leave uncovered.
+ */
+static size_t
+check_plan(int nslots, const struct pool_claim *c, size_t n,
+    struct pool_move *m, size_t mmax)
+{
+	int ent[MAXP], lvl[MAXP], got[MAXP], gave[MAXP];
+	int deficit = 0, freeslots = nslots;
+	bool anylocked = false, share = false;
+	size_t i, k;
+
+	pool_entitle(nslots, c, n, ent);
+	for (i = 0; i < n; i++) {
+		lvl[i] = imin(c[i].held, cap_of(&c[i]));
+		freeslots -= lvl[i];
+		if (lvl[i] < ent[i])
+			deficit += ent[i] - lvl[i];
+		got[i] = gave[i] = 0;
+		if (c[i].locked > 0)
+			anylocked = true;
+	}
+	k = pool_reclaim_plan(nslots, c, n, m, mmax);
+	assert_true(k <= mmax);
+	for (i = 0; i < k; i++) {
+		assert_true(m[i].from < n && m[i].to < n);
+		assert_true(m[i].from != m[i].to);
+		if (m[i].why == POOL_WHY_SHARE)
+			share = true;
+		else
+			assert_false(share);		/* owned first */
+		gave[m[i].from]++;
+		got[m[i].to]++;
+		assert_int_equal(got[m[i].from], 0);	/* not both */
+		assert_int_equal(gave[m[i].to], 0);
+		assert_true(lvl[m[i].from] - gave[m[i].from] >=
+		    ent[m[i].from]);
+		assert_true(lvl[m[i].to] + got[m[i].to] <= ent[m[i].to]);
+		if (m[i].why == POOL_WHY_SHARE)
+			assert_true(gave[m[i].from] <=
+			    lvl[m[i].from] - c[m[i].from].locked);
+		if (m[i].why == POOL_WHY_OWNED)
+			assert_true(lvl[m[i].to] + got[m[i].to] <=
+			    guar_of(&c[m[i].to]));
+	}
+	assert_true((int)k <= (deficit > freeslots ? deficit - freeslots : 0));
+	if (!anylocked && mmax >= (size_t)nslots)
+		assert_int_equal(k, deficit > freeslots ?
+		    deficit - freeslots : 0);
+	return k;
+}
+
+/*
+ * One controller tick: plan, hand over the moved slots, then allocate;
+ * held becomes the grant.  Returns whether anything changed.
+ */
+static bool
+tick(int nslots, struct pool_claim *c, size_t n)
+{
+	struct pool_move m[32];
+	int grant[MAXP], sum = 0;
+	bool changed;
+	size_t i, k;
+
+	k = check_plan(nslots, c, n, m, ARRAY_LEN(m));
+	for (i = 0; i < k; i++) {
+		c[m[i].from].held--;
+		c[m[i].to].held++;
+	}
+	changed = k > 0;
+	pool_allocate(nslots, c, n, grant);
+	for (i = 0; i < n; i++) {
+		if (grant[i] != c[i].held)
+			changed = true;
+		c[i].held = grant[i];
+		c[i].locked = 0;
+		sum += grant[i];
+	}
+	assert_true(sum <= nslots);			/* never over */
+	return changed;
+}
+
+/* Ticks until nothing changes; returns how many ticks changed something. */
+static int
+settle(int nslots, struct pool_claim *c, size_t n)
+{
+	int t, ent[MAXP];
+	size_t i;
+
+	for (t = 0; t < nslots + 5; t++) {
+		if (!tick(nslots, c, n))
+			break;
+	}
+	assert_true(t < nslots + 5);
+	pool_entitle(nslots, c, n, ent);
+	for (i = 0; i < n; i++)
+		assert_int_equal(c[i].held, ent[i]);
+	assert_false(tick(nslots, c, n));		/* no flapping */
+	return t;
+}
+
+static void
+test_random_properties(void **state)
+{
+	struct pool_claim c[MAXP];
+	struct pool_move m[8];
+	uint32_t seed = 0x9e3779b9u;
+	int nslots, t, worst = 0;
+	size_t i, n, k;
+
+	(void)state;
+	for (k = 0; k < NCASES; k++) {
+		n = random_case(&seed, &nslots, c);
+		check_allocate_entitle(nslots, c, n);
+		check_plan(nslots, c, n, m, (size_t)rnd(&seed, 0, 8));
+		for (i = 0; i < n; i++)
+			c[i].locked = rnd(&seed, 0, c[i].held);
+		tick(nslots, c, n);			/* locked: may stall */
+		t = settle(nslots, c, n);
+		if (t > worst)
+			worst = t;
+	}
+	/* Moves and allocation together settle a pool in one tick. */
+	assert_true(worst <= 1);
+}
+
+/* Shares 1:1:2 settle on 1:1:2 of the pool from any holdings. */
+static void
+test_random_shares_112(void **state)
+{
+	static const int size[] = { 16, 8 };
+	struct pool_claim c[3];
+	uint32_t seed = 12345;
+	int left, k;
+	size_t i, j;
+
+	(void)state;
+	for (j = 0; j < ARRAY_LEN(size); j++) {
+		for (k = 0; k < 500; k++) {
+			left = size[j];
+			for (i = 0; i < 3; i++) {
+				memset(&c[i], 0, sizeof(c[i]));
+				c[i].demand = c[i].max = 16;
+				c[i].share = i == 2 ? 2 : 1;
+				c[i].held = rnd(&seed, 0, left);
+				left -= c[i].held;
+			}
+			settle(size[j], c, 3);
+			assert_true(abs(c[0].held - size[j] / 4) <= 1);
+			assert_true(abs(c[1].held - size[j] / 4) <= 1);
+			assert_true(abs(c[2].held - size[j] / 2) <= 1);
+		}
+	}
+}
+
+#define TABLE(t, f)	{ (const void *)(t), ARRAY_LEN(t), sizeof((t)[0]), f }
+
 int
 main(void)
 {
@@ -185,18 +671,37 @@ main(void)
 		cmocka_unit_test(test_allocate_none),
 		cmocka_unit_test(test_slots),
 		cmocka_unit_test(test_take),
+		cmocka_unit_test(test_reserve),
 		cmocka_unit_test(test_cpu_and_names),
+		cmocka_unit_test(test_random_properties),
+		cmocka_unit_test(test_random_shares_112),
 	};
-	struct CMUnitTest tests[ARRAY_LEN(rows) + ARRAY_LEN(fixed)];
-	size_t i;
+	/* Each row's first member is its name. */
+	static const struct {
+		const void	*rows;
+		size_t		 n, size;
+		CMUnitTestFunction f;
+	} tables[] = {
+		TABLE(rows, test_row),
+		TABLE(erows, test_erow),
+		TABLE(rrows, test_rrow),
+	};
+	struct CMUnitTest tests[ARRAY_LEN(rows) + ARRAY_LEN(erows) +
+	    ARRAY_LEN(rrows) + ARRAY_LEN(fixed)];
+	const char *row;
+	size_t i, j, t = 0;
 
-	for (i = 0; i < ARRAY_LEN(rows); i++) {
-		memset(&tests[i], 0, sizeof(tests[i]));
-		tests[i].name = rows[i].name;
-		tests[i].test_func = test_row;
-		tests[i].initial_state = (void *)(uintptr_t)&rows[i];
+	for (j = 0; j < ARRAY_LEN(tables); j++) {
+		for (i = 0; i < tables[j].n; i++) {
+			row = (const char *)tables[j].rows + i * tables[j].size;
+			memset(&tests[t], 0, sizeof(tests[t]));
+			tests[t].name = *(const char *const *)(const void *)row;
+			tests[t].test_func = tables[j].f;
+			tests[t].initial_state = (void *)(uintptr_t)row;
+			t++;
+		}
 	}
 	for (i = 0; i < ARRAY_LEN(fixed); i++)
-		tests[ARRAY_LEN(rows) + i] = fixed[i];
+		tests[t++] = fixed[i];
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
