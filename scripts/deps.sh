@@ -10,7 +10,7 @@ pkgs=(
 	python3 python3-distributed python3-prometheus-client
 	python3-pytest python3-requests
 	python3-xgboost python3-sklearn python3-pandas python3-matplotlib
-	python3-nbclient python3-nbformat python3-ipykernel
+	python3-nbclient python3-nbformat python3-ipykernel python3-notebook
 	chromium
 )
 missing=()

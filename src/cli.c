@@ -355,6 +355,10 @@ cmd_show(struct opts *o)
 	printf("dashboard:  %s\n", jstr(outputs,
 	    "dask_scheduler_dashboard_address", "-"));
 	printf("console:    %s\n", jstr(outputs, "console_url", "-"));
+	if (json_is_true(json_object_get(json_object_get(doc, "notebook"),
+	    "enabled")))
+		printf("notebook:   %s\n", jstr(outputs, "notebook_url",
+		    "(starting)"));
 	printf("log:        %s\n", jstr(sched, "log", "-"));
 	workers = json_object_get(doc, "workers");
 	if (json_array_size(workers) > 0)

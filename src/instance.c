@@ -21,6 +21,7 @@
 #include "launch.h"
 #include "loop.h"
 #include "metrics.h"
+#include "notebook.h"
 #include "pool.h"
 #include "scaler.h"
 #include "spec.h"
@@ -150,6 +151,10 @@ struct instance {
 	bool		 fatal_start;	/* a start failure stops the daemon */
 	uint64_t	 scale_ups;	/* scale_up events */
 	uint64_t	 scale_downs;	/* retire decisions */
+	struct notebook	*nb;		/* NULL: no notebook server */
+	char		*nb_dir;	/* folder it serves */
+	char		*nb_log;
+	char		*nb_runtime;
 };
 
 struct ctl {
@@ -404,6 +409,10 @@ instance_free(struct instance *in)
 	free(in->sched_addr);
 	free(in->dash_url);
 	free(in->console_url);
+	notebook_free(in->nb);
+	free(in->nb_dir);
+	free(in->nb_log);
+	free(in->nb_runtime);
 	free(in);
 }
 
@@ -1138,6 +1147,112 @@ instance_tick(void *arg)
 	dask_observe(in->dask, OBSERVE_TIMEOUT_MS, on_observed, in);
 }
 
+/* ------------------------------------------------------------ notebook */
+
+/* The notebook's row follows its process: written when one starts or
+ * exits, deleted once it is stopped for good. */
+static void
+persist_notebook(struct instance *in)
+{
+	struct store_notebook sn;
+	char err[256];
+	int rc;
+
+	if (in->nb == NULL) {
+		rc = store_notebook_delete(in->ctl->store, in->spec->name, err,
+		    sizeof(err));
+	} else {
+		memset(&sn, 0, sizeof(sn));
+		sn.instance = in->spec->name;
+		sn.pid = notebook_pid(in->nb);
+		sn.start_time = notebook_start_time(in->nb);
+		sn.port = notebook_port(in->nb);
+		sn.token = (char *)notebook_token(in->nb);
+		sn.log = (char *)notebook_log(in->nb);
+		rc = store_notebook_put(in->ctl->store, &sn, err, sizeof(err));
+	}
+	if (rc == -1)
+		log_warnx("%s", err);
+}
+
+static void instance_continue_stop(struct instance *in);
+
+static void
+on_notebook(enum notebook_what what, const char *msg, void *arg)
+{
+	struct instance *in = arg;
+
+	switch (what) {
+	case NOTEBOOK_STARTED:
+		persist_notebook(in);
+		ev(in, "notebook", "%s", msg);
+		break;
+	case NOTEBOOK_READY:
+		ev(in, "notebook", "%s", msg);
+		break;
+	case NOTEBOOK_EXITED:
+		persist_notebook(in);
+		ev(in, "notebook_exited", "%s", msg);
+		break;
+	case NOTEBOOK_STOPPED:
+		/* the last call notebook makes on in->nb: it returns at once */
+		notebook_free(in->nb);
+		in->nb = NULL;
+		persist_notebook(in);
+		ev(in, "notebook", "%s", msg);
+		instance_continue_stop(in);
+		break;
+	}
+}
+
+static struct notebook *
+notebook_for(struct instance *in)
+{
+	struct notebook_params p;
+	char **env = spec_envv(in->spec, NULL, NULL);
+	struct notebook *nb;
+
+	memset(&p, 0, sizeof(p));
+	p.python = in->spec->python;
+	p.dir = in->nb_dir;
+	p.runtime_dir = in->nb_runtime;
+	p.log_path = in->nb_log;
+	p.sched_addr = in->sched_addr;
+	p.port = in->spec->notebook.port;
+	p.start_timeout_ms = in->spec->scaling.start_timeout_ms;
+	p.env = env;
+	nb = notebook_new(in->ctl->loop, in->ctl->http, &p, on_notebook, in);
+	launch_argv_free(env);
+	return nb;
+}
+
+/* Once the scheduler answers: the notebook server, if the spec asks. */
+static void
+notebook_begin(struct instance *in)
+{
+	char err[512];
+
+	if (!in->spec->notebook.enabled || in->nb != NULL ||
+	    in->state != I_STARTED || in->sched_addr == NULL)
+		return;
+	in->nb = notebook_for(in);
+	if (notebook_start(in->nb, err, sizeof(err)) == -1) {
+		ev(in, "notebook_exited", "cannot start the notebook server: "
+		    "%s", err);
+		notebook_free(in->nb);
+		in->nb = NULL;
+		persist_notebook(in);
+	}
+}
+
+/* Stops the notebook server; NOTEBOOK_STOPPED carries on from there. */
+static void
+notebook_end(struct instance *in)
+{
+	if (in->nb != NULL)
+		notebook_stop(in->nb);
+}
+
 /* ----------------------------------------------------------- scheduler */
 
 static void
@@ -1185,6 +1300,7 @@ instance_fail(struct instance *in, const char *fmt, ...)
 	}
 	ev(in, "error", "%s", in->error);
 	workers_terminate_all(in);
+	notebook_end(in);
 	if (in->sched_pid > 0)
 		sched_terminate(in);
 	if (!in->ever_started && in->fatal_start) {
@@ -1253,6 +1369,7 @@ on_health(bool ok, const char *why, void *arg)
 	    "dask_scheduler_dashboard_address=%s console_url=%s",
 	    in->sched_addr, in->dash_url, in->console_url);
 	in->timer = loop_timer_add(in->ctl->loop, 0, instance_tick, in);
+	notebook_begin(in);
 }
 
 /* Reads the scheduler file: address and dashboard port; 0 once both are
@@ -1392,6 +1509,7 @@ instance_stop(struct instance *in)
 		}
 		ev(in, "stopping", "retiring %zu worker(s), then the scheduler",
 		    in->nworkers);
+		notebook_end(in);
 		for (i = 0; i < in->nworkers; i++) {
 			struct worker *w = in->workers[i];
 
@@ -1401,7 +1519,7 @@ instance_stop(struct instance *in)
 				worker_terminate(w, 0);
 		}
 	}
-	if (in->nworkers > 0)
+	if (in->nworkers > 0 || in->nb != NULL)
 		return;
 	if (in->sched_pid > 0) {
 		if (in->sched_kill_timer == 0)
@@ -1410,6 +1528,18 @@ instance_stop(struct instance *in)
 	}
 	instance_set_state(in, I_STOPPED);
 	ev(in, "stopped", "instance stopped");
+	ctl_check_shutdown(in->ctl);
+	maybe_reap(in);
+}
+
+/* Where a stop waits for the notebook server, its end picks it up. */
+static void
+instance_continue_stop(struct instance *in)
+{
+	if (in->state == I_STOPPING) {
+		instance_stop(in);
+		return;
+	}
 	ctl_check_shutdown(in->ctl);
 	maybe_reap(in);
 }
@@ -1513,6 +1643,9 @@ instance_new(struct ctl *c, struct spec *spec)
 	in->work_dir = xasprintf("%s/work", in->dir);
 	in->console_url = xasprintf("%s/instances/%s", c->api_url,
 	    spec->name);
+	in->nb_dir = xasprintf("%s/notebooks", in->dir);
+	in->nb_log = xasprintf("%s/notebook.log", in->dir);
+	in->nb_runtime = xasprintf("%s/jupyter-runtime", in->dir);
 	c->inst = xrealloc(c->inst, (c->ninst + 1) * sizeof(*c->inst));
 	c->inst[c->ninst++] = in;
 	return in;
@@ -1539,8 +1672,8 @@ spec_restart_fields(const struct spec *old, const struct spec *new,
     char *buf, size_t len)
 {
 	static const char *paths[] = { "workers.gpus", "workers.threads",
-	    "workers.memory", "workers.command", "scheduler", "pool",
-	    "python", "env" };
+	    "workers.memory", "workers.command", "scheduler",
+	    "notebook.port", "pool", "python", "env" };
 	json_t *a = spec_to_json(old), *b = spec_to_json(new);
 	size_t i;
 
@@ -1638,6 +1771,11 @@ ctl_deploy(struct ctl *c, struct spec *spec, enum ctl_deployed *what,
 	    "", fields);
 	instance_set_spec(in, spec);
 	*what = CTL_UPDATED;
+	/* notebook.enabled applies live */
+	if (in->spec->notebook.enabled)
+		notebook_begin(in);
+	else
+		notebook_end(in);
 	return 0;
 }
 
@@ -1689,7 +1827,8 @@ ctl_start(struct ctl *c, const char *name, char *err, size_t errlen)
 		    "the daemon is shutting "
 		    "down");
 	if (in->undeploy || in->state == I_STOPPING ||
-	    (in->state == I_ERROR && (in->nworkers > 0 || in->sched_pid > 0)))
+	    (in->state == I_ERROR && (in->nworkers > 0 || in->sched_pid > 0 ||
+	    in->nb != NULL)))
 		return ctlerr(CTL_ECONFLICT, err, errlen,
 		    "instance \"%s\" is %s; start it "
 		    "once it has stopped", name, in->undeploy ?
@@ -1762,7 +1901,7 @@ static void
 maybe_reap(struct instance *in)
 {
 	if (!in->undeploy || in->nworkers > 0 || in->sched_pid > 0 ||
-	    in->reap_timer != 0 || instance_running(in))
+	    in->nb != NULL || in->reap_timer != 0 || instance_running(in))
 		return;
 	in->reap_timer = loop_timer_add(in->ctl->loop, 0, instance_reap, in);
 }
@@ -1784,7 +1923,8 @@ ctl_undeploy(struct ctl *c, const char *name, bool *removed, char *err,
 	}
 	if (in->state == I_STARTING || in->state == I_STARTED)
 		instance_stop(in);
-	if (!instance_running(in) && in->nworkers == 0 && in->sched_pid == 0) {
+	if (!instance_running(in) && in->nworkers == 0 && in->sched_pid == 0 &&
+	    in->nb == NULL) {
 		if (in->reap_timer != 0)
 			loop_timer_cancel(c->loop, in->reap_timer);
 		instance_reap(in);
@@ -1844,6 +1984,8 @@ instance_owns_session(const struct instance *in, pid_t sid)
 		return false;
 	if (in->sched_pid > 0 && sid == in->sched_pid)
 		return true;
+	if (in->nb != NULL && sid == notebook_pid(in->nb))
+		return true;
 	for (i = 0; i < in->nworkers; i++)
 		if (in->workers[i]->pid > 0 && sid == in->workers[i]->pid)
 			return true;
@@ -1863,6 +2005,7 @@ kill_orphans(struct instance *in)
 	 * lines: nobody else's process (a `tail -f` of a log) matches */
 	char *sched_arg = xasprintf("--scheduler-file %s ", in->sched_file);
 	char *work_arg = xasprintf("--local-directory %s ", in->work_dir);
+	char *nb_arg = xasprintf("--notebook-dir %s ", in->nb_dir);
 	struct dirent *de;
 	DIR *d;
 
@@ -1871,6 +2014,7 @@ kill_orphans(struct instance *in)
 		log_warn("/proc");
 		free(sched_arg);
 		free(work_arg);
+		free(nb_arg);
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
@@ -1894,7 +2038,8 @@ kill_orphans(struct instance *in)
 				cmd[i] = ' ';
 		cmd[n] = '\0';	/* every argument now ends with a blank */
 		if ((strstr(cmd, sched_arg) == NULL &&
-		    strstr(cmd, work_arg) == NULL) ||
+		    strstr(cmd, work_arg) == NULL &&
+		    strstr(cmd, nb_arg) == NULL) ||
 		    instance_owns_session(in, getsid(pid)))
 			continue;
 		ev(in, "orphan", "process %d has no record (a launch the "
@@ -1905,6 +2050,7 @@ kill_orphans(struct instance *in)
 	closedir(d);
 	free(sched_arg);
 	free(work_arg);
+	free(nb_arg);
 }
 
 static enum istate
@@ -1927,6 +2073,50 @@ wstate_parse(const char *name)
 		if (strcmp(wstate_name[i], name) == 0)
 			return (int)i;
 	return -1;
+}
+
+/*
+ * Re-adopts the stored notebook server if it still runs and its instance
+ * still wants it; one that is no longer wanted is stopped.  Runs before
+ * kill_orphans(), which would take an unknown notebook for an orphan.
+ */
+static void
+restore_notebook(struct instance *in, enum istate st, bool sched_alive)
+{
+	struct store_notebook sn;
+	pid_t pid;
+	char err[256];
+	int rc;
+
+	rc = store_notebook_get(in->ctl->store, in->spec->name, &sn, err,
+	    sizeof(err));
+	if (rc == -1)
+		log_warnx("%s", err);
+	if (rc != 1)
+		return;
+	pid = (pid_t)sn.pid;
+	if (pid > 0 && proc_alive(pid, sn.start_time)) {
+		if (in->spec->notebook.enabled && sched_alive &&
+		    (st == I_STARTED || st == I_STOPPING) &&
+		    in->sched_addr != NULL) {
+			in->nb = notebook_for(in);
+			if (notebook_adopt(in->nb, pid, sn.start_time,
+			    sn.port, sn.token) == 0) {
+				ev(in, "notebook", "notebook server pid %d on "
+				    "127.0.0.1:%d re-adopted", (int)pid,
+				    sn.port);
+				store_notebook_clear(&sn);
+				return;
+			}
+			notebook_free(in->nb);
+			in->nb = NULL;
+		}
+		ev(in, "notebook", "notebook server pid %d is no longer "
+		    "wanted: stopped", (int)pid);
+		launch_kill(pid, SIGTERM);
+	}
+	store_notebook_clear(&sn);
+	persist_notebook(in);
 }
 
 /* Re-adopts one stored worker if its process still runs. */
@@ -2053,6 +2243,7 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 		in->sched_pid = 0;
 		in->sched_start = 0;
 	}
+	restore_notebook(in, st, sched_alive);
 	kill_orphans(in);
 	if (in->dash_url != NULL && sched_alive)
 		in->dask = dask_new(c->http, in->dash_url);
@@ -2070,11 +2261,13 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 		in->ever_started = true;
 		in->state = I_STARTED;
 		resume_workers(in);
-		if (st == I_STOPPING)
+		if (st == I_STOPPING) {
 			instance_stop(in);
-		else
+		} else {
 			in->timer = loop_timer_add(c->loop, 0, instance_tick,
 			    in);
+			notebook_begin(in);
+		}
 		break;
 	case I_STARTING:
 		if (sched_alive) {
@@ -2126,6 +2319,8 @@ shutdown_kill_all(struct ctl *c)
 			launch_kill(in->workers[j]->pid, SIGKILL);
 		if (in->sched_pid > 0)
 			launch_kill(in->sched_pid, SIGKILL);
+		if (in->nb != NULL && notebook_pid(in->nb) > 0)
+			launch_kill(notebook_pid(in->nb), SIGKILL);
 	}
 }
 
@@ -2135,7 +2330,8 @@ ctl_idle(struct ctl *c)
 	size_t i;
 
 	for (i = 0; i < c->ninst; i++)
-		if (c->inst[i]->nworkers > 0 || c->inst[i]->sched_pid > 0)
+		if (c->inst[i]->nworkers > 0 || c->inst[i]->sched_pid > 0 ||
+		    c->inst[i]->nb != NULL)
 			return false;
 	return true;
 }
@@ -2215,6 +2411,23 @@ worker_json(const struct worker *w, int64_t now)
 }
 
 static json_t *
+notebook_json(const struct instance *in)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "enabled",
+	    json_boolean(in->spec->notebook.enabled));
+	json_object_set_new(o, "pid", json_integer(in->nb != NULL ?
+	    notebook_pid(in->nb) : 0));
+	json_object_set_new(o, "port", in->nb != NULL &&
+	    notebook_port(in->nb) > 0 ? json_integer(notebook_port(in->nb)) :
+	    json_null());
+	json_object_set_new(o, "folder", json_string(in->nb_dir));
+	json_object_set_new(o, "log", json_string(in->nb_log));
+	return o;
+}
+
+static json_t *
 instance_json(const struct instance *in)
 {
 	int64_t now = mono_ms();
@@ -2246,7 +2459,11 @@ instance_json(const struct instance *in)
 	json_object_set_new(outputs, "console_url",
 	    in->state == I_STARTED ? json_string(in->console_url) :
 	    json_null());
+	json_object_set_new(outputs, "notebook_url", in->state == I_STARTED &&
+	    in->nb != NULL && notebook_url(in->nb) != NULL ?
+	    json_string(notebook_url(in->nb)) : json_null());
 	json_object_set_new(o, "outputs", outputs);
+	json_object_set_new(o, "notebook", notebook_json(in));
 	json_object_set_new(sched, "pid", json_integer(in->sched_pid));
 	json_object_set_new(sched, "log", json_string(in->sched_log));
 	json_object_set_new(sched, "observed", json_boolean(in->observed));

@@ -34,7 +34,7 @@
 #define STRING_MAX	4096		/* pool, python */
 #define COMMAND_MAX	65536		/* workers.command, env values */
 #define ENV_KEY_MAX	256
-#define SECTION_MAX	8		/* most keys in one table */
+#define SECTION_MAX	12		/* most keys in one table */
 
 enum ftype {
 	F_NAME,		/* char *; spec_name_valid() */
@@ -42,6 +42,7 @@ enum ftype {
 	F_HOST,		/* char *; as F_STRING, and no blanks */
 	F_INT,		/* int in [lo, hi] */
 	F_MAX,		/* as F_INT, or null/"all" for SPEC_MAX_ALL */
+	F_BOOL,		/* bool; true or false */
 	F_DURATION,	/* int64_t ms in [lo, hi] */
 	F_MEMORY,	/* int64_t bytes in [lo, hi], or "auto" for 0 */
 	F_SECTION,	/* mapping read with sub */
@@ -112,6 +113,11 @@ static const struct field scheduler_fields[] = {
 	    NULL },
 };
 
+static const struct field notebook_fields[] = {
+	{ "enabled", F_BOOL, OFF(notebook.enabled), 0, 0, NULL },
+	{ "port", F_INT, OFF(notebook.port), 0, PORT_MAX, NULL },
+};
+
 static const struct section workers_section = {
 	"workers", workers_fields, ARRAY_LEN(workers_fields), check_workers
 };
@@ -124,6 +130,9 @@ static const struct section sharing_section = {
 static const struct section scheduler_section = {
 	"scheduler", scheduler_fields, ARRAY_LEN(scheduler_fields), NULL
 };
+static const struct section notebook_section = {
+	"notebook", notebook_fields, ARRAY_LEN(notebook_fields), NULL
+};
 
 static const struct field top_fields[] = {
 	{ "name", F_NAME, OFF(name), 0, SPEC_NAME_MAX, NULL },
@@ -131,6 +140,7 @@ static const struct field top_fields[] = {
 	{ "scaling", F_SECTION, 0, 0, 0, &scaling_section },
 	{ "sharing", F_SECTION, 0, 0, 0, &sharing_section },
 	{ "scheduler", F_SECTION, 0, 0, 0, &scheduler_section },
+	{ "notebook", F_SECTION, 0, 0, 0, &notebook_section },
 	{ "pool", F_STRING, OFF(pool), 0, STRING_MAX, NULL },
 	{ "python", F_STRING, OFF(python), 0, STRING_MAX, NULL },
 	{ "env", F_ENV, OFF(env), 0, 0, NULL },
@@ -402,6 +412,21 @@ read_memory(struct yamlx *c, const struct field *f, const char *path,
 	return 0;
 }
 
+/* YAML 1.1 spellings are refused on purpose: "yes" and "on" read as
+ * strings to most tools, so only true and false are booleans here. */
+static int
+read_bool(struct yamlx *c, const char *path, const yaml_node_t *v, bool *dst)
+{
+	char q[YAMLX_QUOTE_BUF];
+
+	if (yamlx_is_scalar(v, "true") || yamlx_is_scalar(v, "false")) {
+		*dst = yamlx_is_scalar(v, "true");
+		return 0;
+	}
+	return yamlx_errat(c, v->start_mark, "%s must be true or false, got %s",
+	    path, yamlx_describe(v, q, sizeof(q)));
+}
+
 static int
 read_string(struct yamlx *c, const struct field *f, const char *path,
     const yaml_node_t *v, char **dst)
@@ -462,6 +487,8 @@ read_field(struct yamlx *c, const struct field *f, const char *path,
 		return read_int(c, f, path, v, (int *)(void *)dst);
 	case F_INT:
 		return read_int(c, f, path, v, (int *)(void *)dst);
+	case F_BOOL:
+		return read_bool(c, path, v, (bool *)(void *)dst);
 	case F_DURATION:
 		return read_duration(c, f, path, v, (int64_t *)(void *)dst);
 	case F_MEMORY:
@@ -916,6 +943,8 @@ spec_equal(const struct spec *a, const struct spec *b)
 	    str_eq(a->scheduler.host, b->scheduler.host) &&
 	    a->scheduler.port == b->scheduler.port &&
 	    a->scheduler.dashboard_port == b->scheduler.dashboard_port &&
+	    a->notebook.enabled == b->notebook.enabled &&
+	    a->notebook.port == b->notebook.port &&
 	    str_eq(a->pool, b->pool) &&
 	    str_eq(a->python, b->python) &&
 	    env_equal(a, b);
@@ -938,7 +967,7 @@ json_ms(int64_t ms)
 json_t *
 spec_to_json(const struct spec *s)
 {
-	json_t *o, *w, *sc, *sh, *sd, *env;
+	json_t *o, *w, *sc, *sh, *sd, *nb, *env;
 	size_t i;
 
 	if (s == NULL)
@@ -970,6 +999,9 @@ spec_to_json(const struct spec *s)
 	json_object_set_new(sh, "reclaim_grace",
 	    json_ms(s->sharing.reclaim_grace_ms));
 
+	nb = json_object();
+	json_object_set_new(nb, "enabled", json_boolean(s->notebook.enabled));
+	json_object_set_new(nb, "port", json_integer(s->notebook.port));
 	sd = json_object();
 	json_object_set_new(sd, "host", json_str(s->scheduler.host));
 	json_object_set_new(sd, "port", json_integer(s->scheduler.port));
@@ -988,6 +1020,7 @@ spec_to_json(const struct spec *s)
 	json_object_set_new(o, "scaling", sc);
 	json_object_set_new(o, "sharing", sh);
 	json_object_set_new(o, "scheduler", sd);
+	json_object_set_new(o, "notebook", nb);
 	json_object_set_new(o, "pool", json_str(s->pool));
 	json_object_set_new(o, "python", json_str(s->python));
 	json_object_set_new(o, "env", env);

@@ -13,6 +13,7 @@
  *             start_timeout: 60s, gpu_idle_util: 5}
  *   sharing: {owned: 0, share: 1, reclaim_grace: 30s}
  *   scheduler: {host: 127.0.0.1, port: 0, dashboard_port: 0}
+ *   notebook: {enabled: false, port: 0}
  *   pool: local
  *   python: /usr/bin/python3
  *   env: {KEY: value}
@@ -60,6 +61,10 @@ struct spec {
 		int	 port;		/* 0: pick a free port */
 		int	 dashboard_port;
 	} scheduler;
+	struct {
+		bool	 enabled;	/* a Jupyter server for this instance */
+		int	 port;		/* 0: pick a free port */
+	} notebook;
 	char	*pool;
 	char	*python;
 	size_t	 nenv;

@@ -73,6 +73,9 @@ enum stmt_id {
 	ST_EVENT_ADD,
 	ST_EVENT_TRIM,
 	ST_EVENTS_LOAD,
+	ST_NOTEBOOK_PUT,
+	ST_NOTEBOOK_DELETE,
+	ST_NOTEBOOK_GET,
 	ST_COUNT
 };
 
@@ -133,6 +136,17 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    "SELECT seq, ts_ms, instance, kind, message FROM"
 	    " (SELECT * FROM events ORDER BY seq DESC LIMIT ?1)"
 	    " ORDER BY seq",
+	[ST_NOTEBOOK_PUT] =
+	    "INSERT INTO notebooks(instance, pid, start_time, port, token, log)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+	    " ON CONFLICT(instance) DO UPDATE SET pid = excluded.pid,"
+	    " start_time = excluded.start_time, port = excluded.port,"
+	    " token = excluded.token, log = excluded.log",
+	[ST_NOTEBOOK_DELETE] =
+	    "DELETE FROM notebooks WHERE instance = ?1",
+	[ST_NOTEBOOK_GET] =
+	    "SELECT instance, pid, start_time, port, token, log"
+	    " FROM notebooks WHERE instance = ?1",
 };
 
 /*
@@ -183,6 +197,16 @@ static const char *const migrations[] = {
 	"ALTER TABLE workers"
 	"    ADD COLUMN retire_started_ms INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX events_instance_seq ON events(instance, seq);",
+	/* 3: the optional notebook server of an instance, for re-adoption. */
+	"CREATE TABLE notebooks ("
+	"    instance	TEXT PRIMARY KEY"
+	"        REFERENCES instances(name) ON DELETE CASCADE,"
+	"    pid	INTEGER NOT NULL DEFAULT 0,"
+	"    start_time	INTEGER NOT NULL DEFAULT 0,"
+	"    port	INTEGER NOT NULL DEFAULT 0,"
+	"    token	TEXT NOT NULL DEFAULT '',"
+	"    log	TEXT NOT NULL DEFAULT ''"
+	");",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
@@ -981,4 +1005,96 @@ store_events_load(struct store *s, size_t limit, struct event **out,
 	*out = v;
 	*n = len;
 	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Notebooks */
+
+static int
+notebook_schema(struct store *s, char *err, size_t errlen)
+{
+	if (s->version < 3)
+		return seterr(err, errlen, "store: notebooks need schema 3; "
+		    "this database was opened at %d", s->version);
+	return 0;
+}
+
+int
+store_notebook_put(struct store *s, const struct store_notebook *nb,
+    char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (notebook_schema(s, err, errlen) == -1 ||
+	    (st = stmt_get(s, ST_NOTEBOOK_PUT, err, errlen)) == NULL)
+		return -1;
+	bind_text(st, 1, nb->instance);
+	sqlite3_bind_int64(st, 2, nb->pid);
+	sqlite3_bind_int64(st, 3, u64_to_db(nb->start_time));
+	sqlite3_bind_int(st, 4, nb->port);
+	bind_text(st, 5, nb->token);
+	bind_text(st, 6, nb->log);
+	if (write_begin(s, err, errlen) == -1)
+		return -1;
+	rc = stmt_exec(s, st, "notebook put", err, errlen);
+	return write_end(s, rc, err, errlen);
+}
+
+int
+store_notebook_delete(struct store *s, const char *instance, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (notebook_schema(s, err, errlen) == -1 ||
+	    (st = stmt_get(s, ST_NOTEBOOK_DELETE, err, errlen)) == NULL)
+		return -1;
+	bind_text(st, 1, instance);
+	if (write_begin(s, err, errlen) == -1)
+		return -1;
+	rc = stmt_exec(s, st, "notebook delete", err, errlen);
+	return write_end(s, rc, err, errlen);
+}
+
+int
+store_notebook_get(struct store *s, const char *instance,
+    struct store_notebook *out, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (notebook_schema(s, err, errlen) == -1 ||
+	    (st = stmt_get(s, ST_NOTEBOOK_GET, err, errlen)) == NULL)
+		return -1;
+	bind_text(st, 1, instance);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->instance = col_str(st, 0);
+		out->pid = sqlite3_column_int64(st, 1);
+		out->start_time = u64_from_db(sqlite3_column_int64(st, 2));
+		out->port = sqlite3_column_int(st, 3);
+		out->token = col_str(st, 4);
+		out->log = col_str(st, 5);
+		sqlite3_reset(st);
+		return 1;
+	}
+	if (rc != SQLITE_DONE) {
+		dberr(s->db, err, errlen, "notebook get");
+		sqlite3_reset(st);
+		return -1;
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+void
+store_notebook_clear(struct store_notebook *nb)
+{
+	free(nb->instance);
+	free(nb->token);
+	free(nb->log);
+	memset(nb, 0, sizeof(*nb));
 }

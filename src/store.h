@@ -19,7 +19,7 @@
 
 #include "events.h"
 
-#define STORE_SCHEMA_VERSION	2	/* what this build writes */
+#define STORE_SCHEMA_VERSION	3	/* what this build writes */
 
 struct store;
 
@@ -94,6 +94,31 @@ int store_worker_delete(struct store *s, const char *instance, int id,
 int store_workers_load(struct store *s, const char *instance,
     struct store_worker **out, size_t *n, char *err, size_t errlen);
 void store_workers_free(struct store_worker *v, size_t n);
+
+/*
+ * The notebook server of an instance (schema 3), kept so that a restarted
+ * daemon finds it again; deleted with its instance.  Before schema 3 these
+ * calls fail with a message.
+ */
+struct store_notebook {
+	char	*instance;
+	int64_t	 pid;		/* 0: none running */
+	uint64_t start_time;	/* /proc start time of pid */
+	int	 port;
+	char	*token;
+	char	*log;
+};
+
+/* Insert or replace by instance. */
+int store_notebook_put(struct store *s, const struct store_notebook *nb,
+    char *err, size_t errlen);
+/* Absent is not an error. */
+int store_notebook_delete(struct store *s, const char *instance, char *err,
+    size_t errlen);
+/* 1 and *out filled (free with store_notebook_clear), 0 when absent, -1. */
+int store_notebook_get(struct store *s, const char *instance,
+    struct store_notebook *out, char *err, size_t errlen);
+void store_notebook_clear(struct store_notebook *nb);
 
 /* Appends an event (its seq is kept); then deletes all but the newest
  * `keep` events. */

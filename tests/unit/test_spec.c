@@ -38,6 +38,7 @@ static const char full_yaml[] =
     "  gpu_idle_util: 7\n"
     "sharing: {owned: 1, share: 3, reclaim_grace: 1h}\n"
     "scheduler: {host: 10.0.0.5, port: 8786, dashboard_port: 8787}\n"
+    "notebook: {enabled: true, port: 8888}\n"
     "pool: cluster\n"
     "python: /opt/conda/bin/python\n"
     "env:\n"
@@ -115,6 +116,8 @@ test_full(void **state)
 	assert_string_equal(s->scheduler.host, "10.0.0.5");
 	assert_int_equal(s->scheduler.port, 8786);
 	assert_int_equal(s->scheduler.dashboard_port, 8787);
+	assert_true(s->notebook.enabled);
+	assert_int_equal(s->notebook.port, 8888);
 	assert_string_equal(s->pool, "cluster");
 	assert_string_equal(s->python, "/opt/conda/bin/python");
 	assert_int_equal(s->nenv, 3);
@@ -195,6 +198,11 @@ static const struct value_case value_cases[] = {
 	{ "name: a\nscheduler: {port: 65535}\n", "scheduler.port", "65535" },
 	{ "name: a\nscheduler: {dashboard_port: 0}\n",
 	    "scheduler.dashboard_port", "0" },
+	{ "name: a\nnotebook: {enabled: true}\n", "notebook.enabled",
+	    "true" },
+	{ "name: a\nnotebook: {enabled: false}\n", "notebook.enabled",
+	    "false" },
+	{ "name: a\nnotebook: {port: 8888}\n", "notebook.port", "8888" },
 	{ "name: a\npool: cluster\n", "pool", "\"cluster\"" },
 	{ "name: a\npython: /usr/bin/python3.11\n", "python",
 	    "\"/usr/bin/python3.11\"" },
@@ -271,7 +279,7 @@ static const struct error_case error_cases[] = {
 	    "max, gpus, threads, memory, command)" },
 	{ "name: a\nfoo: 1\n",
 	    "x.yaml:2:1: unknown key \"foo\" (expected one of: name, workers, "
-	    "scaling, sharing, scheduler, pool, python, env)" },
+	    "scaling, sharing, scheduler, notebook, pool, python, env)" },
 	{ "name: a\nscaling: {intervall: 1s}\n",
 	    "x.yaml:2:11: unknown key \"intervall\" in scaling (expected one "
 	    "of: interval, idle_timeout, scale_down_delay, start_timeout, "
@@ -284,7 +292,7 @@ static const struct error_case error_cases[] = {
 	    "host, port, dashboard_port)" },
 	{ "name: a\n<<: {pool: x}\n",
 	    "x.yaml:2:1: unknown key \"<<\" (expected one of: name, workers, "
-	    "scaling, sharing, scheduler, pool, python, env)" },
+	    "scaling, sharing, scheduler, notebook, pool, python, env)" },
 	{ "name: a\nworkers: {\"mn\\x1b\\u0085\": 1}\n",
 	    "x.yaml:2:11: unknown key \"mn\\x1b\\u0085\" in workers (expected "
 	    "one of: min, max, gpus, threads, memory, command)" },
@@ -334,6 +342,22 @@ static const struct error_case error_cases[] = {
 	    "x.yaml:2:18: sharing.share must be an integer >= 1, got \"0\"" },
 	{ "name: a\nsharing: {owned: -2}\n",
 	    "x.yaml:2:18: sharing.owned must be an integer >= 0, got \"-2\"" },
+	{ "name: a\nnotebook: {enabled: yes}\n",
+	    "x.yaml:2:21: notebook.enabled must be true or false, got "
+	    "\"yes\"" },
+	{ "name: a\nnotebook: {enabled: 1}\n",
+	    "x.yaml:2:21: notebook.enabled must be true or false, got \"1\"" },
+	{ "name: a\nnotebook: {enabled: [true]}\n",
+	    "x.yaml:2:21: notebook.enabled must be true or false, got a "
+	    "sequence" },
+	{ "name: a\nnotebook: {port: 65536}\n",
+	    "x.yaml:2:18: notebook.port must be an integer <= 65535, got "
+	    "\"65536\"" },
+	{ "name: a\nnotebook: {url: x}\n",
+	    "x.yaml:2:12: unknown key \"url\" in notebook (expected one of: "
+	    "enabled, port)" },
+	{ "name: a\nnotebook: true\n",
+	    "x.yaml:2:11: notebook must be a mapping, got \"true\"" },
 	{ "name: a\nscheduler: {port: 70000}\n",
 	    "x.yaml:2:19: scheduler.port must be an integer <= 65535, got "
 	    "\"70000\"" },
@@ -634,8 +658,8 @@ test_hostile(void **state)
 	assert_int_equal(spec_parse(bomb, strlen(bomb), FNAME, &s, err,
 	    sizeof(err)), -1);
 	assert_string_equal(err, "x.yaml:1:1: unknown key \"a\" (expected one "
-	    "of: name, workers, scaling, sharing, scheduler, pool, python, "
-	    "env)");
+	    "of: name, workers, scaling, sharing, scheduler, notebook, pool, "
+	    "python, env)");
 }
 
 /* Round trip: spec_to_json(), dumped, parses back to an equal spec */

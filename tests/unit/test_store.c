@@ -680,7 +680,7 @@ test_file_mode_and_wal(void **state)
 	assert_string_equal(raw_text(f->path, "PRAGMA journal_mode", buf,
 	    sizeof(buf)), "wal");
 	assert_string_equal(raw_text(f->path, "SELECT value FROM meta"
-	    " WHERE key = 'schema_version'", buf, sizeof(buf)), "2");
+	    " WHERE key = 'schema_version'", buf, sizeof(buf)), "3");
 	assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
 	store_close(s);
 	assert_int_equal(stat(f->path, &sb), 0);
@@ -771,7 +771,8 @@ test_migration_v1_to_v2(void **state)
 	add_event(s, 2, 10);
 	store_close(s);
 
-	s = open_ok(f);
+	assert_int_equal(store_open_at(f->path, 2, &s, f->err,
+	    sizeof(f->err)), 0);
 	assert_int_equal(store_schema_version(s), 2);
 	assert_string_equal(raw_text(f->path, "SELECT value FROM meta"
 	    " WHERE key = 'schema_version'", buf, sizeof(buf)), "2");
@@ -803,6 +804,96 @@ test_migration_v1_to_v2(void **state)
 	    sizeof(f->err)), -1);
 	assert_null(s);
 	assert_non_null(strstr(f->err, "past the requested 1"));
+}
+
+/* Schema 3 adds the notebooks table; earlier rows stay as they were. */
+static void
+test_migration_v2_to_v3(void **state)
+{
+	struct fx *f = *state;
+	struct store_notebook nb = {
+		"a", 999, 4242, 18888, "tok", "nb.log",
+	}, got;
+	struct store *s = NULL;
+	char buf[64];
+
+	assert_int_equal(store_open_at(f->path, 2, &s, f->err,
+	    sizeof(f->err)), 0);
+	put_instance(s, "a", 1);
+	/* Schema 2 has no notebooks: a clear refusal, not a crash. */
+	assert_int_equal(store_notebook_put(s, &nb, f->err, sizeof(f->err)),
+	    -1);
+	assert_non_null(strstr(f->err, "need schema 3"));
+	assert_int_equal(store_notebook_get(s, "a", &got, f->err,
+	    sizeof(f->err)), -1);
+	store_close(s);
+
+	s = open_ok(f);
+	assert_int_equal(store_schema_version(s), 3);
+	assert_string_equal(raw_text(f->path, "SELECT value FROM meta"
+	    " WHERE key = 'schema_version'", buf, sizeof(buf)), "3");
+	assert_int_equal(count_instances(s), 1);
+	assert_int_equal(store_notebook_get(s, "a", &got, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(store_notebook_put(s, &nb, f->err, sizeof(f->err)),
+	    0);
+	store_close(s);
+}
+
+/* Notebook rows: upsert, read back, delete, and gone with the instance. */
+static void
+test_notebook_round_trip(void **state)
+{
+	struct fx *f = *state;
+	struct store_notebook nb = {
+		"a", 999, UINT64_MAX, 18888, "tok", "nb.log",
+	}, got;
+	struct store *s = open_ok(f);
+
+	/* A notebook needs its instance. */
+	assert_int_equal(store_notebook_put(s, &nb, f->err, sizeof(f->err)),
+	    -1);
+	put_instance(s, "a", 1);
+	assert_int_equal(store_notebook_put(s, &nb, f->err, sizeof(f->err)),
+	    0);
+	assert_int_equal(store_notebook_get(s, "a", &got, f->err,
+	    sizeof(f->err)), 1);
+	assert_string_equal(got.instance, "a");
+	assert_true(got.pid == 999);
+	assert_true(got.start_time == UINT64_MAX);
+	assert_int_equal(got.port, 18888);
+	assert_string_equal(got.token, "tok");
+	assert_string_equal(got.log, "nb.log");
+	store_notebook_clear(&got);
+
+	nb.pid = 0;
+	nb.port = 20000;
+	assert_int_equal(store_notebook_put(s, &nb, f->err, sizeof(f->err)),
+	    0);
+	assert_int_equal(store_notebook_get(s, "a", &got, f->err,
+	    sizeof(f->err)), 1);
+	assert_true(got.pid == 0);
+	assert_int_equal(got.port, 20000);
+	store_notebook_clear(&got);
+	/* Updating the instance keeps its notebook (upsert, not replace). */
+	put_instance(s, "a", 2);
+	assert_int_equal(store_notebook_get(s, "a", &got, f->err,
+	    sizeof(f->err)), 1);
+	store_notebook_clear(&got);
+
+	assert_int_equal(store_notebook_delete(s, "a", f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(store_notebook_get(s, "a", &got, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(store_notebook_delete(s, "a", f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(store_notebook_put(s, &nb, f->err, sizeof(f->err)),
+	    0);
+	assert_int_equal(store_instance_delete(s, "a", f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(store_notebook_get(s, "a", &got, f->err,
+	    sizeof(f->err)), 0);
+	store_close(s);
 }
 
 static void
@@ -1054,6 +1145,8 @@ main(void)
 		FX(test_empty_files_are_new),
 		FX(test_open_errors),
 		FX(test_migration_v1_to_v2),
+		FX(test_migration_v2_to_v3),
+		FX(test_notebook_round_trip),
 		FX(test_newer_schema_refused),
 		FX(test_transaction_rollback),
 		FX(test_transaction_commit),

@@ -1,0 +1,24 @@
+/*
+ * notebook_assets: the examples a notebook server's folder starts with,
+ * built into the binary the same way as console_assets.S (bytes, then a
+ * NUL).  Makefile rebuilds this object when one of them changes.
+ */
+
+	.macro	asset name, file
+	.global	\name
+	.global	\name\()_end
+	.type	\name, %object
+\name:
+	.incbin	"\file"
+\name\()_end:
+	.byte	0
+	.size	\name, . - \name
+	.endm
+
+	.section .rodata
+	asset	nb_example_ipynb, "examples/dask_xgb_training.ipynb"
+	asset	nb_example_train, "examples/xgb_train.py"
+	asset	nb_example_flights, "examples/flights.py"
+
+	/* no executable stack */
+	.section .note.GNU-stack, "", %progbits
