@@ -689,14 +689,20 @@ function renderInstance() {
 	    stat('Adaptive target', sch.adaptive_target || 0,
 		'Dask\'s own wish', null, 'target')));
 
+	const keys = ['dask_scheduler_address',
+	    'dask_scheduler_dashboard_address', 'console_url'];
+	if (inst.notebook && inst.notebook.enabled)
+		keys.push('notebook_url');
 	patch('ioutputs',
-	    ['dask_scheduler_address', 'dask_scheduler_dashboard_address',
-	    'console_url'].map((k) => h('div', { class: 'row',
-	    'data-output': k },
+	    keys.map((k) => h('div', { class: 'row', 'data-output': k },
 		h('div', { class: 'k' }, k),
 		h('div', { class: 'v' }, o[k] ? [h('code', null, o[k]),
-		    copyButton(o[k], k.replace(/_/g, ' '))] : h('span',
-		    { class: 'faint' }, '— once started')))),
+		    copyButton(o[k], k.replace(/_/g, ' ')),
+		    k === 'notebook_url' ? h('a', { href: o[k],
+		    target: '_blank', rel: 'noopener', class: 'btn' },
+		    'open') : null] : h('span', { class: 'faint' },
+		    k === 'notebook_url' ? '— once the notebook server answers' :
+		    '— once started')))),
 	    sch.pid ? h('div', { class: 'sub wrap', style: 'margin-top:6px' },
 		'scheduler pid ', sch.pid, ' · log ', h('span',
 		{ class: 'mono' }, sch.log)) : null);
