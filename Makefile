@@ -24,12 +24,12 @@ HDR	:= $(wildcard src/*.h)
 UNIT	:= $(patsubst tests/unit/%.c,$(B)/%,$(wildcard tests/unit/test_*.c))
 FUZZ	:= $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
 CONSOLE	:= $(wildcard console/*)
-EXAMPLES := examples/dask_xgb_training.ipynb examples/xgb_train.py \
-	   examples/flights.py
+INSTFILES := examples/dask_xgb_training.ipynb examples/xgb_train.py \
+	   examples/flights.py src/py/edask_preload.py
 
 # The console's files go into the binary through the assembler's .incbin
 # (src/console_assets.S).
-LIBOBJ	+= $(B)/obj/console_assets.o $(B)/obj/notebook_assets.o
+LIBOBJ	+= $(B)/obj/console_assets.o $(B)/obj/instance_assets.o
 
 .PHONY: all unit demo test deps check-unit asan fuzz integration bench clean
 
@@ -41,7 +41,7 @@ $(B)/obj/%.o: src/%.c $(HDR) | $(B)/obj
 $(B)/obj/console_assets.o: src/console_assets.S $(CONSOLE) | $(B)/obj
 	$(CC) -c -o $@ $<
 
-$(B)/obj/notebook_assets.o: src/notebook_assets.S $(EXAMPLES) | $(B)/obj
+$(B)/obj/instance_assets.o: src/instance_assets.S $(INSTFILES) | $(B)/obj
 	$(CC) -c -o $@ $<
 
 $(B)/obj:

@@ -1,7 +1,7 @@
 /*
  * fuzz_dask: libFuzzer target for every parser in dask_parse.c.  The first
- * input byte picks the parser (modulo 4: metrics, adaptive_target,
- * identity, retire_workers), the rest is the reply.  Besides crashes, it
+ * input byte picks the parser (modulo 5: metrics, adaptive_target,
+ * identity, retire_workers, edask/drain), the rest is the reply.  Besides crashes, it
  * aborts when a parser reports success with output that breaks its
  * contract; seeds live in fuzz/corpus/dask/.
  */
@@ -44,6 +44,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dask_worker_info *w = NULL;
 	struct dask_metrics m;
+	struct dask_drain_info di;
 	const char *buf;
 	char err[128];
 	size_t len, n = 0, i;
@@ -55,7 +56,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	len = size - 1;
 	memset(err, 'x', sizeof(err));
 	err[sizeof(err) - 1] = '\0';
-	switch (data[0] % 4) {
+	switch (data[0] % 5) {
 	case 0:
 		rc = dask_parse_metrics(buf, len, &m, err, sizeof(err));
 		ASSERT(rc == 0 || rc == -1);
@@ -92,10 +93,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		free(w);
 		break;
-	default:
+	case 3:
 		rc = dask_parse_retire(buf, len, RETIRE_ADDR, err,
 		    sizeof(err));
 		ASSERT(rc >= -1 && rc <= 1);
+		break;
+	default:
+		rc = dask_parse_drain(buf, len, RETIRE_ADDR, &di, err,
+		    sizeof(err));
+		ASSERT(rc >= -1 && rc <= 1);
+		if (rc == 1)
+			ASSERT(di.processing >= 0 && di.keys >= 0 &&
+			    di.unique_keys >= 0 && di.unique_keys <= di.keys &&
+			    di.processing <= 1000000000 &&
+			    di.keys <= 1000000000);
+		else
+			ASSERT(!di.draining && di.processing == 0 &&
+			    di.keys == 0 && di.unique_keys == 0);
 		break;
 	}
 	check_err(err, sizeof(err));

@@ -10,7 +10,7 @@
 #include "util.h"
 
 enum call_kind { CALL_HEALTH, CALL_METRICS, CALL_TARGET, CALL_IDENTITY,
-    CALL_RETIRE };
+    CALL_RETIRE, CALL_DRAIN };
 
 struct call {
 	struct dask	*d;
@@ -19,6 +19,7 @@ struct call {
 	void		*arg;		/* the user's */
 	dask_health_cb	 health_cb;
 	dask_retire_cb	 retire_cb;
+	dask_drain_cb	 drain_cb;
 	char		 address[DASK_ADDR_MAX];
 	struct call	*next;
 };
@@ -141,6 +142,23 @@ dask_retire(struct dask *d, const char *address, int64_t timeout_ms,
 	c = call_start(d, CALL_RETIRE, "/api/v1/retire_workers", text,
 	    timeout_ms, arg);
 	c->retire_cb = cb;
+	strlcpy_(c->address, address, sizeof(c->address));
+	free(text);
+	json_decref(body);
+}
+
+void
+dask_drain(struct dask *d, const char *address, bool drain,
+    int64_t timeout_ms, dask_drain_cb cb, void *arg)
+{
+	json_t *body = json_pack("{s:[s],s:b}", "workers", address, "drain",
+	    drain);
+	char *text = json_dumps(body, JSON_COMPACT);
+	struct call *c;
+
+	c = call_start(d, CALL_DRAIN, "/api/v1/edask/drain", text, timeout_ms,
+	    arg);
+	c->drain_cb = cb;
 	strlcpy_(c->address, address, sizeof(c->address));
 	free(text);
 	json_decref(body);
@@ -273,6 +291,26 @@ on_reply(const struct http_reply *r, void *arg)
 			msg[0] = '\0';
 		c->retire_cb(rc, msg, c->arg);
 		break;
+	case CALL_DRAIN: {
+		struct dask_drain_info di;
+
+		memset(&di, 0, sizeof(di));
+		if (r->status != 200) {
+			if (r->status == 0)
+				snprintf(msg, sizeof(msg), "%s", r->error);
+			else
+				snprintf(msg, sizeof(msg), "scheduler answered "
+				    "HTTP %d%s", r->status, r->status == 404 ?
+				    " (started without edask's preload)" : "");
+			c->drain_cb(-1, &di, msg, c->arg);
+			break;
+		}
+		msg[0] = '\0';
+		rc = dask_parse_drain(r->body, r->len, c->address, &di, msg,
+		    sizeof(msg));
+		c->drain_cb(rc, &di, msg, c->arg);
+		break;
+	}
 	}
 	free(c);
 }

@@ -30,6 +30,10 @@ typedef void (*dask_health_cb)(bool ok, const char *why, void *arg);
 /* result: 1 retired, 0 refused (msg says why), -1 error (msg). */
 typedef void (*dask_retire_cb)(int result, const char *msg, void *arg);
 
+/* rc: 1 and *di for the worker, 0 when the scheduler no longer has it,
+ * -1 error (msg; HTTP 404 means a scheduler without edask's preload). */
+typedef void (*dask_drain_cb)(int rc, const struct dask_drain_info *di,
+    const char *msg, void *arg);
 /* base: "http://127.0.0.1:8787" (copied). */
 struct dask *dask_new(struct http *h, const char *base);
 void dask_free(struct dask *d);		/* cancels everything; NULL: no-op */
@@ -41,6 +45,13 @@ int dask_observe(struct dask *d, int64_t timeout_ms, dask_obs_cb cb,
     void *arg);
 void dask_retire(struct dask *d, const char *address, int64_t timeout_ms,
     dask_retire_cb cb, void *arg);
+/*
+ * Drain (drain true) or undrain one worker through edask's scheduler
+ * preload (src/py/edask_preload.py): a draining worker gets no new tasks
+ * but finishes those it has.  Idempotent: asking again reads its counts.
+ */
+void dask_drain(struct dask *d, const char *address, bool drain,
+    int64_t timeout_ms, dask_drain_cb cb, void *arg);
 /* Drops pending requests made with this arg; their callbacks never run. */
 void dask_cancel(struct dask *d, void *arg);
 

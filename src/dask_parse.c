@@ -761,3 +761,61 @@ dask_parse_retire(const char *buf, size_t len, const char *address,
 	json_decref(root);
 	return found;
 }
+
+int
+dask_parse_drain(const char *buf, size_t len, const char *address,
+    struct dask_drain_info *out, char *err, size_t errlen)
+{
+	static const char *const counts[] = { "processing", "keys",
+	    "unique_keys" };
+	int *dst[] = { &out->processing, &out->keys, &out->unique_keys };
+	json_t *root, *v, *f;
+	const char *key, *st;
+	int64_t n;
+	int found = 0;
+	size_t i;
+
+	ASSERT(address != NULL);
+	ASSERT(buf != NULL || len == 0);
+	memset(out, 0, sizeof(*out));
+	if ((root = json_object_load("edask/drain", buf, len, err,
+	    errlen)) == NULL)
+		return -1;
+	json_object_foreach(root, key, v) {
+		if (!json_is_object(v)) {
+			json_decref(root);
+			return seterr(err, errlen, "edask/drain: entry is not "
+			    "an object");
+		}
+		if (strcmp(key, address) != 0)
+			continue;
+		f = json_object_get(v, "status");
+		if (!json_is_string(f)) {
+			json_decref(root);
+			return seterr(err, errlen, "edask/drain: no status");
+		}
+		st = json_string_value(f);
+		for (i = 0; i < ARRAY_LEN(counts); i++) {
+			f = json_object_get(v, counts[i]);
+			if (f == NULL || json_int_range(f, 0, DASK_COUNT_MAX,
+			    &n) == -1) {
+				json_decref(root);
+				memset(out, 0, sizeof(*out));
+				return seterr(err, errlen, "edask/drain: %s "
+				    "must be an integer in 0..%d", counts[i],
+				    DASK_COUNT_MAX);
+			}
+			*dst[i] = (int)n;
+		}
+		out->draining = strcmp(st, "closing_gracefully") == 0;
+		if (out->unique_keys > out->keys) {
+			json_decref(root);
+			memset(out, 0, sizeof(*out));
+			return seterr(err, errlen, "edask/drain: unique_keys "
+			    "above keys");
+		}
+		found = 1;
+	}
+	json_decref(root);
+	return found;
+}

@@ -54,4 +54,21 @@ int dask_parse_identity(const char *buf, size_t len,
 int dask_parse_retire(const char *buf, size_t len, const char *address,
     char *err, size_t errlen);
 
+/* One worker in the reply of edask's preload route POST
+ * /api/v1/edask/drain (src/py/edask_preload.py). */
+struct dask_drain_info {
+	bool	 draining;	/* status is closing_gracefully */
+	int	 processing;	/* tasks assigned and not finished */
+	int	 keys;		/* results it holds */
+	int	 unique_keys;	/* results only it holds */
+};
+
+/*
+ * Reply of POST /api/v1/edask/drain: an object keyed by the addresses the
+ * scheduler knows.  Returns 1 and fills *out when address is there, 0 when
+ * it is not (the worker left), -1 when the reply is malformed.
+ */
+int dask_parse_drain(const char *buf, size_t len, const char *address,
+    struct dask_drain_info *out, char *err, size_t errlen);
+
 #endif

@@ -53,12 +53,14 @@
 
 enum istate { I_REGISTERED, I_STARTING, I_STARTED, I_STOPPING, I_STOPPED,
     I_ERROR };
-enum wstate { W_LAUNCHING, W_RUNNING, W_RETIRING, W_STOPPING };
+/* W_DRAINING: reclaimed for another instance; the scheduler gives it no
+ * new tasks, and it is retired once those it has are done. */
+enum wstate { W_LAUNCHING, W_RUNNING, W_RETIRING, W_STOPPING, W_DRAINING };
 
 static const char *istate_name[] = { "registered", "starting", "started",
     "stopping", "stopped", "error" };
 static const char *wstate_name[] = { "launching", "running", "retiring",
-    "stopping" };
+    "stopping", "draining" };
 
 struct instance;
 
@@ -87,6 +89,14 @@ struct worker {
 	uint64_t	 start_time;	/* /proc start time of pid */
 	int		 missing;	/* observations without it, running */
 	int64_t		 retire_wall_ms;
+	/* reclaim: its slot goes to another instance */
+	int		 reclaim_for;	/* that instance's id, or -1 */
+	int64_t		 reclaim_deadline_wall_ms;
+	uint64_t	 reclaim_timer;	/* grace: forced after it */
+	bool		 drain_busy;	/* a drain request in flight */
+	struct dask_drain_info drain;	/* the scheduler's last answer */
+	char		 reclaim_restored[SPEC_NAME_MAX + 1];	/* from the
+					   store, until resolved to an id */
 };
 
 /* One tick's numbers, for the console's chart (GET .../history). */
@@ -151,10 +161,13 @@ struct instance {
 	bool		 fatal_start;	/* a start failure stops the daemon */
 	uint64_t	 scale_ups;	/* scale_up events */
 	uint64_t	 scale_downs;	/* retire decisions */
+	uint64_t	 reclaims;	/* its workers reclaimed by others */
+	uint64_t	 forced_reclaims;	/* of those, stopped at the grace */
 	struct notebook	*nb;		/* NULL: no notebook server */
 	char		*nb_dir;	/* folder it serves */
 	char		*nb_log;
 	char		*nb_runtime;
+	char		*preload;	/* the scheduler's preload file */
 };
 
 struct ctl {
@@ -170,6 +183,8 @@ struct ctl {
 	bool		 nvml;		/* NVML answers for the pool's GPUs */
 	bool		 failed;
 	int64_t		 mem_total;
+	uint64_t	 reclaim_restarted;	/* tasks of forced reclaims */
+	uint64_t	 reclaim_lost_keys;	/* keys of forced reclaims */
 	struct instance	**inst;
 	size_t		 ninst;
 	int		 next_inst_id;
@@ -250,6 +265,20 @@ persist_instance(struct instance *in)
 	free(spec_json);
 }
 
+static struct instance *ctl_by_id(struct ctl *c, int id);
+
+/* Name of the instance w is reclaimed for, "" when none (or gone). */
+static const char *
+reclaim_name(const struct worker *w)
+{
+	struct instance *to;
+
+	if (w->reclaim_for < 0)
+		return "";
+	to = ctl_by_id(w->inst->ctl, w->reclaim_for);
+	return to != NULL ? to->spec->name : "";
+}
+
 static void
 persist_worker(struct worker *w)
 {
@@ -269,6 +298,9 @@ persist_worker(struct worker *w)
 	sw.log = w->log;
 	sw.launched_ms = w->launched_wall_ms;
 	sw.retire_started_ms = w->state == W_RETIRING ? w->retire_wall_ms : 0;
+	sw.reclaim_for = (char *)reclaim_name(w);
+	sw.reclaim_deadline_ms = w->reclaim_for >= 0 ?
+	    w->reclaim_deadline_wall_ms : 0;
 	if (store_worker_put(w->inst->ctl->store, &sw, err, sizeof(err)) == -1)
 		log_warnx("%s", err);
 }
@@ -413,6 +445,7 @@ instance_free(struct instance *in)
 	free(in->nb_dir);
 	free(in->nb_log);
 	free(in->nb_runtime);
+	free(in->preload);
 	free(in);
 }
 
@@ -506,6 +539,8 @@ worker_remove(struct worker *w)
 		loop_timer_cancel(c->loop, w->start_timer);
 	if (w->kill_timer != 0)
 		loop_timer_cancel(c->loop, w->kill_timer);
+	if (w->reclaim_timer != 0)
+		loop_timer_cancel(c->loop, w->reclaim_timer);
 	if (in->dask != NULL)
 		dask_cancel(in->dask, w);
 	if (w->pid > 0)
@@ -612,6 +647,7 @@ on_worker_exit(pid_t pid, int status, void *arg)
 		break;
 	case W_LAUNCHING:
 	case W_RUNNING:
+	case W_DRAINING:
 		launch_log_tail(w->log, tail, sizeof(tail));
 		last = strrchr(tail, '\n');
 		last = last != NULL ? last + 1 : tail;
@@ -738,12 +774,19 @@ worker_launch(struct instance *in)
 	slot = pool_acquire(c->pool, in->id);
 	if (slot < 0)
 		return false;
+	if (c->ninst > 1 &&
+	    pool_held_by(c->pool, in->id) > in->spec->sharing.owned)
+		ev(in, "lend", "slot %d lent to it: it holds %d, owns %d; "
+		    "given back when an instance below its share needs it",
+		    slot, pool_held_by(c->pool, in->id),
+		    in->spec->sharing.owned);
 	w = xcalloc(1, sizeof(*w));
 	w->inst = in;
 	w->id = ++in->next_worker_id;
 	w->slot = slot;
 	w->gpu = pool_slot_gpu(c->pool, slot);
 	w->state = W_LAUNCHING;
+	w->reclaim_for = -1;
 	w->idle_since_ms = -1;
 	w->rss = -1;
 	w->gpu_util = -1;
@@ -819,6 +862,14 @@ on_retired(int result, const char *msg, void *arg)
 		worker_terminate(w, 0);
 		return;
 	}
+	if (w->reclaim_for >= 0) {
+		/* asked again at the next tick, until the grace ends */
+		w->state = W_DRAINING;
+		persist_worker(w);
+		ev(in, "held", "worker w%d (%s), reclaimed for %s, not retired "
+		    "yet: %s", w->id, w->name, reclaim_name(w), msg);
+		return;
+	}
 	/* Kept: wait a whole idle_timeout before trying again. */
 	w->state = W_RUNNING;
 	w->idle_since_ms = mono_ms();
@@ -831,8 +882,8 @@ worker_retire(struct worker *w, int64_t timeout_ms)
 {
 	struct instance *in = w->inst;
 
-	if (w->state != W_RUNNING || w->address[0] == '\0' ||
-	    in->dask == NULL) {
+	if ((w->state != W_RUNNING && w->state != W_DRAINING) ||
+	    w->address[0] == '\0' || in->dask == NULL) {
 		worker_terminate(w, 0);
 		return;
 	}
@@ -915,41 +966,377 @@ observe_workers(struct instance *in, const struct dask_obs *obs)
 	}
 }
 
-/* Slots this instance may still take now, as the pool's allocation says. */
+/* ------------------------------------------------------------- sharing */
+
+/*
+ * The pool's view of each instance that takes part in the allocation
+ * (started ones, and `me` whatever its state).  held counts what is
+ * attributable to it: the slots it holds, less those reserved for someone
+ * else (being reclaimed away), plus those reserved for it (free, or still
+ * held by the instance they are reclaimed from).  locked counts the
+ * workers it launched less than its scale_down_delay ago: a share-based
+ * reclaim leaves those alone, so two busy instances do not trade a GPU
+ * back and forth.
+ */
+static size_t
+pool_claims(struct ctl *c, struct instance *me, struct pool_claim *claims,
+    struct instance **who)
+{
+	int64_t now = mono_ms();
+	int slot, n = pool_size(c->pool);
+	size_t i, k, m = 0;
+
+	for (i = 0; i < c->ninst; i++) {
+		struct instance *o = c->inst[i];
+		struct pool_claim *cl = &claims[m];
+
+		if (o->state != I_STARTED && o != me)
+			continue;
+		memset(cl, 0, sizeof(*cl));
+		cl->holder = o->id;
+		for (slot = 0; slot < n; slot++) {
+			int h = pool_slot_holder(c->pool, slot);
+			int r = pool_slot_reserved(c->pool, slot);
+
+			if (h == o->id && (r == POOL_FREE || r == o->id))
+				cl->held++;
+			else if (r == o->id)
+				cl->held++;
+		}
+		cl->demand = o->desired;
+		cl->max = o->max;
+		cl->owned = o->spec->sharing.owned;
+		cl->share = o->spec->sharing.share;
+		for (k = 0; k < o->nworkers; k++) {
+			struct worker *w = o->workers[k];
+
+			if ((w->state == W_LAUNCHING || w->state == W_RUNNING) &&
+			    w->reclaim_for < 0 && now - w->launched_ms <
+			    o->spec->scaling.scale_down_delay_ms)
+				cl->locked++;
+		}
+		who[m++] = o;
+	}
+	return m;
+}
+
+/* Slots this instance may take now, as the pool's allocation says: what
+ * the allocation adds, plus the free slots already reserved for it. */
 static int
 instance_free_slots(struct instance *in)
 {
 	struct ctl *c = in->ctl;
-	struct pool_claim *claims;
-	int *grant, mine = 0, held;
-	size_t i, n = 0;
+	struct pool_claim *claims = xcalloc(c->ninst, sizeof(*claims));
+	struct instance **who = xcalloc(c->ninst, sizeof(*who));
+	int *grant = xcalloc(c->ninst, sizeof(*grant));
+	int mine = 0, slot;
+	size_t i, n;
 
-	claims = xcalloc(c->ninst, sizeof(*claims));
-	grant = xcalloc(c->ninst, sizeof(*grant));
-	for (i = 0; i < c->ninst; i++) {
-		struct instance *o = c->inst[i];
-
-		if (o->state != I_STARTED && o != in)
-			continue;
-		claims[n].holder = o->id;
-		claims[n].held = pool_held_by(c->pool, o->id);
-		claims[n].demand = o->desired;
-		claims[n].max = o->max;
-		claims[n].owned = o->spec->sharing.owned;
-		claims[n].share = o->spec->sharing.share;
-		n++;
-	}
+	n = pool_claims(c, in, claims, who);
 	pool_allocate(pool_size(c->pool), claims, n, grant);
 	for (i = 0; i < n; i++)
-		if (claims[i].holder == in->id)
-			mine = grant[i];
-	held = pool_held_by(c->pool, in->id);
+		if (who[i] == in)
+			mine = grant[i] - claims[i].held;
+	if (mine < 0)
+		mine = 0;
+	for (slot = 0; slot < pool_size(c->pool); slot++)
+		if (pool_slot_holder(c->pool, slot) == POOL_FREE &&
+		    pool_slot_reserved(c->pool, slot) == in->id)
+			mine++;
+	if (mine > pool_available(c->pool, in->id))
+		mine = pool_available(c->pool, in->id);
 	free(claims);
+	free(who);
 	free(grant);
-	mine -= held;
-	if (mine > pool_free_count(c->pool))
-		mine = pool_free_count(c->pool);
-	return mine > 0 ? mine : 0;
+	return mine;
+}
+
+static void on_drained(int rc, const struct dask_drain_info *di,
+    const char *msg, void *arg);
+
+/* Asks the scheduler to drain w (again: the answer says how far it is). */
+static void
+worker_drain_poll(struct worker *w)
+{
+	struct instance *in = w->inst;
+
+	if (w->drain_busy || in->dask == NULL)
+		return;
+	w->drain_busy = true;
+	dask_drain(in->dask, w->address, true, OBSERVE_TIMEOUT_MS, on_drained,
+	    w);
+}
+
+static void
+on_drained(int rc, const struct dask_drain_info *di, const char *msg,
+    void *arg)
+{
+	struct worker *w = arg;
+	struct instance *in = w->inst;
+	int64_t left;
+
+	w->drain_busy = false;
+	if (w->state != W_DRAINING)
+		return;
+	if (rc == -1) {
+		/* an older scheduler without the preload: no drain, so the
+		 * retirement may restart its running tasks elsewhere */
+		ev(in, "held", "worker w%d (%s) cannot be drained (%s): "
+		    "retiring it as it is", w->id, w->name, msg);
+		w->drain.processing = w->busy;
+	} else if (rc == 0) {
+		ev(in, "worker_lost", "worker w%d (%s) left the scheduler while "
+		    "draining: stopping it", w->id, w->name);
+		worker_terminate(w, 0);
+		return;
+	} else {
+		w->drain = *di;
+		if (di->processing > 0)
+			return;		/* asked again at the next tick */
+	}
+	left = w->reclaim_deadline_wall_ms - wall_ms();
+	worker_retire(w, left > 1000 ? left : 1000);
+}
+
+static void
+on_undrained(int rc, const struct dask_drain_info *di, const char *msg,
+    void *arg)
+{
+	struct worker *w = arg;
+
+	(void)di;
+	w->drain_busy = false;
+	if (rc == -1)
+		log_warnx("[%s] undrain w%d: %s", w->inst->spec->name, w->id,
+		    msg);
+}
+
+/*
+ * The grace is over and the worker still holds its slot: it is stopped.
+ * What it still ran is restarted elsewhere, and results only it held are
+ * lost (Dask recomputes them if they are needed again).
+ */
+static void
+on_reclaim_deadline(void *arg)
+{
+	struct worker *w = arg;
+	struct instance *in = w->inst;
+
+	w->reclaim_timer = 0;
+	if (w->state != W_DRAINING && w->state != W_RETIRING)
+		return;
+	in->forced_reclaims++;
+	ev(in, "forced_reclaim", "worker w%d (%s) on slot %d, reclaimed for "
+	    "%s, still busy after the %llds grace: stopped; %d task(s) "
+	    "restarted elsewhere, %d key(s) lost (held only there)", w->id,
+	    w->name, w->slot, reclaim_name(w),
+	    (long long)(ctl_by_id(in->ctl, w->reclaim_for) != NULL ?
+	    ctl_by_id(in->ctl, w->reclaim_for)->spec->sharing.reclaim_grace_ms
+	    / 1000 : 0), w->drain.processing, w->drain.unique_keys);
+	in->ctl->reclaim_restarted += (uint64_t)w->drain.processing;
+	in->ctl->reclaim_lost_keys += (uint64_t)w->drain.unique_keys;
+	worker_terminate(w, 0);
+}
+
+static void
+arm_reclaim_deadline(struct worker *w)
+{
+	int64_t left = w->reclaim_deadline_wall_ms - wall_ms();
+
+	if (w->reclaim_timer != 0)
+		loop_timer_cancel(w->inst->ctl->loop, w->reclaim_timer);
+	w->reclaim_timer = loop_timer_add(w->inst->ctl->loop,
+	    left > 0 ? left : 0, on_reclaim_deadline, w);
+}
+
+/*
+ * Gives w's slot to instance `to`: the slot is reserved for it at once, so
+ * that nobody else (w's own instance included) takes it once w is gone.  A
+ * launching worker is simply stopped; a running one is drained (no new
+ * tasks), then retired through the scheduler, which moves its data to the
+ * instance's other workers first; after to's reclaim_grace it is stopped.
+ */
+static void
+worker_reclaim(struct worker *w, struct instance *to, enum pool_why why)
+{
+	struct instance *in = w->inst;
+	char bytes[32];
+
+	pool_reserve(in->ctl->pool, w->slot, to->id);
+	w->reclaim_for = to->id;
+	w->reclaim_deadline_wall_ms = wall_ms() +
+	    to->spec->sharing.reclaim_grace_ms;
+	in->reclaims++;
+	ev(to, "reclaim", "taking slot %d back from %s (%s)", w->slot,
+	    in->spec->name, why == POOL_WHY_OWNED ? "owned: below its owned "
+	    "slots" : "share: below its fair share");
+	if (w->state == W_LAUNCHING) {
+		ev(in, "reclaim", "worker w%d (%s) on slot %d goes to %s (%s): "
+		    "still launching, stopped", w->id, w->name, w->slot,
+		    to->spec->name, why == POOL_WHY_OWNED ? "owned" : "share");
+		worker_terminate(w, 0);
+		return;
+	}
+	ev(in, "reclaim", "worker w%d (%s) on slot %d goes to %s (%s): %s, "
+	    "%s in %d keys; draining, grace %llds", w->id, w->name, w->slot,
+	    to->spec->name, why == POOL_WHY_OWNED ? "owned" : "share",
+	    w->busy > 0 ? "busy" : "idle", fmt_bytes(w->bytes, bytes,
+	    sizeof(bytes)), w->keys,
+	    (long long)to->spec->sharing.reclaim_grace_ms / 1000);
+	w->state = W_DRAINING;
+	memset(&w->drain, 0, sizeof(w->drain));
+	w->drain.processing = w->busy;
+	w->drain.unique_keys = w->keys;
+	persist_worker(w);
+	arm_reclaim_deadline(w);
+	worker_drain_poll(w);
+}
+
+/* Each tick of the donor: drains go on, or stop where the recipient no
+ * longer wants the slot (its reservation was dropped). */
+static void
+instance_drains(struct instance *in)
+{
+	struct pool *p = in->ctl->pool;
+	size_t i;
+
+	for (i = 0; i < in->nworkers; i++) {
+		struct worker *w = in->workers[i];
+
+		if (w->state != W_DRAINING)
+			continue;
+		if (w->reclaim_for < 0 ||
+		    pool_slot_reserved(p, w->slot) != w->reclaim_for) {
+			ev(in, "reclaim_cancelled", "worker w%d (%s) keeps slot "
+			    "%d: %s no longer needs it", w->id, w->name,
+			    w->slot, w->reclaim_for >= 0 ? reclaim_name(w) :
+			    "its recipient");
+			if (pool_slot_reserved(p, w->slot) == w->reclaim_for &&
+			    w->reclaim_for >= 0)
+				pool_reserve(p, w->slot, POOL_FREE);
+			w->reclaim_for = -1;
+			w->state = W_RUNNING;
+			w->idle_since_ms = -1;
+			if (w->reclaim_timer != 0) {
+				loop_timer_cancel(in->ctl->loop,
+				    w->reclaim_timer);
+				w->reclaim_timer = 0;
+			}
+			persist_worker(w);
+			if (in->dask != NULL) {
+				w->drain_busy = true;
+				dask_drain(in->dask, w->address, false,
+				    OBSERVE_TIMEOUT_MS, on_undrained, w);
+			}
+			continue;
+		}
+		worker_drain_poll(w);
+	}
+}
+
+/*
+ * The worker of donor to give up for a reclaim: a launching one first
+ * (nothing to lose), then an idle one, then the one with the least data.
+ * For a share-based reclaim, workers younger than the donor's
+ * scale_down_delay are left alone.  NULL when none qualifies.
+ */
+static struct worker *
+reclaim_victim(struct instance *donor, bool share)
+{
+	struct pool *p = donor->ctl->pool;
+	int64_t now = mono_ms();
+	struct worker *best = NULL;
+	size_t i;
+
+	for (i = 0; i < donor->nworkers; i++) {
+		struct worker *w = donor->workers[i];
+
+		if ((w->state != W_LAUNCHING && w->state != W_RUNNING) ||
+		    w->reclaim_for >= 0 ||
+		    pool_slot_reserved(p, w->slot) != POOL_FREE)
+			continue;
+		if (share && now - w->launched_ms <
+		    donor->spec->scaling.scale_down_delay_ms)
+			continue;
+		if (best == NULL) {
+			best = w;
+			continue;
+		}
+		if ((w->state == W_LAUNCHING) != (best->state == W_LAUNCHING)) {
+			if (w->state == W_LAUNCHING)
+				best = w;
+			continue;
+		}
+		if (w->state == W_LAUNCHING) {
+			if (w->launched_ms > best->launched_ms)
+				best = w;	/* the newest: furthest from
+						   serving */
+			continue;
+		}
+		if ((w->busy > 0) != (best->busy > 0)) {
+			if (w->busy == 0)
+				best = w;
+			continue;
+		}
+		if (w->bytes < best->bytes ||
+		    (w->bytes == best->bytes && w->busy < best->busy))
+			best = w;
+	}
+	return best;
+}
+
+/*
+ * For an instance whose workers wait for a slot: the pool's reclaim plan,
+ * and the moves meant for it carried out.  Returns how many slots it is
+ * taking back now; *why says why none could be, when that is so.
+ */
+static int
+instance_reclaim(struct instance *in, char *why, size_t whylen)
+{
+	struct ctl *c = in->ctl;
+	struct pool_claim *claims = xcalloc(c->ninst, sizeof(*claims));
+	struct instance **who = xcalloc(c->ninst, sizeof(*who));
+	int *ent = xcalloc(c->ninst, sizeof(*ent));
+	struct pool_move *moves;
+	size_t i, n, nm, me = 0;
+	int taken = 0;
+
+	why[0] = '\0';
+	n = pool_claims(c, in, claims, who);
+	moves = xcalloc((size_t)pool_size(c->pool) + 1, sizeof(*moves));
+	nm = pool_reclaim_plan(pool_size(c->pool), claims, n, moves,
+	    (size_t)pool_size(c->pool) + 1);
+	for (i = 0; i < nm; i++) {
+		struct worker *w;
+
+		if (who[moves[i].to] != in)
+			continue;
+		w = reclaim_victim(who[moves[i].from],
+		    moves[i].why == POOL_WHY_SHARE);
+		if (w == NULL)
+			continue;
+		worker_reclaim(w, in, moves[i].why);
+		taken++;
+	}
+	if (taken == 0) {
+		pool_entitle(pool_size(c->pool), claims, n, ent);
+		for (i = 0; i < n; i++)
+			if (who[i] == in)
+				me = i;
+		if (n > 1 && claims[me].held >= ent[me])
+			snprintf(why, whylen, "at its fair share (%d of %d "
+			    "slots; owned %d, share %d)", claims[me].held,
+			    pool_size(c->pool), in->spec->sharing.owned,
+			    in->spec->sharing.share);
+		else if (n > 1)
+			snprintf(why, whylen, "the slots above others' shares "
+			    "were taken less than their scale_down_delay ago");
+	}
+	free(moves);
+	free(claims);
+	free(who);
+	free(ent);
+	return taken;
 }
 
 static void
@@ -988,7 +1375,7 @@ history_add(struct instance *in)
 	s->running = (int)instance_count(in, W_RUNNING);
 	s->launching = (int)instance_count(in, W_LAUNCHING);
 	s->retiring = (int)(instance_count(in, W_RETIRING) +
-	    instance_count(in, W_STOPPING));
+	    instance_count(in, W_STOPPING) + instance_count(in, W_DRAINING));
 	s->desired = in->desired;
 	s->queued = in->metrics.queued;
 	s->processing = in->metrics.processing;
@@ -1010,6 +1397,7 @@ instance_decide(struct instance *in)
 		struct worker *w = in->workers[k];
 
 		sw[k].id = w->id;
+		/* a draining worker is on its way out: not capacity */
 		sw[k].state = w->state == W_LAUNCHING ? SCALER_W_LAUNCHING :
 		    w->state == W_RUNNING ? SCALER_W_RUNNING :
 		    SCALER_W_RETIRING;
@@ -1041,6 +1429,7 @@ instance_decide(struct instance *in)
 	scaler_decide(&si, &d);
 	in->demand = d.demand;
 	in->desired = d.desired;
+	instance_drains(in);
 	if (d.launch > 0) {
 		int allowed = instance_free_slots(in);
 
@@ -1049,6 +1438,11 @@ instance_decide(struct instance *in)
 			d.launch = allowed;
 		}
 	}
+	/* slots reserved for it are kept only while it wants more */
+	if (d.desired <= (int)(instance_count(in, W_LAUNCHING) +
+	    instance_count(in, W_RUNNING)) + d.launch &&
+	    pool_reserved_for(in->ctl->pool, in->id) > 0)
+		pool_unreserve(in->ctl->pool, in->id);
 	in->pending = d.pending;
 	history_add(in);
 	strlcpy_(in->reason, d.reason, sizeof(in->reason));
@@ -1061,10 +1455,20 @@ instance_decide(struct instance *in)
 		    in->failures);
 		d.launch = 0;
 	} else if (d.pending > 0) {
-		pending_event(in, "%d more worker(s) wanted: no free %s in pool "
-		    "%s", d.pending, pool_kind(in->ctl->pool) == POOL_CPU ||
-		    in->spec->workers.gpus == 0 ? "slot" : "GPU",
-		    pool_name(in->ctl->pool));
+		char why[160];
+		int taken = instance_reclaim(in, why, sizeof(why));
+		int coming = pool_reserved_for(in->ctl->pool, in->id);
+
+		if (coming > 0)
+			pending_event(in, "%d more worker(s) wanted: %d slot(s) "
+			    "being reclaimed for it", d.pending, coming);
+		else
+			pending_event(in, "%d more worker(s) wanted: no free %s "
+			    "in pool %s%s%s", d.pending,
+			    pool_kind(in->ctl->pool) == POOL_CPU ||
+			    in->spec->workers.gpus == 0 ? "slot" : "GPU",
+			    pool_name(in->ctl->pool), why[0] != '\0' && taken == 0 ?
+			    "; nothing to reclaim: " : "", taken == 0 ? why : "");
 	} else {
 		pending_event(in, "%s", "");
 	}
@@ -1299,6 +1703,7 @@ instance_fail(struct instance *in, const char *fmt, ...)
 		in->timer = 0;
 	}
 	ev(in, "error", "%s", in->error);
+	pool_unreserve(in->ctl->pool, in->id);
 	workers_terminate_all(in);
 	notebook_end(in);
 	if (in->sched_pid > 0)
@@ -1432,6 +1837,37 @@ start_poll(void *arg)
 	in->timer = loop_timer_add(in->ctl->loop, 200, start_poll, in);
 }
 
+/* Defined in instance_assets.S: src/py/edask_preload.py, then a NUL. */
+extern const char sched_preload_py[], sched_preload_py_end[];
+
+/* Writes the scheduler's preload next to it (replaced whole, through a
+ * rename, so a scheduler never reads half a file). */
+static int
+write_preload(struct instance *in, char *err, size_t errlen)
+{
+	size_t len = (size_t)(sched_preload_py_end - sched_preload_py);
+	char *tmp = xasprintf("%s.tmp", in->preload);
+	int fd, rc = -1;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd == -1) {
+		seterr(err, errlen, "%s: %s", tmp, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	if (write(fd, sched_preload_py, len) != (ssize_t)len)
+		seterr(err, errlen, "%s: %s", tmp, strerror(errno));
+	else if (rename(tmp, in->preload) == -1)
+		seterr(err, errlen, "%s: %s", in->preload, strerror(errno));
+	else
+		rc = 0;
+	close(fd);
+	if (rc == -1)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
 static void
 instance_start(struct instance *in)
 {
@@ -1449,6 +1885,11 @@ instance_start(struct instance *in)
 		return;
 	}
 	unlink(in->sched_file);
+	if (write_preload(in, err, sizeof(err)) == -1) {
+		instance_fail(in, "cannot write the scheduler's preload: %s",
+		    err);
+		return;
+	}
 	launch_argv_push(&argv, &argc, in->spec->python);
 	launch_argv_push(&argv, &argc, "-m");
 	launch_argv_push(&argv, &argc, "distributed.cli.dask_scheduler");
@@ -1463,6 +1904,8 @@ instance_start(struct instance *in)
 	launch_argv_push(&argv, &argc, buf);
 	launch_argv_push(&argv, &argc, "--scheduler-file");
 	launch_argv_push(&argv, &argc, in->sched_file);
+	launch_argv_push(&argv, &argc, "--preload");
+	launch_argv_push(&argv, &argc, in->preload);
 	env = spec_envv(in->spec, "DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES="
 	    SCHEDULER_ROUTES, "PYTHONUNBUFFERED=1");
 	memset(&cmd, 0, sizeof(cmd));
@@ -1509,11 +1952,12 @@ instance_stop(struct instance *in)
 		}
 		ev(in, "stopping", "retiring %zu worker(s), then the scheduler",
 		    in->nworkers);
+		pool_unreserve(in->ctl->pool, in->id);
 		notebook_end(in);
 		for (i = 0; i < in->nworkers; i++) {
 			struct worker *w = in->workers[i];
 
-			if (w->state == W_RUNNING)
+			if (w->state == W_RUNNING || w->state == W_DRAINING)
 				worker_retire(w, STOP_RETIRE_TIMEOUT_MS);
 			else if (w->state == W_LAUNCHING)
 				worker_terminate(w, 0);
@@ -1592,6 +2036,22 @@ spec_check_runnable(struct ctl *c, const struct spec *spec, char *err,
 		    "instance \"%s\": workers.min (%d) "
 		    "is greater than workers.max (%d)", spec->name,
 		    spec->workers.min, max);
+	if (spec->sharing.owned > 0) {
+		int owned = spec->sharing.owned;
+		size_t i;
+
+		for (i = 0; i < c->ninst; i++)
+			if (strcmp(c->inst[i]->spec->name, spec->name) != 0 &&
+			    !c->inst[i]->undeploy)
+				owned += c->inst[i]->spec->sharing.owned;
+		if (owned > pool_size(c->pool))
+			return ctlerr(CTL_EINVAL, err, errlen,
+			    "instance \"%s\": sharing.owned %d plus the %d "
+			    "slot(s) the other instances own is %d, more than "
+			    "the %d slots of pool \"%s\"", spec->name,
+			    spec->sharing.owned, owned - spec->sharing.owned,
+			    owned, pool_size(c->pool), pool_name(c->pool));
+	}
 	if (spec->workers.gpus > 1)
 		return ctlerr(CTL_EINVAL, err, errlen,
 		    "instance \"%s\": workers.gpus is "
@@ -1646,6 +2106,7 @@ instance_new(struct ctl *c, struct spec *spec)
 	in->nb_dir = xasprintf("%s/notebooks", in->dir);
 	in->nb_log = xasprintf("%s/notebook.log", in->dir);
 	in->nb_runtime = xasprintf("%s/jupyter-runtime", in->dir);
+	in->preload = xasprintf("%s/edask_preload.py", in->dir);
 	c->inst = xrealloc(c->inst, (c->ninst + 1) * sizeof(*c->inst));
 	c->inst[c->ninst++] = in;
 	return in;
@@ -2140,6 +2601,10 @@ restore_worker(struct instance *in, const struct store_worker *sw)
 	w->launched_wall_ms = sw->launched_ms;
 	w->launched_ms = mono_ms() - (wall_ms() - sw->launched_ms);
 	w->retire_wall_ms = sw->retire_started_ms;
+	w->reclaim_for = -1;
+	w->reclaim_deadline_wall_ms = sw->reclaim_deadline_ms;
+	strlcpy_(w->reclaim_restored, sw->reclaim_for,
+	    sizeof(w->reclaim_restored));
 	w->idle_since_ms = -1;
 	w->rss = -1;
 	w->gpu_util = -1;
@@ -2194,6 +2659,7 @@ resume_workers(struct instance *in)
 			worker_terminate(w, 0);
 			break;
 		case W_RUNNING:
+		case W_DRAINING:	/* the reclaim goes on at the next tick */
 			break;
 		}
 	}
@@ -2293,6 +2759,40 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 	}
 }
 
+/*
+ * Reclaims in flight when the controller died: their recipients are known
+ * by name, and every instance is back now.  The slot is reserved again and
+ * the grace goes on from where it was; a worker whose recipient is gone
+ * (or stopped) keeps its slot, and the drain is undone at its next tick.
+ */
+static void
+restore_reclaims(struct ctl *c)
+{
+	size_t i, j;
+
+	for (i = 0; i < c->ninst; i++) {
+		struct instance *in = c->inst[i];
+
+		for (j = 0; j < in->nworkers; j++) {
+			struct worker *w = in->workers[j];
+			struct instance *to;
+
+			if (w->reclaim_restored[0] == '\0')
+				continue;
+			to = ctl_find(c, w->reclaim_restored);
+			w->reclaim_restored[0] = '\0';
+			/* reclaim_for stays -1: a drain is undone */
+			if (to == NULL || to == in || (to->state != I_STARTED &&
+			    to->state != I_STARTING))
+				continue;
+			w->reclaim_for = to->id;
+			pool_reserve(c->pool, w->slot, to->id);
+			if (w->state == W_DRAINING || w->state == W_RETIRING)
+				arm_reclaim_deadline(w);
+		}
+	}
+}
+
 int
 ctl_restore(struct ctl *c, char *err, size_t errlen)
 {
@@ -2304,6 +2804,7 @@ ctl_restore(struct ctl *c, char *err, size_t errlen)
 	for (i = 0; i < n; i++)
 		restore_instance(c, &sis[i]);
 	store_instances_free(sis, n);
+	restore_reclaims(c);
 	return 0;
 }
 
@@ -2625,20 +3126,37 @@ ctl_pool_json(struct ctl *c)
 {
 	json_t *slots = json_array(), *insts = json_array();
 	int s, n = pool_size(c->pool);
-	size_t i, j;
+	struct pool_claim *claims = xcalloc(c->ninst + 1, sizeof(*claims));
+	struct instance **who = xcalloc(c->ninst + 1, sizeof(*who));
+	int *ent = xcalloc(c->ninst + 1, sizeof(*ent));
+	int *seen = xcalloc(c->ninst + 1, sizeof(*seen));
+	size_t i, j, nc;
 
+	nc = pool_claims(c, NULL, claims, who);
+	pool_entitle(n, claims, nc, ent);
 	for (s = 0; s < n; s++) {
 		json_t *o = json_object();
 		int holder = pool_slot_holder(c->pool, s);
 		struct instance *in = ctl_by_id(c, holder);
+		struct instance *rin = ctl_by_id(c,
+		    pool_slot_reserved(c->pool, s));
 		struct worker *w = NULL;
 		struct gpu_info gi;
+		bool borrowed = false;
 
+		/* an instance's lowest slots are its owned ones, the rest
+		 * are borrowed */
+		for (i = 0; in != NULL && i < c->ninst; i++)
+			if (c->inst[i] == in)
+				borrowed = ++seen[i] > in->spec->sharing.owned;
 		json_object_set_new(o, "slot", json_integer(s));
 		json_object_set_new(o, "gpu", pool_slot_gpu(c->pool, s) >= 0 ?
 		    json_integer(pool_slot_gpu(c->pool, s)) : json_null());
 		json_object_set_new(o, "instance", in != NULL ?
 		    json_string(in->spec->name) : json_null());
+		json_object_set_new(o, "borrowed", json_boolean(borrowed));
+		json_object_set_new(o, "reserved_for", rin != NULL ?
+		    json_string(rin->spec->name) : json_null());
 		for (j = 0; in != NULL && j < in->nworkers; j++)
 			if (in->workers[j]->slot == s)
 				w = in->workers[j];
@@ -2660,14 +3178,35 @@ ctl_pool_json(struct ctl *c)
 	}
 	for (i = 0; i < c->ninst; i++) {
 		struct instance *in = c->inst[i];
+		int held = pool_held_by(c->pool, in->id), e = -1, giving = 0;
+		json_t *o;
 
-		json_array_append_new(insts, json_pack("{s:s,s:i,s:i,s:i,s:i,"
-		    "s:i}", "name", in->spec->name,
-		    "held", pool_held_by(c->pool, in->id),
-		    "owned", in->spec->sharing.owned,
-		    "borrowed", 0,
-		    "demand", in->demand, "desired", in->desired));
+		for (j = 0; j < nc; j++)
+			if (who[j] == in)
+				e = ent[j];
+		for (s = 0; s < n; s++)
+			if (pool_slot_holder(c->pool, s) == in->id &&
+			    pool_slot_reserved(c->pool, s) != POOL_FREE &&
+			    pool_slot_reserved(c->pool, s) != in->id)
+				giving++;
+		o = json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i}",
+		    "name", in->spec->name, "state", istate_name[in->state],
+		    "held", held, "owned", in->spec->sharing.owned,
+		    "borrowed", held > in->spec->sharing.owned ?
+		    held - in->spec->sharing.owned : 0,
+		    "share", in->spec->sharing.share,
+		    "demand", in->demand, "desired", in->desired,
+		    "reclaiming", pool_reserved_for(c->pool, in->id),
+		    "giving_back", giving,
+		    "reclaimed_from", (int)in->reclaims);
+		json_object_set_new(o, "entitled", e >= 0 ? json_integer(e) :
+		    json_null());
+		json_array_append_new(insts, o);
 	}
+	free(claims);
+	free(who);
+	free(ent);
+	free(seen);
 	return json_pack("{s:s,s:s,s:i,s:i,s:o,s:o}",
 	    "name", pool_name(c->pool),
 	    "kind", pool_kind_name(pool_kind(c->pool)),

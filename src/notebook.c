@@ -27,7 +27,7 @@
 #define BACKOFF_MAX_MS	60000
 #define TOKEN_BYTES	24
 
-/* Defined in notebook_assets.S: each example's bytes, then a NUL. */
+/* Defined in instance_assets.S: each example's bytes, then a NUL. */
 extern const char nb_example_ipynb[], nb_example_ipynb_end[];
 extern const char nb_example_train[], nb_example_train_end[];
 extern const char nb_example_flights[], nb_example_flights_end[];

@@ -417,8 +417,9 @@ reclaim_from(const struct alloc *a, const int *ent, size_t n,
 }
 
 /*
- * lvl[i] is each claim's working level: what it holds (cut to its cap, as
- * pool_allocate() does), plus what free slots and earlier moves bring it,
+ * lvl[i] is each claim's working level: what it holds (not cut to its
+ * cap: idle slots kept past demand are reclaimable), plus what free slots
+ * and earlier moves bring it,
  * less what it gave.  Free slots are handed out first by fill() itself,
  * with every limit cut to the entitlement, so that they go where
  * pool_allocate() will put them and never to a claim at or above its
@@ -447,8 +448,6 @@ pool_reclaim_plan(int nslots, const struct pool_claim *claims, size_t n,
 	entitle(nslots, a, n, ent);
 	for (i = 0; i < n; i++) {
 		lvl[i] = nonneg(claims[i].held);
-		if (lvl[i] > a[i].cap)
-			lvl[i] = a[i].cap;
 		unlocked[i] = nonneg(lvl[i] - nonneg(claims[i].locked));
 		avail -= lvl[i];
 		r[i].cap = ent[i];

@@ -110,8 +110,9 @@ void pool_entitle(int nslots, const struct pool_claim *claims, size_t n,
  * slots cannot cover.  The caller carries them out gracefully and reserves
  * each slot for its recipient.  Here held counts everything attributable
  * to a claim: slots held, reserved for it and in flight towards it, less
- * slots it is already giving away; held beyond min(demand, max) counts as
- * free, as in pool_allocate(), since the claim releases it anyway.
+ * slots it is already giving away.  Held beyond min(demand, max) (idle
+ * workers an instance keeps for its idle_timeout) is above entitlement
+ * like any other, so it can be reclaimed at once by a claim that needs it.
  *
  *   - Free slots are assumed to go to the deficits first, in
  *     pool_allocate()'s order (owned deficits, then the fair order).

@@ -66,9 +66,11 @@ enum stmt_id {
 	ST_INSTANCE_DELETE,
 	ST_INSTANCES_LOAD,
 	ST_WORKER_PUT_V1,
+	ST_WORKER_PUT_V2,
 	ST_WORKER_PUT,
 	ST_WORKER_DELETE,
 	ST_WORKERS_LOAD_V1,
+	ST_WORKERS_LOAD_V2,
 	ST_WORKERS_LOAD,
 	ST_EVENT_ADD,
 	ST_EVENT_TRIM,
@@ -106,7 +108,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    " start_time = excluded.start_time, name = excluded.name,"
 	    " address = excluded.address, log = excluded.log,"
 	    " launched_ms = excluded.launched_ms",
-	[ST_WORKER_PUT] =
+	[ST_WORKER_PUT_V2] =
 	    "INSERT INTO workers(instance, id, slot, gpu, state, pid,"
 	    " start_time, name, address, log, launched_ms, retire_started_ms)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
@@ -116,15 +118,34 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    " address = excluded.address, log = excluded.log,"
 	    " launched_ms = excluded.launched_ms,"
 	    " retire_started_ms = excluded.retire_started_ms",
+	[ST_WORKER_PUT] =
+	    "INSERT INTO workers(instance, id, slot, gpu, state, pid,"
+	    " start_time, name, address, log, launched_ms, retire_started_ms,"
+	    " reclaim_for, reclaim_deadline_ms)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+	    " ?14)"
+	    " ON CONFLICT(instance, id) DO UPDATE SET slot = excluded.slot,"
+	    " gpu = excluded.gpu, state = excluded.state, pid = excluded.pid,"
+	    " start_time = excluded.start_time, name = excluded.name,"
+	    " address = excluded.address, log = excluded.log,"
+	    " launched_ms = excluded.launched_ms,"
+	    " retire_started_ms = excluded.retire_started_ms,"
+	    " reclaim_for = excluded.reclaim_for,"
+	    " reclaim_deadline_ms = excluded.reclaim_deadline_ms",
 	[ST_WORKER_DELETE] =
 	    "DELETE FROM workers WHERE instance = ?1 AND id = ?2",
 	[ST_WORKERS_LOAD_V1] =
 	    "SELECT instance, id, slot, gpu, state, pid, start_time, name,"
-	    " address, log, launched_ms, 0"
+	    " address, log, launched_ms, 0, '', 0"
+	    " FROM workers WHERE instance = ?1 ORDER BY id",
+	[ST_WORKERS_LOAD_V2] =
+	    "SELECT instance, id, slot, gpu, state, pid, start_time, name,"
+	    " address, log, launched_ms, retire_started_ms, '', 0"
 	    " FROM workers WHERE instance = ?1 ORDER BY id",
 	[ST_WORKERS_LOAD] =
 	    "SELECT instance, id, slot, gpu, state, pid, start_time, name,"
-	    " address, log, launched_ms, retire_started_ms"
+	    " address, log, launched_ms, retire_started_ms, reclaim_for,"
+	    " reclaim_deadline_ms"
 	    " FROM workers WHERE instance = ?1 ORDER BY id",
 	[ST_EVENT_ADD] =
 	    "INSERT INTO events(seq, ts_ms, instance, kind, message)"
@@ -197,7 +218,12 @@ static const char *const migrations[] = {
 	"ALTER TABLE workers"
 	"    ADD COLUMN retire_started_ms INTEGER NOT NULL DEFAULT 0;"
 	"CREATE INDEX events_instance_seq ON events(instance, seq);",
-	/* 3: the optional notebook server of an instance, for re-adoption. */
+	/* 3: the optional notebook server of an instance, for re-adoption;
+	 * a worker being reclaimed for another instance, and until when. */
+	"ALTER TABLE workers"
+	"    ADD COLUMN reclaim_for TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE workers"
+	"    ADD COLUMN reclaim_deadline_ms INTEGER NOT NULL DEFAULT 0;"
 	"CREATE TABLE notebooks ("
 	"    instance	TEXT PRIMARY KEY"
 	"        REFERENCES instances(name) ON DELETE CASCADE,"
@@ -838,9 +864,10 @@ store_worker_put(struct store *s, const struct store_worker *w, char *err,
     size_t errlen)
 {
 	sqlite3_stmt *st;
-	int v1 = s->version < 2, rc;
+	int v1 = s->version < 2, v2 = s->version < 3, rc;
 
-	st = stmt_get(s, v1 ? ST_WORKER_PUT_V1 : ST_WORKER_PUT, err, errlen);
+	st = stmt_get(s, v1 ? ST_WORKER_PUT_V1 : v2 ? ST_WORKER_PUT_V2 :
+	    ST_WORKER_PUT, err, errlen);
 	if (st == NULL)
 		return -1;
 	bind_text(st, 1, w->instance);
@@ -856,6 +883,10 @@ store_worker_put(struct store *s, const struct store_worker *w, char *err,
 	sqlite3_bind_int64(st, 11, w->launched_ms);
 	if (!v1)
 		sqlite3_bind_int64(st, 12, w->retire_started_ms);
+	if (!v2) {
+		bind_text(st, 13, w->reclaim_for);
+		sqlite3_bind_int64(st, 14, w->reclaim_deadline_ms);
+	}
 	if (write_begin(s, err, errlen) == -1)
 		return -1;
 	rc = stmt_exec(s, st, "worker put", err, errlen);
@@ -891,7 +922,7 @@ store_workers_load(struct store *s, const char *instance,
 	*out = NULL;
 	*n = 0;
 	st = stmt_get(s, s->version < 2 ? ST_WORKERS_LOAD_V1 :
-	    ST_WORKERS_LOAD, err, errlen);
+	    s->version < 3 ? ST_WORKERS_LOAD_V2 : ST_WORKERS_LOAD, err, errlen);
 	if (st == NULL)
 		return -1;
 	bind_text(st, 1, instance);
@@ -913,6 +944,8 @@ store_workers_load(struct store *s, const char *instance,
 		w->log = col_str(st, 9);
 		w->launched_ms = sqlite3_column_int64(st, 10);
 		w->retire_started_ms = sqlite3_column_int64(st, 11);
+		w->reclaim_for = col_str(st, 12);
+		w->reclaim_deadline_ms = sqlite3_column_int64(st, 13);
 	}
 	if (rc != SQLITE_DONE) {
 		dberr(s->db, err, errlen, "workers load");
@@ -937,6 +970,7 @@ store_workers_free(struct store_worker *v, size_t n)
 		free(v[i].name);
 		free(v[i].address);
 		free(v[i].log);
+		free(v[i].reclaim_for);
 	}
 	free(v);
 }

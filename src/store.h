@@ -83,6 +83,9 @@ struct store_worker {
 	int64_t	 launched_ms;	/* wall clock */
 	int64_t	 retire_started_ms;	/* wall clock, 0: not retiring
 					   (schema 2) */
+	char	*reclaim_for;	/* instance it is reclaimed for, "" (schema 3;
+				   NULL is written as "") */
+	int64_t	 reclaim_deadline_ms;	/* wall clock, 0: none (schema 3) */
 };
 
 /* Insert or replace by (instance, id). */

@@ -714,6 +714,79 @@ test_retire_table(void **state)
 	}
 }
 
+/* ---------------------------------------------------------------------- */
+/* POST /api/v1/edask/drain (edask's scheduler preload) */
+
+#define DRAIN_A	"'tcp://127.0.0.1:35319': {'status': 'closing_gracefully', " \
+	"'processing': 2, 'keys': 10, 'unique_keys': 3}"
+
+static const struct drain_case {
+	const char	*in;
+	int		 rc;
+	bool		 draining;
+	int		 processing, keys, unique;
+	const char	*errsub;
+} drain_cases[] = {
+	{ "{" DRAIN_A "}", 1, true, 2, 10, 3, NULL },
+	{ "{'tcp://127.0.0.1:35319': {'status': 'running', 'processing': 0,"
+	    " 'keys': 0, 'unique_keys': 0}}", 1, false, 0, 0, 0, NULL },
+	/* Python may send a count as a float */
+	{ "{'tcp://127.0.0.1:35319': {'status': 'running', 'processing': 1.0,"
+	    " 'keys': 4, 'unique_keys': 4}}", 1, false, 1, 4, 4, NULL },
+	{ "{'tcp://h:1': {'status': 'running', 'processing': 0, 'keys': 0,"
+	    " 'unique_keys': 0}}", 0, false, 0, 0, 0, NULL },
+	{ "{}", 0, false, 0, 0, 0, NULL },
+	{ "{'tcp://127.0.0.1:35319': {'processing': 1, 'keys': 1,"
+	    " 'unique_keys': 0}}", -1, false, 0, 0, 0, "no status" },
+	{ "{'tcp://127.0.0.1:35319': {'status': 'running', 'processing': -1,"
+	    " 'keys': 1, 'unique_keys': 0}}", -1, false, 0, 0, 0,
+	    "processing must be" },
+	{ "{'tcp://127.0.0.1:35319': {'status': 'running', 'processing': 0,"
+	    " 'keys': 1}}", -1, false, 0, 0, 0, "unique_keys must be" },
+	{ "{'tcp://127.0.0.1:35319': {'status': 'running', 'processing': 0,"
+	    " 'keys': 1, 'unique_keys': 2}}", -1, false, 0, 0, 0,
+	    "unique_keys above keys" },
+	{ "{'tcp://127.0.0.1:35319': {'status': 'running', 'processing': 0,"
+	    " 'keys': 'x', 'unique_keys': 0}}", -1, false, 0, 0, 0,
+	    "keys must be" },
+	{ "{'tcp://h:1': 3}", -1, false, 0, 0, 0, "not an object" },
+	{ "[]", -1, false, 0, 0, 0, "not a JSON object" },
+	{ "<html>404</html>", -1, false, 0, 0, 0, "bad JSON" },
+};
+
+static void
+test_drain_table(void **state)
+{
+	struct dask_drain_info di;
+	char err[256];
+	size_t i;
+	char *in;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(drain_cases); i++) {
+		const struct drain_case *c = &drain_cases[i];
+
+		in = q(c->in);
+		err[0] = '\0';
+		memset(&di, 0x55, sizeof(di));
+		rc = dask_parse_drain(in, strlen(in), "tcp://127.0.0.1:35319",
+		    &di, err, sizeof(err));
+		if (rc != c->rc)
+			fail_msg("case %zu: rc %d, want %d (%s)", i, rc, c->rc,
+			    err);
+		if (rc == -1 && strstr(err, c->errsub) == NULL)
+			fail_msg("case %zu: err \"%s\" lacks \"%s\"", i, err,
+			    c->errsub);
+		if (di.draining != c->draining ||
+		    di.processing != c->processing || di.keys != c->keys ||
+		    di.unique_keys != c->unique)
+			fail_msg("case %zu: got %d/%d/%d/%d", i, di.draining,
+			    di.processing, di.keys, di.unique_keys);
+		free(in);
+	}
+}
+
 /* A NULL or short err buffer is fine. */
 static void
 test_err_buffers(void **state)
@@ -743,6 +816,7 @@ main(void)
 		cmocka_unit_test(test_identity_table),
 		cmocka_unit_test(test_identity_max_workers),
 		cmocka_unit_test(test_retire_table),
+		cmocka_unit_test(test_drain_table),
 		cmocka_unit_test(test_err_buffers),
 	};
 

@@ -197,8 +197,14 @@ static const struct rrow rrows[] = {
 	    { C(3, 4, 4, 0, 1), C(0, 4, 4, 0, 1) }, 1, { M(0, 1, SHR) } },
 	{ "reclaim: free slots cover the owned part first", 4, 2,
 	    { C(3, 4, 4, 0, 1), C(0, 4, 4, 1, 1) }, 1, { M(0, 1, SHR) } },
-	{ "reclaim: held beyond demand counts as free", 4, 2,
-	    { C(4, 2, 4, 0, 1), C(0, 4, 4, 0, 1) }, 0, { M(0, 0, OWN) } },
+	/* idle workers kept for idle_timeout are above the holder's
+	 * entitlement: they can be reclaimed */
+	{ "reclaim: held beyond demand is reclaimable", 4, 2,
+	    { C(4, 2, 4, 0, 1), C(0, 4, 4, 0, 1) }, 2,
+	    { M(0, 1, SHR), M(0, 1, SHR) } },
+	{ "reclaim: held without demand is reclaimable", 4, 2,
+	    { C(2, 0, 4, 2, 1), C(2, 4, 4, 2, 1) }, 2,
+	    { M(0, 1, SHR), M(0, 1, SHR) } },
 	{ "reclaim: nobody above entitlement", 4, 2,
 	    { C(2, 4, 4, 0, 1), C(2, 4, 4, 0, 1) }, 0, { M(0, 0, OWN) } },
 	{ "reclaim: nobody short", 8, 2,
@@ -521,7 +527,7 @@ check_plan(int nslots, const struct pool_claim *c, size_t n,
 
 	pool_entitle(nslots, c, n, ent);
 	for (i = 0; i < n; i++) {
-		lvl[i] = imin(c[i].held, cap_of(&c[i]));
+		lvl[i] = c[i].held;
 		freeslots -= lvl[i];
 		if (lvl[i] < ent[i])
 			deficit += ent[i] - lvl[i];

@@ -215,6 +215,8 @@ assert_worker(const struct store_worker *want, const struct store_worker *got)
 	assert_string_equal(got->log, nz(want->log));
 	assert_true(got->launched_ms == want->launched_ms);
 	assert_true(got->retire_started_ms == want->retire_started_ms);
+	assert_string_equal(got->reclaim_for, nz(want->reclaim_for));
+	assert_true(got->reclaim_deadline_ms == want->reclaim_deadline_ms);
 }
 
 static void
@@ -382,20 +384,25 @@ static const struct worker_row {
 	{ "worker typical", {
 	    "a", 1, 0, 0, "running", 5151, 99887766, "a-0",
 	    "tcp://127.0.0.1:40001", "/var/log/edask/a-1.log",
-	    1700000000456, 0 } },
+	    1700000000456, 0, NULL, 0 } },
+	{ "worker being reclaimed", {
+	    "a", 3, 2, 2, "draining", 5152, 99887767, "a-2",
+	    "tcp://127.0.0.1:40002", "/var/log/edask/a-3.log",
+	    1700000000456, 0, "b", 1700000030456 } },
 	{ "worker CPU slot, empty strings", {
-	    "a", 0, 3, -1, "", 0, 0, "", "", "", 0, 0 } },
+	    "a", 0, 3, -1, "", 0, 0, "", "", "", 0, 0, "", 0 } },
 	{ "worker NULL strings read back as empty", {
-	    "a", 2, 1, 1, NULL, 1, 1, NULL, NULL, NULL, 1, 1 } },
+	    "a", 2, 1, 1, NULL, 1, 1, NULL, NULL, NULL, 1, 1, NULL, 1 } },
 	{ "worker largest values", {
 	    "a", INT_MAX, INT_MAX, INT_MAX, "retiring", INT64_MAX,
-	    UINT64_MAX, "n", "x", "l", INT64_MAX, INT64_MAX } },
+	    UINT64_MAX, "n", "x", "l", INT64_MAX, INT64_MAX, "b",
+	    INT64_MAX } },
 	{ "worker smallest values", {
 	    "a", INT_MIN, INT_MIN, INT_MIN, "failed", INT64_MIN, 1ULL << 63,
-	    "n", "x", "l", INT64_MIN, INT64_MIN } },
+	    "n", "x", "l", INT64_MIN, INT64_MIN, "", INT64_MIN } },
 	{ "worker quotes and long log", {
 	    "a", 7, 7, 7, "gone", 7, 7, "a'-7\"; --", "\xe2\x9c\x93",
-	    long_text, 7, 7 } },
+	    long_text, 7, 7, "b'; --", 7 } },
 };
 
 static void
@@ -744,7 +751,7 @@ test_migration_v1_to_v2(void **state)
 	struct fx *f = *state;
 	struct store_worker w = {
 		"a", 1, 0, 0, "retiring", 4321, 1234, "a-0", "tcp://h:1",
-		"a-1.log", 1700000000000, 555,
+		"a-1.log", 1700000000000, 555, NULL, 0,
 	}, *wv;
 	struct event *ev;
 	struct store *s = NULL;

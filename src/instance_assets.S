@@ -1,7 +1,9 @@
 /*
- * notebook_assets: the examples a notebook server's folder starts with,
- * built into the binary the same way as console_assets.S (bytes, then a
- * NUL).  Makefile rebuilds this object when one of them changes.
+ * instance_assets: files an instance's processes need, built into the
+ * binary the same way as console_assets.S (bytes, then a NUL): the
+ * scheduler's preload (src/py/edask_preload.py) and the examples a
+ * notebook server's folder starts with.  Makefile rebuilds this object
+ * when one of them changes.
  */
 
 	.macro	asset name, file
@@ -16,6 +18,7 @@
 	.endm
 
 	.section .rodata
+	asset	sched_preload_py, "src/py/edask_preload.py"
 	asset	nb_example_ipynb, "examples/dask_xgb_training.ipynb"
 	asset	nb_example_train, "examples/xgb_train.py"
 	asset	nb_example_flights, "examples/flights.py"

@@ -1,0 +1,75 @@
+"""edask's scheduler preload: the one thing edask needs from a Dask
+scheduler that its HTTP API does not offer.
+
+edask builds this file into its binary, writes it next to the instance's
+scheduler and starts the scheduler with `--preload` on it.  It adds one
+route to the scheduler's HTTP server (the dashboard port, which edask
+already talks to):
+
+    POST /api/v1/edask/drain  {"workers": [address, ...], "drain": true}
+
+drain true sets each worker's status, on the scheduler only, to
+closing_gracefully: the scheduler stops giving it new tasks, while the
+worker itself keeps running the tasks it already has (it is not told, so
+it does not pause).  drain false makes it running again.  The reply says,
+for each worker the scheduler knows:
+
+    {address: {"status": "closing_gracefully", "processing": 2,
+               "keys": 10, "unique_keys": 3}}
+
+processing counts the tasks assigned to it and not finished (running or
+waiting on it); unique_keys the results only it holds.  edask retires the
+worker through /api/v1/retire_workers once processing is 0, so that no
+task of a reclaimed worker is restarted elsewhere.
+"""
+import json
+import time
+
+from distributed.core import Status
+from distributed.http.utils import RequestHandler
+
+ROUTE = r"/api/v1/edask/drain"
+
+
+def worker_state(ws):
+    return {
+        "status": ws.status.name,
+        "processing": len(ws.processing),
+        "keys": len(ws.has_what),
+        "unique_keys": sum(1 for ts in ws.has_what if len(ts.who_has) == 1),
+    }
+
+
+class DrainHandler(RequestHandler):
+    def post(self):
+        self.set_header("Content-Type", "application/json")
+        scheduler = self.server
+        try:
+            params = json.loads(self.request.body or b"{}")
+            addresses = params.get("workers", [])
+            drain = bool(params.get("drain", True))
+            if not isinstance(addresses, list) or not all(
+                    isinstance(a, str) for a in addresses):
+                raise ValueError("workers must be a list of addresses")
+        except ValueError as e:
+            self.set_status(400)
+            self.write(json.dumps({"error": str(e)}))
+            return
+        want = Status.closing_gracefully if drain else Status.running
+        stimulus = "edask-drain-%f" % time.time()
+        out = {}
+        for address in addresses:
+            ws = scheduler.workers.get(address)
+            if ws is None:
+                continue
+            # Only between these two: a paused or closing worker is left
+            # as the worker itself reported it.
+            if ws.status in (Status.running, Status.closing_gracefully):
+                scheduler.handle_worker_status_change(want, ws, stimulus)
+            out[address] = worker_state(ws)
+        self.write(json.dumps(out))
+
+
+def dask_setup(scheduler):
+    scheduler.http_application.add_handlers(
+        r".*$", [(ROUTE, DrainHandler, {"dask_server": scheduler})])
