@@ -564,7 +564,17 @@ function renderPool() {
 			    s.gpu === undefined ? 'CPU' : 'GPU ' + s.gpu),
 			h('span', null, 'slot ', s.slot)),
 		    h('div', { class: 'holder' }, held ? h('a',
-			{ href: '/instances/' + s.instance }, s.instance) : 'free'),
+			{ href: '/instances/' + s.instance }, s.instance) : 'free',
+			held ? h('span', { class: 'tag' + (s.borrowed ?
+			    ' borrowed' : ''), title: s.borrowed ?
+			    'beyond its sharing.owned: given back when an ' +
+			    'instance below its share needs it' :
+			    'within its sharing.owned' }, s.borrowed ?
+			    'borrowed' : 'owned') : null),
+		    s.reserved_for ? h('div', { class: 'w reserved' },
+			'\u2192 ', h('a', { href: '/instances/' +
+			s.reserved_for }, s.reserved_for), ' (reclaimed)') :
+			null,
 		    h('div', { class: 'w' }, s.worker ? s.worker + ' · ' +
 			(s.worker_state || '') : held ? 'reserved' : '\u00a0'),
 		    util === null ? h('div', { class: 'util faint' },
@@ -579,7 +589,11 @@ function renderPool() {
 	const legend = (p.instances || []).map((i) =>
 	    h('span', { style: '--c:' + colorOf(i.name) }, h('span',
 		{ class: 'chip' }), h('b', null, i.name), ' holds ', i.held,
-		i.owned ? ' (owns ' + i.owned + ')' : ''));
+		i.owned ? ' (owns ' + i.owned + ')' : '',
+		i.borrowed ? ', ' + i.borrowed + ' borrowed' : '',
+		i.reclaiming ? ', ' + i.reclaiming + ' coming back' : '',
+		typeof i.entitled === 'number' ? ' · fair share ' +
+		i.entitled : ''));
 
 	patch('pool', h('div', { class: 'slots' }, tiles),
 	    legend.length ? h('div', { class: 'legend-i' }, legend) : null);

@@ -46,6 +46,7 @@
 #define STOP_RETIRE_TIMEOUT_MS	10000
 #define KILL_GRACE_MS		10000
 #define RETIRED_EXIT_MS		3000	/* a retired worker exits by itself */
+#define RECLAIM_RETRY_MS	2000	/* a refused reclaim retirement */
 #define BACKOFF_MAX_MS		60000
 #define EVENTS_KEPT		10000
 #define MISSING_TICKS		3	/* a running worker absent this often
@@ -94,6 +95,8 @@ struct worker {
 	int64_t		 reclaim_deadline_wall_ms;
 	uint64_t	 reclaim_timer;	/* grace: forced after it */
 	bool		 drain_busy;	/* a drain request in flight */
+	int64_t		 retire_retry_ms;	/* monotonic: after a refusal */
+	bool		 refusal_told;	/* its "held" event is out */
 	struct dask_drain_info drain;	/* the scheduler's last answer */
 	char		 reclaim_restored[SPEC_NAME_MAX + 1];	/* from the
 					   store, until resolved to an id */
@@ -161,6 +164,8 @@ struct instance {
 	bool		 fatal_start;	/* a start failure stops the daemon */
 	uint64_t	 scale_ups;	/* scale_up events */
 	uint64_t	 scale_downs;	/* retire decisions */
+	bool		 decided;	/* a tick has decided since this daemon
+					   started it or took it over */
 	uint64_t	 reclaims;	/* its workers reclaimed by others */
 	uint64_t	 forced_reclaims;	/* of those, stopped at the grace */
 	struct notebook	*nb;		/* NULL: no notebook server */
@@ -863,11 +868,17 @@ on_retired(int result, const char *msg, void *arg)
 		return;
 	}
 	if (w->reclaim_for >= 0) {
-		/* asked again at the next tick, until the grace ends */
+		/* asked again a little later, until the grace ends; said
+		 * once */
 		w->state = W_DRAINING;
+		w->retire_retry_ms = mono_ms() + RECLAIM_RETRY_MS;
 		persist_worker(w);
-		ev(in, "held", "worker w%d (%s), reclaimed for %s, not retired "
-		    "yet: %s", w->id, w->name, reclaim_name(w), msg);
+		if (!w->refusal_told)
+			ev(in, "held", "worker w%d (%s), reclaimed for %s, not "
+			    "retired yet: %s; asking again every %ds until "
+			    "the grace ends", w->id, w->name, reclaim_name(w),
+			    msg, RECLAIM_RETRY_MS / 1000);
+		w->refusal_told = true;
 		return;
 	}
 	/* Kept: wait a whole idle_timeout before trying again. */
@@ -1003,7 +1014,17 @@ pool_claims(struct ctl *c, struct instance *me, struct pool_claim *claims,
 			else if (r == o->id)
 				cl->held++;
 		}
+		/* until its first decision (a restarted daemon), an instance
+		 * wants at least what it runs: else the first tick of
+		 * another could reclaim everything from it */
 		cl->demand = o->desired;
+		if (!o->decided) {
+			int have = (int)(instance_count(o, W_LAUNCHING) +
+			    instance_count(o, W_RUNNING));
+
+			if (cl->demand < have)
+				cl->demand = have;
+		}
 		cl->max = o->max;
 		cl->owned = o->spec->sharing.owned;
 		cl->share = o->spec->sharing.share;
@@ -1091,7 +1112,7 @@ on_drained(int rc, const struct dask_drain_info *di, const char *msg,
 		return;
 	} else {
 		w->drain = *di;
-		if (di->processing > 0)
+		if (di->processing > 0 || mono_ms() < w->retire_retry_ms)
 			return;		/* asked again at the next tick */
 	}
 	left = w->reclaim_deadline_wall_ms - wall_ms();
@@ -1135,7 +1156,17 @@ on_reclaim_deadline(void *arg)
 	    / 1000 : 0), w->drain.processing, w->drain.unique_keys);
 	in->ctl->reclaim_restarted += (uint64_t)w->drain.processing;
 	in->ctl->reclaim_lost_keys += (uint64_t)w->drain.unique_keys;
-	worker_terminate(w, 0);
+	/* SIGKILL at once: a Dask worker that gets SIGTERM in the middle of
+	 * a task can take the whole KILL_GRACE_MS to go, and the grace the
+	 * recipient allowed is over */
+	if (w->kill_timer != 0) {
+		loop_timer_cancel(in->ctl->loop, w->kill_timer);
+		w->kill_timer = 0;
+	}
+	w->state = W_STOPPING;
+	w->term_sent = true;
+	persist_worker(w);
+	launch_kill(w->pid, SIGKILL);
 }
 
 static void
@@ -1246,7 +1277,7 @@ reclaim_victim(struct instance *donor, bool share)
 	struct pool *p = donor->ctl->pool;
 	int64_t now = mono_ms();
 	struct worker *best = NULL;
-	size_t i;
+	size_t serving = instance_count(donor, W_RUNNING), i;
 
 	for (i = 0; i < donor->nworkers; i++) {
 		struct worker *w = donor->workers[i];
@@ -1254,6 +1285,11 @@ reclaim_victim(struct instance *donor, bool share)
 		if ((w->state != W_LAUNCHING && w->state != W_RUNNING) ||
 		    w->reclaim_for >= 0 ||
 		    pool_slot_reserved(p, w->slot) != POOL_FREE)
+			continue;
+		/* its data would have nowhere to go: Dask refuses such a
+		 * retirement, and the grace would end with it lost */
+		if (w->state == W_RUNNING && serving <= 1 &&
+		    donor->metrics.memory > 0)
 			continue;
 		if (share && now - w->launched_ms <
 		    donor->spec->scaling.scale_down_delay_ms)
@@ -1303,6 +1339,18 @@ instance_reclaim(struct instance *in, char *why, size_t whylen)
 
 	why[0] = '\0';
 	n = pool_claims(c, in, claims, who);
+	/* a demand not known yet (a restarted daemon) is no ground for
+	 * taking anything */
+	for (i = 0; i < n; i++) {
+		if (!who[i]->decided) {
+			snprintf(why, whylen, "waiting for %s's first tick",
+			    who[i]->spec->name);
+			free(claims);
+			free(who);
+			free(ent);
+			return 0;
+		}
+	}
 	moves = xcalloc((size_t)pool_size(c->pool) + 1, sizeof(*moves));
 	nm = pool_reclaim_plan(pool_size(c->pool), claims, n, moves,
 	    (size_t)pool_size(c->pool) + 1);
@@ -1429,6 +1477,7 @@ instance_decide(struct instance *in)
 	scaler_decide(&si, &d);
 	in->demand = d.demand;
 	in->desired = d.desired;
+	in->decided = true;
 	instance_drains(in);
 	if (d.launch > 0) {
 		int allowed = instance_free_slots(in);
@@ -2908,6 +2957,8 @@ worker_json(const struct worker *w, int64_t now)
 	json_object_set_new(o, "gpu_util", w->gpu_util >= 0 ?
 	    json_integer(w->gpu_util) : json_null());
 	json_object_set_new(o, "log", json_string(w->log));
+	json_object_set_new(o, "reclaim_for", reclaim_name(w)[0] != '\0' ?
+	    json_string(reclaim_name(w)) : json_null());
 	return o;
 }
 
@@ -3008,7 +3059,7 @@ char *
 ctl_metrics_text(struct ctl *c)
 {
 	static const char *wstates[] = { "launching", "running", "retiring",
-	    "stopping" };
+	    "stopping", "draining" };
 	struct strbuf b = { NULL, 0, 0 };
 	size_t i, k;
 
@@ -3044,6 +3095,45 @@ ctl_metrics_text(struct ctl *c)
 		metrics_sample(&b, "edask_pool_slots", h,
 		    pool_size(c->pool) - pool_free_count(c->pool));
 	}
+	metrics_header(&b, "edask_instance_slots", "gauge",
+	    "Slots of the pool an instance holds: owned (within its "
+	    "sharing.owned) or borrowed (beyond it).");
+	for (i = 0; i < c->ninst; i++) {
+		int held = pool_held_by(c->pool, c->inst[i]->id);
+		int owned = c->inst[i]->spec->sharing.owned;
+		const char *o[] = { "instance", c->inst[i]->spec->name,
+		    "kind", "owned", NULL };
+		const char *bo[] = { "instance", c->inst[i]->spec->name,
+		    "kind", "borrowed", NULL };
+
+		metrics_sample(&b, "edask_instance_slots", o,
+		    held < owned ? held : owned);
+		metrics_sample(&b, "edask_instance_slots", bo,
+		    held > owned ? held - owned : 0);
+	}
+	metrics_header(&b, "edask_reclaims_total", "counter",
+	    "Workers of an instance reclaimed for another instance, and of "
+	    "those, how many were stopped when the grace ran out.");
+	for (i = 0; i < c->ninst; i++) {
+		const char *g[] = { "instance", c->inst[i]->spec->name,
+		    "outcome", "all", NULL };
+		const char *f[] = { "instance", c->inst[i]->spec->name,
+		    "outcome", "forced", NULL };
+
+		metrics_sample(&b, "edask_reclaims_total", g,
+		    (double)c->inst[i]->reclaims);
+		metrics_sample(&b, "edask_reclaims_total", f,
+		    (double)c->inst[i]->forced_reclaims);
+	}
+	metrics_header(&b, "edask_reclaim_restarted_tasks_total", "counter",
+	    "Tasks a forced reclaim cut short (Dask runs them again "
+	    "elsewhere); 0 while every reclaim drains in time.");
+	metrics_sample(&b, "edask_reclaim_restarted_tasks_total", NULL,
+	    (double)c->reclaim_restarted);
+	metrics_header(&b, "edask_reclaim_lost_keys_total", "counter",
+	    "Results only a force-reclaimed worker held.");
+	metrics_sample(&b, "edask_reclaim_lost_keys_total", NULL,
+	    (double)c->reclaim_lost_keys);
 	metrics_header(&b, "edask_scale_events_total", "counter",
 	    "Scaling decisions since the daemon started: up (a scale_up "
 	    "event) or down (a retirement).");

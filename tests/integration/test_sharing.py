@@ -142,3 +142,84 @@ def test_shares_split_the_pool_and_hold_still(edask, tmp_path):
     finally:
         for c in cs.values():
             c.close()
+
+
+def test_forced_reclaim_is_counted(edask, tmp_path):
+    """Every worker busy with long tasks and a short grace: the reclaim
+    cannot drain in time, so the workers are stopped, and what that cut
+    short is reported (tasks restarted) instead of hidden."""
+    e = edask(args=["--gpus", "4"],
+              specs=[share_spec("a", 1, owned=0, grace="2s"),
+                     share_spec("b", 0, owned=2, grace="2s")])
+    e.wait_started("a")
+    e.wait_started("b")
+    e.wait_running(1, name="a")
+    log_a = str(tmp_path / "a-runs")
+    open(log_a, "w").close()
+    ca = client(e.scheduler_address("a"))
+    cb = client(e.scheduler_address("b"))
+    try:
+        futs = ca.map(counted(log_a), range(4), [12] * 4, pure=False)
+        e.wait_running(4, name="a", timeout=90)
+        wait_for(lambda: len(runs(log_a)) == 4, timeout=60,
+                 what="every long task running")
+        # two tasks: b wants 2 workers, its owned slots, and a keeps 2
+        bf = cb.map(lambda i: time.sleep(3) or i, range(2), pure=False)
+        assert cb.gather(bf) == list(range(2))
+        forced = wait_for(lambda: len(e.events("a", "forced_reclaim")) >= 2
+                          and e.events("a", "forced_reclaim"), timeout=30,
+                          what="two forced reclaims")
+        assert all("1 task(s) restarted elsewhere" in f["message"]
+                   for f in forced), forced
+        assert sorted(ca.gather(futs)) == list(range(4))
+        # the cut tasks ran again, and only those
+        done = runs(log_a)
+        assert len(done) == 6 and set(done) == set(range(4)), done
+        with __import__("urllib.request").request.urlopen(
+                e.url + "/metrics", timeout=10) as r:
+            text = r.read().decode()
+        assert "edask_reclaim_restarted_tasks_total 2" in text
+        assert ('edask_reclaims_total{instance="a",outcome="forced"} 2'
+                in text)
+    finally:
+        ca.close()
+        cb.close()
+
+
+def test_kill9_mid_reclaim_carries_on(edask, tmp_path):
+    """The controller dies while a reclaimed worker drains: the next one
+    finds the reclaim in the store, keeps the slot reserved for its
+    recipient, and finishes it without restarting a task."""
+    e = edask(args=["--gpus", "4"],
+              specs=[share_spec("a", 1, owned=0, grace="60s"),
+                     share_spec("b", 0, owned=2, grace="60s")])
+    e.wait_started("a")
+    e.wait_started("b")
+    e.wait_running(1, name="a")
+    log_a = str(tmp_path / "a-runs")
+    open(log_a, "w").close()
+    ca = client(e.scheduler_address("a"))
+    cb = client(e.scheduler_address("b"))
+    try:
+        futs = ca.map(counted(log_a), range(12), [4] * 12, pure=False)
+        e.wait_running(4, name="a", timeout=90)
+        wait_for(lambda: len(runs(log_a)) >= 4, timeout=60,
+                 what="four tasks running")
+        bfuts = cb.map(lambda i: time.sleep(0.5) or i, range(20),
+                       pure=False)
+        wait_for(lambda: any(w["state"] == "draining"
+                             for w in e.instance("a")["workers"]),
+                 timeout=30, what="a worker draining")
+        e.proc.kill()
+        e.proc.wait()
+        e.start()
+        e.wait_started("a")
+        e.wait_running(2, name="b", timeout=90, exact=False)
+        assert sorted(ca.gather(futs)) == list(range(12))
+        done = runs(log_a)
+        assert sorted(done) == list(range(12)), done
+        assert not e.events("a", "forced_reclaim")
+        assert sorted(cb.gather(bfuts)) == list(range(20))
+    finally:
+        ca.close()
+        cb.close()
