@@ -105,6 +105,7 @@ test: deps
 bench: deps all
 	/usr/bin/python3 bench/scaleup.py
 	/usr/bin/python3 bench/bursty.py
+	/usr/bin/python3 bench/reclaim.py
 
 clean:
 	rm -rf build
