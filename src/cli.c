@@ -397,22 +397,41 @@ cmd_pool(struct opts *o)
 		return print_json(doc);
 	printf("pool %s: %lld %s slots, %lld free\n\n", jstr(doc, "name", "?"),
 	    jint(doc, "size", 0), jstr(doc, "kind", "?"), jint(doc, "free", 0));
-	printf("%-5s %-4s %-16s %-7s %-10s %s\n", "SLOT", "GPU", "INSTANCE",
-	    "WORKER", "STATE", "UTIL");
+	printf("%-5s %-4s %-16s %-9s %-7s %-10s %-6s %s\n", "SLOT", "GPU",
+	    "INSTANCE", "HOLD", "WORKER", "STATE", "UTIL", "RECLAIMED FOR");
 	slots = json_object_get(doc, "slots");
 	json_array_foreach(slots, i, s) {
 		char g[32], u[32];
 		const json_t *util = json_object_get(s, "util");
+		const char *held = jstr(s, "instance", NULL) == NULL ? "-" :
+		    json_is_true(json_object_get(s, "borrowed")) ? "borrowed" :
+		    "owned";
 
 		if (json_is_integer(util))
 			snprintf(u, sizeof(u), "%lld%%",
 			    (long long)json_integer_value(util));
 		else
 			snprintf(u, sizeof(u), "-");
-		printf("%-5lld %-4s %-16s %-7s %-10s %s\n", jint(s, "slot", -1),
-		    jnum_or_dash(s, "gpu", g, sizeof(g)),
-		    jstr(s, "instance", "(free)"), jstr(s, "worker", "-"),
-		    jstr(s, "worker_state", "-"), u);
+		printf("%-5lld %-4s %-16s %-9s %-7s %-10s %-6s %s\n",
+		    jint(s, "slot", -1), jnum_or_dash(s, "gpu", g, sizeof(g)),
+		    jstr(s, "instance", "(free)"), held,
+		    jstr(s, "worker", "-"), jstr(s, "worker_state", "-"), u,
+		    jstr(s, "reserved_for", "-"));
+	}
+	slots = json_object_get(doc, "instances");
+	if (json_array_size(slots) > 0)
+		printf("\n%-16s %-5s %-5s %-4s %-8s %-8s %-7s %s\n", "INSTANCE",
+		    "OWNED", "SHARE", "HELD", "BORROWED", "ENTITLED", "DESIRED",
+		    "COMING BACK");
+	json_array_foreach(slots, i, s) {
+		char e[32];
+
+		printf("%-16s %-5lld %-5lld %-4lld %-8lld %-8s %-7lld %lld\n",
+		    jstr(s, "name", "?"), jint(s, "owned", 0),
+		    jint(s, "share", 1), jint(s, "held", 0),
+		    jint(s, "borrowed", 0),
+		    jnum_or_dash(s, "entitled", e, sizeof(e)),
+		    jint(s, "desired", 0), jint(s, "reclaiming", 0));
 	}
 	json_decref(doc);
 	return 0;

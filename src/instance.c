@@ -3219,11 +3219,32 @@ ctl_pool_json(struct ctl *c)
 	struct pool_claim *claims = xcalloc(c->ninst + 1, sizeof(*claims));
 	struct instance **who = xcalloc(c->ninst + 1, sizeof(*who));
 	int *ent = xcalloc(c->ninst + 1, sizeof(*ent));
-	int *seen = xcalloc(c->ninst + 1, sizeof(*seen));
+	int *left = xcalloc(c->ninst + 1, sizeof(*left));
+	bool *lent = xcalloc((size_t)n + 1, sizeof(*lent));
 	size_t i, j, nc;
+	int pass;
 
 	nc = pool_claims(c, NULL, claims, who);
 	pool_entitle(n, claims, nc, ent);
+	/* Which held slots count as owned and which as borrowed: up to
+	 * `owned` per instance are owned, those it keeps before those being
+	 * reclaimed from it (pass 0, then pass 1), so that a reclaim shows
+	 * as borrowed slots going back. */
+	for (i = 0; i < c->ninst; i++)
+		left[i] = c->inst[i]->spec->sharing.owned;
+	for (pass = 0; pass < 2; pass++) {
+		for (s = 0; s < n; s++) {
+			int h = pool_slot_holder(c->pool, s);
+			int r = pool_slot_reserved(c->pool, s);
+			bool going = r != POOL_FREE && r != h;
+
+			if (h == POOL_FREE || going != (pass == 1))
+				continue;
+			for (i = 0; i < c->ninst; i++)
+				if (c->inst[i]->id == h)
+					lent[s] = left[i]-- <= 0;
+		}
+	}
 	for (s = 0; s < n; s++) {
 		json_t *o = json_object();
 		int holder = pool_slot_holder(c->pool, s);
@@ -3232,13 +3253,8 @@ ctl_pool_json(struct ctl *c)
 		    pool_slot_reserved(c->pool, s));
 		struct worker *w = NULL;
 		struct gpu_info gi;
-		bool borrowed = false;
+		bool borrowed = in != NULL && lent[s];
 
-		/* an instance's lowest slots are its owned ones, the rest
-		 * are borrowed */
-		for (i = 0; in != NULL && i < c->ninst; i++)
-			if (c->inst[i] == in)
-				borrowed = ++seen[i] > in->spec->sharing.owned;
 		json_object_set_new(o, "slot", json_integer(s));
 		json_object_set_new(o, "gpu", pool_slot_gpu(c->pool, s) >= 0 ?
 		    json_integer(pool_slot_gpu(c->pool, s)) : json_null());
@@ -3296,7 +3312,8 @@ ctl_pool_json(struct ctl *c)
 	free(claims);
 	free(who);
 	free(ent);
-	free(seen);
+	free(left);
+	free(lent);
 	return json_pack("{s:s,s:s,s:i,s:i,s:o,s:o}",
 	    "name", pool_name(c->pool),
 	    "kind", pool_kind_name(pool_kind(c->pool)),
