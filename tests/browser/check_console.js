@@ -133,10 +133,21 @@ async function overview(page, a) {
 	const pool = await apiGet(a.url, '/v1/pool');
 	await until(async () => (await page.$$('.slot')).length === pool.size,
 	    'one pool tile per slot');
-	const held = await page.$$eval('.slot .holder', (els) =>
-	    els.map((e) => e.textContent.trim()));
+	const tiles = await page.$$eval('.slot', (els) => els.map((e) => {
+		const link = e.querySelector('.holder a');
+		const tag = e.querySelector('.holder .tag');
+
+		return { holder: link ? link.textContent.trim() : 'free',
+		    tag: tag ? tag.textContent.trim() : null };
+	}));
+	const held = tiles.map((t) => t.holder);
 	check(held.includes(a.instance), 'no pool tile shows ' + a.instance +
-	    ' holding a slot: ' + JSON.stringify(held));
+	    ' holding a slot: ' + JSON.stringify(tiles));
+	/* each held tile says owned or borrowed, as the API does */
+	pool.slots.forEach((sl, i) => check(!sl.instance ||
+	    tiles[i].tag === (sl.borrowed ? 'borrowed' : 'owned'),
+	    'slot ' + i + ' shows ' + tiles[i].tag + ', the API says ' +
+	    (sl.borrowed ? 'borrowed' : 'owned')));
 	await until(async () => (await page.$$('#events li')).length > 0,
 	    'the decisions on the overview');
 	say({ step: 'overview', running, outputs: o, slots: held });
