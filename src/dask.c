@@ -302,7 +302,8 @@ on_reply(const struct http_reply *r, void *arg)
 				snprintf(msg, sizeof(msg), "scheduler answered "
 				    "HTTP %d%s", r->status, r->status == 404 ?
 				    " (started without edask's preload)" : "");
-			c->drain_cb(-1, &di, msg, c->arg);
+			c->drain_cb(r->status == 404 ? -2 : -1, &di, msg,
+			    c->arg);
 			break;
 		}
 		msg[0] = '\0';

@@ -31,7 +31,7 @@ typedef void (*dask_health_cb)(bool ok, const char *why, void *arg);
 typedef void (*dask_retire_cb)(int result, const char *msg, void *arg);
 
 /* rc: 1 and *di for the worker, 0 when the scheduler no longer has it,
- * -1 error (msg; HTTP 404 means a scheduler without edask's preload). */
+ * -1 error (msg), -2 a scheduler without edask's preload (HTTP 404). */
 typedef void (*dask_drain_cb)(int rc, const struct dask_drain_info *di,
     const char *msg, void *arg);
 /* base: "http://127.0.0.1:8787" (copied). */

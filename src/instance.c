@@ -1100,6 +1100,10 @@ on_drained(int rc, const struct dask_drain_info *di, const char *msg,
 	if (w->state != W_DRAINING)
 		return;
 	if (rc == -1) {
+		log_warnx("[%s] drain w%d: %s; asking again at the next tick",
+		    in->spec->name, w->id, msg);
+		return;
+	} else if (rc == -2) {
 		/* an older scheduler without the preload: no drain, so the
 		 * retirement may restart its running tasks elsewhere */
 		ev(in, "held", "worker w%d (%s) cannot be drained (%s): "
@@ -1242,9 +1246,6 @@ instance_drains(struct instance *in)
 			    "%d: %s no longer needs it", w->id, w->name,
 			    w->slot, w->reclaim_for >= 0 ? reclaim_name(w) :
 			    "its recipient");
-			if (pool_slot_reserved(p, w->slot) == w->reclaim_for &&
-			    w->reclaim_for >= 0)
-				pool_reserve(p, w->slot, POOL_FREE);
 			w->reclaim_for = -1;
 			w->state = W_RUNNING;
 			w->idle_since_ms = -1;
