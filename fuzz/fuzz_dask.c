@@ -1,7 +1,8 @@
 /*
  * fuzz_dask: libFuzzer target for every parser in dask_parse.c.  The first
- * input byte picks the parser (modulo 5: metrics, adaptive_target,
- * identity, retire_workers, edask/drain), the rest is the reply.  Besides crashes, it
+ * input byte picks the parser (modulo 6: metrics, adaptive_target,
+ * identity, retire_workers, edask/drain, edask/changes), the rest is the
+ * reply.  Besides crashes, it
  * aborts when a parser reports success with output that breaks its
  * contract; seeds live in fuzz/corpus/dask/.
  */
@@ -56,7 +57,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	len = size - 1;
 	memset(err, 'x', sizeof(err));
 	err[sizeof(err) - 1] = '\0';
-	switch (data[0] % 5) {
+	switch (data[0] % 6) {
 	case 0:
 		rc = dask_parse_metrics(buf, len, &m, err, sizeof(err));
 		ASSERT(rc == 0 || rc == -1);
@@ -98,6 +99,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    sizeof(err));
 		ASSERT(rc >= -1 && rc <= 1);
 		break;
+	case 5: {
+		int64_t seq = -1;
+
+		rc = dask_parse_changes(buf, len, &seq, err, sizeof(err));
+		ASSERT(rc == 0 || rc == -1);
+		ASSERT(rc == -1 ? seq == 0 : seq >= 0);
+		break;
+	}
 	default:
 		rc = dask_parse_drain(buf, len, RETIRE_ADDR, &di, err,
 		    sizeof(err));

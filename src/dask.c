@@ -10,7 +10,7 @@
 #include "util.h"
 
 enum call_kind { CALL_HEALTH, CALL_METRICS, CALL_TARGET, CALL_IDENTITY,
-    CALL_RETIRE, CALL_DRAIN };
+    CALL_RETIRE, CALL_DRAIN, CALL_CHANGES };
 
 struct call {
 	struct dask	*d;
@@ -20,6 +20,7 @@ struct call {
 	dask_health_cb	 health_cb;
 	dask_retire_cb	 retire_cb;
 	dask_drain_cb	 drain_cb;
+	dask_changes_cb	 changes_cb;
 	char		 address[DASK_ADDR_MAX];
 	struct call	*next;
 };
@@ -165,6 +166,20 @@ dask_drain(struct dask *d, const char *address, bool drain,
 }
 
 void
+dask_changes(struct dask *d, int64_t since, int64_t wait_ms,
+    dask_changes_cb cb, void *arg)
+{
+	char path[128];
+	struct call *c;
+
+	snprintf(path, sizeof(path), "/api/v1/edask/changes?since=%lld"
+	    "&timeout=%.3f", (long long)since, (double)wait_ms / 1000.0);
+	/* the HTTP timeout leaves the scheduler time to answer */
+	c = call_start(d, CALL_CHANGES, path, NULL, wait_ms + 5000, arg);
+	c->changes_cb = cb;
+}
+
+void
 dask_cancel(struct dask *d, void *arg)
 {
 	struct call **pp = &d->calls;
@@ -291,6 +306,25 @@ on_reply(const struct http_reply *r, void *arg)
 			msg[0] = '\0';
 		c->retire_cb(rc, msg, c->arg);
 		break;
+	case CALL_CHANGES: {
+		int64_t seq = 0;
+
+		if (r->status != 200) {
+			if (r->status == 0)
+				snprintf(msg, sizeof(msg), "%s", r->error);
+			else
+				snprintf(msg, sizeof(msg), "scheduler answered "
+				    "HTTP %d", r->status);
+			c->changes_cb(r->status == 404 ? -2 : -1, 0, msg,
+			    c->arg);
+			break;
+		}
+		msg[0] = '\0';
+		rc = dask_parse_changes(r->body, r->len, &seq, msg,
+		    sizeof(msg));
+		c->changes_cb(rc, seq, msg, c->arg);
+		break;
+	}
 	case CALL_DRAIN: {
 		struct dask_drain_info di;
 

@@ -34,6 +34,10 @@ typedef void (*dask_retire_cb)(int result, const char *msg, void *arg);
  * -1 error (msg), -2 a scheduler without edask's preload (HTTP 404). */
 typedef void (*dask_drain_cb)(int rc, const struct dask_drain_info *di,
     const char *msg, void *arg);
+/* rc: 0 and the scheduler's change count in seq, -1 error (msg), -2 a
+ * scheduler without edask's preload (HTTP 404). */
+typedef void (*dask_changes_cb)(int rc, int64_t seq, const char *msg,
+    void *arg);
 /* base: "http://127.0.0.1:8787" (copied). */
 struct dask *dask_new(struct http *h, const char *base);
 void dask_free(struct dask *d);		/* cancels everything; NULL: no-op */
@@ -52,6 +56,14 @@ void dask_retire(struct dask *d, const char *address, int64_t timeout_ms,
  */
 void dask_drain(struct dask *d, const char *address, bool drain,
     int64_t timeout_ms, dask_drain_cb cb, void *arg);
+/*
+ * Waits, up to wait_ms, for the scheduler's change count (graphs
+ * submitted, workers added or removed; edask's preload) to differ from
+ * since, and reports it.  A long poll: the request stays open while
+ * nothing happens.
+ */
+void dask_changes(struct dask *d, int64_t since, int64_t wait_ms,
+    dask_changes_cb cb, void *arg);
 /* Drops pending requests made with this arg; their callbacks never run. */
 void dask_cancel(struct dask *d, void *arg);
 

@@ -819,3 +819,26 @@ dask_parse_drain(const char *buf, size_t len, const char *address,
 	json_decref(root);
 	return found;
 }
+
+int
+dask_parse_changes(const char *buf, size_t len, int64_t *seq, char *err,
+    size_t errlen)
+{
+	json_t *root, *v;
+	int64_t n;
+
+	ASSERT(buf != NULL || len == 0);
+	*seq = 0;
+	if ((root = json_object_load("edask/changes", buf, len, err,
+	    errlen)) == NULL)
+		return -1;
+	v = json_object_get(root, "seq");
+	if (v == NULL || json_int_range(v, 0, INT64_MAX, &n) == -1) {
+		json_decref(root);
+		return seterr(err, errlen, "edask/changes: \"seq\" must be an "
+		    "integer >= 0");
+	}
+	json_decref(root);
+	*seq = n;
+	return 0;
+}

@@ -47,6 +47,8 @@
 #define KILL_GRACE_MS		10000
 #define RETIRED_EXIT_MS		3000	/* a retired worker exits by itself */
 #define RECLAIM_RETRY_MS	2000	/* a refused reclaim retirement */
+#define CHANGE_WAIT_MS		25000	/* one long poll of the change signal */
+#define CHANGE_RETRY_MS		1000	/* after it failed */
 #define BACKOFF_MAX_MS		60000
 #define EVENTS_KEPT		10000
 #define MISSING_TICKS		3	/* a running worker absent this often
@@ -164,6 +166,13 @@ struct instance {
 	bool		 fatal_start;	/* a start failure stops the daemon */
 	uint64_t	 scale_ups;	/* scale_up events */
 	uint64_t	 scale_downs;	/* retire decisions */
+	int64_t		 change_seq;	/* the scheduler's change count seen */
+	bool		 change_watching;	/* a long poll is open */
+	bool		 change_signal;	/* the scheduler has one */
+	uint64_t	 change_timer;	/* retry after a failed poll */
+	bool		 kicked;	/* this tick was brought forward */
+	bool		 tick_again;	/* a kick found an observation busy */
+	uint64_t	 kicks;		/* ticks brought forward by a change */
 	bool		 decided;	/* a tick has decided since this daemon
 					   started it or took it over */
 	uint64_t	 reclaims;	/* its workers reclaimed by others */
@@ -200,6 +209,7 @@ struct ctl {
 };
 
 static void instance_tick(void *arg);
+static void instance_kick(struct instance *in);
 static void instance_stop(struct instance *in);
 static void instance_fail(struct instance *in, const char *fmt, ...)
     PRINTF(2, 3);
@@ -433,6 +443,8 @@ instance_free(struct instance *in)
 
 	if (in == NULL)
 		return;
+	if (in->change_timer != 0)
+		loop_timer_cancel(in->ctl->loop, in->change_timer);
 	for (i = 0; i < in->nworkers; i++)
 		worker_free(in->workers[i]);
 	free(in->workers);
@@ -1580,6 +1592,82 @@ on_observed(const struct dask_obs *obs, void *arg)
 	histogram_observe(&in->ctl->decide_hist,
 	    (double)(t1.tv_sec - t0.tv_sec) +
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	if (in->tick_again) {
+		in->tick_again = false;
+		instance_kick(in);
+	}
+}
+
+/* ------------------------------------------------------ change signal */
+
+static void change_watch(struct instance *in);
+
+/* Brings the next tick forward to now. */
+static void
+instance_kick(struct instance *in)
+{
+	if (in->state != I_STARTED)
+		return;
+	if (in->timer != 0)
+		loop_timer_cancel(in->ctl->loop, in->timer);
+	in->kicked = true;
+	in->kicks++;
+	in->timer = loop_timer_add(in->ctl->loop, 0, instance_tick, in);
+}
+
+static void
+on_change_retry(void *arg)
+{
+	struct instance *in = arg;
+
+	in->change_timer = 0;
+	change_watch(in);
+}
+
+/*
+ * The scheduler's change count moved (work submitted, a worker came or
+ * went): decide now rather than at the next interval.  A scheduler
+ * without edask's preload (started by an older edask and re-adopted)
+ * answers 404: its instance is polled at its interval only.
+ */
+static void
+on_changes(int rc, int64_t seq, const char *msg, void *arg)
+{
+	struct instance *in = arg;
+
+	in->change_watching = false;
+	if (in->state != I_STARTED)
+		return;
+	if (rc == -2) {
+		if (in->change_signal)
+			log_info("[%s] the scheduler has no change signal "
+			    "(%s): deciding every %lldms", in->spec->name, msg,
+			    (long long)in->spec->scaling.interval_ms);
+		in->change_signal = false;
+		return;
+	}
+	if (rc == -1) {
+		log_debug("[%s] change signal: %s", in->spec->name, msg);
+		in->change_timer = loop_timer_add(in->ctl->loop,
+		    CHANGE_RETRY_MS, on_change_retry, in);
+		return;
+	}
+	if (seq != in->change_seq) {
+		in->change_seq = seq;
+		instance_kick(in);
+	}
+	change_watch(in);
+}
+
+static void
+change_watch(struct instance *in)
+{
+	if (in->change_watching || !in->change_signal || in->dask == NULL ||
+	    in->state != I_STARTED || in->change_timer != 0)
+		return;
+	in->change_watching = true;
+	dask_changes(in->dask, in->change_seq, CHANGE_WAIT_MS, on_changes,
+	    in);
 }
 
 static void
@@ -1587,18 +1675,24 @@ instance_tick(void *arg)
 {
 	struct instance *in = arg;
 	int64_t delay;
+	bool kicked = in->kicked;
 
 	in->timer = 0;
+	in->kicked = false;
 	if (in->state != I_STARTED)
 		return;
+	change_watch(in);
 	/* while workers launch, look more often: registration is what
 	 * starts their work, and what the user waits for */
 	delay = in->spec->scaling.interval_ms;
 	if (instance_count(in, W_LAUNCHING) > 0 && delay > LAUNCH_POLL_MS)
 		delay = LAUNCH_POLL_MS;
 	in->timer = loop_timer_add(in->ctl->loop, delay, instance_tick, in);
-	/* an observation still in flight (slow scheduler) skips this tick */
-	dask_observe(in->dask, OBSERVE_TIMEOUT_MS, on_observed, in);
+	/* an observation still in flight (slow scheduler) skips this tick;
+	 * one brought forward by a change is done once that one is back */
+	if (dask_observe(in->dask, OBSERVE_TIMEOUT_MS, on_observed, in) == -1 &&
+	    kicked)
+		in->tick_again = true;
 }
 
 /* ------------------------------------------------------------ notebook */
@@ -2144,6 +2238,7 @@ instance_new(struct ctl *c, struct spec *spec)
 	in->spec = spec;
 	in->state = I_REGISTERED;
 	in->last_scale_up_ms = -1;
+	in->change_signal = true;
 	in->created_ms = wall_ms();
 	in->max = spec->workers.max == SPEC_MAX_ALL ? pool_size(c->pool) :
 	    spec->workers.max;
@@ -2313,6 +2408,10 @@ instance_reset_run(struct instance *in)
 	in->failures = 0;
 	in->backoff_until_ms = 0;
 	in->last_scale_up_ms = -1;
+	in->change_seq = 0;
+	in->change_watching = false;
+	in->change_signal = true;
+	in->tick_again = false;
 }
 
 void

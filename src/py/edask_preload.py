@@ -1,10 +1,19 @@
-"""edask's scheduler preload: the one thing edask needs from a Dask
+"""edask's scheduler preload: the two things edask needs from a Dask
 scheduler that its HTTP API does not offer.
 
 edask builds this file into its binary, writes it next to the instance's
-scheduler and starts the scheduler with `--preload` on it.  It adds one
-route to the scheduler's HTTP server (the dashboard port, which edask
-already talks to):
+scheduler and starts the scheduler with `--preload` on it.  It adds two
+routes to the scheduler's HTTP server (the dashboard port, which edask
+already talks to).
+
+    GET /api/v1/edask/changes?since=N&timeout=S
+
+answers {"seq": M} as soon as M, a counter of the events that can change
+how many workers the instance needs (a graph submitted, a worker added or
+removed), differs from N, or after S seconds (at most 300) otherwise.
+edask keeps one such request open, so it decides within milliseconds of
+new work instead of at its next poll, and an idle scheduler costs it one
+idle request.
 
     POST /api/v1/edask/drain  {"workers": [address, ...], "drain": true}
 
@@ -22,13 +31,69 @@ waiting on it); unique_keys the results only it holds.  edask retires the
 worker through /api/v1/retire_workers once processing is 0, so that no
 task of a reclaimed worker is restarted elsewhere.
 """
+import asyncio
 import json
 import time
 
 from distributed.core import Status
+from distributed.diagnostics.plugin import SchedulerPlugin
 from distributed.http.utils import RequestHandler
 
 ROUTE = r"/api/v1/edask/drain"
+CHANGES = r"/api/v1/edask/changes"
+TIMEOUT_MAX = 300.0
+
+
+class ChangeSignal(SchedulerPlugin):
+    """Counts the events that can change the workers needed, and wakes
+    the requests waiting for the count to move."""
+
+    name = "edask-changes"
+
+    def __init__(self):
+        self.seq = 0
+        self.waiters = set()
+
+    def bump(self):
+        self.seq += 1
+        for fut in self.waiters:
+            if not fut.done():
+                fut.set_result(None)
+        self.waiters.clear()
+
+    def update_graph(self, scheduler, *args, **kwargs):
+        self.bump()
+
+    def add_worker(self, scheduler, worker):
+        self.bump()
+
+    def remove_worker(self, scheduler, worker):
+        self.bump()
+
+
+class ChangesHandler(RequestHandler):
+    async def get(self):
+        self.set_header("Content-Type", "application/json")
+        signal = self.extra["signal"]
+        try:
+            since = int(self.get_argument("since", "-1"))
+            timeout = float(self.get_argument("timeout", "30"))
+        except ValueError:
+            self.set_status(400)
+            self.write(json.dumps({"error": "since and timeout must be "
+                                            "numbers"}))
+            return
+        timeout = min(max(timeout, 0.0), TIMEOUT_MAX)
+        if signal.seq == since and timeout > 0:
+            fut = asyncio.get_running_loop().create_future()
+            signal.waiters.add(fut)
+            try:
+                await asyncio.wait_for(fut, timeout)
+            except asyncio.TimeoutError:
+                pass
+            finally:
+                signal.waiters.discard(fut)
+        self.write(json.dumps({"seq": signal.seq}))
 
 
 def worker_state(ws):
@@ -71,5 +136,10 @@ class DrainHandler(RequestHandler):
 
 
 def dask_setup(scheduler):
-    scheduler.http_application.add_handlers(
-        r".*$", [(ROUTE, DrainHandler, {"dask_server": scheduler})])
+    signal = ChangeSignal()
+    scheduler.add_plugin(signal, name=signal.name)
+    scheduler.http_application.add_handlers(r".*$", [
+        (ROUTE, DrainHandler, {"dask_server": scheduler}),
+        (CHANGES, ChangesHandler, {"dask_server": scheduler,
+                                   "extra": {"signal": signal}}),
+    ])

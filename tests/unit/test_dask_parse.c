@@ -787,6 +787,48 @@ test_drain_table(void **state)
 	}
 }
 
+/* GET /api/v1/edask/changes */
+static void
+test_changes_table(void **state)
+{
+	static const struct {
+		const char	*in;
+		int		 rc;
+		int64_t		 seq;
+		const char	*errsub;
+	} cases[] = {
+		{ "{'seq': 0}", 0, 0, NULL },
+		{ "{'seq': 9007199254740993}", 0, INT64_C(9007199254740993),
+		    NULL },
+		{ "{'seq': 3.0}", 0, 3, NULL },
+		{ "{'seq': -1}", -1, 0, "must be an integer" },
+		{ "{'seq': 1.5}", -1, 0, "must be an integer" },
+		{ "{'seq': '4'}", -1, 0, "must be an integer" },
+		{ "{}", -1, 0, "must be an integer" },
+		{ "[4]", -1, 0, "not a JSON object" },
+		{ "", -1, 0, "bad JSON" },
+	};
+	char err[256];
+	int64_t seq;
+	size_t i;
+	char *in;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(cases); i++) {
+		in = q(cases[i].in);
+		seq = 77;
+		rc = dask_parse_changes(in, strlen(in), &seq, err,
+		    sizeof(err));
+		if (rc != cases[i].rc || seq != cases[i].seq)
+			fail_msg("case %zu: rc %d seq %lld (%s)", i, rc,
+			    (long long)seq, err);
+		if (rc == -1 && strstr(err, cases[i].errsub) == NULL)
+			fail_msg("case %zu: err \"%s\"", i, err);
+		free(in);
+	}
+}
+
 /* A NULL or short err buffer is fine. */
 static void
 test_err_buffers(void **state)
@@ -817,6 +859,7 @@ main(void)
 		cmocka_unit_test(test_identity_max_workers),
 		cmocka_unit_test(test_retire_table),
 		cmocka_unit_test(test_drain_table),
+		cmocka_unit_test(test_changes_table),
 		cmocka_unit_test(test_err_buffers),
 	};
 
