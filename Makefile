@@ -25,7 +25,7 @@ UNIT	:= $(patsubst tests/unit/%.c,$(B)/%,$(wildcard tests/unit/test_*.c))
 FUZZ	:= $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
 CONSOLE	:= $(wildcard console/*)
 INSTFILES := examples/dask_xgb_training.ipynb examples/xgb_train.py \
-	   examples/flights.py src/py/edask_preload.py
+	   examples/flights.py src/py/edask_preload.py src/py/edask_forker.py
 
 # The console's files go into the binary through the assembler's .incbin
 # (src/console_assets.S).

@@ -1,8 +1,8 @@
 /*
  * fuzz_dask: libFuzzer target for every parser in dask_parse.c.  The first
- * input byte picks the parser (modulo 6: metrics, adaptive_target,
- * identity, retire_workers, edask/drain, edask/changes), the rest is the
- * reply.  Besides crashes, it
+ * input byte picks the parser (modulo 7: metrics, adaptive_target,
+ * identity, retire_workers, edask/drain, edask/changes, the forker's
+ * reply), the rest is the reply.  Besides crashes, it
  * aborts when a parser reports success with output that breaks its
  * contract; seeds live in fuzz/corpus/dask/.
  */
@@ -57,7 +57,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	len = size - 1;
 	memset(err, 'x', sizeof(err));
 	err[sizeof(err) - 1] = '\0';
-	switch (data[0] % 6) {
+	switch (data[0] % 7) {
 	case 0:
 		rc = dask_parse_metrics(buf, len, &m, err, sizeof(err));
 		ASSERT(rc == 0 || rc == -1);
@@ -99,6 +99,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    sizeof(err));
 		ASSERT(rc >= -1 && rc <= 1);
 		break;
+	case 6: {
+		int pid = -1;
+
+		rc = dask_parse_forked(buf, len, &pid, err, sizeof(err));
+		ASSERT(rc == 0 || rc == -1);
+		ASSERT(rc == -1 ? pid == 0 : pid > 1);
+		break;
+	}
 	case 5: {
 		int64_t seq = -1;
 

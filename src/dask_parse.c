@@ -842,3 +842,32 @@ dask_parse_changes(const char *buf, size_t len, int64_t *seq, char *err,
 	*seq = n;
 	return 0;
 }
+
+int
+dask_parse_forked(const char *buf, size_t len, int *pid, char *err,
+    size_t errlen)
+{
+	json_t *root, *v;
+	int64_t n;
+
+	ASSERT(buf != NULL || len == 0);
+	*pid = 0;
+	if ((root = json_object_load("forker", buf, len, err, errlen)) ==
+	    NULL)
+		return -1;
+	v = json_object_get(root, "error");
+	if (json_is_string(v)) {
+		seterr(err, errlen, "forker: %.200s", json_string_value(v));
+		json_decref(root);
+		return -1;
+	}
+	v = json_object_get(root, "pid");
+	if (v == NULL || json_int_range(v, 2, INT32_MAX, &n) == -1) {
+		json_decref(root);
+		return seterr(err, errlen, "forker: \"pid\" must be an "
+		    "integer > 1");
+	}
+	json_decref(root);
+	*pid = (int)n;
+	return 0;
+}

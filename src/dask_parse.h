@@ -71,6 +71,11 @@ struct dask_drain_info {
 int dask_parse_drain(const char *buf, size_t len, const char *address,
     struct dask_drain_info *out, char *err, size_t errlen);
 
+/* {"pid": N} or {"error": "..."} from edask's worker forker
+ * (src/py/edask_forker.py): 0 and *pid > 1, or -1 with err (the forker's
+ * own error included). */
+int dask_parse_forked(const char *buf, size_t len, int *pid, char *err,
+    size_t errlen);
 /* {"seq": N} from GET /api/v1/edask/changes; N >= 0.  0 or -1. */
 int dask_parse_changes(const char *buf, size_t len, int64_t *seq, char *err,
     size_t errlen);

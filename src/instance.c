@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,6 +51,9 @@
 #define RECLAIM_RETRY_MS	2000	/* a refused reclaim retirement */
 #define CHANGE_WAIT_MS		25000	/* one long poll of the change signal */
 #define CHANGE_RETRY_MS		1000	/* after it failed */
+#define FORKER_POLL_MS		100	/* until its socket answers */
+#define FORKER_IO_MS		1000	/* one fork request, at most */
+#define FORKER_REPLY_MAX	512
 #define BACKOFF_MAX_MS		60000
 #define EVENTS_KEPT		10000
 #define MISSING_TICKS		3	/* a running worker absent this often
@@ -59,6 +64,7 @@ enum istate { I_REGISTERED, I_STARTING, I_STARTED, I_STOPPING, I_STOPPED,
 /* W_DRAINING: reclaimed for another instance; the scheduler gives it no
  * new tasks, and it is retired once those it has are done. */
 enum wstate { W_LAUNCHING, W_RUNNING, W_RETIRING, W_STOPPING, W_DRAINING };
+enum { HOW_UNKNOWN, HOW_FORK, HOW_EXEC };
 
 static const char *istate_name[] = { "registered", "starting", "started",
     "stopping", "stopped", "error" };
@@ -100,6 +106,8 @@ struct worker {
 	int64_t		 retire_retry_ms;	/* monotonic: after a refusal */
 	bool		 refusal_told;	/* its "held" event is out */
 	struct dask_drain_info drain;	/* the scheduler's last answer */
+	int		 how;		/* HOW_FORK or HOW_EXEC; 0: unknown
+					   (re-adopted) */
 	char		 reclaim_restored[SPEC_NAME_MAX + 1];	/* from the
 					   store, until resolved to an id */
 };
@@ -182,6 +190,16 @@ struct instance {
 	char		*nb_log;
 	char		*nb_runtime;
 	char		*preload;	/* the scheduler's preload file */
+	/* the worker forker (src/py/edask_forker.py) */
+	char		*forker_py;
+	char		*forker_sock;
+	char		*forker_log;
+	char		*forker_pidfile;	/* "PID STARTTIME", for a restart */
+	pid_t		 forker_pid;
+	bool		 forker_ready;
+	bool		 forker_stop;	/* asked to go */
+	int64_t		 forker_deadline_ms;
+	uint64_t	 forker_timer;
 };
 
 struct ctl {
@@ -445,6 +463,10 @@ instance_free(struct instance *in)
 		return;
 	if (in->change_timer != 0)
 		loop_timer_cancel(in->ctl->loop, in->change_timer);
+	if (in->forker_timer != 0)
+		loop_timer_cancel(in->ctl->loop, in->forker_timer);
+	if (in->forker_pid > 0)
+		loop_pid_unwatch(in->ctl->loop, in->forker_pid);
 	for (i = 0; i < in->nworkers; i++)
 		worker_free(in->workers[i]);
 	free(in->workers);
@@ -463,6 +485,10 @@ instance_free(struct instance *in)
 	free(in->nb_log);
 	free(in->nb_runtime);
 	free(in->preload);
+	free(in->forker_py);
+	free(in->forker_sock);
+	free(in->forker_log);
+	free(in->forker_pidfile);
 	free(in);
 }
 
@@ -777,6 +803,299 @@ spec_envv(const struct spec *s, const char *first, const char *second)
 	return env;
 }
 
+/* Defined in instance_assets.S: each file's bytes, then a NUL. */
+extern const char sched_preload_py[], sched_preload_py_end[];
+extern const char worker_forker_py[], worker_forker_py_end[];
+
+/* Writes path whole, through a rename, so that no reader sees half a
+ * file. */
+static int
+write_whole(const char *path, const char *data, size_t len, char *err,
+    size_t errlen)
+{
+	char *tmp = xasprintf("%s.tmp", path);
+	int fd, rc = -1;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd == -1) {
+		seterr(err, errlen, "%s: %s", tmp, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	if (write(fd, data, len) != (ssize_t)len)
+		seterr(err, errlen, "%s: %s", tmp, strerror(errno));
+	else if (rename(tmp, path) == -1)
+		seterr(err, errlen, "%s: %s", path, strerror(errno));
+	else
+		rc = 0;
+	close(fd);
+	if (rc == -1)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+/* ------------------------------------------------------------- forker */
+
+/*
+ * The worker forker: a Python process per instance that has imported
+ * Dask's worker once and forks each new worker from there, warm
+ * (src/py/edask_forker.py).  Workers are started by exec whenever it is
+ * not ready: still starting, dead, or for a custom workers.command.
+ */
+static void forker_poll(void *arg);
+static void instance_stop(struct instance *in);
+
+static void
+on_forker_exit(pid_t pid, int status, void *arg)
+{
+	struct instance *in = arg;
+	char tail[300];
+
+	(void)pid;
+	(void)status;
+	in->forker_pid = 0;
+	in->forker_ready = false;
+	if (in->forker_timer != 0) {
+		loop_timer_cancel(in->ctl->loop, in->forker_timer);
+		in->forker_timer = 0;
+	}
+	unlink(in->forker_sock);
+	unlink(in->forker_pidfile);
+	if (!in->forker_stop && (in->state == I_STARTED ||
+	    in->state == I_STARTING)) {
+		launch_log_tail(in->forker_log, tail, sizeof(tail));
+		ev(in, "forker", "the worker forker exited; workers start by "
+		    "exec from now on; log %s%s%s", in->forker_log,
+		    tail[0] != '\0' ? ": " : "", tail);
+	}
+	if (in->state == I_STOPPING)
+		instance_stop(in);
+	else
+		ctl_check_shutdown(in->ctl);
+	maybe_reap(in);
+}
+
+/* Connects to the forker's socket; the fd, or -1. */
+static int
+forker_connect(struct instance *in, int flags)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(in->forker_sock) >= sizeof(sa.sun_path))
+		return -1;
+	strlcpy_(sa.sun_path, in->forker_sock, sizeof(sa.sun_path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
+	if (fd == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+forker_poll(void *arg)
+{
+	struct instance *in = arg;
+	int fd;
+
+	in->forker_timer = 0;
+	if (in->forker_pid <= 0 || in->forker_ready)
+		return;
+	/* a unix socket connects at once, or not at all */
+	if ((fd = forker_connect(in, SOCK_NONBLOCK)) != -1) {
+		close(fd);
+		in->forker_ready = true;
+		log_info("[%s] worker forker ready (pid %d)", in->spec->name,
+		    (int)in->forker_pid);
+		return;
+	}
+	if (mono_ms() > in->forker_deadline_ms) {
+		ev(in, "forker", "the worker forker (pid %d) did not open its "
+		    "socket within %llds: stopped; workers start by exec; "
+		    "log %s", (int)in->forker_pid,
+		    (long long)in->spec->scaling.start_timeout_ms / 1000,
+		    in->forker_log);
+		in->forker_stop = true;
+		launch_kill(in->forker_pid, SIGKILL);
+		return;
+	}
+	in->forker_timer = loop_timer_add(in->ctl->loop, FORKER_POLL_MS,
+	    forker_poll, in);
+}
+
+/* Starts the forker when the instance's workers can use it. */
+static void
+forker_start(struct instance *in)
+{
+	struct launch_cmd cmd;
+	char **argv = NULL, **env;
+	size_t argc = 0;
+	char err[512];
+
+	if (in->forker_pid > 0 ||
+	    strcmp(in->spec->workers.command, "auto") != 0 ||
+	    (pool_kind(in->ctl->pool) == POOL_GPU &&
+	    launch_command_exists("dask-cuda-worker")))
+		return;
+	if (write_whole(in->forker_py, worker_forker_py,
+	    (size_t)(worker_forker_py_end - worker_forker_py), err,
+	    sizeof(err)) == -1) {
+		ev(in, "forker", "cannot write the worker forker: %s; workers "
+		    "start by exec", err);
+		return;
+	}
+	launch_argv_push(&argv, &argc, in->spec->python);
+	launch_argv_push(&argv, &argc, "-u");
+	launch_argv_push(&argv, &argc, in->forker_py);
+	launch_argv_push(&argv, &argc, in->forker_sock);
+	env = spec_envv(in->spec, "PYTHONUNBUFFERED=1", NULL);
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.argv = argv;
+	cmd.env = env;
+	cmd.log_path = in->forker_log;
+	cmd.cwd = in->dir;
+	in->forker_stop = false;
+	in->forker_ready = false;
+	in->forker_pid = launch_spawn(&cmd, err, sizeof(err));
+	launch_argv_free(argv);
+	launch_argv_free(env);
+	if (in->forker_pid == -1) {
+		in->forker_pid = 0;
+		ev(in, "forker", "cannot start the worker forker: %s; workers "
+		    "start by exec", err);
+		return;
+	}
+	if (loop_pid_watch(in->ctl->loop, in->forker_pid, on_forker_exit,
+	    in) == -1)
+		log_warn("pidfd for forker pid %d", (int)in->forker_pid);
+	snprintf(err, sizeof(err), "%d %llu\n", (int)in->forker_pid,
+	    (unsigned long long)launch_start_time(in->forker_pid));
+	if (write_whole(in->forker_pidfile, err, strlen(err), err,
+	    sizeof(err)) == -1)
+		log_warnx("%s", err);
+	in->forker_deadline_ms = mono_ms() + in->spec->scaling.start_timeout_ms;
+	in->forker_timer = loop_timer_add(in->ctl->loop, FORKER_POLL_MS,
+	    forker_poll, in);
+}
+
+/*
+ * After a controller restart: the forker of the instance's previous run,
+ * found by its pid file, is taken over (warm, it keeps forking); a pid
+ * file whose process is gone is removed.  Runs before kill_orphans().
+ */
+static void
+forker_adopt(struct instance *in)
+{
+	unsigned long long start = 0;
+	int pid = 0;
+	FILE *f;
+
+	if ((f = fopen(in->forker_pidfile, "r")) == NULL)
+		return;
+	if (fscanf(f, "%d %llu", &pid, &start) != 2)
+		pid = 0;
+	fclose(f);
+	if (pid <= 1 || start == 0 || launch_start_time(pid) != start ||
+	    loop_pid_watch(in->ctl->loop, pid, on_forker_exit, in) == -1) {
+		unlink(in->forker_pidfile);
+		return;
+	}
+	in->forker_pid = pid;
+	in->forker_stop = false;
+	in->forker_ready = false;
+	in->forker_deadline_ms = mono_ms() + in->spec->scaling.start_timeout_ms;
+	in->forker_timer = loop_timer_add(in->ctl->loop, 0, forker_poll, in);
+}
+
+static void
+forker_terminate(struct instance *in)
+{
+	if (in->forker_pid <= 0)
+		return;
+	in->forker_stop = true;
+	in->forker_ready = false;
+	launch_kill(in->forker_pid, SIGTERM);
+}
+
+/*
+ * Asks the forker for one worker.  A local exchange with our own helper,
+ * bounded by FORKER_IO_MS: the fork itself takes a few milliseconds.
+ * Returns the pid, or -1 with err (the caller then execs).
+ */
+static pid_t
+forker_fork(struct instance *in, char **argv, char **env, const char *log,
+    char *err, size_t errlen)
+{
+	struct timeval tv = { FORKER_IO_MS / 1000, (FORKER_IO_MS % 1000) *
+	    1000 };
+	json_t *req = json_object(), *args = json_array(), *envo =
+	    json_object();
+	char reply[FORKER_REPLY_MAX], *text;
+	size_t i, len, got = 0;
+	ssize_t n;
+	int fd, pid;
+
+	/* argv is "PYTHON -m distributed.cli.dask_worker ARGS..." */
+	json_array_append_new(args, json_string("dask-worker"));
+	for (i = 3; argv[i] != NULL; i++)
+		json_array_append_new(args, json_string(argv[i]));
+	for (i = 0; env != NULL && env[i] != NULL; i++) {
+		const char *eq = strchr(env[i], '=');
+
+		if (eq != NULL) {
+			char *k = xasprintf("%.*s", (int)(eq - env[i]),
+			    env[i]);
+
+			json_object_set_new(envo, k, json_string(eq + 1));
+			free(k);
+		}
+	}
+	json_object_set_new(req, "argv", args);
+	json_object_set_new(req, "env", envo);
+	json_object_set_new(req, "log", json_string(log));
+	json_object_set_new(req, "cwd", json_string(in->dir));
+	text = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (text == NULL)
+		return seterr(err, errlen, "cannot encode the request");
+	if ((fd = forker_connect(in, 0)) == -1) {
+		free(text);
+		return seterr(err, errlen, "cannot connect to %s: %s",
+		    in->forker_sock, strerror(errno));
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	len = strlen(text);
+	text[len] = '\0';
+	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
+		free(text);
+		close(fd);
+		return seterr(err, errlen, "cannot send the request: %s",
+		    strerror(errno));
+	}
+	free(text);
+	while (got < sizeof(reply) - 1 &&
+	    (n = read(fd, reply + got, sizeof(reply) - 1 - got)) > 0) {
+		got += (size_t)n;
+		if (memchr(reply, '\n', got) != NULL)
+			break;
+	}
+	close(fd);
+	reply[got] = '\0';
+	if (got == 0)
+		return seterr(err, errlen, "no answer within %dms",
+		    FORKER_IO_MS);
+	if (dask_parse_forked(reply, got, &pid, err, errlen) == -1)
+		return -1;
+	return (pid_t)pid;
+}
+
 /* Starts one worker on a free slot; false when it could not. */
 static bool
 worker_launch(struct instance *in)
@@ -826,7 +1145,19 @@ worker_launch(struct instance *in)
 	 * row without pid, and the restart looks for the orphan process */
 	persist_instance(in);
 	persist_worker(w);
-	w->pid = launch_spawn(&cmd, err, sizeof(err));
+	w->pid = -1;
+	if (in->forker_ready && strcmp(argv[0], in->spec->python) == 0) {
+		w->pid = forker_fork(in, argv, env, w->log, err, sizeof(err));
+		if (w->pid == -1)
+			ev(in, "forker", "worker w%d not forked (%s): started "
+			    "by exec", w->id, err);
+		else
+			w->how = HOW_FORK;
+	}
+	if (w->pid == -1) {
+		w->pid = launch_spawn(&cmd, err, sizeof(err));
+		w->how = HOW_EXEC;
+	}
 	launch_argv_free(argv);
 	launch_argv_free(env);
 	if (w->pid == -1) {
@@ -851,11 +1182,13 @@ worker_launch(struct instance *in)
 	    (in->nworkers + 1) * sizeof(*in->workers));
 	in->workers[in->nworkers++] = w;
 	if (w->gpu >= 0)
-		log_info("[%s] launch w%d %s on slot %d, GPU %d (pid %d)",
-		    in->spec->name, w->id, w->name, slot, w->gpu, (int)w->pid);
+		log_info("[%s] launch w%d %s on slot %d, GPU %d (pid %d, %s)",
+		    in->spec->name, w->id, w->name, slot, w->gpu, (int)w->pid,
+		    w->how == HOW_FORK ? "forked" : "exec");
 	else
-		log_info("[%s] launch w%d %s on CPU slot %d (pid %d)",
-		    in->spec->name, w->id, w->name, slot, (int)w->pid);
+		log_info("[%s] launch w%d %s on CPU slot %d (pid %d, %s)",
+		    in->spec->name, w->id, w->name, slot, (int)w->pid,
+		    w->how == HOW_FORK ? "forked" : "exec");
 	return true;
 }
 
@@ -1850,6 +2183,7 @@ instance_fail(struct instance *in, const char *fmt, ...)
 	pool_unreserve(in->ctl->pool, in->id);
 	workers_terminate_all(in);
 	notebook_end(in);
+	forker_terminate(in);
 	if (in->sched_pid > 0)
 		sched_terminate(in);
 	if (!in->ever_started && in->fatal_start) {
@@ -1981,35 +2315,11 @@ start_poll(void *arg)
 	in->timer = loop_timer_add(in->ctl->loop, 200, start_poll, in);
 }
 
-/* Defined in instance_assets.S: src/py/edask_preload.py, then a NUL. */
-extern const char sched_preload_py[], sched_preload_py_end[];
-
-/* Writes the scheduler's preload next to it (replaced whole, through a
- * rename, so a scheduler never reads half a file). */
 static int
 write_preload(struct instance *in, char *err, size_t errlen)
 {
-	size_t len = (size_t)(sched_preload_py_end - sched_preload_py);
-	char *tmp = xasprintf("%s.tmp", in->preload);
-	int fd, rc = -1;
-
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd == -1) {
-		seterr(err, errlen, "%s: %s", tmp, strerror(errno));
-		free(tmp);
-		return -1;
-	}
-	if (write(fd, sched_preload_py, len) != (ssize_t)len)
-		seterr(err, errlen, "%s: %s", tmp, strerror(errno));
-	else if (rename(tmp, in->preload) == -1)
-		seterr(err, errlen, "%s: %s", in->preload, strerror(errno));
-	else
-		rc = 0;
-	close(fd);
-	if (rc == -1)
-		unlink(tmp);
-	free(tmp);
-	return rc;
+	return write_whole(in->preload, sched_preload_py,
+	    (size_t)(sched_preload_py_end - sched_preload_py), err, errlen);
 }
 
 static void
@@ -2071,6 +2381,7 @@ instance_start(struct instance *in)
 	persist_instance(in);
 	ev(in, "starting", "scheduler pid %d, log %s", (int)in->sched_pid,
 	    in->sched_log);
+	forker_start(in);
 	in->start_deadline_ms = mono_ms() + in->spec->scaling.start_timeout_ms;
 	in->timer = loop_timer_add(c->loop, 100, start_poll, in);
 }
@@ -2109,6 +2420,10 @@ instance_stop(struct instance *in)
 	}
 	if (in->nworkers > 0 || in->nb != NULL)
 		return;
+	if (in->forker_pid > 0) {
+		forker_terminate(in);	/* its exit comes back here */
+		return;
+	}
 	if (in->sched_pid > 0) {
 		if (in->sched_kill_timer == 0)
 			sched_terminate(in);
@@ -2252,6 +2567,10 @@ instance_new(struct ctl *c, struct spec *spec)
 	in->nb_log = xasprintf("%s/notebook.log", in->dir);
 	in->nb_runtime = xasprintf("%s/jupyter-runtime", in->dir);
 	in->preload = xasprintf("%s/edask_preload.py", in->dir);
+	in->forker_py = xasprintf("%s/edask_forker.py", in->dir);
+	in->forker_sock = xasprintf("%s/forker.sock", in->dir);
+	in->forker_log = xasprintf("%s/forker.log", in->dir);
+	in->forker_pidfile = xasprintf("%s/forker.pid", in->dir);
 	c->inst = xrealloc(c->inst, (c->ninst + 1) * sizeof(*c->inst));
 	c->inst[c->ninst++] = in;
 	return in;
@@ -2438,7 +2757,7 @@ ctl_start(struct ctl *c, const char *name, char *err, size_t errlen)
 		    "down");
 	if (in->undeploy || in->state == I_STOPPING ||
 	    (in->state == I_ERROR && (in->nworkers > 0 || in->sched_pid > 0 ||
-	    in->nb != NULL)))
+	    in->nb != NULL || in->forker_pid > 0)))
 		return ctlerr(CTL_ECONFLICT, err, errlen,
 		    "instance \"%s\" is %s; start it "
 		    "once it has stopped", name, in->undeploy ?
@@ -2511,7 +2830,8 @@ static void
 maybe_reap(struct instance *in)
 {
 	if (!in->undeploy || in->nworkers > 0 || in->sched_pid > 0 ||
-	    in->nb != NULL || in->reap_timer != 0 || instance_running(in))
+	    in->nb != NULL || in->forker_pid > 0 || in->reap_timer != 0 ||
+	    instance_running(in))
 		return;
 	in->reap_timer = loop_timer_add(in->ctl->loop, 0, instance_reap, in);
 }
@@ -2534,7 +2854,7 @@ ctl_undeploy(struct ctl *c, const char *name, bool *removed, char *err,
 	if (in->state == I_STARTING || in->state == I_STARTED)
 		instance_stop(in);
 	if (!instance_running(in) && in->nworkers == 0 && in->sched_pid == 0 &&
-	    in->nb == NULL) {
+	    in->nb == NULL && in->forker_pid == 0) {
 		if (in->reap_timer != 0)
 			loop_timer_cancel(c->loop, in->reap_timer);
 		instance_reap(in);
@@ -2596,6 +2916,8 @@ instance_owns_session(const struct instance *in, pid_t sid)
 		return true;
 	if (in->nb != NULL && sid == notebook_pid(in->nb))
 		return true;
+	if (in->forker_pid > 0 && sid == in->forker_pid)
+		return true;
 	for (i = 0; i < in->nworkers; i++)
 		if (in->workers[i]->pid > 0 && sid == in->workers[i]->pid)
 			return true;
@@ -2616,6 +2938,9 @@ kill_orphans(struct instance *in)
 	char *sched_arg = xasprintf("--scheduler-file %s ", in->sched_file);
 	char *work_arg = xasprintf("--local-directory %s ", in->work_dir);
 	char *nb_arg = xasprintf("--notebook-dir %s ", in->nb_dir);
+	/* the forker's, and so every worker it forked (fork keeps the
+	 * command line) */
+	char *fk_arg = xasprintf("%s ", in->forker_sock);
 	struct dirent *de;
 	DIR *d;
 
@@ -2625,6 +2950,7 @@ kill_orphans(struct instance *in)
 		free(sched_arg);
 		free(work_arg);
 		free(nb_arg);
+		free(fk_arg);
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
@@ -2649,7 +2975,8 @@ kill_orphans(struct instance *in)
 		cmd[n] = '\0';	/* every argument now ends with a blank */
 		if ((strstr(cmd, sched_arg) == NULL &&
 		    strstr(cmd, work_arg) == NULL &&
-		    strstr(cmd, nb_arg) == NULL) ||
+		    strstr(cmd, nb_arg) == NULL &&
+		    strstr(cmd, fk_arg) == NULL) ||
 		    instance_owns_session(in, getsid(pid)))
 			continue;
 		ev(in, "orphan", "process %d has no record (a launch the "
@@ -2661,6 +2988,7 @@ kill_orphans(struct instance *in)
 	free(sched_arg);
 	free(work_arg);
 	free(nb_arg);
+	free(fk_arg);
 }
 
 static enum istate
@@ -2859,6 +3187,8 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 		in->sched_start = 0;
 	}
 	restore_notebook(in, st, sched_alive);
+	if (sched_alive)
+		forker_adopt(in);
 	kill_orphans(in);
 	if (in->dash_url != NULL && sched_alive)
 		in->dask = dask_new(c->http, in->dash_url);
@@ -2882,6 +3212,7 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 			in->timer = loop_timer_add(c->loop, 0, instance_tick,
 			    in);
 			notebook_begin(in);
+			forker_start(in);
 		}
 		break;
 	case I_STARTING:
@@ -2889,6 +3220,7 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 			in->start_deadline_ms = mono_ms() +
 			    in->spec->scaling.start_timeout_ms;
 			in->timer = loop_timer_add(c->loop, 0, start_poll, in);
+			forker_start(in);
 			break;
 		}
 		workers_terminate_all(in);
@@ -2901,6 +3233,7 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 	case I_ERROR:
 		/* nothing should run; whatever does is stopped */
 		workers_terminate_all(in);
+		forker_terminate(in);
 		if (in->sched_pid > 0)
 			sched_terminate(in);
 		persist_instance(in);
@@ -2971,6 +3304,8 @@ shutdown_kill_all(struct ctl *c)
 			launch_kill(in->sched_pid, SIGKILL);
 		if (in->nb != NULL && notebook_pid(in->nb) > 0)
 			launch_kill(notebook_pid(in->nb), SIGKILL);
+		if (in->forker_pid > 0)
+			launch_kill(in->forker_pid, SIGKILL);
 	}
 }
 
@@ -2981,7 +3316,7 @@ ctl_idle(struct ctl *c)
 
 	for (i = 0; i < c->ninst; i++)
 		if (c->inst[i]->nworkers > 0 || c->inst[i]->sched_pid > 0 ||
-		    c->inst[i]->nb != NULL)
+		    c->inst[i]->nb != NULL || c->inst[i]->forker_pid > 0)
 			return false;
 	return true;
 }
@@ -3057,6 +3392,9 @@ worker_json(const struct worker *w, int64_t now)
 	json_object_set_new(o, "gpu_util", w->gpu_util >= 0 ?
 	    json_integer(w->gpu_util) : json_null());
 	json_object_set_new(o, "log", json_string(w->log));
+	json_object_set_new(o, "started_by", w->how == HOW_FORK ?
+	    json_string("fork") : w->how == HOW_EXEC ? json_string("exec") :
+	    json_null());
 	json_object_set_new(o, "reclaim_for", reclaim_name(w)[0] != '\0' ?
 	    json_string(reclaim_name(w)) : json_null());
 	return o;
@@ -3116,6 +3454,9 @@ instance_json(const struct instance *in)
 	    json_string(notebook_url(in->nb)) : json_null());
 	json_object_set_new(o, "outputs", outputs);
 	json_object_set_new(o, "notebook", notebook_json(in));
+	json_object_set_new(o, "forker", json_pack("{s:i,s:b,s:s}", "pid",
+	    (int)in->forker_pid, "ready", in->forker_ready, "log",
+	    in->forker_log));
 	json_object_set_new(sched, "pid", json_integer(in->sched_pid));
 	json_object_set_new(sched, "log", json_string(in->sched_log));
 	json_object_set_new(sched, "observed", json_boolean(in->observed));

@@ -25,10 +25,20 @@ def nvml_env(tmp_path, utils):
     }
 
 
-def environ_of(pid):
-    with open("/proc/%d/environ" % pid, "rb") as f:
-        pairs = [kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv]
-    return {k.decode(): v.decode() for k, v in pairs}
+def visible_devices(c, inst):
+    """CUDA_VISIBLE_DEVICES as each worker process itself sees it (a forked
+    worker's /proc/PID/environ still shows its forker's environment), and
+    checks it is its own slot's GPU."""
+    seen = c.run(lambda: (os.getpid(),
+                          os.environ.get("CUDA_VISIBLE_DEVICES")))
+    by_pid = {w["pid"]: w for w in inst["workers"]}
+    devs = set()
+    for addr, (pid, dev) in seen.items():
+        w = by_pid[pid]
+        assert w["address"] == addr, (w, addr)
+        assert dev == str(w["gpu"]), (w, dev)
+        devs.add(dev)
+    return devs
 
 
 def test_no_nvml_library_means_cpu_slots(edask):
@@ -56,16 +66,12 @@ def test_nvml_gpus_one_worker_each_busy_gpu_blocks_scale_down(edask, tmp_path):
         assert "nvmlInit_v2" in f.read()
 
     inst = e.wait_running(1)
-    w = inst["workers"][0]
-    assert environ_of(w["pid"])["CUDA_VISIBLE_DEVICES"] == str(w["gpu"])
-
     c = client(e.scheduler_address())
     try:
+        assert visible_devices(c, inst) == {"0"}
         futs = c.map(lambda i: time.sleep(0.5) or i, range(20), pure=False)
         inst = e.wait_running(2)
-        devs = sorted(environ_of(w["pid"])["CUDA_VISIBLE_DEVICES"]
-                      for w in inst["workers"])
-        assert devs == ["0", "1"]
+        assert visible_devices(c, inst) == {"0", "1"}
         # Both GPUs report heavy use: idle workers must stay.
         write_gpus(gpus, [90, 90])
         c.gather(futs)
