@@ -829,6 +829,46 @@ test_changes_table(void **state)
 	}
 }
 
+/* The worker forker's reply (src/py/edask_forker.py) */
+static void
+test_forked_table(void **state)
+{
+	static const struct {
+		const char	*in;
+		int		 rc;
+		int		 pid;
+		const char	*errsub;
+	} cases[] = {
+		{ "{'pid': 4242}", 0, 4242, NULL },
+		{ "{'pid': 2}", 0, 2, NULL },
+		{ "{'pid': 1}", -1, 0, "must be an integer > 1" },
+		{ "{'pid': 0}", -1, 0, "must be an integer > 1" },
+		{ "{'pid': 2147483648}", -1, 0, "must be an integer > 1" },
+		{ "{'pid': '7'}", -1, 0, "must be an integer > 1" },
+		{ "{'error': 'bad request'}", -1, 0, "forker: bad request" },
+		{ "{'error': 'x', 'pid': 5}", -1, 0, "forker: x" },
+		{ "{}", -1, 0, "must be an integer > 1" },
+		{ "", -1, 0, "bad JSON" },
+	};
+	char err[256];
+	size_t i;
+	char *in;
+	int rc, pid;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(cases); i++) {
+		in = q(cases[i].in);
+		pid = 77;
+		rc = dask_parse_forked(in, strlen(in), &pid, err, sizeof(err));
+		if (rc != cases[i].rc || pid != cases[i].pid)
+			fail_msg("case %zu: rc %d pid %d (%s)", i, rc, pid,
+			    err);
+		if (rc == -1 && strstr(err, cases[i].errsub) == NULL)
+			fail_msg("case %zu: err \"%s\"", i, err);
+		free(in);
+	}
+}
+
 /* A NULL or short err buffer is fine. */
 static void
 test_err_buffers(void **state)
@@ -860,6 +900,7 @@ main(void)
 		cmocka_unit_test(test_retire_table),
 		cmocka_unit_test(test_drain_table),
 		cmocka_unit_test(test_changes_table),
+		cmocka_unit_test(test_forked_table),
 		cmocka_unit_test(test_err_buffers),
 	};
 
