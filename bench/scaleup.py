@@ -226,7 +226,7 @@ SYSTEMS = {"edask": bench_edask, "adaptive": bench_adaptive}
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--edask", default=EDASK, metavar="PATH",
+    ap.add_argument("--edask", default=None, metavar="PATH",
                     help="the edask binary (default build/edask)")
     ap.add_argument("--repeat", type=int, default=1, metavar="N",
                     help="rounds of both systems, order alternating "
@@ -234,8 +234,9 @@ def main():
     args = ap.parse_args()
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
-    global EDASK
-    EDASK = os.path.abspath(args.edask)
+    if args.edask:
+        global EDASK
+        EDASK = os.path.abspath(args.edask)
 
     # SIGTERM/SIGINT to the benchmark still run the cleanup in `finally`.
     def on_signal(signum, _frame):

@@ -477,6 +477,9 @@ notebook_stop(struct notebook *nb)
 	if (nb->stopping)
 		return;
 	nb->stopping = true;
+	/* a server on its way out is no longer advertised */
+	free(nb->url);
+	nb->url = NULL;
 	cancel_all(nb);
 	if (nb->pid == 0) {
 		/* nothing runs (a restart was pending): say so from the

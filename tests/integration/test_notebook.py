@@ -141,9 +141,10 @@ def test_notebook_server(edask, tmp_path):
 
     # notebook.enabled applies live: off stops it, on starts a new one
     assert "nb: updated" in e.cli("deploy", str(off)).stdout
-    wait_for(lambda: not notebook_pids(e, "nb"), timeout=30,
+    assert notebook_url(e, "nb") is None      # not advertised once stopping
+    wait_for(lambda: not notebook_pids(e, "nb") and
+             e.instance("nb")["notebook"]["pid"] == 0, timeout=30,
              what="the notebook server gone")
-    assert notebook_url(e, "nb") is None
     assert e.instance("nb")["state"] == "started"
     e.cli("deploy", str(on))
     wait_for(lambda: notebook_url(e, "nb"), timeout=90,
