@@ -106,6 +106,7 @@ bench: deps all
 	/usr/bin/python3 bench/scaleup.py
 	/usr/bin/python3 bench/bursty.py
 	/usr/bin/python3 bench/reclaim.py
+	/usr/bin/python3 bench/footprint.py
 
 clean:
 	rm -rf build
