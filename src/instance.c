@@ -54,6 +54,7 @@
 #define FORKER_POLL_MS		100	/* until its socket answers */
 #define FORKER_IO_MS		1000	/* one fork request, at most */
 #define FORKER_REPLY_MAX	512
+#define FORKER_RESTART_MS	1000	/* first restart after it died */
 #define BACKOFF_MAX_MS		60000
 #define EVENTS_KEPT		10000
 #define MISSING_TICKS		3	/* a running worker absent this often
@@ -199,7 +200,8 @@ struct instance {
 	bool		 forker_ready;
 	bool		 forker_stop;	/* asked to go */
 	int64_t		 forker_deadline_ms;
-	uint64_t	 forker_timer;
+	uint64_t	 forker_timer;	/* readiness poll, or a restart */
+	int64_t		 forker_backoff_ms;
 };
 
 struct ctl {
@@ -844,6 +846,7 @@ write_whole(const char *path, const char *data, size_t len, char *err,
  * not ready: still starting, dead, or for a custom workers.command.
  */
 static void forker_poll(void *arg);
+static void forker_restart(void *arg);
 static void instance_stop(struct instance *in);
 
 static void
@@ -864,10 +867,18 @@ on_forker_exit(pid_t pid, int status, void *arg)
 	unlink(in->forker_pidfile);
 	if (!in->forker_stop && (in->state == I_STARTED ||
 	    in->state == I_STARTING)) {
+		int64_t delay = in->forker_backoff_ms > 0 ?
+		    in->forker_backoff_ms : FORKER_RESTART_MS;
+
 		launch_log_tail(in->forker_log, tail, sizeof(tail));
 		ev(in, "forker", "the worker forker exited; workers start by "
-		    "exec from now on; log %s%s%s", in->forker_log,
+		    "exec until it is back (in %llds); log %s%s%s",
+		    (long long)delay / 1000, in->forker_log,
 		    tail[0] != '\0' ? ": " : "", tail);
+		in->forker_backoff_ms = delay * 2 > BACKOFF_MAX_MS ?
+		    BACKOFF_MAX_MS : delay * 2;
+		in->forker_timer = loop_timer_add(in->ctl->loop, delay,
+		    forker_restart, in);
 	}
 	if (in->state == I_STOPPING)
 		instance_stop(in);
@@ -911,6 +922,7 @@ forker_poll(void *arg)
 	if ((fd = forker_connect(in, SOCK_NONBLOCK)) != -1) {
 		close(fd);
 		in->forker_ready = true;
+		in->forker_backoff_ms = 0;
 		log_info("[%s] worker forker ready (pid %d)", in->spec->name,
 		    (int)in->forker_pid);
 		return;
@@ -954,6 +966,15 @@ forker_start(struct instance *in)
 	launch_argv_push(&argv, &argc, "-u");
 	launch_argv_push(&argv, &argc, in->forker_py);
 	launch_argv_push(&argv, &argc, in->forker_sock);
+	{
+		/* workers.imports: "a, b.c" -> a b.c (validated by spec) */
+		char *list = xstrdup(in->spec->workers.imports), *tok, *save;
+
+		for (tok = strtok_r(list, ", ", &save); tok != NULL;
+		    tok = strtok_r(NULL, ", ", &save))
+			launch_argv_push(&argv, &argc, tok);
+		free(list);
+	}
 	env = spec_envv(in->spec, "PYTHONUNBUFFERED=1", NULL);
 	memset(&cmd, 0, sizeof(cmd));
 	cmd.argv = argv;
@@ -1014,8 +1035,22 @@ forker_adopt(struct instance *in)
 }
 
 static void
+forker_restart(void *arg)
+{
+	struct instance *in = arg;
+
+	in->forker_timer = 0;
+	if (in->state == I_STARTED || in->state == I_STARTING)
+		forker_start(in);
+}
+
+static void
 forker_terminate(struct instance *in)
 {
+	if (in->forker_timer != 0 && in->forker_pid <= 0) {
+		loop_timer_cancel(in->ctl->loop, in->forker_timer);
+		in->forker_timer = 0;	/* a pending restart */
+	}
 	if (in->forker_pid <= 0)
 		return;
 	in->forker_stop = true;
@@ -1148,11 +1183,17 @@ worker_launch(struct instance *in)
 	w->pid = -1;
 	if (in->forker_ready && strcmp(argv[0], in->spec->python) == 0) {
 		w->pid = forker_fork(in, argv, env, w->log, err, sizeof(err));
-		if (w->pid == -1)
+		if (w->pid == -1) {
+			/* a forker that fails a request is restarted rather
+			 * than asked again (each request may wait
+			 * FORKER_IO_MS) */
 			ev(in, "forker", "worker w%d not forked (%s): started "
-			    "by exec", w->id, err);
-		else
+			    "by exec; restarting the forker", w->id, err);
+			in->forker_ready = false;
+			launch_kill(in->forker_pid, SIGKILL);
+		} else {
 			w->how = HOW_FORK;
+		}
 	}
 	if (w->pid == -1) {
 		w->pid = launch_spawn(&cmd, err, sizeof(err));
@@ -2597,7 +2638,8 @@ spec_restart_fields(const struct spec *old, const struct spec *new,
     char *buf, size_t len)
 {
 	static const char *paths[] = { "workers.gpus", "workers.threads",
-	    "workers.memory", "workers.command", "scheduler",
+	    "workers.memory", "workers.command", "workers.imports",
+	    "scheduler",
 	    "notebook.port", "pool", "python", "env" };
 	json_t *a = spec_to_json(old), *b = spec_to_json(new);
 	size_t i;

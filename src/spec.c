@@ -85,6 +85,8 @@ static const struct field workers_fields[] = {
 	{ "memory", F_MEMORY, OFF(workers.memory), MEMORY_MIN, MEMORY_MAX,
 	    NULL },
 	{ "command", F_STRING, OFF(workers.command), 0, COMMAND_MAX, NULL },
+	/* lo -1: may be empty ("" is what spec_to_json writes for none) */
+	{ "imports", F_STRING, OFF(workers.imports), -1, STRING_MAX, NULL },
 };
 
 static const struct field scaling_fields[] = {
@@ -293,6 +295,43 @@ fmt_ms(int64_t ms, char *buf, size_t len)
 	return buf;
 }
 
+static bool
+ident_start(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+/*
+ * "a, b.c,d": dotted identifiers, comma separated, blanks around the
+ * commas allowed.  At least one name; no empty item.
+ */
+bool
+spec_imports_valid(const char *s)
+{
+	const char *p = s;
+
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		/* one dotted name */
+		for (;;) {
+			if (!ident_start(*p))
+				return false;
+			while (ident_start(*p) || is_digit(*p))
+				p++;
+			if (*p != '.')
+				break;
+			p++;
+		}
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			return true;
+		if (*p++ != ',')
+			return false;
+	}
+}
+
 bool
 spec_name_valid(const char *name)
 {
@@ -434,6 +473,12 @@ read_string(struct yamlx *c, const struct field *f, const char *path,
 	char q[YAMLX_QUOTE_BUF];
 	size_t i;
 
+	if (f->lo < 0 && v->type == YAML_SCALAR_NODE &&
+	    v->data.scalar.length == 0 &&
+	    v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+		set_string(dst, v);		/* an explicit "" */
+		return 0;
+	}
 	if (v->type != YAML_SCALAR_NODE || v->data.scalar.length == 0 ||
 	    yamlx_is_null(v))
 		return yamlx_errat(c, v->start_mark, "%s must be a non-empty "
@@ -600,7 +645,16 @@ check_workers(struct yamlx *c, const struct section *sec, const struct spec *s,
     const yaml_node_t **vals)
 {
 	const yaml_node_t *min = value_of(sec, vals, "min");
+	const yaml_node_t *imp = value_of(sec, vals, "imports");
 
+	if (imp != NULL && s->workers.imports[0] != '\0' &&
+	    !spec_imports_valid(s->workers.imports)) {
+		char q[YAMLX_QUOTE_BUF];
+
+		return yamlx_errat(c, imp->start_mark, "workers.imports %s "
+		    "must be Python module names separated by commas (e.g. "
+		    "\"xgboost, cupy\")", yamlx_describe(imp, q, sizeof(q)));
+	}
 	if (s->workers.max != SPEC_MAX_ALL && s->workers.min > s->workers.max) {
 		if (min == NULL)
 			min = value_of(sec, vals, "max");
@@ -749,6 +803,7 @@ spec_default(const char *name)
 	s->workers.threads = 1;
 	s->workers.memory = 0;
 	s->workers.command = xstrdup("auto");
+	s->workers.imports = xstrdup("");
 	s->scaling.interval_ms = SECOND_MS;
 	s->scaling.idle_timeout_ms = 30 * SECOND_MS;
 	s->scaling.scale_down_delay_ms = 10 * SECOND_MS;
@@ -827,6 +882,7 @@ spec_free(struct spec *s)
 		return;
 	free(s->name);
 	free(s->workers.command);
+	free(s->workers.imports);
 	free(s->scheduler.host);
 	free(s->pool);
 	free(s->python);
@@ -856,6 +912,7 @@ spec_dup(const struct spec *s)
 	*d = *s;
 	d->name = dup_or_null(s->name);
 	d->workers.command = dup_or_null(s->workers.command);
+	d->workers.imports = dup_or_null(s->workers.imports);
 	d->scheduler.host = dup_or_null(s->scheduler.host);
 	d->pool = dup_or_null(s->pool);
 	d->python = dup_or_null(s->python);
@@ -932,6 +989,7 @@ spec_equal(const struct spec *a, const struct spec *b)
 	    a->workers.threads == b->workers.threads &&
 	    a->workers.memory == b->workers.memory &&
 	    str_eq(a->workers.command, b->workers.command) &&
+	    str_eq(a->workers.imports, b->workers.imports) &&
 	    a->scaling.interval_ms == b->scaling.interval_ms &&
 	    a->scaling.idle_timeout_ms == b->scaling.idle_timeout_ms &&
 	    a->scaling.scale_down_delay_ms == b->scaling.scale_down_delay_ms &&
@@ -981,6 +1039,7 @@ spec_to_json(const struct spec *s)
 	json_object_set_new(w, "memory", s->workers.memory == 0 ?
 	    json_string("auto") : json_integer(s->workers.memory));
 	json_object_set_new(w, "command", json_str(s->workers.command));
+	json_object_set_new(w, "imports", json_str(s->workers.imports));
 
 	sc = json_object();
 	json_object_set_new(sc, "interval", json_ms(s->scaling.interval_ms));

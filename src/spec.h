@@ -8,7 +8,7 @@
  *
  *   name: xgb                       # [a-z][a-z0-9-]{0,31}
  *   workers: {min: 1, max: 8, gpus: 1, threads: 1, memory: auto,
- *             command: auto}
+ *             command: auto, imports: ""}
  *   scaling: {interval: 1s, idle_timeout: 30s, scale_down_delay: 10s,
  *             start_timeout: 60s, gpu_idle_util: 5}
  *   sharing: {owned: 0, share: 1, reclaim_grace: 30s}
@@ -43,6 +43,8 @@ struct spec {
 		int	 threads;	/* >= 1 */
 		int64_t	 memory;	/* bytes per worker; 0 = auto */
 		char	*command;	/* "auto", or a command line */
+		char	*imports;	/* modules the worker forker imports:
+					   "xgboost, cupy"; "" for none */
 	} workers;
 	struct {
 		int64_t	 interval_ms;
@@ -97,5 +99,7 @@ json_t *spec_to_json(const struct spec *s);
 int spec_parse_duration(const char *s, int64_t *ms);	/* 500ms 1s 2m 1h 1.5s */
 int spec_parse_size(const char *s, int64_t *bytes);	/* 4GiB 512MB 1024 */
 bool spec_name_valid(const char *name);
+/* workers.imports: dotted module names separated by commas. */
+bool spec_imports_valid(const char *s);
 
 #endif

@@ -34,14 +34,20 @@ def test_burst_is_seen_at_once_not_at_the_next_poll(edask):
 
 def test_workers_are_forked_warm_and_survive_the_forker(edask):
     """New workers come from the instance's forker (already imported,
-    own session each); a controller kill -9 keeps forker and workers; a
-    dead forker means exec, and the burst still completes."""
+    workers.imports too, own session each); a controller kill -9 keeps
+    forker and workers; a dead forker means exec until a new one is up,
+    and the burst still completes."""
     import os
     import signal
 
-    e = edask(args=["--gpus", "3"],
-              specs=[spec(min=1, max=3, interval="300ms", idle="2s",
-                          delay="1s")])
+    import sys
+
+    e = edask(args=["--gpus", "3"], specs=[
+        "name: dask\n"
+        "workers: {min: 1, max: 3, gpus: 0, imports: \"xml.dom.minidom, "
+        "wave\"}\n"
+        "scaling: {interval: 300ms, idle_timeout: 2s, "
+        "scale_down_delay: 1s}\n"])
     e.wait_started()
     inst = e.wait_running(1, timeout=90)
     fk = wait_for(lambda: e.instance()["forker"]["ready"] and
@@ -54,6 +60,14 @@ def test_workers_are_forked_warm_and_survive_the_forker(edask):
         assert len(forked) >= 2, inst["workers"]
         for w in forked:
             assert os.getsid(w["pid"]) == w["pid"]     # its own session
+        # workers.imports: loaded in the forker, so in every forked worker
+        # (and not by Dask itself: the exec'd first worker lacks them)
+        loaded = c.run(lambda: (__import__("os").getpid(),
+                                "xml.dom.minidom" in sys.modules and
+                                "wave" in sys.modules))
+        by_pid = {w["pid"]: w["started_by"] for w in inst["workers"]}
+        for pid, has in loaded.values():
+            assert has == (by_pid[pid] == "fork"), (by_pid, loaded)
         assert sorted(c.gather(futs)) == list(range(40))
 
         # kill -9 of the controller: the same forker is taken over
@@ -77,5 +91,10 @@ def test_workers_are_forked_warm_and_survive_the_forker(edask):
         inst = e.wait_running(3, timeout=60)
         assert any(w["started_by"] == "exec" for w in inst["workers"])
         assert sorted(c.gather(futs)) == list(range(40))
+        # and it is started again
+        fk3 = wait_for(lambda: e.instance()["forker"]["ready"] and
+                       e.instance()["forker"], timeout=60,
+                       what="a new forker")
+        assert fk3["pid"] not in (0, fk["pid"])
     finally:
         c.close()

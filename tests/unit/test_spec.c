@@ -198,6 +198,11 @@ static const struct value_case value_cases[] = {
 	{ "name: a\nscheduler: {port: 65535}\n", "scheduler.port", "65535" },
 	{ "name: a\nscheduler: {dashboard_port: 0}\n",
 	    "scheduler.dashboard_port", "0" },
+	{ "name: a\nworkers: {imports: xgboost}\n", "workers.imports",
+	    "\"xgboost\"" },
+	{ "name: a\nworkers: {imports: \"\"}\n", "workers.imports", "\"\"" },
+	{ "name: a\nworkers: {imports: \"xgboost, cupy,dask_ml.xgboost\"}\n",
+	    "workers.imports", "\"xgboost, cupy,dask_ml.xgboost\"" },
 	{ "name: a\nnotebook: {enabled: true}\n", "notebook.enabled",
 	    "true" },
 	{ "name: a\nnotebook: {enabled: false}\n", "notebook.enabled",
@@ -273,10 +278,10 @@ static const struct error_case error_cases[] = {
 	/* unknown keys */
 	{ "name: a\nworkers: {mn: 1}\n",
 	    "x.yaml:2:11: unknown key \"mn\" in workers (expected one of: min, "
-	    "max, gpus, threads, memory, command)" },
+	    "max, gpus, threads, memory, command, imports)" },
 	{ "name: a\nworkers:\n  min: 1\n  mn: 1\n",
 	    "x.yaml:4:3: unknown key \"mn\" in workers (expected one of: min, "
-	    "max, gpus, threads, memory, command)" },
+	    "max, gpus, threads, memory, command, imports)" },
 	{ "name: a\nfoo: 1\n",
 	    "x.yaml:2:1: unknown key \"foo\" (expected one of: name, workers, "
 	    "scaling, sharing, scheduler, notebook, pool, python, env)" },
@@ -295,7 +300,7 @@ static const struct error_case error_cases[] = {
 	    "scaling, sharing, scheduler, notebook, pool, python, env)" },
 	{ "name: a\nworkers: {\"mn\\x1b\\u0085\": 1}\n",
 	    "x.yaml:2:11: unknown key \"mn\\x1b\\u0085\" in workers (expected "
-	    "one of: min, max, gpus, threads, memory, command)" },
+	    "one of: min, max, gpus, threads, memory, command, imports)" },
 	/* integers */
 	{ "name: a\nworkers:\n  min: abc\n",
 	    "x.yaml:3:8: workers.min must be an integer >= 0, got \"abc\"" },
@@ -342,6 +347,18 @@ static const struct error_case error_cases[] = {
 	    "x.yaml:2:18: sharing.share must be an integer >= 1, got \"0\"" },
 	{ "name: a\nsharing: {owned: -2}\n",
 	    "x.yaml:2:18: sharing.owned must be an integer >= 0, got \"-2\"" },
+	{ "name: a\nworkers: {imports: \"xgboost,\"}\n",
+	    "x.yaml:2:20: workers.imports \"xgboost,\" must be Python module "
+	    "names separated by commas (e.g. \"xgboost, cupy\")" },
+	{ "name: a\nworkers: {imports: \"os; rm\"}\n",
+	    "x.yaml:2:20: workers.imports \"os; rm\" must be Python module "
+	    "names separated by commas (e.g. \"xgboost, cupy\")" },
+	{ "name: a\nworkers: {imports: 9lives}\n",
+	    "x.yaml:2:20: workers.imports \"9lives\" must be Python module "
+	    "names separated by commas (e.g. \"xgboost, cupy\")" },
+	{ "name: a\nworkers: {imports: \"a..b\"}\n",
+	    "x.yaml:2:20: workers.imports \"a..b\" must be Python module "
+	    "names separated by commas (e.g. \"xgboost, cupy\")" },
 	{ "name: a\nnotebook: {enabled: yes}\n",
 	    "x.yaml:2:21: notebook.enabled must be true or false, got "
 	    "\"yes\"" },
@@ -548,7 +565,7 @@ static const struct error_case error_cases[] = {
 	    "x.yaml:2:6: env.A must be a string, got a mapping" },
 	{ "&r {name: a, workers: *r}\n",
 	    "x.yaml:1:5: unknown key \"name\" in workers (expected one of: "
-	    "min, max, gpus, threads, memory, command)" },
+	    "min, max, gpus, threads, memory, command, imports)" },
 };
 
 static void
@@ -993,7 +1010,7 @@ test_load(void **state)
 	assert_int_equal(spec_load(path, &s, err, sizeof(err)), -1);
 	assert_null(s);
 	snprintf(want, sizeof(want), "%s:2:11: unknown key \"mn\" in workers "
-	    "(expected one of: min, max, gpus, threads, memory, command)",
+	    "(expected one of: min, max, gpus, threads, memory, command, imports)",
 	    path);
 	assert_string_equal(err, want);
 	assert_int_equal(unlink(path), 0);
