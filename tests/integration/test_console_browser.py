@@ -23,6 +23,9 @@ import pytest
 
 from conftest import ROOT, client, spec
 
+# the browser's CPU, not the daemon's code, is what this costs under ASan
+pytestmark = pytest.mark.plain
+
 BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
 ARTIFACTS = os.path.join(ROOT, "build", "artifacts")
 CHROMIUM = "/usr/bin/chromium"
