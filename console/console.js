@@ -571,6 +571,11 @@ function renderPool() {
 			    'instance below its share needs it' :
 			    'within its sharing.owned' }, s.borrowed ?
 			    'borrowed' : 'owned') : null),
+		    s.borrowed && s.owner ? h('div', { class: 'w owner' },
+			'owned by ', h('a', { href: '/instances/' + s.owner },
+			s.owner)) : !held && s.owner ? h('div',
+			{ class: 'w owner' }, 'owned by ', h('a',
+			{ href: '/instances/' + s.owner }, s.owner)) : null,
 		    s.reserved_for ? h('div', { class: 'w reserved' },
 			'\u2192 ', h('a', { href: '/instances/' +
 			s.reserved_for }, s.reserved_for), ' (reclaimed)') :

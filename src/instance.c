@@ -3704,6 +3704,7 @@ ctl_pool_json(struct ctl *c)
 	int *ent = xcalloc(c->ninst + 1, sizeof(*ent));
 	int *left = xcalloc(c->ninst + 1, sizeof(*left));
 	bool *lent = xcalloc((size_t)n + 1, sizeof(*lent));
+	struct instance **owner = xcalloc((size_t)n + 1, sizeof(*owner));
 	size_t i, j, nc;
 	int pass;
 
@@ -3724,8 +3725,29 @@ ctl_pool_json(struct ctl *c)
 			if (h == POOL_FREE || going != (pass == 1))
 				continue;
 			for (i = 0; i < c->ninst; i++)
-				if (c->inst[i]->id == h)
+				if (c->inst[i]->id == h) {
 					lent[s] = left[i]-- <= 0;
+					if (!lent[s])
+						owner[s] = c->inst[i];
+				}
+		}
+	}
+	/* Whose owned quota the other slots are: borrowed ones first, then
+	 * free ones, to the instances (in deployment order) that hold less
+	 * than they own; the rest belong to nobody. */
+	for (pass = 0; pass < 2; pass++) {
+		for (s = 0; s < n; s++) {
+			int h = pool_slot_holder(c->pool, s);
+
+			if (owner[s] != NULL || (pass == 0) != (h != POOL_FREE))
+				continue;
+			for (i = 0; i < c->ninst; i++) {
+				if (left[i] > 0 && c->inst[i]->id != h) {
+					left[i]--;
+					owner[s] = c->inst[i];
+					break;
+				}
+			}
 		}
 	}
 	for (s = 0; s < n; s++) {
@@ -3744,6 +3766,8 @@ ctl_pool_json(struct ctl *c)
 		json_object_set_new(o, "instance", in != NULL ?
 		    json_string(in->spec->name) : json_null());
 		json_object_set_new(o, "borrowed", json_boolean(borrowed));
+		json_object_set_new(o, "owner", owner[s] != NULL ?
+		    json_string(owner[s]->spec->name) : json_null());
 		json_object_set_new(o, "reserved_for", rin != NULL ?
 		    json_string(rin->spec->name) : json_null());
 		for (j = 0; in != NULL && j < in->nworkers; j++)
@@ -3797,6 +3821,7 @@ ctl_pool_json(struct ctl *c)
 	free(ent);
 	free(left);
 	free(lent);
+	free(owner);
 	return json_pack("{s:s,s:s,s:i,s:i,s:o,s:o}",
 	    "name", pool_name(c->pool),
 	    "kind", pool_kind_name(pool_kind(c->pool)),

@@ -65,6 +65,10 @@ def test_owned_slots_come_back_without_losing_work(edask, tmp_path):
         e.wait_running(4, name="a", timeout=90)
         assert pool_inst(e, "a")["borrowed"] == 2
         assert e.events("a", "lend")
+        # a's borrowed slots count in b's owned quota: b takes them back
+        slots = e.get("/v1/pool")["slots"]
+        assert sorted((s["borrowed"], s["owner"]) for s in slots) == [
+            (False, "a"), (False, "a"), (True, "b"), (True, "b")], slots
 
         # B gets work: its 2 owned slots come back from A
         t0 = time.monotonic()
