@@ -38,10 +38,10 @@ all: $(B)/edask $(B)/fakenvml/libnvidia-ml.so.1
 $(B)/obj/%.o: src/%.c $(HDR) | $(B)/obj
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(B)/obj/console_assets.o: src/console_assets.S $(CONSOLE) | $(B)/obj
+$(B)/obj/console_assets.o: src/console_assets.S src/asset.inc $(CONSOLE) | $(B)/obj
 	$(CC) -c -o $@ $<
 
-$(B)/obj/instance_assets.o: src/instance_assets.S $(INSTFILES) | $(B)/obj
+$(B)/obj/instance_assets.o: src/instance_assets.S src/asset.inc $(INSTFILES) | $(B)/obj
 	$(CC) -c -o $@ $<
 
 $(B)/obj:

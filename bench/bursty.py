@@ -61,8 +61,9 @@ import sys
 import tempfile
 import time
 
-from harness import (BenchError, http_json, log, pid_alive, pid_is_dask,
-                     stop_edask, tail)
+from harness import (BenchError, http_json, log, md_table, n_workers,
+                     own_children, pid_alive, pid_is_dask, ratio, stop_edask,
+                     tail, text_table, wait_until)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EDASK = os.path.join(ROOT, "build", "edask")
@@ -83,22 +84,6 @@ scale_down_delay: {SCALE_DOWN_DELAY_S}s}}
 """
 
 SYSTEMS = ["edask", "adaptive", "static-max", "static-min"]
-
-
-def wait_until(what, predicate, deadline_s=PHASE_DEADLINE_S, every=0.1):
-    end = time.monotonic() + deadline_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise BenchError(f"timed out after {deadline_s:.0f} s waiting "
-                             f"for {what}")
-        time.sleep(every)
-
-
-def n_workers(client):
-    return len(client.scheduler_info()["workers"])
 
 
 # The task. Defined in __main__, so cloudpickle ships it by value.
@@ -280,31 +265,6 @@ def bench_edask(args):
 
 # ------------------------------------------------------- LocalCluster(s) ---
 
-def own_children():
-    """PIDs of this process's direct children that are LocalCluster worker
-    processes (multiprocessing ``spawn_main``). multiprocessing's own
-    resource tracker is left alone: it is shared and outlives a cluster."""
-    pids = set()
-    try:
-        for tid in os.listdir("/proc/self/task"):
-            try:
-                with open(f"/proc/self/task/{tid}/children") as f:
-                    pids.update(int(p) for p in f.read().split())
-            except OSError:
-                pass
-    except OSError:
-        pass
-    workers = set()
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if b"spawn_main" in f.read():
-                    workers.add(pid)
-        except OSError:
-            pass
-    return workers
-
-
 def bench_local(args, n_start, adapt):
     from distributed import Client, LocalCluster
 
@@ -354,10 +314,6 @@ RUNNERS = {
 
 def fmt_max(v):
     return "-" if v is None else f"{v:.1f}"
-
-
-def ratio(a, b):
-    return a / b if b else float("nan")
 
 
 def build_table(res, args):
@@ -414,24 +370,6 @@ def targets(res):
     add(e["recomputed"] == 0,
         f"edask recomputed tasks == 0: {e['recomputed']}")
     return out
-
-
-def text_table(rows):
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for j, r in enumerate(rows):
-        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                               for i, (c, w) in enumerate(zip(r, widths))))
-        if j == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def md_table(rows):
-    out = ["| " + " | ".join(rows[0]) + " |",
-           "|" + "|".join(["---"] + ["---:"] * (len(rows[0]) - 1)) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
-    return "\n".join(out)
 
 
 def plot(res, args, path):

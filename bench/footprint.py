@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 
-from harness import BenchError, http_json, log, stop_edask, tail
+from harness import (BenchError, http_json, log, stop_edask, tail, wait_until)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = "/usr/bin/python3"
@@ -53,16 +53,6 @@ def cpu_ticks(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])     # utime + stime
-
-
-def wait_until(what, pred, deadline=120.0):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise BenchError(f"timed out waiting for {what}")
 
 
 def mib(b):

@@ -83,3 +83,70 @@ def stop_edask(proc, log_path, dask_pids):
         raise BenchError("; ".join(problems) + f"; edask log: "
                          f"{tail(log_path)}")
     log("edask: stopped cleanly (exit 0, no Dask process left)")
+
+
+def wait_until(what, predicate, deadline_s=180.0, every=0.1):
+    """Calls predicate() until it returns a true value, and returns that;
+    BenchError after deadline_s."""
+    end = time.monotonic() + deadline_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise BenchError(f"timed out after {deadline_s:.0f} s waiting "
+                             f"for {what}")
+        time.sleep(every)
+
+
+def n_workers(client):
+    return len(client.scheduler_info()["workers"])
+
+
+def own_children():
+    """PIDs of this process's direct children that are LocalCluster worker
+    processes (multiprocessing ``spawn_main``). multiprocessing's own
+    resource tracker is left alone: it is shared and outlives a cluster."""
+    pids = set()
+    try:
+        for tid in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{tid}/children") as f:
+                    pids.update(int(p) for p in f.read().split())
+            except OSError:
+                pass
+    except OSError:
+        pass
+    workers = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"spawn_main" in f.read():
+                    workers.add(pid)
+        except OSError:
+            pass
+    return workers
+
+
+def ratio(a, b):
+    return a / b if b else float("nan")
+
+
+def text_table(rows):
+    """rows[0] is the header; the first column left-aligned, the others
+    right-aligned."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for j, r in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(r, widths))))
+        if j == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def md_table(rows):
+    out = ["| " + " | ".join(rows[0]) + " |",
+           "|" + "|".join(["---"] + ["---:"] * (len(rows[0]) - 1)) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    return "\n".join(out)

@@ -84,8 +84,9 @@ import tempfile
 import threading
 import time
 
-from harness import (BenchError, http_json, log, pid_alive, pid_is_dask,
-                     stop_edask, tail)
+from harness import (BenchError, http_json, log, md_table, n_workers,
+                     own_children, pid_alive, pid_is_dask, ratio, stop_edask,
+                     tail, text_table, wait_until)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EDASK = os.path.join(ROOT, "build", "edask")
@@ -115,22 +116,6 @@ reclaim_grace: {RECLAIM_GRACE_S}s}}}}
 
 SYSTEMS = ["edask", "static-halves"]
 COLORS = {"a": "tab:blue", "b": "tab:orange"}
-
-
-def wait_until(what, predicate, deadline_s=START_DEADLINE_S, every=0.1):
-    end = time.monotonic() + deadline_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise BenchError(f"timed out after {deadline_s:.0f} s waiting "
-                             f"for {what}")
-        time.sleep(every)
-
-
-def n_workers(client):
-    return len(client.scheduler_info()["workers"])
 
 
 def parse_trace(text):
@@ -445,31 +430,6 @@ def bench_edask(args):
 
 # ------------------------------------------------------- LocalCluster(s) ---
 
-def own_children():
-    """PIDs of this process's direct children that are LocalCluster worker
-    processes (multiprocessing ``spawn_main``). multiprocessing's own
-    resource tracker is left alone: it is shared and outlives a cluster."""
-    pids = set()
-    try:
-        for tid in os.listdir("/proc/self/task"):
-            try:
-                with open(f"/proc/self/task/{tid}/children") as f:
-                    pids.update(int(p) for p in f.read().split())
-            except OSError:
-                pass
-    except OSError:
-        pass
-    workers = set()
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if b"spawn_main" in f.read():
-                    workers.add(pid)
-        except OSError:
-            pass
-    return workers
-
-
 def bench_static_halves(args):
     from distributed import Client, LocalCluster
 
@@ -516,10 +476,6 @@ RUNNERS = {"edask": bench_edask, "static-halves": bench_static_halves}
 
 def fmt(v, spec=".1f"):
     return "-" if v is None else format(v, spec)
-
-
-def ratio(a, b):
-    return a / b if b else float("nan")
 
 
 def build_table(res, args):
@@ -604,24 +560,6 @@ def targets(res):
             f"({len(sh['reclaims'])} reclaim(s), max "
             f"{sh['lat_max']:.2f} s)")
     return out
-
-
-def text_table(rows):
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for j, r in enumerate(rows):
-        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                               for i, (c, w) in enumerate(zip(r, widths))))
-        if j == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def md_table(rows):
-    out = ["| " + " | ".join(rows[0]) + " |",
-           "|" + "|".join(["---"] + ["---:"] * (len(rows[0]) - 1)) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
-    return "\n".join(out)
 
 
 def plot(res, args, path):

@@ -49,7 +49,8 @@ import sys
 import tempfile
 import time
 
-from harness import BenchError, http_json, log, stop_edask, tail
+from harness import (BenchError, http_json, log, n_workers, stop_edask, tail,
+                     wait_until)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EDASK = os.path.join(ROOT, "build", "edask")
@@ -68,28 +69,11 @@ scaling: {{interval: 1s, idle_timeout: 30s, scale_down_delay: 10s}}
 """
 
 
-def wait_until(what, predicate, deadline_s=PHASE_DEADLINE_S, every=0.1):
-    """Call predicate() until it returns a true value; return that value."""
-    end = time.monotonic() + deadline_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise BenchError(f"timed out after {deadline_s:.0f} s waiting "
-                             f"for {what}")
-        time.sleep(every)
-
-
-def n_workers(client):
-    return len(client.scheduler_info()["workers"])
-
-
 def run_burst(client):
     """Submit the burst; return (seconds to MAX_WORKERS, burst seconds)."""
     # Start from exactly the minimum, so both systems face the same start.
     wait_until(f"{MIN_WORKERS} worker registered",
-               lambda: n_workers(client) >= MIN_WORKERS)
+               lambda: n_workers(client) >= MIN_WORKERS, PHASE_DEADLINE_S)
     if n_workers(client) != MIN_WORKERS:
         raise BenchError(f"expected {MIN_WORKERS} worker before the burst, "
                          f"scheduler has {n_workers(client)}")
@@ -174,7 +158,8 @@ def bench_edask():
                     return f.read().strip()
             except FileNotFoundError:
                 return None
-        api = wait_until("edask to write api.url", read_url)
+        api = wait_until("edask to write api.url", read_url,
+                         PHASE_DEADLINE_S)
 
         def ready():
             inst = observe()
@@ -185,7 +170,8 @@ def bench_edask():
                     and inst.get("workers_running", 0) >= MIN_WORKERS):
                 return inst
             return None
-        inst = wait_until("instance started with 1 worker running", ready)
+        inst = wait_until("instance started with 1 worker running", ready,
+                          PHASE_DEADLINE_S)
         address = inst["outputs"]["dask_scheduler_address"]
         log(f"edask: instance started, scheduler {address}")
 

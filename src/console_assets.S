@@ -7,16 +7,7 @@
  * NUL.  Makefile rebuilds this object when a file in console/ changes.
  */
 
-	.macro	asset name, file
-	.global	\name
-	.global	\name\()_end
-	.type	\name, %object
-\name:
-	.incbin	"\file"
-\name\()_end:
-	.byte	0
-	.size	\name, . - \name
-	.endm
+	.include "src/asset.inc"
 
 	.section .rodata
 	asset	console_index_html, "console/index.html"

@@ -54,7 +54,6 @@
 #define FORKER_POLL_MS		100	/* until its socket answers */
 #define FORKER_IO_MS		1000	/* one fork request, at most */
 #define FORKER_REPLY_MAX	512
-#define FORKER_RESTART_MS	1000	/* first restart after it died */
 #define BACKOFF_MAX_MS		60000
 #define EVENTS_KEPT		10000
 #define MISSING_TICKS		3	/* a running worker absent this often
@@ -201,7 +200,8 @@ struct instance {
 	bool		 forker_stop;	/* asked to go */
 	int64_t		 forker_deadline_ms;
 	uint64_t	 forker_timer;	/* readiness poll, or a restart */
-	int64_t		 forker_backoff_ms;
+	int		 forker_failures;	/* exits since it was last
+						   ready: backoff_ms() */
 };
 
 struct ctl {
@@ -867,16 +867,13 @@ on_forker_exit(pid_t pid, int status, void *arg)
 	unlink(in->forker_pidfile);
 	if (!in->forker_stop && (in->state == I_STARTED ||
 	    in->state == I_STARTING)) {
-		int64_t delay = in->forker_backoff_ms > 0 ?
-		    in->forker_backoff_ms : FORKER_RESTART_MS;
+		int64_t delay = backoff_ms(++in->forker_failures);
 
 		launch_log_tail(in->forker_log, tail, sizeof(tail));
 		ev(in, "forker", "the worker forker exited; workers start by "
 		    "exec until it is back (in %llds); log %s%s%s",
 		    (long long)delay / 1000, in->forker_log,
 		    tail[0] != '\0' ? ": " : "", tail);
-		in->forker_backoff_ms = delay * 2 > BACKOFF_MAX_MS ?
-		    BACKOFF_MAX_MS : delay * 2;
 		in->forker_timer = loop_timer_add(in->ctl->loop, delay,
 		    forker_restart, in);
 	}
@@ -922,7 +919,7 @@ forker_poll(void *arg)
 	if ((fd = forker_connect(in, SOCK_NONBLOCK)) != -1) {
 		close(fd);
 		in->forker_ready = true;
-		in->forker_backoff_ms = 0;
+		in->forker_failures = 0;
 		log_info("[%s] worker forker ready (pid %d)", in->spec->name,
 		    (int)in->forker_pid);
 		return;

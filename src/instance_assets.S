@@ -7,16 +7,7 @@
  * when one of them changes.
  */
 
-	.macro	asset name, file
-	.global	\name
-	.global	\name\()_end
-	.type	\name, %object
-\name:
-	.incbin	"\file"
-\name\()_end:
-	.byte	0
-	.size	\name, . - \name
-	.endm
+	.include "src/asset.inc"
 
 	.section .rodata
 	asset	sched_preload_py, "src/py/edask_preload.py"

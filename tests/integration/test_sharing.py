@@ -5,8 +5,8 @@ drained through edask's scheduler preload (no new tasks, its own finish),
 then retired through the scheduler (its data moves first): every task of
 the donor runs exactly once, counted by the tasks themselves.
 """
-import os
 import time
+import urllib.request
 
 import numpy as np
 import pytest
@@ -44,17 +44,24 @@ def share_spec(name, min, owned=0, share=1, grace="20s", idle="60s"):
                 % (owned, share, grace))
 
 
-def test_owned_slots_come_back_without_losing_work(edask, tmp_path):
+def two_tenants(edask, tmp_path, a_owned, grace):
+    """a (min 1) and b (min 0, owning 2) on 4 simulated GPUs, a running
+    its one worker; returns edask, the path where a's tasks count their
+    runs, and a client of each."""
     e = edask(args=["--gpus", "4"],
-              specs=[share_spec("a", 1, owned=2),
-                     share_spec("b", 0, owned=2)])
+              specs=[share_spec("a", 1, owned=a_owned, grace=grace),
+                     share_spec("b", 0, owned=2, grace=grace)])
     e.wait_started("a")
     e.wait_started("b")
     e.wait_running(1, name="a")
     log_a = str(tmp_path / "a-runs")
     open(log_a, "w").close()
-    ca = client(e.scheduler_address("a"))
-    cb = client(e.scheduler_address("b"))
+    return (e, log_a, client(e.scheduler_address("a")),
+            client(e.scheduler_address("b")))
+
+
+def test_owned_slots_come_back_without_losing_work(edask, tmp_path):
+    e, log_a, ca, cb = two_tenants(edask, tmp_path, 2, "20s")
     try:
         # data A keeps, spread over its workers as they come
         arrays = [ca.submit(np.full, 250_000, i, pure=False)
@@ -156,16 +163,7 @@ def test_forced_reclaim_is_counted(edask, tmp_path):
     """Every worker busy with long tasks and a short grace: the reclaim
     cannot drain in time, so the workers are stopped, and what that cut
     short is reported (tasks restarted) instead of hidden."""
-    e = edask(args=["--gpus", "4"],
-              specs=[share_spec("a", 1, owned=0, grace="2s"),
-                     share_spec("b", 0, owned=2, grace="2s")])
-    e.wait_started("a")
-    e.wait_started("b")
-    e.wait_running(1, name="a")
-    log_a = str(tmp_path / "a-runs")
-    open(log_a, "w").close()
-    ca = client(e.scheduler_address("a"))
-    cb = client(e.scheduler_address("b"))
+    e, log_a, ca, cb = two_tenants(edask, tmp_path, 0, "2s")
     try:
         futs = ca.map(counted(log_a), range(4), [12] * 4, pure=False)
         e.wait_running(4, name="a", timeout=90)
@@ -183,8 +181,7 @@ def test_forced_reclaim_is_counted(edask, tmp_path):
         # the cut tasks ran again, and only those
         done = runs(log_a)
         assert len(done) == 6 and set(done) == set(range(4)), done
-        with __import__("urllib.request").request.urlopen(
-                e.url + "/metrics", timeout=10) as r:
+        with urllib.request.urlopen(e.url + "/metrics", timeout=10) as r:
             text = r.read().decode()
         assert "edask_reclaim_restarted_tasks_total 2" in text
         assert ('edask_reclaims_total{instance="a",outcome="forced"} 2'
@@ -198,16 +195,7 @@ def test_kill9_mid_reclaim_carries_on(edask, tmp_path):
     """The controller dies while a reclaimed worker drains: the next one
     finds the reclaim in the store, keeps the slot reserved for its
     recipient, and finishes it without restarting a task."""
-    e = edask(args=["--gpus", "4"],
-              specs=[share_spec("a", 1, owned=0, grace="60s"),
-                     share_spec("b", 0, owned=2, grace="60s")])
-    e.wait_started("a")
-    e.wait_started("b")
-    e.wait_running(1, name="a")
-    log_a = str(tmp_path / "a-runs")
-    open(log_a, "w").close()
-    ca = client(e.scheduler_address("a"))
-    cb = client(e.scheduler_address("b"))
+    e, log_a, ca, cb = two_tenants(edask, tmp_path, 0, "60s")
     try:
         futs = ca.map(counted(log_a), range(12), [4] * 12, pure=False)
         e.wait_running(4, name="a", timeout=90)
