@@ -48,6 +48,7 @@ check_pool(const struct config *c, const struct config_pool *p, size_t i)
 		ASSERT(p->gpus == CONFIG_GPUS_AUTO ||
 		    (p->gpus >= 1 && p->gpus <= CONFIG_GPUS_MAX));
 		ASSERT(p->slots == 0 && p->partition == NULL &&
+		    p->account == NULL && p->gpus_per_job == 0 &&
 		    p->time_limit == NULL && p->nsbatch_args == 0 &&
 		    p->scheduler_host == NULL);
 		for (j = 0; j < i; j++)
@@ -59,6 +60,10 @@ check_pool(const struct config *c, const struct config_pool *p, size_t i)
 	ASSERT(p->slots >= 1 && p->slots <= CONFIG_SLOTS_MAX);
 	ASSERT(p->scheduler_host != NULL && p->scheduler_host[0] != '\0');
 	ASSERT(p->partition == NULL || p->partition[0] != '\0');
+	ASSERT(p->account == NULL || p->account[0] != '\0');
+	ASSERT(p->gpus_per_job >= 1 &&
+	    p->gpus_per_job <= CONFIG_GPUS_PER_JOB_MAX &&
+	    p->slots % p->gpus_per_job == 0);
 	ASSERT(p->time_limit == NULL || p->time_limit[0] != '\0');
 	for (j = 0; j < p->nsbatch_args; j++)
 		ASSERT(p->sbatch_args[j] != NULL &&

@@ -46,6 +46,8 @@ enum pool_key {
 	K_TIME_LIMIT,
 	K_SBATCH_ARGS,
 	K_SCHEDULER_HOST,
+	K_ACCOUNT,
+	K_GPUS_PER_JOB,
 	K_NKEYS
 };
 
@@ -61,6 +63,8 @@ static const struct {
 	[K_TIME_LIMIT] =	{ "time_limit", B_SLURM },
 	[K_SBATCH_ARGS] =	{ "sbatch_args", B_SLURM },
 	[K_SCHEDULER_HOST] =	{ "scheduler_host", B_SLURM },
+	[K_ACCOUNT] =		{ "account", B_SLURM },
+	[K_GPUS_PER_JOB] =	{ "gpus_per_job", B_SLURM },
 };
 
 enum top_key {
@@ -219,12 +223,12 @@ is_text(const yaml_node_t *n)
 }
 
 /*
- * A partition name (or Slurm's comma-separated list of them), given to
- * sbatch as one word: no blanks.  Null leaves it unset.
+ * A partition name (or Slurm's comma-separated list of them) or an
+ * account, given to sbatch as one word: no blanks.  Null leaves it unset.
  */
 static int
-read_partition(struct yamlx *x, const char *path, const yaml_node_t *v,
-    char **dst)
+read_word(struct yamlx *x, const char *path, const yaml_node_t *v,
+    const char *what, char **dst)
 {
 	char q[YAMLX_QUOTE_BUF];
 	size_t i;
@@ -241,8 +245,8 @@ read_partition(struct yamlx *x, const char *path, const yaml_node_t *v,
 		return -1;
 	for (i = 0; i < v->data.scalar.length; i++)
 		if (strchr(" \t\r\n", yamlx_sval(v)[i]) != NULL)
-			return yamlx_errat(x, v->start_mark, "%s must be a "
-			    "partition name without blanks, got %s", path,
+			return yamlx_errat(x, v->start_mark, "%s must be "
+			    "%s without blanks, got %s", path, what,
 			    yamlx_describe(v, q, sizeof(q)));
 	set_string(dst, v);
 	return 0;
@@ -535,7 +539,12 @@ read_pool_value(struct yamlx *x, enum pool_key key, const char *path,
 		return read_int(x, path, v, 1, CONFIG_SLOTS_MAX, false,
 		    &p->slots);
 	case K_PARTITION:
-		return read_partition(x, path, v, &p->partition);
+		return read_word(x, path, v, "a partition name", &p->partition);
+	case K_ACCOUNT:
+		return read_word(x, path, v, "an account name", &p->account);
+	case K_GPUS_PER_JOB:
+		return read_int(x, path, v, 1, CONFIG_GPUS_PER_JOB_MAX, false,
+		    &p->gpus_per_job);
 	case K_TIME_LIMIT:
 		return read_time_limit(x, path, v, &p->time_limit);
 	case K_SBATCH_ARGS:
@@ -618,8 +627,16 @@ read_pool(struct yamlx *x, struct config *c, size_t idx,
 			    "key \"%s\" in %s", pool_keys[r].key, pp);
 	}
 	p->backend = xstrdup(backend_name(b));
-	if (b == B_SLURM)
+	if (b == B_SLURM) {
 		p->gpus = 0;
+		if (vals[K_GPUS_PER_JOB] == NULL)
+			p->gpus_per_job = 1;
+		if (p->slots % p->gpus_per_job != 0)
+			return yamlx_errat(x, vals[K_SLOTS]->start_mark, "%s."
+			    "slots (%d) must be a multiple of gpus_per_job "
+			    "(%d): a worker is one job of gpus_per_job GPUs",
+			    pp, p->slots, p->gpus_per_job);
+	}
 	seen[idx].name = vals[K_NAME];
 	for (i = 0; i < idx; i++) {
 		if (strcmp(c->pools[i].name, p->name) == 0)
@@ -643,6 +660,7 @@ pool_clear(struct config_pool *p)
 	free(p->name);
 	free(p->backend);
 	free(p->partition);
+	free(p->account);
 	free(p->time_limit);
 	for (i = 0; i < p->nsbatch_args; i++)
 		free(p->sbatch_args[i]);
@@ -877,6 +895,8 @@ pool_equal(const struct config_pool *a, const struct config_pool *b)
 	if (!str_eq(a->name, b->name) || !str_eq(a->backend, b->backend) ||
 	    a->gpus != b->gpus || a->slots != b->slots ||
 	    !str_eq(a->partition, b->partition) ||
+	    !str_eq(a->account, b->account) ||
+	    a->gpus_per_job != b->gpus_per_job ||
 	    !str_eq(a->time_limit, b->time_limit) ||
 	    a->nsbatch_args != b->nsbatch_args ||
 	    !str_eq(a->scheduler_host, b->scheduler_host))
@@ -925,6 +945,8 @@ pool_to_json(const struct config_pool *p)
 	}
 	json_object_set_new(o, "slots", json_integer(p->slots));
 	json_object_set_new(o, "partition", json_str(p->partition));
+	json_object_set_new(o, "account", json_str(p->account));
+	json_object_set_new(o, "gpus_per_job", json_integer(p->gpus_per_job));
 	json_object_set_new(o, "time_limit", json_str(p->time_limit));
 	args = json_array();
 	for (i = 0; i < p->nsbatch_args; i++)

@@ -15,6 +15,9 @@
  *       backend: slurm
  *       slots: 16                # most GPUs held through Slurm, required
  *       partition: gpu           # optional
+ *       account: team-a          # optional, sbatch --account
+ *       gpus_per_job: 1          # GPUs of one worker (one job); slots
+ *                                # must be a multiple of it
  *       time_limit: "8:00:00"    # optional, Slurm's [D-]H:M:S shapes
  *       sbatch_args: []          # optional, extra arguments to sbatch
  *       scheduler_host: 10.0.0.5 # required: how compute nodes reach us
@@ -35,6 +38,7 @@
 #define CONFIG_GPUS_MAX			1024
 #define CONFIG_SLOTS_MAX		100000
 #define CONFIG_POOLS_MAX		64
+#define CONFIG_GPUS_PER_JOB_MAX		64
 
 /*
  * Every string and array below is owned by the struct config it hangs
@@ -49,6 +53,8 @@ struct config_pool {
 	/* slurm pools (zero/NULL on local ones) */
 	int	  slots;		/* 1..CONFIG_SLOTS_MAX */
 	char	 *partition;		/* NULL: the cluster's default */
+	char	 *account;		/* NULL: the user's default */
+	int	  gpus_per_job;		/* 1..CONFIG_GPUS_PER_JOB_MAX */
 	char	 *time_limit;		/* as written; NULL: partition's */
 	char	**sbatch_args;		/* nsbatch_args strings */
 	size_t	  nsbatch_args;

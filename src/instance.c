@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
+#include "config.h"
 #include "dask.h"
 #include "events.h"
 #include "gpu.h"
@@ -26,6 +28,7 @@
 #include "notebook.h"
 #include "pool.h"
 #include "scaler.h"
+#include "slurm.h"
 #include "spec.h"
 #include "store.h"
 #include "util.h"
@@ -55,6 +58,8 @@
 #define FORKER_IO_MS		1000	/* one fork request, at most */
 #define FORKER_REPLY_MAX	512
 #define BACKOFF_MAX_MS		60000
+#define SQUEUE_EVERY_MS		2000	/* a slurm pool's job listing */
+#define SLURM_CMD_MS		30000	/* sbatch, squeue, scancel: at most */
 #define EVENTS_KEPT		10000
 #define MISSING_TICKS		3	/* a running worker absent this often
 					   from the scheduler has left it */
@@ -110,6 +115,35 @@ struct worker {
 					   (re-adopted) */
 	char		 reclaim_restored[SPEC_NAME_MAX + 1];	/* from the
 					   store, until resolved to an id */
+	/* a worker of a slurm pool runs as a job: pid stays 0 */
+	int64_t		 job_id;	/* 0: not known yet */
+	struct child	*job_cmd;	/* sbatch or scancel in flight */
+	bool		 cancel_wanted;	/* scancel once sbatch answers */
+	bool		 cancel_sent;	/* scancel accepted at least once */
+	int64_t		 submitted_ms;	/* monotonic: sbatch answered */
+	int64_t		 job_running_ms;	/* monotonic: seen running */
+	bool		 pending_told;	/* its "pending too long" event */
+	bool		 job_listed;	/* in the latest listing */
+	char		 job_state[SLURM_STATE_MAX];
+	char		 job_reason[SLURM_REASON_MAX];
+	char		 job_node[SLURM_NODE_MAX];
+	char		 job_gpus[SLURM_GRES_MAX];
+};
+
+/*
+ * One pool of the daemon: its slots, and for a slurm pool the config
+ * (borrowed from ctl_config for the ctl's life) and the latest listing of
+ * this daemon's jobs (squeue, every SQUEUE_EVERY_MS).
+ */
+struct cpool {
+	struct ctl	*ctl;
+	struct pool	*pool;
+	const struct config_pool *slurm;	/* NULL: the local pool */
+	struct child	*squeue;	/* in flight */
+	int64_t		 squeue_started_ms;	/* monotonic */
+	uint64_t	 squeue_timer;
+	char		 squeue_error[256];	/* last failure, "" */
+	bool		 listed;	/* one listing succeeded */
 };
 
 /* One tick's numbers, for the console's chart (GET .../history). */
@@ -129,6 +163,7 @@ static const double decide_bounds[] = { 0.00001, 0.0001, 0.001, 0.01, 0.1,
 
 struct instance {
 	struct ctl	*ctl;
+	struct cpool	*cp;		/* its pool */
 	struct sample	*history;	/* ring of HISTORY_LEN */
 	size_t		 nhistory;	/* samples kept, <= HISTORY_LEN */
 	size_t		 history_next;
@@ -208,7 +243,9 @@ struct ctl {
 	struct loop	*loop;
 	struct http	*http;
 	struct events	*events;
-	struct pool	*pool;
+	struct cpool	**pools;
+	size_t		 npools;
+	char		 daemon_id[SLURM_DAEMON_ID_LEN + 1];	/* job tags */
 	struct store	*store;
 	struct histogram start_hist;	/* launch to registered, s */
 	struct histogram decide_hist;	/* one tick's decision, s */
@@ -229,6 +266,12 @@ struct ctl {
 };
 
 static void instance_tick(void *arg);
+struct cpool;
+struct worker;
+static void slurm_poll(struct cpool *cp);
+static void slurm_cancel(struct worker *w);
+static int write_whole(const char *path, const char *data, size_t len,
+    char *err, size_t errlen);
 static void instance_kick(struct instance *in);
 static void instance_stop(struct instance *in);
 static void instance_fail(struct instance *in, const char *fmt, ...)
@@ -336,6 +379,7 @@ persist_worker(struct worker *w)
 	sw.reclaim_for = (char *)reclaim_name(w);
 	sw.reclaim_deadline_ms = w->reclaim_for >= 0 ?
 	    w->reclaim_deadline_wall_ms : 0;
+	sw.job_id = w->job_id;
 	if (store_worker_put(w->inst->ctl->store, &sw, err, sizeof(err)) == -1)
 		log_warnx("%s", err);
 }
@@ -388,13 +432,93 @@ mem_total_bytes(void)
 	return (int64_t)pages * psize;
 }
 
+/* The local pool: simulated slots, NVML's GPUs, or a CPU slot per core. */
+static struct cpool *
+local_pool_new(struct ctl *c, const struct ctl_config *cfg)
+{
+	struct cpool *cp = xcalloc(1, sizeof(*cp));
+	char why[256];
+	int n;
+
+	cp->ctl = c;
+	if (cfg->gpus > 0) {
+		cp->pool = pool_new(cfg->pool_name, POOL_SIMULATED, cfg->gpus,
+		    NULL);
+		events_add(c->events, NULL, "pool", "pool %s: %d simulated GPU "
+		    "slots (NVML not used)", cfg->pool_name, cfg->gpus);
+	} else if ((n = gpu_open(why, sizeof(why))) > 0) {
+		cp->pool = pool_new(cfg->pool_name, POOL_GPU, n, NULL);
+		c->nvml = true;
+		events_add(c->events, NULL, "pool", "pool %s: %d GPUs found "
+		    "through NVML", cfg->pool_name, n);
+	} else {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+		if (cores < 1)
+			cores = 1;
+		if (n == 0)
+			snprintf(why, sizeof(why), "NVML reports no device");
+		cp->pool = pool_new(cfg->pool_name, POOL_CPU, (int)cores, NULL);
+		events_add(c->events, NULL, "pool", "no GPU found (%s): pool %s "
+		    "has %ld CPU slots, one per core", why, cfg->pool_name,
+		    cores);
+	}
+	return cp;
+}
+
+/*
+ * STATE/daemon.id: 16 random hex digits made once, in every Slurm job
+ * this daemon submits (slurm.h), so that a restart finds its own jobs
+ * and never takes another daemon's.
+ */
+static int
+daemon_id(struct ctl *c, char *err, size_t errlen)
+{
+	char *path = xasprintf("%s/daemon.id", c->state_dir), buf[64];
+	unsigned char raw[SLURM_DAEMON_ID_LEN / 2];
+	FILE *f;
+	size_t i, n = 0;
+	int fd;
+
+	if ((f = fopen(path, "re")) != NULL) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		if (strlen(buf) == SLURM_DAEMON_ID_LEN &&
+		    strspn(buf, "0123456789abcdef") == SLURM_DAEMON_ID_LEN) {
+			strlcpy_(c->daemon_id, buf, sizeof(c->daemon_id));
+			free(path);
+			return 0;
+		}
+	}
+	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd == -1 || read(fd, raw, sizeof(raw)) != (ssize_t)sizeof(raw)) {
+		seterr(err, errlen, "/dev/urandom: %s", strerror(errno));
+		if (fd != -1)
+			close(fd);
+		free(path);
+		return -1;
+	}
+	close(fd);
+	for (i = 0; i < sizeof(raw); i++)
+		snprintf(c->daemon_id + 2 * i, 3, "%02x", raw[i]);
+	snprintf(buf, sizeof(buf), "%s\n", c->daemon_id);
+	if (write_whole(path, buf, strlen(buf), err, errlen) == -1) {
+		free(path);
+		return -1;
+	}
+	free(path);
+	return 0;
+}
+
 struct ctl *
 ctl_new(struct loop *l, const struct ctl_config *cfg, char *err,
     size_t errlen)
 {
 	struct ctl *c;
-	char why[256], *path;
-	int n;
+	char *path;
+	size_t i;
 
 	c = xcalloc(1, sizeof(*c));
 	path = xasprintf("%s/edask.db", cfg->state_dir);
@@ -417,32 +541,29 @@ ctl_new(struct loop *l, const struct ctl_config *cfg, char *err,
 	c->mem_total = mem_total_bytes();
 	ctl_events_restore(c);
 	events_set_sink(c->events, on_event, c);
-	if (cfg->gpus > 0) {
-		c->pool = pool_new(cfg->pool_name, POOL_SIMULATED, cfg->gpus,
-		    NULL);
-		events_add(c->events, NULL, "pool", "pool %s: %d simulated GPU "
-		    "slots (NVML not used)", cfg->pool_name, cfg->gpus);
-	} else if ((n = gpu_open(why, sizeof(why))) > 0) {
-		c->pool = pool_new(cfg->pool_name, POOL_GPU, n, NULL);
-		c->nvml = true;
-		events_add(c->events, NULL, "pool", "pool %s: %d GPUs found "
-		    "through NVML", cfg->pool_name, n);
-	} else {
-		long cores = sysconf(_SC_NPROCESSORS_ONLN);
-
-		if (cores < 1)
-			cores = 1;
-		if (n == 0)
-			snprintf(why, sizeof(why), "NVML reports no device");
-		c->pool = pool_new(cfg->pool_name, POOL_CPU, (int)cores, NULL);
-		events_add(c->events, NULL, "pool", "no GPU found (%s): pool %s "
-		    "has %ld CPU slots, one per core", why, cfg->pool_name,
-		    cores);
-	}
-	if (c->pool == NULL) {
-		seterr(err, errlen, "cannot create the local pool");
+	if (daemon_id(c, err, errlen) == -1) {
 		ctl_free(c);
 		return NULL;
+	}
+	c->pools = xcalloc(cfg->nslurm + 1, sizeof(*c->pools));
+	if (cfg->pool_name != NULL)
+		c->pools[c->npools++] = local_pool_new(c, cfg);
+	for (i = 0; i < cfg->nslurm; i++) {
+		const struct config_pool *sp = &cfg->slurm[i];
+		struct cpool *cp = xcalloc(1, sizeof(*cp));
+
+		cp->slurm = sp;
+		cp->pool = pool_new(sp->name, POOL_SLURM,
+		    sp->slots / sp->gpus_per_job, NULL);
+		c->pools[c->npools++] = cp;
+		events_add(c->events, NULL, "pool", "pool %s: Slurm, up to %d "
+		    "job(s) of %d GPU(s)%s%s; workers reach their schedulers "
+		    "at %s", sp->name, pool_size(cp->pool), sp->gpus_per_job,
+		    sp->partition != NULL ? " in partition " : "",
+		    sp->partition != NULL ? sp->partition : "",
+		    sp->scheduler_host);
+		cp->ctl = c;
+		slurm_poll(cp);
 	}
 	return c;
 }
@@ -452,6 +573,7 @@ worker_free(struct worker *w)
 {
 	if (w == NULL)
 		return;
+	child_cancel(w->job_cmd);
 	free(w->log);
 	free(w);
 }
@@ -509,7 +631,13 @@ ctl_free(struct ctl *c)
 	free(c->inst);
 	http_free(c->http);
 	events_free(c->events);
-	pool_free(c->pool);
+	for (i = 0; i < c->npools; i++) {
+		child_cancel(c->pools[i]->squeue);
+		loop_timer_cancel(c->loop, c->pools[i]->squeue_timer);
+		pool_free(c->pools[i]->pool);
+		free(c->pools[i]);
+	}
+	free(c->pools);
 	if (c->nvml)
 		gpu_close();
 	store_close(c->store);
@@ -540,6 +668,18 @@ ctl_find(struct ctl *c, const char *name)
 	for (i = 0; i < c->ninst; i++)
 		if (strcmp(c->inst[i]->spec->name, name) == 0)
 			return c->inst[i];
+	return NULL;
+}
+
+/* The pool called name; NULL if the daemon has none. */
+static struct cpool *
+ctl_pool(struct ctl *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->npools; i++)
+		if (strcmp(pool_name(c->pools[i]->pool), name) == 0)
+			return c->pools[i];
 	return NULL;
 }
 
@@ -590,7 +730,7 @@ worker_remove(struct worker *w)
 		dask_cancel(in->dask, w);
 	if (w->pid > 0)
 		loop_pid_unwatch(c->loop, w->pid);
-	pool_release(c->pool, w->slot);
+	pool_release(in->cp->pool, w->slot);
 	forget_worker(w);
 	for (i = 0; i < in->nworkers; i++) {
 		if (in->workers[i] == w) {
@@ -607,6 +747,14 @@ on_kill_timer(void *arg)
 	struct worker *w = arg;
 
 	w->kill_timer = 0;
+	if (w->inst->cp->slurm != NULL) {
+		/* scancel again until the job has left: Slurm itself sends
+		 * SIGTERM, then SIGKILL after its KillWait */
+		slurm_cancel(w);
+		w->kill_timer = loop_timer_add(w->inst->ctl->loop,
+		    KILL_GRACE_MS, on_kill_timer, w);
+		return;
+	}
 	if (!w->term_sent) {
 		w->term_sent = true;
 		launch_kill(w->pid, SIGTERM);
@@ -640,6 +788,15 @@ worker_terminate(struct worker *w, int64_t wait_ms)
 	}
 	if (w->kill_timer != 0)
 		loop_timer_cancel(l, w->kill_timer);
+	if (w->inst->cp->slurm != NULL) {
+		/* a retired worker's job is cancelled at once: once Dask
+		 * has confirmed, nothing of it is still needed */
+		w->term_sent = true;
+		slurm_cancel(w);
+		w->kill_timer = loop_timer_add(l, KILL_GRACE_MS, on_kill_timer,
+		    w);
+		return;
+	}
 	if (wait_ms > 0 && !w->term_sent) {
 		w->kill_timer = loop_timer_add(l, wait_ms, on_kill_timer, w);
 		return;
@@ -723,12 +880,30 @@ on_start_timeout(void *arg)
 	w->start_timer = 0;
 	if (w->state != W_LAUNCHING)
 		return;
+	if (in->cp->slurm != NULL && w->job_running_ms == 0) {
+		/* still queued: Slurm's business, and it counts as capacity;
+		 * said once, never duplicated by another job */
+		if (!w->pending_told)
+			ev(in, "pending", "worker w%d: job %lld pending for %s: "
+			    "%s; kept in the queue", w->id,
+			    (long long)w->job_id, fmt_duration(
+			    in->spec->scaling.start_timeout_ms, d, sizeof(d)),
+			    w->job_reason[0] != '\0' ? w->job_reason :
+			    w->job_state[0] != '\0' ? w->job_state :
+			    "not listed yet");
+		w->pending_told = true;
+		return;
+	}
 	count_failure(in);
 	ev(in, "start_timeout", "worker w%d (%s) did not register within %s: "
 	    "killed; failure %d, next launch in %llds; log %s", w->id,
 	    w->name, fmt_duration(in->spec->scaling.start_timeout_ms, d,
 	    sizeof(d)), in->failures,
 	    (long long)(backoff_ms(in->failures) / 1000), w->log);
+	if (in->cp->slurm != NULL) {
+		worker_terminate(w, 0);
+		return;
+	}
 	w->state = W_STOPPING;
 	persist_worker(w);
 	launch_kill(w->pid, SIGKILL);
@@ -745,7 +920,7 @@ worker_argv(struct instance *in, struct worker *w)
 	bool nanny = false;
 
 	if (strcmp(s->workers.command, "auto") == 0) {
-		if (pool_kind(in->ctl->pool) == POOL_GPU &&
+		if (pool_kind(in->cp->pool) == POOL_GPU &&
 		    launch_command_exists("dask-cuda-worker")) {
 			launch_argv_push(&argv, &argc, "dask-cuda-worker");
 			nanny = true;
@@ -768,16 +943,23 @@ worker_argv(struct instance *in, struct worker *w)
 	if (s->workers.memory > 0)
 		snprintf(buf, sizeof(buf), "%lld",
 		    (long long)s->workers.memory);
+	else if (in->cp->slurm != NULL)
+		/* Dask reads the job's memory (its cgroup) on the node */
+		snprintf(buf, sizeof(buf), "auto");
 	else
 		snprintf(buf, sizeof(buf), "%lld", (long long)(in->ctl->mem_total /
-		    pool_size(in->ctl->pool)));
+		    pool_size(in->cp->pool)));
 	launch_argv_push(&argv, &argc, buf);
 	launch_argv_push(&argv, &argc, "--name");
 	launch_argv_push(&argv, &argc, w->name);
-	launch_argv_push(&argv, &argc, "--local-directory");
-	launch_argv_push(&argv, &argc, in->work_dir);
+	/* on a Slurm node, the node's temporary folder */
+	if (in->cp->slurm == NULL) {
+		launch_argv_push(&argv, &argc, "--local-directory");
+		launch_argv_push(&argv, &argc, in->work_dir);
+	}
 	if (s->workers.gpus > 0) {
-		snprintf(buf, sizeof(buf), "GPU=%d", s->workers.gpus);
+		snprintf(buf, sizeof(buf), "GPU=%d", in->cp->slurm != NULL ?
+		    in->cp->slurm->gpus_per_job : s->workers.gpus);
 		launch_argv_push(&argv, &argc, "--resources");
 		launch_argv_push(&argv, &argc, buf);
 	}
@@ -947,9 +1129,10 @@ forker_start(struct instance *in)
 	size_t argc = 0;
 	char err[512];
 
-	if (in->forker_pid > 0 ||
+	/* a slurm pool's workers start on other machines */
+	if (in->forker_pid > 0 || in->cp->slurm != NULL ||
 	    strcmp(in->spec->workers.command, "auto") != 0 ||
-	    (pool_kind(in->ctl->pool) == POOL_GPU &&
+	    (pool_kind(in->cp->pool) == POOL_GPU &&
 	    launch_command_exists("dask-cuda-worker")))
 		return;
 	if (write_whole(in->forker_py, worker_forker_py,
@@ -1128,6 +1311,469 @@ forker_fork(struct instance *in, char **argv, char **env, const char *log,
 	return (pid_t)pid;
 }
 
+/* ------------------------------------------------------- slurm workers */
+
+/*
+ * A worker of a slurm pool is one batch job (slurm.h for its tags):
+ * submitted by sbatch, seen through the pool's squeue listing, stopped by
+ * scancel.  It holds its pool slot from submission to the job's end, so a
+ * pending job counts as capacity like a launching process.
+ */
+
+static void on_scancel(int status, const char *out, size_t len,
+    const char *msg, void *arg);
+
+/* scancel of w's job (again, if asked again); once sbatch has answered
+ * when it is still in flight. */
+static void
+slurm_cancel(struct worker *w)
+{
+	struct instance *in = w->inst;
+	char id[32], err[256];
+	char *argv[] = { "scancel", id, NULL };
+
+	if (w->job_cmd != NULL || w->job_id <= 0) {
+		w->cancel_wanted = true;
+		return;
+	}
+	w->cancel_wanted = false;
+	snprintf(id, sizeof(id), "%lld", (long long)w->job_id);
+	w->job_cmd = child_run(in->ctl->loop, argv, NULL, SLURM_CMD_MS,
+	    on_scancel, w, err, sizeof(err));
+	if (w->job_cmd == NULL)
+		ev(in, "slurm", "worker w%d: cannot cancel job %lld: %s; "
+		    "trying again", w->id, (long long)w->job_id, err);
+}
+
+static void
+on_scancel(int status, const char *out, size_t len, const char *msg,
+    void *arg)
+{
+	struct worker *w = arg;
+
+	(void)out;
+	(void)len;
+	w->job_cmd = NULL;
+	if (status != 0) {
+		/* the kill timer asks again */
+		ev(w->inst, "slurm", "worker w%d: scancel %lld failed: %s",
+		    w->id, (long long)w->job_id, msg);
+		return;
+	}
+	w->cancel_sent = true;
+	log_info("[%s] job %lld of w%d cancelled", w->inst->spec->name,
+	    (long long)w->job_id, w->id);
+}
+
+/* The batch script: it runs its arguments, so no quoting is needed. */
+static char *
+slurm_script(struct instance *in, char *err, size_t errlen)
+{
+	static const char body[] = "#!/bin/sh\n"
+	    "# edask: one Dask worker as a Slurm job (docs/slurm.md)\n"
+	    "exec \"$@\"\n";
+	char *path = xasprintf("%s/slurm-worker.sh", in->dir);
+
+	if (write_whole(path, body, sizeof(body) - 1, err, errlen) == -1) {
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+static void
+on_sbatch(int status, const char *out, size_t len, const char *msg,
+    void *arg)
+{
+	struct worker *w = arg;
+	struct instance *in = w->inst;
+	char err[256];
+
+	w->job_cmd = NULL;
+	w->submitted_ms = mono_ms();
+	if (status != 0 || slurm_parse_sbatch(out, len, &w->job_id, err,
+	    sizeof(err)) == -1) {
+		if (status != 0)
+			strlcpy_(err, msg, sizeof(err));
+		w->job_id = 0;
+		count_failure(in);
+		ev(in, "worker_failed", "worker w%d: sbatch failed: %s; "
+		    "failure %d, next launch in %llds", w->id, err,
+		    in->failures, (long long)(backoff_ms(in->failures) / 1000));
+		/* a job sbatch did submit despite an error shows up in the
+		 * listing with this worker's tag and no worker: cancelled */
+		worker_remove(w);
+		if (in->state == I_STOPPING && in->nworkers == 0)
+			instance_stop(in);
+		else
+			ctl_check_shutdown(in->ctl);
+		maybe_reap(in);
+		return;
+	}
+	persist_worker(w);
+	ev(in, "submitted", "worker w%d: Slurm job %lld (%s)", w->id,
+	    (long long)w->job_id, w->name);
+	if (w->cancel_wanted)
+		slurm_cancel(w);
+}
+
+/* Submits w's job; false (w not submitted, err set) when sbatch cannot
+ * be run at all. */
+static bool
+slurm_submit(struct worker *w, char **argv, char **env, char *err,
+    size_t errlen)
+{
+	struct instance *in = w->inst;
+	const struct config_pool *sp = in->cp->slurm;
+	char **sb = NULL, tag[SLURM_COMMENT_MAX], buf[SLURM_COMMENT_MAX + 32];
+	char *script;
+	size_t n = 0, i;
+
+	if ((script = slurm_script(in, err, errlen)) == NULL)
+		return false;
+	launch_argv_push(&sb, &n, "sbatch");
+	launch_argv_push(&sb, &n, "--parsable");
+	snprintf(buf, sizeof(buf), "--job-name=edask.%s.%d", in->spec->name,
+	    w->id);
+	launch_argv_push(&sb, &n, buf);
+	slurm_tag(tag, sizeof(tag), in->ctl->daemon_id, in->spec->name, w->id);
+	snprintf(buf, sizeof(buf), "--comment=%s", tag);
+	launch_argv_push(&sb, &n, buf);
+	launch_argv_push(&sb, &n, "--nodes=1");
+	launch_argv_push(&sb, &n, "--ntasks=1");
+	if (in->spec->workers.gpus > 0) {
+		snprintf(buf, sizeof(buf), "--gres=gpu:%d", sp->gpus_per_job);
+		launch_argv_push(&sb, &n, buf);
+	}
+	if (sp->partition != NULL) {
+		snprintf(buf, sizeof(buf), "--partition=%s", sp->partition);
+		launch_argv_push(&sb, &n, buf);
+	}
+	if (sp->account != NULL) {
+		snprintf(buf, sizeof(buf), "--account=%s", sp->account);
+		launch_argv_push(&sb, &n, buf);
+	}
+	if (sp->time_limit != NULL) {
+		snprintf(buf, sizeof(buf), "--time=%s", sp->time_limit);
+		launch_argv_push(&sb, &n, buf);
+	}
+	launch_argv_push(&sb, &n, "--open-mode=append");
+	launch_argv_push(&sb, &n, "--output");
+	launch_argv_push(&sb, &n, w->log);
+	for (i = 0; i < sp->nsbatch_args; i++)
+		launch_argv_push(&sb, &n, sp->sbatch_args[i]);
+	launch_argv_push(&sb, &n, script);
+	for (i = 0; argv[i] != NULL; i++)
+		launch_argv_push(&sb, &n, argv[i]);
+	free(script);
+	w->job_cmd = child_run(in->ctl->loop, sb, env, SLURM_CMD_MS,
+	    on_sbatch, w, err, errlen);
+	launch_argv_free(sb);
+	return w->job_cmd != NULL;
+}
+
+/*
+ * The job of w ended, or left the listing: the worker is gone.  Like a
+ * process exit, but a job that ran and was ended by Slurm (time limit,
+ * node failure, preemption) is no failure of the spec: no backoff, and
+ * the next tick replaces it if demand remains.
+ */
+static void
+slurm_job_gone(struct worker *w, const char *state, const char *reason)
+{
+	struct instance *in = w->inst;
+	char extra[128] = "";
+
+	if (reason[0] != '\0')
+		snprintf(extra, sizeof(extra), ", %s", reason);
+	switch (w->state) {
+	case W_STOPPING:
+	case W_RETIRING:
+		ev(in, "worker_gone", "worker w%d (%s), job %lld %s, slot %d "
+		    "freed", w->id, w->name, (long long)w->job_id, state,
+		    w->slot);
+		break;
+	case W_LAUNCHING:
+		count_failure(in);
+		ev(in, "worker_failed", "worker w%d (%s): job %lld %s%s "
+		    "before the worker registered; failure %d, next launch "
+		    "in %llds; log %s", w->id, w->name, (long long)w->job_id,
+		    state, extra, in->failures,
+		    (long long)(backoff_ms(in->failures) / 1000), w->log);
+		break;
+	case W_RUNNING:
+	case W_DRAINING:
+		ev(in, "worker_lost", "worker w%d (%s): job %lld %s%s; "
+		    "replaced if demand remains", w->id, w->name,
+		    (long long)w->job_id, state, extra);
+		break;
+	}
+	worker_remove(w);
+	if (in->state == I_STOPPING && in->nworkers == 0)
+		instance_stop(in);
+	else
+		ctl_check_shutdown(in->ctl);
+	maybe_reap(in);
+}
+
+static void
+on_orphan_cancel(int status, const char *out, size_t len, const char *msg,
+    void *arg)
+{
+	(void)out;
+	(void)len;
+	(void)arg;
+	if (status != 0)
+		log_warnx("scancel of an orphan job: %s", msg);
+}
+
+static struct worker *
+slurm_worker_of(struct ctl *c, struct cpool *cp, const struct slurm_job *j)
+{
+	char inst[SPEC_NAME_MAX + 1];
+	struct instance *in;
+	struct worker *w;
+	int wid;
+
+	if (slurm_tag_parse(j->comment, c->daemon_id, inst, sizeof(inst),
+	    &wid) == -1)
+		return NULL;
+	in = ctl_find(c, inst);
+	if (in == NULL || in->cp != cp || (w = worker_by_id(in, wid)) == NULL)
+		return NULL;
+	/* an id the worker has already is the one that counts */
+	if (w->job_id > 0 && w->job_id != j->id)
+		return NULL;
+	return w;
+}
+
+/* What one job listing says about w. */
+static void
+slurm_job_seen(struct worker *w, const struct slurm_job *j)
+{
+	struct instance *in = w->inst;
+	bool changed = strcmp(w->job_state, j->state) != 0;
+
+	if (w->job_id == 0) {
+		/* re-adopted by its tag: sbatch answered, the record did
+		 * not get the id before the controller stopped */
+		w->job_id = j->id;
+		persist_worker(w);
+	}
+	strlcpy_(w->job_state, j->state, sizeof(w->job_state));
+	strlcpy_(w->job_reason, j->reason, sizeof(w->job_reason));
+	strlcpy_(w->job_node, j->node, sizeof(w->job_node));
+	strlcpy_(w->job_gpus, j->gres, sizeof(w->job_gpus));
+	if (j->phase == SLURM_RUNNING && w->job_running_ms == 0) {
+		w->job_running_ms = mono_ms();
+		if (changed)
+			ev(in, "job_running", "worker w%d: job %lld runs on %s%s%s",
+			    w->id, (long long)w->job_id, j->node,
+			    j->gres[0] != '\0' ? ", GPU " : "", j->gres);
+		/* registering is timed from here: queueing is Slurm's */
+		if (w->state == W_LAUNCHING) {
+			loop_timer_cancel(in->ctl->loop, w->start_timer);
+			w->start_timer = loop_timer_add(in->ctl->loop,
+			    in->spec->scaling.start_timeout_ms,
+			    on_start_timeout, w);
+		}
+	}
+}
+
+/*
+ * A listing of this daemon's jobs, started at `since`: each worker of the
+ * pool finds its job (by id, or by its tag), jobs that ended end their
+ * workers, and jobs with this daemon's tag that no worker claims (a
+ * submission the controller's death interrupted, an instance removed
+ * meanwhile) are cancelled.
+ */
+static void
+slurm_observe(struct ctl *c, struct cpool *cp, const struct slurm_job *jobs,
+    size_t n, int64_t since)
+{
+	size_t i, k, m;
+
+	for (k = 0; k < c->ninst; k++) {
+		struct instance *in = c->inst[k];
+
+		if (in->cp != cp)
+			continue;
+		for (m = 0; m < in->nworkers; m++)
+			in->workers[m]->job_listed = false;
+	}
+	for (i = 0; i < n; i++) {
+		const struct slurm_job *j = &jobs[i];
+		struct worker *w = slurm_worker_of(c, cp, j);
+		char inst[SPEC_NAME_MAX + 1];
+		int wid;
+
+		if (w != NULL) {
+			w->job_listed = true;
+			if (j->phase != SLURM_ENDED)
+				slurm_job_seen(w, j);
+			continue;
+		}
+		if (j->phase == SLURM_ENDED || slurm_tag_parse(j->comment,
+		    c->daemon_id, inst, sizeof(inst), &wid) == -1)
+			continue;
+		{
+			char id[32], err[256];
+			char *argv[] = { "scancel", id, NULL };
+			struct child *ch;
+
+			snprintf(id, sizeof(id), "%lld", (long long)j->id);
+			events_add(c->events, inst, "orphan", "Slurm job %lld "
+			    "(%s) has no worker record (a submission the "
+			    "controller's death interrupted): cancelled",
+			    (long long)j->id, j->name);
+			ch = child_run(c->loop, argv, NULL, SLURM_CMD_MS,
+			    on_orphan_cancel, NULL, err, sizeof(err));
+			if (ch == NULL)
+				log_warnx("scancel %s: %s", id, err);
+		}
+	}
+	/* ended jobs, and jobs gone from the listing (Slurm forgets ended
+	 * jobs after MinJobAge): a job submitted after the listing started
+	 * may just not be in it yet */
+	for (k = 0; k < c->ninst; k++) {
+		struct instance *in = c->inst[k];
+
+		if (in->cp != cp)
+			continue;
+		for (m = 0; m < in->nworkers; m++) {
+			struct worker *w = in->workers[m];
+			const struct slurm_job *j = NULL;
+
+			for (i = 0; i < n && w->job_id > 0; i++)
+				if (jobs[i].id == w->job_id)
+					j = &jobs[i];
+			if (j != NULL && j->phase == SLURM_ENDED) {
+				slurm_job_gone(w, j->state, j->reason);
+				m = (size_t)-1;	/* the array changed */
+				continue;
+			}
+			if (!w->job_listed && w->job_cmd == NULL &&
+			    (w->job_id == 0 || w->submitted_ms < since)) {
+				slurm_job_gone(w, w->job_id > 0 ?
+				    "left the queue" : "was never submitted",
+				    "");
+				m = (size_t)-1;
+				continue;
+			}
+		}
+	}
+}
+
+static void
+slurm_poll_timer(void *arg)
+{
+	struct cpool *cp = arg;
+
+	cp->squeue_timer = 0;
+	slurm_poll(cp);
+}
+
+static void
+slurm_listing_error(struct cpool *cp, const char *msg)
+{
+	/* said when it starts, or changes: not every 2 s */
+	if (strcmp(cp->squeue_error, msg) != 0)
+		events_add(cp->ctl->events, NULL, "slurm", "pool %s: cannot "
+		    "list jobs: %s; jobs are left as they are until it works",
+		    pool_name(cp->pool), msg);
+	strlcpy_(cp->squeue_error, msg, sizeof(cp->squeue_error));
+}
+
+static void
+on_squeue(int status, const char *out, size_t len, const char *msg,
+    void *arg)
+{
+	struct cpool *cp = arg;
+	struct ctl *c = cp->ctl;
+	struct slurm_job *jobs = NULL;
+	char err[256];
+	size_t n = 0;
+
+	cp->squeue = NULL;
+	if (status != 0) {
+		slurm_listing_error(cp, msg);
+	} else if (slurm_parse_squeue(out, len, &jobs, &n, err,
+	    sizeof(err)) == -1) {
+		slurm_listing_error(cp, err);
+	} else {
+		if (cp->squeue_error[0] != '\0')
+			events_add(c->events, NULL, "slurm", "pool %s: job "
+			    "listing works again", pool_name(cp->pool));
+		cp->squeue_error[0] = '\0';
+		cp->listed = true;
+		slurm_observe(c, cp, jobs, n, cp->squeue_started_ms);
+		free(jobs);
+	}
+	cp->squeue_timer = loop_timer_add(c->loop, SQUEUE_EVERY_MS,
+	    slurm_poll_timer, cp);
+}
+
+/*
+ * Lists the jobs (squeue --json; Slurm 22.05 ignores --me there and lists
+ * everyone's, so the tags pick this daemon's), then again every
+ * SQUEUE_EVERY_MS.
+ */
+static void
+slurm_poll(struct cpool *cp)
+{
+	char *argv[] = { "squeue", "--json", "--me", NULL };
+	char err[256];
+
+	if (cp->squeue != NULL)
+		return;
+	cp->squeue_started_ms = mono_ms();
+	cp->squeue = child_run(cp->ctl->loop, argv, NULL, SLURM_CMD_MS,
+	    on_squeue, cp, err, sizeof(err));
+	if (cp->squeue == NULL) {
+		slurm_listing_error(cp, err);
+		cp->squeue_timer = loop_timer_add(cp->ctl->loop,
+		    SQUEUE_EVERY_MS, slurm_poll_timer, cp);
+	}
+}
+
+/* worker_launch() for a slurm pool: w holds its slot; submits its job. */
+static bool
+worker_launch_slurm(struct instance *in, struct worker *w)
+{
+	char **argv = worker_argv(in, w);
+	char **env = spec_envv(in->spec, "PYTHONUNBUFFERED=1", NULL);
+	char err[512];
+	bool ok;
+
+	w->launched_wall_ms = wall_ms();
+	/* recorded before sbatch: a controller killed in between leaves a
+	 * row without job id, and the restart finds the job by its tag */
+	persist_instance(in);
+	persist_worker(w);
+	ok = slurm_submit(w, argv, env, err, sizeof(err));
+	launch_argv_free(argv);
+	launch_argv_free(env);
+	if (!ok) {
+		pool_release(in->cp->pool, w->slot);
+		forget_worker(w);
+		count_failure(in);
+		ev(in, "worker_failed", "cannot submit worker w%d: %s; "
+		    "failure %d, next launch in %llds", w->id, err,
+		    in->failures, (long long)(backoff_ms(in->failures) / 1000));
+		worker_free(w);
+		return false;
+	}
+	w->launched_ms = mono_ms();
+	w->start_timer = loop_timer_add(in->ctl->loop,
+	    in->spec->scaling.start_timeout_ms, on_start_timeout, w);
+	in->workers = xrealloc(in->workers,
+	    (in->nworkers + 1) * sizeof(*in->workers));
+	in->workers[in->nworkers++] = w;
+	log_info("[%s] submit w%d %s to pool %s (Slurm)", in->spec->name,
+	    w->id, w->name, pool_name(in->cp->pool));
+	return true;
+}
+
 /* Starts one worker on a free slot; false when it could not. */
 static bool
 worker_launch(struct instance *in)
@@ -1139,20 +1785,20 @@ worker_launch(struct instance *in)
 	char **argv, **env;
 	int slot;
 
-	slot = pool_acquire(c->pool, in->id);
+	slot = pool_acquire(in->cp->pool, in->id);
 	if (slot < 0)
 		return false;
 	if (c->ninst > 1 &&
-	    pool_held_by(c->pool, in->id) > in->spec->sharing.owned)
+	    pool_held_by(in->cp->pool, in->id) > in->spec->sharing.owned)
 		ev(in, "lend", "slot %d lent to it: it holds %d, owns %d; "
 		    "given back when an instance below its share needs it",
-		    slot, pool_held_by(c->pool, in->id),
+		    slot, pool_held_by(in->cp->pool, in->id),
 		    in->spec->sharing.owned);
 	w = xcalloc(1, sizeof(*w));
 	w->inst = in;
 	w->id = ++in->next_worker_id;
 	w->slot = slot;
-	w->gpu = pool_slot_gpu(c->pool, slot);
+	w->gpu = pool_slot_gpu(in->cp->pool, slot);
 	w->state = W_LAUNCHING;
 	w->reclaim_for = -1;
 	w->idle_since_ms = -1;
@@ -1160,6 +1806,8 @@ worker_launch(struct instance *in)
 	w->gpu_util = -1;
 	snprintf(w->name, sizeof(w->name), "%s-%d", in->spec->name, slot);
 	w->log = xasprintf("%s/w%d-%s.log", in->dir, w->id, w->name);
+	if (in->cp->slurm != NULL)
+		return worker_launch_slurm(in, w);
 	/* a CPU-only worker (gpus: 0) still takes a slot but sees no GPU */
 	if (w->gpu >= 0 && in->spec->workers.gpus > 0)
 		snprintf(cuda, sizeof(cuda), "CUDA_VISIBLE_DEVICES=%d", w->gpu);
@@ -1200,7 +1848,7 @@ worker_launch(struct instance *in)
 	launch_argv_free(env);
 	if (w->pid == -1) {
 		w->pid = 0;
-		pool_release(c->pool, slot);
+		pool_release(in->cp->pool, slot);
 		forget_worker(w);
 		count_failure(in);
 		ev(in, "worker_failed", "cannot start worker on slot %d: %s; "
@@ -1373,24 +2021,24 @@ observe_workers(struct instance *in, const struct dask_obs *obs)
  * back and forth.
  */
 static size_t
-pool_claims(struct ctl *c, struct instance *me, struct pool_claim *claims,
-    struct instance **who)
+pool_claims(struct ctl *c, struct cpool *cp, struct instance *me,
+    struct pool_claim *claims, struct instance **who)
 {
 	int64_t now = mono_ms();
-	int slot, n = pool_size(c->pool);
+	int slot, n = pool_size(cp->pool);
 	size_t i, k, m = 0;
 
 	for (i = 0; i < c->ninst; i++) {
 		struct instance *o = c->inst[i];
 		struct pool_claim *cl = &claims[m];
 
-		if (o->state != I_STARTED && o != me)
+		if ((o->state != I_STARTED && o != me) || o->cp != cp)
 			continue;
 		memset(cl, 0, sizeof(*cl));
 		cl->holder = o->id;
 		for (slot = 0; slot < n; slot++) {
-			int h = pool_slot_holder(c->pool, slot);
-			int r = pool_slot_reserved(c->pool, slot);
+			int h = pool_slot_holder(cp->pool, slot);
+			int r = pool_slot_reserved(cp->pool, slot);
 
 			if (h == o->id && (r == POOL_FREE || r == o->id))
 				cl->held++;
@@ -1436,19 +2084,19 @@ instance_free_slots(struct instance *in)
 	int mine = 0, slot;
 	size_t i, n;
 
-	n = pool_claims(c, in, claims, who);
-	pool_allocate(pool_size(c->pool), claims, n, grant);
+	n = pool_claims(c, in->cp, in, claims, who);
+	pool_allocate(pool_size(in->cp->pool), claims, n, grant);
 	for (i = 0; i < n; i++)
 		if (who[i] == in)
 			mine = grant[i] - claims[i].held;
 	if (mine < 0)
 		mine = 0;
-	for (slot = 0; slot < pool_size(c->pool); slot++)
-		if (pool_slot_holder(c->pool, slot) == POOL_FREE &&
-		    pool_slot_reserved(c->pool, slot) == in->id)
+	for (slot = 0; slot < pool_size(in->cp->pool); slot++)
+		if (pool_slot_holder(in->cp->pool, slot) == POOL_FREE &&
+		    pool_slot_reserved(in->cp->pool, slot) == in->id)
 			mine++;
-	if (mine > pool_available(c->pool, in->id))
-		mine = pool_available(c->pool, in->id);
+	if (mine > pool_available(in->cp->pool, in->id))
+		mine = pool_available(in->cp->pool, in->id);
 	free(claims);
 	free(who);
 	free(grant);
@@ -1580,7 +2228,7 @@ worker_reclaim(struct worker *w, struct instance *to, enum pool_why why)
 	struct instance *in = w->inst;
 	char bytes[32];
 
-	pool_reserve(in->ctl->pool, w->slot, to->id);
+	pool_reserve(in->cp->pool, w->slot, to->id);
 	w->reclaim_for = to->id;
 	w->reclaim_deadline_wall_ms = wall_ms() +
 	    to->spec->sharing.reclaim_grace_ms;
@@ -1615,7 +2263,7 @@ worker_reclaim(struct worker *w, struct instance *to, enum pool_why why)
 static void
 instance_drains(struct instance *in)
 {
-	struct pool *p = in->ctl->pool;
+	struct pool *p = in->cp->pool;
 	size_t i;
 
 	for (i = 0; i < in->nworkers; i++) {
@@ -1658,7 +2306,7 @@ instance_drains(struct instance *in)
 static struct worker *
 reclaim_victim(struct instance *donor, bool share)
 {
-	struct pool *p = donor->ctl->pool;
+	struct pool *p = donor->cp->pool;
 	int64_t now = mono_ms();
 	struct worker *best = NULL;
 	size_t serving = instance_count(donor, W_RUNNING), i;
@@ -1722,7 +2370,7 @@ instance_reclaim(struct instance *in, char *why, size_t whylen)
 	int taken = 0;
 
 	why[0] = '\0';
-	n = pool_claims(c, in, claims, who);
+	n = pool_claims(c, in->cp, in, claims, who);
 	/* a demand not known yet (a restarted daemon) is no ground for
 	 * taking anything */
 	for (i = 0; i < n; i++) {
@@ -1735,9 +2383,9 @@ instance_reclaim(struct instance *in, char *why, size_t whylen)
 			return 0;
 		}
 	}
-	moves = xcalloc((size_t)pool_size(c->pool) + 1, sizeof(*moves));
-	nm = pool_reclaim_plan(pool_size(c->pool), claims, n, moves,
-	    (size_t)pool_size(c->pool) + 1);
+	moves = xcalloc((size_t)pool_size(in->cp->pool) + 1, sizeof(*moves));
+	nm = pool_reclaim_plan(pool_size(in->cp->pool), claims, n, moves,
+	    (size_t)pool_size(in->cp->pool) + 1);
 	for (i = 0; i < nm; i++) {
 		struct worker *w;
 
@@ -1751,14 +2399,14 @@ instance_reclaim(struct instance *in, char *why, size_t whylen)
 		taken++;
 	}
 	if (taken == 0) {
-		pool_entitle(pool_size(c->pool), claims, n, ent);
+		pool_entitle(pool_size(in->cp->pool), claims, n, ent);
 		for (i = 0; i < n; i++)
 			if (who[i] == in)
 				me = i;
 		if (n > 1 && claims[me].held >= ent[me])
 			snprintf(why, whylen, "at its fair share (%d of %d "
 			    "slots; owned %d, share %d)", claims[me].held,
-			    pool_size(c->pool), in->spec->sharing.owned,
+			    pool_size(in->cp->pool), in->spec->sharing.owned,
 			    in->spec->sharing.share);
 		else if (n > 1)
 			snprintf(why, whylen, "the slots above others' shares "
@@ -1814,6 +2462,47 @@ history_add(struct instance *in)
 	s->no_worker = in->metrics.no_worker;
 }
 
+/*
+ * Scale down on a slurm pool starts with the jobs still queued: cancelling
+ * one loses nothing.  Workers beyond max(desired, min) whose job has not
+ * started are cancelled, newest first, once scale_down_delay has passed
+ * since the last scale up (as for retirements).
+ */
+static void
+slurm_trim_pending(struct instance *in, int desired, int64_t now)
+{
+	int keep = desired > in->spec->workers.min ? desired :
+	    in->spec->workers.min;
+	int have = (int)(instance_count(in, W_LAUNCHING) +
+	    instance_count(in, W_RUNNING));
+
+	if (in->last_scale_up_ms >= 0 && now - in->last_scale_up_ms <
+	    in->spec->scaling.scale_down_delay_ms)
+		return;
+	while (have > keep) {
+		struct worker *w = NULL;
+		size_t k;
+
+		for (k = 0; k < in->nworkers; k++) {
+			struct worker *o = in->workers[k];
+
+			if (o->state == W_LAUNCHING && o->job_running_ms == 0 &&
+			    (w == NULL || o->id > w->id))
+				w = o;
+		}
+		if (w == NULL)
+			return;
+		in->scale_downs++;
+		ev(in, "cancel", "worker w%d: job %lld not started (%s): "
+		    "cancelled; desired %d", w->id, (long long)w->job_id,
+		    w->job_reason[0] != '\0' ? w->job_reason :
+		    w->job_state[0] != '\0' ? w->job_state : "submitting",
+		    desired);
+		worker_terminate(w, 0);
+		have--;
+	}
+}
+
 static void
 instance_decide(struct instance *in)
 {
@@ -1854,7 +2543,7 @@ instance_decide(struct instance *in)
 	/* the allocation uses last tick's desired; first ask with all the
 	 * slots the pool could give, then bound by the allocation */
 	in->desired = in->desired > 0 ? in->desired : in->spec->workers.min;
-	si.free_slots = pool_free_count(in->ctl->pool);
+	si.free_slots = pool_free_count(in->cp->pool);
 	si.last_scale_up_ms = in->last_scale_up_ms;
 	si.nworkers = in->nworkers;
 	si.workers = sw;
@@ -1874,8 +2563,8 @@ instance_decide(struct instance *in)
 	/* slots reserved for it are kept only while it wants more */
 	if (d.desired <= (int)(instance_count(in, W_LAUNCHING) +
 	    instance_count(in, W_RUNNING)) + d.launch &&
-	    pool_reserved_for(in->ctl->pool, in->id) > 0)
-		pool_unreserve(in->ctl->pool, in->id);
+	    pool_reserved_for(in->cp->pool, in->id) > 0)
+		pool_unreserve(in->cp->pool, in->id);
 	in->pending = d.pending;
 	history_add(in);
 	strlcpy_(in->reason, d.reason, sizeof(in->reason));
@@ -1890,7 +2579,7 @@ instance_decide(struct instance *in)
 	} else if (d.pending > 0) {
 		char why[160];
 		int taken = instance_reclaim(in, why, sizeof(why));
-		int coming = pool_reserved_for(in->ctl->pool, in->id);
+		int coming = pool_reserved_for(in->cp->pool, in->id);
 
 		if (coming > 0)
 			pending_event(in, "%d more worker(s) wanted: %d slot(s) "
@@ -1898,9 +2587,9 @@ instance_decide(struct instance *in)
 		else
 			pending_event(in, "%d more worker(s) wanted: no free %s "
 			    "in pool %s%s%s", d.pending,
-			    pool_kind(in->ctl->pool) == POOL_CPU ||
+			    pool_kind(in->cp->pool) == POOL_CPU ||
 			    in->spec->workers.gpus == 0 ? "slot" : "GPU",
-			    pool_name(in->ctl->pool), why[0] != '\0' && taken == 0 ?
+			    pool_name(in->cp->pool), why[0] != '\0' && taken == 0 ?
 			    "; nothing to reclaim: " : "", taken == 0 ? why : "");
 	} else {
 		pending_event(in, "%s", "");
@@ -1929,6 +2618,8 @@ instance_decide(struct instance *in)
 		    d.desired, d.reason);
 		worker_retire(w, RETIRE_TIMEOUT_MS);
 	}
+	if (in->cp->slurm != NULL)
+		slurm_trim_pending(in, d.desired, now);
 	scaler_decision_free(&d);
 	free(sw);
 }
@@ -2218,7 +2909,7 @@ instance_fail(struct instance *in, const char *fmt, ...)
 		in->timer = 0;
 	}
 	ev(in, "error", "%s", in->error);
-	pool_unreserve(in->ctl->pool, in->id);
+	pool_unreserve(in->cp->pool, in->id);
 	workers_terminate_all(in);
 	notebook_end(in);
 	forker_terminate(in);
@@ -2295,6 +2986,20 @@ on_health(bool ok, const char *why, void *arg)
 
 /* Reads the scheduler file: address and dashboard port; 0 once both are
  * there and valid, -1 while not yet written. */
+/*
+ * Where the scheduler listens.  The workers of a slurm pool come from
+ * other machines, to the pool's scheduler_host; a spec that names a host
+ * other than the default loopback keeps it.
+ */
+static const char *
+sched_host(const struct instance *in)
+{
+	if (in->cp->slurm != NULL &&
+	    strcmp(in->spec->scheduler.host, "127.0.0.1") == 0)
+		return in->cp->slurm->scheduler_host;
+	return in->spec->scheduler.host;
+}
+
 static int
 read_sched_file(struct instance *in)
 {
@@ -2322,7 +3027,7 @@ read_sched_file(struct instance *in)
 	}
 	free(in->sched_addr);
 	in->sched_addr = xstrdup(a);
-	host = in->spec->scheduler.host;
+	host = sched_host(in);
 	if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
 		host = "127.0.0.1";
 	free(in->dash_url);
@@ -2386,12 +3091,12 @@ instance_start(struct instance *in)
 	launch_argv_push(&argv, &argc, "-m");
 	launch_argv_push(&argv, &argc, "distributed.cli.dask_scheduler");
 	launch_argv_push(&argv, &argc, "--host");
-	launch_argv_push(&argv, &argc, in->spec->scheduler.host);
+	launch_argv_push(&argv, &argc, sched_host(in));
 	launch_argv_push(&argv, &argc, "--port");
 	snprintf(buf, sizeof(buf), "%d", in->spec->scheduler.port);
 	launch_argv_push(&argv, &argc, buf);
 	launch_argv_push(&argv, &argc, "--dashboard-address");
-	snprintf(buf, sizeof(buf), "%s:%d", in->spec->scheduler.host,
+	snprintf(buf, sizeof(buf), "%s:%d", sched_host(in),
 	    in->spec->scheduler.dashboard_port);
 	launch_argv_push(&argv, &argc, buf);
 	launch_argv_push(&argv, &argc, "--scheduler-file");
@@ -2445,7 +3150,7 @@ instance_stop(struct instance *in)
 		}
 		ev(in, "stopping", "retiring %zu worker(s), then the scheduler",
 		    in->nworkers);
-		pool_unreserve(in->ctl->pool, in->id);
+		pool_unreserve(in->cp->pool, in->id);
 		notebook_end(in);
 		for (i = 0; i < in->nworkers; i++) {
 			struct worker *w = in->workers[i];
@@ -2512,21 +3217,31 @@ static int
 spec_check_runnable(struct ctl *c, const struct spec *spec, char *err,
     size_t errlen)
 {
+	struct cpool *cp = ctl_pool(c, spec->pool);
 	char *cmd0;
 	int max;
 
-	if (strcmp(spec->pool, pool_name(c->pool)) != 0)
+	if (cp == NULL) {
+		char names[512];
+		size_t i, o = 0;
+
+		names[0] = '\0';
+		for (i = 0; i < c->npools && o < sizeof(names); i++)
+			o += (size_t)snprintf(names + o, sizeof(names) - o,
+			    "%s\"%s\"", i > 0 ? ", " : "",
+			    pool_name(c->pools[i]->pool));
 		return ctlerr(CTL_EINVAL, err, errlen,
 		    "instance \"%s\": no pool named "
-		    "\"%s\" (this daemon has \"%s\")", spec->name, spec->pool,
-		    pool_name(c->pool));
-	if (spec->workers.min > pool_size(c->pool))
+		    "\"%s\" (this daemon has %s)", spec->name, spec->pool,
+		    c->npools > 0 ? names : "none");
+	}
+	if (spec->workers.min > pool_size(cp->pool))
 		return ctlerr(CTL_EINVAL, err, errlen,
 		    "instance \"%s\": workers.min is %d "
 		    "but pool \"%s\" has %d slots", spec->name,
-		    spec->workers.min, pool_name(c->pool),
-		    pool_size(c->pool));
-	max = spec->workers.max == SPEC_MAX_ALL ? pool_size(c->pool) :
+		    spec->workers.min, pool_name(cp->pool),
+		    pool_size(cp->pool));
+	max = spec->workers.max == SPEC_MAX_ALL ? pool_size(cp->pool) :
 	    spec->workers.max;
 	if (spec->workers.min > max)
 		return ctlerr(CTL_EINVAL, err, errlen,
@@ -2539,15 +3254,15 @@ spec_check_runnable(struct ctl *c, const struct spec *spec, char *err,
 
 		for (i = 0; i < c->ninst; i++)
 			if (strcmp(c->inst[i]->spec->name, spec->name) != 0 &&
-			    !c->inst[i]->undeploy)
+			    !c->inst[i]->undeploy && c->inst[i]->cp == cp)
 				owned += c->inst[i]->spec->sharing.owned;
-		if (owned > pool_size(c->pool))
+		if (owned > pool_size(cp->pool))
 			return ctlerr(CTL_EINVAL, err, errlen,
 			    "instance \"%s\": sharing.owned %d plus the %d "
 			    "slot(s) the other instances own is %d, more than "
 			    "the %d slots of pool \"%s\"", spec->name,
 			    spec->sharing.owned, owned - spec->sharing.owned,
-			    owned, pool_size(c->pool), pool_name(c->pool));
+			    owned, pool_size(cp->pool), pool_name(cp->pool));
 	}
 	if (spec->workers.gpus > 1)
 		return ctlerr(CTL_EINVAL, err, errlen,
@@ -2587,13 +3302,15 @@ instance_new(struct ctl *c, struct spec *spec)
 	struct instance *in = xcalloc(1, sizeof(*in));
 
 	in->ctl = c;
+	in->cp = ctl_pool(c, spec->pool);
+	ASSERT(in->cp != NULL);
 	in->id = ++c->next_inst_id;
 	in->spec = spec;
 	in->state = I_REGISTERED;
 	in->last_scale_up_ms = -1;
 	in->change_signal = true;
 	in->created_ms = wall_ms();
-	in->max = spec->workers.max == SPEC_MAX_ALL ? pool_size(c->pool) :
+	in->max = spec->workers.max == SPEC_MAX_ALL ? pool_size(in->cp->pool) :
 	    spec->workers.max;
 	in->dir = xasprintf("%s/instances/%s", c->state_dir, spec->name);
 	in->sched_log = xasprintf("%s/scheduler.log", in->dir);
@@ -2621,7 +3338,7 @@ instance_set_spec(struct instance *in, struct spec *spec)
 	spec_free(in->spec);
 	in->spec = spec;
 	in->max = spec->workers.max == SPEC_MAX_ALL ?
-	    pool_size(in->ctl->pool) : spec->workers.max;
+	    pool_size(in->cp->pool) : spec->workers.max;
 	persist_instance(in);
 }
 
@@ -2700,11 +3417,11 @@ ctl_deploy(struct ctl *c, struct spec *spec, enum ctl_deployed *what,
 		    in->max, spec->workers.max == SPEC_MAX_ALL ?
 		    " (all slots)" : "", spec->workers.gpus,
 		    spec->workers.threads, spec->pool);
-		if (in->max > pool_size(c->pool))
+		if (in->max > pool_size(in->cp->pool))
 			ev(in, "pending", "workers.max %d exceeds the %d slots "
 			    "of pool %s: at most %d workers will run", in->max,
-			    pool_size(c->pool), pool_name(c->pool),
-			    pool_size(c->pool));
+			    pool_size(in->cp->pool), pool_name(in->cp->pool),
+			    pool_size(in->cp->pool));
 		instance_start(in);
 		return 0;
 	}
@@ -2730,7 +3447,7 @@ ctl_deploy(struct ctl *c, struct spec *spec, enum ctl_deployed *what,
 	}
 	ev(in, "updated", "spec changed: min %d -> %d, max %d -> %d%s%s",
 	    in->spec->workers.min, spec->workers.min, in->max,
-	    spec->workers.max == SPEC_MAX_ALL ? pool_size(c->pool) :
+	    spec->workers.max == SPEC_MAX_ALL ? pool_size(in->cp->pool) :
 	    spec->workers.max, fields[0] != '\0' ? "; at the next start: " :
 	    "", fields);
 	instance_set_spec(in, spec);
@@ -2929,7 +3646,7 @@ ctl_scale(struct ctl *c, const char *name, bool has_min, int min,
 	}
 	ev(in, "scaled", "min %d -> %d, max %d -> %d", in->spec->workers.min,
 	    s->workers.min, in->max, s->workers.max == SPEC_MAX_ALL ?
-	    pool_size(c->pool) : s->workers.max);
+	    pool_size(in->cp->pool) : s->workers.max);
 	instance_set_spec(in, s);
 	return 0;
 }
@@ -3124,9 +3841,32 @@ restore_worker(struct instance *in, const struct store_worker *sw)
 	w->idle_since_ms = -1;
 	w->rss = -1;
 	w->gpu_util = -1;
+	w->job_id = sw->job_id;
+	if (in->cp->slurm != NULL) {
+		/* its job is looked up in the pool's next listing: by id, or
+		 * by its tag when sbatch's answer was lost */
+		if (st < 0 || sw->slot < 0 ||
+		    sw->slot >= pool_size(in->cp->pool) ||
+		    pool_take(in->cp->pool, sw->slot, in->id) == -1) {
+			ev(in, "worker_gone", "worker w%d (%s, job %lld): bad "
+			    "record, forgotten; its job, if any, is cancelled",
+			    w->id, w->name, (long long)w->job_id);
+			if (store_worker_delete(c->store, in->spec->name,
+			    w->id, NULL, 0) == -1)
+				log_warnx("store: cannot delete worker w%d",
+				    w->id);
+			worker_free(w);
+			return;
+		}
+		w->state = (enum wstate)st;
+		in->workers = xrealloc(in->workers,
+		    (in->nworkers + 1) * sizeof(*in->workers));
+		in->workers[in->nworkers++] = w;
+		return;
+	}
 	if (st < 0 || !proc_alive(w->pid, w->start_time) ||
-	    sw->slot < 0 || sw->slot >= pool_size(c->pool) ||
-	    pool_take(c->pool, sw->slot, in->id) == -1) {
+	    sw->slot < 0 || sw->slot >= pool_size(in->cp->pool) ||
+	    pool_take(in->cp->pool, sw->slot, in->id) == -1) {
 		if (st >= 0 && proc_alive(w->pid, w->start_time))
 			launch_kill(w->pid, SIGKILL);	/* slot clash */
 		ev(in, "worker_gone", "worker w%d (%s, pid %d) %s while edask "
@@ -3196,6 +3936,15 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 	    &spec, err, sizeof(err)) == -1) {
 		events_add(c->events, si->name, "error", "cannot restore: %s",
 		    err);
+		return;
+	}
+	if (ctl_pool(c, spec->pool) == NULL) {
+		/* its record stays: with the pool back in the config, the
+		 * next start restores it */
+		events_add(c->events, si->name, "error", "cannot restore: its "
+		    "pool \"%s\" is not in this daemon's config; its "
+		    "processes and jobs are left as they are", spec->pool);
+		spec_free(spec);
 		return;
 	}
 	in = instance_new(c, spec);
@@ -3307,7 +4056,7 @@ restore_reclaims(struct ctl *c)
 			    to->state != I_STARTING))
 				continue;
 			w->reclaim_for = to->id;
-			pool_reserve(c->pool, w->slot, to->id);
+			pool_reserve(in->cp->pool, w->slot, to->id);
 			if (w->state == W_DRAINING || w->state == W_RETIRING)
 				arm_reclaim_deadline(w);
 		}
@@ -3337,8 +4086,12 @@ shutdown_kill_all(struct ctl *c)
 	for (i = 0; i < c->ninst; i++) {
 		struct instance *in = c->inst[i];
 
-		for (j = 0; j < in->nworkers; j++)
-			launch_kill(in->workers[j]->pid, SIGKILL);
+		for (j = 0; j < in->nworkers; j++) {
+			if (in->cp->slurm != NULL)
+				slurm_cancel(in->workers[j]);
+			else
+				launch_kill(in->workers[j]->pid, SIGKILL);
+		}
 		if (in->sched_pid > 0)
 			launch_kill(in->sched_pid, SIGKILL);
 		if (in->nb != NULL && notebook_pid(in->nb) > 0)
@@ -3436,6 +4189,18 @@ worker_json(const struct worker *w, int64_t now)
 	    json_null());
 	json_object_set_new(o, "reclaim_for", reclaim_name(w)[0] != '\0' ?
 	    json_string(reclaim_name(w)) : json_null());
+	if (w->inst->cp->slurm != NULL) {
+		json_object_set_new(o, "job_id", w->job_id > 0 ?
+		    json_integer(w->job_id) : json_null());
+		json_object_set_new(o, "job_state", w->job_state[0] != '\0' ?
+		    json_string(w->job_state) : json_null());
+		json_object_set_new(o, "job_reason", w->job_reason[0] != '\0' ?
+		    json_string(w->job_reason) : json_null());
+		json_object_set_new(o, "node", w->job_node[0] != '\0' ?
+		    json_string(w->job_node) : json_null());
+		json_object_set_new(o, "job_gpus", w->job_gpus[0] != '\0' ?
+		    json_string(w->job_gpus) : json_null());
+	}
 	return o;
 }
 
@@ -3564,22 +4329,22 @@ ctl_metrics_text(struct ctl *c)
 	}
 	metrics_header(&b, "edask_pool_slots", "gauge",
 	    "Slots of a pool: free or held.");
-	{
-		const char *f[] = { "pool", pool_name(c->pool), "state", "free",
+	for (i = 0; i < c->npools; i++) {
+		struct pool *p = c->pools[i]->pool;
+		const char *f[] = { "pool", pool_name(p), "state", "free",
 		    NULL };
-		const char *h[] = { "pool", pool_name(c->pool), "state", "held",
+		const char *h[] = { "pool", pool_name(p), "state", "held",
 		    NULL };
 
-		metrics_sample(&b, "edask_pool_slots", f,
-		    pool_free_count(c->pool));
+		metrics_sample(&b, "edask_pool_slots", f, pool_free_count(p));
 		metrics_sample(&b, "edask_pool_slots", h,
-		    pool_size(c->pool) - pool_free_count(c->pool));
+		    pool_size(p) - pool_free_count(p));
 	}
 	metrics_header(&b, "edask_instance_slots", "gauge",
 	    "Slots of the pool an instance holds: owned (within its "
 	    "sharing.owned) or borrowed (beyond it).");
 	for (i = 0; i < c->ninst; i++) {
-		int held = pool_held_by(c->pool, c->inst[i]->id);
+		int held = pool_held_by(c->inst[i]->cp->pool, c->inst[i]->id);
 		int owned = c->inst[i]->spec->sharing.owned;
 		const char *o[] = { "instance", c->inst[i]->spec->name,
 		    "kind", "owned", NULL };
@@ -3691,11 +4456,12 @@ ctl_by_id(struct ctl *c, int id)
 	return NULL;
 }
 
-json_t *
-ctl_pool_json(struct ctl *c)
+/* One pool of GET /api/v1/pool. */
+static json_t *
+pool_json(struct ctl *c, struct cpool *cp)
 {
-	json_t *slots = json_array(), *insts = json_array();
-	int s, n = pool_size(c->pool);
+	json_t *slots = json_array(), *insts = json_array(), *top;
+	int s, n = pool_size(cp->pool);
 	struct pool_claim *claims = xcalloc(c->ninst + 1, sizeof(*claims));
 	struct instance **who = xcalloc(c->ninst + 1, sizeof(*who));
 	int *ent = xcalloc(c->ninst + 1, sizeof(*ent));
@@ -3705,24 +4471,25 @@ ctl_pool_json(struct ctl *c)
 	size_t i, j, nc;
 	int pass;
 
-	nc = pool_claims(c, NULL, claims, who);
+	nc = pool_claims(c, cp, NULL, claims, who);
 	pool_entitle(n, claims, nc, ent);
 	/* Which held slots count as owned and which as borrowed: up to
 	 * `owned` per instance are owned, those it keeps before those being
 	 * reclaimed from it (pass 0, then pass 1), so that a reclaim shows
 	 * as borrowed slots going back. */
 	for (i = 0; i < c->ninst; i++)
-		left[i] = c->inst[i]->spec->sharing.owned;
+		left[i] = c->inst[i]->cp == cp ?
+		    c->inst[i]->spec->sharing.owned : 0;
 	for (pass = 0; pass < 2; pass++) {
 		for (s = 0; s < n; s++) {
-			int h = pool_slot_holder(c->pool, s);
-			int r = pool_slot_reserved(c->pool, s);
+			int h = pool_slot_holder(cp->pool, s);
+			int r = pool_slot_reserved(cp->pool, s);
 			bool going = r != POOL_FREE && r != h;
 
 			if (h == POOL_FREE || going != (pass == 1))
 				continue;
 			for (i = 0; i < c->ninst; i++)
-				if (c->inst[i]->id == h) {
+				if (c->inst[i]->id == h && c->inst[i]->cp == cp) {
 					lent[s] = left[i]-- <= 0;
 					if (!lent[s])
 						owner[s] = c->inst[i];
@@ -3734,7 +4501,7 @@ ctl_pool_json(struct ctl *c)
 	 * than they own; the rest belong to nobody. */
 	for (pass = 0; pass < 2; pass++) {
 		for (s = 0; s < n; s++) {
-			int h = pool_slot_holder(c->pool, s);
+			int h = pool_slot_holder(cp->pool, s);
 
 			if (owner[s] != NULL || (pass == 0) != (h != POOL_FREE))
 				continue;
@@ -3749,17 +4516,17 @@ ctl_pool_json(struct ctl *c)
 	}
 	for (s = 0; s < n; s++) {
 		json_t *o = json_object();
-		int holder = pool_slot_holder(c->pool, s);
+		int holder = pool_slot_holder(cp->pool, s);
 		struct instance *in = ctl_by_id(c, holder);
 		struct instance *rin = ctl_by_id(c,
-		    pool_slot_reserved(c->pool, s));
+		    pool_slot_reserved(cp->pool, s));
 		struct worker *w = NULL;
 		struct gpu_info gi;
 		bool borrowed = in != NULL && lent[s];
 
 		json_object_set_new(o, "slot", json_integer(s));
-		json_object_set_new(o, "gpu", pool_slot_gpu(c->pool, s) >= 0 ?
-		    json_integer(pool_slot_gpu(c->pool, s)) : json_null());
+		json_object_set_new(o, "gpu", pool_slot_gpu(cp->pool, s) >= 0 ?
+		    json_integer(pool_slot_gpu(cp->pool, s)) : json_null());
 		json_object_set_new(o, "instance", in != NULL ?
 		    json_string(in->spec->name) : json_null());
 		json_object_set_new(o, "borrowed", json_boolean(borrowed));
@@ -3774,7 +4541,18 @@ ctl_pool_json(struct ctl *c)
 		    json_sprintf("w%d", w->id) : json_null());
 		json_object_set_new(o, "worker_state", w != NULL ?
 		    json_string(wstate_name[w->state]) : json_null());
-		if (c->nvml && gpu_query(pool_slot_gpu(c->pool, s), &gi, NULL,
+		if (cp->slurm != NULL) {
+			json_object_set_new(o, "job_id", w != NULL &&
+			    w->job_id > 0 ? json_integer(w->job_id) :
+			    json_null());
+			json_object_set_new(o, "job_state", w != NULL &&
+			    w->job_state[0] != '\0' ?
+			    json_string(w->job_state) : json_null());
+			json_object_set_new(o, "node", w != NULL &&
+			    w->job_node[0] != '\0' ?
+			    json_string(w->job_node) : json_null());
+		}
+		if (c->nvml && gpu_query(pool_slot_gpu(cp->pool, s), &gi, NULL,
 		    0) == 0) {
 			json_object_set_new(o, "name", json_string(gi.name));
 			json_object_set_new(o, "util", gi.util >= 0 ?
@@ -3788,16 +4566,18 @@ ctl_pool_json(struct ctl *c)
 	}
 	for (i = 0; i < c->ninst; i++) {
 		struct instance *in = c->inst[i];
-		int held = pool_held_by(c->pool, in->id), e = -1, giving = 0;
+		int held = pool_held_by(cp->pool, in->id), e = -1, giving = 0;
 		json_t *o;
 
+		if (in->cp != cp)
+			continue;
 		for (j = 0; j < nc; j++)
 			if (who[j] == in)
 				e = ent[j];
 		for (s = 0; s < n; s++)
-			if (pool_slot_holder(c->pool, s) == in->id &&
-			    pool_slot_reserved(c->pool, s) != POOL_FREE &&
-			    pool_slot_reserved(c->pool, s) != in->id)
+			if (pool_slot_holder(cp->pool, s) == in->id &&
+			    pool_slot_reserved(cp->pool, s) != POOL_FREE &&
+			    pool_slot_reserved(cp->pool, s) != in->id)
 				giving++;
 		o = json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i}",
 		    "name", in->spec->name, "state", istate_name[in->state],
@@ -3806,7 +4586,7 @@ ctl_pool_json(struct ctl *c)
 		    held - in->spec->sharing.owned : 0,
 		    "share", in->spec->sharing.share,
 		    "demand", in->demand, "desired", in->desired,
-		    "reclaiming", pool_reserved_for(c->pool, in->id),
+		    "reclaiming", pool_reserved_for(cp->pool, in->id),
 		    "giving_back", giving,
 		    "reclaimed_from", (int)in->reclaims);
 		json_object_set_new(o, "entitled", e >= 0 ? json_integer(e) :
@@ -3819,9 +4599,40 @@ ctl_pool_json(struct ctl *c)
 	free(left);
 	free(lent);
 	free(owner);
-	return json_pack("{s:s,s:s,s:i,s:i,s:o,s:o}",
-	    "name", pool_name(c->pool),
-	    "kind", pool_kind_name(pool_kind(c->pool)),
-	    "size", n, "free", pool_free_count(c->pool),
+	top = json_pack("{s:s,s:s,s:i,s:i,s:o,s:o}",
+	    "name", pool_name(cp->pool),
+	    "kind", pool_kind_name(pool_kind(cp->pool)),
+	    "size", n, "free", pool_free_count(cp->pool),
 	    "slots", slots, "instances", insts);
+	if (cp->slurm != NULL) {
+		json_object_set_new(top, "gpus_per_job",
+		    json_integer(cp->slurm->gpus_per_job));
+		json_object_set_new(top, "partition",
+		    cp->slurm->partition != NULL ?
+		    json_string(cp->slurm->partition) : json_null());
+		json_object_set_new(top, "listing_error",
+		    cp->squeue_error[0] != '\0' ?
+		    json_string(cp->squeue_error) : json_null());
+	}
+	return top;
+}
+
+/*
+ * GET /api/v1/pool: the daemon's first pool (the local one where there is
+ * one) at the top level, as before there were several, and every pool in
+ * "pools".
+ */
+json_t *
+ctl_pool_json(struct ctl *c)
+{
+	json_t *top, *all = json_array();
+	size_t i;
+
+	if (c->npools == 0)
+		return json_pack("{s:o}", "pools", all);
+	for (i = 0; i < c->npools; i++)
+		json_array_append_new(all, pool_json(c, c->pools[i]));
+	top = json_deep_copy(json_array_get(all, 0));
+	json_object_set_new(top, "pools", all);
+	return top;
 }

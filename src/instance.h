@@ -21,12 +21,17 @@ struct loop;
 struct spec;
 struct events;
 struct ctl;
+struct config_pool;
 
 struct ctl_config {
 	const char	*state_dir;	/* exists, writable */
 	const char	*api_url;	/* "http://127.0.0.1:8780", for outputs */
 	int		 gpus;		/* -1: NVML, else N simulated slots */
-	const char	*pool_name;	/* the local pool's name */
+	const char	*pool_name;	/* the local pool's name; NULL: the
+					   daemon has none */
+	/* slurm pools, borrowed for the ctl's life */
+	const struct config_pool *slurm;
+	size_t		 nslurm;
 	/* called once, when a shutdown (asked, or after a start failure)
 	 * has left no process running */
 	void		(*stopped)(void *arg);
@@ -36,7 +41,8 @@ struct ctl_config {
 /*
  * Opens the store (STATE/edask.db; a corrupt or newer database fails here
  * with a clear message), builds the local pool (NVML, simulated, or CPU
- * slots) and reloads the events.
+ * slots) and the slurm pools (their first squeue starts at once), and
+ * reloads the events.
  */
 struct ctl *ctl_new(struct loop *l, const struct ctl_config *cfg,
     char *err, size_t errlen);

@@ -28,9 +28,8 @@ child_fail(int pipefd, const char *what)
 	_exit(127);
 }
 
-/* Builds environ plus the extra entries, later ones replacing earlier. */
-static char **
-env_merge(char **extra)
+char **
+launch_env_merge(char **extra)
 {
 	size_t n = 0, m = 0, i, j;
 	char **out;
@@ -93,7 +92,7 @@ launch_spawn(const struct launch_cmd *cmd, char *err, size_t errlen)
 			close(nullfd);
 		return seterr(err, errlen, "pipe: %s", strerror(e));
 	}
-	envp = env_merge(cmd->env);
+	envp = launch_env_merge(cmd->env);
 	pid = fork();
 	if (pid == -1) {
 		e = errno;

@@ -28,6 +28,11 @@ struct launch_cmd {
  */
 pid_t launch_spawn(const struct launch_cmd *cmd, char *err, size_t errlen);
 
+/*
+ * New array (free it, not its strings): environ plus the extra
+ * "KEY=VALUE" entries (may be NULL), later ones replacing earlier.
+ */
+char **launch_env_merge(char **extra);
 /* Sends sig to the process group of pid (its session); 0 or -1. */
 int launch_kill(pid_t pid, int sig);
 

@@ -264,24 +264,37 @@ parse_int_arg(const char *cmd, const char *opt, const char *v, int lo,
 }
 
 /*
- * The local pool's GPUs into *gpus: --gpus, else the config's (-1: NVML).
- * Pools this version cannot run are refused here, before anything starts.
+ * The pools for ctl_new(): the local pool's GPUs into *gpus (--gpus, else
+ * the config's; -1: NVML) and name (NULL: no local pool), the slurm pools
+ * into *slurm (a new array of copies that borrow the config's strings).
+ * A slurm pool needs Slurm's commands here: refused before anything
+ * starts when they are missing.
  */
 static int
-daemon_gpus(const struct daemon *d, int *gpus, const char **name, char *err,
-    size_t errlen)
+daemon_pools(const struct daemon *d, int *gpus, const char **name,
+    struct config_pool **slurm, size_t *nslurm, char *err, size_t errlen)
 {
-	size_t i;
+	static const char *const cmds[] = { "sbatch", "squeue", "scancel" };
+	size_t i, k;
 
 	*gpus = CONFIG_GPUS_AUTO;
-	*name = "local";
+	*name = NULL;
+	*slurm = xcalloc(d->cfg->npools + 1, sizeof(**slurm));
+	*nslurm = 0;
 	for (i = 0; i < d->cfg->npools; i++) {
 		const struct config_pool *p = &d->cfg->pools[i];
 
-		if (strcmp(p->backend, "local") != 0)
-			return seterr(err, errlen, "pool \"%s\": backend %s is "
-			    "not supported by this version (only local)",
-			    p->name, p->backend);
+		if (strcmp(p->backend, "slurm") == 0) {
+			for (k = 0; k < ARRAY_LEN(cmds); k++)
+				if (!launch_command_exists(cmds[k]))
+					return seterr(err, errlen, "pool \"%s\" "
+					    "is a slurm pool, but %s is not in "
+					    "PATH (install Slurm's client "
+					    "commands, e.g. apt install "
+					    "slurm-client)", p->name, cmds[k]);
+			(*slurm)[(*nslurm)++] = *p;
+			continue;
+		}
 		*gpus = p->gpus;
 		*name = p->name;
 	}
@@ -291,7 +304,7 @@ daemon_gpus(const struct daemon *d, int *gpus, const char **name, char *err,
 }
 
 static int
-run_daemon(struct daemon *d)
+run_daemon_with(struct daemon *d, struct config_pool **slurm)
 {
 	const struct config *cfg = d->cfg;
 	struct ctl_config cc;
@@ -299,6 +312,7 @@ run_daemon(struct daemon *d)
 	enum ctl_deployed what;
 	char err[1024], url[300], token[TOKEN_LEN + 1], *p;
 	const char *pool_name;
+	size_t nslurm = 0;
 	int gpus, rc = 1;
 	size_t i, j;
 
@@ -313,7 +327,8 @@ run_daemon(struct daemon *d)
 		}
 		close(fd);
 	}
-	if (daemon_gpus(d, &gpus, &pool_name, err, sizeof(err)) == -1) {
+	if (daemon_pools(d, &gpus, &pool_name, slurm, &nslurm, err,
+	    sizeof(err)) == -1) {
 		fprintf(stderr, "edask: %s\n", err);
 		return 1;
 	}
@@ -354,6 +369,8 @@ run_daemon(struct daemon *d)
 	cc.api_url = url;
 	cc.gpus = gpus;
 	cc.pool_name = pool_name;
+	cc.slurm = *slurm;
+	cc.nslurm = nslurm;
 	cc.stopped = on_stopped;
 	cc.stopped_arg = d;
 	d->ctl = ctl_new(d->loop, &cc, err, sizeof(err));
@@ -409,6 +426,17 @@ out:
 	ctl_free(d->ctl);
 	api_free(api);
 	loop_free(d->loop);
+	return rc;
+}
+
+/* The slurm pools handed to the ctl live until it is freed. */
+static int
+run_daemon(struct daemon *d)
+{
+	struct config_pool *slurm = NULL;
+	int rc = run_daemon_with(d, &slurm);
+
+	free(slurm);
 	return rc;
 }
 

@@ -71,6 +71,8 @@ pool_kind_name(enum pool_kind k)
 		return "gpu";
 	case POOL_SIMULATED:
 		return "simulated";
+	case POOL_SLURM:
+		return "slurm";
 	}
 	return "unknown";
 }
@@ -85,7 +87,8 @@ int
 pool_slot_gpu(const struct pool *p, int slot)
 {
 	ASSERT(slot >= 0 && slot < p->n);
-	return p->kind == POOL_CPU ? -1 : p->gpu[slot];
+	return p->kind == POOL_CPU || p->kind == POOL_SLURM ? -1 :
+	    p->gpu[slot];
 }
 
 int

@@ -21,6 +21,8 @@ enum pool_kind {
 	POOL_CPU,		/* no GPU: slot i is a CPU slot */
 	POOL_GPU,		/* slot i is GPU gpu_index[i] (NVML) */
 	POOL_SIMULATED,		/* --gpus N: slot i is simulated GPU i */
+	POOL_SLURM,		/* slot i is one Slurm job's GPUs, which
+				   Slurm chooses: no index here */
 };
 
 struct pool;
@@ -32,9 +34,10 @@ void pool_free(struct pool *p);				/* NULL: no-op */
 
 const char *pool_name(const struct pool *p);		/* borrowed */
 enum pool_kind pool_kind(const struct pool *p);
-const char *pool_kind_name(enum pool_kind k);		/* "cpu" "gpu" "simulated" */
+/* "cpu" "gpu" "simulated" "slurm" */
+const char *pool_kind_name(enum pool_kind k);
 int pool_size(const struct pool *p);
-/* GPU index for CUDA_VISIBLE_DEVICES, or -1 for a CPU slot. */
+/* GPU index for CUDA_VISIBLE_DEVICES, or -1 for a CPU or Slurm slot. */
 int pool_slot_gpu(const struct pool *p, int slot);
 int pool_slot_holder(const struct pool *p, int slot);	/* POOL_FREE if free */
 /* Free slots, reserved or not. */

@@ -67,10 +67,12 @@ enum stmt_id {
 	ST_INSTANCES_LOAD,
 	ST_WORKER_PUT_V1,
 	ST_WORKER_PUT_V2,
+	ST_WORKER_PUT_V3,
 	ST_WORKER_PUT,
 	ST_WORKER_DELETE,
 	ST_WORKERS_LOAD_V1,
 	ST_WORKERS_LOAD_V2,
+	ST_WORKERS_LOAD_V3,
 	ST_WORKERS_LOAD,
 	ST_EVENT_ADD,
 	ST_EVENT_TRIM,
@@ -118,7 +120,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    " address = excluded.address, log = excluded.log,"
 	    " launched_ms = excluded.launched_ms,"
 	    " retire_started_ms = excluded.retire_started_ms",
-	[ST_WORKER_PUT] =
+	[ST_WORKER_PUT_V3] =
 	    "INSERT INTO workers(instance, id, slot, gpu, state, pid,"
 	    " start_time, name, address, log, launched_ms, retire_started_ms,"
 	    " reclaim_for, reclaim_deadline_ms)"
@@ -132,20 +134,40 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    " retire_started_ms = excluded.retire_started_ms,"
 	    " reclaim_for = excluded.reclaim_for,"
 	    " reclaim_deadline_ms = excluded.reclaim_deadline_ms",
+	[ST_WORKER_PUT] =
+	    "INSERT INTO workers(instance, id, slot, gpu, state, pid,"
+	    " start_time, name, address, log, launched_ms, retire_started_ms,"
+	    " reclaim_for, reclaim_deadline_ms, job_id)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+	    " ?14, ?15)"
+	    " ON CONFLICT(instance, id) DO UPDATE SET slot = excluded.slot,"
+	    " gpu = excluded.gpu, state = excluded.state, pid = excluded.pid,"
+	    " start_time = excluded.start_time, name = excluded.name,"
+	    " address = excluded.address, log = excluded.log,"
+	    " launched_ms = excluded.launched_ms,"
+	    " retire_started_ms = excluded.retire_started_ms,"
+	    " reclaim_for = excluded.reclaim_for,"
+	    " reclaim_deadline_ms = excluded.reclaim_deadline_ms,"
+	    " job_id = excluded.job_id",
 	[ST_WORKER_DELETE] =
 	    "DELETE FROM workers WHERE instance = ?1 AND id = ?2",
 	[ST_WORKERS_LOAD_V1] =
 	    "SELECT instance, id, slot, gpu, state, pid, start_time, name,"
-	    " address, log, launched_ms, 0, '', 0"
+	    " address, log, launched_ms, 0, '', 0, 0"
 	    " FROM workers WHERE instance = ?1 ORDER BY id",
 	[ST_WORKERS_LOAD_V2] =
 	    "SELECT instance, id, slot, gpu, state, pid, start_time, name,"
-	    " address, log, launched_ms, retire_started_ms, '', 0"
+	    " address, log, launched_ms, retire_started_ms, '', 0, 0"
+	    " FROM workers WHERE instance = ?1 ORDER BY id",
+	[ST_WORKERS_LOAD_V3] =
+	    "SELECT instance, id, slot, gpu, state, pid, start_time, name,"
+	    " address, log, launched_ms, retire_started_ms, reclaim_for,"
+	    " reclaim_deadline_ms, 0"
 	    " FROM workers WHERE instance = ?1 ORDER BY id",
 	[ST_WORKERS_LOAD] =
 	    "SELECT instance, id, slot, gpu, state, pid, start_time, name,"
 	    " address, log, launched_ms, retire_started_ms, reclaim_for,"
-	    " reclaim_deadline_ms"
+	    " reclaim_deadline_ms, job_id"
 	    " FROM workers WHERE instance = ?1 ORDER BY id",
 	[ST_EVENT_ADD] =
 	    "INSERT INTO events(seq, ts_ms, instance, kind, message)"
@@ -233,6 +255,9 @@ static const char *const migrations[] = {
 	"    token	TEXT NOT NULL DEFAULT '',"
 	"    log	TEXT NOT NULL DEFAULT ''"
 	");",
+	/* 4: the Slurm job that runs a worker of a slurm pool (0: none). */
+	"ALTER TABLE workers"
+	"    ADD COLUMN job_id INTEGER NOT NULL DEFAULT 0;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
@@ -864,10 +889,11 @@ store_worker_put(struct store *s, const struct store_worker *w, char *err,
     size_t errlen)
 {
 	sqlite3_stmt *st;
-	int v1 = s->version < 2, v2 = s->version < 3, rc;
+	int v1 = s->version < 2, v2 = s->version < 3, v3 = s->version < 4;
+	int rc;
 
 	st = stmt_get(s, v1 ? ST_WORKER_PUT_V1 : v2 ? ST_WORKER_PUT_V2 :
-	    ST_WORKER_PUT, err, errlen);
+	    v3 ? ST_WORKER_PUT_V3 : ST_WORKER_PUT, err, errlen);
 	if (st == NULL)
 		return -1;
 	bind_text(st, 1, w->instance);
@@ -887,6 +913,8 @@ store_worker_put(struct store *s, const struct store_worker *w, char *err,
 		bind_text(st, 13, w->reclaim_for);
 		sqlite3_bind_int64(st, 14, w->reclaim_deadline_ms);
 	}
+	if (!v3)
+		sqlite3_bind_int64(st, 15, w->job_id);
 	if (write_begin(s, err, errlen) == -1)
 		return -1;
 	rc = stmt_exec(s, st, "worker put", err, errlen);
@@ -922,7 +950,8 @@ store_workers_load(struct store *s, const char *instance,
 	*out = NULL;
 	*n = 0;
 	st = stmt_get(s, s->version < 2 ? ST_WORKERS_LOAD_V1 :
-	    s->version < 3 ? ST_WORKERS_LOAD_V2 : ST_WORKERS_LOAD, err, errlen);
+	    s->version < 3 ? ST_WORKERS_LOAD_V2 : s->version < 4 ?
+	    ST_WORKERS_LOAD_V3 : ST_WORKERS_LOAD, err, errlen);
 	if (st == NULL)
 		return -1;
 	bind_text(st, 1, instance);
@@ -946,6 +975,7 @@ store_workers_load(struct store *s, const char *instance,
 		w->retire_started_ms = sqlite3_column_int64(st, 11);
 		w->reclaim_for = col_str(st, 12);
 		w->reclaim_deadline_ms = sqlite3_column_int64(st, 13);
+		w->job_id = sqlite3_column_int64(st, 14);
 	}
 	if (rc != SQLITE_DONE) {
 		dberr(s->db, err, errlen, "workers load");

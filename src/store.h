@@ -19,7 +19,7 @@
 
 #include "events.h"
 
-#define STORE_SCHEMA_VERSION	3	/* what this build writes */
+#define STORE_SCHEMA_VERSION	4	/* what this build writes */
 
 struct store;
 
@@ -86,6 +86,7 @@ struct store_worker {
 	char	*reclaim_for;	/* instance it is reclaimed for, "" (schema 3;
 				   NULL is written as "") */
 	int64_t	 reclaim_deadline_ms;	/* wall clock, 0: none (schema 3) */
+	int64_t	 job_id;	/* Slurm job, 0: none (schema 4) */
 };
 
 /* Insert or replace by (instance, id). */

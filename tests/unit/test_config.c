@@ -187,6 +187,12 @@ static const struct value_case value_cases[] = {
 	{ SLURM "partition: \"gpu,gpu2\"}]\n", "pools.0.partition",
 	    "\"gpu,gpu2\"" },
 	{ SLURM "partition: ~}]\n", "pools.0.partition", "null" },
+	{ SLURM "account: ml}]\n", "pools.0.account", "\"ml\"" },
+	{ SLURM "account: ~}]\n", "pools.0.account", "null" },
+	{ "pools: [{name: c, backend: slurm, slots: 4, gpus_per_job: 2, "
+	    "scheduler_host: h}]\n", "pools.0.gpus_per_job", "2" },
+	{ "pools: [{name: c, backend: slurm, slots: 4, "
+	    "scheduler_host: h}]\n", "pools.0.gpus_per_job", "1" },
 	{ SLURM "time_limit: 30}]\n", "pools.0.time_limit", "\"30\"" },
 	{ SLURM "time_limit: \"30:00\"}]\n", "pools.0.time_limit",
 	    "\"30:00\"" },
@@ -399,11 +405,11 @@ static const struct error_case error_cases[] = {
 	{ "pools:\n  - name: a\n    backend: slurm\n    size: 3\n",
 	    "d.yaml:4:5: unknown key \"size\" in pools[0] (expected one of: "
 	    "name, backend, slots, partition, time_limit, sbatch_args, "
-	    "scheduler_host)" },
+	    "scheduler_host, account, gpus_per_job)" },
 	{ "pools: [{name: a, size: 3}]\n",
 	    "d.yaml:1:19: unknown key \"size\" in pools[0] (expected one of: "
 	    "name, backend, gpus, slots, partition, time_limit, sbatch_args, "
-	    "scheduler_host)" },
+	    "scheduler_host, account, gpus_per_job)" },
 	{ "pools: [{name: a, backend: local, name: b}]\n",
 	    "d.yaml:1:35: duplicate key \"name\" in pools[0] (first at line "
 	    "1)" },
@@ -516,6 +522,19 @@ static const struct error_case error_cases[] = {
 	{ S0 "partition: \"g p\"}]\n",
 	    "d.yaml:1:75: pools[0].partition must be a partition name without "
 	    "blanks, got \"g p\"" },
+	{ S0 "account: \"a b\"}]\n",
+	    "d.yaml:1:73: pools[0].account must be an account name without "
+	    "blanks, got \"a b\"" },
+	{ S0 "gpus_per_job: 0}]\n",
+	    "d.yaml:1:78: pools[0].gpus_per_job must be an integer >= 1, got "
+	    "\"0\"" },
+	{ S0 "gpus_per_job: 65}]\n",
+	    "d.yaml:1:78: pools[0].gpus_per_job must be an integer <= 64, got "
+	    "\"65\"" },
+	{ "pools: [{name: c, backend: slurm, slots: 6, gpus_per_job: 4, "
+	    "scheduler_host: h}]\n",
+	    "d.yaml:1:42: pools[0].slots (6) must be a multiple of "
+	    "gpus_per_job (4): a worker is one job of gpus_per_job GPUs" },
 	{ S0 "time_limit: 8h}]\n",
 	    "d.yaml:1:76: pools[0].time_limit: bad time limit \"8h\" (use MM, "
 	    "MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS)" },

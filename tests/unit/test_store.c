@@ -217,6 +217,7 @@ assert_worker(const struct store_worker *want, const struct store_worker *got)
 	assert_true(got->retire_started_ms == want->retire_started_ms);
 	assert_string_equal(got->reclaim_for, nz(want->reclaim_for));
 	assert_true(got->reclaim_deadline_ms == want->reclaim_deadline_ms);
+	assert_true(got->job_id == want->job_id);
 }
 
 static void
@@ -384,25 +385,25 @@ static const struct worker_row {
 	{ "worker typical", {
 	    "a", 1, 0, 0, "running", 5151, 99887766, "a-0",
 	    "tcp://127.0.0.1:40001", "/var/log/edask/a-1.log",
-	    1700000000456, 0, NULL, 0 } },
+	    1700000000456, 0, NULL, 0, 0 } },
 	{ "worker being reclaimed", {
 	    "a", 3, 2, 2, "draining", 5152, 99887767, "a-2",
 	    "tcp://127.0.0.1:40002", "/var/log/edask/a-3.log",
-	    1700000000456, 0, "b", 1700000030456 } },
+	    1700000000456, 0, "b", 1700000030456, 0 } },
 	{ "worker CPU slot, empty strings", {
-	    "a", 0, 3, -1, "", 0, 0, "", "", "", 0, 0, "", 0 } },
+	    "a", 0, 3, -1, "", 0, 0, "", "", "", 0, 0, "", 0, 0 } },
 	{ "worker NULL strings read back as empty", {
-	    "a", 2, 1, 1, NULL, 1, 1, NULL, NULL, NULL, 1, 1, NULL, 1 } },
+	    "a", 2, 1, 1, NULL, 1, 1, NULL, NULL, NULL, 1, 1, NULL, 1, 1 } },
 	{ "worker largest values", {
 	    "a", INT_MAX, INT_MAX, INT_MAX, "retiring", INT64_MAX,
 	    UINT64_MAX, "n", "x", "l", INT64_MAX, INT64_MAX, "b",
-	    INT64_MAX } },
+	    INT64_MAX, INT64_MAX } },
 	{ "worker smallest values", {
 	    "a", INT_MIN, INT_MIN, INT_MIN, "failed", INT64_MIN, 1ULL << 63,
-	    "n", "x", "l", INT64_MIN, INT64_MIN, "", INT64_MIN } },
+	    "n", "x", "l", INT64_MIN, INT64_MIN, "", INT64_MIN, INT64_MIN } },
 	{ "worker quotes and long log", {
 	    "a", 7, 7, 7, "gone", 7, 7, "a'-7\"; --", "\xe2\x9c\x93",
-	    long_text, 7, 7, "b'; --", 7 } },
+	    long_text, 7, 7, "b'; --", 7, 7 } },
 };
 
 static void
@@ -687,7 +688,7 @@ test_file_mode_and_wal(void **state)
 	assert_string_equal(raw_text(f->path, "PRAGMA journal_mode", buf,
 	    sizeof(buf)), "wal");
 	assert_string_equal(raw_text(f->path, "SELECT value FROM meta"
-	    " WHERE key = 'schema_version'", buf, sizeof(buf)), "3");
+	    " WHERE key = 'schema_version'", buf, sizeof(buf)), "4");
 	assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
 	store_close(s);
 	assert_int_equal(stat(f->path, &sb), 0);
@@ -751,7 +752,7 @@ test_migration_v1_to_v2(void **state)
 	struct fx *f = *state;
 	struct store_worker w = {
 		"a", 1, 0, 0, "retiring", 4321, 1234, "a-0", "tcp://h:1",
-		"a-1.log", 1700000000000, 555, NULL, 0,
+		"a-1.log", 1700000000000, 555, NULL, 0, 0,
 	}, *wv;
 	struct event *ev;
 	struct store *s = NULL;
@@ -836,14 +837,54 @@ test_migration_v2_to_v3(void **state)
 	store_close(s);
 
 	s = open_ok(f);
-	assert_int_equal(store_schema_version(s), 3);
+	assert_int_equal(store_schema_version(s), 4);
 	assert_string_equal(raw_text(f->path, "SELECT value FROM meta"
-	    " WHERE key = 'schema_version'", buf, sizeof(buf)), "3");
+	    " WHERE key = 'schema_version'", buf, sizeof(buf)), "4");
 	assert_int_equal(count_instances(s), 1);
 	assert_int_equal(store_notebook_get(s, "a", &got, f->err,
 	    sizeof(f->err)), 0);
 	assert_int_equal(store_notebook_put(s, &nb, f->err, sizeof(f->err)),
 	    0);
+	store_close(s);
+}
+
+/* Schema 4 adds a worker's Slurm job id; rows of schema 3 read 0. */
+static void
+test_migration_v3_to_v4(void **state)
+{
+	struct fx *f = *state;
+	struct store_worker w = {
+		.instance = "a", .id = 1, .slot = 0, .gpu = -1,
+		.state = "launching", .name = "a-0", .address = "",
+		.log = "w.log", .job_id = 4242,
+	}, *wv = NULL;
+	struct store *s = NULL;
+	size_t n = 0;
+
+	assert_int_equal(store_open_at(f->path, 3, &s, f->err,
+	    sizeof(f->err)), 0);
+	put_instance(s, "a", 1);
+	/* schema 3 has no job_id column: the id is not written */
+	assert_int_equal(store_worker_put(s, &w, f->err, sizeof(f->err)), 0);
+	assert_int_equal(store_workers_load(s, "a", &wv, &n, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(n, 1);
+	assert_true(wv[0].job_id == 0);
+	store_workers_free(wv, n);
+	store_close(s);
+
+	s = open_ok(f);
+	assert_int_equal(store_schema_version(s), 4);
+	assert_int_equal(store_workers_load(s, "a", &wv, &n, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(n, 1);
+	assert_true(wv[0].job_id == 0);
+	store_workers_free(wv, n);
+	assert_int_equal(store_worker_put(s, &w, f->err, sizeof(f->err)), 0);
+	assert_int_equal(store_workers_load(s, "a", &wv, &n, f->err,
+	    sizeof(f->err)), 0);
+	assert_true(wv[0].job_id == 4242);
+	store_workers_free(wv, n);
 	store_close(s);
 }
 
@@ -1154,6 +1195,7 @@ main(void)
 		FX(test_migration_v1_to_v2),
 		FX(test_migration_v2_to_v3),
 		FX(test_notebook_round_trip),
+		FX(test_migration_v3_to_v4),
 		FX(test_newer_schema_refused),
 		FX(test_transaction_rollback),
 		FX(test_transaction_commit),
