@@ -12,6 +12,7 @@ pkgs=(
 	python3-xgboost python3-sklearn python3-pandas python3-matplotlib
 	python3-nbclient python3-nbformat python3-ipykernel python3-notebook
 	chromium
+	slurmctld slurmd slurm-client
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -175,6 +175,8 @@ child_run(struct loop *l, char *const argv[], char *const env[],
     int64_t timeout_ms, child_cb cb, void *arg, char *err, size_t errlen)
 {
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none;
 	struct child *c;
 	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, r;
 	char **envp;
@@ -183,15 +185,22 @@ child_run(struct loop *l, char *const argv[], char *const env[],
 		seterr(err, errlen, "%s: pipe: %s", argv[0], strerror(errno));
 		goto fail;
 	}
+	/* the loop blocks the signals it reads through its signalfd: the
+	 * command gets a clean mask */
+	sigemptyset(&none);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
 	c = xcalloc(1, sizeof(*c));
 	envp = launch_env_merge((char **)env);
-	r = posix_spawnp(&c->pid, argv[0], &fa, NULL, argv, envp);
+	r = posix_spawnp(&c->pid, argv[0], &fa, &attr, argv, envp);
 	free(envp);
 	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
 	close(out[1]);
 	close(errp[1]);
 	out[1] = errp[1] = -1;

@@ -318,6 +318,7 @@ cmd_show(struct opts *o)
 {
 	json_t *doc, *outputs, *sched, *workers, *w;
 	char *path, a[32], b[32];
+	bool slurm;
 	size_t i;
 
 	if (o->arg == NULL)
@@ -361,7 +362,14 @@ cmd_show(struct opts *o)
 		    "(starting)"));
 	printf("log:        %s\n", jstr(sched, "log", "-"));
 	workers = json_object_get(doc, "workers");
-	if (json_array_size(workers) > 0)
+	/* a slurm pool's workers (they carry job_id) have no GPU index
+	 * nor local pid: their job, its state and node instead */
+	slurm = json_object_get(json_array_get(workers, 0), "job_id") != NULL;
+	if (json_array_size(workers) > 0 && slurm)
+		printf("\n%-5s %-10s %-4s %-8s %-10s %-12s %-24s %-8s %-10s "
+		    "%s\n", "ID", "STATE", "SLOT", "JOB", "JOB STATE", "NODE",
+		    "ADDRESS", "UPTIME", "MEMORY", "DATA");
+	else if (json_array_size(workers) > 0)
 		printf("\n%-5s %-10s %-4s %-4s %-8s %-24s %-8s %-10s %s\n",
 		    "ID", "STATE", "SLOT", "GPU", "PID", "ADDRESS", "UPTIME",
 		    "MEMORY", "DATA");
@@ -369,37 +377,64 @@ cmd_show(struct opts *o)
 		char up[32], mem[32], data[32];
 		const json_t *m = json_object_get(w, "memory");
 
-		printf("%-5s %-10s %-4lld %-4s %-8s %-24s %-8s %-10s %s\n",
-		    jstr(w, "id", "?"), jstr(w, "state", "?"),
-		    jint(w, "slot", -1), jnum_or_dash(w, "gpu", a, sizeof(a)),
-		    jnum_or_dash(w, "pid", b, sizeof(b)),
-		    jstr(w, "address", "-"),
-		    fmt_duration(jint(w, "uptime_s", 0) * 1000, up,
-		    sizeof(up)),
-		    json_is_integer(m) ? fmt_bytes(json_integer_value(m), mem,
-		    sizeof(mem)) : "-",
-		    fmt_bytes(jint(w, "bytes", 0), data, sizeof(data)));
+		fmt_duration(jint(w, "uptime_s", 0) * 1000, up, sizeof(up));
+		if (json_is_integer(m))
+			fmt_bytes(json_integer_value(m), mem, sizeof(mem));
+		else
+			snprintf(mem, sizeof(mem), "-");
+		fmt_bytes(jint(w, "bytes", 0), data, sizeof(data));
+		if (slurm)
+			printf("%-5s %-10s %-4lld %-8s %-10s %-12s %-24s %-8s "
+			    "%-10s %s\n", jstr(w, "id", "?"),
+			    jstr(w, "state", "?"), jint(w, "slot", -1),
+			    jnum_or_dash(w, "job_id", a, sizeof(a)),
+			    jstr(w, "job_state", "-"), jstr(w, "node", "-"),
+			    jstr(w, "address", "-"), up, mem, data);
+		else
+			printf("%-5s %-10s %-4lld %-4s %-8s %-24s %-8s %-10s "
+			    "%s\n", jstr(w, "id", "?"), jstr(w, "state", "?"),
+			    jint(w, "slot", -1),
+			    jnum_or_dash(w, "gpu", a, sizeof(a)),
+			    jnum_or_dash(w, "pid", b, sizeof(b)),
+			    jstr(w, "address", "-"), up, mem, data);
 	}
 	json_decref(doc);
 	return 0;
 }
 
-static int
-cmd_pool(struct opts *o)
+/*
+ * One pool object of GET /v1/pool: its header, its slots, and the
+ * instances that draw on it.  A slurm pool's slots have no GPU index and
+ * no NVML reading; they show the job behind each slot instead.
+ */
+static void
+print_pool(const json_t *p)
 {
-	json_t *doc, *slots, *s;
+	bool slurm = strcmp(jstr(p, "kind", ""), "slurm") == 0;
+	const json_t *slots, *s;
 	size_t i;
 
-	doc = api_get(o, "/v1/pool");
-	if (doc == NULL)
-		return o->exit;
-	if (o->json)
-		return print_json(doc);
-	printf("pool %s: %lld %s slots, %lld free\n\n", jstr(doc, "name", "?"),
-	    jint(doc, "size", 0), jstr(doc, "kind", "?"), jint(doc, "free", 0));
-	printf("%-5s %-4s %-16s %-9s %-7s %-10s %-6s %s\n", "SLOT", "GPU",
-	    "INSTANCE", "HOLD", "WORKER", "STATE", "UTIL", "RECLAIMED FOR");
-	slots = json_object_get(doc, "slots");
+	printf("pool %s: %lld %s slots, %lld free", jstr(p, "name", "?"),
+	    jint(p, "size", 0), jstr(p, "kind", "?"), jint(p, "free", 0));
+	if (slurm && jstr(p, "partition", NULL) != NULL)
+		printf("; %lld GPU(s) per job, partition %s",
+		    jint(p, "gpus_per_job", 1), jstr(p, "partition", ""));
+	else if (slurm)
+		printf("; %lld GPU(s) per job, default partition",
+		    jint(p, "gpus_per_job", 1));
+	printf("\n");
+	if (jstr(p, "listing_error", NULL) != NULL)
+		printf("listing error: %s\n", jstr(p, "listing_error", ""));
+	printf("\n");
+	if (slurm)
+		printf("%-5s %-16s %-9s %-7s %-10s %-8s %-10s %-12s %s\n",
+		    "SLOT", "INSTANCE", "HOLD", "WORKER", "STATE", "JOB",
+		    "JOB STATE", "NODE", "RECLAIMED FOR");
+	else
+		printf("%-5s %-4s %-16s %-9s %-7s %-10s %-6s %s\n", "SLOT",
+		    "GPU", "INSTANCE", "HOLD", "WORKER", "STATE", "UTIL",
+		    "RECLAIMED FOR");
+	slots = json_object_get(p, "slots");
 	json_array_foreach(slots, i, s) {
 		char g[32], u[32];
 		const json_t *util = json_object_get(s, "util");
@@ -407,6 +442,17 @@ cmd_pool(struct opts *o)
 		    json_is_true(json_object_get(s, "borrowed")) ? "borrowed" :
 		    "owned";
 
+		if (slurm) {
+			printf("%-5lld %-16s %-9s %-7s %-10s %-8s %-10s %-12s "
+			    "%s\n", jint(s, "slot", -1),
+			    jstr(s, "instance", "(free)"), held,
+			    jstr(s, "worker", "-"),
+			    jstr(s, "worker_state", "-"),
+			    jnum_or_dash(s, "job_id", g, sizeof(g)),
+			    jstr(s, "job_state", "-"),
+			    jstr(s, "node", "-"), jstr(s, "reserved_for", "-"));
+			continue;
+		}
 		if (json_is_integer(util))
 			snprintf(u, sizeof(u), "%lld%%",
 			    (long long)json_integer_value(util));
@@ -418,7 +464,7 @@ cmd_pool(struct opts *o)
 		    jstr(s, "worker", "-"), jstr(s, "worker_state", "-"), u,
 		    jstr(s, "reserved_for", "-"));
 	}
-	slots = json_object_get(doc, "instances");
+	slots = json_object_get(p, "instances");
 	if (json_array_size(slots) > 0)
 		printf("\n%-16s %-5s %-5s %-4s %-8s %-8s %-7s %s\n", "INSTANCE",
 		    "OWNED", "SHARE", "HELD", "BORROWED", "ENTITLED", "DESIRED",
@@ -432,6 +478,33 @@ cmd_pool(struct opts *o)
 		    jint(s, "borrowed", 0),
 		    jnum_or_dash(s, "entitled", e, sizeof(e)),
 		    jint(s, "desired", 0), jint(s, "reclaiming", 0));
+	}
+}
+
+/*
+ * Every pool in "pools", one after another; a daemon from before there
+ * were several pools sends only the one, at the top level.
+ */
+static int
+cmd_pool(struct opts *o)
+{
+	json_t *doc, *pools, *p;
+	size_t i;
+
+	doc = api_get(o, "/v1/pool");
+	if (doc == NULL)
+		return o->exit;
+	if (o->json)
+		return print_json(doc);
+	pools = json_object_get(doc, "pools");
+	if (!json_is_array(pools))
+		print_pool(doc);
+	else if (json_array_size(pools) == 0)
+		printf("(no pools)\n");
+	json_array_foreach(pools, i, p) {
+		if (i > 0)
+			printf("\n");
+		print_pool(p);
 	}
 	json_decref(doc);
 	return 0;

@@ -287,15 +287,19 @@ static int
 no_jobs(const json_t *root, char *err, size_t errlen)
 {
 	const json_t *e, *s;
+	char says[101];
 
 	e = json_array_get(json_object_get(root, "errors"), 0);
 	s = json_object_get(e, "error");
 	if (!json_is_string(s))
 		s = json_object_get(e, "description");
-	if (json_is_string(s))
+	if (!json_is_string(s))
 		return seterr(err, errlen, "squeue: \"jobs\" missing or not "
-		    "an array; squeue says: %.100s", json_string_value(s));
-	return seterr(err, errlen, "squeue: \"jobs\" missing or not an array");
+		    "an array");
+	copy_cut(says, sizeof(says), json_string_value(s),
+	    json_string_length(s));
+	return seterr(err, errlen, "squeue: \"jobs\" missing or not an "
+	    "array; squeue says: %s", says);
 }
 
 int

@@ -72,8 +72,8 @@ int slurm_parse_squeue(const char *buf, size_t len, struct slurm_job **jobs,
 int slurm_parse_sbatch(const char *buf, size_t len, int64_t *id, char *err,
     size_t errlen);
 
-/* The phase of a job_state name; unknown names are SLURM_RUNNING when they
- * hold a node (so edask waits), which the caller learns from the node. */
+/* The phase of a job_state name; a name this version does not know is
+ * SLURM_RUNNING, so that edask waits rather than replaces the worker. */
 enum slurm_phase slurm_phase_of(const char *state);
 
 /*

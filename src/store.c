@@ -256,8 +256,7 @@ static const char *const migrations[] = {
 	"    log	TEXT NOT NULL DEFAULT ''"
 	");",
 	/* 4: the Slurm job that runs a worker of a slurm pool (0: none). */
-	"ALTER TABLE workers"
-	"    ADD COLUMN job_id INTEGER NOT NULL DEFAULT 0;",
+	"ALTER TABLE workers ADD COLUMN job_id INTEGER NOT NULL DEFAULT 0;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==

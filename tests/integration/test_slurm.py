@@ -1,0 +1,188 @@
+"""Workers as Slurm jobs, against a real single-node Slurm with four GPUs
+as GRES (slurm_cluster.py): one job at start, a burst grows the instance
+to four running jobs (each worker with its own CUDA_VISIBLE_DEVICES) and a
+fifth that stays pending, idle shrinks it with the pending job cancelled
+and the running ones retired through the scheduler (nothing computed
+twice), and a controller killed with -9 re-adopts its running jobs."""
+import os
+import subprocess
+import time
+
+import distributed
+import pytest
+
+from conftest import client, spec, wait_for
+from slurm_cluster import SlurmCluster, unavailable
+from test_elastic import counted, executions
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    why = unavailable()
+    if why is not None:
+        if os.environ.get("EDASK_REQUIRE_SLURM") == "1":
+            pytest.fail("Slurm tests required here, but: %s" % why)
+        pytest.skip("no Slurm test cluster on this machine: %s" % why)
+    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm"))
+    cluster.start()
+    yield cluster
+    left = cluster.stop()
+    assert not left, "jobs still active at the end: %s" % left
+
+
+@pytest.fixture
+def slurm_clean(slurm):
+    """Each test starts and ends with no active job (ask for it before
+    `edask`, so that its teardown runs after the daemon's)."""
+    assert not slurm.cancel_all()
+    yield slurm
+    left = slurm.active()
+    # the daemon has stopped by now (edask's teardown ran first): every
+    # job it submitted must be gone with it
+    assert not left, "jobs left behind: %s" % [
+        (j["job_id"], j["name"], j["job_state"]) for j in left]
+
+
+def config(tmp_path, slots=5):
+    p = tmp_path / "edask.yaml"
+    p.write_text("pools:\n"
+                 "  - {name: cluster, backend: slurm, slots: %d,\n"
+                 "     partition: gpu, time_limit: \"30:00\",\n"
+                 "     scheduler_host: 127.0.0.1}\n" % slots)
+    return str(p)
+
+
+def workers(e, name="dask"):
+    return e.instance(name)["workers"]
+
+
+def ours(slurm, prefix="edask.dask."):
+    return [j for j in slurm.jobs() if j["name"].startswith(prefix)]
+
+
+def test_burst_four_jobs_fifth_pending_idle_shrinks_without_loss(
+        slurm_clean, edask, tmp_path):
+    slurm = slurm_clean
+    e = edask(args=["-c", config(tmp_path)], env=slurm.env,
+              specs=[spec(min=1, max=5, gpus=1, idle="4s", delay="1s",
+                          start_timeout="6s", extra="pool: cluster\n")])
+    e.wait_started()
+    e.wait_running(1, timeout=90)
+    (w1,) = workers(e)
+    jobs = ours(slurm)
+    assert [j["job_id"] for j in jobs] == [w1["job_id"]]
+    assert jobs[0]["job_state"] == "RUNNING"
+    assert jobs[0]["comment"].endswith(":dask:%s" % w1["id"][1:])
+    pool = e.get("/v1/pool")
+    assert pool["kind"] == "slurm" and pool["size"] == 5
+
+    counter = str(tmp_path / "count")
+    os.makedirs(counter)
+    c = client(e.scheduler_address())
+    try:
+        sleepy = counted(counter, lambda i: time.sleep(0.5) or i)
+        burst = c.map(sleepy, ["burst-%d" % i for i in range(80)],
+                      range(80), resources={"GPU": 1}, pure=False)
+        # four GPUs: four jobs run, the fifth waits for resources
+        e.wait_running(4, timeout=90, exact=False)
+
+        def fifth_pending():
+            ws = workers(e)
+            pend = [w for w in ws if w["job_state"] == "PENDING"]
+            return len(ws) == 5 and len(pend) == 1 and pend[0]
+        pending = wait_for(fifth_pending, timeout=60, what="a pending job")
+        assert pending["state"] == "launching"
+        assert pending["job_reason"] == "Resources"
+        gpus = c.run(lambda: os.environ.get("CUDA_VISIBLE_DEVICES"))
+        assert sorted(gpus.values()) == ["0", "1", "2", "3"], gpus
+        # past start_timeout it is reported, not duplicated
+        wait_for(lambda: e.events(kind="pending"), timeout=30,
+                 what="the pending event")
+        told = e.events(kind="pending")[-1]["message"]
+        assert "w%s" % pending["id"][1:] in told and "Resources" in told
+        assert len(e.events(kind="submitted")) == 5
+        assert sum(c.gather(burst)) == sum(range(80))
+
+        # data on each of the four running workers
+        import numpy as np
+        make = counted(counter, lambda i: np.full(100_000, i, dtype="i8"))
+        addrs = sorted(c.scheduler_info()["workers"])
+        assert len(addrs) == 4
+        chunks = [c.submit(make, "chunk-%d" % i, i, workers=[addrs[i % 4]],
+                           allow_other_workers=False, pure=False)
+                  for i in range(8)]
+        distributed.wait(chunks)
+        assert len({w for ws in c.who_has(chunks).values()
+                    for w in ws}) == 4
+
+        # idle: the pending job is cancelled, the running ones retired
+        e.wait_running(1, timeout=120)
+        wait_for(lambda: len(workers(e)) == 1, timeout=60,
+                 what="one worker left")
+        cancelled = e.events(kind="cancel")
+        assert len(cancelled) == 1, e.events()
+        assert "w%s" % pending["id"][1:] in cancelled[0]["message"]
+        assert len(e.events(kind="retired")) >= 3
+        byid = {j["job_id"]: j for j in slurm.jobs()}
+        assert byid[pending["job_id"]]["job_state"] == "CANCELLED"
+        # it never ran: no job_running event names it
+        assert not [ev for ev in e.events(kind="job_running")
+                    if ev["message"].startswith("worker w%s:"
+                                                % pending["id"][1:])]
+        assert len(slurm.active()) == 1
+
+        total = counted(counter, lambda *xs: int(sum(x.sum() for x in xs)))
+        got = c.submit(total, "total", *chunks, pure=False).result(timeout=60)
+        assert got == sum(i * 100_000 for i in range(8))
+    finally:
+        c.close()
+    runs = executions(counter)
+    twice = {k: n for k, n in runs.items() if n != 1}
+    assert not twice, "computed more than once: %s" % twice
+    assert len(runs) == 80 + 8 + 1
+
+
+def test_kill_9_then_restart_readopts_jobs_and_cancels_orphans(
+        slurm_clean, edask, tmp_path):
+    slurm = slurm_clean
+    e = edask(args=["-c", config(tmp_path)], env=slurm.env,
+              specs=[spec(min=2, max=2, gpus=1, extra="pool: cluster\n")])
+    e.wait_started()
+    e.wait_running(2, timeout=90)
+    before = {w["id"]: (w["job_id"], w["address"]) for w in workers(e)}
+    with open(os.path.join(e.state, "daemon.id")) as f:
+        daemon = f.read().strip()
+    # a job with this daemon's tag but no worker record: what a crash
+    # between sbatch and the record leaves behind
+    orphan = subprocess.run(
+        ["sbatch", "--parsable", "--job-name=edask.dask.99",
+         "--comment=edask:%s:dask:99" % daemon, "--output=/dev/null",
+         "--wrap", "sleep 300"],
+        env=slurm.env, capture_output=True, text=True, check=True)
+    orphan_id = int(orphan.stdout.strip().split(";")[0])
+
+    e.proc.kill()
+    e.proc.wait()
+    e.start()
+    wait_for(lambda: e.events(kind="restored"), what="restored")
+    assert "2 worker(s) re-adopted" in e.events(kind="restored")[-1]["message"]
+    wait_for(lambda: e.events(kind="orphan"), timeout=30, what="orphan")
+    assert str(orphan_id) in e.events(kind="orphan")[-1]["message"]
+    wait_for(lambda: orphan_id not in [j["job_id"] for j in slurm.active()],
+             timeout=30, what="the orphan job cancelled")
+
+    after = {w["id"]: (w["job_id"], w["address"]) for w in workers(e)}
+    assert after == before
+    assert all(w["state"] == "running" and w["job_state"] == "RUNNING"
+               for w in workers(e))
+    running = sorted(j["job_id"] for j in slurm.active())
+    assert running == sorted(j for j, _ in before.values())
+    # still the same two workers in the scheduler, nothing resubmitted
+    time.sleep(3)
+    assert len(e.running()) == 2
+    c = client(e.scheduler_address())
+    try:
+        assert sorted(c.scheduler_info()["workers"]) == sorted(
+            a for _, a in before.values())
+    finally:
+        c.close()
