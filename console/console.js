@@ -381,10 +381,21 @@ function renderTop() {
 		    h('span', null, st.route.name));
 	patch('crumbs', crumbs);
 
+	patch('pool-sum', allPools().map((p, i) => [i > 0 ? ' · ' : '',
+	    p.name, ' pool: ', h('b', null, p.size - p.free), ' of ', p.size,
+	    ' ', slotWord(p), ' in use']));
+}
+
+/* Every pool of GET /v1/pool (an older daemon has only the top level). */
+function allPools() {
 	const p = st.pool;
-	patch('pool-sum', p ? [p.name, ' pool: ', h('b', null, p.size - p.free),
-	    ' of ', p.size, p.kind === 'gpu' ? ' GPUs' : p.kind === 'cpu' ?
-	    ' CPU slots' : ' simulated GPUs', ' in use'] : []);
+
+	return !p ? [] : Array.isArray(p.pools) ? p.pools : [p];
+}
+
+function slotWord(p) {
+	return p.kind === 'gpu' ? 'GPUs' : p.kind === 'cpu' ? 'CPU slots' :
+	    p.kind === 'slurm' ? 'Slurm jobs' : 'simulated GPUs';
 }
 
 function copyButton(value, what) {
@@ -544,14 +555,21 @@ function renderIndex() {
 }
 
 function renderPool() {
-	const p = st.pool;
+	const pools = allPools();
 
-	if (!p)
+	if (pools.length === 0)
 		return;
-	patch('pool-head', p.name, ' · ', p.kind === 'simulated' ?
-	    plural(p.size, 'simulated GPU slot') + ' (no utilization figures)' :
-	    plural(p.size, p.kind === 'gpu' ? 'GPU' : 'CPU slot'), ' · ',
-	    p.free, ' free');
+	patch('pool-head', pools.map((p, i) => [i > 0 ? '  |  ' : '', p.name,
+	    ' · ', p.kind === 'simulated' ? plural(p.size,
+	    'simulated GPU slot') + ' (no utilization figures)' :
+	    p.kind === 'slurm' ? plural(p.size, 'Slurm job') + ' of ' +
+	    plural(p.gpus_per_job, 'GPU') : plural(p.size, p.kind === 'gpu' ?
+	    'GPU' : 'CPU slot'), ' · ', p.free, ' free']));
+	patch('pool', pools.map((p) => poolBlock(p, pools.length > 1)));
+}
+
+/* One pool: a tile per slot, then who holds what. */
+function poolBlock(p, titled) {
 	const tiles = p.slots.map((s) => {
 		const held = !!s.instance;
 		const util = typeof s.util === 'number' ? s.util : null;
@@ -560,8 +578,10 @@ function renderPool() {
 		    style: held ? '--c:' + colorOf(s.instance) : null,
 		    'data-slot': s.slot },
 		    h('div', { class: 'top2' },
-			h('span', { class: 'gpu' }, s.gpu === null ||
-			    s.gpu === undefined ? 'CPU' : 'GPU ' + s.gpu),
+			h('span', { class: 'gpu' }, p.kind === 'slurm' ?
+			    (s.job_id ? 'job ' + s.job_id : 'Slurm') :
+			    s.gpu === null || s.gpu === undefined ? 'CPU' :
+			    'GPU ' + s.gpu),
 			h('span', null, 'slot ', s.slot)),
 		    h('div', { class: 'holder' }, held ? h('a',
 			{ href: '/instances/' + s.instance }, s.instance) : 'free',
@@ -582,6 +602,8 @@ function renderPool() {
 			null,
 		    h('div', { class: 'w' }, s.worker ? s.worker + ' · ' +
 			(s.worker_state || '') : held ? 'reserved' : '\u00a0'),
+		    s.job_state ? h('div', { class: 'w' }, s.job_state,
+			s.node ? ' on ' + s.node : '') : null,
 		    util === null ? h('div', { class: 'util faint' },
 			s.name ? s.name : held ? 'utilization n/a' : '') :
 			h('div', { class: 'util' }, h('div', { class: 'bar' },
@@ -600,7 +622,12 @@ function renderPool() {
 		typeof i.entitled === 'number' ? ' · fair share ' +
 		i.entitled : ''));
 
-	patch('pool', h('div', { class: 'slots' }, tiles),
+	return h('div', { class: 'pool-block' },
+	    titled ? h('h3', null, p.name, h('span', { class: 'muted' }, ' · ',
+		p.kind === 'slurm' ? 'Slurm' : p.kind)) : null,
+	    p.listing_error ? h('p', { class: 'err' }, 'Slurm listing: ',
+		p.listing_error) : null,
+	    h('div', { class: 'slots' }, tiles),
 	    legend.length ? h('div', { class: 'legend-i' }, legend) : null);
 }
 

@@ -263,6 +263,15 @@ struct ctl {
 	void		(*stopped)(void *);
 	void		*stopped_arg;
 	uint64_t	 shutdown_timer;
+	struct detached	**detached;	/* scancels no worker waits on */
+	size_t		 ndetached;
+};
+
+/* A scancel of a job that no worker tracks any more. */
+struct detached {
+	struct ctl	*ctl;
+	struct child	*cmd;
+	int64_t		 job_id;
 };
 
 static void instance_tick(void *arg);
@@ -629,6 +638,11 @@ ctl_free(struct ctl *c)
 		instance_free(c->inst[i]);
 	}
 	free(c->inst);
+	for (i = 0; i < c->ndetached; i++) {
+		child_cancel(c->detached[i]->cmd);
+		free(c->detached[i]);
+	}
+	free(c->detached);
 	http_free(c->http);
 	events_free(c->events);
 	for (i = 0; i < c->npools; i++) {
@@ -1517,14 +1531,45 @@ slurm_job_gone(struct worker *w, const char *state, const char *reason)
 }
 
 static void
-on_orphan_cancel(int status, const char *out, size_t len, const char *msg,
+on_detached_cancel(int status, const char *out, size_t len, const char *msg,
     void *arg)
 {
+	struct detached *d = arg;
+	struct ctl *c = d->ctl;
+	size_t i;
+
 	(void)out;
 	(void)len;
-	(void)arg;
 	if (status != 0)
-		log_warnx("scancel of an orphan job: %s", msg);
+		log_warnx("scancel %lld: %s", (long long)d->job_id, msg);
+	for (i = 0; i < c->ndetached; i++)
+		if (c->detached[i] == d)
+			c->detached[i] = c->detached[--c->ndetached];
+	free(d);
+	ctl_check_shutdown(c);
+}
+
+/* scancel of a job no worker waits on (an orphan, or a forced stop). */
+static void
+slurm_cancel_detached(struct ctl *c, int64_t job_id)
+{
+	struct detached *d = xcalloc(1, sizeof(*d));
+	char id[32], err[256];
+	char *argv[] = { "scancel", id, NULL };
+
+	snprintf(id, sizeof(id), "%lld", (long long)job_id);
+	d->ctl = c;
+	d->job_id = job_id;
+	d->cmd = child_run(c->loop, argv, NULL, SLURM_CMD_MS,
+	    on_detached_cancel, d, err, sizeof(err));
+	if (d->cmd == NULL) {
+		log_warnx("scancel %s: %s", id, err);
+		free(d);
+		return;
+	}
+	c->detached = xrealloc(c->detached,
+	    (c->ndetached + 1) * sizeof(*c->detached));
+	c->detached[c->ndetached++] = d;
 }
 
 static struct worker *
@@ -1547,6 +1592,18 @@ slurm_worker_of(struct ctl *c, struct cpool *cp, const struct slurm_job *j)
 	return w;
 }
 
+/*
+ * A job that has ended but whose processes Slurm is still cleaning up
+ * holds its GPUs: its worker keeps the slot until the job is gone, so
+ * that "stopped; no process left" is true and a new job does not queue
+ * behind it unseen.
+ */
+static bool
+job_completing(const struct slurm_job *j)
+{
+	return strcmp(j->state, "COMPLETING") == 0;
+}
+
 /* What one job listing says about w. */
 static void
 slurm_job_seen(struct worker *w, const struct slurm_job *j)
@@ -1564,6 +1621,8 @@ slurm_job_seen(struct worker *w, const struct slurm_job *j)
 	strlcpy_(w->job_reason, j->reason, sizeof(w->job_reason));
 	strlcpy_(w->job_node, j->node, sizeof(w->job_node));
 	strlcpy_(w->job_gpus, j->gres, sizeof(w->job_gpus));
+	if (w->cancel_wanted && w->job_cmd == NULL)
+		slurm_cancel(w);
 	if (j->phase == SLURM_RUNNING && w->job_running_ms == 0) {
 		w->job_running_ms = mono_ms();
 		if (changed)
@@ -1611,26 +1670,22 @@ slurm_observe(struct ctl *c, struct cpool *cp, const struct slurm_job *jobs,
 			w->job_listed = true;
 			if (j->phase != SLURM_ENDED)
 				slurm_job_seen(w, j);
+			else if (job_completing(j))
+				strlcpy_(w->job_state, j->state,
+				    sizeof(w->job_state));
 			continue;
 		}
+		/* squeue lists the whole cluster: only a job of an instance
+		 * of this pool is this pool's business (an instance not
+		 * restored, its pool gone from the config, keeps its jobs) */
 		if (j->phase == SLURM_ENDED || slurm_tag_parse(j->comment,
-		    c->daemon_id, inst, sizeof(inst), &wid) == -1)
+		    c->daemon_id, inst, sizeof(inst), &wid) == -1 ||
+		    ctl_find(c, inst) == NULL || ctl_find(c, inst)->cp != cp)
 			continue;
-		{
-			char id[32], err[256];
-			char *argv[] = { "scancel", id, NULL };
-			struct child *ch;
-
-			snprintf(id, sizeof(id), "%lld", (long long)j->id);
-			events_add(c->events, inst, "orphan", "Slurm job %lld "
-			    "(%s) has no worker record (a submission the "
-			    "controller's death interrupted): cancelled",
-			    (long long)j->id, j->name);
-			ch = child_run(c->loop, argv, NULL, SLURM_CMD_MS,
-			    on_orphan_cancel, NULL, err, sizeof(err));
-			if (ch == NULL)
-				log_warnx("scancel %s: %s", id, err);
-		}
+		events_add(c->events, inst, "orphan", "Slurm job %lld (%s) "
+		    "has no worker record (a submission the controller's "
+		    "death interrupted): cancelled", (long long)j->id, j->name);
+		slurm_cancel_detached(c, j->id);
 	}
 	/* ended jobs, and jobs gone from the listing (Slurm forgets ended
 	 * jobs after MinJobAge): a job submitted after the listing started
@@ -1647,7 +1702,8 @@ slurm_observe(struct ctl *c, struct cpool *cp, const struct slurm_job *jobs,
 			for (i = 0; i < n && w->job_id > 0; i++)
 				if (jobs[i].id == w->job_id)
 					j = &jobs[i];
-			if (j != NULL && j->phase == SLURM_ENDED) {
+			if (j != NULL && j->phase == SLURM_ENDED &&
+			    !job_completing(j)) {
 				slurm_job_gone(w, j->state, j->reason);
 				m = (size_t)-1;	/* the array changed */
 				continue;
@@ -1805,9 +1861,17 @@ worker_launch(struct instance *in)
 	w->rss = -1;
 	w->gpu_util = -1;
 	snprintf(w->name, sizeof(w->name), "%s-%d", in->spec->name, slot);
-	w->log = xasprintf("%s/w%d-%s.log", in->dir, w->id, w->name);
-	if (in->cp->slurm != NULL)
+	if (in->cp->slurm != NULL) {
+		/* a job may outlive its slot (a listing that lost it, a
+		 * job still closing): a name of its own, so that the
+		 * scheduler's worker of an old job is never taken for a
+		 * new one */
+		snprintf(w->name, sizeof(w->name), "%s-w%d", in->spec->name,
+		    w->id);
+		w->log = xasprintf("%s/w%d.log", in->dir, w->id);
 		return worker_launch_slurm(in, w);
+	}
+	w->log = xasprintf("%s/w%d-%s.log", in->dir, w->id, w->name);
 	/* a CPU-only worker (gpus: 0) still takes a slot but sees no GPU */
 	if (w->gpu >= 0 && in->spec->workers.gpus > 0)
 		snprintf(cuda, sizeof(cuda), "CUDA_VISIBLE_DEVICES=%d", w->gpu);
@@ -4086,12 +4150,22 @@ shutdown_kill_all(struct ctl *c)
 	for (i = 0; i < c->ninst; i++) {
 		struct instance *in = c->inst[i];
 
-		for (j = 0; j < in->nworkers; j++) {
-			if (in->cp->slurm != NULL)
-				slurm_cancel(in->workers[j]);
-			else
-				launch_kill(in->workers[j]->pid, SIGKILL);
+		/* jobs: cancelled and forgotten, not waited for (Slurm may
+		 * be what is not answering); one that survives has this
+		 * daemon's tag and no record, and is cancelled as an orphan
+		 * at the next start */
+		while (in->cp->slurm != NULL && in->nworkers > 0) {
+			struct worker *w = in->workers[in->nworkers - 1];
+
+			if (w->job_id > 0)
+				slurm_cancel_detached(c, w->job_id);
+			ev(in, "worker_gone", "worker w%d (%s): job %lld "
+			    "cancelled at a forced stop", w->id, w->name,
+			    (long long)w->job_id);
+			worker_remove(w);
 		}
+		for (j = 0; j < in->nworkers; j++)
+			launch_kill(in->workers[j]->pid, SIGKILL);
 		if (in->sched_pid > 0)
 			launch_kill(in->sched_pid, SIGKILL);
 		if (in->nb != NULL && notebook_pid(in->nb) > 0)
@@ -4106,6 +4180,8 @@ ctl_idle(struct ctl *c)
 {
 	size_t i;
 
+	if (c->ndetached > 0)
+		return false;
 	for (i = 0; i < c->ninst; i++)
 		if (c->inst[i]->nworkers > 0 || c->inst[i]->sched_pid > 0 ||
 		    c->inst[i]->nb != NULL || c->inst[i]->forker_pid > 0)

@@ -282,9 +282,9 @@ job_parse(const struct jctx *c, const json_t *job, struct slurm_job *j)
 	return 0;
 }
 
-/* With no "jobs", squeue's own first error says why. */
+/* With no "jobs", or with errors, squeue's own first error says why. */
 static int
-no_jobs(const json_t *root, char *err, size_t errlen)
+no_jobs(const json_t *root, const char *what, char *err, size_t errlen)
 {
 	const json_t *e, *s;
 	char says[101];
@@ -294,12 +294,10 @@ no_jobs(const json_t *root, char *err, size_t errlen)
 	if (!json_is_string(s))
 		s = json_object_get(e, "description");
 	if (!json_is_string(s))
-		return seterr(err, errlen, "squeue: \"jobs\" missing or not "
-		    "an array");
+		return seterr(err, errlen, "squeue: %s", what);
 	copy_cut(says, sizeof(says), json_string_value(s),
 	    json_string_length(s));
-	return seterr(err, errlen, "squeue: \"jobs\" missing or not an "
-	    "array; squeue says: %s", says);
+	return seterr(err, errlen, "squeue: %s; squeue says: %s", what, says);
 }
 
 int
@@ -329,9 +327,17 @@ slurm_parse_squeue(const char *buf, size_t len, struct slurm_job **jobs,
 		return seterr(err, errlen, "squeue: reply is not a JSON "
 		    "object");
 	}
+	/* Slurm 22.05 answers a controller it cannot reach with exit
+	 * status 0, no job and an error: that is no listing at all */
+	v = json_object_get(root, "errors");
+	if (v != NULL && (!json_is_array(v) || json_array_size(v) > 0)) {
+		no_jobs(root, "it reports an error", err, errlen);
+		json_decref(root);
+		return -1;
+	}
 	arr = json_object_get(root, "jobs");
 	if (!json_is_array(arr)) {
-		no_jobs(root, err, errlen);
+		no_jobs(root, "\"jobs\" missing or not an array", err, errlen);
 		json_decref(root);
 		return -1;
 	}

@@ -56,7 +56,9 @@ struct slurm_job {
 /*
  * Parses the JSON that `squeue --json` prints (Slurm 22.05's openapi
  * v0.0.38 shape and later ones: an object with a "jobs" array; unknown
- * fields are ignored).  A job without a positive integer job_id, or with
+ * fields are ignored).  A non-empty "errors" array is an error (Slurm
+ * 22.05 prints one, with no job and exit status 0, when the controller
+ * does not answer).  A job without a positive integer job_id, or with
  * a string field of the wrong type, makes the whole reply an error; a
  * string longer than its field is cut.  New array in *jobs (free with
  * free(); NULL when *n is 0), count in *n.  0, or -1 with err.

@@ -129,7 +129,9 @@ def test_burst_four_jobs_fifth_pending_idle_shrinks_without_loss(
         assert not [ev for ev in e.events(kind="job_running")
                     if ev["message"].startswith("worker w%s:"
                                                 % pending["id"][1:])]
-        assert len(slurm.active()) == 1
+        # cancelled jobs complete in Slurm's own time (COMPLETING)
+        wait_for(lambda: len(slurm.active()) == 1, timeout=60,
+                 what="one active job left")
 
         total = counted(counter, lambda *xs: int(sum(x.sum() for x in xs)))
         got = c.submit(total, "total", *chunks, pure=False).result(timeout=60)
@@ -186,3 +188,20 @@ def test_kill_9_then_restart_readopts_jobs_and_cancels_orphans(
             a for _, a in before.values())
     finally:
         c.close()
+
+    # a job that ends on its own (here cancelled behind edask's back, as a
+    # node failure or the time limit would end it) is noticed and its
+    # worker replaced, since min is 2
+    victim_id, (victim_job, _) = sorted(before.items())[0]
+    subprocess.run(["scancel", str(victim_job)], env=slurm.env, check=True)
+    # seen first either in the job listing ("job N CANCELLED") or as
+    # gone from the scheduler, whichever looks first
+    wait_for(lambda: [ev for ev in e.events(kind="worker_lost")
+                      if ev["message"].startswith("worker %s " % victim_id)
+                      or ev["message"].startswith("worker %s:" % victim_id)],
+             timeout=30, what="the lost worker")
+    e.wait_running(2, timeout=90)
+    now = {w["id"]: w["job_id"] for w in workers(e)}
+    assert victim_id not in now and victim_job not in now.values()
+    wait_for(lambda: len(slurm.active()) == 2, timeout=60,
+             what="two active jobs")

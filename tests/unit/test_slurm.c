@@ -181,8 +181,15 @@ static const struct squeue_case {
 } squeue_cases[] = {
 	{ "no jobs", SQ_HEAD "]}", 0, 0, { NONE }, NULL },
 	{ "only jobs", "{'jobs':[]}", 0, 0, { NONE }, NULL },
-	{ "errors next to jobs are ignored", "{'errors':[{'error':'x',"
-	    "'errno':5}],'jobs':[{'job_id':3}]}", 0, 1, { BARE(3) }, NULL },
+	{ "errors with jobs: no listing", "{'errors':[{'error':'x',"
+	    "'errno':5}],'jobs':[{'job_id':3}]}", -1, 0, { NONE },
+	    "reports an error; squeue says: x" },
+	{ "controller down: empty jobs and an error (22.05)",
+	    "{'errors':[{'error':'Unable to contact slurm controller "
+	    "(connect failure)','errno':1007}],'jobs':[]}", -1, 0, { NONE },
+	    "squeue says: Unable to contact slurm controller" },
+	{ "errors not an array", "{'errors':{},'jobs':[]}", -1, 0, { NONE },
+	    "reports an error" },
 	{ "bare job: defaults", ONE(""), 0, 1, { BARE(7) }, NULL },
 	{ "nulls count as absent", ONE(",'name':null,'comment':null,"
 	    "'job_state':null,'state_reason':null,'batch_host':null,"
