@@ -119,7 +119,7 @@ struct worker {
 	int64_t		 job_id;	/* 0: not known yet */
 	struct child	*job_cmd;	/* sbatch or scancel in flight */
 	bool		 cancel_wanted;	/* scancel once sbatch answers */
-	bool		 cancel_sent;	/* scancel accepted at least once */
+	bool		 cancel_failed;	/* a scancel failed: said once */
 	int64_t		 submitted_ms;	/* monotonic: sbatch answered */
 	int64_t		 job_running_ms;	/* monotonic: seen running */
 	bool		 pending_told;	/* its "pending too long" event */
@@ -1369,12 +1369,14 @@ on_scancel(int status, const char *out, size_t len, const char *msg,
 	(void)len;
 	w->job_cmd = NULL;
 	if (status != 0) {
-		/* the kill timer asks again */
-		ev(w->inst, "slurm", "worker w%d: scancel %lld failed: %s",
-		    w->id, (long long)w->job_id, msg);
+		/* the kill timer asks again, every KILL_GRACE_MS */
+		if (!w->cancel_failed)
+			ev(w->inst, "slurm", "worker w%d: scancel %lld failed: "
+			    "%s; asking again every %ds", w->id,
+			    (long long)w->job_id, msg, KILL_GRACE_MS / 1000);
+		w->cancel_failed = true;
 		return;
 	}
-	w->cancel_sent = true;
 	log_info("[%s] job %lld of w%d cancelled", w->inst->spec->name,
 	    (long long)w->job_id, w->id);
 }
@@ -1642,9 +1644,9 @@ slurm_job_seen(struct worker *w, const struct slurm_job *j)
 /*
  * A listing of this daemon's jobs, started at `since`: each worker of the
  * pool finds its job (by id, or by its tag), jobs that ended end their
- * workers, and jobs with this daemon's tag that no worker claims (a
- * submission the controller's death interrupted, an instance removed
- * meanwhile) are cancelled.
+ * workers, and jobs with this daemon's tag, of an instance of this pool,
+ * that no worker claims (a submission the controller's death
+ * interrupted) are cancelled.
  */
 static void
 slurm_observe(struct ctl *c, struct cpool *cp, const struct slurm_job *jobs,
