@@ -29,9 +29,9 @@ scripts/run-unit.sh build; add unit build/unit.tally $?
 step "unit tests under ASan/UBSan"
 make -s asan; add asan build/asan/unit.tally $?
 
-step "fuzz (${FUZZ_SECONDS:-10}s per parser)"
+step "fuzz (${FUZZ_SECONDS:-6}s per parser)"
 fz=0 fp=0 ff=0
-make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-10}" || fz=$?
+make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-6}" || fz=$?
 n=$(ls fuzz/fuzz_*.c | wc -l)
 if [ "$fz" -eq 0 ]; then fp=$n; else ff=1; fp=$((n - 1)); failed_steps+=(fuzz); fi
 pass=$((pass + fp)); fail=$((fail + ff))

@@ -838,6 +838,18 @@ count_failure(struct instance *in)
 	in->backoff_until_ms = mono_ms() + backoff_ms(in->failures);
 }
 
+/* What a worker's end may finish: its instance's stop, the daemon's
+ * shutdown, an undeploy. */
+static void
+after_worker_gone(struct instance *in)
+{
+	if (in->state == I_STOPPING && in->nworkers == 0)
+		instance_stop(in);
+	else
+		ctl_check_shutdown(in->ctl);
+	maybe_reap(in);
+}
+
 static void
 on_worker_exit(pid_t pid, int status, void *arg)
 {
@@ -877,11 +889,7 @@ on_worker_exit(pid_t pid, int status, void *arg)
 		break;
 	}
 	worker_remove(w);
-	if (in->state == I_STOPPING && in->nworkers == 0)
-		instance_stop(in);
-	else
-		ctl_check_shutdown(in->ctl);
-	maybe_reap(in);
+	after_worker_gone(in);
 }
 
 static void
@@ -1419,11 +1427,7 @@ on_sbatch(int status, const char *out, size_t len, const char *msg,
 		/* a job sbatch did submit despite an error shows up in the
 		 * listing with this worker's tag and no worker: cancelled */
 		worker_remove(w);
-		if (in->state == I_STOPPING && in->nworkers == 0)
-			instance_stop(in);
-		else
-			ctl_check_shutdown(in->ctl);
-		maybe_reap(in);
+		after_worker_gone(in);
 		return;
 	}
 	persist_worker(w);
@@ -1525,11 +1529,7 @@ slurm_job_gone(struct worker *w, const char *state, const char *reason)
 		break;
 	}
 	worker_remove(w);
-	if (in->state == I_STOPPING && in->nworkers == 0)
-		instance_stop(in);
-	else
-		ctl_check_shutdown(in->ctl);
-	maybe_reap(in);
+	after_worker_gone(in);
 }
 
 static void
@@ -1841,12 +1841,16 @@ worker_launch(struct instance *in)
 	struct worker *w;
 	char err[512], cuda[64];
 	char **argv, **env;
+	size_t k, sharers = 0;
 	int slot;
 
 	slot = pool_acquire(in->cp->pool, in->id);
 	if (slot < 0)
 		return false;
-	if (c->ninst > 1 &&
+	for (k = 0; k < c->ninst; k++)
+		if (c->inst[k]->cp == in->cp)
+			sharers++;
+	if (sharers > 1 &&
 	    pool_held_by(in->cp->pool, in->id) > in->spec->sharing.owned)
 		ev(in, "lend", "slot %d lent to it: it holds %d, owns %d; "
 		    "given back when an instance below its share needs it",

@@ -131,8 +131,9 @@ async function overview(page, a) {
 	check(running === inst.workers_running, 'the overview shows ' + running +
 	    ' running workers, the API ' + inst.workers_running);
 	const pool = await apiGet(a.url, '/v1/pool');
-	await until(async () => (await page.$$('.slot')).length === pool.size,
-	    'one pool tile per slot');
+	const slots = (pool.pools || [pool]).reduce((n, p) => n + p.size, 0);
+	await until(async () => (await page.$$('.slot')).length === slots,
+	    'one pool tile per slot, of every pool');
 	const tiles = await page.$$eval('.slot', (els) => els.map((e) => {
 		const link = e.querySelector('.holder a');
 		const tag = e.querySelector('.holder .tag');
@@ -144,7 +145,8 @@ async function overview(page, a) {
 	check(held.includes(a.instance), 'no pool tile shows ' + a.instance +
 	    ' holding a slot: ' + JSON.stringify(tiles));
 	/* each held tile says owned or borrowed, as the API does */
-	pool.slots.forEach((sl, i) => check(!sl.instance ||
+	[].concat(...(pool.pools || [pool]).map((p) => p.slots)).forEach(
+	    (sl, i) => check(!sl.instance ||
 	    tiles[i].tag === (sl.borrowed ? 'borrowed' : 'owned'),
 	    'slot ' + i + ' shows ' + tiles[i].tag + ', the API says ' +
 	    (sl.borrowed ? 'borrowed' : 'owned')));
