@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make test: build, unit tests (plain and ASan/UBSan), a short libFuzzer
+# make test: build (two jobs at a time), unit tests (plain and ASan/UBSan), a short libFuzzer
 # pass over every parser, integration tests with real Dask.  Ends with one
 # line "N passed, N failed" over all of them.
 set -u
@@ -19,7 +19,7 @@ step() { echo; echo "=== $*"; }
 rm -f build/unit.tally build/asan/unit.tally build/integration.tally
 
 step "build (-Werror)"
-if make -s all unit; then :; else
+if make -s -j2 all unit; then :; else
 	echo "build failed"; echo "0 passed, 1 failed"; exit 1
 fi
 
@@ -27,11 +27,11 @@ step "unit tests"
 scripts/run-unit.sh build; add unit build/unit.tally $?
 
 step "unit tests under ASan/UBSan"
-make -s asan; add asan build/asan/unit.tally $?
+make -s -j2 asan; add asan build/asan/unit.tally $?
 
 step "fuzz (${FUZZ_SECONDS:-6}s per parser)"
 fz=0 fp=0 ff=0
-make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-6}" || fz=$?
+make -s -j2 fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-6}" || fz=$?
 n=$(ls fuzz/fuzz_*.c | wc -l)
 if [ "$fz" -eq 0 ]; then fp=$n; else ff=1; fp=$((n - 1)); failed_steps+=(fuzz); fi
 pass=$((pass + fp)); fail=$((fail + ff))
