@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make test: build (two jobs at a time), unit tests (plain and ASan/UBSan), a short libFuzzer
-# pass over every parser, integration tests with real Dask.  Ends with one
-# line "N passed, N failed" over all of them.
+# make test: build (two jobs at a time), unit tests (plain and ASan/UBSan),
+# a short libFuzzer pass over every parser, integration tests with real
+# Dask and a real single-node Slurm.  Ends with one line "N passed, N
+# failed" over all of them.
 set -u
 cd "$(dirname "$0")/.."
 pass=0 fail=0 failed_steps=()
