@@ -143,7 +143,8 @@ struct cpool {
 	int64_t		 squeue_started_ms;	/* monotonic */
 	uint64_t	 squeue_timer;
 	char		 squeue_error[256];	/* last failure, "" */
-	bool		 listed;	/* one listing succeeded */
+	bool		 listed;	/* a listing has succeeded since the
+					   daemon started */
 };
 
 /* One tick's numbers, for the console's chart (GET .../history). */
@@ -902,6 +903,13 @@ on_start_timeout(void *arg)
 	w->start_timer = 0;
 	if (w->state != W_LAUNCHING)
 		return;
+	if (in->cp->slurm != NULL && !in->cp->listed) {
+		/* a restart: what the job does is known at the first
+		 * listing */
+		w->start_timer = loop_timer_add(in->ctl->loop, SQUEUE_EVERY_MS,
+		    on_start_timeout, w);
+		return;
+	}
 	if (in->cp->slurm != NULL && w->job_running_ms == 0) {
 		/* still queued: Slurm's business, and it counts as capacity;
 		 * said once, never duplicated by another job */
