@@ -53,6 +53,10 @@ events_add(struct events *e, const char *instance, const char *kind,
 	va_start(ap, fmt);
 	vsnprintf(ev->message, sizeof(ev->message), fmt, ap);
 	va_end(ap);
+	/* messages quote outside text (a log's last line, what sbatch or
+	 * squeue printed on stderr), and the cut may split a character:
+	 * the API's JSON needs valid UTF-8 */
+	utf8_scrub(ev->message);
 	if (e->count < e->cap)
 		e->count++;
 	if (ev->instance[0] != '\0')

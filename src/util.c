@@ -208,6 +208,35 @@ wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void
+utf8_scrub(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p != '\0') {
+		size_t n = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 :
+		    (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+		unsigned cp = n == 2 ? *p & 0x1fu : n == 3 ? *p & 0x0fu :
+		    *p & 0x07u;
+		size_t i;
+
+		for (i = 1; i < n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				break;
+			cp = cp << 6 | (p[i] & 0x3fu);
+		}
+		/* overlong forms, surrogates and past U+10FFFF are invalid
+		 * too (jansson refuses them) */
+		if (n == 0 || i < n || (n == 2 && cp < 0x80) ||
+		    (n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (n == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
+			*p++ = '?';
+			continue;
+		}
+		p += n;
+	}
+}
+
 size_t
 strlcpy_(char *dst, const char *src, size_t size)
 {

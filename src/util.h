@@ -50,6 +50,9 @@ int64_t wall_ms(void);
 
 /* Copies at most size-1 bytes and always terminates; returns strlen(src). */
 size_t strlcpy_(char *dst, const char *src, size_t size);
+/* Makes s valid UTF-8 in place: each byte that starts no valid sequence
+ * (a stray byte, a sequence cut short) becomes '?'. */
+void utf8_scrub(char *s);
 /* snprintf into err[errlen] and return -1: `return seterr(err, len, ...)`. */
 int seterr(char *err, size_t errlen, const char *fmt, ...) PRINTF(3, 4);
 

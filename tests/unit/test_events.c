@@ -127,6 +127,37 @@ test_restore_continues_numbering(void **state)
 	events_free(NULL);
 }
 
+/* Outside text quoted in a message, not UTF-8 or cut mid-character,
+ * still gives a valid JSON event. */
+static void
+test_message_made_valid_utf8(void **state)
+{
+	struct events *e = events_new(4);
+	char big[EVENT_MSG_MAX + 8];
+	json_t *doc;
+	const char *msg;
+
+	(void)state;
+	log_set_level(LOG_LEVEL_WARN);
+	events_add(e, "a", "k", "sbatch: %s", "bad \xff\xfe byte, "
+	    "\xe2\x9c\x93 ok, cut \xe2\x9c");
+	memset(big, 'x', sizeof(big));
+	memcpy(big + EVENT_MSG_MAX - 3, "\xe2\x9c\x93\xe2\x9c\x93", 6);
+	big[sizeof(big) - 1] = '\0';
+	events_add(e, "a", "k", "%s", big);
+	doc = events_to_json(e, NULL, 0, 10);
+	assert_non_null(doc);
+	msg = json_string_value(json_object_get(json_array_get(
+	    json_object_get(doc, "events"), 0), "message"));
+	assert_string_equal(msg, "sbatch: bad ?? byte, \xe2\x9c\x93 ok, cut ??");
+	msg = json_string_value(json_object_get(json_array_get(
+	    json_object_get(doc, "events"), 1), "message"));
+	assert_non_null(msg);
+	assert_int_equal(strlen(msg), EVENT_MSG_MAX - 1);
+	json_decref(doc);
+	events_free(e);
+}
+
 int
 main(void)
 {
@@ -134,6 +165,7 @@ main(void)
 		cmocka_unit_test(test_paging_and_latest),
 		cmocka_unit_test(test_ring_keeps_the_newest),
 		cmocka_unit_test(test_restore_continues_numbering),
+		cmocka_unit_test(test_message_made_valid_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
