@@ -48,7 +48,10 @@ check_job(const struct slurm_job *j)
 	ASSERT(memchr(j->node, '\0', sizeof(j->node)) != NULL);
 	ASSERT(memchr(j->gres, '\0', sizeof(j->gres)) != NULL);
 	ASSERT(strcmp(j->reason, "None") != 0);
-	ASSERT(j->phase == slurm_phase_of(j->state));
+	/* a COMPLETING flag makes an ended state ENDING */
+	ASSERT(j->phase == slurm_phase_of(j->state) ||
+	    (j->phase == SLURM_ENDING &&
+	    slurm_phase_of(j->state) == SLURM_ENDED));
 	ASSERT(j->submit_time >= 0 && j->start_time >= 0);
 	ASSERT(j->phase != SLURM_PENDING || j->start_time == 0);
 	check_gres(j->gres);

@@ -1602,18 +1602,6 @@ slurm_worker_of(struct ctl *c, struct cpool *cp, const struct slurm_job *j)
 	return w;
 }
 
-/*
- * A job that has ended but whose processes Slurm is still cleaning up
- * holds its GPUs: its worker keeps the slot until the job is gone, so
- * that "stopped; no process left" is true and a new job does not queue
- * behind it unseen.
- */
-static bool
-job_completing(const struct slurm_job *j)
-{
-	return strcmp(j->state, "COMPLETING") == 0;
-}
-
 /* What one job listing says about w. */
 static void
 slurm_job_seen(struct worker *w, const struct slurm_job *j)
@@ -1678,17 +1666,19 @@ slurm_observe(struct ctl *c, struct cpool *cp, const struct slurm_job *jobs,
 
 		if (w != NULL) {
 			w->job_listed = true;
+			/* an ENDING job still holds its GPUs: its worker
+			 * keeps the slot until the job is gone, so that "no
+			 * process left" is true and no new job queues behind
+			 * it unseen */
 			if (j->phase != SLURM_ENDED)
 				slurm_job_seen(w, j);
-			else if (job_completing(j))
-				strlcpy_(w->job_state, j->state,
-				    sizeof(w->job_state));
 			continue;
 		}
 		/* squeue lists the whole cluster: only a job of an instance
 		 * of this pool is this pool's business (an instance not
 		 * restored, its pool gone from the config, keeps its jobs) */
-		if (j->phase == SLURM_ENDED || slurm_tag_parse(j->comment,
+		if (j->phase == SLURM_ENDING || j->phase == SLURM_ENDED ||
+		    slurm_tag_parse(j->comment,
 		    c->daemon_id, inst, sizeof(inst), &wid) == -1 ||
 		    ctl_find(c, inst) == NULL || ctl_find(c, inst)->cp != cp)
 			continue;
@@ -1712,8 +1702,7 @@ slurm_observe(struct ctl *c, struct cpool *cp, const struct slurm_job *jobs,
 			for (i = 0; i < n && w->job_id > 0; i++)
 				if (jobs[i].id == w->job_id)
 					j = &jobs[i];
-			if (j != NULL && j->phase == SLURM_ENDED &&
-			    !job_completing(j)) {
+			if (j != NULL && j->phase == SLURM_ENDED) {
 				slurm_job_gone(w, j->state, j->reason);
 				m = (size_t)-1;	/* the array changed */
 				continue;
@@ -1789,9 +1778,18 @@ slurm_poll(struct cpool *cp)
 {
 	char *argv[] = { "squeue", "--json", "--me", NULL };
 	char err[256];
+	size_t i;
 
 	if (cp->squeue != NULL)
 		return;
+	/* a pool no instance uses has nothing to look for */
+	for (i = 0; i < cp->ctl->ninst && cp->ctl->inst[i]->cp != cp; i++)
+		;
+	if (i == cp->ctl->ninst) {
+		cp->squeue_timer = loop_timer_add(cp->ctl->loop,
+		    SQUEUE_EVERY_MS, slurm_poll_timer, cp);
+		return;
+	}
 	cp->squeue_started_ms = mono_ms();
 	cp->squeue = child_run(cp->ctl->loop, argv, NULL, SLURM_CMD_MS,
 	    on_squeue, cp, err, sizeof(err));

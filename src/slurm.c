@@ -127,15 +127,18 @@ job_number(const struct jctx *c, const json_t *job, const char *field,
 /*
  * job_state: a string, or an array of strings whose first is the base
  * state and the rest flags.  The state (and so the phase) is the first;
- * absent, null or [] give "", an unknown state.
+ * absent, null or [] give "", an unknown state.  *completing tells
+ * whether a flag is COMPLETING.
  */
 static int
-job_state(const struct jctx *c, const json_t *job, char *dst, size_t size)
+job_state(const struct jctx *c, const json_t *job, char *dst, size_t size,
+    bool *completing)
 {
 	const json_t *v = json_object_get(job, "job_state"), *e;
 	size_t i;
 
 	dst[0] = '\0';
+	*completing = false;
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (json_is_string(v)) {
@@ -146,10 +149,13 @@ job_state(const struct jctx *c, const json_t *job, char *dst, size_t size)
 	if (!json_is_array(v))
 		return job_err(c, "job_state", "is neither a string nor an "
 		    "array of strings");
-	json_array_foreach(v, i, e)
+	json_array_foreach(v, i, e) {
 		if (!json_is_string(e))
 			return job_err(c, "job_state", "has an element that "
 			    "is not a string");
+		*completing |= i > 0 &&
+		    strcmp(json_string_value(e), "COMPLETING") == 0;
+	}
 	if ((e = json_array_get(v, 0)) != NULL)
 		copy_cut(dst, size, json_string_value(e),
 		    json_string_length(e));
@@ -247,6 +253,7 @@ static int
 job_parse(const struct jctx *c, const json_t *job, struct slurm_job *j)
 {
 	char host[SLURM_NODE_MAX];
+	bool completing;
 	int rc;
 
 	memset(j, 0, sizeof(*j));
@@ -261,7 +268,7 @@ job_parse(const struct jctx *c, const json_t *job, struct slurm_job *j)
 	if (job_string(c, job, "name", j->name, sizeof(j->name)) == -1 ||
 	    job_string(c, job, "comment", j->comment,
 	    sizeof(j->comment)) == -1 ||
-	    job_state(c, job, j->state, sizeof(j->state)) == -1 ||
+	    job_state(c, job, j->state, sizeof(j->state), &completing) == -1 ||
 	    job_string(c, job, "state_reason", j->reason,
 	    sizeof(j->reason)) == -1 ||
 	    job_string(c, job, "batch_host", host, sizeof(host)) == -1 ||
@@ -277,6 +284,8 @@ job_parse(const struct jctx *c, const json_t *job, struct slurm_job *j)
 	if (host[0] != '\0')
 		memcpy(j->node, host, strlen(host) + 1);
 	j->phase = slurm_phase_of(j->state);
+	if (j->phase == SLURM_ENDED && completing)
+		j->phase = SLURM_ENDING;
 	if (j->phase == SLURM_PENDING)
 		j->start_time = 0;
 	return 0;
@@ -475,7 +484,7 @@ slurm_phase_of(const char *state)
 		{ "POWER_UP_NODE", SLURM_RUNNING },
 		{ "UPDATE_DB", SLURM_RUNNING },
 		{ "COMPLETED", SLURM_ENDED },
-		{ "COMPLETING", SLURM_ENDED },
+		{ "COMPLETING", SLURM_ENDING },
 		{ "CANCELLED", SLURM_ENDED },
 		{ "FAILED", SLURM_ENDED },
 		{ "TIMEOUT", SLURM_ENDED },

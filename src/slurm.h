@@ -32,9 +32,12 @@
 enum slurm_phase {
 	SLURM_PENDING,		/* PENDING, REQUEUED, RESV_DEL_HOLD, ... */
 	SLURM_RUNNING,		/* RUNNING, CONFIGURING, SUSPENDED, ... */
-	SLURM_ENDED,		/* COMPLETED, COMPLETING, CANCELLED, FAILED,
-				   TIMEOUT, NODE_FAIL, PREEMPTED, BOOT_FAIL,
-				   DEADLINE, OUT_OF_MEMORY, ... */
+	SLURM_ENDING,		/* COMPLETING, or an ended state flagged
+				   COMPLETING (newer Slurm): over, but Slurm
+				   still cleans up and holds its resources */
+	SLURM_ENDED,		/* COMPLETED, CANCELLED, FAILED, TIMEOUT,
+				   NODE_FAIL, PREEMPTED, BOOT_FAIL, DEADLINE,
+				   OUT_OF_MEMORY, ... */
 };
 
 /* One job of `squeue --json`. */
