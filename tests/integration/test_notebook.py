@@ -10,6 +10,7 @@ included.
 import json
 import os
 import signal
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -47,6 +48,31 @@ def notebook_pids(e, name):
     return [p for p in procs_under("--notebook-dir " + d)]
 
 
+def wait_kernel_ready(kc, timeout):
+    """Until the kernel answers kernel_info and its IOPub messages reach
+    us.  Not jupyter_client's wait_for_ready: for a client without a
+    KernelManager it takes one late heartbeat for a dead kernel, and on a
+    loaded machine (2 cores, the daemon under ASan, the kernel starting)
+    that happens while the kernel is alive and starting."""
+    import queue
+    deadline = time.monotonic() + timeout
+    while True:
+        assert time.monotonic() < deadline, \
+            "the kernel did not answer kernel_info within %ds" % timeout
+        kc.kernel_info()
+        try:
+            msg = kc.get_shell_msg(timeout=2)
+        except queue.Empty:
+            continue
+        if msg["msg_type"] != "kernel_info_reply":
+            continue
+        try:
+            kc.get_iopub_msg(timeout=1)     # subscribed: output will come
+            return
+        except queue.Empty:
+            continue
+
+
 def run_in_kernel(e, name, base, token, code):
     """Starts a kernel through the notebook server and runs code in it;
     returns what it printed."""
@@ -63,7 +89,7 @@ def run_in_kernel(e, name, base, token, code):
     kc.start_channels()
     out = []
     try:
-        kc.wait_for_ready(timeout=60)
+        wait_kernel_ready(kc, 60)
         reply = kc.execute_interactive(
             code, timeout=120,
             output_hook=lambda m: out.append(m["content"].get("text", ""))
