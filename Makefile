@@ -13,8 +13,13 @@ OPT	?= -O2
 PKGS	:= libmicrohttpd libcurl jansson yaml-0.1 sqlite3
 WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wformat=2 -Werror
+# `python: auto` in a spec is this tree's .venv/bin/python (scripts/deps.sh
+# makes it), when it exists at run time.
+VENV_PY	:= $(CURDIR)/.venv/bin/python
 CFLAGS	+= -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) \
-	   $(shell pkg-config --cflags $(PKGS))
+	   $(shell pkg-config --cflags $(PKGS)) \
+	   -DEDASK_VENV_PYTHON='"$(VENV_PY)"'
+
 LDLIBS	+= $(shell pkg-config --libs $(PKGS)) -ldl -lm
 
 SRC	:= $(wildcard src/*.c)

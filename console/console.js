@@ -322,11 +322,7 @@ function skeletonInstance() {
 		h('section', { class: 'card' },
 		    h('div', { class: 'card-head' }, h('h2', null, 'Outputs')),
 		    h('div', { id: 'ioutputs', class: 'outputs-big' }),
-		    h('p', { class: 'note', 'data-test': 'bokeh-note' },
-			'Debian\'s Dask has no bokeh, so the scheduler\'s own ' +
-			'dashboard pages are empty: this page is the instance\'s ' +
-			'dashboard. The dashboard address still serves the ' +
-			'scheduler\'s /health, /metrics and JSON API.'),
+		    h('div', { id: 'idash' }),
 		    h('div', { id: 'ipolicy' }))),
 	    h('section', { class: 'card' },
 		h('div', { class: 'card-head' }, h('h2', null, 'Workers'),
@@ -753,12 +749,43 @@ function renderInstance() {
 		'scheduler pid ', sch.pid, ' · log ', h('span',
 		{ class: 'mono' }, sch.log)) : null);
 
+	patch('idash', dashNote(inst));
 	patch('ipolicy', policy(inst));
 	renderWorkers(inst);
 	drawCharts();
 	patch('ievents', eventList(name, 200));
 	document.title = name + ' ' + running + '/' + inst.desired +
 	    ' workers · edask';
+}
+
+/*
+ * Dask's own dashboard, where the scheduler has bokeh: links to its pages.
+ * Where it has none (Debian's Dask), this page is the dashboard, and the
+ * note says so.
+ */
+function dashNote(inst) {
+	const eng = inst.engine;
+	const d = inst.outputs && inst.outputs.dask_scheduler_dashboard_address;
+
+	if (!eng)
+		return null;
+	if (eng.dashboard) {
+		const link = (path, label) => h('a', { href: d ? d + path :
+		    undefined, target: '_blank', rel: 'noopener', class: 'btn',
+		    'data-test': 'dash-' + label }, label);
+
+		return h('p', { class: 'note', 'data-test': 'dash-links' },
+		    'Dask\'s own dashboard (distributed ', eng.distributed,
+		    ', bokeh ', eng.bokeh, '): ', d ? [link('/status',
+		    'status'), ' ', link('/workers', 'workers'), ' ',
+		    link('/tasks', 'tasks')] : '— once started');
+	}
+	return h('p', { class: 'note', 'data-test': 'bokeh-note' },
+	    'This scheduler\'s Python (distributed ', eng.distributed,
+	    ') has no bokeh, so the scheduler\'s own dashboard pages are ' +
+	    'empty: this page is the instance\'s dashboard. The dashboard ' +
+	    'address still serves the scheduler\'s /health, /metrics and ' +
+	    'JSON API.');
 }
 
 /* The spec's scaling rules in words: when workers come and go. */

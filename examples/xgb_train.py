@@ -12,11 +12,15 @@ Reads an airlines-style flights table (a real airlines on-time CSV with
 labels `is_delayed = DepDelay > 15`, one-hot encodes the carrier and the
 airports with dask, persists the result on the workers, trains with
 xgboost.dask and evaluates on a held-out split.  Tasks ask for
-resources={"GPU": 1} when the workers advertise GPUs, and the model uses
-`gpu_hist` when the workers' xgboost is built with CUDA, else `hist`.
+resources={"GPU": 1} when the workers advertise GPUs, and the model trains
+on the GPU when the workers' xgboost really can (see probe_worker): with
+xgboost >= 2 `tree_method="hist"` with `device="cuda"`, else `device="cpu"`;
+with xgboost 1.x `gpu_hist`, else `hist`.  Works with xgboost 1.7 to 3.x
+and Dask 2022.12 to 2026 (dask-expr).
 
-Prints a progress line per step with its timing, then one line
-`result: {...}` (JSON) with the metrics and timings.  Exits 1 with a
+Prints a progress line per step with its timing (the first one says which
+tree_method and device it chose, and why), then one line `result: {...}`
+(JSON) with the metrics, tree_method, device and timings.  Exits 1 with a
 message when the scheduler cannot be reached.
 """
 import argparse
@@ -59,28 +63,98 @@ def connect(address, timeout):
                  % (address, str(e) or type(e).__name__))
 
 
-def _cuda_build():
-    import xgboost
+def _xgb_major(version):
     try:
-        return bool(xgboost.build_info().get("USE_CUDA"))
+        return int(str(version).split(".")[0])
+    except ValueError:
+        return 0
+
+
+def probe_worker(try_cuda):
+    """Runs on a worker: -> (xgboost version, CUDA usable?, why).
+
+    A CUDA build alone proves nothing (the PyPI wheel is one, GPU or not),
+    and xgboost >= 2 given device="cuda" without a visible GPU only warns
+    and trains on the CPU.  So ask xgboost itself: train one round on 16
+    rows for the CUDA device and read back the device it really used
+    (xgboost < 2: gpu_hist raises without a usable GPU).  This covers the
+    build, the driver, CUDA_VISIBLE_DEVICES and the GPU's support at once,
+    in milliseconds (plus the CUDA context that training creates anyway)."""
+    import json
+    import numpy as np
+    import xgboost
+    version = xgboost.__version__
+    if not try_cuda:
+        return version, False, "not asked"
+    try:
+        if not xgboost.build_info().get("USE_CUDA"):
+            return version, False, "xgboost %s is a CPU build" % version
     except Exception:
-        return False
+        return version, False, "xgboost %s has no build info" % version
+    new_api = int(version.split(".")[0]) >= 2
+    params = ({"tree_method": "hist", "device": "cuda"} if new_api
+              else {"tree_method": "gpu_hist"})
+    X = np.arange(32, dtype=np.float32).reshape(16, 2)
+    y = (X[:, 0] > 15).astype(np.float32)
+    try:
+        with xgboost.config_context(verbosity=0):
+            booster = xgboost.train(params, xgboost.DMatrix(X, label=y),
+                                    num_boost_round=1)
+            device = "cuda"
+            if new_api:
+                device = json.loads(booster.save_config())["learner"][
+                    "generic_param"].get("device", "cpu")
+    except Exception as e:
+        msg = str(e).strip().splitlines()
+        return version, False, "xgboost %s cannot train on CUDA: %s" % (
+            version, msg[0] if msg else type(e).__name__)
+    if not device.startswith("cuda"):
+        return version, False, "xgboost %s is a CUDA build but sees no GPU" % version
+    return version, True, "xgboost %s trains on %s" % (version, device)
+
+
+def device_params(xgb_version, cuda):
+    """The xgboost parameters that pick the device, for that version:
+    xgboost >= 2 has `device` (and 3.1 dropped tree_method="gpu_hist");
+    1.x knows only tree_method."""
+    if _xgb_major(xgb_version) >= 2:
+        return {"tree_method": "hist", "device": "cuda" if cuda else "cpu"}
+    return {"tree_method": "gpu_hist" if cuda else "hist"}
 
 
 def choose_device(client):
-    """-> (task resources or None, tree_method, why)."""
+    """-> (task resources or None, xgboost device parameters, why)."""
+    import xgboost
     workers = client.scheduler_info()["workers"].values()
     gpu = any(w.get("resources", {}).get("GPU") for w in workers)
     resources = {"GPU": 1} if gpu else None
-    if not gpu:
-        return resources, "hist", "workers advertise no GPU"
     try:
-        cuda = client.run(_cuda_build)
-    except Exception as e:
-        return resources, "hist", "cannot ask the workers' xgboost (%s)" % e
-    if cuda and all(cuda.values()):
-        return resources, "gpu_hist", "workers have GPUs and a CUDA xgboost"
-    return resources, "hist", "workers have GPUs but their xgboost is a CPU build"
+        probes = client.run(probe_worker, gpu, on_error="return")
+    except Exception as e:      # e.g. the scheduler went away
+        probes = {"?": e}
+    # a worker retired meanwhile (an elastic cluster does) does not count
+    probes = {w: p for w, p in probes.items() if not isinstance(p, OSError)} or probes
+    versions = {p[0] for p in probes.values() if isinstance(p, tuple)}
+    # the workers train, so their xgboost decides the parameters
+    version = versions.pop() if len(versions) == 1 else xgboost.__version__
+    if not gpu:
+        return resources, device_params(version, False), "workers advertise no GPU"
+    failed = {}
+    for p in probes.values():
+        if not isinstance(p, tuple):
+            why = "the probe failed (%s)" % (str(p).strip() or type(p).__name__)
+        elif not p[1]:
+            why = p[2]
+        else:
+            continue
+        failed[why] = failed.get(why, 0) + 1
+    if not probes or failed:
+        why = "; ".join("%d of %d worker(s): %s" % (n, len(probes), w)
+                        for w, n in sorted(failed.items())) or "no worker answered"
+        return resources, device_params(version, False), \
+            "workers advertise GPUs but xgboost cannot use them: " + why
+    return resources, device_params(version, True), \
+        "workers have GPUs and " + sorted(p[2] for p in probes.values())[0]
 
 
 def data_path(args):
@@ -128,13 +202,14 @@ def preprocess(client, df, seed, resources):
     return parts
 
 
-def train(client, X, y, rounds, tree_method, resources, seed):
+def train(client, X, y, rounds, device, resources, seed):
     import dask
-    import xgboost
-    dtrain = xgboost.dask.DaskDMatrix(client, X, y)
-    params = {"objective": "binary:logistic", "eval_metric": ["logloss", "auc"],
-              "tree_method": tree_method, "max_depth": 6, "eta": 0.3,
-              "seed": seed}
+    import xgboost.dask
+    # hist sketches the features once into quantile bins; the quantile matrix
+    # builds them straight from the partitions (xgboost >= 1.7)
+    dtrain = xgboost.dask.DaskQuantileDMatrix(client, X, y)
+    params = dict(device, objective="binary:logistic",
+                  eval_metric=["logloss", "auc"], max_depth=6, eta=0.3, seed=seed)
     with dask.annotate(**({"resources": resources} if resources else {})):
         out = xgboost.dask.train(client, params, dtrain, num_boost_round=rounds,
                                  evals=[(dtrain, "train")])
@@ -143,7 +218,7 @@ def train(client, X, y, rounds, tree_method, resources, seed):
 
 def evaluate(client, booster, X, y, resources):
     import numpy as np
-    import xgboost
+    import xgboost.dask
     from sklearn.metrics import accuracy_score, roc_auc_score
     # One copy of the model, fetched by the workers that need it: a broadcast
     # to every worker would fail if edask retires an idle one meanwhile.
@@ -206,9 +281,11 @@ def main(argv=None):
     client = connect(args.address, args.connect_timeout)
     timings = {}
     try:
-        resources, tree_method, why = choose_device(client)
-        say("connected to %s: %d worker(s); tree_method=%s (%s)"
-            % (args.address, nworkers(client), tree_method, why))
+        resources, device, why = choose_device(client)
+        tree_method = device["tree_method"]
+        on = device.get("device") or ("cuda" if tree_method == "gpu_hist" else "cpu")
+        say("connected to %s: %d worker(s); tree_method=%s device=%s (%s)"
+            % (args.address, nworkers(client), tree_method, on, why))
 
         t = time.monotonic()
         path, made = data_path(args)
@@ -231,7 +308,7 @@ def main(argv=None):
 
         t = time.monotonic()
         booster, history = retrying("train", train, client, X_train, y_train,
-                                    args.rounds, tree_method, resources, args.seed)
+                                    args.rounds, device, resources, args.seed)
         timings["train"] = time.monotonic() - t
         say("trained %d rounds: train auc %.4f (%.1fs, %d worker(s))"
             % (args.rounds, history["train"]["auc"][-1], timings["train"],
@@ -250,7 +327,7 @@ def main(argv=None):
           % (metrics["accuracy"], metrics["majority_rate"]))
     print("AUC:      %.4f" % metrics["auc"])
     print("timings:  " + ", ".join("%s %.1fs" % kv for kv in timings.items()))
-    result = dict(metrics, tree_method=tree_method,
+    result = dict(metrics, tree_method=tree_method, device=on,
                   timings={k: round(v, 3) for k, v in timings.items()})
     print("result: " + json.dumps(result), flush=True)
     return 0

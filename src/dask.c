@@ -35,7 +35,13 @@ struct dask {
 	struct dask_obs	 obs;
 	dask_obs_cb	 obs_cb;
 	void		*obs_arg;
+	/* where the workers come from: edask's preload route, or
+	 * identity.json for a scheduler without it (HTTP 404) */
+	bool		 identity_only;
 };
+
+#define WORKERS_PATH	"/api/v1/edask/workers"
+#define IDENTITY_PATH	"/json/identity.json"
 
 struct dask *
 dask_new(struct http *h, const char *base)
@@ -127,8 +133,8 @@ dask_observe(struct dask *d, int64_t timeout_ms, dask_obs_cb cb, void *arg)
 	call_start(d, CALL_METRICS, "/metrics", NULL, timeout_ms, arg);
 	call_start(d, CALL_TARGET, "/api/v1/adaptive_target", NULL,
 	    timeout_ms, arg);
-	call_start(d, CALL_IDENTITY, "/json/identity.json", NULL, timeout_ms,
-	    arg);
+	call_start(d, CALL_IDENTITY, d->identity_only ? IDENTITY_PATH :
+	    WORKERS_PATH, NULL, timeout_ms, arg);
 	return 0;
 }
 
@@ -216,16 +222,25 @@ obs_fail(struct dask *d, const char *what, const char *why)
 static void
 obs_part(struct dask *d, enum call_kind kind, const struct http_reply *r)
 {
-	static const char *path[] = {
+	const char *path[] = {
 		[CALL_METRICS] = "/metrics",
 		[CALL_TARGET] = "/api/v1/adaptive_target",
-		[CALL_IDENTITY] = "/json/identity.json",
+		[CALL_IDENTITY] = d->identity_only ? IDENTITY_PATH :
+		    WORKERS_PATH,
 	};
-	char err[200], why[64];
+	char err[200], why[96];
 	int rc = 0;
 
 	if (r->status == 0) {
 		obs_fail(d, path[kind], r->error);
+		return;
+	}
+	if (r->status == 404 && kind == CALL_IDENTITY && !d->identity_only) {
+		/* a scheduler started without edask's preload: its workers
+		 * from identity.json from the next observation on */
+		d->identity_only = true;
+		obs_fail(d, path[kind], "HTTP 404 (no edask preload); "
+		    "reading " IDENTITY_PATH " from now on");
 		return;
 	}
 	if (r->status != 200) {

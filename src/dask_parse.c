@@ -31,7 +31,7 @@
 
 enum metric_slot {
 	SLOT_QUEUED, SLOT_PROCESSING, SLOT_NO_WORKER, SLOT_WAITING,
-	SLOT_MEMORY, SLOT_WORKERS, SLOT_N
+	SLOT_MEMORY, SLOT_WORKERS, SLOT_WORKER_STATES, SLOT_N
 };
 
 /* A cursor over one line; p[0..n) is what is left. */
@@ -287,7 +287,15 @@ state_slot(bool tasks, const char *state)
 		{ true, "no-worker", SLOT_NO_WORKER },
 		{ true, "waiting", SLOT_WAITING },
 		{ true, "memory", SLOT_MEMORY },
+		/* 2022.12: one "connected" sample counts them all; since
+		 * 2023.1 each worker is in exactly one of these states */
 		{ false, "connected", SLOT_WORKERS },
+		{ false, "idle", SLOT_WORKER_STATES },
+		{ false, "partially_saturated", SLOT_WORKER_STATES },
+		{ false, "saturated", SLOT_WORKER_STATES },
+		{ false, "paused_or_retiring", SLOT_WORKER_STATES },
+		{ false, "paused", SLOT_WORKER_STATES },
+		{ false, "retiring", SLOT_WORKER_STATES },
 	};
 	size_t i;
 
@@ -305,7 +313,7 @@ state_slot(bool tasks, const char *state)
  */
 static int
 metrics_line(const char *p, size_t n, int64_t *acc, bool *have_tasks,
-    const char **why)
+    bool *connected, const char **why)
 {
 	struct cur c = { p, n };
 	char state[DASK_LABEL_MAX];
@@ -353,6 +361,8 @@ metrics_line(const char *p, size_t n, int64_t *acc, bool *have_tasks,
 		*have_tasks = true;
 	if ((slot = state_slot(tasks, state)) == -1)
 		return 0;
+	if (slot == SLOT_WORKERS)
+		*connected = true;
 	acc[slot] += (int64_t)v;
 	if (acc[slot] > DASK_COUNT_MAX) {
 		*why = "sum of samples out of range";
@@ -366,7 +376,7 @@ dask_parse_metrics(const char *buf, size_t len, struct dask_metrics *out,
     char *err, size_t errlen)
 {
 	int64_t acc[SLOT_N] = { 0 };
-	bool have_tasks = false;
+	bool have_tasks = false, connected = false;
 	const char *why = NULL, *nl;
 	size_t pos = 0, lineno = 0, n;
 
@@ -380,7 +390,8 @@ dask_parse_metrics(const char *buf, size_t len, struct dask_metrics *out,
 		lineno++;
 		nl = memchr(buf + pos, '\n', len - pos);
 		n = nl != NULL ? (size_t)(nl - (buf + pos)) : len - pos;
-		if (metrics_line(buf + pos, n, acc, &have_tasks, &why) == -1)
+		if (metrics_line(buf + pos, n, acc, &have_tasks, &connected,
+		    &why) == -1)
 			return seterr(err, errlen, "metrics: line %zu: %s",
 			    lineno, why);
 		pos += n + 1;
@@ -391,7 +402,7 @@ dask_parse_metrics(const char *buf, size_t len, struct dask_metrics *out,
 	out->no_worker = (int)acc[SLOT_NO_WORKER];
 	out->waiting = (int)acc[SLOT_WAITING];
 	out->memory = (int)acc[SLOT_MEMORY];
-	out->workers = (int)acc[SLOT_WORKERS];
+	out->workers = (int)acc[connected ? SLOT_WORKERS : SLOT_WORKER_STATES];
 	return 0;
 }
 
@@ -559,13 +570,16 @@ worker_name(const json_t *v, char *name, const char **why)
 	return 0;
 }
 
-/* metrics.task_counts: busy is every state but memory and other. */
+/* metrics.task_counts: busy is every state but memory and other
+ * ("processing" is the count edask's preload reports: the scheduler's own
+ * view, see src/py/edask_preload.py). */
 static int
 worker_task_counts(const json_t *tc, struct dask_worker_info *w,
     const char **why)
 {
 	static const char *busy[] = { "executing", "long-running", "ready",
-	    "constrained", "waiting", "fetch", "flight", "missing" };
+	    "constrained", "waiting", "fetch", "flight", "missing",
+	    "processing" };
 	const json_t *v;
 	int64_t sum = 0, n;
 	size_t i;

@@ -21,7 +21,8 @@ struct dask_metrics {
 	int	no_worker;
 	int	waiting;
 	int	memory;		/* tasks in memory */
-	int	workers;	/* dask_scheduler_workers{state="connected"} */
+	int	workers;	/* dask_scheduler_workers: {state="connected"}
+				   (2022.12), else the sum of its states */
 };
 
 /* One worker from GET /json/identity.json. */

@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "notebook.h"
 #include "pool.h"
+#include "pyprobe.h"
 #include "scaler.h"
 #include "slurm.h"
 #include "spec.h"
@@ -155,7 +156,8 @@ struct sample {
 	int		 queued, processing, no_worker;
 };
 
-#define HISTORY_LEN	900	/* 15 minutes at 1 s ticks */
+#define HISTORY_LEN	900
+#define SCHED_START_MIN_MS	30000	/* 15 minutes at 1 s ticks */
 
 static const double start_bounds[] = { 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64,
     128 };
@@ -196,6 +198,9 @@ struct instance {
 	struct dask_metrics metrics;
 	int		 target;
 	int64_t		 observed_wall_ms;
+	struct pyprobe	 probe;		/* its Python's Dask; see pyprobe.h */
+	bool		 probed;
+	enum spec_worker_type wtype;	/* resolved: DASK or DASK_CUDA */
 	int64_t		 last_scale_up_ms;
 	int		 failures;	/* consecutive, reset on registration */
 	int64_t		 backoff_until_ms;
@@ -240,6 +245,21 @@ struct instance {
 						   ready: backoff_ms() */
 };
 
+/*
+ * A recent answer of pyprobe for one python and environment: a deploy and
+ * the start right after it ask once, not twice.
+ */
+#define PROBE_MEMO_N	4
+#define PROBE_MEMO_MS	5000
+struct probe_memo {
+	char		*key;		/* python, then the env, NUL-joined */
+	size_t		 keylen;
+	int64_t		 at_ms;		/* monotonic; 0: empty */
+	int		 rc;		/* pyprobe_check's, or -1 */
+	char		 msg[512];
+	struct pyprobe	 probe;
+};
+
 struct ctl {
 	struct loop	*loop;
 	struct http	*http;
@@ -260,6 +280,7 @@ struct ctl {
 	struct instance	**inst;
 	size_t		 ninst;
 	int		 next_inst_id;
+	struct probe_memo probes[PROBE_MEMO_N];	/* recent Python probes */
 	bool		 shutting_down;
 	void		(*stopped)(void *);
 	void		*stopped_arg;
@@ -288,6 +309,7 @@ static void instance_fail(struct instance *in, const char *fmt, ...)
     PRINTF(2, 3);
 static void ctl_check_shutdown(struct ctl *c);
 static void instance_start(struct instance *in);
+static int instance_probe(struct instance *in, char *err, size_t errlen);
 static void maybe_reap(struct instance *in);
 static void start_poll(void *arg);
 static void sched_terminate(struct instance *in);
@@ -653,6 +675,8 @@ ctl_free(struct ctl *c)
 		free(c->pools[i]);
 	}
 	free(c->pools);
+	for (i = 0; i < PROBE_MEMO_N; i++)
+		free(c->probes[i].key);
 	if (c->nvml)
 		gpu_close();
 	store_close(c->store);
@@ -950,9 +974,11 @@ worker_argv(struct instance *in, struct worker *w)
 	bool nanny = false;
 
 	if (strcmp(s->workers.command, "auto") == 0) {
-		if (pool_kind(in->cp->pool) == POOL_GPU &&
-		    launch_command_exists("dask-cuda-worker")) {
-			launch_argv_push(&argv, &argc, "dask-cuda-worker");
+		if (in->wtype == SPEC_WORKER_DASK_CUDA) {
+			/* dask-cuda's worker: always under its own nanny */
+			launch_argv_push(&argv, &argc, s->python);
+			launch_argv_push(&argv, &argc, "-m");
+			launch_argv_push(&argv, &argc, "dask_cuda.cli");
 			nanny = true;
 		} else {
 			launch_argv_push(&argv, &argc, s->python);
@@ -992,6 +1018,14 @@ worker_argv(struct instance *in, struct worker *w)
 		    in->cp->slurm->gpus_per_job : s->workers.gpus);
 		launch_argv_push(&argv, &argc, "--resources");
 		launch_argv_push(&argv, &argc, buf);
+	}
+	if (nanny && s->workers.device_memory_limit[0] != '\0') {
+		launch_argv_push(&argv, &argc, "--device-memory-limit");
+		launch_argv_push(&argv, &argc, s->workers.device_memory_limit);
+	}
+	if (nanny && s->workers.rmm_pool_size[0] != '\0') {
+		launch_argv_push(&argv, &argc, "--rmm-pool-size");
+		launch_argv_push(&argv, &argc, s->workers.rmm_pool_size);
 	}
 	if (!nanny)
 		launch_argv_push(&argv, &argc, "--no-nanny");
@@ -1162,8 +1196,7 @@ forker_start(struct instance *in)
 	/* a slurm pool's workers start on other machines */
 	if (in->forker_pid > 0 || in->cp->slurm != NULL ||
 	    strcmp(in->spec->workers.command, "auto") != 0 ||
-	    (pool_kind(in->cp->pool) == POOL_GPU &&
-	    launch_command_exists("dask-cuda-worker")))
+	    in->wtype == SPEC_WORKER_DASK_CUDA)
 		return;
 	if (write_whole(in->forker_py, worker_forker_py,
 	    (size_t)(worker_forker_py_end - worker_forker_py), err,
@@ -1902,7 +1935,8 @@ worker_launch(struct instance *in)
 	persist_instance(in);
 	persist_worker(w);
 	w->pid = -1;
-	if (in->forker_ready && strcmp(argv[0], in->spec->python) == 0) {
+	if (in->forker_ready && in->wtype == SPEC_WORKER_DASK &&
+	    strcmp(in->spec->workers.command, "auto") == 0) {
 		w->pid = forker_fork(in, argv, env, w->log, err, sizeof(err));
 		if (w->pid == -1) {
 			/* a forker that fails a request is restarted rather
@@ -2718,11 +2752,18 @@ on_observed(const struct dask_obs *obs, void *arg)
 		in->observed_wall_ms = wall_ms();
 		observe_workers(in, obs);
 	} else {
+		size_t i;
+
 		if (strcmp(in->obs_error, obs->error) != 0)
 			ev(in, "observe", "scheduler not observed: %s; holding "
 			    "the current size", obs->error);
 		in->observed = false;
 		strlcpy_(in->obs_error, obs->error, sizeof(in->obs_error));
+		/* Idleness must be seen without a gap: a worker may have
+		 * worked all through it, so its idle time starts again at
+		 * the next observation that shows it idle. */
+		for (i = 0; i < in->nworkers; i++)
+			in->workers[i]->idle_since_ms = -1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	instance_decide(in);
@@ -3141,6 +3182,20 @@ write_preload(struct instance *in, char *err, size_t errlen)
 	    (size_t)(sched_preload_py_end - sched_preload_py), err, errlen);
 }
 
+/*
+ * How long the scheduler may take to answer /health: start_timeout, but
+ * never less than SCHED_START_MIN_MS.  start_timeout is sized for workers
+ * (a forked one registers in half a second); today's scheduler imports
+ * bokeh and more, and takes 1-3 s on a small machine.
+ */
+static int64_t
+sched_start_timeout(const struct instance *in)
+{
+	int64_t t = in->spec->scaling.start_timeout_ms;
+
+	return t < SCHED_START_MIN_MS ? SCHED_START_MIN_MS : t;
+}
+
 static void
 instance_start(struct instance *in)
 {
@@ -3152,6 +3207,16 @@ instance_start(struct instance *in)
 
 	instance_set_state(in, I_STARTING);
 	in->error[0] = '\0';
+	if (instance_probe(in, err, sizeof(err)) == -1) {
+		instance_fail(in, "%s", err);
+		return;
+	}
+	ev(in, "engine", "distributed %s (Python %s), %s workers%s%s",
+	    in->probe.distributed, in->probe.python,
+	    in->wtype == SPEC_WORKER_DASK_CUDA ? "dask-cuda" : "dask",
+	    in->probe.bokeh[0] != '\0' ? ", dashboard with bokeh " :
+	    ", no bokeh: no Dask dashboard (the console is the dashboard)",
+	    in->probe.bokeh);
 	if (mkdir_p(in->work_dir, 0755) == -1) {
 		instance_fail(in, "cannot create %s: %s", in->work_dir,
 		    strerror(errno));
@@ -3201,7 +3266,7 @@ instance_start(struct instance *in)
 	ev(in, "starting", "scheduler pid %d, log %s", (int)in->sched_pid,
 	    in->sched_log);
 	forker_start(in);
-	in->start_deadline_ms = mono_ms() + in->spec->scaling.start_timeout_ms;
+	in->start_deadline_ms = mono_ms() + sched_start_timeout(in);
 	in->timer = loop_timer_add(c->loop, 100, start_poll, in);
 }
 
@@ -3289,6 +3354,99 @@ ctlerr(int code, char *err, size_t errlen, const char *fmt, ...)
 /*
  * Checks that this daemon can run spec; 0, or CTL_EINVAL with err.
  */
+/*
+ * Asks the spec's python which Dask it has (pyprobe.h), at most every
+ * PROBE_MEMO_MS for one python and environment.  It blocks the loop for
+ * the probe's run, tens of milliseconds (PYPROBE_TIMEOUT_MS at most), once
+ * per deploy or start: a refusal must reach the deploy's answer.  Returns
+ * pyprobe_check()'s -1, 0 or 1 with its message in err.
+ */
+static int
+ctl_probe(struct ctl *c, const struct spec *spec, struct pyprobe *out,
+    char *err, size_t errlen)
+{
+	struct probe_memo *m, *oldest = &c->probes[0];
+	char **env = spec_envv(spec, NULL, NULL);
+	size_t keylen = strlen(spec->python) + 1, i, o;
+	int64_t now = mono_ms();
+	char *key;
+
+	for (i = 0; env[i] != NULL; i++)
+		keylen += strlen(env[i]) + 1;
+	key = xmalloc(keylen);
+	o = (size_t)sprintf(key, "%s", spec->python) + 1;
+	for (i = 0; env[i] != NULL; i++)
+		o += (size_t)sprintf(key + o, "%s", env[i]) + 1;
+	for (i = 0; i < PROBE_MEMO_N; i++) {
+		m = &c->probes[i];
+		if (m->at_ms != 0 && now - m->at_ms < PROBE_MEMO_MS &&
+		    m->keylen == keylen && memcmp(m->key, key, keylen) == 0) {
+			free(key);
+			launch_argv_free(env);
+			*out = m->probe;
+			strlcpy_(err, m->msg, errlen);
+			return m->rc;
+		}
+		if (m->at_ms < oldest->at_ms)
+			oldest = m;
+	}
+	m = oldest;
+	free(m->key);
+	m->key = key;
+	m->keylen = keylen;
+	m->at_ms = now;
+	memset(&m->probe, 0, sizeof(m->probe));
+	if (pyprobe_run(spec->python, env, c->state_dir, &m->probe, m->msg,
+	    sizeof(m->msg)) == -1)
+		m->rc = -1;
+	else
+		m->rc = pyprobe_check(&m->probe, spec->python, m->msg,
+		    sizeof(m->msg));
+	if (m->rc == -1)
+		/* a fixed install is seen at the next try */
+		m->at_ms = 0;
+	launch_argv_free(env);
+	*out = m->probe;
+	strlcpy_(err, m->msg, errlen);
+	return m->rc;
+}
+
+/*
+ * The worker type an instance runs: what the spec says, and for auto
+ * dask-cuda where it is installed and the pool's GPUs are real ones that
+ * edask sees through NVML (a slurm pool's are on other machines: say
+ * dask-cuda there).
+ */
+static enum spec_worker_type
+resolve_wtype(const struct spec *spec, const struct cpool *cp,
+    const struct pyprobe *p)
+{
+	int t = spec_worker_type(spec->workers.type);
+
+	if (t == SPEC_WORKER_DASK || t == SPEC_WORKER_DASK_CUDA)
+		return (enum spec_worker_type)t;
+	if (p->dask_cuda[0] != '\0' && cp->slurm == NULL &&
+	    pool_kind(cp->pool) == POOL_GPU && spec->workers.gpus > 0 &&
+	    strcmp(spec->workers.command, "auto") == 0)
+		return SPEC_WORKER_DASK_CUDA;
+	return SPEC_WORKER_DASK;
+}
+
+/* Probes the instance's Python; -1 (err) when edask cannot drive it. */
+static int
+instance_probe(struct instance *in, char *err, size_t errlen)
+{
+	int rc = ctl_probe(in->ctl, in->spec, &in->probe, err, errlen);
+
+	if (rc == -1)
+		return -1;
+	in->probed = true;
+	in->wtype = resolve_wtype(in->spec, in->cp, &in->probe);
+	if (rc == 1)
+		ev(in, "version", "%s", err);
+	return 0;
+}
+
 static int
 spec_check_runnable(struct ctl *c, const struct spec *spec, char *err,
     size_t errlen)
@@ -3368,6 +3526,20 @@ spec_check_runnable(struct ctl *c, const struct spec *spec, char *err,
 		return ctlerr(CTL_EINVAL, err, errlen,
 		    "instance \"%s\": python \"%s\" not "
 		    "found", spec->name, spec->python);
+	{
+		struct pyprobe p;
+		char why[512];
+
+		if (ctl_probe(c, spec, &p, why, sizeof(why)) == -1)
+			return ctlerr(CTL_EINVAL, err, errlen,
+			    "instance \"%s\": %s", spec->name, why);
+		if (spec_worker_type(spec->workers.type) ==
+		    SPEC_WORKER_DASK_CUDA && p.dask_cuda[0] == '\0')
+			return ctlerr(CTL_EINVAL, err, errlen,
+			    "instance \"%s\": workers.type is dask-cuda, but "
+			    "python \"%s\" has no dask-cuda installed",
+			    spec->name, spec->python);
+	}
 	return 0;
 }
 
@@ -3429,7 +3601,8 @@ spec_restart_fields(const struct spec *old, const struct spec *new,
 {
 	static const char *paths[] = { "workers.gpus", "workers.threads",
 	    "workers.memory", "workers.command", "workers.imports",
-	    "scheduler",
+	    "workers.type", "workers.device_memory_limit",
+	    "workers.rmm_pool_size", "scheduler",
 	    "notebook.port", "pool", "python", "env" };
 	json_t *a = spec_to_json(old), *b = spec_to_json(new);
 	size_t i;
@@ -4051,6 +4224,11 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 		in->sched_start = 0;
 	}
 	restore_notebook(in, st, sched_alive);
+	if (sched_alive && instance_probe(in, err, sizeof(err)) == -1) {
+		/* it runs: keep it, and say why new workers may fail */
+		ev(in, "engine", "%s", err);
+		in->wtype = resolve_wtype(in->spec, in->cp, &in->probe);
+	}
 	if (sched_alive)
 		forker_adopt(in);
 	kill_orphans(in);
@@ -4082,7 +4260,7 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 	case I_STARTING:
 		if (sched_alive) {
 			in->start_deadline_ms = mono_ms() +
-			    in->spec->scaling.start_timeout_ms;
+			    sched_start_timeout(in);
 			in->timer = loop_timer_add(c->loop, 0, start_poll, in);
 			forker_start(in);
 			break;
@@ -4366,6 +4544,13 @@ instance_json(const struct instance *in)
 	json_object_set_new(sched, "observed_at_ms",
 	    json_integer(in->observed_wall_ms));
 	json_object_set_new(o, "scheduler", sched);
+	json_object_set_new(o, "engine", in->probed ? json_pack(
+	    "{s:s,s:s,s:s?,s:s?,s:s,s:b}", "python", in->probe.python,
+	    "distributed", in->probe.distributed, "dask_cuda",
+	    in->probe.dask_cuda[0] != '\0' ? in->probe.dask_cuda : NULL,
+	    "bokeh", in->probe.bokeh[0] != '\0' ? in->probe.bokeh : NULL,
+	    "worker_type", in->wtype == SPEC_WORKER_DASK_CUDA ? "dask-cuda" :
+	    "dask", "dashboard", in->probe.bokeh[0] != '\0') : json_null());
 	for (i = 0; i < in->nworkers; i++)
 		json_array_append_new(workers, worker_json(in->workers[i], now));
 	json_object_set_new(o, "workers", workers);

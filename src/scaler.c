@@ -271,8 +271,13 @@ scaler_decide(const struct scaler_input *in, struct scaler_decision *out)
 			    "%d above desired kept: scheduler not observed",
 			    capacity - out->desired);
 	} else {
+		/* Dask counts unrunnable tasks in its target since 2024:
+		 * on a CPU-only instance with no_worker tasks, which a CPU
+		 * worker would not run either, the tasks it can run are the
+		 * whole demand */
 		out->demand = need_for_tasks(in);
-		if (in->adaptive_target > out->demand)
+		if (in->adaptive_target > out->demand && !(in->gpus == 0 &&
+		    in->no_worker > 0))
 			out->demand = in->adaptive_target;
 		out->desired = clamp_desired(out->demand, in->min, in->max);
 		snprintf(out->reason, sizeof(out->reason),

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #define SPEC_TEXT_MAX	(1024 * 1024)	/* longest spec text, in bytes */
@@ -74,6 +75,7 @@ static int	check_workers(struct yamlx *, const struct section *,
 		    const struct spec *, const yaml_node_t **);
 static int	check_top(struct yamlx *, const struct section *,
 		    const struct spec *, const yaml_node_t **);
+static bool	cuda_size_valid(const char *, bool);
 
 #define OFF(m)	offsetof(struct spec, m)
 
@@ -87,6 +89,11 @@ static const struct field workers_fields[] = {
 	{ "command", F_STRING, OFF(workers.command), 0, COMMAND_MAX, NULL },
 	/* lo -1: may be empty ("" is what spec_to_json writes for none) */
 	{ "imports", F_STRING, OFF(workers.imports), -1, STRING_MAX, NULL },
+	{ "type", F_STRING, OFF(workers.type), 0, STRING_MAX, NULL },
+	{ "device_memory_limit", F_STRING, OFF(workers.device_memory_limit),
+	    -1, STRING_MAX, NULL },
+	{ "rmm_pool_size", F_STRING, OFF(workers.rmm_pool_size), -1,
+	    STRING_MAX, NULL },
 };
 
 static const struct field scaling_fields[] = {
@@ -646,11 +653,35 @@ check_workers(struct yamlx *c, const struct section *sec, const struct spec *s,
 {
 	const yaml_node_t *min = value_of(sec, vals, "min");
 	const yaml_node_t *imp = value_of(sec, vals, "imports");
+	const yaml_node_t *typ = value_of(sec, vals, "type");
+	const yaml_node_t *dml = value_of(sec, vals, "device_memory_limit");
+	const yaml_node_t *rmm = value_of(sec, vals, "rmm_pool_size");
+	char q[YAMLX_QUOTE_BUF];
 
+	if (typ != NULL && spec_worker_type(s->workers.type) == -1)
+		return yamlx_errat(c, typ->start_mark, "workers.type %s must be "
+		    "auto, dask or dask-cuda", yamlx_describe(typ, q,
+		    sizeof(q)));
+	if (dml != NULL && !cuda_size_valid(s->workers.device_memory_limit,
+	    true))
+		return yamlx_errat(c, dml->start_mark, "workers."
+		    "device_memory_limit %s must be auto, a size (16GB), a "
+		    "fraction of the GPU's memory (0.8), or 0 for no spilling",
+		    yamlx_describe(dml, q, sizeof(q)));
+	if (rmm != NULL && !cuda_size_valid(s->workers.rmm_pool_size, false))
+		return yamlx_errat(c, rmm->start_mark, "workers.rmm_pool_size "
+		    "%s must be a size (16GB) or a fraction of the GPU's "
+		    "memory (0.9)", yamlx_describe(rmm, q, sizeof(q)));
+	if ((dml != NULL && s->workers.device_memory_limit[0] != '\0') ||
+	    (rmm != NULL && s->workers.rmm_pool_size[0] != '\0')) {
+		if (spec_worker_type(s->workers.type) == SPEC_WORKER_DASK)
+			return yamlx_errat(c, (dml != NULL ? dml : rmm)->
+			    start_mark, "workers.%s is for dask-cuda workers, "
+			    "but workers.type is dask", dml != NULL ?
+			    "device_memory_limit" : "rmm_pool_size");
+	}
 	if (imp != NULL && s->workers.imports[0] != '\0' &&
 	    !spec_imports_valid(s->workers.imports)) {
-		char q[YAMLX_QUOTE_BUF];
-
 		return yamlx_errat(c, imp->start_mark, "workers.imports %s "
 		    "must be Python module names separated by commas (e.g. "
 		    "\"xgboost, cupy\")", yamlx_describe(imp, q, sizeof(q)));
@@ -664,6 +695,66 @@ check_workers(struct yamlx *c, const struct section *sec, const struct spec *s,
 		    s->workers.max);
 	}
 	return 0;
+}
+
+/*
+ * dask-cuda's --device-memory-limit and --rmm-pool-size: a size with a
+ * unit ("16GB", "512MiB", "1024"), a fraction of the GPU's memory in
+ * (0, 1], and for the limit also "auto" and 0 (no spilling).  "" is "not
+ * given".
+ */
+static bool
+cuda_size_valid(const char *v, bool is_limit)
+{
+	struct decimal d;
+	const char *end;
+	int64_t bytes;
+
+	if (v[0] == '\0')
+		return true;
+	if (is_limit && (strcmp(v, "auto") == 0 || strcmp(v, "0") == 0))
+		return true;
+	if (parse_decimal(v, &d, &end) == 0 && *end == '\0' && d.ip == 0 &&
+	    d.fp > 0)
+		return true;
+	if (parse_decimal(v, &d, &end) == 0 && *end == '\0' && d.ip == 1 &&
+	    d.fp == 0 && strchr(v, '.') != NULL)
+		return true;
+	return spec_parse_size(v, &bytes) == 0 && bytes > 0;
+}
+
+int
+spec_worker_type(const char *s)
+{
+	if (s == NULL || strcmp(s, "auto") == 0)
+		return SPEC_WORKER_AUTO;
+	if (strcmp(s, "dask") == 0)
+		return SPEC_WORKER_DASK;
+	if (strcmp(s, "dask-cuda") == 0)
+		return SPEC_WORKER_DASK_CUDA;
+	return -1;
+}
+
+#ifndef EDASK_VENV_PYTHON
+#define EDASK_VENV_PYTHON	""
+#endif
+
+/*
+ * What `python: auto` means: $EDASK_PYTHON when set, else the project's
+ * .venv/bin/python (its path is built in: make passes it), else Debian's
+ * /usr/bin/python3 for a binary installed without the project's tree.
+ */
+const char *
+spec_python_auto(void)
+{
+	const char *e = getenv("EDASK_PYTHON");
+
+	if (e != NULL && e[0] != '\0')
+		return e;
+	if (EDASK_VENV_PYTHON[0] != '\0' && access(EDASK_VENV_PYTHON,
+	    X_OK) == 0)
+		return EDASK_VENV_PYTHON;
+	return "/usr/bin/python3";
 }
 
 static int
@@ -804,6 +895,9 @@ spec_default(const char *name)
 	s->workers.memory = 0;
 	s->workers.command = xstrdup("auto");
 	s->workers.imports = xstrdup("");
+	s->workers.type = xstrdup("auto");
+	s->workers.device_memory_limit = xstrdup("");
+	s->workers.rmm_pool_size = xstrdup("");
 	s->scaling.interval_ms = SECOND_MS;
 	s->scaling.idle_timeout_ms = 30 * SECOND_MS;
 	s->scaling.scale_down_delay_ms = 10 * SECOND_MS;
@@ -816,7 +910,7 @@ spec_default(const char *name)
 	s->scheduler.port = 0;
 	s->scheduler.dashboard_port = 0;
 	s->pool = xstrdup("local");
-	s->python = xstrdup("/usr/bin/python3");
+	s->python = xstrdup(spec_python_auto());
 	s->nenv = 0;
 	s->env = NULL;
 	return s;
@@ -847,6 +941,10 @@ spec_parse(const char *text, size_t len, const char *fname,
 	else {
 		s = spec_default("");
 		rc = read_section(&c, &top_section, root, s);
+		if (rc == 0 && strcmp(s->python, "auto") == 0) {
+			free(s->python);
+			s->python = xstrdup(spec_python_auto());
+		}
 	}
 	rc = yamlx_close(&c, rc);
 	if (rc == -1 || out == NULL) {
@@ -883,6 +981,9 @@ spec_free(struct spec *s)
 	free(s->name);
 	free(s->workers.command);
 	free(s->workers.imports);
+	free(s->workers.type);
+	free(s->workers.device_memory_limit);
+	free(s->workers.rmm_pool_size);
 	free(s->scheduler.host);
 	free(s->pool);
 	free(s->python);
@@ -913,6 +1014,10 @@ spec_dup(const struct spec *s)
 	d->name = dup_or_null(s->name);
 	d->workers.command = dup_or_null(s->workers.command);
 	d->workers.imports = dup_or_null(s->workers.imports);
+	d->workers.type = dup_or_null(s->workers.type);
+	d->workers.device_memory_limit =
+	    dup_or_null(s->workers.device_memory_limit);
+	d->workers.rmm_pool_size = dup_or_null(s->workers.rmm_pool_size);
 	d->scheduler.host = dup_or_null(s->scheduler.host);
 	d->pool = dup_or_null(s->pool);
 	d->python = dup_or_null(s->python);
@@ -990,6 +1095,10 @@ spec_equal(const struct spec *a, const struct spec *b)
 	    a->workers.memory == b->workers.memory &&
 	    str_eq(a->workers.command, b->workers.command) &&
 	    str_eq(a->workers.imports, b->workers.imports) &&
+	    str_eq(a->workers.type, b->workers.type) &&
+	    str_eq(a->workers.device_memory_limit,
+	    b->workers.device_memory_limit) &&
+	    str_eq(a->workers.rmm_pool_size, b->workers.rmm_pool_size) &&
 	    a->scaling.interval_ms == b->scaling.interval_ms &&
 	    a->scaling.idle_timeout_ms == b->scaling.idle_timeout_ms &&
 	    a->scaling.scale_down_delay_ms == b->scaling.scale_down_delay_ms &&
@@ -1040,6 +1149,11 @@ spec_to_json(const struct spec *s)
 	    json_string("auto") : json_integer(s->workers.memory));
 	json_object_set_new(w, "command", json_str(s->workers.command));
 	json_object_set_new(w, "imports", json_str(s->workers.imports));
+	json_object_set_new(w, "type", json_str(s->workers.type));
+	json_object_set_new(w, "device_memory_limit",
+	    json_str(s->workers.device_memory_limit));
+	json_object_set_new(w, "rmm_pool_size",
+	    json_str(s->workers.rmm_pool_size));
 
 	sc = json_object();
 	json_object_set_new(sc, "interval", json_ms(s->scaling.interval_ms));

@@ -8,14 +8,15 @@
  *
  *   name: xgb                       # [a-z][a-z0-9-]{0,31}
  *   workers: {min: 1, max: 8, gpus: 1, threads: 1, memory: auto,
- *             command: auto, imports: ""}
+ *             command: auto, imports: "", type: auto,
+ *             device_memory_limit: "", rmm_pool_size: ""}
  *   scaling: {interval: 1s, idle_timeout: 30s, scale_down_delay: 10s,
  *             start_timeout: 60s, gpu_idle_util: 5}
  *   sharing: {owned: 0, share: 1, reclaim_grace: 30s}
  *   scheduler: {host: 127.0.0.1, port: 0, dashboard_port: 0}
  *   notebook: {enabled: false, port: 0}
  *   pool: local
- *   python: /usr/bin/python3
+ *   python: auto                    # spec_python_auto()
  *   env: {KEY: value}
  */
 #ifndef EDASK_SPEC_H
@@ -45,6 +46,9 @@ struct spec {
 		char	*command;	/* "auto", or a command line */
 		char	*imports;	/* modules the worker forker imports:
 					   "xgboost, cupy"; "" for none */
+		char	*type;		/* "auto", "dask" or "dask-cuda" */
+		char	*device_memory_limit;	/* dask-cuda's; "" unset */
+		char	*rmm_pool_size;		/* dask-cuda's; "" unset */
 	} workers;
 	struct {
 		int64_t	 interval_ms;
@@ -72,6 +76,18 @@ struct spec {
 	size_t	 nenv;
 	struct spec_env *env;
 };
+
+enum spec_worker_type {
+	SPEC_WORKER_AUTO,	/* dask-cuda where installed and GPUs are seen */
+	SPEC_WORKER_DASK,	/* distributed's worker */
+	SPEC_WORKER_DASK_CUDA,	/* dask-cuda's worker (one nanny, one GPU) */
+};
+
+/* workers.type as an enum spec_worker_type, or -1 when not a type. */
+int spec_worker_type(const char *s);
+/* What `python: auto` resolves to (borrowed; the environment's or a
+ * built-in string). */
+const char *spec_python_auto(void);
 
 /* New spec with every default; name is copied. */
 struct spec *spec_default(const char *name);

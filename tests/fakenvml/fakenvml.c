@@ -24,6 +24,14 @@
  *                   NVML_ERROR_UNKNOWN, to drive error paths.
  *
  * UUIDs are "GPU-fake-0000", "GPU-fake-0001", ... by line order.
+ *
+ * Beyond what edask calls, it answers what pynvml, distributed and
+ * dask-cuda ask when a dask-cuda worker starts: nvmlInitWithFlags (as
+ * nvmlInit_v2), handles by UUID and their index, memory info _v2, a CPU
+ * affinity of every CPU of this machine, MIG mode disabled with no MIG
+ * devices, no running compute processes, driver version "999.99.99"
+ * (CUDA 12.9).  Each of these is logged too; FAKE_NVML_FAIL names them as
+ * it names the others.
  */
 #include <fcntl.h>
 #include <stdbool.h>
@@ -44,14 +52,38 @@ typedef struct {
 	unsigned long long free;
 	unsigned long long used;
 } nvmlMemory_t;
+typedef struct {
+	unsigned int	version;	/* nvmlMemory_v2 */
+	unsigned long long total;
+	unsigned long long reserved;
+	unsigned long long free;
+	unsigned long long used;
+} nvmlMemory_v2_t;
+/* nvmlProcessInfo_t of the _v2 and _v3 process queries. */
+typedef struct {
+	unsigned int	pid;
+	unsigned long long usedGpuMemory;
+	unsigned int	gpuInstanceId;
+	unsigned int	computeInstanceId;
+} nvmlProcessInfo_t;
+
+/* NVML_STRUCT_VERSION(Memory, 2): its size, with the version in bits 24+. */
+#define nvmlMemory_v2	((unsigned int)(sizeof(nvmlMemory_v2_t) | 2 << 24))
 
 #define NVML_SUCCESS			0
 #define NVML_ERROR_UNINITIALIZED	1
 #define NVML_ERROR_INVALID_ARGUMENT	2
 #define NVML_ERROR_NOT_SUPPORTED	3
+#define NVML_ERROR_NOT_FOUND		6
 #define NVML_ERROR_INSUFFICIENT_SIZE	7
 #define NVML_ERROR_LIBRARY_NOT_FOUND	12
+#define NVML_ERROR_ARGUMENT_VERSION_MISMATCH 25
 #define NVML_ERROR_UNKNOWN		999
+
+#define NVML_DEVICE_MIG_DISABLE		0
+
+#define FAKE_DRIVER_VERSION	"999.99.99"
+#define FAKE_CUDA_VERSION	12090	/* 1000 * major + 10 * minor: 12.9 */
 
 #define FAKE_MAX	64	/* GPUs in one file */
 #define FAKE_NAME_MAX	96	/* NVML_DEVICE_NAME_V2_BUFFER_SIZE */
@@ -72,6 +104,31 @@ nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device,
 nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device,
     nvmlMemory_t *memory);
 const char *nvmlErrorString(nvmlReturn_t result);
+nvmlReturn_t nvmlInitWithFlags(unsigned int flags);
+nvmlReturn_t nvmlSystemGetDriverVersion(char *version, unsigned int length);
+nvmlReturn_t nvmlSystemGetCudaDriverVersion(int *cudaDriverVersion);
+nvmlReturn_t nvmlSystemGetCudaDriverVersion_v2(int *cudaDriverVersion);
+nvmlReturn_t nvmlDeviceGetHandleByUUID(const char *uuid,
+    nvmlDevice_t *device);
+nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t device, unsigned int *index);
+nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device,
+    nvmlMemory_v2_t *memory);
+nvmlReturn_t nvmlDeviceGetCpuAffinity(nvmlDevice_t device,
+    unsigned int cpuSetSize, unsigned long *cpuSet);
+nvmlReturn_t nvmlDeviceGetMigMode(nvmlDevice_t device,
+    unsigned int *currentMode, unsigned int *pendingMode);
+nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t device,
+    unsigned int *count);
+nvmlReturn_t nvmlDeviceIsMigDeviceHandle(nvmlDevice_t device,
+    unsigned int *isMigDevice);
+nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device,
+    unsigned int index, nvmlDevice_t *migDevice);
+nvmlReturn_t nvmlDeviceGetDeviceHandleFromMigDeviceHandle(
+    nvmlDevice_t migDevice, nvmlDevice_t *device);
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t device,
+    unsigned int *infoCount, nvmlProcessInfo_t *infos);
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device,
+    unsigned int *infoCount, nvmlProcessInfo_t *infos);
 
 struct fake_gpu {
 	char			name[FAKE_NAME_MAX];
@@ -129,7 +186,8 @@ fake_enter(const char *fn)
 	fake_log(fn);
 	if (fake_forced_fail(fn))
 		return NVML_ERROR_UNKNOWN;
-	if (init_count == 0 && strcmp(fn, "nvmlInit_v2") != 0)
+	if (init_count == 0 && strcmp(fn, "nvmlInit_v2") != 0 &&
+	    strcmp(fn, "nvmlInitWithFlags") != 0)
 		return NVML_ERROR_UNINITIALIZED;
 	return NVML_SUCCESS;
 }
@@ -406,7 +464,292 @@ nvmlErrorString(nvmlReturn_t result)
 	case NVML_ERROR_LIBRARY_NOT_FOUND:
 		return "NVML Shared Library Not Found (fakenvml: "
 		    "FAKE_NVML_FILE unset or unreadable)";
+	case NVML_ERROR_NOT_FOUND:
+		return "Not Found";
+	case NVML_ERROR_ARGUMENT_VERSION_MISMATCH:
+		return "Argument version mismatch";
 	default:
 		return "Unknown Error";
 	}
+}
+
+/*
+ * What follows is what pynvml, distributed and dask-cuda call beyond
+ * edask's set.
+ */
+
+/* pynvml's nvmlInit(): as nvmlInit_v2, flags ignored. */
+nvmlReturn_t
+nvmlInitWithFlags(unsigned int flags)
+{
+	struct fake_gpu gpus[FAKE_MAX];
+	unsigned int n;
+	nvmlReturn_t r;
+
+	(void)flags;
+	if ((r = fake_enter("nvmlInitWithFlags")) != NVML_SUCCESS)
+		return r;
+	if ((r = fake_load(gpus, &n)) != NVML_SUCCESS)
+		return r;
+	init_count++;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t
+nvmlSystemGetDriverVersion(char *version, unsigned int length)
+{
+	nvmlReturn_t r;
+
+	if ((r = fake_enter("nvmlSystemGetDriverVersion")) != NVML_SUCCESS)
+		return r;
+	if (version == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	if (sizeof(FAKE_DRIVER_VERSION) > length)
+		return NVML_ERROR_INSUFFICIENT_SIZE;
+	memcpy(version, FAKE_DRIVER_VERSION, sizeof(FAKE_DRIVER_VERSION));
+	return NVML_SUCCESS;
+}
+
+static nvmlReturn_t
+fake_cuda_version(const char *fn, int *cudaDriverVersion)
+{
+	nvmlReturn_t r;
+
+	if ((r = fake_enter(fn)) != NVML_SUCCESS)
+		return r;
+	if (cudaDriverVersion == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	*cudaDriverVersion = FAKE_CUDA_VERSION;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t
+nvmlSystemGetCudaDriverVersion(int *cudaDriverVersion)
+{
+	return fake_cuda_version("nvmlSystemGetCudaDriverVersion",
+	    cudaDriverVersion);
+}
+
+nvmlReturn_t
+nvmlSystemGetCudaDriverVersion_v2(int *cudaDriverVersion)
+{
+	return fake_cuda_version("nvmlSystemGetCudaDriverVersion_v2",
+	    cudaDriverVersion);
+}
+
+/* Accepts the UUIDs nvmlDeviceGetUUID gives: "GPU-fake-%04u". */
+nvmlReturn_t
+nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *device)
+{
+	struct fake_gpu gpus[FAKE_MAX];
+	char want[32];
+	unsigned int n, i;
+	nvmlReturn_t r;
+
+	if ((r = fake_enter("nvmlDeviceGetHandleByUUID")) != NVML_SUCCESS)
+		return r;
+	if (uuid == NULL || device == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	if ((r = fake_load(gpus, &n)) != NVML_SUCCESS)
+		return r;
+	for (i = 0; i < n; i++) {
+		snprintf(want, sizeof(want), "GPU-fake-%04u", i);
+		if (strcmp(uuid, want) == 0) {
+			*device = (nvmlDevice_t)(void *)&handles[i];
+			return NVML_SUCCESS;
+		}
+	}
+	return NVML_ERROR_NOT_FOUND;
+}
+
+nvmlReturn_t
+nvmlDeviceGetIndex(nvmlDevice_t device, unsigned int *index)
+{
+	struct fake_gpu gpus[FAKE_MAX];
+	nvmlReturn_t r;
+
+	if ((r = fake_enter("nvmlDeviceGetIndex")) != NVML_SUCCESS)
+		return r;
+	if (index == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	return fake_device(device, gpus, index);
+}
+
+nvmlReturn_t
+nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *memory)
+{
+	struct fake_gpu gpus[FAKE_MAX];
+	unsigned int i;
+	nvmlReturn_t r;
+
+	if ((r = fake_enter("nvmlDeviceGetMemoryInfo_v2")) != NVML_SUCCESS)
+		return r;
+	if (memory == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	if (memory->version != nvmlMemory_v2)
+		return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
+	if ((r = fake_device(device, gpus, &i)) != NVML_SUCCESS)
+		return r;
+	if (!gpus[i].has_mem)
+		return NVML_ERROR_NOT_SUPPORTED;
+	memory->total = gpus[i].total;
+	memory->reserved = 0;
+	memory->used = gpus[i].used;
+	memory->free = gpus[i].used <= gpus[i].total ?
+	    gpus[i].total - gpus[i].used : 0;
+	return NVML_SUCCESS;
+}
+
+/*
+ * Every CPU this machine has (configured, online or not) is "near" every
+ * GPU; a mask longer than cpuSetSize words is cut, as NVML does.
+ */
+nvmlReturn_t
+nvmlDeviceGetCpuAffinity(nvmlDevice_t device, unsigned int cpuSetSize,
+    unsigned long *cpuSet)
+{
+	struct fake_gpu gpus[FAKE_MAX];
+	const unsigned int bits = sizeof(*cpuSet) * 8;
+	unsigned int i, cpu;
+	long ncpu;
+	nvmlReturn_t r;
+
+	if ((r = fake_enter("nvmlDeviceGetCpuAffinity")) != NVML_SUCCESS)
+		return r;
+	if (cpuSet == NULL || cpuSetSize == 0)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	if ((r = fake_device(device, gpus, &i)) != NVML_SUCCESS)
+		return r;
+	if ((ncpu = sysconf(_SC_NPROCESSORS_CONF)) < 1)
+		ncpu = 1;
+	memset(cpuSet, 0, cpuSetSize * sizeof(*cpuSet));
+	for (cpu = 0; cpu < (unsigned long)ncpu && cpu / bits < cpuSetSize;
+	    cpu++)
+		cpuSet[cpu / bits] |= 1UL << (cpu % bits);
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t
+nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned int *currentMode,
+    unsigned int *pendingMode)
+{
+	struct fake_gpu gpus[FAKE_MAX];
+	unsigned int i;
+	nvmlReturn_t r;
+
+	if ((r = fake_enter("nvmlDeviceGetMigMode")) != NVML_SUCCESS)
+		return r;
+	if (currentMode == NULL || pendingMode == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	if ((r = fake_device(device, gpus, &i)) != NVML_SUCCESS)
+		return r;
+	*currentMode = NVML_DEVICE_MIG_DISABLE;
+	*pendingMode = NVML_DEVICE_MIG_DISABLE;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t
+nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t device, unsigned int *count)
+{
+	struct fake_gpu gpus[FAKE_MAX];
+	unsigned int i;
+	nvmlReturn_t r;
+
+	if ((r = fake_enter("nvmlDeviceGetMaxMigDeviceCount")) !=
+	    NVML_SUCCESS)
+		return r;
+	if (count == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	if ((r = fake_device(device, gpus, &i)) != NVML_SUCCESS)
+		return r;
+	*count = 0;
+	return NVML_SUCCESS;
+}
+
+/* No handle is a MIG device's: there are none. */
+nvmlReturn_t
+nvmlDeviceIsMigDeviceHandle(nvmlDevice_t device, unsigned int *isMigDevice)
+{
+	struct fake_gpu gpus[FAKE_MAX];
+	unsigned int i;
+	nvmlReturn_t r;
+
+	if ((r = fake_enter("nvmlDeviceIsMigDeviceHandle")) != NVML_SUCCESS)
+		return r;
+	if (isMigDevice == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	if ((r = fake_device(device, gpus, &i)) != NVML_SUCCESS)
+		return r;
+	*isMigDevice = 0;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t
+nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, unsigned int index,
+    nvmlDevice_t *migDevice)
+{
+	struct fake_gpu gpus[FAKE_MAX];
+	unsigned int i;
+	nvmlReturn_t r;
+
+	(void)index;
+	if ((r = fake_enter("nvmlDeviceGetMigDeviceHandleByIndex")) !=
+	    NVML_SUCCESS)
+		return r;
+	if (migDevice == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	if ((r = fake_device(device, gpus, &i)) != NVML_SUCCESS)
+		return r;
+	return NVML_ERROR_NOT_FOUND;
+}
+
+/* Every handle is a whole GPU's, never a MIG device's. */
+nvmlReturn_t
+nvmlDeviceGetDeviceHandleFromMigDeviceHandle(nvmlDevice_t migDevice,
+    nvmlDevice_t *device)
+{
+	nvmlReturn_t r;
+
+	(void)migDevice;
+	(void)device;
+	if ((r = fake_enter("nvmlDeviceGetDeviceHandleFromMigDeviceHandle")) !=
+	    NVML_SUCCESS)
+		return r;
+	return NVML_ERROR_INVALID_ARGUMENT;
+}
+
+/* No process runs on a fake GPU. */
+static nvmlReturn_t
+fake_processes(const char *fn, nvmlDevice_t device, unsigned int *infoCount,
+    nvmlProcessInfo_t *infos)
+{
+	struct fake_gpu gpus[FAKE_MAX];
+	unsigned int i;
+	nvmlReturn_t r;
+
+	(void)infos;
+	if ((r = fake_enter(fn)) != NVML_SUCCESS)
+		return r;
+	if (infoCount == NULL)
+		return NVML_ERROR_INVALID_ARGUMENT;
+	if ((r = fake_device(device, gpus, &i)) != NVML_SUCCESS)
+		return r;
+	*infoCount = 0;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t
+nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t device,
+    unsigned int *infoCount, nvmlProcessInfo_t *infos)
+{
+	return fake_processes("nvmlDeviceGetComputeRunningProcesses_v2",
+	    device, infoCount, infos);
+}
+
+nvmlReturn_t
+nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device,
+    unsigned int *infoCount, nvmlProcessInfo_t *infos)
+{
+	return fake_processes("nvmlDeviceGetComputeRunningProcesses_v3",
+	    device, infoCount, infos);
 }

@@ -19,7 +19,12 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EDASK = os.environ.get("EDASK_BIN") or os.path.join(ROOT, "build", "edask")
 FAKENVML_DIR = os.path.join(ROOT, "build", "fakenvml")
-PYTHON = "/usr/bin/python3"
+HERE = os.path.dirname(os.path.abspath(__file__))
+# The Python of this run is the instances' too (EDASK_PYTHON is what a
+# spec's `python: auto` means): the project's .venv for the main lane,
+# Debian's /usr/bin/python3 for the compatibility lane
+# (scripts/run-integration.sh).  Client and scheduler must share a Dask.
+PYTHON = sys.executable
 
 
 def wait_for(pred, timeout=60.0, interval=0.1, what="condition"):
@@ -65,6 +70,12 @@ class Edask:
             p.write_text(text)
             self.spec_files.append(str(p))
         self.env = dict(os.environ)
+        self.env["EDASK_PYTHON"] = PYTHON
+        # Dask since 2023 unpickles task graphs on the scheduler, and
+        # pickles a graph's functions by reference: the test modules
+        # must import there and on the workers
+        self.env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (HERE, os.environ.get("PYTHONPATH")) if p)
         self.env.update(env or {})
         self.proc = None
         self.url = None
@@ -258,13 +269,16 @@ def client(address):
 
 
 def spec(name="dask", min=1, max=None, gpus=0, threads=1, interval="500ms",
-         idle="3s", delay="1s", start_timeout="60s", extra=""):
+         idle="3s", delay="1s", start_timeout="60s", extra="", workers=""):
+    """A spec's text; workers adds keys to its workers mapping
+    ("type: dask")."""
     mx = "" if max is None else ", max: %d" % max
+    wx = ", " + workers if workers else ""
     return ("name: %s\n"
-            "workers: {min: %d%s, gpus: %d, threads: %d}\n"
+            "workers: {min: %d%s, gpus: %d, threads: %d%s}\n"
             "scaling: {interval: %s, idle_timeout: %s, scale_down_delay: %s,"
             " start_timeout: %s}\n%s"
-            % (name, min, mx, gpus, threads, interval, idle, delay,
+            % (name, min, mx, gpus, threads, wx, interval, idle, delay,
                start_timeout, extra))
 
 

@@ -55,8 +55,10 @@ def test_no_nvml_library_means_cpu_slots(edask):
 
 def test_nvml_gpus_one_worker_each_busy_gpu_blocks_scale_down(edask, tmp_path):
     gpus, env = nvml_env(tmp_path, [0, 0])
+    # distributed's own workers, forked (type auto would pick dask-cuda
+    # where it is installed: test_dask_cuda.py)
     e = edask(specs=[spec(min=1, max=2, gpus=1, idle="2s", delay="1s",
-                          interval="300ms")], env=env)
+                          interval="300ms", workers="type: dask")], env=env)
     e.wait_started()
     pool = e.get("/v1/pool")
     assert pool["kind"] == "gpu" and pool["size"] == 2, pool

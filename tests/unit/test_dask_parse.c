@@ -101,8 +101,27 @@ static const struct metrics_case {
 	    "dask_scheduler_tasks{state='queued',prefix='b'} 4.0\n",
 	    0, true, 7, 0, 0, 0, 0, 0, NULL },
 	{ "only states we do not use", "dask_scheduler_tasks{state="
-	    "'released'} 5.0\ndask_scheduler_workers{state='idle'} 3\n",
+	    "'released'} 5.0\ndask_scheduler_workers{state='gone'} 3\n",
 	    0, true, 0, 0, 0, 0, 0, 0, NULL },
+	/* 2024.7 on: no "connected"; each worker in one of these states */
+	{ "worker states since 2024.7",
+	    "dask_scheduler_workers{state=\"idle\"} 1.0\n"
+	    "dask_scheduler_workers{state=\"partially_saturated\"} 0.0\n"
+	    "dask_scheduler_workers{state=\"saturated\"} 2.0\n"
+	    "dask_scheduler_workers{state=\"paused\"} 0.0\n"
+	    "dask_scheduler_workers{state=\"retiring\"} 1.0\n",
+	    0, false, 0, 0, 0, 0, 0, 4, NULL },
+	{ "worker states 2023.1 to 2024.6",
+	    "dask_scheduler_workers{state=\"idle\"} 1.0\n"
+	    "dask_scheduler_workers{state=\"partially_saturated\"} 1.0\n"
+	    "dask_scheduler_workers{state=\"saturated\"} 0.0\n"
+	    "dask_scheduler_workers{state=\"paused_or_retiring\"} 1.0\n",
+	    0, false, 0, 0, 0, 0, 0, 3, NULL },
+	{ "connected wins over states (2022.12)",
+	    "dask_scheduler_workers{state='idle'} 0.0\n"
+	    "dask_scheduler_workers{state='saturated'} 1.0\n"
+	    "dask_scheduler_workers{state='connected'} 1.0\n",
+	    0, false, 0, 0, 0, 0, 0, 1, NULL },
 	{ "no labels", "dask_scheduler_tasks 5\n", 0, true, 0, 0, 0, 0, 0, 0,
 	    NULL },
 	{ "empty labels", "dask_scheduler_tasks{} 5\n", 0, true, 0, 0, 0, 0,

@@ -95,6 +95,22 @@ static const struct row rows[] = {
 		    " (no_worker tasks need resources this instance's"
 		    " workers lack)",
 	}, {
+		/* Dask since 2024 counts unrunnable tasks in its target */
+		.name = "CPU-only: a target that counts no_worker tasks is "
+		    "capped by the tasks it can run",
+		.min = 1, .gpus = -1, .no_worker = 12, .target = 2,
+		.free_slots = 8, .nw = 1, .w = { BUSY(1) },
+		.demand = 0, .desired = 1, .launch = 0,
+		.reason = "queued=0 processing=0 no_worker=12 target=2"
+		    " (no_worker tasks need resources this instance's"
+		    " workers lack)",
+	}, {
+		.name = "CPU-only with no_worker tasks: the target still counts "
+		    "up to the runnable tasks",
+		.gpus = -1, .no_worker = 12, .queued = 6, .target = 9,
+		.free_slots = 8, .nw = 1, .w = { BUSY(1) },
+		.demand = 6, .desired = 6, .launch = 5,
+	}, {
 		.name = "adaptive target dominates",
 		.target = 6, .queued = 2, .free_slots = 8,
 		.demand = 6, .desired = 6, .launch = 6,

@@ -85,7 +85,10 @@ test_defaults(void **state)
 	assert_int_equal(s->scheduler.port, 0);
 	assert_int_equal(s->scheduler.dashboard_port, 0);
 	assert_string_equal(s->pool, "local");
-	assert_string_equal(s->python, "/usr/bin/python3");
+	assert_string_equal(s->python, spec_python_auto());
+	assert_string_equal(s->workers.type, "auto");
+	assert_string_equal(s->workers.device_memory_limit, "");
+	assert_string_equal(s->workers.rmm_pool_size, "");
 	assert_int_equal(s->nenv, 0);
 	assert_true(spec_equal(s, d));
 	spec_free(s);
@@ -209,6 +212,19 @@ static const struct value_case value_cases[] = {
 	    "false" },
 	{ "name: a\nnotebook: {port: 8888}\n", "notebook.port", "8888" },
 	{ "name: a\npool: cluster\n", "pool", "\"cluster\"" },
+	{ "name: a\nworkers: {type: dask-cuda}\n", "workers.type",
+	    "\"dask-cuda\"" },
+	{ "name: a\nworkers: {type: dask}\n", "workers.type", "\"dask\"" },
+	{ "name: a\nworkers: {device_memory_limit: 0.8, rmm_pool_size: "
+	    "16GB}\n", "workers.device_memory_limit", "\"0.8\"" },
+	{ "name: a\nworkers: {type: dask-cuda, rmm_pool_size: 0.9}\n",
+	    "workers.rmm_pool_size", "\"0.9\"" },
+	{ "name: a\nworkers: {device_memory_limit: auto}\n",
+	    "workers.device_memory_limit", "\"auto\"" },
+	{ "name: a\nworkers: {device_memory_limit: 0}\n",
+	    "workers.device_memory_limit", "\"0\"" },
+	{ "name: a\nworkers: {device_memory_limit: 1.0}\n",
+	    "workers.device_memory_limit", "\"1.0\"" },
 	{ "name: a\npython: /usr/bin/python3.11\n", "python",
 	    "\"/usr/bin/python3.11\"" },
 	{ "name: a\nworkers:\nscaling: ~\nsharing: null\nenv:\n", "workers.min",
@@ -278,10 +294,12 @@ static const struct error_case error_cases[] = {
 	/* unknown keys */
 	{ "name: a\nworkers: {mn: 1}\n",
 	    "x.yaml:2:11: unknown key \"mn\" in workers (expected one of: min, "
-	    "max, gpus, threads, memory, command, imports)" },
+	    "max, gpus, threads, memory, command, imports, type, "
+	    "device_memory_limit, rmm_pool_size)" },
 	{ "name: a\nworkers:\n  min: 1\n  mn: 1\n",
 	    "x.yaml:4:3: unknown key \"mn\" in workers (expected one of: min, "
-	    "max, gpus, threads, memory, command, imports)" },
+	    "max, gpus, threads, memory, command, imports, type, "
+	    "device_memory_limit, rmm_pool_size)" },
 	{ "name: a\nfoo: 1\n",
 	    "x.yaml:2:1: unknown key \"foo\" (expected one of: name, workers, "
 	    "scaling, sharing, scheduler, notebook, pool, python, env)" },
@@ -300,7 +318,8 @@ static const struct error_case error_cases[] = {
 	    "scaling, sharing, scheduler, notebook, pool, python, env)" },
 	{ "name: a\nworkers: {\"mn\\x1b\\u0085\": 1}\n",
 	    "x.yaml:2:11: unknown key \"mn\\x1b\\u0085\" in workers (expected "
-	    "one of: min, max, gpus, threads, memory, command, imports)" },
+	    "one of: min, max, gpus, threads, memory, command, imports, type, "
+	    "device_memory_limit, rmm_pool_size)" },
 	/* integers */
 	{ "name: a\nworkers:\n  min: abc\n",
 	    "x.yaml:3:8: workers.min must be an integer >= 0, got \"abc\"" },
@@ -458,6 +477,23 @@ static const struct error_case error_cases[] = {
 	    "x.yaml:1:1: missing required key \"name\"" },
 	{ "# a comment\n\npool: local\n",
 	    "x.yaml:1:1: missing required key \"name\"" },
+	/* worker types and dask-cuda's sizes */
+	{ "name: a\nworkers: {type: cuda}\n",
+	    "x.yaml:2:17: workers.type \"cuda\" must be auto, dask or "
+	    "dask-cuda" },
+	{ "name: a\nworkers: {device_memory_limit: 1.5}\n",
+	    "x.yaml:2:32: workers.device_memory_limit \"1.5\" must be auto, "
+	    "a size (16GB), a fraction of the GPU's memory (0.8), or 0 for no "
+	    "spilling" },
+	{ "name: a\nworkers: {rmm_pool_size: auto}\n",
+	    "x.yaml:2:26: workers.rmm_pool_size \"auto\" must be a size "
+	    "(16GB) or a fraction of the GPU's memory (0.9)" },
+	{ "name: a\nworkers: {rmm_pool_size: 0}\n",
+	    "x.yaml:2:26: workers.rmm_pool_size \"0\" must be a size "
+	    "(16GB) or a fraction of the GPU's memory (0.9)" },
+	{ "name: a\nworkers: {type: dask, rmm_pool_size: 1GB}\n",
+	    "x.yaml:2:38: workers.rmm_pool_size is for dask-cuda workers, "
+	    "but workers.type is dask" },
 	/* strings */
 	{ "name: a\npython: \"\"\n",
 	    "x.yaml:2:9: python must be a non-empty string, got \"\"" },
@@ -565,7 +601,8 @@ static const struct error_case error_cases[] = {
 	    "x.yaml:2:6: env.A must be a string, got a mapping" },
 	{ "&r {name: a, workers: *r}\n",
 	    "x.yaml:1:5: unknown key \"name\" in workers (expected one of: "
-	    "min, max, gpus, threads, memory, command, imports)" },
+	    "min, max, gpus, threads, memory, command, imports, type, "
+	    "device_memory_limit, rmm_pool_size)" },
 };
 
 static void
@@ -1010,7 +1047,8 @@ test_load(void **state)
 	assert_int_equal(spec_load(path, &s, err, sizeof(err)), -1);
 	assert_null(s);
 	snprintf(want, sizeof(want), "%s:2:11: unknown key \"mn\" in workers "
-	    "(expected one of: min, max, gpus, threads, memory, command, imports)",
+	    "(expected one of: min, max, gpus, threads, memory, command, imports, type, "
+	    "device_memory_limit, rmm_pool_size)",
 	    path);
 	assert_string_equal(err, want);
 	assert_int_equal(unlink(path), 0);
