@@ -5,10 +5,16 @@
 # with, trains distributed XGBoost on a generated flights table against it
 # (examples/xgb_train.py), shows the workers arrive with the reason for
 # each, waits for the idle ones to be given back, prints a summary, stops.
+# At each stage it reads the worker count off Dask's own dashboard and, with
+# Debian's chromium, saves a screenshot of its /workers page.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 EDASK=$PWD/build/edask
+# the instance's Python (python: auto) and the job's must be one Dask
+PY=$PWD/.venv/bin/python
+[ -x "$PY" ] || { echo "no .venv: run make deps (make demo does)"; exit 1; }
+export EDASK_PYTHON=$PY
 state=$(mktemp -d /tmp/edask-demo.XXXXXX)
 log=$state/edask.log
 pid=""
@@ -23,6 +29,26 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Dask's own dashboard: its worker count (/json/counts.json) and a
+# screenshot of /workers.  Where the scheduler has no bokeh, only the count.
+dashboard() {	# dashboard LABEL
+	local n shot
+	n=$(curl -sf "$dash/json/counts.json" | /usr/bin/python3 -c \
+	    'import json,sys; print(json.load(sys.stdin)["workers"])' || echo "?")
+	shot=$state/dask-workers-$1.png
+	if [ "$has_bokeh" = True ] && command -v chromium >/dev/null &&
+	    timeout 60 chromium --headless --no-sandbox --disable-gpu \
+	    --disable-quic --no-first-run --disable-background-networking \
+	    --disable-component-update --disable-sync \
+	    --user-data-dir="$state/chromium" --window-size=1400,800 \
+	    --virtual-time-budget=8000 --screenshot="$shot" \
+	    "$dash/workers" >/dev/null 2>&1; then
+		echo "  Dask dashboard $dash/workers: $n worker(s); screenshot $shot"
+	else
+		echo "  Dask dashboard: $n worker(s) registered with the scheduler"
+	fi
+}
+
 field() { /usr/bin/python3 -c 'import json,sys
 d=json.load(sys.stdin)
 for k in sys.argv[1].split("."): d=d[k]
@@ -59,15 +85,20 @@ done
 
 say "instance started: outputs"
 sched=$("$EDASK" show dask --json | field outputs.dask_scheduler_address)
+dash=$("$EDASK" show dask --json | field outputs.dask_scheduler_dashboard_address)
+has_bokeh=$("$EDASK" show dask --json | field engine.dashboard)
 "$EDASK" show dask | sed 's/^/  /'
+dashboard start
 
 say "the pool: one worker on one GPU"
 "$EDASK" pool | sed 's/^/  /'
 
 say "training: examples/xgb_train.py against $sched (distributed XGBoost)"
 start=$(date +%s)
-/usr/bin/python3 examples/xgb_train.py "$sched" --rows "${DEMO_ROWS:-300000}" |
+"$PY" examples/xgb_train.py "$sched" --rows "${DEMO_ROWS:-300000}" |
 	tee "$state/train.out" | sed -u 's/^/  job| /'
+say "the job is done: the workers it grew to"
+dashboard peak
 peak=$("$EDASK" events dask --json | /usr/bin/python3 -c 'import json,sys,re
 n=0
 for e in json.load(sys.stdin)["events"]:
@@ -75,7 +106,7 @@ for e in json.load(sys.stdin)["events"]:
     if e["kind"]=="scale_up" and m: n=max(n,int(m.group(1)))
 print(n)')
 
-say "training done; waiting for idle workers to be given back (idle_timeout 10s)"
+say "waiting for idle workers to be given back (idle_timeout 10s)"
 for _ in $(seq 1200); do
 	inst=$("$EDASK" show dask --json)
 	n=$(printf '%s' "$inst" | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["workers"]))')
@@ -83,6 +114,7 @@ for _ in $(seq 1200); do
 	sleep 0.5
 done
 "$EDASK" pool | sed 's/^/  /'
+dashboard end
 
 say "the decisions, with their reasons"
 "$EDASK" events dask | sed 's/^/  /'

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make test: build (two jobs at a time), unit tests (plain and ASan/UBSan),
 # a short libFuzzer pass over every parser, integration tests with real
-# Dask and a real single-node Slurm.  Ends with one line "N passed, N
-# failed" over all of them.
+# Dask (the .venv's) and a real single-node Slurm, the same against the
+# daemon under ASan/UBSan, and the core elastic tests on Debian's Dask
+# 2022.12.1.  Ends with one line "N passed, N failed" over all of them.
 set -u
 cd "$(dirname "$0")/.."
 pass=0 fail=0 failed_steps=()
@@ -54,6 +55,14 @@ scripts/run-integration.sh; add integration build/integration.tally $?
 step "integration tests, daemon under ASan/UBSan"
 EDASK_BIN=$PWD/build/asan/edask scripts/run-integration.sh -m "not workload and not plain"
 add integration-asan build/integration.tally $?
+
+# The bottom of the supported range: the core elastic tests (marked
+# compat: scale up and down, retirement with data kept, restart and
+# re-adoption, the change signal, GPU-restricted demand) again with
+# Debian's python3-distributed 2022.12.1, against the plain daemon.
+step "integration tests on Debian's Dask 2022.12.1 (compatibility lane)"
+PYTHON=/usr/bin/python3 scripts/run-integration.sh -m compat
+add integration-debian build/integration.tally $?
 
 echo
 if [ ${#failed_steps[@]} -gt 0 ]; then

@@ -11,6 +11,8 @@ import urllib.request
 
 import distributed
 
+import pytest
+
 from conftest import EDASK, client, procs_under, spec, wait_for
 from test_elastic import counted, executions
 
@@ -227,6 +229,7 @@ def test_corrupt_and_newer_database_refused(tmp_path):
     assert not procs_under(str(state))
 
 
+@pytest.mark.compat
 def test_kill9_mid_burst_then_restart_adopts_everything(edask, tmp_path):
     e = edask(args=["--gpus", "3"],
               specs=[spec(min=1, max=3, idle="3s", delay="1s")])
@@ -263,6 +266,7 @@ def test_kill9_mid_burst_then_restart_adopts_everything(edask, tmp_path):
         {k: n for k, n in runs.items() if n != 1}
 
 
+@pytest.mark.compat
 def test_kill9_mid_retirement_then_restart(edask, tmp_path):
     e = edask(args=["--gpus", "2"],
               specs=[spec(min=1, max=2, idle="2s", delay="1s",

@@ -4,9 +4,12 @@ decides at once.  With a 10 s interval the only way to scale up within a
 few seconds of a submission is that signal."""
 import time
 
+import pytest
+
 from conftest import client, spec, wait_for
 
 
+@pytest.mark.compat
 def test_burst_is_seen_at_once_not_at_the_next_poll(edask):
     e = edask(args=["--gpus", "3"],
               specs=[spec(min=1, max=3, interval="10s", idle="60s")])
@@ -32,6 +35,7 @@ def test_burst_is_seen_at_once_not_at_the_next_poll(edask):
         c.close()
 
 
+@pytest.mark.compat
 def test_workers_are_forked_warm_and_survive_the_forker(edask):
     """New workers come from the instance's forker (already imported,
     workers.imports too, own session each); a controller kill -9 keeps

@@ -3,6 +3,8 @@ worker exists (they sit in no-worker), so edask counts them itself — but
 only where a new worker would offer a GPU."""
 import time
 
+import pytest
+
 from conftest import client, spec, wait_for
 
 
@@ -22,6 +24,7 @@ def observed_ticks(e, n):
     wait_for(more, timeout=30, interval=0.1, what="%d observations" % n)
 
 
+@pytest.mark.compat
 def test_gpu_tasks_do_not_scale_a_cpu_only_instance(edask):
     e = edask(args=["--gpus", "3"],
               specs=[spec(min=1, max=3, gpus=0, interval="300ms")])
@@ -45,6 +48,7 @@ def test_gpu_tasks_do_not_scale_a_cpu_only_instance(edask):
         c.close()
 
 
+@pytest.mark.compat
 def test_gpu_tasks_scale_a_gpu_instance(edask):
     e = edask(args=["--gpus", "3"],
               specs=[spec(min=1, max=3, gpus=1, interval="300ms")])
