@@ -316,7 +316,7 @@ cmd_ls(struct opts *o)
 static int
 cmd_show(struct opts *o)
 {
-	json_t *doc, *outputs, *sched, *workers, *w;
+	json_t *doc, *outputs, *sched, *workers, *w, *engine;
 	char *path, a[32], b[32];
 	bool slurm;
 	size_t i;
@@ -361,6 +361,14 @@ cmd_show(struct opts *o)
 		printf("notebook:   %s\n", jstr(outputs, "notebook_url",
 		    "(starting)"));
 	printf("log:        %s\n", jstr(sched, "log", "-"));
+	engine = json_object_get(doc, "engine");
+	if (json_is_object(engine))
+		printf("engine:     distributed %s, Python %s, %s workers, %s\n",
+		    jstr(engine, "distributed", "?"), jstr(engine, "python",
+		    "?"), jstr(engine, "worker_type", "?"),
+		    json_is_true(json_object_get(engine, "dashboard")) ?
+		    "Dask dashboard (bokeh)" : "no bokeh: the console is the "
+		    "dashboard");
 	workers = json_object_get(doc, "workers");
 	/* a slurm pool's workers (they carry job_id) have no GPU index
 	 * nor local pid: their job, its state and node instead */

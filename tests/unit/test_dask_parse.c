@@ -454,6 +454,16 @@ static const struct identity_case {
 	{ "real sample", ID_SAMPLE, 0, 1, {
 	    { "tcp://127.0.0.1:35319", "dask-0", 1, 2, 2, 56, 91705344,
 	    12638031872 } }, NULL },
+	/* edask's preload, GET /api/v1/edask/workers (distributed 2026.7.1,
+	 * two tasks processing, one result held) */
+	{ "edask preload's workers", "{\"workers\": {\"tcp://127.0.0.1:39483"
+	    "\": {\"name\": \"dask-0\", \"nthreads\": 1, \"memory_limit\": "
+	    "12637986816, \"resources\": {\"GPU\": 1.0}, \"status\": "
+	    "\"running\", \"metrics\": {\"task_counts\": {\"processing\": 2, "
+	    "\"memory\": 1}, \"managed_bytes\": 1000, \"memory\": 73682944}}}}",
+	    0, 1, {
+	    { "tcp://127.0.0.1:39483", "dask-0", 1, 2, 1, 1000, 73682944,
+	    12637986816 } }, NULL },
 	{ "no workers", ID_HEAD "}}", 0, 0, { NO_WORKER }, NULL },
 	{ "only workers key", "{'workers':{}}", 0, 0, { NO_WORKER }, NULL },
 	{ "sorted by address, int and null names",
