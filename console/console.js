@@ -774,11 +774,12 @@ function dashNote(inst) {
 		    undefined, target: '_blank', rel: 'noopener', class: 'btn',
 		    'data-test': 'dash-' + label }, label);
 
-		return h('p', { class: 'note', 'data-test': 'dash-links' },
-		    'Dask\'s own dashboard (distributed ', eng.distributed,
-		    ', bokeh ', eng.bokeh, '): ', d ? [link('/status',
-		    'status'), ' ', link('/workers', 'workers'), ' ',
-		    link('/tasks', 'tasks')] : '— once started');
+		return h('div', { class: 'note', 'data-test': 'dash-links' },
+		    h('div', null, 'Dask\'s own dashboard (distributed ',
+		    eng.distributed, ', bokeh ', eng.bokeh, ')', d ? ':' :
+		    ': once started'), d ? h('div', { class: 'dash-links' },
+		    link('/status', 'status'), link('/workers', 'workers'),
+		    link('/tasks', 'tasks')) : null);
 	}
 	return h('p', { class: 'note', 'data-test': 'bokeh-note' },
 	    'This scheduler\'s Python (distributed ', eng.distributed,

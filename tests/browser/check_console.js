@@ -11,8 +11,18 @@
  * {"step": "ready", "running": N} once the overview shows the instance,
  * then waits (without reloading) for the page to show more than N running
  * workers: the test starts a burst of work when it reads that line.
+ * Where the scheduler has bokeh (the instance's engine.dashboard), --grow
+ * also opens Dask's own dashboard in a second tab: before "ready" its
+ * /workers page must show the one worker ({"step": "dask-workers-1"}),
+ * after "grown" as many workers as the API ({"step": "dask-workers"}),
+ * and its /status page must draw its plots ({"step": "dask-status"}); the
+ * instance page must link to those pages, or else carry the note that
+ * there is no bokeh.
  * Screenshots: DIR/console.png (overview), DIR/console-instance.png
- * (instance page), DIR/console-failure.png when a check fails.  Exit 0:
+ * (instance page), with a dashboard DIR/dask-workers-1.png (its /workers
+ * with one worker), DIR/dask-workers.png (/workers once grown) and
+ * DIR/dask-status.png (/status once grown), DIR/console-failure.png (and
+ * DIR/dask-failure.png, the dashboard's tab) when a check fails.  Exit 0:
  * every check passed; 1: one failed ({"error": ...} says which); 2: usage
  * or no browser.
  */
@@ -86,6 +96,11 @@ async function text(page, sel) {
 	return el ? (await el.textContent()).trim() : null;
 }
 
+/* The instance's scheduler serves Dask's own (bokeh) dashboard. */
+function hasDashboard(inst) {
+	return !!(inst.engine && inst.engine.dashboard);
+}
+
 /* How many pixels of the canvas are neither blank nor grid grey. */
 async function inkedPixels(page, sel) {
 	return page.$eval(sel, (cv) => {
@@ -101,6 +116,85 @@ async function inkedPixels(page, sel) {
 		}
 		return n;
 	});
+}
+
+/* The inked pixels of each canvas on the page, shadow roots too. */
+async function inkedCanvases(page) {
+	return page.$$eval('canvas', (cvs) => cvs.map((cv) => {
+		const c = cv.width && cv.height && cv.getContext('2d');
+		let n = 0;
+
+		if (!c)
+			return 0;
+		const d = c.getImageData(0, 0, cv.width, cv.height).data;
+		for (let i = 0; i < d.length; i += 4) {
+			const [r, g, b, a] = [d[i], d[i + 1], d[i + 2], d[i + 3]];
+
+			if (a > 200 && Math.max(r, g, b) - Math.min(r, g, b) > 60)
+				n++;
+		}
+		return n;
+	}));
+}
+
+/*
+ * The worker count on the dashboard's /workers page: distributed's
+ * WorkerTable heads its rows with "Total (N)" (bokeh draws it in shadow
+ * DOM, which playwright's selectors pierce).
+ */
+async function daskWorkerCount(dash) {
+	const cell = dash.locator('.slick-cell', { hasText: /^Total \(\d+\)$/ })
+	    .first();
+
+	await cell.waitFor({ timeout: STEP_MS });
+	return Number(/\((\d+)\)/.exec(await cell.textContent())[1]);
+}
+
+/*
+ * Loads the dashboard's /workers until it shows as many workers as the API
+ * reports running and want(n) holds, then saves its screenshot.
+ */
+async function daskWorkers(dash, a, inst, want, what, step, file) {
+	const d = inst.outputs.dask_scheduler_dashboard_address;
+	let shown = null, api = null, n;
+
+	try {
+		n = await until(async () => {
+			await dash.goto(d + '/workers', { waitUntil: 'load' });
+			shown = await daskWorkerCount(dash);
+			api = (await apiGet(a.url, '/v1/instances/' + a.instance))
+			    .workers_running;
+			return shown === api && want(shown) ? shown : null;
+		}, 'Dask\'s /workers page to show ' + what);
+	} catch (e) {
+		throw new Error(e.message + ': it showed Total (' + shown +
+		    '), the API ' + api + ' running');
+	}
+	check(await dash.title() === 'Dask: Workers',
+	    'the /workers page is titled ' + await dash.title());
+	await dash.screenshot({ path: path.join(a.out, file), fullPage: true });
+	say({ step, workers: n });
+	return n;
+}
+
+/* Dask's /status page draws its plots: the bytes stored, the task stream. */
+async function daskStatus(dash, a, inst) {
+	const d = inst.outputs.dask_scheduler_dashboard_address;
+
+	await dash.goto(d + '/status', { waitUntil: 'load' });
+	await until(async () => await dash.title() === 'Dask: Status',
+	    'the /status page');
+	/* the bytes stored and, with the burst going on, the task stream and
+	 * the tasks processing */
+	const ink = await until(async () => {
+		const px = await inkedCanvases(dash);
+
+		return px.filter((n) => n > 200).length >= 3 ? px : null;
+	}, 'the plots of Dask\'s /status page to be drawn');
+	await dash.screenshot({ path: path.join(a.out, 'dask-status.png'),
+	    fullPage: true });
+	say({ step: 'dask-status', canvases: ink.length,
+	    drawn: ink.filter((n) => n > 200).length });
 }
 
 async function overview(page, a) {
@@ -156,9 +250,12 @@ async function overview(page, a) {
 	return { running, inst };
 }
 
-async function grow(page, a, before) {
+async function grow(page, dash, a, before, inst) {
 	const row = '[data-instance="' + a.instance + '"]';
 
+	if (dash)
+		await daskWorkers(dash, a, inst, (n) => n === before, before +
+		    ' worker', 'dask-workers-1', 'dask-workers-1.png');
 	say({ step: 'ready', running: before });
 	const now = await until(async () => {
 		const n = Number(await text(page, row + ' [data-test=running]'));
@@ -171,6 +268,11 @@ async function grow(page, a, before) {
 	/* let the tiles and the table settle on the new count */
 	await page.waitForTimeout(1200);
 	say({ step: 'grown', running: now });
+	if (dash) {
+		await daskWorkers(dash, a, inst, (n) => n > before, 'more than ' +
+		    before + ' workers', 'dask-workers', 'dask-workers.png');
+		await daskStatus(dash, a, inst);
+	}
 	return now;
 }
 
@@ -193,8 +295,26 @@ async function instancePage(page, a) {
 	    'dask_scheduler_dashboard_address', 'console_url'])
 		check(await text(page, '[data-output=' + k + '] code') ===
 		    inst.outputs[k], 'output ' + k + ' missing on the instance page');
-	check(/no bokeh/.test(await text(page, '[data-test=bokeh-note]')),
-	    'the note about bokeh is missing');
+	if (hasDashboard(inst)) {
+		const d = inst.outputs.dask_scheduler_dashboard_address;
+
+		check(await page.$('[data-test=dash-links]'),
+		    'the links to Dask\'s dashboard are missing');
+		check(!await page.$('[data-test=bokeh-note]'),
+		    'the note about no bokeh is there, with a dashboard');
+		for (const p of ['status', 'workers', 'tasks']) {
+			const href = await page.getAttribute('[data-test=dash-links] ' +
+			    'a[data-test=dash-' + p + ']', 'href', { timeout: STEP_MS });
+
+			check(href === d + '/' + p, 'the dashboard\'s ' + p +
+			    ' link goes to ' + href + ', not ' + d + '/' + p);
+		}
+	} else {
+		check(/no bokeh/.test(await text(page, '[data-test=bokeh-note]')),
+		    'the note about bokeh is missing');
+		check(!await page.$('[data-test=dash-links]'),
+		    'links to a dashboard that has no bokeh');
+	}
 	await until(async () => await inkedPixels(page, '#chart-w') > 200,
 	    'the workers chart to be drawn');
 	const kinds = await page.$$eval('#ievents li', (els) =>
@@ -289,29 +409,44 @@ async function main() {
 		permissions: ['clipboard-read', 'clipboard-write'],
 	});
 	const page = ctx.pages()[0] || await ctx.newPage();
+	const origins = [origin];
+	let dash = null;
 	let rc = 0;
 
-	/* everything must come from the daemon itself */
+	/* everything must come from the daemon itself (or Dask's dashboard) */
 	await ctx.route('**/*', (route) => {
 		const u = route.request().url();
 
-		if (u.startsWith(origin + '/') || u.startsWith('data:'))
+		if (origins.some((o) => u.startsWith(o + '/')) ||
+		    u.startsWith('data:'))
 			return route.continue();
 		problems.push('request outside the daemon: ' + u);
 		return route.abort();
 	});
-	page.on('pageerror', (e) => problems.push('page error: ' + e.message));
-	page.on('console', (m) => {
-		/* the API's 4xx replies the actions provoke are logged too */
-		if (m.type() === 'error' &&
-		    !/^Failed to load resource: the server responded with a status of 4/
-		    .test(m.text()))
-			problems.push('console error: ' + m.text());
-	});
+	const watch = (pg, who) => {
+		pg.on('pageerror', (e) => problems.push(who + 'page error: ' +
+		    e.message));
+		pg.on('console', (m) => {
+			/* the API's 4xx replies the actions provoke are logged too */
+			if (m.type() === 'error' &&
+			    !/^Failed to load resource: the server responded with a status of 4/
+			    .test(m.text()))
+				problems.push(who + 'console error: ' + m.text());
+		});
+	};
+	watch(page, '');
 	try {
 		const ov = await overview(page, a);
+		if (a.grow && hasDashboard(ov.inst)) {
+			/* Dask's own dashboard, in a second tab */
+			origins.push(new URL(ov.inst.outputs
+			    .dask_scheduler_dashboard_address).origin);
+			dash = await ctx.newPage();
+			watch(dash, 'dashboard: ');
+		}
 		if (a.grow)
-			await grow(page, a, ov.running);
+			await grow(page, dash, a, ov.running, ov.inst);
+		await page.bringToFront();
 		await page.screenshot({ path: path.join(a.out, 'console.png'),
 		    fullPage: true });
 		await instancePage(page, a);
@@ -331,6 +466,9 @@ async function main() {
 		try {
 			await page.screenshot({ path: path.join(a.out,
 			    'console-failure.png'), fullPage: true });
+			if (dash)
+				await dash.screenshot({ path: path.join(a.out,
+				    'dask-failure.png'), fullPage: true });
 		} catch (e2) {
 			/* the failure is what matters */
 		}

@@ -5,9 +5,17 @@ daemon with a real scheduler and real workers.
 The page must show the instance, its state, outputs (with copy buttons)
 and workers, then follow a burst of work started here, without a reload,
 as the workers grow; the instance page must show the workers, the chart,
-the decisions and the note about bokeh; scaling from the page asks for the
-token, shows the API's refusal in place, and changes max.  Screenshots go
-to build/artifacts/console.png and console-instance.png.
+the decisions, and links to Dask's own dashboard where the scheduler has
+bokeh (the instance's engine.dashboard) or else the note that it has
+none; scaling from the page asks for the token, shows the API's refusal
+in place, and changes max.  With a dashboard, Dask's own /workers page (in
+a second tab) must show the one worker before the burst and as many as
+the API once grown, and its /status page must draw its plots.
+Screenshots go to build/artifacts/: console.png (overview),
+console-instance.png (instance page) and, with a dashboard,
+dask-workers-1.png (Dask's /workers, one worker), dask-workers.png (it,
+grown) and dask-status.png (Dask's /status, grown); console-failure.png
+and dask-failure.png when the check fails.
 
 A missing browser, node or playwright-core fails the test: scripts/deps.sh
 installs them.
@@ -21,7 +29,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, client, spec
+from conftest import ROOT, client, spec, wait_for
 
 # the browser's CPU, not the daemon's code, is what this costs under ASan
 pytestmark = pytest.mark.plain
@@ -29,7 +37,9 @@ pytestmark = pytest.mark.plain
 BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
 ARTIFACTS = os.path.join(ROOT, "build", "artifacts")
 CHROMIUM = "/usr/bin/chromium"
-LIMIT_S = 120          # the node script's own steps time out well before
+LIMIT_S = 150          # the node script's own steps time out well before
+SHOTS = ("console.png", "console-instance.png")
+DASK_SHOTS = ("dask-workers-1.png", "dask-workers.png", "dask-status.png")
 
 
 def browser_tools():
@@ -56,8 +66,11 @@ def test_console_in_a_browser(edask):
               specs=[spec(min=1, max=4, idle="20s", delay="2s")])
     e.wait_started()
     e.wait_running(1)
-    for name in ("console.png", "console-instance.png",
-                 "console-failure.png"):
+    engine = wait_for(lambda: e.instance().get("engine"),
+                      what="the instance's engine")
+    dashboard = bool(engine.get("dashboard"))
+    for name in SHOTS + DASK_SHOTS + ("console-failure.png",
+                                      "dask-failure.png"):
         if os.path.exists(os.path.join(ARTIFACTS, name)):
             os.unlink(os.path.join(ARTIFACTS, name))
 
@@ -94,15 +107,28 @@ def test_console_in_a_browser(edask):
     failed = [s for s in steps if "error" in s]
     assert rc == 0 and not failed, (
         "the browser check failed (rc %s): %s\nsteps: %s\nstderr: %s\n"
-        "screenshot: build/artifacts/console-failure.png"
-        % (rc, failed, steps, err[-3000:]))
+        "screenshots: build/artifacts/console-failure.png, "
+        "dask-failure.png" % (rc, failed, steps, err[-3000:]))
     names = [s.get("step") for s in steps]
-    assert names == ["overview", "ready", "grown", "instance", "actions",
-                     "done"], steps
-    grown = steps[2]["running"]
-    assert grown > steps[1]["running"], steps
+    if dashboard:
+        assert names == ["overview", "dask-workers-1", "ready", "grown",
+                         "dask-workers", "dask-status", "instance",
+                         "actions", "done"], steps
+    else:
+        assert names == ["overview", "ready", "grown", "instance",
+                         "actions", "done"], steps
+    by = {s["step"]: s for s in steps}
+    grown = by["grown"]["running"]
+    assert grown > by["ready"]["running"], steps
     assert burst is not None
-    for name in ("console.png", "console-instance.png"):
+    if dashboard:
+        # Dask's own /workers saw the one worker, then more
+        assert by["dask-workers-1"]["workers"] == by["ready"]["running"]
+        assert by["dask-workers"]["workers"] > by["ready"]["running"]
+    else:
+        for name in DASK_SHOTS:
+            assert not os.path.exists(os.path.join(ARTIFACTS, name)), name
+    for name in SHOTS + (DASK_SHOTS if dashboard else ()):
         p = os.path.join(ARTIFACTS, name)
         assert os.path.getsize(p) > 20000, p
     assert e.instance()["max"] == 3
