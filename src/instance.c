@@ -3352,9 +3352,6 @@ ctlerr(int code, char *err, size_t errlen, const char *fmt, ...)
 }
 
 /*
- * Checks that this daemon can run spec; 0, or CTL_EINVAL with err.
- */
-/*
  * Asks the spec's python which Dask it has (pyprobe.h), at most every
  * PROBE_MEMO_MS for one python and environment.  It blocks the loop for
  * the probe's run, tens of milliseconds (PYPROBE_TIMEOUT_MS at most), once
@@ -3447,6 +3444,9 @@ instance_probe(struct instance *in, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Checks that this daemon can run spec; 0, or CTL_EINVAL with err.
+ */
 static int
 spec_check_runnable(struct ctl *c, const struct spec *spec, char *err,
     size_t errlen)
