@@ -1,9 +1,12 @@
 # edask — GNU make + pkg-config.
 #
 #   make            build build/edask (warning-free with -Werror)
-#   make demo       install what is missing (apt), build, run the demo
+#   make demo       install what is missing (apt, npm, .venv), build, run the
+#                   demo
 #   make test       install what is missing, then every test: unit (plain and
-#                   ASan/UBSan), a short libFuzzer pass, integration
+#                   ASan/UBSan), a short libFuzzer pass, integration (.venv's
+#                   Dask, plain and ASan daemon; Debian's Dask, core tests)
+#   make deps       only install (apt, npm, .venv from requirements.lock)
 #
 # Variant builds live in their own folders: B=build/asan, B=build/fuzz.
 
@@ -107,11 +110,14 @@ demo: deps all
 test: deps
 	scripts/test.sh
 
+# The benches run as a Dask user of the .venv would (they set EDASK_PYTHON
+# to their own interpreter for the instances).
 bench: deps all
-	/usr/bin/python3 bench/scaleup.py
-	/usr/bin/python3 bench/bursty.py
-	/usr/bin/python3 bench/reclaim.py
-	/usr/bin/python3 bench/footprint.py
+	$(VENV_PY) bench/scaleup.py
+	$(VENV_PY) bench/bursty.py
+	$(VENV_PY) bench/backlog.py
+	$(VENV_PY) bench/reclaim.py
+	$(VENV_PY) bench/footprint.py
 
 clean:
 	rm -rf build

@@ -1,5 +1,8 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Bursty-trace benchmark: edask, Dask Adaptive, static min, static max.
+
+Run it with the project's ``.venv/bin/python`` (``make bench`` does); edask
+gets ``EDASK_PYTHON`` set to the same interpreter.
 
 Method
 ------
@@ -61,9 +64,11 @@ import sys
 import tempfile
 import time
 
-from harness import (BenchError, http_json, log, md_table, n_workers,
-                     own_children, pid_alive, pid_is_dask, ratio, stop_edask,
-                     tail, text_table, wait_until)
+from harness import (BenchError, check_python, check_same_python, edask_env,
+                     http_json, load_line, log, md_table, n_workers,
+                     own_children, pid_alive, pid_is_dask, ratio,
+                     shown_argv, shown_python, stack_line, stop_edask, tail,
+                     text_table, wait_until)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EDASK = os.path.join(ROOT, "build", "edask")
@@ -102,6 +107,7 @@ def run_trace(client, args, start_workers, on_sample=None):
     """Play the trace on a connected client. Returns a result dict."""
     wait_until(f"{start_workers} worker(s) registered",
                lambda: n_workers(client) == start_workers)
+    check_same_python(client)
     tmp = tempfile.mkdtemp(prefix="edask-bursty-exec-")
     exec_log = os.path.join(tmp, "executions.log")
     samples = []                 # (t, workers)
@@ -196,7 +202,8 @@ def bench_edask(args):
     proc = subprocess.Popen(
         [EDASK, "up", "--gpus", str(MAX_WORKERS), "--listen", "127.0.0.1:0",
          "--state-dir", state, "-f", spec_path],
-        stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        env=edask_env())
     # edask starts its scheduler and workers in sessions of their own: keep
     # their PIDs so that none can outlive the benchmark.
     dask_pids = set()
@@ -414,14 +421,22 @@ def plot(res, args, path):
 
 def write_report(res, args, rows, tgts, stamp, png_name, started, wall_s):
     import platform
+    py = shown_python()
     lines = [
         "# Bursty trace: edask vs Dask Adaptive vs static clusters",
         "",
         f"Run {started} on `{platform.node()}` ({os.cpu_count()} cores), "
-        f"`/usr/bin/python3 bench/bursty.py"
+        f"`{py} bench/bursty.py"
         + (" " + " ".join(args.argv) if args.argv else "") + f"`, "
         f"{wall_s:.0f} s wall.",
         "",
+        f"Stack: {stack_line()}; edask's scheduler and workers run the "
+        f"same interpreter (`EDASK_PYTHON`, checked through the client).",
+        "",
+        f"Machine load: {args.loads[0]} at the start, {args.loads[-1]} at "
+        f"the end.",
+        "",
+    ] + ([f"Note: {args.note}", ""] if args.note else []) + [
         f"Trace: {args.bursts} bursts of {args.tasks} tasks x {args.task_s} s "
         f"(`time.sleep`), each submitted {args.gap} s after the previous "
         f"burst finished. Workers: 1 thread each, min {MIN_WORKERS}, max "
@@ -476,11 +491,18 @@ def main():
                          f"{IDLE_TIMEOUT_S + 5}: edask's idle_timeout + 5)")
     ap.add_argument("--systems", default=",".join(SYSTEMS),
                     help="comma-separated subset of " + ",".join(SYSTEMS))
+    ap.add_argument("--edask", default=None, metavar="PATH",
+                    help="the edask binary (default build/edask)")
+    ap.add_argument("--note", default="",
+                    help="a line for the results file (e.g. what else ran)")
     ap.add_argument("--no-write", action="store_true",
                     help="print the table only; write nothing under "
                          "bench/results/")
     args = ap.parse_args()
-    args.argv = sys.argv[1:]
+    args.argv = shown_argv(sys.argv[1:])
+    if args.edask:
+        global EDASK
+        EDASK = os.path.abspath(args.edask)
     chosen = [s.strip() for s in args.systems.split(",") if s.strip()]
     bad = [s for s in chosen if s not in RUNNERS]
     if bad or not chosen:
@@ -496,7 +518,9 @@ def main():
     started = datetime.datetime.now()
     t_start = time.monotonic()
     res = {}
+    args.loads = [load_line()]
     try:
+        check_python()
         for name in [s for s in SYSTEMS if s in chosen]:
             log(f"{name}: starting")
             res[name] = RUNNERS[name](args)
@@ -507,10 +531,11 @@ def main():
         print(f"bench/bursty.py: FAILED: {e}", file=sys.stderr)
         return 1
     except ImportError as e:
-        print(f"bench/bursty.py: FAILED: {e} (run with /usr/bin/python3, "
-              f"Debian's python3-distributed)", file=sys.stderr)
+        print(f"bench/bursty.py: FAILED: {e} (run with the project's "
+              f".venv/bin/python: make deps)", file=sys.stderr)
         return 1
     wall_s = time.monotonic() - t_start
+    args.loads.append(load_line())
 
     rows = build_table(res, args)
     tgts = targets(res)

@@ -1,5 +1,8 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Footprint of fast starts: memory of forked workers, CPU of watching.
+
+Run it with the project's ``.venv/bin/python`` (``make bench`` does); edask
+gets ``EDASK_PYTHON`` set to the same interpreter.
 
 Method
 ------
@@ -32,10 +35,11 @@ import sys
 import tempfile
 import time
 
-from harness import (BenchError, http_json, log, stop_edask, tail, wait_until)
+from harness import (BenchError, check_python, edask_env, http_json, log,
+                     stop_edask, tail, wait_until)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PY = "/usr/bin/python3"
+PY = sys.executable          # the exec'd baseline runs what edask runs
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -71,6 +75,7 @@ def main():
     ap.add_argument("--idle", type=float, default=30.0,
                     help="seconds of idle CPU measured (default 30)")
     args = ap.parse_args()
+    check_python()
     tmp = tempfile.TemporaryDirectory(prefix="edask-footprint-")
     state = os.path.join(tmp.name, "state")
     spec = os.path.join(tmp.name, "fp.yaml")
@@ -81,7 +86,7 @@ def main():
     proc = subprocess.Popen([args.edask, "up", "--gpus", "4", "--listen",
                              "127.0.0.1:0", "--state-dir", state, "-f",
                              spec], stdout=logf, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                            start_new_session=True, env=edask_env())
     pids, extra = set(), []
     try:
         url = wait_until("api.url", lambda: os.path.exists(
@@ -147,9 +152,14 @@ def main():
         for p in extra:
             p.kill()
             p.wait()
-        stop_edask(proc, logp, pids)
-        logf.close()
-        tmp.cleanup()
+        try:
+            stop_edask(proc, logp, pids)
+        except BenchError as e:
+            print(f"bench/footprint.py: FAILED: {e}", file=sys.stderr)
+            return 1
+        finally:
+            logf.close()
+            tmp.cleanup()
 
     print("\nMemory (RSS counts shared pages in full, PSS shares them out)\n")
     print(f"{'process':<22}{'RSS':>12}{'PSS':>12}")

@@ -150,3 +150,98 @@ def md_table(rows):
            "|" + "|".join(["---"] + ["---:"] * (len(rows[0]) - 1)) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
     return "\n".join(out)
+
+
+# ------------------------------------------------------------ the stack ---
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV_PYTHON = os.path.join(ROOT, ".venv", "bin", "python")
+
+
+def edask_env(extra=None):
+    """The environment for `edask up`: ours, with EDASK_PYTHON set to the
+    interpreter this benchmark runs under, so that `python: auto` gives
+    the scheduler and the workers the same Python (and Dask) as the
+    client and any LocalCluster of the same run."""
+    env = dict(os.environ)
+    env["EDASK_PYTHON"] = sys.executable
+    if extra:
+        env.update(extra)
+    return env
+
+
+def stack():
+    """What this benchmark runs on: {"python": path, "python_version",
+    "distributed", "dask"}. Raises ImportError without distributed."""
+    import dask
+    import distributed
+    return {"python": sys.executable,
+            "python_version": sys.version.split()[0],
+            "distributed": distributed.__version__,
+            "dask": dask.__version__}
+
+
+def shown_python():
+    """sys.executable, relative to the project when inside it."""
+    py = sys.executable
+    if py.startswith(ROOT + os.sep):
+        py = os.path.relpath(py, ROOT)
+    return py
+
+
+def stack_line():
+    s = stack()
+    py = shown_python()
+    return (f"Python {s['python_version']} (`{py}`), distributed "
+            f"{s['distributed']}, dask {s['dask']}")
+
+
+def check_python():
+    """Logs the stack; warns when this is not the project's .venv (the
+    interpreter the results are measured with)."""
+    log(f"stack: {stack_line()}")
+    if (os.path.exists(VENV_PYTHON)
+            and os.path.abspath(sys.executable) != VENV_PYTHON):
+        log(f"WARNING: running under {sys.executable}, not the project's "
+            f"{os.path.relpath(VENV_PYTHON, ROOT)}: the results in "
+            f"bench/results/ are measured with the latter")
+
+
+def check_same_python(client):
+    """BenchError unless the scheduler and every worker run the same
+    Python environment (sys.prefix) and distributed as this process."""
+    import distributed
+
+    def _python_here():          # nested: cloudpickle ships it by value
+        import sys as _sys
+        import distributed as _d
+        return (_sys.prefix, _d.__version__)
+    mine = (sys.prefix, distributed.__version__)
+    seen = {"scheduler": tuple(client.run_on_scheduler(_python_here))}
+    seen.update({w: tuple(v) for w, v in client.run(_python_here).items()})
+    bad = {k: v for k, v in seen.items() if v != mine}
+    if bad:
+        raise BenchError(f"client runs {mine}, but {bad}: the cluster must "
+                         f"run the benchmark's Python")
+
+
+def load_line():
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
+
+
+def shown_argv(argv):
+    """The command-line arguments as a results file quotes them: without
+    the text of --note, which the file prints on a line of its own."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == "--note":
+            skip = True
+            continue
+        if a.startswith("--note="):
+            continue
+        out.append(a)
+    return out

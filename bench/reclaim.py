@@ -1,5 +1,8 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Two-tenant reclaim benchmark: edask sharing vs two static halves.
+
+Run it with the project's ``.venv/bin/python`` (``make bench`` does); edask
+gets ``EDASK_PYTHON`` set to the same interpreter.
 
 Method
 ------
@@ -84,9 +87,10 @@ import tempfile
 import threading
 import time
 
-from harness import (BenchError, http_json, log, md_table, n_workers,
-                     own_children, pid_alive, pid_is_dask, ratio, stop_edask,
-                     tail, text_table, wait_until)
+from harness import (BenchError, check_python, edask_env, http_json, log,
+                     md_table, n_workers, own_children, pid_alive, pid_is_dask,
+                     ratio, shown_python, stack_line, stop_edask, tail,
+                     text_table, wait_until)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EDASK = os.path.join(ROOT, "build", "edask")
@@ -349,7 +353,8 @@ def bench_edask(args):
     proc = subprocess.Popen(
         [args.edask, "up", "--gpus", str(POOL), "--listen", "127.0.0.1:0",
          "--state-dir", state] + specs,
-        stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        env=edask_env())
     # edask starts its schedulers and workers in sessions of their own: keep
     # their PIDs (from the API, and any process naming our temp folder) so
     # that none can outlive the benchmark.
@@ -655,9 +660,11 @@ def write_report(res, args, rows, srows, tgts, png_name, started, wall_s):
         "# Two tenants, one pool: edask sharing vs static halves",
         "",
         f"Run {started} on `{platform.node()}` ({os.cpu_count()} cores), "
-        f"`/usr/bin/python3 bench/reclaim.py"
+        f"`{shown_python()} bench/reclaim.py"
         + (" " + " ".join(args.argv) if args.argv else "") + f"`, "
         f"{wall_s:.0f} s wall.",
+        "",
+        f"Stack: {stack_line()}.",
         "",
         f"Trace `{args.trace}` (tenant:submit offset s:tasks), tasks of "
         f"{args.task_s} s (`time.sleep`), each burst submitted at its offset "
@@ -762,6 +769,7 @@ def main():
     t_start = time.monotonic()
     res = {}
     try:
+        check_python()
         for name in [s for s in SYSTEMS if s in chosen]:
             log(f"{name}: starting")
             res[name] = RUNNERS[name](args)
@@ -772,8 +780,8 @@ def main():
         print(f"bench/reclaim.py: FAILED: {e}", file=sys.stderr)
         return 1
     except ImportError as e:
-        print(f"bench/reclaim.py: FAILED: {e} (run with /usr/bin/python3, "
-              f"Debian's python3-distributed)", file=sys.stderr)
+        print(f"bench/reclaim.py: FAILED: {e} (run with the project's "
+              f".venv/bin/python: make deps)", file=sys.stderr)
         return 1
     wall_s = time.monotonic() - t_start
 

@@ -1,5 +1,8 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Scale-up benchmark: edask versus Dask's own Adaptive, same workload, one run.
+
+Run it with the project's ``.venv/bin/python`` (``make bench`` does); edask
+gets ``EDASK_PYTHON`` set to the same interpreter.
 
 Method
 ------
@@ -41,6 +44,7 @@ Every process this script starts is stopped before it exits.
 """
 
 import argparse
+import datetime
 import os
 import signal
 import statistics
@@ -49,11 +53,14 @@ import sys
 import tempfile
 import time
 
-from harness import (BenchError, http_json, log, n_workers, stop_edask, tail,
+from harness import (BenchError, check_python, check_same_python, edask_env,
+                     http_json, load_line, log, md_table, n_workers,
+                     shown_argv, shown_python, stack_line, stop_edask, tail,
                      wait_until)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EDASK = os.path.join(ROOT, "build", "edask")
+RESULTS = os.path.join(ROOT, "bench", "results")
 
 N_TASKS = 160
 TASK_S = 0.5
@@ -77,6 +84,7 @@ def run_burst(client):
     if n_workers(client) != MIN_WORKERS:
         raise BenchError(f"expected {MIN_WORKERS} worker before the burst, "
                          f"scheduler has {n_workers(client)}")
+    check_same_python(client)
 
     t0 = time.monotonic()
     futures = client.map(time.sleep, [TASK_S] * N_TASKS, pure=False)
@@ -125,7 +133,8 @@ def bench_edask():
     proc = subprocess.Popen(
         [EDASK, "up", "--gpus", str(MAX_WORKERS), "--listen", "127.0.0.1:0",
          "--state-dir", state, "-f", spec_path],
-        stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        env=edask_env())
     # edask starts its scheduler and workers in sessions of their own, so
     # its process group does not cover them: remember their PIDs.
     dask_pids = set()
@@ -217,7 +226,12 @@ def main():
     ap.add_argument("--repeat", type=int, default=1, metavar="N",
                     help="rounds of both systems, order alternating "
                          "(default 1); the table shows medians")
+    ap.add_argument("--write", action="store_true",
+                    help="also write bench/results/scaleup-latest.md")
+    ap.add_argument("--note", default="",
+                    help="a line for the results file (e.g. what else ran)")
     args = ap.parse_args()
+    args.argv = shown_argv(sys.argv[1:])
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
     if args.edask:
@@ -232,7 +246,12 @@ def main():
 
     results = {name: [] for name in SYSTEMS}
     order = list(SYSTEMS)
+    started = datetime.datetime.now()
+    t_start = time.monotonic()
+    loads = [load_line()]
+    runs = []
     try:
+        check_python()
         for r in range(args.repeat):
             for name in (order if r % 2 == 0 else order[::-1]):
                 log(f"round {r + 1}/{args.repeat}: {name}")
@@ -240,12 +259,13 @@ def main():
                 log(f"{name}: 4 workers after {t_full:.2f} s, burst done "
                     f"after {t_done:.2f} s")
                 results[name].append((t_full, t_done))
+                runs.append((r + 1, name, t_full, t_done))
     except BenchError as e:
         print(f"bench/scaleup.py: FAILED: {e}", file=sys.stderr)
         return 1
     except ImportError as e:
-        print(f"bench/scaleup.py: FAILED: {e} (run with /usr/bin/python3, "
-              f"Debian's python3-distributed)", file=sys.stderr)
+        print(f"bench/scaleup.py: FAILED: {e} (run with the project's "
+              f".venv/bin/python: make deps)", file=sys.stderr)
         return 1
 
     med = {name: (statistics.median(x[0] for x in rs),
@@ -261,7 +281,69 @@ def main():
     print(f"{'ratio e/a':<10} {e[0] / a[0]:>17.2f} {e[1] / a[1]:>15.2f}")
     print("\n(ratio < 1: edask faster. Only same-run ratios are meaningful; "
           "this machine is noisy.)")
+    if args.write:
+        loads.append(load_line())
+        path = os.path.join(RESULTS, "scaleup-latest.md")
+        os.makedirs(RESULTS, exist_ok=True)
+        with open(path, "w") as f:
+            f.write(report(args, med, runs, kind, started,
+                           time.monotonic() - t_start, loads))
+        print(f"\nwrote {os.path.relpath(path, ROOT)}")
     return 0
+
+
+def report(args, med, runs, kind, started, wall_s, loads):
+    import platform
+    py = shown_python()
+    e, a = med["edask"], med["adaptive"]
+    rows = [["system", "to 4 workers (s)", "burst done (s)"]]
+    rows += [[name, f"{med[name][0]:.2f}", f"{med[name][1]:.2f}"]
+             for name in SYSTEMS]
+    rows.append(["**ratio edask / adaptive**", f"**{e[0] / a[0]:.2f}**",
+                 f"**{e[1] / a[1]:.2f}**"])
+    every = [["round", "system", "to 4 workers (s)", "burst done (s)"]]
+    every += [[str(r), n, f"{tf:.2f}", f"{td:.2f}"]
+              for r, n, tf, td in runs]
+    lines = [
+        "# Scale-up: edask vs Dask Adaptive",
+        "",
+        f"Run {started:%Y-%m-%d %H:%M:%S} on `{platform.node()}` "
+        f"({os.cpu_count()} cores), `{py} bench/scaleup.py"
+        + (" " + " ".join(args.argv) if args.argv else "")
+        + f"`, {wall_s:.0f} s wall; {kind}, the order alternating.",
+        "",
+        f"Stack: {stack_line()}; edask's scheduler and workers run the "
+        f"same interpreter (`EDASK_PYTHON`, checked through the client).",
+        "",
+        f"Machine load: {loads[0]} at the start, {loads[1]} at the end.",
+    ]
+    if args.note:
+        lines += ["", f"Note: {args.note}"]
+    lines += [
+        "",
+        f"{N_TASKS} tasks of `time.sleep({TASK_S})` (`pure=False`, no "
+        f"resources) submitted to {MIN_WORKERS} worker; seconds from the "
+        f"submission until {MAX_WORKERS} workers are registered "
+        f"(`client.scheduler_info()`, polled every {POLL_S} s) and until "
+        f"the burst is done. edask: `build/edask up --gpus {MAX_WORKERS}`, "
+        f"min {MIN_WORKERS}, max {MAX_WORKERS}, `gpus: 0`, `interval: 1s`. "
+        f"adaptive: `LocalCluster(n_workers={MIN_WORKERS}, "
+        f"threads_per_worker=1).adapt(minimum={MIN_WORKERS}, "
+        f"maximum={MAX_WORKERS})`.",
+        "",
+        md_table(rows),
+        "",
+        "Every run:",
+        "",
+        md_table(every),
+        "",
+        "Earlier results, on Debian's Dask 2022.12.1 (before and after the "
+        "change signal and the worker forker), are in this file's git "
+        "history. Shared, noisy machine: compare the ratios of one run, "
+        "not raw seconds across runs.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
