@@ -29,10 +29,11 @@
 'use strict';
 
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
 
-const CHROMIUM = '/usr/bin/chromium';
+const chromium = require('./chromium');
+
+const CHROMIUM = chromium.CHROMIUM;
 const STEP_MS = 20000;
 
 function parseArgs(argv) {
@@ -395,16 +396,9 @@ async function main() {
 		    'in tests/browser)');
 	}
 	fs.mkdirSync(a.out, { recursive: true });
-	const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'edask-chromium-'));
 	const origin = new URL(a.url).origin;
 	const problems = [];
-	const ctx = await pw.chromium.launchPersistentContext(profile, {
-		executablePath: CHROMIUM,
-		headless: true,
-		args: ['--headless', '--no-sandbox', '--disable-gpu',
-		    '--disable-quic', '--no-first-run',
-		    '--disable-background-networking',
-		    '--disable-component-update', '--disable-sync'],
+	const { ctx, profile } = await chromium.launch(pw, {
 		viewport: { width: 1366, height: 768 },
 		permissions: ['clipboard-read', 'clipboard-write'],
 	});

@@ -12,10 +12,9 @@
 'use strict';
 
 const fs = require('fs');
-const os = require('os');
-const path = require('path');
 
-const CHROMIUM = '/usr/bin/chromium';
+const chromium = require('./chromium');
+
 const WAIT_MS = 30000;
 
 async function main() {
@@ -24,16 +23,8 @@ async function main() {
 	if (!url || !out)
 		throw new Error('usage: dashboard_shot.js DASHBOARD_URL OUT.png');
 	const pw = require('playwright-core');
-	const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'edask-shot-'));
-	const ctx = await pw.chromium.launchPersistentContext(profile, {
-		executablePath: CHROMIUM,
-		headless: true,
-		args: ['--headless', '--no-sandbox', '--disable-gpu',
-		    '--disable-quic', '--no-first-run',
-		    '--disable-background-networking',
-		    '--disable-component-update', '--disable-sync'],
-		viewport: { width: 1366, height: 700 },
-	});
+	const { ctx, profile } = await chromium.launch(pw,
+	    { viewport: { width: 1366, height: 700 } });
 	try {
 		const page = ctx.pages()[0] || await ctx.newPage();
 
