@@ -58,17 +58,17 @@ import collections
 import datetime
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 
-from harness import (BenchError, check_python, check_same_python, edask_env,
-                     http_json, load_line, log, md_table, n_workers,
-                     own_children, pid_alive, pid_is_dask, ratio,
-                     shown_argv, shown_python, stack_line, stop_edask, tail,
-                     text_table, wait_until)
+from harness import (BenchError, check_python, check_same_python,
+                     chosen_systems, close_edask, interrupt_on_signals,
+                     kill_leftover_children, load_line, log, md_table,
+                     n_workers, observe_instance, own_children, ratio,
+                     shown_argv, shown_python, stack_line, start_edask,
+                     text_table, throttled, wait_api_url,
+                     wait_instance_started, wait_until)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EDASK = os.path.join(ROOT, "build", "edask")
@@ -198,76 +198,29 @@ def bench_edask(args):
     with open(spec_path, "w") as f:
         f.write(SPEC)
     log_path = os.path.join(tmp.name, "edask.log")
-    log_file = open(log_path, "w")
-    proc = subprocess.Popen(
-        [EDASK, "up", "--gpus", str(MAX_WORKERS), "--listen", "127.0.0.1:0",
-         "--state-dir", state, "-f", spec_path],
-        stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
-        env=edask_env())
+    proc, log_file = start_edask(EDASK, MAX_WORKERS, state, [spec_path],
+                                 log_path)
     # edask starts its scheduler and workers in sessions of their own: keep
     # their PIDs so that none can outlive the benchmark.
     dask_pids = set()
     client = None
     api = None
-    last_observe = [0.0]
 
     def observe():
-        if proc.poll() is not None:
-            raise BenchError(f"edask exited early (status {proc.returncode})"
-                             f"; log: {tail(log_path)}")
-        try:
-            inst = http_json(api + "/v1/instances/bursty")
-        except OSError:
-            return None
-        pid = (inst.get("scheduler") or {}).get("pid")
-        if pid:
-            dask_pids.add(pid)
-        dask_pids.update(w["pid"] for w in inst.get("workers", [])
-                         if w.get("pid"))
-        return inst
-
-    def observe_sometimes():          # during the trace: once a second
-        now = time.monotonic()
-        if now - last_observe[0] >= 1.0:
-            last_observe[0] = now
-            observe()
+        return observe_instance(proc, log_path, api, "bursty", dask_pids)
 
     try:
-        url_file = os.path.join(state, "api.url")
-
-        def read_url():
-            if proc.poll() is not None:
-                raise BenchError(f"edask exited early (status "
-                                 f"{proc.returncode}); log: {tail(log_path)}")
-            try:
-                with open(url_file) as f:
-                    return f.read().strip()
-            except FileNotFoundError:
-                return None
-        api = wait_until("edask to write api.url", read_url)
-
-        def ready():
-            inst = observe()
-            if inst and inst.get("state") == "error":
-                raise BenchError(f"instance in state error: "
-                                 f"{inst.get('error')}")
-            if (inst and inst.get("state") == "started"
-                    and inst.get("workers_running", 0) >= MIN_WORKERS):
-                return inst
-            return None
-        inst = wait_until("instance started with 1 worker running", ready)
+        api = wait_api_url(proc, state, log_path)
+        inst = wait_instance_started(observe, MIN_WORKERS)
         address = inst["outputs"]["dask_scheduler_address"]
         log(f"edask: instance started, scheduler {address}")
         client = Client(address, timeout=30)
-        return run_trace(client, args, MIN_WORKERS, observe_sometimes)
+        # during the trace: once a second
+        return run_trace(client, args, MIN_WORKERS, throttled(observe))
     finally:
         if client is not None:
             client.close()
-        try:
-            stop_edask(proc, log_path, dask_pids)
-        finally:
-            log_file.close()
-            tmp.cleanup()
+        close_edask(proc, log_path, dask_pids, log_file, tmp)
 
 
 # ------------------------------------------------------- LocalCluster(s) ---
@@ -294,17 +247,7 @@ def bench_local(args, n_start, adapt):
     finally:
         seen.update(own_children() - before)
         cluster.close(timeout=60)
-        end = time.monotonic() + 5
-        while time.monotonic() < end and any(pid_alive(p) for p in seen):
-            time.sleep(0.1)
-        left = [p for p in sorted(seen)
-                if p in own_children() and pid_is_dask(p)]
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            except (ProcessLookupError, ChildProcessError):
-                pass
+        left = kill_leftover_children(seen)
         log(f"{name}: cluster closed" + (f"; killed leftover {left}"
                                          if left else ""))
 
@@ -503,17 +446,11 @@ def main():
     if args.edask:
         global EDASK
         EDASK = os.path.abspath(args.edask)
-    chosen = [s.strip() for s in args.systems.split(",") if s.strip()]
-    bad = [s for s in chosen if s not in RUNNERS]
-    if bad or not chosen:
-        ap.error(f"unknown system(s) {bad}; choose from {SYSTEMS}")
+    chosen = chosen_systems(ap, args.systems, SYSTEMS)
     if args.tasks < 1 or args.bursts < 1 or args.gap < 0:
         ap.error("--tasks and --bursts must be >= 1, --gap >= 0")
 
-    def on_signal(signum, _frame):
-        raise BenchError(f"interrupted by signal {signum}")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    interrupt_on_signals()
 
     started = datetime.datetime.now()
     t_start = time.monotonic()

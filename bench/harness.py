@@ -54,6 +54,29 @@ def tail(path, n=15):
         return "(no log)"
 
 
+def wait_pids_gone(pids, seconds=5.0):
+    """Waits up to seconds for every process in pids to be gone."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and any(pid_alive(p) for p in pids):
+        time.sleep(0.1)
+
+
+def kill_leftover_children(pids):
+    """After a LocalCluster closed: waits up to 5 s for pids to go, then
+    SIGKILLs (and reaps) those still this process's children running
+    Python/Dask. Returns the PIDs killed, sorted."""
+    wait_pids_gone(pids)
+    left = [p for p in sorted(pids)
+            if p in own_children() and pid_is_dask(p)]
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+    return left
+
+
 def stop_edask(proc, log_path, dask_pids):
     problems = []
     if proc.poll() is None:
@@ -68,9 +91,7 @@ def stop_edask(proc, log_path, dask_pids):
     if proc.returncode != 0 and not problems:
         problems.append(f"edask exited with status {proc.returncode}")
     # Give the Dask processes a moment to go, then remove any left behind.
-    end = time.monotonic() + 5
-    while time.monotonic() < end and any(pid_alive(p) for p in dask_pids):
-        time.sleep(0.1)
+    wait_pids_gone(dask_pids)
     left = [p for p in sorted(dask_pids) if pid_alive(p) and pid_is_dask(p)]
     for pid in left:
         try:
@@ -85,6 +106,25 @@ def stop_edask(proc, log_path, dask_pids):
     log("edask: stopped cleanly (exit 0, no Dask process left)")
 
 
+def interrupt_on_signals():
+    """Makes SIGTERM and SIGINT raise BenchError, so that the benchmark's
+    `finally` cleanups still run and it exits 1 with FAILED:."""
+    def on_signal(signum, _frame):
+        raise BenchError(f"interrupted by signal {signum}")
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+def chosen_systems(ap, text, systems):
+    """The systems named in text (--systems: comma-separated), through
+    ap.error unless each is one of systems and there is at least one."""
+    chosen = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [s for s in chosen if s not in systems]
+    if bad or not chosen:
+        ap.error(f"unknown system(s) {bad}; choose from {systems}")
+    return chosen
+
+
 def wait_until(what, predicate, deadline_s=180.0, every=0.1):
     """Calls predicate() until it returns a true value, and returns that;
     BenchError after deadline_s."""
@@ -97,6 +137,113 @@ def wait_until(what, predicate, deadline_s=180.0, every=0.1):
             raise BenchError(f"timed out after {deadline_s:.0f} s waiting "
                              f"for {what}")
         time.sleep(every)
+
+
+# ------------------------------------------------------------ edask up ---
+
+def start_edask(edask, gpus, state, spec_paths, log_path):
+    """Starts `EDASK up --gpus GPUS --listen 127.0.0.1:0 --state-dir STATE
+    -f SPEC...` in a session of its own, in edask_env(), stdout and stderr
+    to log_path. Returns (proc, log_file), for close_edask."""
+    specs = []
+    for path in spec_paths:
+        specs += ["-f", path]
+    log_file = open(log_path, "w")
+    proc = subprocess.Popen(
+        [edask, "up", "--gpus", str(gpus), "--listen", "127.0.0.1:0",
+         "--state-dir", state] + specs,
+        stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+        env=edask_env())
+    return proc, log_file
+
+
+def close_edask(proc, log_path, dask_pids, log_file, tmp):
+    """stop_edask, then, whatever it raised, closes edask's log_file and
+    removes tmp, the run's tempfile.TemporaryDirectory."""
+    try:
+        stop_edask(proc, log_path, dask_pids)
+    finally:
+        log_file.close()
+        tmp.cleanup()
+
+
+def check_edask_alive(proc, log_path):
+    """BenchError, with the end of edask's log, once edask has exited."""
+    if proc.poll() is not None:
+        raise BenchError(f"edask exited early (status {proc.returncode})"
+                         f"; log: {tail(log_path)}")
+
+
+def wait_api_url(proc, state, log_path, deadline_s=180.0):
+    """Waits for edask to write STATE/api.url and returns the URL in it;
+    BenchError when edask exits first or after deadline_s."""
+    url_file = os.path.join(state, "api.url")
+
+    def read_url():
+        check_edask_alive(proc, log_path)
+        try:
+            with open(url_file) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return None
+    return wait_until("edask to write api.url", read_url, deadline_s)
+
+
+def observe_instance(proc, log_path, api, name, dask_pids,
+                     pid_keys=("scheduler",)):
+    """GET API/v1/instances/NAME: the instance's JSON, or None while the
+    API does not answer. Adds the PIDs of its workers and of its
+    pid_keys entries (the scheduler; "forker" too if asked) to dask_pids,
+    so that stop_edask can make sure none outlives edask. BenchError once
+    edask has exited."""
+    check_edask_alive(proc, log_path)
+    try:
+        inst = http_json(f"{api}/v1/instances/{name}")
+    except OSError:
+        return None
+    for key in pid_keys:
+        pid = (inst.get(key) or {}).get("pid")
+        if pid:
+            dask_pids.add(pid)
+    dask_pids.update(w["pid"] for w in inst.get("workers", [])
+                     if w.get("pid"))
+    return inst
+
+
+def wait_instance_started(observe, min_workers=0, label="instance",
+                          deadline_s=180.0):
+    """Calls observe() (an instance's JSON or None) until the instance is
+    in state started with at least min_workers workers running, and
+    returns that JSON. BenchError at once when it is in state error
+    ("LABEL in state error: ..."), or after deadline_s."""
+    def ready():
+        inst = observe()
+        if inst and inst.get("state") == "error":
+            raise BenchError(f"{label} in state error: "
+                             f"{inst.get('error')}")
+        if (inst and inst.get("state") == "started"
+                and inst.get("workers_running", 0) >= min_workers):
+            return inst
+        return None
+    what = f"{label} started"
+    if min_workers:
+        what += (f" with {min_workers} worker"
+                 f"{'s' if min_workers > 1 else ''} running")
+    return wait_until(what, ready, deadline_s)
+
+
+def throttled(fn, seconds=1.0):
+    """A function that calls fn() when `seconds` have passed since it last
+    did (the first call always does), and does nothing otherwise: for
+    observing edask now and then from a polling loop."""
+    last = [0.0]
+
+    def maybe():
+        now = time.monotonic()
+        if now - last[0] >= seconds:
+            last[0] = now
+            fn()
+    return maybe
 
 
 def n_workers(client):

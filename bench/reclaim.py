@@ -79,18 +79,19 @@ import functools
 import os
 import re
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-from harness import (BenchError, check_python, edask_env, http_json, log,
-                     md_table, n_workers, own_children, pid_alive, pid_is_dask,
-                     ratio, shown_python, stack_line, stop_edask, tail,
-                     text_table, wait_until)
+from harness import (BenchError, check_edask_alive, check_python,
+                     chosen_systems, close_edask, http_json,
+                     interrupt_on_signals, kill_leftover_children, log,
+                     md_table, n_workers, observe_instance, own_children,
+                     ratio, shown_python, stack_line, start_edask, text_table,
+                     throttled, wait_api_url, wait_instance_started,
+                     wait_until)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EDASK = os.path.join(ROOT, "build", "edask")
@@ -347,76 +348,35 @@ def bench_edask(args):
         path = os.path.join(tmp.name, f"{name}.yaml")
         with open(path, "w") as f:
             f.write(SPEC.format(name=name))
-        specs += ["-f", path]
+        specs.append(path)
     log_path = os.path.join(tmp.name, "edask.log")
-    log_file = open(log_path, "w")
-    proc = subprocess.Popen(
-        [args.edask, "up", "--gpus", str(POOL), "--listen", "127.0.0.1:0",
-         "--state-dir", state] + specs,
-        stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
-        env=edask_env())
+    proc, log_file = start_edask(args.edask, POOL, state, specs, log_path)
     # edask starts its schedulers and workers in sessions of their own: keep
     # their PIDs (from the API, and any process naming our temp folder) so
     # that none can outlive the benchmark.
     dask_pids = set()
     clients = {}
     api = None
-    last_observe = [0.0]
-
-    def check_alive():
-        if proc.poll() is not None:
-            raise BenchError(f"edask exited early (status {proc.returncode})"
-                             f"; log: {tail(log_path)}")
 
     def observe(name):
-        check_alive()
-        try:
-            inst = http_json(f"{api}/v1/instances/{name}")
-        except OSError:
-            return None
-        pid = (inst.get("scheduler") or {}).get("pid")
-        if pid:
-            dask_pids.add(pid)
-        dask_pids.update(w["pid"] for w in inst.get("workers", [])
-                         if w.get("pid"))
-        return inst
+        return observe_instance(proc, log_path, api, name, dask_pids)
 
-    def observe_sometimes():          # during the trace: once a second
-        now = time.monotonic()
-        if now - last_observe[0] >= 1.0:
-            last_observe[0] = now
-            for name in TENANTS:
-                observe(name)
-            dask_pids.update(procs_naming(tmp.name) - {proc.pid})
+    def observe_all():
+        for name in TENANTS:
+            observe(name)
+        dask_pids.update(procs_naming(tmp.name) - {proc.pid})
 
     try:
-        url_file = os.path.join(state, "api.url")
-
-        def read_url():
-            check_alive()
-            try:
-                with open(url_file) as f:
-                    return f.read().strip() or None
-            except FileNotFoundError:
-                return None
-        api = wait_until("edask to write api.url", read_url)
-
-        def ready(name):
-            inst = observe(name)
-            if inst and inst.get("state") == "error":
-                raise BenchError(f"instance {name} in state error: "
-                                 f"{inst.get('error')}")
-            if inst and inst.get("state") == "started":
-                return inst
-            return None
+        api = wait_api_url(proc, state, log_path)
         for name in TENANTS:
-            inst = wait_until(f"instance {name} started",
-                              lambda: ready(name))
+            inst = wait_instance_started(lambda: observe(name),
+                                         label=f"instance {name}")
             address = inst["outputs"]["dask_scheduler_address"]
             log(f"edask: instance {name} started, scheduler {address}")
             clients[name] = Client(address, timeout=30)
-        res = run_trace(clients, args, 0, observe_sometimes)
-        check_alive()
+        # during the trace: once a second
+        res = run_trace(clients, args, 0, throttled(observe_all))
+        check_edask_alive(proc, log_path)
         events = http_json(f"{api}/v1/events?limit=10000")["events"]
         res["sharing"] = analyse_events(events, res["t0_wall"],
                                         RECLAIM_GRACE_S)
@@ -424,13 +384,9 @@ def bench_edask(args):
     finally:
         for c in clients.values():
             c.close()
-        try:
-            dask_pids.update(procs_naming(tmp.name) - {proc.pid})
-            dask_pids.discard(proc.pid)
-            stop_edask(proc, log_path, dask_pids)
-        finally:
-            log_file.close()
-            tmp.cleanup()
+        dask_pids.update(procs_naming(tmp.name) - {proc.pid})
+        dask_pids.discard(proc.pid)
+        close_edask(proc, log_path, dask_pids, log_file, tmp)
 
 
 # ------------------------------------------------------- LocalCluster(s) ---
@@ -459,17 +415,7 @@ def bench_static_halves(args):
             c.close()
         for cl in clusters.values():
             cl.close(timeout=60)
-        end = time.monotonic() + 5
-        while time.monotonic() < end and any(pid_alive(p) for p in seen):
-            time.sleep(0.1)
-        left = [p for p in sorted(seen)
-                if p in own_children() and pid_is_dask(p)]
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            except (ProcessLookupError, ChildProcessError):
-                pass
+        left = kill_leftover_children(seen)
         log("static-halves: clusters closed" + (f"; killed leftover {left}"
                                                 if left else ""))
 
@@ -749,10 +695,7 @@ def main():
     args = ap.parse_args()
     args.argv = sys.argv[1:]
     args.edask = os.path.abspath(args.edask)
-    chosen = [s.strip() for s in args.systems.split(",") if s.strip()]
-    bad = [s for s in chosen if s not in RUNNERS]
-    if bad or not chosen:
-        ap.error(f"unknown system(s) {bad}; choose from {SYSTEMS}")
+    chosen = chosen_systems(ap, args.systems, SYSTEMS)
     try:
         parse_trace(args.trace)
     except ValueError as e:
@@ -760,10 +703,7 @@ def main():
     if args.task_s <= 0:
         ap.error("--task-s must be > 0")
 
-    def on_signal(signum, _frame):
-        raise BenchError(f"interrupted by signal {signum}")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    interrupt_on_signals()
 
     started = datetime.datetime.now()
     t_start = time.monotonic()

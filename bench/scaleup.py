@@ -46,16 +46,15 @@ Every process this script starts is stopped before it exits.
 import argparse
 import datetime
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
-from harness import (BenchError, check_python, check_same_python, edask_env,
-                     http_json, load_line, log, md_table, n_workers,
-                     shown_argv, shown_python, stack_line, stop_edask, tail,
+from harness import (BenchError, check_python, check_same_python, close_edask,
+                     interrupt_on_signals, load_line, log, md_table, n_workers,
+                     observe_instance, shown_argv, shown_python, stack_line,
+                     start_edask, wait_api_url, wait_instance_started,
                      wait_until)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -129,58 +128,20 @@ def bench_edask():
     with open(spec_path, "w") as f:
         f.write(SPEC)
     log_path = os.path.join(tmp.name, "edask.log")
-    log_file = open(log_path, "w")
-    proc = subprocess.Popen(
-        [EDASK, "up", "--gpus", str(MAX_WORKERS), "--listen", "127.0.0.1:0",
-         "--state-dir", state, "-f", spec_path],
-        stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
-        env=edask_env())
+    proc, log_file = start_edask(EDASK, MAX_WORKERS, state, [spec_path],
+                                 log_path)
     # edask starts its scheduler and workers in sessions of their own, so
     # its process group does not cover them: remember their PIDs.
     dask_pids = set()
     client = None
 
     def observe():
-        if proc.poll() is not None:
-            raise BenchError(f"edask exited early (status {proc.returncode})"
-                             f"; log: {tail(log_path)}")
-        try:
-            inst = http_json(api + "/v1/instances/bench")
-        except OSError:
-            return None
-        pid = (inst.get("scheduler") or {}).get("pid")
-        if pid:
-            dask_pids.add(pid)
-        dask_pids.update(w["pid"] for w in inst.get("workers", [])
-                         if w.get("pid"))
-        return inst
+        return observe_instance(proc, log_path, api, "bench", dask_pids)
 
     try:
-        url_file = os.path.join(state, "api.url")
-
-        def read_url():
-            if proc.poll() is not None:
-                raise BenchError(f"edask exited early (status "
-                                 f"{proc.returncode}); log: {tail(log_path)}")
-            try:
-                with open(url_file) as f:
-                    return f.read().strip()
-            except FileNotFoundError:
-                return None
-        api = wait_until("edask to write api.url", read_url,
-                         PHASE_DEADLINE_S)
-
-        def ready():
-            inst = observe()
-            if inst and inst.get("state") == "error":
-                raise BenchError(f"instance in state error: "
-                                 f"{inst.get('error')}")
-            if (inst and inst.get("state") == "started"
-                    and inst.get("workers_running", 0) >= MIN_WORKERS):
-                return inst
-            return None
-        inst = wait_until("instance started with 1 worker running", ready,
-                          PHASE_DEADLINE_S)
+        api = wait_api_url(proc, state, log_path, PHASE_DEADLINE_S)
+        inst = wait_instance_started(observe, MIN_WORKERS,
+                                     deadline_s=PHASE_DEADLINE_S)
         address = inst["outputs"]["dask_scheduler_address"]
         log(f"edask: instance started, scheduler {address}")
 
@@ -191,9 +152,7 @@ def bench_edask():
     finally:
         if client is not None:
             client.close()
-        stop_edask(proc, log_path, dask_pids)
-        log_file.close()
-        tmp.cleanup()
+        close_edask(proc, log_path, dask_pids, log_file, tmp)
 
 
 # -------------------------------------------------------------- adaptive ---
@@ -239,10 +198,7 @@ def main():
         EDASK = os.path.abspath(args.edask)
 
     # SIGTERM/SIGINT to the benchmark still run the cleanup in `finally`.
-    def on_signal(signum, _frame):
-        raise BenchError(f"interrupted by signal {signum}")
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    interrupt_on_signals()
 
     results = {name: [] for name in SYSTEMS}
     order = list(SYSTEMS)
