@@ -9,7 +9,7 @@ mkdir -p build
 root=$(cd "$(dirname "$0")/.." && pwd)
 py=${PYTHON:-$root/.venv/bin/python}
 log=build/integration.log
-"$py" -m pytest -p no:cacheprovider -q -rfE tests/integration "$@" 2>&1 | tee "$log"
+"$py" -m pytest -p no:cacheprovider -q -rfE --durations=10 tests/integration "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 line=$(grep -E '^(=+ )?[0-9]+ (passed|failed)|no tests ran' "$log" | tail -1)
 pass=$(printf '%s' "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)

@@ -52,16 +52,21 @@ scripts/run-integration.sh; add integration build/integration.tally $?
 # exercises nothing the other tests do not) and the tests marked plain
 # (their time goes to a browser or a third Dask cluster, not to
 # daemon code the ASan pass would miss) run in the plain pass only.
+# The tests marked compat run under ASan/UBSan in the compatibility lane
+# below (on Debian's Dask), not here a second time.
 step "integration tests, daemon under ASan/UBSan"
-EDASK_BIN=$PWD/build/asan/edask scripts/run-integration.sh -m "not workload and not plain"
+EDASK_BIN=$PWD/build/asan/edask scripts/run-integration.sh \
+    -m "not workload and not plain and not compat"
 add integration-asan build/integration.tally $?
 
 # The bottom of the supported range: the core elastic tests (marked
 # compat: scale up and down, retirement with data kept, restart and
 # re-adoption, the change signal, GPU-restricted demand) again with
-# Debian's python3-distributed 2022.12.1, against the plain daemon.
-step "integration tests on Debian's Dask 2022.12.1 (compatibility lane)"
-PYTHON=/usr/bin/python3 scripts/run-integration.sh -m compat
+# Debian's python3-distributed 2022.12.1, against the daemon under
+# ASan/UBSan (their ASan pass).
+step "integration tests on Debian's Dask 2022.12.1 (compatibility lane, ASan/UBSan daemon)"
+EDASK_BIN=$PWD/build/asan/edask PYTHON=/usr/bin/python3 \
+    scripts/run-integration.sh -m compat
 add integration-debian build/integration.tally $?
 
 echo
