@@ -45,6 +45,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_version(p.distributed);
 		check_version(p.dask_cuda);
 		check_version(p.bokeh);
+		check_version(p.notebook);
 		ASSERT(p.python[0] != '\0');
 		ASSERT(sign(pyprobe_version_cmp(p.distributed, p.bokeh)) ==
 		    -sign(pyprobe_version_cmp(p.bokeh, p.distributed)));

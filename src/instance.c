@@ -2947,6 +2947,8 @@ notebook_for(struct instance *in)
 	p.sched_addr = in->sched_addr;
 	p.port = in->spec->notebook.port;
 	p.start_timeout_ms = in->spec->scaling.start_timeout_ms;
+	p.server_app = in->probed &&
+	    pyprobe_version_cmp(in->probe.notebook, "7") >= 0;
 	p.env = env;
 	nb = notebook_new(in->ctl->loop, in->ctl->http, &p, on_notebook, in);
 	launch_argv_free(env);

@@ -55,6 +55,7 @@ struct notebook {
 	char		*sched_addr;
 	int		 fixed_port;
 	int64_t		 start_timeout_ms;
+	bool		 server_app;
 	char		**env;
 	/* the process */
 	pid_t		 pid;
@@ -107,6 +108,7 @@ notebook_new(struct loop *l, struct http *h, const struct notebook_params *p,
 	nb->sched_addr = xstrdup(p->sched_addr);
 	nb->fixed_port = p->port;
 	nb->start_timeout_ms = p->start_timeout_ms;
+	nb->server_app = p->server_app;
 	nb->env = env_dup(p->env);
 	nb->backoff_ms = BACKOFF_MIN_MS;
 	return nb;
@@ -395,7 +397,10 @@ notebook_start(struct notebook *nb, char *err, size_t errlen)
 	launch_argv_push(&argv, &argc, "--ip=127.0.0.1");
 	snprintf(buf, sizeof(buf), "--port=%d", port);
 	launch_argv_push(&argv, &argc, buf);
-	launch_argv_push(&argv, &argc, "--NotebookApp.port_retries=0");
+	/* Notebook 7 is a Jupyter Server app: NotebookApp's options there
+	 * are deprecated (and gone at its next release) */
+	launch_argv_push(&argv, &argc, nb->server_app ?
+	    "--ServerApp.port_retries=0" : "--NotebookApp.port_retries=0");
 	/* Jupyter refuses to run as root unless told; edask runs as whoever
 	 * started it, and binds to loopback only. */
 	if (geteuid() == 0)

@@ -30,6 +30,8 @@ struct notebook_params {
 	const char	*sched_addr;	/* DASK_SCHEDULER_ADDRESS */
 	int		 port;		/* 0: pick a free port */
 	int64_t		 start_timeout_ms;
+	bool		 server_app;	/* Notebook 7 and later: options of
+					   Jupyter Server's ServerApp */
 	char		**env;		/* extra KEY=VALUE, NULL-terminated, or
 					   NULL; copied */
 };

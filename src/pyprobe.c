@@ -28,7 +28,7 @@ static const char probe_code[] =
     "        return ''\n"
     "print('python=' + '.'.join(map(str, sys.version_info[:3])))\n"
     "for k, n in (('distributed', 'distributed'), ('dask_cuda', "
-    "'dask-cuda'), ('bokeh', 'bokeh')):\n"
+    "'dask-cuda'), ('bokeh', 'bokeh'), ('notebook', 'notebook')):\n"
     "    print(k + '=' + (v(n) if m else ''))\n";
 
 static bool
@@ -51,6 +51,7 @@ pyprobe_parse(const char *buf, size_t len, struct pyprobe *out, char *err,
 		{ "distributed", offsetof(struct pyprobe, distributed) },
 		{ "dask_cuda", offsetof(struct pyprobe, dask_cuda) },
 		{ "bokeh", offsetof(struct pyprobe, bokeh) },
+		{ "notebook", offsetof(struct pyprobe, notebook) },
 	};
 	size_t pos = 0, lineno = 0, n, k, i, vlen;
 	bool have_python = false;

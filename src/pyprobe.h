@@ -1,6 +1,7 @@
 /*
  * pyprobe: which Dask an instance's Python has, asked before edask drives
- * it.  The spec's python runs a few lines that read installed versions
+ * it (and which Jupyter Notebook).  The spec's python runs a few lines
+ * that read installed versions
  * from package metadata (importlib.metadata: nothing is imported, so it
  * answers in tens of milliseconds) and print them as "key=value" lines.
  *
@@ -27,11 +28,12 @@ struct pyprobe {
 	char	distributed[PYPROBE_VERSION_MAX];
 	char	dask_cuda[PYPROBE_VERSION_MAX];
 	char	bokeh[PYPROBE_VERSION_MAX];
+	char	notebook[PYPROBE_VERSION_MAX];	/* Jupyter Notebook */
 };
 
 /*
  * The probe's output: lines "key=value" (python, distributed, dask_cuda,
- * bokeh; other keys are skipped), each value at most 31 bytes of
+ * bokeh, notebook; other keys are skipped), each value at most 31 bytes of
  * [0-9A-Za-z.+_-]; "python=" must be there.  0, or -1 with err.
  */
 int pyprobe_parse(const char *buf, size_t len, struct pyprobe *out,

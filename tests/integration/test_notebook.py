@@ -117,6 +117,11 @@ def test_notebook_server(edask, tmp_path):
     assert len(token) == 48
     show = e.cli("show", "nb").stdout
     assert "notebook:" in show and base in show, show
+    # the options given are those of the Notebook at hand (Notebook 7's
+    # Jupyter Server warns of each NotebookApp one)
+    with open(os.path.join(e.state, "instances", "nb", "notebook.log")) as f:
+        log = f.read()
+    assert "has moved from NotebookApp" not in log, log
 
     # the token is needed, and works; the examples are there
     assert nb_get(base, "/api/contents")[0] == 403

@@ -20,38 +20,39 @@ static const struct parse_case {
 	const char	*name;
 	const char	*in;
 	int		 rc;
-	const char	*python, *distributed, *dask_cuda, *bokeh;
+	const char	*python, *distributed, *dask_cuda, *bokeh, *notebook;
 	const char	*errsub;
 } parse_cases[] = {
 	{ "the venv", "python=3.11.2\ndistributed=2026.7.1\n"
-	    "dask_cuda=26.10.00\nbokeh=3.9.2\n", 0, "3.11.2", "2026.7.1",
-	    "26.10.00", "3.9.2", NULL },
+	    "dask_cuda=26.10.00\nbokeh=3.9.2\nnotebook=7.6.5\n", 0, "3.11.2",
+	    "2026.7.1", "26.10.00", "3.9.2", "7.6.5", NULL },
 	{ "Debian's", "python=3.11.2\ndistributed=2022.12.1+ds.1\n"
-	    "dask_cuda=\nbokeh=\n", 0, "3.11.2", "2022.12.1+ds.1", "", "",
+	    "dask_cuda=\nbokeh=\n", 0, "3.11.2", "2022.12.1+ds.1", "", "", NULL,
 	    NULL },
 	{ "no distributed", "python=3.12.1\ndistributed=\n", 0, "3.12.1", "",
-	    "", "", NULL },
+	    "", "", NULL, NULL },
 	{ "unknown keys skipped, blank lines, no final newline",
 	    "\nnumpy=2.0\npython=3.13.0\n\ndistributed=2026.8.0.dev3+g12ab",
-	    0, "3.13.0", "2026.8.0.dev3+g12ab", "", "", NULL },
+	    0, "3.13.0", "2026.8.0.dev3+g12ab", "", "", NULL, NULL },
 	{ "a key given twice: the last", "python=3.9.0\npython=3.11.1\n", 0,
-	    "3.11.1", "", "", "", NULL },
-	{ "empty", "", -1, NULL, NULL, NULL, NULL, "no python version" },
+	    "3.11.1", "", "", "", NULL, NULL },
+	{ "empty", "", -1, NULL, NULL, NULL, NULL, NULL, "no python version" },
 	{ "python empty", "python=\ndistributed=2026.7.1\n", -1, NULL, NULL,
-	    NULL, NULL, "no python version" },
+	    NULL, NULL, NULL, "no python version" },
 	{ "a line without =", "python=3.11.2\nTraceback (most recent call "
-	    "last):\n", -1, NULL, NULL, NULL, NULL, "line 2: no '='" },
+	    "last):\n", -1, NULL, NULL, NULL, NULL, NULL, "line 2: no '='" },
 	{ "control byte", "python=3.11.2\ndistributed=2026\x1b[31m\n", -1,
-	    NULL, NULL, NULL, NULL, "unexpected byte 0x1b" },
+	    NULL, NULL, NULL, NULL, NULL, "unexpected byte 0x1b" },
 	{ "blank in a version", "python=3.11 2\n", -1, NULL, NULL, NULL,
-	    NULL, "unexpected byte 0x20" },
+	    NULL, NULL, "unexpected byte 0x20" },
 	{ "a version of 32 bytes", "python=3.11.2\ndistributed="
 	    "12345678901234567890123456789012\n", -1, NULL, NULL, NULL, NULL,
+	    NULL,
 	    "longer than 31 bytes" },
 	{ "a version of 31 bytes", "python=3\nbokeh="
 	    "1234567890123456789012345678901\n", 0, "3", "", "",
-	    "1234567890123456789012345678901", NULL },
-	{ "NUL byte", "python=3.11\0.2\n", -1, NULL, NULL, NULL, NULL,
+	    "1234567890123456789012345678901", NULL, NULL },
+	{ "NUL byte", "python=3.11\0.2\n", -1, NULL, NULL, NULL, NULL, NULL,
 	    "unexpected byte 0x00" },
 };
 
@@ -81,6 +82,8 @@ test_parse_table(void **state)
 			assert_string_equal(p.distributed, c->distributed);
 			assert_string_equal(p.dask_cuda, c->dask_cuda);
 			assert_string_equal(p.bokeh, c->bokeh);
+			assert_string_equal(p.notebook, c->notebook != NULL ?
+			    c->notebook : "");
 		} else if (strstr(err, c->errsub) == NULL) {
 			fail_msg("%s: error \"%s\" lacks \"%s\"", c->name, err,
 			    c->errsub);
