@@ -22,6 +22,8 @@ struct call {
 	dask_drain_cb	 drain_cb;
 	dask_changes_cb	 changes_cb;
 	char		 address[DASK_ADDR_MAX];
+	char		*body;		/* a retirement's, to ask again */
+	int64_t		 timeout_ms;
 	struct call	*next;
 };
 
@@ -38,10 +40,15 @@ struct dask {
 	/* where the workers come from: edask's preload route, or
 	 * identity.json for a scheduler without it (HTTP 404) */
 	bool		 identity_only;
+	/* how workers are retired: through edask's preload, which keeps
+	 * retirements and scatters apart, or Dask's own route (HTTP 404) */
+	bool		 retire_plain;
 };
 
 #define WORKERS_PATH	"/api/v1/edask/workers"
 #define IDENTITY_PATH	"/json/identity.json"
+#define RETIRE_PATH	"/api/v1/edask/retire_workers"
+#define RETIRE_PLAIN	"/api/v1/retire_workers"
 
 struct dask *
 dask_new(struct http *h, const char *base)
@@ -51,6 +58,13 @@ dask_new(struct http *h, const char *base)
 	d->http = h;
 	d->base = xstrdup(base);
 	return d;
+}
+
+static void
+call_free(struct call *c)
+{
+	free(c->body);
+	free(c);
 }
 
 static void
@@ -84,7 +98,7 @@ dask_free(struct dask *d)
 
 		d->calls = c->next;
 		http_cancel(d->http, c->req);
-		free(c);
+		call_free(c);
 	}
 	obs_reset(d);
 	free(d->base);
@@ -146,11 +160,14 @@ dask_retire(struct dask *d, const char *address, int64_t timeout_ms,
 	char *text = json_dumps(body, JSON_COMPACT);
 	struct call *c;
 
-	c = call_start(d, CALL_RETIRE, "/api/v1/retire_workers", text,
-	    timeout_ms, arg);
+	/* a scheduler without the preload's workers route has no
+	 * retirement route either */
+	c = call_start(d, CALL_RETIRE, d->retire_plain || d->identity_only ?
+	    RETIRE_PLAIN : RETIRE_PATH, text, timeout_ms, arg);
 	c->retire_cb = cb;
+	c->body = text;
+	c->timeout_ms = timeout_ms;
 	strlcpy_(c->address, address, sizeof(c->address));
-	free(text);
 	json_decref(body);
 }
 
@@ -200,7 +217,7 @@ dask_cancel(struct dask *d, void *arg)
 			if (c->kind == CALL_METRICS || c->kind == CALL_TARGET ||
 			    c->kind == CALL_IDENTITY)
 				obs_cancelled = true;
-			free(c);
+			call_free(c);
 		} else {
 			pp = &c->next;
 		}
@@ -302,6 +319,23 @@ on_reply(const struct http_reply *r, void *arg)
 		}
 		break;
 	case CALL_RETIRE:
+		if (r->status == 404 && !d->retire_plain &&
+		    !d->identity_only) {
+			/* started without edask's preload: Dask's own route
+			 * from now on */
+			struct call *again;
+
+			d->retire_plain = true;
+			again = call_start(d, CALL_RETIRE, RETIRE_PLAIN,
+			    c->body, c->timeout_ms, c->arg);
+			again->retire_cb = c->retire_cb;
+			again->body = c->body;
+			again->timeout_ms = c->timeout_ms;
+			strlcpy_(again->address, c->address,
+			    sizeof(again->address));
+			c->body = NULL;
+			break;
+		}
 		if (r->status != 200) {
 			if (r->status == 0)
 				snprintf(msg, sizeof(msg), "%s", r->error);
@@ -362,5 +396,5 @@ on_reply(const struct http_reply *r, void *arg)
 		break;
 	}
 	}
-	free(c);
+	call_free(c);
 }

@@ -29,8 +29,8 @@ for each worker the scheduler knows:
 
 processing counts the tasks assigned to it and not finished (running or
 waiting on it); unique_keys the results only it holds.  edask retires the
-worker through /api/v1/retire_workers once processing is 0, so that no
-task of a reclaimed worker is restarted elsewhere.
+worker (below) once processing is 0, so that no task of a reclaimed worker
+is restarted elsewhere.
 
     GET /api/v1/edask/workers
 
@@ -48,6 +48,20 @@ since 2024 it fails with HTTP 500 while tasks run (worker metrics keyed by
 tuples), and what it reports comes from the workers' heartbeats, a second
 behind the scheduler's own view.
 
+    POST /api/v1/edask/retire_workers  {"workers": [address, ...]}
+
+retires the workers as Dask's own /api/v1/retire_workers does (their data
+moved to the other workers first, then closed; the reply is Dask's, the
+workers retired keyed by address), but never under a scatter: Dask's
+retirement empties a worker and closes it without regard to a scatter in
+flight to it, so the client's scatter fails (CommClosedError) or its data
+lands after the worker was emptied and is lost with it.  Here the workers
+are held first: a scatter that names no workers goes to the others, one
+that names a held worker waits until the retirement is over, and the
+retirement starts once every scatter that may send to them is done (at
+most SCATTER_WAIT seconds).  A client scattering with direct=True talks to
+the workers itself, unseen by the scheduler.
+
 When a worker joins, the preload asks Dask's work stealing to balance at
 once, and again over the next second, instead of at its next interval
 (1 s since 2025.2): tasks that need a resource (GPU=1) are never queued on
@@ -56,17 +70,21 @@ only stealing gives the newcomers any of it.  Stealing moves a task only
 if its worker has not started it, so nothing is computed twice.
 """
 import asyncio
+import functools
 import json
 import time
 
 from distributed.core import Status
 from distributed.diagnostics.plugin import SchedulerPlugin
 from distributed.http.utils import RequestHandler
+from distributed.utils import recursive_to_dict
 
 ROUTE = r"/api/v1/edask/drain"
 CHANGES = r"/api/v1/edask/changes"
 WORKERS = r"/api/v1/edask/workers"
+RETIRE = r"/api/v1/edask/retire_workers"
 TIMEOUT_MAX = 300.0
+SCATTER_WAIT = 30.0	# seconds a retirement waits for scatters to finish
 
 
 class ChangeSignal(SchedulerPlugin):
@@ -178,17 +196,134 @@ class WorkersHandler(RequestHandler):
         self.write(json.dumps({"workers": out}, default=str))
 
 
+class RetireGuard:
+    """Keeps scatters and retirements apart: which workers edask is
+    retiring (held), and which workers each scatter in flight may send
+    to."""
+
+    def __init__(self, scheduler):
+        self.scheduler = scheduler
+        self.held = set()
+        self.inflight = {}	# a token per scatter: the addresses it may use
+        self.waiters = set()
+        self.next = 0
+
+    def wake(self):
+        for fut in self.waiters:
+            if not fut.done():
+                fut.set_result(None)
+        self.waiters.clear()
+
+    async def until(self, pred, timeout):
+        """Waits, at most timeout seconds, for pred() to be true."""
+        end = time.monotonic() + timeout
+        while not pred():
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            fut = asyncio.get_running_loop().create_future()
+            self.waiters.add(fut)
+            try:
+                await asyncio.wait_for(fut, left)
+            except asyncio.TimeoutError:
+                pass
+            finally:
+                self.waiters.discard(fut)
+        return True
+
+    def running(self):
+        return {a for a, ws in self.scheduler.workers.items()
+                if ws.status == Status.running}
+
+    def named(self, workers):
+        if isinstance(workers, (str, bytes)):
+            workers = [workers]
+        out = set()
+        for w in workers:
+            try:
+                out.add(self.scheduler.coerce_address(w))
+            except Exception:	# Dask's scatter says what is wrong
+                out.add(w)
+        return out
+
+    def wrap_scatter(self):
+        scatter = self.scheduler.handlers["scatter"]
+
+        # the same signature, so that Dask passes the comm (or not) as
+        # it does to its own handler
+        @functools.wraps(scatter)
+        async def guarded(*args, **kwargs):
+            workers = kwargs.get("workers")
+            if workers is not None:
+                targets = self.named(workers)
+                if targets & self.held:
+                    await self.until(lambda: not targets & self.held,
+                                     TIMEOUT_MAX)
+            else:
+                targets = self.running()
+                if targets & self.held and targets - self.held:
+                    targets = targets - self.held
+                    kwargs["workers"] = sorted(targets)
+            token, self.next = self.next, self.next + 1
+            self.inflight[token] = targets
+            try:
+                return await scatter(*args, **kwargs)
+            finally:
+                del self.inflight[token]
+                self.wake()
+
+        self.scheduler.handlers["scatter"] = guarded
+
+    async def retire(self, addresses):
+        mine = set(addresses) - self.held
+        self.held |= mine
+        try:
+            await self.until(lambda: not any(
+                t & mine for t in self.inflight.values()), SCATTER_WAIT)
+            return await self.scheduler.retire_workers(
+                workers=list(addresses),
+                stimulus_id="edask-retire-%f" % time.time())
+        finally:
+            self.held -= mine
+            self.wake()
+
+
+def json_workers(body):
+    """The workers list of a request body; ValueError if it has none."""
+    params = json.loads(body or b"{}")
+    addresses = params.get("workers", []) if isinstance(params, dict) \
+        else None
+    if not isinstance(addresses, list) or not all(
+            isinstance(a, str) for a in addresses):
+        raise ValueError("workers must be a list of addresses")
+    return params, addresses
+
+
+class RetireHandler(RequestHandler):
+    async def post(self):
+        self.set_header("Content-Type", "application/json")
+        try:
+            _, addresses = json_workers(self.request.body)
+        except ValueError as e:
+            self.set_status(400)
+            self.write(json.dumps({"error": str(e)}))
+            return
+        try:
+            info = await self.extra["guard"].retire(addresses)
+        except Exception as e:	# as Dask's route: an HTTP 500
+            self.set_status(500)
+            self.write(json.dumps({"error": "retire_workers: %r" % e}))
+            return
+        self.write(json.dumps(recursive_to_dict(info), default=str))
+
+
 class DrainHandler(RequestHandler):
     def post(self):
         self.set_header("Content-Type", "application/json")
         scheduler = self.server
         try:
-            params = json.loads(self.request.body or b"{}")
-            addresses = params.get("workers", [])
+            params, addresses = json_workers(self.request.body)
             drain = bool(params.get("drain", True))
-            if not isinstance(addresses, list) or not all(
-                    isinstance(a, str) for a in addresses):
-                raise ValueError("workers must be a list of addresses")
         except ValueError as e:
             self.set_status(400)
             self.write(json.dumps({"error": str(e)}))
@@ -211,8 +346,12 @@ class DrainHandler(RequestHandler):
 def dask_setup(scheduler):
     signal = ChangeSignal()
     scheduler.add_plugin(signal, name=signal.name)
+    guard = RetireGuard(scheduler)
+    guard.wrap_scatter()
     scheduler.http_application.add_handlers(r".*$", [
         (ROUTE, DrainHandler, {"dask_server": scheduler}),
+        (RETIRE, RetireHandler, {"dask_server": scheduler,
+                                 "extra": {"guard": guard}}),
         (WORKERS, WorkersHandler, {"dask_server": scheduler}),
         (CHANGES, ChangesHandler, {"dask_server": scheduler,
                                    "extra": {"signal": signal}}),

@@ -12,6 +12,10 @@
         slow       valid replies after 8 s (longer than edask's timeout)
         demand     valid, one task queued
         refuse     valid; POST /api/v1/retire_workers answers {} (refused)
+      With $FAKE_OLD_PRELOAD set it has the routes of an edask preload from
+      before /api/v1/edask/retire_workers (GET /api/v1/edask/workers, as
+      identity.json), and that route answers 404.  $FAKE_POSTS_FILE, if set,
+      gets the path of every POST, a line each.
   fake_python -m distributed.cli.dask_worker ... --name N --local-directory D
       registers with the fake scheduler when $FAKE_WORKERS_REGISTER is set
       (a file in D/../fake-workers that the scheduler lists as an idle
@@ -82,6 +86,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get("Content-Length", "0"))
         req = json.loads(self.rfile.read(n))
+        if os.environ.get("FAKE_POSTS_FILE"):
+            with open(os.environ["FAKE_POSTS_FILE"], "a") as f:
+                f.write(self.path + "\n")
+        if os.environ.get("FAKE_OLD_PRELOAD") and \
+                self.path == "/api/v1/edask/retire_workers":
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         done = {}
         if mode() != "refuse":
             for addr, name in workers().items():
@@ -100,7 +113,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = b"ok"
         elif m == "demand" and self.path == "/metrics":
             body = b'dask_scheduler_tasks{state="queued"} 1.0\n'
-        elif m in ("ok", "demand", "refuse") and self.path == "/json/identity.json":
+        elif m in ("ok", "demand", "refuse") and (
+                self.path == "/json/identity.json" or
+                (os.environ.get("FAKE_OLD_PRELOAD") and
+                 self.path == "/api/v1/edask/workers")):
             body = identity()
         else:
             if m == "slow":

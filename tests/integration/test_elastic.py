@@ -33,6 +33,23 @@ def executions(counter_dir):
     return counts
 
 
+def arrive(value, delay, here):
+    if os.getpid() != here:
+        time.sleep(delay)
+    return SlowArrival(value, delay, here)
+
+
+class SlowArrival:
+    """A value that takes delay seconds to unpickle in any process but the
+    test's: a scatter of it stays in flight to its worker that long."""
+
+    def __init__(self, value, delay, here):
+        self.value, self.delay, self.here = value, delay, here
+
+    def __reduce__(self):
+        return (arrive, (self.value, self.delay, self.here))
+
+
 @pytest.mark.compat
 def test_burst_grows_to_max_then_idle_shrinks_to_min_without_loss(edask, tmp_path):
     e = edask(args=["--gpus", "3"],
@@ -159,3 +176,70 @@ def test_refused_retirement_keeps_the_worker(edask, tmp_path):
     assert len(retire) >= 2
     assert retire[1]["ts_ms"] - held[0]["ts_ms"] >= 1900   # idle_timeout again
     assert len(e.events(kind="retired")) == 1
+
+
+def test_a_preload_without_the_retire_route_retires_through_dasks(edask, tmp_path):
+    """A scheduler re-adopted after an upgrade runs the preload it was
+    started with: one from before /api/v1/edask/retire_workers gets 404
+    there, and edask retires through Dask's own route from then on."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    mode, posts = tmp_path / "mode", tmp_path / "posts"
+    mode.write_text("demand")
+    e = edask(specs=[spec(min=0, max=1, idle="1s", delay="1s",
+                          interval="200ms", extra="python: %s\n"
+                          % os.path.join(here, "fake_python.py"))],
+              env={"FAKE_SCHED_MODE_FILE": str(mode),
+                   "FAKE_WORKERS_REGISTER": "1", "FAKE_OLD_PRELOAD": "1",
+                   "FAKE_POSTS_FILE": str(posts)})
+    e.wait_started()
+    e.wait_running(1, timeout=60)
+    mode.write_text("ok")
+    wait_for(lambda: e.events(kind="retired"), timeout=60,
+             what="the worker retired")
+    assert not e.instance()["workers"] or \
+        e.instance()["workers"][0]["state"] != "running"
+    assert posts.read_text().split() == ["/api/v1/edask/retire_workers",
+                                         "/api/v1/retire_workers"]
+    assert not e.events(kind="held"), e.events()
+
+@pytest.mark.compat
+def test_data_scattered_while_a_worker_retires_is_kept(edask):
+    """A client scatters data over and over while edask retires an idle
+    worker: no scatter fails and every value scattered reads back.  On
+    Dask's retire_workers alone, a worker retired with a scatter to it in
+    flight either closes under it (CommClosedError in the client) or gets
+    the data after it was emptied, and closes with it (lost)."""
+    e = edask(args=["--gpus", "2"],
+              specs=[spec(min=1, max=2, idle="2s", delay="1s")])
+    e.wait_started()
+    e.wait_running(1)
+    c = client(e.scheduler_address())
+    try:
+        burst = c.map(lambda i: time.sleep(0.3) or i, range(20), pure=False)
+        e.wait_running(2, timeout=60)
+        assert sum(c.gather(burst)) == sum(range(20))
+        del burst
+        # Two values a scatter: Dask puts one on each worker, so every
+        # scatter has one in flight to the worker that will retire.
+        errors, rounds, after = [], 0, None
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and (after is None or
+                                               rounds < after + 3):
+            vals = [SlowArrival(2 * rounds + k, 0.4, os.getpid())
+                    for k in range(2)]
+            try:
+                fs = c.scatter(vals, hash=False)
+                got = [f.result(timeout=30).value for f in fs]
+                if got != [v.value for v in vals]:
+                    errors.append("round %d: read back %s" % (rounds, got))
+                del fs
+            except Exception as ex:
+                errors.append("round %d: %r" % (rounds, ex))
+            rounds += 1
+            if after is None and e.events(kind="retired"):
+                after = rounds
+        assert after is not None, "no worker retired: %s" % e.events()
+        assert not errors, errors
+        e.wait_running(1, timeout=30)
+    finally:
+        c.close()
