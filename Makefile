@@ -5,7 +5,8 @@
 #                   demo
 #   make test       install what is missing, then every test: unit (plain and
 #                   ASan/UBSan), a short libFuzzer pass, integration (.venv's
-#                   Dask, plain and ASan daemon; Debian's Dask, core tests)
+#                   Dask, ASan daemon, workload on the plain one; Debian's
+#                   Dask, core tests)
 #   make deps       only install (apt, npm, .venv from requirements.lock)
 #
 # Variant builds live in their own folders: B=build/asan, B=build/fuzz.

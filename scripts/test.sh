@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make test: build (two jobs at a time), unit tests (plain and ASan/UBSan),
 # a short libFuzzer pass over every parser, integration tests with real
-# Dask (the .venv's) and a real single-node Slurm, the same against the
-# daemon under ASan/UBSan, and the core elastic tests on Debian's Dask
+# Dask (the .venv's) and a real single-node Slurm (most against the daemon
+# under ASan/UBSan), and the core elastic tests on Debian's Dask
 # 2022.12.1.  Ends with one line "N passed, N failed" over all of them.
 set -u
 cd "$(dirname "$0")/.."
@@ -43,27 +43,26 @@ pass=$((pass + fp)); fail=$((fail + ff))
 # run rather than skip.
 [ "$(id -u)" -eq 0 ] && export EDASK_REQUIRE_SLURM=1
 
-step "integration tests (real Dask)"
-scripts/run-integration.sh; add integration build/integration.tally $?
-
-# The same tests against the daemon built with ASan/UBSan: a memory error,
-# undefined behaviour or a leak at exit changes its exit status, which
-# every test checks.  The XGBoost workload (minutes of training that
-# exercises nothing the other tests do not) and the tests marked plain
-# (their time goes to a browser or a third Dask cluster, not to
-# daemon code the ASan pass would miss) run in the plain pass only.
-# The tests marked compat run under ASan/UBSan in the compatibility lane
-# below (on Debian's Dask), not here a second time.
-step "integration tests, daemon under ASan/UBSan"
+# The integration tests run against the daemon built with ASan/UBSan: a
+# memory error, undefined behaviour or a leak at exit changes its exit
+# status, which every test checks.  The XGBoost workload (minutes of
+# training that exercises nothing the other tests do not) and the tests
+# marked plain (their time goes to a browser or a third Dask cluster, not
+# to daemon code) run against the plain build, the one users run.
+step "integration tests (real Dask), daemon under ASan/UBSan"
 EDASK_BIN=$PWD/build/asan/edask scripts/run-integration.sh \
-    -m "not workload and not plain and not compat"
+    -m "not workload and not plain"
 add integration-asan build/integration.tally $?
+
+step "integration tests (real Dask), workload and plain tests, plain daemon"
+scripts/run-integration.sh -m "workload or plain"
+add integration build/integration.tally $?
 
 # The bottom of the supported range: the core elastic tests (marked
 # compat: scale up and down, retirement with data kept, restart and
 # re-adoption, the change signal, GPU-restricted demand) again with
 # Debian's python3-distributed 2022.12.1, against the daemon under
-# ASan/UBSan (their ASan pass).
+# ASan/UBSan.
 step "integration tests on Debian's Dask 2022.12.1 (compatibility lane, ASan/UBSan daemon)"
 EDASK_BIN=$PWD/build/asan/edask PYTHON=/usr/bin/python3 \
     scripts/run-integration.sh -m compat
