@@ -28,6 +28,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (request_query_uint(s, 7, 1000000, &v) == 0)
 		ASSERT(v <= 1000000);
 	(void)request_auth_ok(s, "0123456789abcdef");
+	(void)request_host_allowed(s, "edask.example.org", "gpu01");
 	free(s);
 	return 0;
 }

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,6 +28,29 @@
 #define EVENTS_LIMIT_MAX	10000
 #define EVENTS_WAIT_MAX_S	60	/* longest long-poll */
 #define WAIT_POLL_MS		100
+/*
+ * A request's header and body must arrive within this of its start (the
+ * connection's accept, or the end of its previous request): MHD's own
+ * timeout is one of inactivity, which a client that trickles a byte now
+ * and then never meets.
+ */
+#define REQUEST_DEADLINE_MS	10000
+#define SWEEP_MS		500
+#define CONN_MAX		4096	/* open connections, fds allowing */
+#define CONN_FDS_SPARE		256	/* fds kept for the rest */
+
+/*
+ * Per connection, from MHD's notify-connection callback: while a request
+ * is being read (in_request), its start, for the deadline sweep.
+ */
+struct aconn {
+	struct MHD_Connection *conn;
+	int		 fd;
+	bool		 in_request;
+	bool		 cut;		/* shut down by us */
+	int64_t		 start_ms;
+	struct aconn	*prev, *next;	/* oldest first */
+};
 
 /* Per request: the body so far, and the long-poll state. */
 struct req {
@@ -34,6 +59,7 @@ struct req {
 	bool		 too_big;
 	bool		 waiting;	/* suspended in a long-poll */
 	bool		 resumed;
+	bool		 authorized;	/* carried the token: secrets shown */
 	uint64_t	 since;
 	int64_t		 deadline_ms;
 	struct MHD_Connection *conn;
@@ -49,8 +75,13 @@ struct api {
 	uint64_t	 timer;
 	char		*token;		/* mutations need it */
 	bool		 reads_need_token;
+	char		 listen_host[256];	/* as bound, lower case */
+	char		 hostname[256];		/* gethostname(), lower */
 	struct req	*waits;		/* suspended long-polls */
 	uint64_t	 wait_timer;
+	struct aconn	*conns, *conns_tail;
+	size_t		 nconns, conn_max;
+	uint64_t	 sweep_timer;
 };
 
 
@@ -355,7 +386,7 @@ route_deploy(struct api *a, struct MHD_Connection *conn, struct req *rq)
 	rc = ctl_deploy(a->ctl, spec, &what, err, sizeof(err));
 	if (rc != 0)
 		return reply_error(conn, ctl_status(rc), "%s", err);
-	doc = ctl_instance_json(a->ctl, name);
+	doc = ctl_instance_json(a->ctl, name, rq->authorized);
 	json_object_set_new(doc, "result", json_string(result[what]));
 	return reply_json(conn, what == CTL_CREATED ? 201 : 200, doc);
 }
@@ -414,10 +445,10 @@ route_instance(struct api *a, struct MHD_Connection *conn, struct req *rq,
 		    ctl_stop(a->ctl, name, err, sizeof(err));
 		if (rc != 0)
 			return reply_error(conn, ctl_status(rc), "%s", err);
-		return reply_json(conn, 200, ctl_instance_json(a->ctl, name));
+		return reply_json(conn, 200, ctl_instance_json(a->ctl, name, rq->authorized));
 	}
 	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
-		return reply_json(conn, 200, ctl_instance_json(a->ctl, name));
+		return reply_json(conn, 200, ctl_instance_json(a->ctl, name, rq->authorized));
 	if (strcmp(method, "PATCH") == 0) {
 		if (request_parse_scale(rq->body, rq->len, &sc, err,
 		    sizeof(err)) == -1)
@@ -426,7 +457,7 @@ route_instance(struct api *a, struct MHD_Connection *conn, struct req *rq,
 		    sc.max, err, sizeof(err));
 		if (rc != 0)
 			return reply_error(conn, ctl_status(rc), "%s", err);
-		return reply_json(conn, 200, ctl_instance_json(a->ctl, name));
+		return reply_json(conn, 200, ctl_instance_json(a->ctl, name, rq->authorized));
 	}
 	if (strcmp(method, "DELETE") == 0) {
 		rc = ctl_undeploy(a->ctl, name, &removed, err, sizeof(err));
@@ -457,7 +488,7 @@ route(struct api *a, struct MHD_Connection *conn, struct req *rq,
 			return route_deploy(a, conn, rq);
 		if (!get)
 			goto not_allowed;
-		return reply_json(conn, 200, ctl_instances_json(a->ctl));
+		return reply_json(conn, 200, ctl_instances_json(a->ctl, rq->authorized));
 	}
 	if (strncmp(url, "/v1/instances/", 14) == 0)
 		return route_instance(a, conn, rq, method, url);
@@ -487,6 +518,132 @@ not_allowed:
 	    url);
 }
 
+/* The connection's record, NULL when MHD did not tell us of it. */
+static struct aconn *
+aconn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn,
+	    MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+static void
+aconn_unlink(struct api *a, struct aconn *ac)
+{
+	if (ac->prev != NULL)
+		ac->prev->next = ac->next;
+	else
+		a->conns = ac->next;
+	if (ac->next != NULL)
+		ac->next->prev = ac->prev;
+	else
+		a->conns_tail = ac->prev;
+	ac->prev = ac->next = NULL;
+}
+
+static void
+aconn_append(struct api *a, struct aconn *ac)
+{
+	ac->prev = a->conns_tail;
+	ac->next = NULL;
+	if (a->conns_tail != NULL)
+		a->conns_tail->next = ac;
+	else
+		a->conns = ac;
+	a->conns_tail = ac;
+}
+
+/* A request starts: headers and body are due within the deadline.  The
+ * list stays in order of start, oldest first. */
+static void
+aconn_request_starts(struct api *a, struct aconn *ac, int64_t now)
+{
+	ac->in_request = true;
+	ac->start_ms = now;
+	aconn_unlink(a, ac);
+	aconn_append(a, ac);
+}
+
+/* Shuts the socket down under MHD, which then reads its end and closes
+ * the connection as one the client dropped. */
+static void
+aconn_cut(struct aconn *ac)
+{
+	if (ac->cut || ac->fd < 0)
+		return;
+	ac->cut = true;
+	shutdown(ac->fd, SHUT_RDWR);
+}
+
+static void
+on_sweep(void *arg)
+{
+	struct api *a = arg;
+	int64_t now = mono_ms();
+	struct aconn *ac;
+	size_t ncut = 0;
+
+	a->sweep_timer = 0;
+	for (ac = a->conns; ac != NULL; ac = ac->next) {
+		if (ac->in_request && !ac->cut &&
+		    now - ac->start_ms >= REQUEST_DEADLINE_MS) {
+			aconn_cut(ac);
+			ncut++;
+		}
+	}
+	if (ncut > 0)
+		log_debug("api: closed %zu connection(s) whose request did not "
+		    "arrive within %d s", ncut, REQUEST_DEADLINE_MS / 1000);
+	if (a->conns != NULL)
+		a->sweep_timer = loop_timer_add(a->loop, SWEEP_MS, on_sweep, a);
+	api_pump(a);
+}
+
+/*
+ * MHD tells of each connection.  When nearly every slot is taken, the
+ * oldest connection still sending its request gives its place up: a
+ * client that opens sockets and trickles into them cannot keep a new
+ * one, such as a health check, out.
+ */
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct api *a = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct aconn *ac, *old;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		ac = *socket_context;
+		if (ac != NULL) {
+			aconn_unlink(a, ac);
+			a->nconns--;
+			free(ac);
+			*socket_context = NULL;
+		}
+		return;
+	}
+	ac = xcalloc(1, sizeof(*ac));
+	ac->conn = conn;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	ac->fd = ci != NULL ? ci->connect_fd : -1;
+	ac->in_request = true;
+	ac->start_ms = mono_ms();
+	aconn_append(a, ac);
+	a->nconns++;
+	*socket_context = ac;
+	if (a->nconns + 8 > a->conn_max) {
+		for (old = a->conns; old != NULL; old = old->next)
+			if (old != ac && old->in_request && !old->cut)
+				break;
+		if (old != NULL)
+			aconn_cut(old);
+	}
+	if (a->sweep_timer == 0)
+		a->sweep_timer = loop_timer_add(a->loop, SWEEP_MS, on_sweep, a);
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -494,6 +651,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 {
 	struct api *a = cls;
 	struct req *rq = *con_cls;
+	struct aconn *ac;
+	const char *host;
+	bool authorized;
 
 	(void)version;
 	if (rq == NULL) {
@@ -517,20 +677,32 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	/* the whole request is in: no deadline while it is answered */
+	if ((ac = aconn_of(conn)) != NULL)
+		ac->in_request = false;
 	if (rq->too_big)
 		return reply_error(conn, 413, "request body larger than %u "
 		    "bytes", API_BODY_MAX);
+	host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_HOST);
+	if (!request_host_allowed(host, a->listen_host, a->hostname))
+		return reply_error(conn, 403, "Host \"%.100s\" is not a name "
+		    "of this API: use its address, localhost or this "
+		    "machine's host name (other names are refused against DNS "
+		    "rebinding)", host);
 	if (a->ctl == NULL)
 		return reply_error(conn, 503, "starting");
 	/* every change needs the token; reads too when the API listens
 	 * beyond loopback, but for the health check and the console's page,
 	 * which holds no data (a browser cannot send a header when it opens
 	 * a page; the page asks for the token and sends it itself) */
+	authorized = request_auth_ok(MHD_lookup_connection_value(conn,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), a->token);
 	if ((!is_read(method) || (a->reads_need_token &&
 	    strcmp(url, "/healthz") != 0 && !is_console_page(url))) &&
-	    !request_auth_ok(MHD_lookup_connection_value(conn,
-	    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), a->token))
+	    !authorized)
 		return reply_unauthorized(conn);
+	rq->authorized = authorized;
 	return route(a, conn, rq, method, url);
 }
 
@@ -540,9 +712,12 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
 	struct api *a = cls;
 	struct req *rq = *con_cls;
+	struct aconn *ac = aconn_of(conn);
 
-	(void)conn;
 	(void)toe;
+	/* kept alive: the next request is due within the deadline too */
+	if (ac != NULL)
+		aconn_request_starts(a, ac, mono_ms());
 	if (rq != NULL) {
 		if (rq->waiting)
 			wait_unlink(a, rq);
@@ -617,13 +792,40 @@ bind_listen(const char *addr, char *url, size_t urllen, char *err,
 	return fd;
 }
 
+/*
+ * As many connections as CONN_MAX, the soft limit on open files allowing
+ * (raised to the hard one first): every slow client holds a descriptor.
+ */
+static size_t
+conn_limit(void)
+{
+	struct rlimit rl;
+	rlim_t want = CONN_MAX + CONN_FDS_SPARE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return 512;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
+		    rl.rlim_max > want ? want : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+		return CONN_MAX;
+	if (rl.rlim_cur < 2 * CONN_FDS_SPARE)
+		return (size_t)rl.rlim_cur / 2;
+	return (size_t)(rl.rlim_cur - CONN_FDS_SPARE);
+}
+
 struct api *
 api_new(struct loop *l, struct ctl *c, const char *listen_addr,
-    const char *token, char *url, size_t urllen, char *err, size_t errlen)
+    const char *token, bool open_reads, char *url, size_t urllen, char *err,
+    size_t errlen)
 {
 	const union MHD_DaemonInfo *info;
 	struct api *a;
-	int fd;
+	int fd, port;
+	size_t i;
 
 	fd = bind_listen(listen_addr, url, urllen, err, errlen);
 	if (fd == -1)
@@ -633,18 +835,32 @@ api_new(struct loop *l, struct ctl *c, const char *listen_addr,
 	a->ctl = c;
 	a->lfd = fd;
 	a->token = xstrdup(token);
-	a->reads_need_token = !url_is_loopback(url);
-	if (a->reads_need_token)
+	if (api_parse_listen(listen_addr, a->listen_host,
+	    sizeof(a->listen_host), &port, NULL, 0) == -1)
+		a->listen_host[0] = '\0';
+	if (gethostname(a->hostname, sizeof(a->hostname)) == -1)
+		a->hostname[0] = '\0';
+	a->hostname[sizeof(a->hostname) - 1] = '\0';
+	for (i = 0; a->hostname[i] != '\0'; i++)
+		if (a->hostname[i] >= 'A' && a->hostname[i] <= 'Z')
+			a->hostname[i] = (char)(a->hostname[i] - 'A' + 'a');
+	a->reads_need_token = !open_reads || !url_is_loopback(url);
+	if (!url_is_loopback(url))
 		log_warnx("the API listens on %s, beyond loopback: every request "
 		    "but /healthz needs the token", url);
+	else if (!open_reads)
+		log_info("api: open_reads is false: every request but /healthz "
+		    "needs the token");
+	a->conn_max = conn_limit();
 	a->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
 	    MHD_ALLOW_SUSPEND_RESUME, 0, NULL,
 	    NULL, on_request, a,
 	    MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, a,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)a->conn_max,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
 	    MHD_OPTION_END);
 	if (a->mhd == NULL) {
 		close(fd);
@@ -677,6 +893,8 @@ api_free(struct api *a)
 		loop_timer_cancel(a->loop, a->timer);
 	if (a->wait_timer != 0)
 		loop_timer_cancel(a->loop, a->wait_timer);
+	if (a->sweep_timer != 0)
+		loop_timer_cancel(a->loop, a->sweep_timer);
 	while (a->waits != NULL) {
 		struct req *rq = a->waits;
 
@@ -685,6 +903,12 @@ api_free(struct api *a)
 	}
 	loop_fd_del(a->loop, a->epfd);
 	MHD_stop_daemon(a->mhd);
+	while (a->conns != NULL) {	/* MHD said CLOSED to each, normally */
+		struct aconn *ac = a->conns;
+
+		aconn_unlink(a, ac);
+		free(ac);
+	}
 	close(a->lfd);
 	free(a->token);
 	free(a);

@@ -6,6 +6,7 @@
 #ifndef EDASK_API_H
 #define EDASK_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct loop;
@@ -18,11 +19,16 @@ struct api;
  * Listens on listen ("HOST:PORT"; port 0 picks a free one).  Binding
  * failures (port taken, bad address) come back as NULL with err naming
  * the address.  The bound "http://host:port" is written to url.
- * Mutations need "Authorization: Bearer <token>"; beyond loopback reads
- * need it too (all but /healthz), and a warning says so.
+ * Mutations need "Authorization: Bearer <token>"; reads need it too (all
+ * but /healthz and the console's page) beyond loopback, with a warning,
+ * or where open_reads is false.  Reads without the token never show what
+ * grants access (the notebook URL's token).  A request's header and body
+ * must arrive within 10 s; a Host header must name this API
+ * (request_host_allowed()).
  */
 struct api *api_new(struct loop *l, struct ctl *c, const char *listen,
-    const char *token, char *url, size_t urllen, char *err, size_t errlen);
+    const char *token, bool open_reads, char *url, size_t urllen, char *err,
+    size_t errlen);
 /* The controller is created after the API knows its URL. */
 void api_set_ctl(struct api *a, struct ctl *c);
 void api_free(struct api *a);		/* NULL: no-op */

@@ -72,6 +72,7 @@ enum top_key {
 	T_STATE_DIR,
 	T_LOG_FILE,
 	T_POOLS,
+	T_API,
 	T_NKEYS
 };
 
@@ -80,7 +81,51 @@ static const char *const top_keys[T_NKEYS] = {
 	[T_STATE_DIR] = "state_dir",
 	[T_LOG_FILE] = "log_file",
 	[T_POOLS] = "pools",
+	[T_API] = "api",
 };
+
+/*
+ * api: {open_reads: BOOL}.  Only true and false are booleans (YAML 1.1's
+ * yes and on read as strings to most tools).
+ */
+static int
+read_api(struct yamlx *x, const yaml_node_t *v, struct config *c)
+{
+	const yaml_node_t *k, *val;
+	yaml_node_pair_t *pr;
+	char q[YAMLX_QUOTE_BUF];
+	bool seen = false;
+
+	if (yamlx_is_null(v))
+		return 0;
+	if (v->type != YAML_MAPPING_NODE)
+		return yamlx_errat(x, v->start_mark, "api must be a mapping "
+		    "(e.g. api: {open_reads: false}), got %s",
+		    yamlx_describe(v, q, sizeof(q)));
+	for (pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top;
+	    pr++) {
+		k = yamlx_node(x, pr->key);
+		val = yamlx_node(x, pr->value);
+		if (k == NULL || val == NULL)
+			return yamlx_errat(x, v->start_mark,
+			    "malformed mapping");
+		if (!yamlx_is_scalar(k, "open_reads"))
+			return yamlx_errat(x, k->start_mark, "unknown key %s in "
+			    "api (expected open_reads)",
+			    yamlx_describe(k, q, sizeof(q)));
+		if (seen)
+			return yamlx_errat(x, k->start_mark, "duplicate key "
+			    "open_reads in api");
+		seen = true;
+		if (!yamlx_is_scalar(val, "true") &&
+		    !yamlx_is_scalar(val, "false"))
+			return yamlx_errat(x, val->start_mark, "api.open_reads "
+			    "must be true or false, got %s",
+			    yamlx_describe(val, q, sizeof(q)));
+		c->open_reads = yamlx_is_scalar(val, "true");
+	}
+	return 0;
+}
 
 /* What the pool checks need of the pools read so far. */
 struct pool_nodes {
@@ -760,7 +805,7 @@ read_top(struct yamlx *x, const yaml_node_t *n, struct config *c)
 		if (i == T_NKEYS)
 			return yamlx_errat(x, k->start_mark, "unknown key %s "
 			    "(expected one of: listen, state_dir, log_file, "
-			    "pools)", yamlx_describe(k, q, sizeof(q)));
+			    "pools, api)", yamlx_describe(k, q, sizeof(q)));
 		if (keys[i] != NULL)
 			return yamlx_errat(x, k->start_mark, "duplicate key %s "
 			    "(first at line %zu)",
@@ -781,6 +826,9 @@ read_top(struct yamlx *x, const yaml_node_t *n, struct config *c)
 		case T_POOLS:
 			rc = read_pools(x, v, c);
 			break;
+		case T_API:
+			rc = read_api(x, v, c);
+			break;
 		default:
 			ASSERT(!"unknown top key");
 			rc = -1;
@@ -799,6 +847,7 @@ config_default(void)
 	c->listen = xstrdup(CONFIG_DEFAULT_LISTEN);
 	c->state_dir = xstrdup(CONFIG_DEFAULT_STATE_DIR);
 	c->log_file = NULL;
+	c->open_reads = true;
 	default_pools(c);
 	return c;
 }
@@ -916,7 +965,8 @@ config_equal(const struct config *a, const struct config *b)
 		return a == b;
 	if (!str_eq(a->listen, b->listen) ||
 	    !str_eq(a->state_dir, b->state_dir) ||
-	    !str_eq(a->log_file, b->log_file) || a->npools != b->npools)
+	    !str_eq(a->log_file, b->log_file) ||
+	    a->open_reads != b->open_reads || a->npools != b->npools)
 		return false;
 	for (i = 0; i < a->npools; i++)
 		if (!pool_equal(&a->pools[i], &b->pools[i]))
@@ -972,5 +1022,7 @@ config_to_json(const struct config *c)
 	json_object_set_new(o, "state_dir", json_str(c->state_dir));
 	json_object_set_new(o, "log_file", json_str(c->log_file));
 	json_object_set_new(o, "pools", pools);
+	json_object_set_new(o, "api", json_pack("{s:b}", "open_reads",
+	    c->open_reads));
 	return o;
 }

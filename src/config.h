@@ -21,6 +21,9 @@
  *       time_limit: "8:00:00"    # optional, Slurm's [D-]H:M:S shapes
  *       sbatch_args: []          # optional, extra arguments to sbatch
  *       scheduler_host: 10.0.0.5 # required: how compute nodes reach us
+ *   api:
+ *     open_reads: true           # false: every read but /healthz needs
+ *                                # the token, on loopback too
  *
  * Pool names follow spec_name_valid() and are unique; backend is local or
  * slurm (both required); at most one local pool.
@@ -67,6 +70,8 @@ struct config {
 	char			*log_file;	/* absolute; NULL: stderr */
 	struct config_pool	*pools;		/* npools >= 1 */
 	size_t			 npools;
+	bool			 open_reads;	/* api.open_reads: reads on
+						 * loopback without the token */
 };
 
 /* New config with every default; caller frees with config_free(). */

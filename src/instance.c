@@ -1064,7 +1064,7 @@ write_whole(const char *path, const char *data, size_t len, char *err,
 	char *tmp = xasprintf("%s.tmp", path);
 	int fd, rc = -1;
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd == -1) {
 		seterr(err, errlen, "%s: %s", tmp, strerror(errno));
 		free(tmp);
@@ -3219,7 +3219,7 @@ instance_start(struct instance *in)
 	    in->probe.bokeh[0] != '\0' ? ", dashboard with bokeh " :
 	    ", no bokeh: no Dask dashboard (the console is the dashboard)",
 	    in->probe.bokeh);
-	if (mkdir_p(in->work_dir, 0755) == -1) {
+	if (mkdir_p(in->work_dir, 0700) == -1) {
 		instance_fail(in, "cannot create %s: %s", in->work_dir,
 		    strerror(errno));
 		return;
@@ -4489,8 +4489,26 @@ notebook_json(const struct instance *in)
 	return o;
 }
 
+/*
+ * The notebook's URL; without secrets (a read that carried no token)
+ * without its ?token=, which is code execution as the daemon's user.
+ */
 static json_t *
-instance_json(const struct instance *in)
+notebook_url_json(const struct instance *in, bool secrets)
+{
+	const char *u = in->state == I_STARTED && in->nb != NULL ?
+	    notebook_url(in->nb) : NULL;
+	const char *q;
+
+	if (u == NULL)
+		return json_null();
+	if (secrets || (q = strchr(u, '?')) == NULL)
+		return json_string(u);
+	return json_stringn(u, (size_t)(q - u));
+}
+
+static json_t *
+instance_json(const struct instance *in, bool secrets)
 {
 	int64_t now = mono_ms();
 	json_t *o = json_object(), *outputs = json_object();
@@ -4521,9 +4539,8 @@ instance_json(const struct instance *in)
 	json_object_set_new(outputs, "console_url",
 	    in->state == I_STARTED ? json_string(in->console_url) :
 	    json_null());
-	json_object_set_new(outputs, "notebook_url", in->state == I_STARTED &&
-	    in->nb != NULL && notebook_url(in->nb) != NULL ?
-	    json_string(notebook_url(in->nb)) : json_null());
+	json_object_set_new(outputs, "notebook_url",
+	    notebook_url_json(in, secrets));
 	json_object_set_new(o, "outputs", outputs);
 	json_object_set_new(o, "notebook", notebook_json(in));
 	json_object_set_new(o, "forker", json_pack("{s:i,s:b,s:s}", "pid",
@@ -4565,13 +4582,13 @@ instance_json(const struct instance *in)
 }
 
 json_t *
-ctl_instances_json(struct ctl *c)
+ctl_instances_json(struct ctl *c, bool secrets)
 {
 	json_t *arr = json_array();
 	size_t i;
 
 	for (i = 0; i < c->ninst; i++)
-		json_array_append_new(arr, instance_json(c->inst[i]));
+		json_array_append_new(arr, instance_json(c->inst[i], secrets));
 	return json_pack("{s:o}", "instances", arr);
 }
 
@@ -4713,11 +4730,11 @@ ctl_history_json(struct ctl *c, const char *name, int64_t since_ms)
 }
 
 json_t *
-ctl_instance_json(struct ctl *c, const char *name)
+ctl_instance_json(struct ctl *c, const char *name, bool secrets)
 {
 	struct instance *in = ctl_find(c, name);
 
-	return in != NULL ? instance_json(in) : NULL;
+	return in != NULL ? instance_json(in, secrets) : NULL;
 }
 
 static struct instance *

@@ -103,9 +103,13 @@ bool ctl_failed(const struct ctl *c);
 
 struct events *ctl_events(struct ctl *c);	/* borrowed */
 
-/* New JSON documents for the API (DESIGN §5); NULL: no such instance. */
-json_t *ctl_instances_json(struct ctl *c);
-json_t *ctl_instance_json(struct ctl *c, const char *name);
+/*
+ * New JSON documents for the API (DESIGN §5); NULL: no such instance.
+ * What grants access (the notebook URL's token) only where secrets is
+ * true: for a request that carried the API token.
+ */
+json_t *ctl_instances_json(struct ctl *c, bool secrets);
+json_t *ctl_instance_json(struct ctl *c, const char *name, bool secrets);
 json_t *ctl_pool_json(struct ctl *c);
 /* {"name", "samples": [{t_ms, running, launching, retiring, desired,
  * queued, processing, no_worker}]}: one sample per tick, the last 15

@@ -80,7 +80,7 @@ launch_spawn(const struct launch_cmd *cmd, char *err, size_t errlen)
 	if (cmd->argv == NULL || cmd->argv[0] == NULL)
 		return seterr(err, errlen, "empty command");
 	logfd = open(cmd->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-	    0644);
+	    0600);
 	if (logfd == -1)
 		return seterr(err, errlen, "%s: %s", cmd->log_path,
 		    strerror(errno));

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -159,6 +160,26 @@ preflight_python(const char *python, const char *dir, char *err,
 	return -1;
 }
 
+/*
+ * The state folder holds logs, certificates and the database: only its
+ * owner reads it.  One made by an older edask (0755) is closed here.
+ */
+static void
+private_state_dir(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) == -1 || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) == 0)
+		return;
+	if (chmod(dir, st.st_mode & 0700) == -1)
+		log_warn("chmod %s", dir);
+	else
+		log_info("state folder %s was open to others (%04o): now %04o",
+		    dir, (unsigned)(st.st_mode & 07777),
+		    (unsigned)(st.st_mode & 0700));
+}
+
 static int
 lock_state_dir(const char *dir, char *err, size_t errlen)
 {
@@ -166,7 +187,7 @@ lock_state_dir(const char *dir, char *err, size_t errlen)
 	char buf[32];
 	int fd;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd == -1) {
 		seterr(err, errlen, "%s: %s", path, strerror(errno));
 		free(path);
@@ -198,9 +219,12 @@ static int
 write_file(const char *path, const char *text)
 {
 	char *tmp = xasprintf("%s.tmp", path);
-	FILE *f = fopen(tmp, "we");
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f = fd != -1 ? fdopen(fd, "w") : NULL;
 	int rc = -1;
 
+	if (fd != -1 && f == NULL)
+		close(fd);
 	if (f != NULL) {
 		fputs(text, f);
 		if (fclose(f) == 0 && rename(tmp, path) == 0)
@@ -318,7 +342,7 @@ run_daemon_with(struct daemon *d, struct config_pool **slurm)
 
 	if (cfg->log_file != NULL) {
 		int fd = open(cfg->log_file, O_WRONLY | O_CREAT | O_APPEND |
-		    O_CLOEXEC, 0640);
+		    O_CLOEXEC, 0600);
 
 		if (fd == -1 || dup2(fd, 2) == -1) {
 			fprintf(stderr, "edask: log file %s: %s\n",
@@ -332,11 +356,12 @@ run_daemon_with(struct daemon *d, struct config_pool **slurm)
 		fprintf(stderr, "edask: %s\n", err);
 		return 1;
 	}
-	if (mkdir_p(cfg->state_dir, 0755) == -1) {
+	if (mkdir_p(cfg->state_dir, 0700) == -1) {
 		fprintf(stderr, "edask: cannot create state folder %s: %s\n",
 		    cfg->state_dir, strerror(errno));
 		return 1;
 	}
+	private_state_dir(cfg->state_dir);
 	if (lock_state_dir(cfg->state_dir, err, sizeof(err)) == -1 ||
 	    token_load_or_create(cfg->state_dir, token, sizeof(token), err,
 	    sizeof(err)) == -1) {
@@ -358,8 +383,8 @@ run_daemon_with(struct daemon *d, struct config_pool **slurm)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	d->loop = loop_new();
-	api = api_new(d->loop, NULL, cfg->listen, token, url, sizeof(url),
-	    err, sizeof(err));
+	api = api_new(d->loop, NULL, cfg->listen, token, cfg->open_reads, url,
+	    sizeof(url), err, sizeof(err));
 	if (api == NULL) {
 		fprintf(stderr, "edask: %s\n", err);
 		goto out;

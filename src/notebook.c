@@ -203,7 +203,7 @@ write_examples(const struct notebook *nb)
 		size_t len = (size_t)(examples[i].end - examples[i].start);
 		int fd;
 
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd == -1) {
 			if (errno != EEXIST)
 				log_warn("%s", path);
@@ -375,7 +375,7 @@ notebook_start(struct notebook *nb, char *err, size_t errlen)
 
 	ASSERT(nb->pid == 0);
 	nb->stopping = false;
-	if (mkdir_p(nb->dir, 0755) == -1)
+	if (mkdir_p(nb->dir, 0700) == -1)
 		return seterr(err, errlen, "cannot create %s: %s", nb->dir,
 		    strerror(errno));
 	if (mkdir_p(nb->runtime_dir, 0700) == -1)

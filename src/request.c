@@ -1,10 +1,12 @@
 /* request: see request.h. */
 #include "request.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util.h"
 
@@ -110,19 +112,80 @@ request_query_uint(const char *value, uint64_t def, uint64_t max,
 bool
 request_auth_ok(const char *header, const char *token)
 {
-	static const char prefix[] = "Bearer ";
 	size_t tlen, i;
 	unsigned char diff = 0;
 
 	if (header == NULL || token == NULL || token[0] == '\0')
 		return false;
-	if (strncmp(header, prefix, sizeof(prefix) - 1) != 0)
+	/* the scheme is case-insensitive (RFC 9110 11.1) */
+	if (strncasecmp(header, "Bearer", 6) != 0 || header[6] != ' ')
 		return false;
-	header += sizeof(prefix) - 1;
+	header += 6;
+	while (*header == ' ')
+		header++;
 	tlen = strlen(token);
 	if (strlen(header) != tlen)
 		return false;
 	for (i = 0; i < tlen; i++)
 		diff |= (unsigned char)(header[i] ^ token[i]);
 	return diff == 0;
+}
+
+/*
+ * Against DNS rebinding: a web page on a name its owner points at
+ * 127.0.0.1 would reach a loopback API as the browser's same origin.  An
+ * IP literal, localhost, this machine's host name and the listen host are
+ * this API's names; any other Host header is refused.  No header at all
+ * (HTTP/1.0 tools) is let through: browsers always send one.
+ */
+bool
+request_host_allowed(const char *host, const char *listen_host,
+    const char *hostname)
+{
+	char h[256];
+	const char *rest;
+	unsigned char addr[sizeof(struct in6_addr)];
+	size_t n, i;
+
+	if (host == NULL)
+		return true;
+	if (host[0] == '[') {
+		const char *rb = strchr(host, ']');
+
+		if (rb == NULL)
+			return false;
+		host++;
+		n = (size_t)(rb - host);
+		rest = rb + 1;
+	} else {
+		n = strcspn(host, ":");
+		rest = host + n;
+	}
+	if (rest[0] == ':') {
+		for (i = 1; rest[i] != '\0'; i++)
+			if (rest[i] < '0' || rest[i] > '9')
+				return false;
+		if (i == 1 || i > 6)
+			return false;
+	} else if (rest[0] != '\0') {
+		return false;
+	}
+	if (n == 0 || n >= sizeof(h))
+		return false;
+	for (i = 0; i < n; i++)
+		h[i] = (char)(host[i] >= 'A' && host[i] <= 'Z' ?
+		    host[i] - 'A' + 'a' : host[i]);
+	h[n] = '\0';
+	if (n > 1 && h[n - 1] == '.')
+		h[--n] = '\0';
+	if (inet_pton(AF_INET, h, addr) == 1 ||
+	    inet_pton(AF_INET6, h, addr) == 1)
+		return true;
+	if (strcmp(h, "localhost") == 0 ||
+	    (n > 10 && strcmp(h + n - 10, ".localhost") == 0))
+		return true;
+	return (listen_host != NULL && listen_host[0] != '\0' &&
+	    strcasecmp(h, listen_host) == 0) ||
+	    (hostname != NULL && hostname[0] != '\0' &&
+	    strcasecmp(h, hostname) == 0);
 }

@@ -30,9 +30,18 @@ int request_query_uint(const char *value, uint64_t def, uint64_t max,
     uint64_t *out);
 
 /*
- * Compares the Authorization header with "Bearer <token>" in constant
- * time (for the token's length).  False for NULL or any mismatch.
+ * Compares the Authorization header with "Bearer <token>" (the scheme in
+ * any case, then one or more spaces) in constant time for the token's
+ * length.  False for NULL or any mismatch.
  */
 bool request_auth_ok(const char *header, const char *token);
+
+/*
+ * True when a Host header (NULL: none sent) names this API: an IP
+ * literal, localhost or *.localhost, listen_host or hostname (this
+ * machine's), with or without a port.  Either of those may be NULL.
+ */
+bool request_host_allowed(const char *host, const char *listen_host,
+    const char *hostname);
 
 #endif

@@ -33,7 +33,10 @@ def nb_get(base, path, token=None, method="GET"):
 
 
 def notebook_url(e, name):
-    return e.instance(name)["outputs"].get("notebook_url")
+    """The notebook URL as the token's holder reads it."""
+    status, doc = e.request("GET", "/v1/instances/" + name)
+    assert status == 200, doc
+    return doc["outputs"].get("notebook_url")
 
 
 def split(url):
@@ -116,7 +119,13 @@ def test_notebook_server(edask, tmp_path):
     assert base.startswith("http://127.0.0.1:")
     assert len(token) == 48
     show = e.cli("show", "nb").stdout
-    assert "notebook:" in show and base in show, show
+    assert "notebook:" in show and url in show, show
+    # the token is code execution as the daemon's user: a read without
+    # the API token, the events and the daemon's log never show it
+    assert e.instance("nb")["outputs"]["notebook_url"] == base + "/tree"
+    assert token not in json.dumps(e.get("/v1/instances"))
+    assert token not in json.dumps(e.get("/v1/events?limit=10000"))
+    assert token not in e.log()
     # the options given are those of the Notebook at hand (Notebook 7's
     # Jupyter Server warns of each NotebookApp one)
     with open(os.path.join(e.state, "instances", "nb", "notebook.log")) as f:

@@ -169,6 +169,10 @@ static const struct value_case value_cases[] = {
 	{ "state_dir: \"/a b/c\"\n", "state_dir", "\"/a b/c\"" },
 	{ "log_file: /tmp/x.log\n", "log_file", "\"/tmp/x.log\"" },
 	{ "log_file: ~\n", "log_file", "null" },
+	{ "listen: 1.2.3.4:5\n", "api.open_reads", "true" },
+	{ "api: {open_reads: false}\n", "api.open_reads", "false" },
+	{ "api: {open_reads: true}\n", "api.open_reads", "true" },
+	{ "api: ~\n", "api.open_reads", "true" },
 	{ "pools: [{name: a, backend: local}]\n", "pools.0.gpus",
 	    "\"auto\"" },
 	{ "pools: [{name: a, backend: local, gpus: auto}]\n", "pools.0.gpus",
@@ -307,7 +311,16 @@ static const struct error_case error_cases[] = {
 	/* top-level keys */
 	{ "listen: 127.0.0.1:1\nport: 2\n",
 	    "d.yaml:2:1: unknown key \"port\" (expected one of: listen, "
-	    "state_dir, log_file, pools)" },
+	    "state_dir, log_file, pools, api)" },
+	{ "api: [open_reads]\n",
+	    "d.yaml:1:6: api must be a mapping (e.g. api: {open_reads: "
+	    "false}), got a sequence" },
+	{ "api: {open_reads: yes}\n",
+	    "d.yaml:1:19: api.open_reads must be true or false, got \"yes\"" },
+	{ "api: {open: false}\n",
+	    "d.yaml:1:7: unknown key \"open\" in api (expected open_reads)" },
+	{ "api: {open_reads: true, open_reads: false}\n",
+	    "d.yaml:1:25: duplicate key open_reads in api" },
 	{ "state_dir: /a\nstate_dir: /b\n",
 	    "d.yaml:2:1: duplicate key \"state_dir\" (first at line 1)" },
 	{ "[a]: 1\n",

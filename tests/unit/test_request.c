@@ -97,10 +97,64 @@ test_auth(void **state)
 	assert_false(request_auth_ok("Bearer abc124", "abc123"));
 	assert_false(request_auth_ok("Bearer abc1234", "abc123"));
 	assert_false(request_auth_ok("Bearer abc12", "abc123"));
-	assert_false(request_auth_ok("bearer abc123", "abc123"));
+	/* the scheme is case-insensitive; spaces after it any number */
+	assert_true(request_auth_ok("bearer abc123", "abc123"));
+	assert_true(request_auth_ok("BEARER   abc123", "abc123"));
+	assert_false(request_auth_ok("Bearerabc123", "abc123"));
+	assert_false(request_auth_ok("Basic abc123", "abc123"));
+	assert_false(request_auth_ok("Bearer  abc12", "abc123"));
 	assert_false(request_auth_ok("abc123", "abc123"));
 	assert_false(request_auth_ok(NULL, "abc123"));
 	assert_false(request_auth_ok("Bearer ", ""));
+}
+
+static void
+test_host(void **state)
+{
+	static const struct {
+		const char	*host;
+		bool		 ok;
+	} rows[] = {
+		{ NULL, true },			/* HTTP/1.0: no header */
+		{ "127.0.0.1:8780", true },
+		{ "127.0.0.1", true },
+		{ "10.1.2.3:80", true },		/* any IP literal */
+		{ "[::1]:8780", true },
+		{ "[::1]", true },
+		{ "localhost:8780", true },
+		{ "LocalHost", true },
+		{ "localhost.", true },
+		{ "app.localhost:1", true },
+		{ "gpu01:8780", true },		/* this machine's name */
+		{ "GPU01", true },
+		{ "edask.example.org:443", true },	/* the listen host */
+		{ "evil.example.com:8780", false },	/* DNS rebinding */
+		{ "gpu01.evil.example.com", false },
+		{ "localhost.evil.com", false },
+		{ "xlocalhost", false },
+		{ "", false },
+		{ ":8780", false },
+		{ "127.0.0.1:", false },
+		{ "127.0.0.1:80x", false },
+		{ "127.0.0.1:1234567", false },
+		{ "[::1", false },
+		{ "[::1]x", false },
+		{ "a b", false },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		bool got = request_host_allowed(rows[i].host,
+		    "edask.example.org", "gpu01");
+
+		if (got != rows[i].ok)
+			fail_msg("host \"%s\": got %d, want %d",
+			    rows[i].host ? rows[i].host : "(null)", got,
+			    rows[i].ok);
+	}
+	assert_false(request_host_allowed("gpu01", NULL, NULL));
+	assert_true(request_host_allowed("127.0.0.1", NULL, NULL));
 }
 
 int
@@ -110,6 +164,7 @@ main(void)
 		cmocka_unit_test(test_scale_bodies),
 		cmocka_unit_test(test_query_uint),
 		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

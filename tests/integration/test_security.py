@@ -1,0 +1,169 @@
+"""The API as a hostile or careless local user meets it (issue 14): slow
+clients cannot hold it, other names are refused, reads can be closed, and
+the state folder is its owner's alone."""
+import http.client
+import os
+import resource
+import socket
+import stat
+import threading
+import time
+import urllib.request
+
+from conftest import wait_for
+
+
+def host_port(e):
+    hp = e.url.split("//", 1)[1]
+    host, port = hp.rsplit(":", 1)
+    return host, int(port)
+
+
+def healthz_seconds(e, timeout=5.0):
+    t0 = time.monotonic()
+    with urllib.request.urlopen(e.url + "/healthz", timeout=timeout) as r:
+        assert r.status == 200
+    return time.monotonic() - t0
+
+
+def test_slow_clients_cannot_hold_the_api(edask):
+    """1000 sockets that trickle a header line every 5 s (slow loris):
+    /healthz still answers within a second, and a trickling request is
+    cut at the request deadline (10 s) however it keeps sending."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+    e = edask(serve=True)
+    host, port = host_port(e)
+    socks = []
+    stop = threading.Event()
+    try:
+        for _ in range(1000):
+            s = socket.create_connection((host, port), timeout=10)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            socks.append(s)
+
+        def trickle():
+            n = 0
+            while not stop.wait(5.0):
+                n += 1
+                for s in socks:
+                    try:
+                        s.sendall(b"X-Slow-%d: 1\r\n" % n)
+                    except OSError:
+                        pass
+        t = threading.Thread(target=trickle, daemon=True)
+        t.start()
+        started = time.monotonic()
+        for _ in range(5):
+            took = healthz_seconds(e)
+            assert took < 1.0, "healthz took %.2fs with 1000 slow " \
+                "sockets open" % took
+            time.sleep(0.5)
+
+        # a request trickled byte by byte is cut at the deadline
+        s = socket.create_connection((host, port), timeout=30)
+        t0 = time.monotonic()
+        s.sendall(b"GET /healthz HTTP/1.1\r\n")
+        s.settimeout(1.0)
+        closed = None
+        while time.monotonic() - t0 < 30:
+            try:
+                s.sendall(b"X")
+                if s.recv(4096) == b"":
+                    closed = time.monotonic() - t0
+                    break
+            except socket.timeout:
+                continue
+            except OSError:
+                closed = time.monotonic() - t0
+                break
+        s.close()
+        assert closed is not None, "a trickling request held on for 30s"
+        assert 9.0 <= closed <= 13.0, closed
+        # the slow loris ones went the same way
+        assert time.monotonic() - started > 10
+        assert healthz_seconds(e) < 1.0
+    finally:
+        stop.set()
+        for s in socks:
+            s.close()
+
+
+def raw_get(e, path, headers):
+    host, port = host_port(e)
+    c = http.client.HTTPConnection(host, port, timeout=10)
+    c.putrequest("GET", path, skip_host=True)
+    for k, v in headers.items():
+        c.putheader(k, v)
+    c.endheaders()
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, body
+
+
+def test_other_names_are_refused(edask):
+    """DNS rebinding: a page on evil.example.com, pointed at 127.0.0.1,
+    would be same-origin with a loopback API that takes any Host."""
+    e = edask(serve=True)
+    _, port = host_port(e)
+    for h in ("127.0.0.1:%d" % port, "localhost:%d" % port,
+              "[::1]:%d" % port, socket.gethostname()):
+        status, _ = raw_get(e, "/v1/instances", {"Host": h})
+        assert status == 200, h
+    for h in ("evil.example.com:%d" % port, "localhost.evil.com",
+              "127.0.0.1.nip.io:%d" % port):
+        status, body = raw_get(e, "/v1/instances", {"Host": h})
+        assert status == 403, (h, status)
+        assert b"DNS rebinding" in body
+        status, _ = raw_get(e, "/", {"Host": h})
+        assert status == 403
+
+
+def test_bearer_scheme_in_any_case(edask):
+    e = edask(serve=True)
+    for scheme in ("Bearer", "bearer", "BEARER"):
+        status, body = raw_get(e, "/v1/instances", {
+            "Host": "127.0.0.1", "Authorization": "%s %s" % (scheme,
+                                                              e.token())})
+        assert status == 200
+    status, doc = e.request("DELETE", "/v1/instances/nothing",
+                            token=False)
+    assert status == 401
+    req = urllib.request.Request(e.url + "/v1/instances/nothing",
+                                 method="DELETE")
+    req.add_header("Authorization", "bearer " + e.token())
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert r.status == 200
+
+
+def test_reads_can_be_closed(edask, tmp_path):
+    e = edask(serve=True, start=False)
+    cfg = os.path.join(os.path.dirname(e.state), "edask.yaml")
+    with open(cfg, "w") as f:
+        f.write("listen: 127.0.0.1:0\nstate_dir: %s\n"
+                "pools: [{name: local, backend: local, gpus: 1}]\n"
+                "api: {open_reads: false}\n" % e.state)
+    e.start()
+    e.get("/healthz")
+    for path in ("/v1/instances", "/v1/pool", "/v1/events", "/metrics"):
+        status, _ = raw_get(e, path, {"Host": "127.0.0.1"})
+        assert status == 401, path
+        status, _ = raw_get(e, path, {"Host": "127.0.0.1", "Authorization":
+                                      "Bearer " + e.token()})
+        assert status == 200, path
+    assert "open_reads is false" in e.log()
+
+
+def test_state_folder_is_private(edask):
+    e = edask(serve=True, start=False)
+    os.makedirs(e.state, mode=0o755)
+    os.chmod(e.state, 0o755)
+    e.start()
+    assert stat.S_IMODE(os.stat(e.state).st_mode) == 0o700
+    assert "was open to others (0755): now 0700" in e.log()
+    for name in os.listdir(e.state):
+        p = os.path.join(e.state, name)
+        if os.path.isfile(p):
+            assert stat.S_IMODE(os.stat(p).st_mode) & 0o077 == 0, name
