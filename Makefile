@@ -87,8 +87,11 @@ asan:
 	$(MAKE) B=build/asan CC=clang OPT="$(ASAN_OPT)" build/asan/edask
 	$(MAKE) B=build/asan CC=clang OPT="$(ASAN_OPT)" check-unit
 
-# One libFuzzer target per parser, each run for FUZZ_SECONDS.
-FUZZ_SECONDS ?= 20
+# One libFuzzer target per parser, each first given the hostile inputs of
+# scripts/run-fuzz.sh (2 s per input), then run for FUZZ_SECONDS, or, by
+# default, until FUZZ_RUNS executions (make test runs 6 s each).
+FUZZ_SECONDS ?=
+FUZZ_RUNS ?= 1000000
 fuzz:
 	$(MAKE) B=build/fuzz CC=clang \
 	    OPT="-O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
@@ -96,7 +99,8 @@ fuzz:
 	set -e; for f in $(FUZZ); do \
 	    clang $(CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -Isrc \
 	        -o build/fuzz/$$f fuzz/$$f.c build/fuzz/libedask.a $(LDLIBS); \
-	    scripts/run-fuzz.sh build/fuzz/$$f fuzz/corpus/$${f#fuzz_} $(FUZZ_SECONDS); \
+	    scripts/run-fuzz.sh build/fuzz/$$f fuzz/corpus/$${f#fuzz_} \
+	        "$(FUZZ_SECONDS)" $(FUZZ_RUNS); \
 	done
 
 integration: all

@@ -327,6 +327,52 @@ check_rest(struct yamlx *x)
 	}
 }
 
+/*
+ * libyaml's scanner looks at every open flow level for each token, so a
+ * text of nested brackets costs the square of its depth (100k levels:
+ * 11 s).  A first pass over the events stops at YAMLX_DEPTH_MAX, having
+ * read no more than that many levels.  Syntax errors are left to the
+ * load that follows, which words them.
+ */
+static int
+check_depth(struct yamlx *x)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int depth = 0, rc = 0;
+	bool done = false;
+
+	if (!yaml_parser_initialize(&p))
+		return yamlx_errpos(x, 1, 1, "out of memory reading YAML");
+	yaml_parser_set_input_string(&p, (const unsigned char *)x->text,
+	    x->len);
+	while (!done && yaml_parser_parse(&p, &ev)) {
+		switch (ev.type) {
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			if (++depth > YAMLX_DEPTH_MAX) {
+				rc = yamlx_errat(x, ev.start_mark, "%s nests "
+				    "deeper than %d levels", x->what,
+				    YAMLX_DEPTH_MAX);
+				done = true;
+			}
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&p);
+	return rc;
+}
+
 int
 yamlx_open(struct yamlx *x, const char *text, size_t len, const char *fname,
     const char *what, size_t maxlen, char *err, size_t errlen,
@@ -347,6 +393,8 @@ yamlx_open(struct yamlx *x, const char *text, size_t len, const char *fname,
 	if (len > maxlen)
 		return yamlx_errpos(x, 1, 1, "%s is too large (%zu bytes, at "
 		    "most %zu)", what, len, maxlen);
+	if (check_depth(x) == -1)
+		return -1;
 	if (!yaml_parser_initialize(&x->parser))
 		return yamlx_errpos(x, 1, 1, "out of memory reading YAML");
 	yaml_parser_set_input_string(&x->parser, (const unsigned char *)text,

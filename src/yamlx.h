@@ -21,6 +21,7 @@
 
 #define YAMLX_QUOTE_MAX	48			/* bytes of a value quoted */
 #define YAMLX_QUOTE_BUF	(YAMLX_QUOTE_MAX * 6 + 8)	/* room for it */
+#define YAMLX_DEPTH_MAX	64	/* nested sequences and mappings */
 
 /* One text being read; the caller owns it, usually on the stack. */
 struct yamlx {
@@ -35,7 +36,8 @@ struct yamlx {
 };
 
 /*
- * Loads the first document of text[len] (at most maxlen bytes).  On
+ * Loads the first document of text[len] (at most maxlen bytes, nesting
+ * at most YAMLX_DEPTH_MAX sequences and mappings, in linear time).  On
  * success returns 0 with the root node in *root (NULL for an empty
  * text), and the caller must end with yamlx_close().  On failure returns
  * -1 with the error written and nothing left to close.

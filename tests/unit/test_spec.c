@@ -704,6 +704,17 @@ test_hostile(void **state)
 		deep[o++] = '[';
 	for (i = 0; i < depth; i++)
 		deep[o++] = ']';
+	/* refused at the nesting limit, in linear time (libyaml alone
+	 * takes the square of the depth: 11 s here) */
+	assert_int_equal(spec_parse(deep, o, FNAME, &s, err, sizeof(err)), -1);
+	assert_string_equal(err, "x.yaml:2:69: spec nests deeper than 64 "
+	    "levels");
+	/* at the limit (the spec's mapping and 63 sequences), read on */
+	o = (size_t)sprintf(deep, "name: a\nenv: ");
+	for (i = 0; i < 63; i++)
+		deep[o++] = '[';
+	for (i = 0; i < 63; i++)
+		deep[o++] = ']';
 	assert_int_equal(spec_parse(deep, o, FNAME, &s, err, sizeof(err)), -1);
 	assert_string_equal(err, "x.yaml:2:6: env must be a mapping of NAME: "
 	    "value, got a sequence");
