@@ -14,6 +14,7 @@
 #include "spec.h"
 #include "token.h"
 #include "util.h"
+#include "yamlx.h"
 
 #define CLI_TIMEOUT_MS	10000
 #define EVENTS_PAGE	1000
@@ -648,25 +649,23 @@ cmd_deploy(struct opts *o)
 	char err[1024], *text = NULL;
 	size_t len = 0;
 	json_t *doc;
-	FILE *f;
 	int rc;
 
 	if (o->arg == NULL)
 		return usage("deploy");
-	/* validate here first: errors then name the user's file */
-	if (spec_load(o->arg, &spec, err, sizeof(err)) == -1) {
+	/* read once, validated here: errors then name the user's file, and
+	 * what is sent is what was checked */
+	if (yamlx_read_file(o->arg, REQUEST_BODY_MAX, &text, &len, err,
+	    sizeof(err)) == -1) {
 		fprintf(stderr, "%s\n", err);
 		return 2;
 	}
-	spec_free(spec);
-	f = fopen(o->arg, "re");
-	if (f == NULL) {
-		fprintf(stderr, "edask: %s: %s\n", o->arg, strerror(errno));
+	if (spec_parse(text, len, o->arg, &spec, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		free(text);
 		return 2;
 	}
-	text = xmalloc(REQUEST_BODY_MAX + 1);
-	len = fread(text, 1, REQUEST_BODY_MAX, f);
-	fclose(f);
+	spec_free(spec);
 	if (find_token(o, false) == -1) {
 		free(text);
 		return 2;

@@ -761,9 +761,18 @@ static int
 check_top(struct yamlx *c, const struct section *sec, const struct spec *s,
     const yaml_node_t **vals)
 {
-	(void)s;
+	const yaml_node_t *py = value_of(sec, vals, "python");
+	char q[YAMLX_QUOTE_BUF];
+
 	if (value_of(sec, vals, "name") == NULL)
 		return yamlx_errpos(c, 1, 1, "missing required key \"name\"");
+	/* a relative path would be checked from the daemon's folder and run
+	 * from the instance's */
+	if (py != NULL && s->python[0] != '/' &&
+	    strchr(s->python, '/') != NULL)
+		return yamlx_errat(c, py->start_mark, "python must be auto, an "
+		    "absolute path or a command on PATH, got %s (a relative "
+		    "path)", yamlx_describe(py, q, sizeof(q)));
 	return 0;
 }
 

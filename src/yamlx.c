@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Messages */
@@ -427,10 +428,32 @@ yamlx_read_file(const char *path, size_t maxlen, char **bufp, size_t *lenp,
 	ssize_t r;
 	int fd, saved;
 
+	struct stat st;
+
 	*bufp = NULL;
 	*lenp = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	/* O_NONBLOCK: opening a FIFO for reading would wait for a writer */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
 		return seterr(err, errlen, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) == -1) {
+		saved = errno;
+		close(fd);
+		return seterr(err, errlen, "%s: %s", path, strerror(saved));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return seterr(err, errlen, "%s: not a regular file (%s)", path,
+		    S_ISDIR(st.st_mode) ? "a folder" :
+		    S_ISFIFO(st.st_mode) ? "a named pipe" :
+		    S_ISCHR(st.st_mode) ? "a character device" :
+		    S_ISSOCK(st.st_mode) ? "a socket" :
+		    S_ISBLK(st.st_mode) ? "a block device" : "not a file");
+	}
+	if (fcntl(fd, F_SETFL, 0) == -1) {
+		saved = errno;
+		close(fd);
+		return seterr(err, errlen, "%s: %s", path, strerror(saved));
+	}
 	buf = xmalloc(maxlen + 1);
 	for (;;) {
 		r = read(fd, buf + n, maxlen + 1 - n);

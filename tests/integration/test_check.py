@@ -1,5 +1,6 @@
 """`edask check` and `edask up` on invalid specs: exit 2 with
 file:line:col: message, never a crash."""
+import os
 import re
 import subprocess
 
@@ -47,6 +48,21 @@ def test_valid_spec_and_missing_file(tmp_path):
     r = subprocess.run([EDASK, "check", str(tmp_path / "nope.yaml")],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "No such file" in r.stderr
+
+
+def test_check_refuses_what_is_not_a_file(tmp_path):
+    """A named pipe would block the read forever: check, check -c, up -f
+    and deploy refuse it, and a device, at once."""
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    for args in (["check", str(fifo)], ["check", "-c", str(fifo)],
+                 ["check", "/dev/zero"],
+                 ["up", "-f", str(fifo), "--state-dir", str(tmp_path / "s")],
+                 ["deploy", str(fifo), "--addr", "http://127.0.0.1:9"]):
+        r = subprocess.run([EDASK] + args, capture_output=True, text=True,
+                           timeout=10)
+        assert r.returncode == 2, (args, r.returncode, r.stderr)
+        assert "not a regular file" in r.stderr, (args, r.stderr)
 
 
 def test_up_refuses_invalid_spec(tmp_path):

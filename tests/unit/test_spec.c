@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "spec.h"
@@ -227,6 +228,7 @@ static const struct value_case value_cases[] = {
 	    "workers.device_memory_limit", "\"1.0\"" },
 	{ "name: a\npython: /usr/bin/python3.11\n", "python",
 	    "\"/usr/bin/python3.11\"" },
+	{ "name: a\npython: python3\n", "python", "\"python3\"" },
 	{ "name: a\nworkers:\nscaling: ~\nsharing: null\nenv:\n", "workers.min",
 	    "1" },
 	{ "name: a\nenv: {}\n", "env", "{}" },
@@ -497,6 +499,12 @@ static const struct error_case error_cases[] = {
 	/* strings */
 	{ "name: a\npython: \"\"\n",
 	    "x.yaml:2:9: python must be a non-empty string, got \"\"" },
+	{ "name: a\npython: ../../bin/sh\n",
+	    "x.yaml:2:9: python must be auto, an absolute path or a command on "
+	    "PATH, got \"../../bin/sh\" (a relative path)" },
+	{ "name: a\npython: venv/bin/python\n",
+	    "x.yaml:2:9: python must be auto, an absolute path or a command on "
+	    "PATH, got \"venv/bin/python\" (a relative path)" },
 	{ "name: a\npython: [x]\n",
 	    "x.yaml:2:9: python must be a non-empty string, got a sequence" },
 	{ "name: a\nworkers: {command: ~}\n",
@@ -1081,8 +1089,17 @@ test_load(void **state)
 	assert_string_equal(err, want);
 
 	assert_int_equal(spec_load(dir, &s, err, sizeof(err)), -1);
-	snprintf(want, sizeof(want), "%s: Is a directory", dir);
+	snprintf(want, sizeof(want), "%s: not a regular file (a folder)", dir);
 	assert_string_equal(err, want);
+
+	/* a named pipe with no writer: refused at once, never waited on */
+	snprintf(path, sizeof(path), "%s/pipe.yaml", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(spec_load(path, &s, err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "%s: not a regular file (a named pipe)",
+	    path);
+	assert_string_equal(err, want);
+	assert_int_equal(unlink(path), 0);
 
 	assert_int_equal(rmdir(dir), 0);
 }
