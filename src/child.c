@@ -19,6 +19,7 @@
 struct child {
 	struct loop	*loop;
 	pid_t		 pid;
+	uint64_t	 watch;		/* loop_pid_watch() id */
 	int		 status;	/* waitpid's, once exited */
 	bool		 exited;
 	bool		 timed_out;
@@ -221,12 +222,12 @@ child_run(struct loop *l, char *const argv[], char *const env[],
 	fcntl(errp[0], F_SETFL, O_NONBLOCK);
 	if (loop_fd_add(l, c->fd[0], EPOLLIN, on_read, c) == -1 ||
 	    loop_fd_add(l, c->fd[1], EPOLLIN, on_read, c) == -1 ||
-	    loop_pid_watch(l, c->pid, on_exit_, c) == -1) {
+	    (c->watch = loop_pid_watch(l, c->pid, on_exit_, c)) == 0) {
 		/* cannot watch it: do not leave it running unseen */
 		seterr(err, errlen, "%s: %s", argv[0], strerror(errno));
 		kill(c->pid, SIGKILL);
 		waitpid(c->pid, NULL, 0);
-		loop_pid_unwatch(l, c->pid);
+		loop_pid_unwatch(l, c->watch);
 		child_free(c);
 		return NULL;
 	}
@@ -248,7 +249,7 @@ child_cancel(struct child *c)
 	if (c == NULL)
 		return;
 	if (!c->exited) {
-		loop_pid_unwatch(c->loop, c->pid);
+		loop_pid_unwatch(c->loop, c->watch);
 		kill(c->pid, SIGKILL);
 		waitpid(c->pid, NULL, 0);
 	}

@@ -51,6 +51,10 @@
 #define RETIRE_TIMEOUT_MS	60000
 #define STOP_RETIRE_TIMEOUT_MS	10000
 #define KILL_GRACE_MS		10000
+/* A shutdown's hard deadlines: the graceful stop (retire, then stop, each
+ * with its own grace), then, everything killed, the wait for the exits. */
+#define SHUTDOWN_GRACE_MS	90000
+#define SHUTDOWN_KILL_MS	10000
 #define RETIRED_EXIT_MS		3000	/* a retired worker exits by itself */
 #define RECLAIM_RETRY_MS	2000	/* a refused reclaim retirement */
 #define CHANGE_WAIT_MS		25000	/* one long poll of the change signal */
@@ -86,6 +90,7 @@ struct worker {
 	int		 gpu;		/* GPU index, -1 for a CPU slot */
 	enum wstate	 state;
 	pid_t		 pid;
+	uint64_t	 pid_watch;	/* loop_pid_watch() id */
 	char		 name[64];
 	char		 address[DASK_ADDR_MAX];
 	char		*log;
@@ -179,6 +184,7 @@ struct instance {
 	char		*sched_file;
 	char		*work_dir;
 	pid_t		 sched_pid;
+	uint64_t	 sched_watch;	/* loop_pid_watch() id */
 	char		*sched_addr;	/* tcp://... */
 	char		*dash_url;	/* http://... */
 	char		*console_url;
@@ -237,6 +243,7 @@ struct instance {
 	char		*forker_log;
 	char		*forker_pidfile;	/* "PID STARTTIME", for a restart */
 	pid_t		 forker_pid;
+	uint64_t	 forker_watch;	/* loop_pid_watch() id */
 	bool		 forker_ready;
 	bool		 forker_stop;	/* asked to go */
 	int64_t		 forker_deadline_ms;
@@ -284,7 +291,8 @@ struct ctl {
 	bool		 shutting_down;
 	void		(*stopped)(void *);
 	void		*stopped_arg;
-	uint64_t	 shutdown_timer;
+	uint64_t	 shutdown_timer;	/* its hard deadline */
+	bool		 shutdown_killed;	/* everything was killed */
 	struct detached	**detached;	/* scancels no worker waits on */
 	size_t		 ndetached;
 };
@@ -621,8 +629,8 @@ instance_free(struct instance *in)
 		loop_timer_cancel(in->ctl->loop, in->change_timer);
 	if (in->forker_timer != 0)
 		loop_timer_cancel(in->ctl->loop, in->forker_timer);
-	if (in->forker_pid > 0)
-		loop_pid_unwatch(in->ctl->loop, in->forker_pid);
+	loop_pid_unwatch(in->ctl->loop, in->forker_watch);
+	loop_pid_unwatch(in->ctl->loop, in->sched_watch);
 	for (i = 0; i < in->nworkers; i++)
 		worker_free(in->workers[i]);
 	free(in->workers);
@@ -655,6 +663,7 @@ ctl_free(struct ctl *c)
 
 	if (c == NULL)
 		return;
+	loop_timer_cancel(c->loop, c->shutdown_timer);
 	for (i = 0; i < c->ninst; i++) {
 		if (c->inst[i]->timer != 0)
 			loop_timer_cancel(c->loop, c->inst[i]->timer);
@@ -767,8 +776,7 @@ worker_remove(struct worker *w)
 		loop_timer_cancel(c->loop, w->reclaim_timer);
 	if (in->dask != NULL)
 		dask_cancel(in->dask, w);
-	if (w->pid > 0)
-		loop_pid_unwatch(c->loop, w->pid);
+	loop_pid_unwatch(c->loop, w->pid_watch);
 	pool_release(in->cp->pool, w->slot);
 	forget_worker(w);
 	for (i = 0; i < in->nworkers; i++) {
@@ -1235,8 +1243,8 @@ forker_start(struct instance *in)
 		    "start by exec", err);
 		return;
 	}
-	if (loop_pid_watch(in->ctl->loop, in->forker_pid, on_forker_exit,
-	    in) == -1)
+	if ((in->forker_watch = loop_pid_watch(in->ctl->loop,
+	    in->forker_pid, on_forker_exit, in)) == 0)
 		log_warn("pidfd for forker pid %d", (int)in->forker_pid);
 	snprintf(err, sizeof(err), "%d %llu\n", (int)in->forker_pid,
 	    (unsigned long long)launch_start_time(in->forker_pid));
@@ -1266,7 +1274,8 @@ forker_adopt(struct instance *in)
 		pid = 0;
 	fclose(f);
 	if (pid <= 1 || start == 0 || launch_start_time(pid) != start ||
-	    loop_pid_watch(in->ctl->loop, pid, on_forker_exit, in) == -1) {
+	    (in->forker_watch = loop_pid_watch(in->ctl->loop, pid,
+	    on_forker_exit, in)) == 0) {
 		unlink(in->forker_pidfile);
 		return;
 	}
@@ -1967,7 +1976,8 @@ worker_launch(struct instance *in)
 		worker_free(w);
 		return false;
 	}
-	if (loop_pid_watch(c->loop, w->pid, on_worker_exit, w) == -1)
+	if ((w->pid_watch = loop_pid_watch(c->loop, w->pid, on_worker_exit,
+	    w)) == 0)
 		log_warn("pidfd for worker pid %d", (int)w->pid);
 	w->start_time = launch_start_time(w->pid);
 	persist_worker(w);
@@ -3261,7 +3271,8 @@ instance_start(struct instance *in)
 		instance_fail(in, "cannot start the scheduler: %s", err);
 		return;
 	}
-	if (loop_pid_watch(c->loop, in->sched_pid, on_sched_exit, in) == -1)
+	if ((in->sched_watch = loop_pid_watch(c->loop, in->sched_pid,
+	    on_sched_exit, in)) == 0)
 		log_warn("pidfd for scheduler pid %d", (int)in->sched_pid);
 	in->sched_start = launch_start_time(in->sched_pid);
 	persist_instance(in);
@@ -4130,7 +4141,8 @@ restore_worker(struct instance *in, const struct store_worker *sw)
 		return;
 	}
 	w->state = (enum wstate)st;
-	if (loop_pid_watch(c->loop, w->pid, on_worker_exit, w) == -1)
+	if ((w->pid_watch = loop_pid_watch(c->loop, w->pid, on_worker_exit,
+	    w)) == 0)
 		log_warn("pidfd for worker pid %d", (int)w->pid);
 	in->workers = xrealloc(in->workers,
 	    (in->nworkers + 1) * sizeof(*in->workers));
@@ -4217,8 +4229,8 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 	store_workers_free(sws, n);
 	sched_alive = proc_alive(in->sched_pid, in->sched_start);
 	if (sched_alive) {
-		if (loop_pid_watch(c->loop, in->sched_pid, on_sched_exit,
-		    in) == -1)
+		if ((in->sched_watch = loop_pid_watch(c->loop, in->sched_pid,
+		    on_sched_exit, in)) == 0)
 			log_warn("pidfd for scheduler pid %d",
 			    (int)in->sched_pid);
 	} else {
@@ -4367,7 +4379,7 @@ shutdown_kill_all(struct ctl *c)
 	}
 }
 
-static bool
+bool
 ctl_idle(struct ctl *c)
 {
 	size_t i;
@@ -4398,6 +4410,71 @@ ctl_check_shutdown(struct ctl *c)
 		done(c->stopped_arg);
 }
 
+/* The processes a shutdown still waits for, as "pid 12, pid 34". */
+static void
+shutdown_left(struct ctl *c, char *buf, size_t len)
+{
+	size_t i, j, o = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < c->ninst && o < len; i++) {
+		struct instance *in = c->inst[i];
+
+		for (j = 0; j < in->nworkers && o < len; j++)
+			o += (size_t)snprintf(buf + o, len - o, "%sworker pid %d",
+			    o > 0 ? ", " : "", (int)in->workers[j]->pid);
+		if (in->sched_pid > 0 && o < len)
+			o += (size_t)snprintf(buf + o, len - o, "%sscheduler "
+			    "pid %d", o > 0 ? ", " : "", (int)in->sched_pid);
+	}
+}
+
+static void shutdown_deadline(void *arg);
+
+static void
+shutdown_kill_now(struct ctl *c)
+{
+	shutdown_kill_all(c);
+	if (c->shutdown_timer != 0)
+		loop_timer_cancel(c->loop, c->shutdown_timer);
+	c->shutdown_killed = true;
+	c->shutdown_timer = loop_timer_add(c->loop, SHUTDOWN_KILL_MS,
+	    shutdown_deadline, c);
+	ctl_check_shutdown(c);
+}
+
+/*
+ * Nothing keeps a shutdown past its deadlines: after the graceful one
+ * everything is killed; after the kill one the daemon leaves whatever it
+ * did not hear exit, whose records stay for the next start to adopt or
+ * clean up.
+ */
+static void
+shutdown_deadline(void *arg)
+{
+	struct ctl *c = arg;
+	void (*done)(void *);
+	char left[512];
+
+	c->shutdown_timer = 0;
+	shutdown_left(c, left, sizeof(left));
+	if (!c->shutdown_killed) {
+		events_add(c->events, NULL, "shutdown", "not done after %d s "
+		    "(%s): killing every worker and scheduler now",
+		    SHUTDOWN_GRACE_MS / 1000, left[0] != '\0' ? left :
+		    "Slurm jobs");
+		shutdown_kill_now(c);
+		return;
+	}
+	events_add(c->events, NULL, "shutdown", "%s not heard to exit %d s "
+	    "after a kill: leaving; the next start adopts or ends them",
+	    left[0] != '\0' ? left : "Slurm jobs", SHUTDOWN_KILL_MS / 1000);
+	done = c->stopped;
+	c->stopped = NULL;
+	if (done != NULL)
+		done(c->stopped_arg);
+}
+
 void
 ctl_shutdown(struct ctl *c)
 {
@@ -4406,12 +4483,14 @@ ctl_shutdown(struct ctl *c)
 	if (c->shutting_down) {
 		events_add(c->events, NULL, "shutdown", "asked again: killing "
 		    "every worker and scheduler now");
-		shutdown_kill_all(c);
+		shutdown_kill_now(c);
 		return;
 	}
 	c->shutting_down = true;
 	events_add(c->events, NULL, "shutdown", "stopping %zu instance(s)",
 	    c->ninst);
+	c->shutdown_timer = loop_timer_add(c->loop, SHUTDOWN_GRACE_MS,
+	    shutdown_deadline, c);
 	for (i = 0; i < c->ninst; i++)
 		instance_stop(c->inst[i]);
 	ctl_check_shutdown(c);

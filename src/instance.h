@@ -95,9 +95,13 @@ int ctl_restore(struct ctl *c, char *err, size_t errlen);
 /*
  * Stops every instance (workers retired, then scheduler) and calls the
  * config's stopped() once no process is left.  A second call kills
- * everything at once.
+ * everything at once.  Hard deadlines: 90 s, then everything is killed;
+ * 10 s after a kill, stopped() is called whatever is left (ctl_idle()
+ * tells).
  */
 void ctl_shutdown(struct ctl *c);
+/* True when no process or Slurm command of the controller is left. */
+bool ctl_idle(struct ctl *c);
 /* True once an instance marked with ctl_fatal_start() failed to start. */
 bool ctl_failed(const struct ctl *c);
 

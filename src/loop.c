@@ -23,6 +23,7 @@ struct reg {
 	bool		 dead;
 	loop_fd_cb	 fd_cb;
 	pid_t		 pid;
+	uint64_t	 pid_id;	/* the watch's key */
 	loop_pid_cb	 pid_cb;
 	void		*arg;
 	struct reg	*next_dead;
@@ -52,6 +53,7 @@ struct loop {
 	struct timer	*timers;
 	size_t		 ntimers;
 	uint64_t	 next_timer_id;
+	uint64_t	 next_pid_id;
 	struct sig	*sigs;
 	size_t		 nsigs;
 	bool		 stop;
@@ -65,8 +67,10 @@ reg_track(struct loop *l, struct reg *r)
 	l->regs[l->nregs++] = r;
 }
 
+/* An fd registration by its fd, a pid watch by its id (never by its pid:
+ * two owners may watch one process). */
 static struct reg *
-reg_untrack(struct loop *l, enum reg_kind kind, int fd, pid_t pid)
+reg_untrack(struct loop *l, enum reg_kind kind, int fd, uint64_t pid_id)
 {
 	size_t i;
 
@@ -76,7 +80,7 @@ reg_untrack(struct loop *l, enum reg_kind kind, int fd, pid_t pid)
 		if (r->kind != kind)
 			continue;
 		if ((kind == REG_FD && r->fd == fd) ||
-		    (kind == REG_PID && r->pid == pid)) {
+		    (kind == REG_PID && r->pid_id == pid_id)) {
 			l->regs[i] = l->regs[--l->nregs];
 			return r;
 		}
@@ -253,38 +257,45 @@ loop_timer_cancel(struct loop *l, uint64_t id)
 	}
 }
 
-int
+uint64_t
 loop_pid_watch(struct loop *l, pid_t pid, loop_pid_cb cb, void *arg)
 {
 	struct epoll_event ev;
 	struct reg *r;
-	int fd;
+	int fd, e;
 
 	fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (fd == -1)
-		return -1;
+		return 0;
 	r = xcalloc(1, sizeof(*r));
 	r->kind = REG_PID;
 	r->fd = fd;
 	r->pid = pid;
+	r->pid_id = ++l->next_pid_id;
 	r->pid_cb = cb;
 	r->arg = arg;
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
 	ev.data.ptr = r;
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		e = errno;
 		close(fd);
 		free(r);
-		return -1;
+		errno = e;
+		return 0;
 	}
 	reg_track(l, r);
-	return 0;
+	return r->pid_id;
 }
 
 void
-loop_pid_unwatch(struct loop *l, pid_t pid)
+loop_pid_unwatch(struct loop *l, uint64_t id)
 {
-	struct reg *r = reg_untrack(l, REG_PID, 0, pid);
+	struct reg *r;
+
+	if (id == 0)
+		return;
+	r = reg_untrack(l, REG_PID, 0, id);
 
 	if (r == NULL)
 		return;
@@ -375,7 +386,7 @@ run_pid(struct loop *l, struct reg *r)
 		else
 			status = info.si_status & 0x7f;
 	}
-	loop_pid_unwatch(l, pid);
+	loop_pid_unwatch(l, r->pid_id);
 	cb(pid, status, arg);
 }
 

@@ -35,10 +35,15 @@ uint64_t loop_timer_add(struct loop *l, int64_t delay_ms, loop_timer_cb cb,
     void *arg);
 void loop_timer_cancel(struct loop *l, uint64_t id);	/* 0 or stale: no-op */
 
-/* Watches pid through a pidfd; cb once when it exits (reaped if a child).
- * -1 with errno if the process is already gone (ESRCH). */
-int loop_pid_watch(struct loop *l, pid_t pid, loop_pid_cb cb, void *arg);
-void loop_pid_unwatch(struct loop *l, pid_t pid);
+/*
+ * Watches pid through a pidfd; cb once when it exits (reaped if a child).
+ * Returns the watch's id (> 0, never reused), or 0 with errno if the
+ * process is already gone (ESRCH).  Several watches of one pid are
+ * independent: each is removed by its own id, as timers are.
+ */
+uint64_t loop_pid_watch(struct loop *l, pid_t pid, loop_pid_cb cb,
+    void *arg);
+void loop_pid_unwatch(struct loop *l, uint64_t id);	/* 0, stale: no-op */
 
 /* Blocks signo and delivers it through the signalfd. */
 int loop_signal(struct loop *l, int signo, loop_signal_cb cb, void *arg);

@@ -439,7 +439,12 @@ run_daemon_with(struct daemon *d, struct config_pool **slurm)
 	}
 	loop_run(d->loop);
 	rc = ctl_failed(d->ctl) ? 1 : 0;
-	if (d->up)
+	if (d->up && !ctl_idle(d->ctl)) {
+		rc = 1;
+		log_warnx("edask: stopped at the shutdown deadline with "
+		    "processes left (see the shutdown event); the next start "
+		    "adopts or ends them");
+	} else if (d->up)
 		log_info("edask: %s", rc == 0 ? "stopped; no process left" :
 		    "stopped after a start failure; no process left");
 out:

@@ -59,6 +59,7 @@ struct notebook {
 	char		**env;
 	/* the process */
 	pid_t		 pid;
+	uint64_t	 watch;		/* loop_pid_watch() id */
 	uint64_t	 start_time;
 	int		 port;
 	char		 token[2 * TOKEN_BYTES + 1];
@@ -132,8 +133,7 @@ notebook_free(struct notebook *nb)
 	if (nb == NULL)
 		return;
 	cancel_all(nb);
-	if (nb->pid > 0)
-		loop_pid_unwatch(nb->loop, nb->pid);
+	loop_pid_unwatch(nb->loop, nb->watch);
 	free(nb->python);
 	free(nb->dir);
 	free(nb->runtime_dir);
@@ -439,7 +439,8 @@ notebook_start(struct notebook *nb, char *err, size_t errlen)
 		return -1;
 	}
 	nb->start_time = launch_start_time(nb->pid);
-	if (loop_pid_watch(nb->loop, nb->pid, on_exit_cb, nb) == -1)
+	if ((nb->watch = loop_pid_watch(nb->loop, nb->pid, on_exit_cb,
+	    nb)) == 0)
 		log_warn("pidfd for notebook pid %d", (int)nb->pid);
 	notify(nb, NOTEBOOK_STARTED, "notebook server pid %d on "
 	    "127.0.0.1:%d, folder %s, log %s", (int)nb->pid, nb->port,
@@ -457,7 +458,7 @@ notebook_adopt(struct notebook *nb, pid_t pid, uint64_t start_time,
 	    strlen(token) >= sizeof(nb->token) ||
 	    launch_start_time(pid) != start_time || start_time == 0)
 		return -1;
-	if (loop_pid_watch(nb->loop, pid, on_exit_cb, nb) == -1)
+	if ((nb->watch = loop_pid_watch(nb->loop, pid, on_exit_cb, nb)) == 0)
 		return -1;
 	nb->pid = pid;
 	nb->start_time = start_time;

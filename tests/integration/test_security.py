@@ -4,13 +4,15 @@ the state folder is its owner's alone."""
 import http.client
 import os
 import resource
+import signal
 import socket
+import sqlite3
 import stat
 import threading
 import time
 import urllib.request
 
-from conftest import wait_for
+from conftest import spec, wait_for
 
 
 def host_port(e):
@@ -167,3 +169,35 @@ def test_state_folder_is_private(edask):
         p = os.path.join(e.state, name)
         if os.path.isfile(p):
             assert stat.S_IMODE(os.stat(p).st_mode) & 0o077 == 0, name
+
+
+def test_one_pid_named_twice_does_not_hold_shutdown(edask, tmp_path):
+    """A database whose scheduler and worker rows name the same live pid:
+    watches keyed by pid let one removal take the other, and `up` waited
+    on an exit it could no longer hear (two SIGTERMs ignored for minutes).
+    Watches are keyed by their own id; shutdown ends on time."""
+    fake = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "fake_python.py")
+    mode = tmp_path / "mode"
+    mode.write_text("ok")
+    e = edask(args=["--gpus", "1"],
+              specs=[spec(min=1, max=1, extra="python: %s\n" % fake)],
+              env={"FAKE_SCHED_MODE_FILE": str(mode),
+                   "FAKE_WORKERS_REGISTER": "1"})
+    e.wait_started()
+    inst = e.wait_running(1)
+    worker_pid = inst["workers"][0]["pid"]
+    e.proc.kill()
+    e.proc.wait()
+    os.kill(worker_pid, signal.SIGKILL)
+    con = sqlite3.connect(os.path.join(e.state, "edask.db"))
+    con.execute("UPDATE workers SET pid = (SELECT sched_pid FROM instances"
+                " WHERE name = 'dask'), start_time = (SELECT sched_start"
+                " FROM instances WHERE name = 'dask')")
+    con.commit()
+    con.close()
+    e.start()
+    e.wait_started()
+    t0 = time.monotonic()
+    assert e.stop(timeout=60) == 0, e.log()[-3000:]
+    assert time.monotonic() - t0 < 60

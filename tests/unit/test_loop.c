@@ -141,7 +141,7 @@ test_child_exit_through_pidfd(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0)
 		_exit(7);
-	assert_int_equal(loop_pid_watch(r.l, pid, on_exit_cb, &r), 0);
+	assert_true(loop_pid_watch(r.l, pid, on_exit_cb, &r) > 0);
 	loop_run(r.l);
 	assert_int_equal(r.pid, pid);
 	assert_true(WIFEXITED(r.status));
@@ -165,12 +165,45 @@ test_killed_child_reports_signal(void **state)
 		pause();
 		_exit(0);
 	}
-	assert_int_equal(loop_pid_watch(r.l, pid, on_exit_cb, &r), 0);
+	assert_true(loop_pid_watch(r.l, pid, on_exit_cb, &r) > 0);
 	kill(pid, SIGKILL);
 	loop_run(r.l);
 	assert_true(WIFSIGNALED(r.status));
 	assert_int_equal(WTERMSIG(r.status), SIGKILL);
 	loop_free(r.l);
+}
+
+/* Two owners watch one process (a database that names one pid for a
+ * scheduler and a worker): removing one watch must leave the other, which
+ * still hears the exit.  Keyed by pid, the removal took both, and the
+ * daemon waited for an exit it would never hear. */
+static void
+test_two_watches_of_one_pid(void **state)
+{
+	struct rec a = { 0 }, b = { 0 };
+	uint64_t ida, idb;
+	pid_t pid;
+
+	(void)state;
+	a.l = b.l = loop_new();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		pause();
+		_exit(0);
+	}
+	ida = loop_pid_watch(a.l, pid, on_exit_cb, &a);
+	idb = loop_pid_watch(b.l, pid, on_exit_cb, &b);
+	assert_true(ida > 0 && idb > 0 && ida != idb);
+	loop_pid_unwatch(a.l, ida);
+	loop_pid_unwatch(a.l, ida);		/* stale: no-op */
+	loop_pid_unwatch(a.l, 0);
+	kill(pid, SIGKILL);
+	loop_run(b.l);
+	assert_int_equal(b.pid, pid);
+	assert_true(WIFSIGNALED(b.status));
+	assert_int_equal(a.pid, 0);
+	loop_free(a.l);
 }
 
 static void
@@ -217,6 +250,7 @@ main(void)
 		cmocka_unit_test(test_fd_callback_and_removal),
 		cmocka_unit_test(test_child_exit_through_pidfd),
 		cmocka_unit_test(test_killed_child_reports_signal),
+		cmocka_unit_test(test_two_watches_of_one_pid),
 		cmocka_unit_test(test_signal_through_signalfd),
 		cmocka_unit_test(test_stop_before_run_returns_at_once),
 	};
