@@ -359,6 +359,7 @@ ctl_status(int rc)
 	case CTL_ECONFLICT:
 		return 409;
 	case CTL_ESHUTDOWN:
+	case CTL_ESTORE:
 		return 503;
 	default:
 		return 400;
@@ -478,8 +479,14 @@ route(struct api *a, struct MHD_Connection *conn, struct req *rq,
 	bool get = is_read(method);
 
 	if (strcmp(url, "/healthz") == 0) {
+		const char *why = ctl_degraded(a->ctl);
+
 		if (!get)
 			goto not_allowed;
+		if (why != NULL)
+			return reply_json(conn, 503, json_pack("{s:b,s:s,s:s}",
+			    "ok", 0, "degraded", why, "version",
+			    EDASK_VERSION));
 		return reply_json(conn, 200, json_pack("{s:b,s:s}", "ok", 1,
 		    "version", EDASK_VERSION));
 	}

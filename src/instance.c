@@ -295,6 +295,10 @@ struct ctl {
 	bool		 shutdown_killed;	/* everything was killed */
 	struct detached	**detached;	/* scancels no worker waits on */
 	size_t		 ndetached;
+	/* the last store write failed: degraded until one succeeds */
+	bool		 store_degraded;
+	char		 store_error[256];
+	uint64_t	 store_failures;	/* writes that failed, ever */
 };
 
 /* A scancel of a job that no worker tracks any more. */
@@ -341,6 +345,44 @@ ev(struct instance *in, const char *kind, const char *fmt, ...)
 /* --------------------------------------------------------- persistence */
 
 static void persist_instance(struct instance *in);
+/* Formats err and returns code: `return ctlerr(CTL_ENOENT, ...)`. */
+static int ctlerr(int code, char *err, size_t errlen, const char *fmt, ...)
+    PRINTF(4, 5);
+
+/*
+ * Every store write reports here.  A failure marks the daemon degraded
+ * (GET /healthz answers 503, /metrics says so) until a write succeeds;
+ * the change of state is an event either way.  The event's own write may
+ * fail too: the flag is set first, so that reports nothing new.
+ */
+static void
+store_result(struct ctl *c, int rc, const char *err)
+{
+	if (rc == 0) {
+		if (c->store_degraded) {
+			c->store_degraded = false;
+			events_add(c->events, NULL, "store", "writes succeed "
+			    "again (the last failure: %s)", c->store_error);
+		}
+		return;
+	}
+	c->store_failures++;
+	log_warnx("%s", err);
+	if (!c->store_degraded) {
+		c->store_degraded = true;
+		strlcpy_(c->store_error, err, sizeof(c->store_error));
+		events_add(c->events, NULL, "store", "degraded: %s; changes are "
+		    "refused (503) until writes succeed again", err);
+	} else {
+		strlcpy_(c->store_error, err, sizeof(c->store_error));
+	}
+}
+
+const char *
+ctl_degraded(const struct ctl *c)
+{
+	return c->store_degraded ? c->store_error : NULL;
+}
 
 /* Every instance state change goes through here, to the store. */
 static void
@@ -356,21 +398,27 @@ instance_set_state(struct instance *in, enum istate st)
  * failed write is logged and the daemon goes on: the processes matter more
  * than the record of them.
  */
-static void
-persist_instance(struct instance *in)
+/*
+ * The instance's record as it would be with spec and state: a mutation
+ * writes it before it changes anything in memory, so that what it answers
+ * is what the database holds.  0, or -1 with err.
+ */
+static int
+instance_record_put(struct instance *in, const struct spec *sp,
+    enum istate state, char *err, size_t errlen)
 {
 	struct store_instance si;
-	json_t *spec = spec_to_json(in->spec);
-	char err[256];
+	json_t *spec = spec_to_json(sp);
 	char *spec_json = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
+	int rc;
 
 	json_decref(spec);
 	if (spec_json == NULL)
-		fatalx("cannot encode the spec of %s", in->spec->name);
+		fatalx("cannot encode the spec of %s", sp->name);
 	memset(&si, 0, sizeof(si));
-	si.name = in->spec->name;
+	si.name = sp->name;
 	si.spec_json = spec_json;
-	si.state = (char *)istate_name[in->state];
+	si.state = (char *)istate_name[state];
 	si.error = in->error;
 	si.sched_addr = in->sched_addr != NULL ? in->sched_addr : "";
 	si.dash_url = in->dash_url != NULL ? in->dash_url : "";
@@ -378,9 +426,31 @@ persist_instance(struct instance *in)
 	si.sched_start = in->sched_start;
 	si.next_worker_id = in->next_worker_id;
 	si.created_ms = in->created_ms;
-	if (store_instance_put(in->ctl->store, &si, err, sizeof(err)) == -1)
-		log_warnx("%s", err);
+	rc = store_instance_put(in->ctl->store, &si, err, errlen);
+	store_result(in->ctl, rc, err);
 	free(spec_json);
+	return rc;
+}
+
+/* A mutation's write ahead; CTL_ESTORE with the reason when it failed. */
+static int
+instance_write_ahead(struct instance *in, const struct spec *sp,
+    enum istate state, char *err, size_t errlen)
+{
+	char why[256];
+
+	if (instance_record_put(in, sp, state, why, sizeof(why)) == 0)
+		return 0;
+	return ctlerr(CTL_ESTORE, err, errlen, "not saved, nothing changed: "
+	    "%s", why);
+}
+
+static void
+persist_instance(struct instance *in)
+{
+	char err[256];
+
+	(void)instance_record_put(in, in->spec, in->state, err, sizeof(err));
 }
 
 static struct instance *ctl_by_id(struct ctl *c, int id);
@@ -420,8 +490,8 @@ persist_worker(struct worker *w)
 	sw.reclaim_deadline_ms = w->reclaim_for >= 0 ?
 	    w->reclaim_deadline_wall_ms : 0;
 	sw.job_id = w->job_id;
-	if (store_worker_put(w->inst->ctl->store, &sw, err, sizeof(err)) == -1)
-		log_warnx("%s", err);
+	store_result(w->inst->ctl, store_worker_put(w->inst->ctl->store, &sw,
+	    err, sizeof(err)), err);
 }
 
 static void
@@ -429,9 +499,8 @@ forget_worker(struct worker *w)
 {
 	char err[256];
 
-	if (store_worker_delete(w->inst->ctl->store, w->inst->spec->name,
-	    w->id, err, sizeof(err)) == -1)
-		log_warnx("%s", err);
+	store_result(w->inst->ctl, store_worker_delete(w->inst->ctl->store,
+	    w->inst->spec->name, w->id, err, sizeof(err)), err);
 }
 
 static void
@@ -440,8 +509,8 @@ on_event(const struct event *e, void *arg)
 	struct ctl *c = arg;
 	char err[256];
 
-	if (store_event_add(c->store, e, EVENTS_KEPT, err, sizeof(err)) == -1)
-		log_warnx("%s", err);
+	store_result(c, store_event_add(c->store, e, EVENTS_KEPT, err,
+	    sizeof(err)), err);
 }
 
 static void
@@ -552,6 +621,46 @@ daemon_id(struct ctl *c, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * A database that is missing or empty where instance folders say one was
+ * kept (truncated, or removed by hand) would start blank: every instance
+ * forgotten, its processes unmanaged.  Refused, with the way to start
+ * fresh on purpose.
+ */
+static int
+refuse_blank_db(const char *state_dir, const char *path, char *err,
+    size_t errlen)
+{
+	char *dir = xasprintf("%s/instances", state_dir);
+	struct dirent *de;
+	struct stat st;
+	size_t n = 0;
+	DIR *d;
+
+	if (stat(path, &st) == 0 && st.st_size > 0) {
+		free(dir);
+		return 0;
+	}
+	if ((d = opendir(dir)) != NULL) {
+		while ((de = readdir(d)) != NULL)
+			if (de->d_name[0] != '.')
+				n++;
+		closedir(d);
+	}
+	if (n == 0) {
+		free(dir);
+		return 0;
+	}
+	seterr(err, errlen, "store: %s is %s, but %s holds %zu instance "
+	    "folder(s): refusing to start on a blank database, which would "
+	    "forget those instances and leave their processes unmanaged.  To "
+	    "start fresh on purpose, stop those processes, move %s and %s* "
+	    "away, and start again", path, stat(path, &st) == 0 ? "empty" :
+	    "missing", dir, n, dir, path);
+	free(dir);
+	return -1;
+}
+
 struct ctl *
 ctl_new(struct loop *l, const struct ctl_config *cfg, char *err,
     size_t errlen)
@@ -562,7 +671,8 @@ ctl_new(struct loop *l, const struct ctl_config *cfg, char *err,
 
 	c = xcalloc(1, sizeof(*c));
 	path = xasprintf("%s/edask.db", cfg->state_dir);
-	if (store_open(path, &c->store, err, errlen) == -1) {
+	if (refuse_blank_db(cfg->state_dir, path, err, errlen) == -1 ||
+	    store_open(path, &c->store, err, errlen) == -1) {
 		free(path);
 		free(c);
 		return NULL;
@@ -3346,11 +3456,6 @@ instance_continue_stop(struct instance *in)
 
 /* ------------------------------------------------------------- control */
 
-/* Formats err and returns code: `return ctlerr(CTL_ENOENT, ...)`. */
-static int
-ctlerr(int code, char *err, size_t errlen, const char *fmt, ...)
-    PRINTF(4, 5);
-
 static int
 ctlerr(int code, char *err, size_t errlen, const char *fmt, ...)
 {
@@ -3651,6 +3756,15 @@ instance_running(const struct instance *in)
 	    in->state == I_STOPPING;
 }
 
+/* Takes back an instance_new() whose record could not be written. */
+static void
+ctl_forget_new(struct ctl *c, struct instance *in)
+{
+	ASSERT(c->ninst > 0 && c->inst[c->ninst - 1] == in);
+	c->ninst--;
+	instance_free(in);
+}
+
 int
 ctl_deploy(struct ctl *c, struct spec *spec, enum ctl_deployed *what,
     char *err, size_t errlen)
@@ -3672,8 +3786,12 @@ ctl_deploy(struct ctl *c, struct spec *spec, enum ctl_deployed *what,
 	in = ctl_find(c, spec->name);
 	if (in == NULL) {
 		in = instance_new(c, spec);
+		if ((rc = instance_write_ahead(in, spec, in->state, err,
+		    errlen)) != 0) {
+			ctl_forget_new(c, in);
+			return rc;
+		}
 		*what = CTL_CREATED;
-		persist_instance(in);
 		ev(in, "deployed", "min %d, max %d%s, %d GPU(s) and %d "
 		    "thread(s) per worker, pool %s", spec->workers.min,
 		    in->max, spec->workers.max == SPEC_MAX_ALL ?
@@ -3706,6 +3824,11 @@ ctl_deploy(struct ctl *c, struct spec *spec, enum ctl_deployed *what,
 		    spec->name, fields, spec->name);
 		spec_free(spec);
 		return CTL_ECONFLICT;
+	}
+	if ((rc = instance_write_ahead(in, spec, in->state, err,
+	    errlen)) != 0) {
+		spec_free(spec);
+		return rc;
 	}
 	ev(in, "updated", "spec changed: min %d -> %d, max %d -> %d%s%s",
 	    in->spec->workers.min, spec->workers.min, in->max,
@@ -3764,6 +3887,7 @@ int
 ctl_start(struct ctl *c, const char *name, char *err, size_t errlen)
 {
 	struct instance *in = ctl_find(c, name);
+	int rc;
 
 	if (in == NULL)
 		return ctlerr(CTL_ENOENT, err, errlen,
@@ -3782,6 +3906,9 @@ ctl_start(struct ctl *c, const char *name, char *err, size_t errlen)
 		    "being undeployed" : "still stopping");
 	if (in->state == I_STARTING || in->state == I_STARTED)
 		return 0;
+	if ((rc = instance_write_ahead(in, in->spec, I_STARTING, err,
+	    errlen)) != 0)
+		return rc;
 	instance_reset_run(in);
 	instance_start(in);
 	return 0;
@@ -3791,13 +3918,18 @@ int
 ctl_stop(struct ctl *c, const char *name, char *err, size_t errlen)
 {
 	struct instance *in = ctl_find(c, name);
+	int rc;
 
 	if (in == NULL)
 		return ctlerr(CTL_ENOENT, err, errlen,
 		    "no instance named \"%s\"",
 		    name);
-	if (in->state == I_STARTING || in->state == I_STARTED)
-		instance_stop(in);
+	if (in->state != I_STARTING && in->state != I_STARTED)
+		return 0;
+	if ((rc = instance_write_ahead(in, in->spec, I_STOPPING, err,
+	    errlen)) != 0)
+		return rc;
+	instance_stop(in);
 	return 0;
 }
 
@@ -3865,6 +3997,25 @@ ctl_undeploy(struct ctl *c, const char *name, bool *removed, char *err,
 		return ctlerr(CTL_ENOENT, err, errlen,
 		    "no instance named \"%s\"",
 		    name);
+	/* one removed at once is gone from the database before the answer */
+	if (!instance_running(in) && in->nworkers == 0 && in->sched_pid == 0 &&
+	    in->nb == NULL && in->forker_pid == 0) {
+		char why[256];
+		int rc = store_instance_delete(c->store, in->spec->name, why,
+		    sizeof(why));
+
+		store_result(c, rc, why);
+		if (rc != 0)
+			return ctlerr(CTL_ESTORE, err, errlen, "not saved, "
+			    "nothing changed: %s", why);
+	} else if (!in->undeploy && (in->state == I_STARTING ||
+	    in->state == I_STARTED)) {
+		int rc = instance_write_ahead(in, in->spec, I_STOPPING, err,
+		    errlen);
+
+		if (rc != 0)
+			return rc;
+	}
 	if (!in->undeploy) {
 		in->undeploy = true;
 		ev(in, "undeploying", "stopping, then removing the instance");
@@ -3905,6 +4056,10 @@ ctl_scale(struct ctl *c, const char *name, bool has_min, int min,
 	if (spec_equal(s, in->spec)) {
 		spec_free(s);
 		return 0;
+	}
+	if ((rc = instance_write_ahead(in, s, in->state, err, errlen)) != 0) {
+		spec_free(s);
+		return rc;
 	}
 	ev(in, "scaled", "min %d -> %d, max %d -> %d", in->spec->workers.min,
 	    s->workers.min, in->max, s->workers.max == SPEC_MAX_ALL ?
@@ -4679,6 +4834,15 @@ ctl_metrics_text(struct ctl *c)
 	struct strbuf b = { NULL, 0, 0 };
 	size_t i, k;
 
+	metrics_header(&b, "edask_store_degraded", "gauge",
+	    "1 while the state database's writes fail (changes are refused "
+	    "with 503), else 0.");
+	metrics_sample(&b, "edask_store_degraded", NULL,
+	    c->store_degraded ? 1 : 0);
+	metrics_header(&b, "edask_store_write_failures_total", "counter",
+	    "State database writes that failed.");
+	metrics_sample(&b, "edask_store_write_failures_total", NULL,
+	    (double)c->store_failures);
 	metrics_header(&b, "edask_instance_workers", "gauge",
 	    "Workers of an instance by state.");
 	for (i = 0; i < c->ninst; i++)

@@ -55,6 +55,8 @@ void ctl_free(struct ctl *c);
 #define CTL_ENOENT	(-2)	/* no such instance (404) */
 #define CTL_ECONFLICT	(-3)	/* not in this state (409) */
 #define CTL_ESHUTDOWN	(-4)	/* the daemon is shutting down (503) */
+#define CTL_ESTORE	(-5)	/* the change could not be saved (503);
+				 * nothing changed */
 
 enum ctl_deployed { CTL_CREATED, CTL_UNCHANGED, CTL_UPDATED };
 
@@ -100,6 +102,8 @@ int ctl_restore(struct ctl *c, char *err, size_t errlen);
  * tells).
  */
 void ctl_shutdown(struct ctl *c);
+/* The last store write's error while writes fail (borrowed), else NULL. */
+const char *ctl_degraded(const struct ctl *c);
 /* True when no process or Slurm command of the controller is left. */
 bool ctl_idle(struct ctl *c);
 /* True once an instance marked with ctl_fatal_start() failed to start. */

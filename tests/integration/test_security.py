@@ -201,3 +201,93 @@ def test_one_pid_named_twice_does_not_hold_shutdown(edask, tmp_path):
     t0 = time.monotonic()
     assert e.stop(timeout=60) == 0, e.log()[-3000:]
     assert time.monotonic() - t0 < 60
+
+
+def fake_spec(name, mx):
+    fake = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "fake_python.py")
+    return spec(name=name, min=0, max=mx, extra="python: %s\n" % fake)
+
+
+def metric(e, name):
+    with urllib.request.urlopen(e.url + "/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return None
+
+
+def test_nothing_acknowledged_that_is_not_saved(edask, tmp_path):
+    """The database cannot take a write (here another process holds its
+    write lock, as a full disk refuses one): changes answer 503, memory
+    stays as it was, /healthz and /metrics say degraded until a write
+    succeeds, and what was acknowledged is what a restart finds."""
+    mode = tmp_path / "mode"
+    mode.write_text("ok")
+    e = edask(serve=True, env={"FAKE_SCHED_MODE_FILE": str(mode)})
+    status, doc = e.request("POST", "/v1/instances",
+                            fake_spec("a", 2).encode())
+    assert status == 201, doc
+    e.wait_started("a")
+    assert e.get("/healthz")["ok"] is True
+
+    lock = sqlite3.connect(os.path.join(e.state, "edask.db"),
+                           isolation_level=None, timeout=30)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        status, doc = e.request("PATCH", "/v1/instances/a",
+                                b'{"max": 1}')
+        assert status == 503, doc
+        assert "not saved, nothing changed" in doc["error"], doc
+        assert e.instance("a")["max"] == 2
+        status, doc = e.request("POST", "/v1/instances",
+                                fake_spec("b", 1).encode())
+        assert status == 503, doc
+        e.get("/v1/instances/b", expect=404)
+        status, doc = e.request("POST", "/v1/instances/a/stop")
+        assert status == 503, doc
+        assert e.instance("a")["state"] == "started"
+        health = e.get("/healthz", expect=503)
+        assert health["ok"] is False and "locked" in health["degraded"]
+        assert metric(e, "edask_store_degraded") == 1
+        assert metric(e, "edask_store_write_failures_total") >= 3
+    finally:
+        lock.rollback()
+        lock.close()
+    status, doc = e.request("PATCH", "/v1/instances/a", b'{"max": 3}')
+    assert status == 200, doc
+    assert e.get("/healthz")["ok"] is True
+    assert metric(e, "edask_store_degraded") == 0
+    assert any("writes succeed again" in x["message"]
+               for x in e.events(kind="store"))
+
+    # kill -9: the restart finds what was acknowledged, and nothing else
+    e.proc.kill()
+    e.proc.wait()
+    e.start()
+    inst = e.instance("a")
+    assert inst["max"] == 3
+    e.get("/v1/instances/b", expect=404)
+
+
+def test_a_blank_database_is_refused_where_one_was_kept(edask, tmp_path):
+    mode = tmp_path / "mode"
+    mode.write_text("ok")
+    e = edask(serve=True, env={"FAKE_SCHED_MODE_FILE": str(mode)})
+    status, doc = e.request("POST", "/v1/instances",
+                            fake_spec("a", 1).encode())
+    assert status == 201, doc
+    e.wait_started("a")
+    e.stop_instances()
+    assert e.stop() == 0
+    db = os.path.join(e.state, "edask.db")
+    for f in os.listdir(e.state):
+        if f.startswith("edask.db-"):
+            os.unlink(os.path.join(e.state, f))
+    os.truncate(db, 0)
+    e.start(wait=False)
+    assert e.proc.wait(timeout=30) == 1
+    log = e.log()
+    assert "is empty, but" in log and "refusing to start on a blank " \
+        "database" in log and "To start fresh on purpose" in log, log
+    assert os.path.getsize(db) == 0
