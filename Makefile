@@ -14,7 +14,7 @@
 CC	?= cc
 B	?= build
 OPT	?= -O2
-PKGS	:= libmicrohttpd libcurl jansson yaml-0.1 sqlite3
+PKGS	:= libmicrohttpd libcurl jansson yaml-0.1 sqlite3 libssl libcrypto
 WARN	:= -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wformat=2 -Werror
 # `python: auto` in a spec is this tree's .venv/bin/python (scripts/deps.sh
@@ -123,6 +123,7 @@ bench: deps all
 	$(VENV_PY) bench/backlog.py
 	$(VENV_PY) bench/reclaim.py
 	$(VENV_PY) bench/footprint.py
+	$(VENV_PY) bench/tls.py
 
 clean:
 	rm -rf build

@@ -77,11 +77,12 @@ import tempfile
 import time
 
 from harness import (BenchError, check_python, check_same_python,
-                     chosen_systems, close_edask, interrupt_on_signals,
-                     kill_leftover_children, load_line, log, md_table,
-                     observe_instance, own_children, shown_argv, shown_python,
-                     stack_line, start_edask, text_table, throttled,
-                     wait_api_url, wait_instance_started, wait_until)
+                     chosen_systems, close_edask, edask_client,
+                     interrupt_on_signals, kill_leftover_children, load_line,
+                     log, md_table, observe_instance, own_children, shown_argv,
+                     shown_python, stack_line, start_edask, text_table,
+                     throttled, wait_api_url, wait_instance_started,
+                     wait_until)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EDASK = os.path.join(ROOT, "build", "edask")
@@ -372,7 +373,7 @@ def bench_edask(rebalance):
                              f"edask_preload (hook log: {lines[-5:]})")
         address = inst["outputs"]["dask_scheduler_address"]
         log(f"{name}: instance started, scheduler {address}")
-        client = Client(address, timeout=30)
+        client = edask_client(inst, timeout=30)
         result = run_burst(client, throttled(observe))
         observe()                  # the PIDs of the new workers
         calls = [l.split() for l in read_hook() if l.startswith("call ")]

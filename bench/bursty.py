@@ -63,10 +63,10 @@ import tempfile
 import time
 
 from harness import (BenchError, check_python, check_same_python,
-                     chosen_systems, close_edask, interrupt_on_signals,
-                     kill_leftover_children, load_line, log, md_table,
-                     n_workers, observe_instance, own_children, ratio,
-                     shown_argv, shown_python, stack_line, start_edask,
+                     chosen_systems, close_edask, edask_client,
+                     interrupt_on_signals, kill_leftover_children, load_line,
+                     log, md_table, n_workers, observe_instance, own_children,
+                     ratio, shown_argv, shown_python, stack_line, start_edask,
                      text_table, throttled, wait_api_url,
                      wait_instance_started, wait_until)
 
@@ -214,7 +214,7 @@ def bench_edask(args):
         inst = wait_instance_started(observe, MIN_WORKERS)
         address = inst["outputs"]["dask_scheduler_address"]
         log(f"edask: instance started, scheduler {address}")
-        client = Client(address, timeout=30)
+        client = edask_client(inst, timeout=30)
         # during the trace: once a second
         return run_trace(client, args, MIN_WORKERS, throttled(observe))
     finally:

@@ -392,3 +392,16 @@ def shown_argv(argv):
             continue
         out.append(a)
     return out
+
+
+def edask_client(inst, **kwargs):
+    """A distributed.Client of an edask instance (its JSON), with the TLS
+    credentials of its outputs (none with security.tls off)."""
+    from distributed import Client, Security
+    out = inst["outputs"]
+    tls = out.get("dask_tls")
+    sec = None
+    if tls:
+        sec = Security(tls_ca_file=tls["ca_file"], tls_client_cert=tls["cert"],
+                       tls_client_key=tls["key"], require_encryption=True)
+    return Client(out["dask_scheduler_address"], security=sec, **kwargs)

@@ -86,7 +86,7 @@ import threading
 import time
 
 from harness import (BenchError, check_edask_alive, check_python,
-                     chosen_systems, close_edask, http_json,
+                     chosen_systems, close_edask, edask_client, http_json,
                      interrupt_on_signals, kill_leftover_children, log,
                      md_table, n_workers, observe_instance, own_children,
                      ratio, shown_python, stack_line, start_edask, text_table,
@@ -373,7 +373,7 @@ def bench_edask(args):
                                          label=f"instance {name}")
             address = inst["outputs"]["dask_scheduler_address"]
             log(f"edask: instance {name} started, scheduler {address}")
-            clients[name] = Client(address, timeout=30)
+            clients[name] = edask_client(inst, timeout=30)
         # during the trace: once a second
         res = run_trace(clients, args, 0, throttled(observe_all))
         check_edask_alive(proc, log_path)

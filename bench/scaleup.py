@@ -52,10 +52,10 @@ import tempfile
 import time
 
 from harness import (BenchError, check_python, check_same_python, close_edask,
-                     interrupt_on_signals, load_line, log, md_table, n_workers,
-                     observe_instance, shown_argv, shown_python, stack_line,
-                     start_edask, wait_api_url, wait_instance_started,
-                     wait_until)
+                     edask_client, interrupt_on_signals, load_line, log,
+                     md_table, n_workers, observe_instance, shown_argv,
+                     shown_python, stack_line, start_edask, wait_api_url,
+                     wait_instance_started, wait_until)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EDASK = os.path.join(ROOT, "build", "edask")
@@ -145,7 +145,7 @@ def bench_edask():
         address = inst["outputs"]["dask_scheduler_address"]
         log(f"edask: instance started, scheduler {address}")
 
-        client = Client(address, timeout=30)
+        client = edask_client(inst, timeout=30)
         result = run_burst(client)
         observe()                  # collect the PIDs of the new workers
         return result

@@ -731,8 +731,11 @@ function renderInstance() {
 	    stat('Adaptive target', sch.adaptive_target || 0,
 		'Dask\'s own wish', null, 'target')));
 
+	/* how a client connects: the config file for DASK_CONFIG, and a
+	 * line of Python with the TLS credentials spelled out */
 	const keys = ['dask_scheduler_address',
-	    'dask_scheduler_dashboard_address', 'console_url'];
+	    'dask_scheduler_dashboard_address', 'console_url',
+	    'dask_client_config', 'dask_client_snippet'];
 	if (inst.notebook && inst.notebook.enabled)
 		keys.push('notebook_url');
 	patch('ioutputs',

@@ -38,6 +38,7 @@ check_worker(const struct dask_worker_info *w)
 	ASSERT(w->bytes >= 0);
 	ASSERT(w->rss >= -1);
 	ASSERT(w->memory_limit == -1 || w->memory_limit > 0);
+	ASSERT(w->unique_keys >= -1 && w->unique_keys <= w->keys);
 }
 
 int

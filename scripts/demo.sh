@@ -83,6 +83,8 @@ done
 
 say "instance started: outputs"
 sched=$("$EDASK" show dask --json | field outputs.dask_scheduler_address)
+# the instance's TLS credentials and address, for the job's Client()
+export DASK_CONFIG=$("$EDASK" show dask --json | field outputs.dask_client_config)
 dash=$("$EDASK" show dask --json | field outputs.dask_scheduler_dashboard_address)
 has_bokeh=$("$EDASK" show dask --json | field engine.dashboard)
 "$EDASK" show dask | sed 's/^/  /'

@@ -9,7 +9,7 @@ set -euo pipefail
 
 pkgs=(
 	gcc make pkg-config clang libclang-rt-14-dev
-	libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libyaml-dev
+	libmicrohttpd-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev
 	libcmocka-dev libsqlite3-dev curl procps
 	python3 python3-venv python3-distributed python3-prometheus-client
 	python3-pytest python3-requests

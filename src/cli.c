@@ -357,6 +357,16 @@ cmd_show(struct opts *o)
 	printf("dashboard:  %s\n", jstr(outputs,
 	    "dask_scheduler_dashboard_address", "-"));
 	printf("console:    %s\n", jstr(outputs, "console_url", "-"));
+	if (json_is_string(json_object_get(outputs, "dask_client_config"))) {
+		printf("client:     DASK_CONFIG=%s python ...   (then "
+		    "distributed.Client())\n", jstr(outputs,
+		    "dask_client_config", "-"));
+		printf("security:   %s\n", json_is_object(json_object_get(
+		    outputs, "dask_tls")) ? "TLS with this instance's own "
+		    "certificate (outputs.dask_tls; the key is its owner's "
+		    "alone)" : "none: security.tls is off, anyone on this "
+		    "machine can connect");
+	}
 	if (json_is_true(json_object_get(json_object_get(doc, "notebook"),
 	    "enabled")))
 		printf("notebook:   %s\n", jstr(outputs, "notebook_url",

@@ -653,6 +653,7 @@ worker_parse(const char *addr, const json_t *o, struct dask_worker_info *w,
 	memset(w, 0, sizeof(*w));
 	w->rss = -1;
 	w->memory_limit = -1;
+	w->unique_keys = -1;
 	if (check_address(addr, why) == -1)
 		return -1;
 	memcpy(w->address, addr, strlen(addr) + 1);
@@ -678,7 +679,22 @@ worker_parse(const char *addr, const json_t *o, struct dask_worker_info *w,
 		if (w->memory_limit == 0)
 			w->memory_limit = -1;
 	}
-	return worker_metrics(json_object_get(o, "metrics"), w, why);
+	/* edask's preload: the results no other worker holds a copy of */
+	v = json_object_get(o, "unique_keys");
+	if (v != NULL) {
+		if (json_int_range(v, 0, DASK_COUNT_MAX, &n) == -1) {
+			*why = "\"unique_keys\" is not an integer in [0, 1e9]";
+			return -1;
+		}
+		w->unique_keys = (int)n;
+	}
+	if (worker_metrics(json_object_get(o, "metrics"), w, why) == -1)
+		return -1;
+	if (w->unique_keys > w->keys) {
+		*why = "\"unique_keys\" is more than the keys it holds";
+		return -1;
+	}
+	return 0;
 }
 
 static int

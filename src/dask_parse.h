@@ -36,6 +36,8 @@ struct dask_worker_info {
 	int64_t	 bytes;		/* metrics.managed_bytes */
 	int64_t	 rss;		/* metrics.memory, -1 unknown */
 	int64_t	 memory_limit;	/* -1 unknown */
+	int	 unique_keys;	/* of keys, held by no other worker (edask's
+				   preload only); -1 unknown */
 };
 
 int dask_parse_metrics(const char *buf, size_t len, struct dask_metrics *out,

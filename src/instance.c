@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pwd.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,7 @@
 #include "slurm.h"
 #include "spec.h"
 #include "store.h"
+#include "tls.h"
 #include "util.h"
 
 /* Routes the scheduler serves: Dask's defaults plus the HTTP API
@@ -102,6 +105,7 @@ struct worker {
 	int64_t		 rss;
 	int		 busy;
 	int		 keys;
+	int		 unique_keys;	/* held nowhere else; -1 unknown */
 	int		 gpu_util;
 	uint64_t	 start_timer;
 	uint64_t	 kill_timer;
@@ -242,6 +246,23 @@ struct instance {
 	char		*forker_sock;
 	char		*forker_log;
 	char		*forker_pidfile;	/* "PID STARTTIME", for a restart */
+	bool		 tls;		/* this run is tls:// (tls.h) */
+	/* workers that died while running, and the keys they held as last
+	 * observed: with a copy elsewhere, or not (counters) */
+	uint64_t	 lost_workers;
+	/* a launch within idle_timeout + scale_down_delay of a retirement
+	 * (a flap: the retired worker was wanted again) */
+	uint64_t	 flaps;
+	int64_t		 last_retire_ms;	/* monotonic, -1: none */
+	int64_t		 observe_sent_ms;	/* the observation in flight */
+	uint64_t	 stale_observations;	/* answers too late to use */
+	uint64_t	 lost_keys_copied;
+	uint64_t	 lost_keys_only;
+	uint64_t	 lost_keys_unknown;	/* no preload to tell */
+	char		*tls_dir;	/* its credentials */
+	char		*tls_cert;
+	char		*tls_key;
+	char		*client_config;	/* DASK_CONFIG file for clients */
 	pid_t		 forker_pid;
 	uint64_t	 forker_watch;	/* loop_pid_watch() id */
 	bool		 forker_ready;
@@ -345,6 +366,8 @@ ev(struct instance *in, const char *kind, const char *fmt, ...)
 /* --------------------------------------------------------- persistence */
 
 static void persist_instance(struct instance *in);
+static const char *sched_host(const struct instance *in);
+static void write_client_config(struct instance *in);
 /* Formats err and returns code: `return ctlerr(CTL_ENOENT, ...)`. */
 static int ctlerr(int code, char *err, size_t errlen, const char *fmt, ...)
     PRINTF(4, 5);
@@ -763,6 +786,10 @@ instance_free(struct instance *in)
 	free(in->forker_sock);
 	free(in->forker_log);
 	free(in->forker_pidfile);
+	free(in->tls_dir);
+	free(in->tls_cert);
+	free(in->tls_key);
+	free(in->client_config);
 	free(in);
 }
 
@@ -993,6 +1020,45 @@ after_worker_gone(struct instance *in)
 	maybe_reap(in);
 }
 
+/*
+ * A registered worker died (killed, crashed, out of memory): a lost
+ * worker, told with what it held as last observed.  Not a launch
+ * failure: the next launch is not held back.
+ */
+static void
+worker_lost(struct worker *w, const char *how)
+{
+	struct instance *in = w->inst;
+	char tail[400], held[200], bytes[32];
+	const char *last;
+
+	launch_log_tail(w->log, tail, sizeof(tail));
+	last = strrchr(tail, '\n');
+	last = last != NULL ? last + 1 : tail;
+	in->lost_workers++;
+	if (w->keys == 0)
+		snprintf(held, sizeof(held), "it held no results");
+	else if (w->unique_keys < 0)
+		snprintf(held, sizeof(held), "it held %d results (%s); whether "
+		    "other workers have copies is unknown (no edask preload)",
+		    w->keys, fmt_bytes(w->bytes, bytes, sizeof(bytes)));
+	else
+		snprintf(held, sizeof(held), "it held %d results (%s), %d of "
+		    "them nowhere else: the scheduler recomputes those from "
+		    "their inputs", w->keys, fmt_bytes(w->bytes, bytes,
+		    sizeof(bytes)), w->unique_keys);
+	if (w->unique_keys >= 0) {
+		in->lost_keys_only += (uint64_t)w->unique_keys;
+		in->lost_keys_copied += (uint64_t)(w->keys - w->unique_keys);
+	} else {
+		in->lost_keys_unknown += (uint64_t)w->keys;
+	}
+	ev(in, "worker_lost", "worker w%d (%s) died while running (%s); %s; "
+	    "slot %d freed, a new worker comes as demand asks, without "
+	    "backoff; log %s%s%s", w->id, w->name, how, held, w->slot, w->log,
+	    *last != '\0' ? ": " : "", last);
+}
+
 static void
 on_worker_exit(pid_t pid, int status, void *arg)
 {
@@ -1016,17 +1082,19 @@ on_worker_exit(pid_t pid, int status, void *arg)
 		ev(in, "worker_gone", "worker w%d (%s) stopped, slot %d freed",
 		    w->id, w->name, w->slot);
 		break;
-	case W_LAUNCHING:
 	case W_RUNNING:
 	case W_DRAINING:
+		/* it ran: a lost worker, not a failed launch (no backoff) */
+		worker_lost(w, how);
+		break;
+	case W_LAUNCHING:
 		launch_log_tail(w->log, tail, sizeof(tail));
 		last = strrchr(tail, '\n');
 		last = last != NULL ? last + 1 : tail;
 		count_failure(in);
-		ev(in, "worker_failed", "worker w%d (%s) exited %s (%s); "
-		    "failure %d, next launch in %llds; log %s%s%s", w->id,
-		    w->name, w->state == W_LAUNCHING ? "before registering" :
-		    "unexpectedly", how, in->failures,
+		ev(in, "worker_failed", "worker w%d (%s) exited before "
+		    "registering (%s); failure %d, next launch in %llds; log "
+		    "%s%s%s", w->id, w->name, how, in->failures,
 		    (long long)(backoff_ms(in->failures) / 1000), w->log,
 		    *last != '\0' ? ": " : "", last);
 		break;
@@ -1147,6 +1215,22 @@ worker_argv(struct instance *in, struct worker *w)
 	}
 	if (!nanny)
 		launch_argv_push(&argv, &argc, "--no-nanny");
+	if (in->tls) {
+		launch_argv_push(&argv, &argc, "--tls-ca-file");
+		launch_argv_push(&argv, &argc, in->tls_cert);
+		launch_argv_push(&argv, &argc, "--tls-cert");
+		launch_argv_push(&argv, &argc, in->tls_cert);
+		launch_argv_push(&argv, &argc, "--tls-key");
+		launch_argv_push(&argv, &argc, in->tls_key);
+	}
+	/* a local pool's workers listen on loopback only, their dashboards
+	 * too (a slurm job's script adds its node's address: slurm_script) */
+	if (in->cp->slurm == NULL) {
+		launch_argv_push(&argv, &argc, "--host");
+		launch_argv_push(&argv, &argc, "127.0.0.1");
+		launch_argv_push(&argv, &argc, "--dashboard-address");
+		launch_argv_push(&argv, &argc, "127.0.0.1:0");
+	}
 	return argv;
 }
 
@@ -1549,12 +1633,23 @@ on_scancel(int status, const char *out, size_t len, const char *msg,
 	    (long long)w->job_id, w->id);
 }
 
-/* The batch script: it runs its arguments, so no quoting is needed. */
+/*
+ * The batch script: it runs its arguments, so no quoting is needed.  Its
+ * first is the scheduler's host: the worker listens on the address this
+ * node reaches it by (the kernel's route), not on every interface; where
+ * `ip` cannot tell, Dask's default.
+ */
 static char *
 slurm_script(struct instance *in, char *err, size_t errlen)
 {
 	static const char body[] = "#!/bin/sh\n"
 	    "# edask: one Dask worker as a Slurm job (docs/slurm.md)\n"
+	    "sched=$1; shift\n"
+	    "src=$(ip -o route get \"$sched\" 2>/dev/null |"
+	    " sed -n 's/.* src \\([^ ]*\\).*/\\1/p')\n"
+	    "if [ -n \"$src\" ]; then\n"
+	    "\texec \"$@\" --host \"$src\" --dashboard-address \"$src:0\"\n"
+	    "fi\n"
 	    "exec \"$@\"\n";
 	char *path = xasprintf("%s/slurm-worker.sh", in->dir);
 
@@ -1643,6 +1738,7 @@ slurm_submit(struct worker *w, char **argv, char **env, char *err,
 	for (i = 0; i < sp->nsbatch_args; i++)
 		launch_argv_push(&sb, &n, sp->sbatch_args[i]);
 	launch_argv_push(&sb, &n, script);
+	launch_argv_push(&sb, &n, sched_host(in));
 	for (i = 0; argv[i] != NULL; i++)
 		launch_argv_push(&sb, &n, argv[i]);
 	free(script);
@@ -2023,6 +2119,7 @@ worker_launch(struct instance *in)
 	w->reclaim_for = -1;
 	w->idle_since_ms = -1;
 	w->rss = -1;
+	w->unique_keys = -1;
 	w->gpu_util = -1;
 	snprintf(w->name, sizeof(w->name), "%s-%d", in->spec->name, slot);
 	if (in->cp->slurm != NULL) {
@@ -2219,6 +2316,7 @@ observe_workers(struct instance *in, const struct dask_obs *obs)
 		w->busy = wi->busy;
 		w->bytes = wi->bytes;
 		w->keys = wi->keys;
+		w->unique_keys = wi->unique_keys;
 		w->rss = wi->rss;
 		if (wi->busy > 0)
 			w->idle_since_ms = -1;
@@ -2670,6 +2768,43 @@ pending_event(struct instance *in, const char *fmt, ...)
 }
 
 /* Records this tick for the chart; the oldest samples fall off. */
+/* What a flap is measured by, and the scale-down's memory of demand. */
+static int64_t
+flap_window_ms(const struct instance *in)
+{
+	return in->spec->scaling.idle_timeout_ms +
+	    in->spec->scaling.scale_down_delay_ms;
+}
+
+/*
+ * The highest desired of the samples within flap_window_ms() (this
+ * decision not yet among them), and when; 0 when none.  The history is
+ * on the wall clock, one sample per decision, 15 minutes at 1 s ticks:
+ * a longer window sees what the history holds.
+ */
+static void
+recent_peak(const struct instance *in, int64_t now_mono, int *peak,
+    int64_t *at_mono)
+{
+	int64_t wall = wall_ms(), from = wall - flap_window_ms(in);
+	size_t i, first;
+
+	(void)now_mono;
+	*peak = 0;
+	*at_mono = now_mono;
+	if (in->history == NULL)
+		return;
+	first = (in->history_next + HISTORY_LEN - in->nhistory) % HISTORY_LEN;
+	for (i = 0; i < in->nhistory; i++) {
+		const struct sample *s = &in->history[(first + i) % HISTORY_LEN];
+
+		if (s->t_ms >= from && s->desired >= *peak) {
+			*peak = s->desired;
+			*at_mono = now_mono - (wall - s->t_ms);
+		}
+	}
+}
+
 static void
 history_add(struct instance *in)
 {
@@ -2775,6 +2910,7 @@ instance_decide(struct instance *in)
 	in->desired = in->desired > 0 ? in->desired : in->spec->workers.min;
 	si.free_slots = pool_free_count(in->cp->pool);
 	si.last_scale_up_ms = in->last_scale_up_ms;
+	recent_peak(in, now, &si.recent_peak, &si.recent_peak_ms);
 	si.nworkers = in->nworkers;
 	si.workers = sw;
 	scaler_decide(&si, &d);
@@ -2828,6 +2964,13 @@ instance_decide(struct instance *in)
 		if (worker_launch(in))
 			launched++;
 	if (launched > 0) {
+		if (in->last_retire_ms >= 0 && now - in->last_retire_ms <
+		    flap_window_ms(in)) {
+			in->flaps++;
+			log_info("[%s] flap: a launch %lldms after a retirement",
+			    in->spec->name,
+			    (long long)(now - in->last_retire_ms));
+		}
 		in->last_scale_up_ms = now;
 		in->scale_ups++;
 		ev(in, "scale_up", "+%d -> %zu workers, desired %d (%s)",
@@ -2841,6 +2984,7 @@ instance_decide(struct instance *in)
 		if (w == NULL || w->state != W_RUNNING)
 			continue;
 		in->scale_downs++;
+		in->last_retire_ms = now;
 		ev(in, "retire", "worker w%d (%s) idle %s, %s in %d keys; "
 		    "desired %d (%s)", w->id, w->name,
 		    fmt_duration(now - w->idle_since_ms, idle, sizeof(idle)),
@@ -2854,15 +2998,42 @@ instance_decide(struct instance *in)
 	free(sw);
 }
 
+/* An observation is decided on only when its answer came within one
+ * interval, but never less than a second (a small machine under load
+ * takes a few hundred milliseconds). */
+static int64_t
+stale_after_ms(const struct instance *in)
+{
+	int64_t t = in->spec->scaling.interval_ms;
+
+	return t < 1000 ? 1000 : t;
+}
+
 static void
 on_observed(const struct dask_obs *obs, void *arg)
 {
 	struct instance *in = arg;
 	struct timespec t0, t1;
+	int64_t age = mono_ms() - in->observe_sent_ms;
+	bool stale = obs->ok && age > stale_after_ms(in);
 
 	if (in->state != I_STARTED)
 		return;
-	if (obs->ok) {
+	if (stale) {
+		size_t i;
+
+		/* asked before a pause (a stopped scheduler, a stalled
+		 * machine): what it says may be long past, and its zeros
+		 * would retire workers that the next answer wants back */
+		log_info("[%s] an observation took %lldms, more than %lldms: "
+		    "not decided on", in->spec->name, (long long)age,
+		    (long long)stale_after_ms(in));
+		in->observed = false;
+		for (i = 0; i < in->nworkers; i++)
+			in->workers[i]->idle_since_ms = -1;
+		in->stale_observations++;
+		in->tick_again = true;
+	} else if (obs->ok) {
 		if (!in->observed && in->obs_error[0] != '\0')
 			ev(in, "observe", "scheduler answers again");
 		in->observed = true;
@@ -2989,8 +3160,9 @@ instance_tick(void *arg)
 	in->timer = loop_timer_add(in->ctl->loop, delay, instance_tick, in);
 	/* an observation still in flight (slow scheduler) skips this tick;
 	 * one brought forward by a change is done once that one is back */
-	if (dask_observe(in->dask, OBSERVE_TIMEOUT_MS, on_observed, in) == -1 &&
-	    kicked)
+	if (dask_observe(in->dask, OBSERVE_TIMEOUT_MS, on_observed, in) == 0)
+		in->observe_sent_ms = mono_ms();
+	else if (kicked)
 		in->tick_again = true;
 }
 
@@ -3018,8 +3190,7 @@ persist_notebook(struct instance *in)
 		sn.log = (char *)notebook_log(in->nb);
 		rc = store_notebook_put(in->ctl->store, &sn, err, sizeof(err));
 	}
-	if (rc == -1)
-		log_warnx("%s", err);
+	store_result(in->ctl, rc, err);
 }
 
 static void instance_continue_stop(struct instance *in);
@@ -3056,9 +3227,12 @@ static struct notebook *
 notebook_for(struct instance *in)
 {
 	struct notebook_params p;
-	char **env = spec_envv(in->spec, NULL, NULL);
+	/* a kernel's Client() finds the address and credentials there */
+	char *cfg = xasprintf("DASK_CONFIG=%s", in->client_config);
+	char **env = spec_envv(in->spec, cfg, NULL);
 	struct notebook *nb;
 
+	free(cfg);
 	memset(&p, 0, sizeof(p));
 	p.python = in->spec->python;
 	p.dir = in->nb_dir;
@@ -3216,6 +3390,7 @@ on_health(bool ok, const char *why, void *arg)
 		loop_timer_cancel(in->ctl->loop, in->timer);
 	instance_set_state(in, I_STARTED);
 	in->ever_started = true;
+	write_client_config(in);
 	ev(in, "started", "scheduler up: dask_scheduler_address=%s "
 	    "dask_scheduler_dashboard_address=%s console_url=%s",
 	    in->sched_addr, in->dash_url, in->console_url);
@@ -3259,7 +3434,8 @@ read_sched_file(struct instance *in)
 	}
 	a = json_string_value(addr);
 	port = json_integer_value(dash);
-	if (strncmp(a, "tcp://", 6) != 0 || strlen(a) >= DASK_ADDR_MAX ||
+	if (strncmp(a, in->tls ? "tls://" : "tcp://", 6) != 0 ||
+	    strlen(a) >= DASK_ADDR_MAX ||
 	    port <= 0 || port > 65535) {
 		json_decref(root);
 		return -1;
@@ -3318,6 +3494,79 @@ sched_start_timeout(const struct instance *in)
 	return t < SCHED_START_MIN_MS ? SCHED_START_MIN_MS : t;
 }
 
+/* This process's user, for messages. */
+static const char *
+user_name(void)
+{
+	static char buf[64];
+	struct passwd *pw = getpwuid(geteuid());
+
+	if (pw != NULL && pw->pw_name != NULL)
+		return pw->pw_name;
+	snprintf(buf, sizeof(buf), "uid %u", (unsigned)geteuid());
+	return buf;
+}
+
+/*
+ * Each run's credentials (tls.h), or, with security.tls off, a warning
+ * that anyone on the machine can connect and run code as this user.
+ */
+static int
+instance_tls(struct instance *in, char *err, size_t errlen)
+{
+	char why[512];
+
+	in->tls = in->spec->security.tls;
+	if (!in->tls) {
+		unlink(in->tls_key);
+		unlink(in->tls_cert);
+		ev(in, "security", "security.tls is off: any user of this "
+		    "machine%s can connect to the scheduler and its workers "
+		    "and run code as %s; for a single-user machine only",
+		    in->cp->slurm != NULL ? " and of the cluster's network" :
+		    "", user_name());
+		return 0;
+	}
+	if (tls_make_creds(in->tls_dir, in->spec->name, why,
+	    sizeof(why)) == -1 ||
+	    tls_check_creds(in->tls_dir, why, sizeof(why)) == -1)
+		return seterr(err, errlen, "cannot make the instance's TLS "
+		    "credentials: %s", why);
+	return 0;
+}
+
+/* The DASK_CONFIG file of the outputs: the address and, with TLS, the
+ * credentials, so that Client() connects as it is. */
+static void
+write_client_config(struct instance *in)
+{
+	char err[512], *text;
+
+	if (in->tls)
+		text = xasprintf("# edask: instance %s, this run; use as\n"
+		    "#   DASK_CONFIG=%s python ...\n"
+		    "scheduler-address: \"%s\"\n"
+		    "distributed:\n"
+		    "  comm:\n"
+		    "    require-encryption: true\n"
+		    "    tls:\n"
+		    "      ca-file: \"%s\"\n"
+		    "      client:\n"
+		    "        cert: \"%s\"\n"
+		    "        key: \"%s\"\n", in->spec->name,
+		    in->client_config, in->sched_addr, in->tls_cert,
+		    in->tls_cert, in->tls_key);
+	else
+		text = xasprintf("# edask: instance %s, this run (no TLS); use "
+		    "as\n#   DASK_CONFIG=%s python ...\n"
+		    "scheduler-address: \"%s\"\n", in->spec->name,
+		    in->client_config, in->sched_addr);
+	if (write_whole(in->client_config, text, strlen(text), err,
+	    sizeof(err)) == -1)
+		log_warnx("[%s] %s", in->spec->name, err);
+	free(text);
+}
+
 static void
 instance_start(struct instance *in)
 {
@@ -3345,6 +3594,11 @@ instance_start(struct instance *in)
 		return;
 	}
 	unlink(in->sched_file);
+	unlink(in->client_config);
+	if (instance_tls(in, err, sizeof(err)) == -1) {
+		instance_fail(in, "%s", err);
+		return;
+	}
 	if (write_preload(in, err, sizeof(err)) == -1) {
 		instance_fail(in, "cannot write the scheduler's preload: %s",
 		    err);
@@ -3366,6 +3620,16 @@ instance_start(struct instance *in)
 	launch_argv_push(&argv, &argc, in->sched_file);
 	launch_argv_push(&argv, &argc, "--preload");
 	launch_argv_push(&argv, &argc, in->preload);
+	if (in->tls) {
+		launch_argv_push(&argv, &argc, "--protocol");
+		launch_argv_push(&argv, &argc, "tls");
+		launch_argv_push(&argv, &argc, "--tls-ca-file");
+		launch_argv_push(&argv, &argc, in->tls_cert);
+		launch_argv_push(&argv, &argc, "--tls-cert");
+		launch_argv_push(&argv, &argc, in->tls_cert);
+		launch_argv_push(&argv, &argc, "--tls-key");
+		launch_argv_push(&argv, &argc, in->tls_key);
+	}
 	env = spec_envv(in->spec, "DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES="
 	    SCHEDULER_ROUTES, "PYTHONUNBUFFERED=1");
 	memset(&cmd, 0, sizeof(cmd));
@@ -3674,6 +3938,7 @@ instance_new(struct ctl *c, struct spec *spec)
 	in->spec = spec;
 	in->state = I_REGISTERED;
 	in->last_scale_up_ms = -1;
+	in->last_retire_ms = -1;
 	in->change_signal = true;
 	in->created_ms = wall_ms();
 	in->max = spec->workers.max == SPEC_MAX_ALL ? pool_size(in->cp->pool) :
@@ -3692,6 +3957,10 @@ instance_new(struct ctl *c, struct spec *spec)
 	in->forker_sock = xasprintf("%s/forker.sock", in->dir);
 	in->forker_log = xasprintf("%s/forker.log", in->dir);
 	in->forker_pidfile = xasprintf("%s/forker.pid", in->dir);
+	in->tls_dir = xasprintf("%s/tls", in->dir);
+	in->tls_cert = xasprintf("%s/%s", in->tls_dir, TLS_CERT_FILE);
+	in->tls_key = xasprintf("%s/%s", in->tls_dir, TLS_KEY_FILE);
+	in->client_config = xasprintf("%s/dask-client.yaml", in->dir);
 	c->inst = xrealloc(c->inst, (c->ninst + 1) * sizeof(*c->inst));
 	c->inst[c->ninst++] = in;
 	return in;
@@ -3721,7 +3990,7 @@ spec_restart_fields(const struct spec *old, const struct spec *new,
 	    "workers.memory", "workers.command", "workers.imports",
 	    "workers.type", "workers.device_memory_limit",
 	    "workers.rmm_pool_size", "scheduler",
-	    "notebook.port", "pool", "python", "env" };
+	    "notebook.port", "security", "pool", "python", "env" };
 	json_t *a = spec_to_json(old), *b = spec_to_json(new);
 	size_t i;
 
@@ -3868,6 +4137,7 @@ instance_reset_run(struct instance *in)
 	in->failures = 0;
 	in->backoff_until_ms = 0;
 	in->last_scale_up_ms = -1;
+	in->last_retire_ms = -1;
 	in->change_seq = 0;
 	in->change_watching = false;
 	in->change_signal = true;
@@ -3952,9 +4222,8 @@ instance_reap(void *arg)
 	size_t i;
 
 	in->reap_timer = 0;
-	if (store_instance_delete(c->store, in->spec->name, err,
-	    sizeof(err)) == -1)
-		log_warnx("%s", err);
+	store_result(c, store_instance_delete(c->store, in->spec->name, err,
+	    sizeof(err)), err);
 	if (nftw(in->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == -1 &&
 	    errno != ENOENT)
 		log_warn("removing %s", in->dir);
@@ -4257,6 +4526,7 @@ restore_worker(struct instance *in, const struct store_worker *sw)
 	    sizeof(w->reclaim_restored));
 	w->idle_since_ms = -1;
 	w->rss = -1;
+	w->unique_keys = -1;
 	w->gpu_util = -1;
 	w->job_id = sw->job_id;
 	if (in->cp->slurm != NULL) {
@@ -4373,6 +4643,8 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 	in->sched_start = si->sched_start;
 	if (si->sched_addr[0] != '\0')
 		in->sched_addr = xstrdup(si->sched_addr);
+	/* what the run was started with, whatever the spec says now */
+	in->tls = strncmp(si->sched_addr, "tls://", 6) == 0;
 	if (si->dash_url[0] != '\0')
 		in->dash_url = xstrdup(si->dash_url);
 	in->state = st;
@@ -4775,6 +5047,21 @@ instance_json(const struct instance *in, bool secrets)
 	    json_null());
 	json_object_set_new(outputs, "notebook_url",
 	    notebook_url_json(in, secrets));
+	/* how a client connects: paths only, the key file is 0600 */
+	json_object_set_new(outputs, "dask_client_config",
+	    in->state == I_STARTED ? json_string(in->client_config) :
+	    json_null());
+	json_object_set_new(outputs, "dask_tls", in->state == I_STARTED &&
+	    in->tls ? json_pack("{s:s,s:s,s:s}", "ca_file", in->tls_cert,
+	    "cert", in->tls_cert, "key", in->tls_key) : json_null());
+	json_object_set_new(outputs, "dask_client_snippet",
+	    in->state != I_STARTED ? json_null() : in->tls ? json_sprintf(
+	    "from distributed import Client, Security; client = Client(\"%s\", "
+	    "security=Security(tls_ca_file=\"%s\", tls_client_cert=\"%s\", "
+	    "tls_client_key=\"%s\", require_encryption=True))",
+	    in->sched_addr, in->tls_cert, in->tls_cert, in->tls_key) :
+	    json_sprintf("from distributed import Client; client = "
+	    "Client(\"%s\")", in->sched_addr));
 	json_object_set_new(o, "outputs", outputs);
 	json_object_set_new(o, "notebook", notebook_json(in));
 	json_object_set_new(o, "forker", json_pack("{s:i,s:b,s:s}", "pid",
@@ -4826,6 +5113,42 @@ ctl_instances_json(struct ctl *c, bool secrets)
 	return json_pack("{s:o}", "instances", arr);
 }
 
+/* The per-instance counters that are one uint64_t field each. */
+static void
+instance_counters(struct strbuf *b, struct ctl *c)
+{
+	static const struct {
+		const char	*name;
+		const char	*help;
+		size_t		 off;
+	} rows[] = {
+		{ "edask_workers_lost_total", "Registered workers of an "
+		    "instance that died while running (not launch failures).",
+		    offsetof(struct instance, lost_workers) },
+		{ "edask_instance_flaps_total", "Launches within idle_timeout + "
+		    "scale_down_delay of a retirement of the same instance (the "
+		    "retired worker was wanted again).",
+		    offsetof(struct instance, flaps) },
+		{ "edask_stale_observations_total", "Scheduler answers that "
+		    "came more than an interval (at least 1 s) after the "
+		    "question: not decided on.",
+		    offsetof(struct instance, stale_observations) },
+	};
+	size_t r, i;
+
+	for (r = 0; r < ARRAY_LEN(rows); r++) {
+		metrics_header(b, rows[r].name, "counter", rows[r].help);
+		for (i = 0; i < c->ninst; i++) {
+			const char *l[] = { "instance", c->inst[i]->spec->name,
+			    NULL };
+			const uint64_t *v = (const uint64_t *)(const void *)
+			    ((const char *)c->inst[i] + rows[r].off);
+
+			metrics_sample(b, rows[r].name, l, (double)*v);
+		}
+	}
+}
+
 char *
 ctl_metrics_text(struct ctl *c)
 {
@@ -4854,6 +5177,25 @@ ctl_metrics_text(struct ctl *c)
 			    (double)instance_count(c->inst[i],
 			    (enum wstate)k));
 		}
+	instance_counters(&b, c);
+	metrics_header(&b, "edask_lost_worker_keys_total", "counter",
+	    "Results held by lost workers, as last observed: copied on "
+	    "another worker (elsewhere), on none (none: recomputed), or not "
+	    "known.");
+	for (i = 0; i < c->ninst; i++) {
+		const struct instance *in = c->inst[i];
+		const char *copies[] = { "elsewhere", "none", "unknown" };
+		const uint64_t n[] = { in->lost_keys_copied, in->lost_keys_only,
+		    in->lost_keys_unknown };
+
+		for (k = 0; k < ARRAY_LEN(copies); k++) {
+			const char *l[] = { "instance", in->spec->name,
+			    "copies", copies[k], NULL };
+
+			metrics_sample(&b, "edask_lost_worker_keys_total", l,
+			    (double)n[k]);
+		}
+	}
 	metrics_header(&b, "edask_instance_desired_workers", "gauge",
 	    "Workers the scaler wants for an instance.");
 	for (i = 0; i < c->ninst; i++) {

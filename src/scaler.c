@@ -162,12 +162,20 @@ hold_part(char *buf, size_t size, bool *first)
  */
 static void
 hold_explain(const struct scaler_input *in, int kept, const struct tally *t,
-    bool delayed, char *buf, size_t size)
+    bool delayed, bool peak, char *buf, size_t size)
 {
 	char a[32], b[32];
 	bool first = true;
 
 	snprintf(buf, size, "%d above desired kept: ", kept);
+	if (peak) {
+		hold_part(buf, size, &first);
+		buf_append(buf, size, "demand was %d %s ago (within "
+		    "idle_timeout + scale_down_delay, %s)", in->recent_peak,
+		    fmt_duration(in->now_ms - in->recent_peak_ms, a, sizeof(a)),
+		    fmt_duration(in->idle_timeout_ms + in->scale_down_delay_ms,
+		    b, sizeof(b)));
+	}
 	if (t->launching > 0) {
 		hold_part(buf, size, &first);
 		buf_append(buf, size, "%d launching", t->launching);
@@ -212,11 +220,16 @@ decide_down(const struct scaler_input *in, int capacity,
 	struct tally t;
 	size_t i, ncand = 0;
 	int excess, lowest, nretire;
-	bool delayed;
+	bool delayed, peak = false;
 
 	memset(&t, 0, sizeof(t));
 	excess = capacity - out->desired;
 	lowest = out->desired > in->min ? out->desired : in->min;
+	/* a burst of a periodic load is due again: keep what it used */
+	if (in->recent_peak > lowest) {
+		lowest = in->recent_peak;
+		peak = true;
+	}
 	delayed = in->last_scale_up_ms >= 0 &&
 	    in->now_ms - in->last_scale_up_ms < in->scale_down_delay_ms;
 
@@ -231,6 +244,15 @@ decide_down(const struct scaler_input *in, int capacity,
 		if ((size_t)nretire > ncand)
 			nretire = (int)ncand;
 	}
+	/* said only where the peak kept a worker that would have gone */
+	if (peak) {
+		int floor = out->desired > in->min ? out->desired : in->min;
+		int without = delayed ? 0 : capacity - floor;
+
+		if ((size_t)without > ncand)
+			without = (int)ncand;
+		peak = without > nretire;
+	}
 	if (nretire > 0) {
 		qsort(cand, ncand, sizeof(*cand), cmp_retire);
 		out->retire = xcalloc((size_t)nretire, sizeof(*out->retire));
@@ -239,8 +261,8 @@ decide_down(const struct scaler_input *in, int capacity,
 		out->nretire = (size_t)nretire;
 	}
 	if (nretire < excess)
-		hold_explain(in, excess - nretire, &t, delayed, out->hold,
-		    sizeof(out->hold));
+		hold_explain(in, excess - nretire, &t, delayed, peak,
+		    out->hold, sizeof(out->hold));
 	free(cand);
 }
 

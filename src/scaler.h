@@ -12,7 +12,10 @@
  *
  * Scale down: only running workers idle for idle_timeout (and, where a GPU
  * utilization is known, under gpu_idle_util), least data first, never below
- * max(desired, min), never within scale_down_delay of the last scale up.
+ * max(desired, min, recent_peak), never within scale_down_delay of the last
+ * scale up.  recent_peak (the highest desired of the last idle_timeout +
+ * scale_down_delay) is what keeps a periodic load from retiring a worker
+ * between two of its bursts and launching one at the next.
  */
 #ifndef EDASK_SCALER_H
 #define EDASK_SCALER_H
@@ -54,6 +57,11 @@ struct scaler_input {
 	/* controller */
 	int		 free_slots;	/* slots the caller may still grant */
 	int64_t		 last_scale_up_ms;	/* -1: never */
+	int		 recent_peak;	/* highest desired of the last
+					   idle_timeout + scale_down_delay,
+					   this decision's excluded; 0: none */
+	int64_t		 recent_peak_ms;	/* when it was, for the hold
+					   message */
 	size_t		 nworkers;
 	const struct scaler_worker *workers;	/* borrowed */
 };

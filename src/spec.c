@@ -44,6 +44,7 @@ enum ftype {
 	F_INT,		/* int in [lo, hi] */
 	F_MAX,		/* as F_INT, or null/"all" for SPEC_MAX_ALL */
 	F_BOOL,		/* bool; true or false */
+	F_SWITCH,	/* bool; on or off (true or false too) */
 	F_DURATION,	/* int64_t ms in [lo, hi] */
 	F_MEMORY,	/* int64_t bytes in [lo, hi], or "auto" for 0 */
 	F_SECTION,	/* mapping read with sub */
@@ -127,6 +128,10 @@ static const struct field notebook_fields[] = {
 	{ "port", F_INT, OFF(notebook.port), 0, PORT_MAX, NULL },
 };
 
+static const struct field security_fields[] = {
+	{ "tls", F_SWITCH, OFF(security.tls), 0, 0, NULL },
+};
+
 static const struct section workers_section = {
 	"workers", workers_fields, ARRAY_LEN(workers_fields), check_workers
 };
@@ -142,6 +147,9 @@ static const struct section scheduler_section = {
 static const struct section notebook_section = {
 	"notebook", notebook_fields, ARRAY_LEN(notebook_fields), NULL
 };
+static const struct section security_section = {
+	"security", security_fields, ARRAY_LEN(security_fields), NULL
+};
 
 static const struct field top_fields[] = {
 	{ "name", F_NAME, OFF(name), 0, SPEC_NAME_MAX, NULL },
@@ -150,6 +158,7 @@ static const struct field top_fields[] = {
 	{ "sharing", F_SECTION, 0, 0, 0, &sharing_section },
 	{ "scheduler", F_SECTION, 0, 0, 0, &scheduler_section },
 	{ "notebook", F_SECTION, 0, 0, 0, &notebook_section },
+	{ "security", F_SECTION, 0, 0, 0, &security_section },
 	{ "pool", F_STRING, OFF(pool), 0, STRING_MAX, NULL },
 	{ "python", F_STRING, OFF(python), 0, STRING_MAX, NULL },
 	{ "env", F_ENV, OFF(env), 0, 0, NULL },
@@ -473,6 +482,26 @@ read_bool(struct yamlx *c, const char *path, const yaml_node_t *v, bool *dst)
 	    path, yamlx_describe(v, q, sizeof(q)));
 }
 
+/* on and off, as the docs write them; true and false as spec_to_json()
+ * never does, but JSON writers may. */
+static int
+read_switch(struct yamlx *c, const char *path, const yaml_node_t *v,
+    bool *dst)
+{
+	char q[YAMLX_QUOTE_BUF];
+
+	if (yamlx_is_scalar(v, "on") || yamlx_is_scalar(v, "true")) {
+		*dst = true;
+		return 0;
+	}
+	if (yamlx_is_scalar(v, "off") || yamlx_is_scalar(v, "false")) {
+		*dst = false;
+		return 0;
+	}
+	return yamlx_errat(c, v->start_mark, "%s must be on or off, got %s",
+	    path, yamlx_describe(v, q, sizeof(q)));
+}
+
 static int
 read_string(struct yamlx *c, const struct field *f, const char *path,
     const yaml_node_t *v, char **dst)
@@ -541,6 +570,8 @@ read_field(struct yamlx *c, const struct field *f, const char *path,
 		return read_int(c, f, path, v, (int *)(void *)dst);
 	case F_BOOL:
 		return read_bool(c, path, v, (bool *)(void *)dst);
+	case F_SWITCH:
+		return read_switch(c, path, v, (bool *)(void *)dst);
 	case F_DURATION:
 		return read_duration(c, f, path, v, (int64_t *)(void *)dst);
 	case F_MEMORY:
@@ -918,6 +949,7 @@ spec_default(const char *name)
 	s->scheduler.host = xstrdup("127.0.0.1");
 	s->scheduler.port = 0;
 	s->scheduler.dashboard_port = 0;
+	s->security.tls = true;
 	s->pool = xstrdup("local");
 	s->python = xstrdup(spec_python_auto());
 	s->nenv = 0;
@@ -1121,6 +1153,7 @@ spec_equal(const struct spec *a, const struct spec *b)
 	    a->scheduler.dashboard_port == b->scheduler.dashboard_port &&
 	    a->notebook.enabled == b->notebook.enabled &&
 	    a->notebook.port == b->notebook.port &&
+	    a->security.tls == b->security.tls &&
 	    str_eq(a->pool, b->pool) &&
 	    str_eq(a->python, b->python) &&
 	    env_equal(a, b);
@@ -1143,7 +1176,7 @@ json_ms(int64_t ms)
 json_t *
 spec_to_json(const struct spec *s)
 {
-	json_t *o, *w, *sc, *sh, *sd, *nb, *env;
+	json_t *o, *w, *sc, *sh, *sd, *nb, *sec, *env;
 	size_t i;
 
 	if (s == NULL)
@@ -1184,6 +1217,7 @@ spec_to_json(const struct spec *s)
 	nb = json_object();
 	json_object_set_new(nb, "enabled", json_boolean(s->notebook.enabled));
 	json_object_set_new(nb, "port", json_integer(s->notebook.port));
+	sec = json_pack("{s:s}", "tls", s->security.tls ? "on" : "off");
 	sd = json_object();
 	json_object_set_new(sd, "host", json_str(s->scheduler.host));
 	json_object_set_new(sd, "port", json_integer(s->scheduler.port));
@@ -1203,6 +1237,7 @@ spec_to_json(const struct spec *s)
 	json_object_set_new(o, "sharing", sh);
 	json_object_set_new(o, "scheduler", sd);
 	json_object_set_new(o, "notebook", nb);
+	json_object_set_new(o, "security", sec);
 	json_object_set_new(o, "pool", json_str(s->pool));
 	json_object_set_new(o, "python", json_str(s->python));
 	json_object_set_new(o, "env", env);

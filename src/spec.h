@@ -71,6 +71,10 @@ struct spec {
 		bool	 enabled;	/* a Jupyter server for this instance */
 		int	 port;		/* 0: pick a free port */
 	} notebook;
+	struct {
+		bool	 tls;		/* tls:// with the instance's own
+					 * credentials (default on) */
+	} security;
 	char	*pool;
 	char	*python;
 	size_t	 nenv;

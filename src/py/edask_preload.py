@@ -178,6 +178,8 @@ def worker_view(ws):
         "memory_limit": ws.memory_limit,
         "resources": dict(ws.resources or {}),
         "status": ws.status.name,
+        # what a death of this worker would lose: results no one else has
+        "unique_keys": sum(1 for ts in ws.has_what if len(ts.who_has) == 1),
         "metrics": {
             "task_counts": {"processing": len(ws.processing),
                             "memory": len(ws.has_what)},

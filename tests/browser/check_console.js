@@ -293,7 +293,8 @@ async function instancePage(page, a) {
 		return addrs.length > 0 && addrs.every((x) => shown.includes(x));
 	}, 'every worker address of the API in the workers table');
 	for (const k of ['dask_scheduler_address',
-	    'dask_scheduler_dashboard_address', 'console_url'])
+	    'dask_scheduler_dashboard_address', 'console_url',
+	    'dask_client_config', 'dask_client_snippet'])
 		check(await text(page, '[data-output=' + k + '] code') ===
 		    inst.outputs[k], 'output ' + k + ' missing on the instance page');
 	if (hasDashboard(inst)) {

@@ -186,7 +186,19 @@ class Edask:
                         what="%d running workers of %s" % (n, name))
 
     def scheduler_address(self, name="dask"):
-        return self.instance(name)["outputs"]["dask_scheduler_address"]
+        """The instance's address; its TLS credentials are noted for
+        client(address)."""
+        out = self.instance(name)["outputs"]
+        addr = out["dask_scheduler_address"]
+        CREDENTIALS[addr] = out.get("dask_tls")
+        return addr
+
+    def client_env(self, name="dask"):
+        """The environment a Dask user's script runs in: DASK_CONFIG is
+        the instance's client config (address and TLS credentials)."""
+        out = self.instance(name)["outputs"]
+        return dict(os.environ, DASK_CONFIG=out["dask_client_config"],
+                    DASK_SCHEDULER_ADDRESS=out["dask_scheduler_address"])
 
     def stop(self, sig=signal.SIGTERM, timeout=60):
         if self.proc is None or self.proc.poll() is not None:
@@ -263,9 +275,27 @@ def edask(tmp_path):
         pytest.fail("; ".join(problems) + "\n" + made[-1].log()[-4000:])
 
 
-def client(address):
+# address -> the outputs' dask_tls of its instance (None without TLS)
+CREDENTIALS = {}
+
+
+def security_for(address):
     import distributed
-    return distributed.Client(address, timeout=30)
+    tls = CREDENTIALS.get(address)
+    if not tls:
+        return None
+    return distributed.Security(tls_ca_file=tls["ca_file"],
+                                tls_client_cert=tls["cert"],
+                                tls_client_key=tls["key"],
+                                require_encryption=True)
+
+
+def client(address):
+    """A client of the instance at address (Edask.scheduler_address),
+    with its credentials."""
+    import distributed
+    return distributed.Client(address, timeout=30,
+                              security=security_for(address))
 
 
 def spec(name="dask", min=1, max=None, gpus=0, threads=1, interval="500ms",

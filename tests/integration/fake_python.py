@@ -143,8 +143,11 @@ def scheduler(args):
     WORKERS_DIR = os.path.join(os.path.dirname(sched_file), "fake-workers")
     srv = Server(("127.0.0.1", 0), Handler)
     tmp = sched_file + ".tmp"
+    # the scheme edask asked for (--protocol tls: the instance's TLS)
+    scheme = "tls" if "--protocol" in args and \
+        args[args.index("--protocol") + 1] == "tls" else "tcp"
     with open(tmp, "w") as f:
-        json.dump({"address": "tcp://127.0.0.1:9",
+        json.dump({"address": scheme + "://127.0.0.1:9",
                    "services": {"dashboard": srv.server_address[1]}}, f)
     os.rename(tmp, sched_file)
     srv.serve_forever()
@@ -165,8 +168,10 @@ def main():
             local = argv[argv.index("--local-directory") + 1]
             d = os.path.join(os.path.dirname(local), "fake-workers")
             os.makedirs(d, exist_ok=True)
+            scheme = "tls" if "--tls-cert" in argv else "tcp"
             with open(os.path.join(d, name), "w") as f:
-                f.write("tcp://127.0.0.1:%d" % (10000 + os.getpid() % 50000))
+                f.write("%s://127.0.0.1:%d" % (scheme,
+                                               10000 + os.getpid() % 50000))
         while True:
             time.sleep(60)
     return 2

@@ -23,13 +23,16 @@ def test_api_and_cli_read_side(edask):
     assert (doc["name"], doc["state"], doc["min"], doc["max"]) == ("dask", "started", 1, 2)
     assert doc["desired"] == 1
     out = doc["outputs"]
-    assert out["dask_scheduler_address"].startswith("tcp://")
+    assert out["dask_scheduler_address"].startswith("tls://")
+    assert out["dask_tls"]["key"].endswith("/tls/dask.key")
+    assert out["dask_client_config"].endswith("/dask-client.yaml")
+    assert out["dask_scheduler_address"] in out["dask_client_snippet"]
     assert out["dask_scheduler_dashboard_address"].startswith("http://")
     assert out["console_url"] == e.url + "/instances/dask"
     w = doc["workers"][0]
     for key in ("id", "state", "slot", "gpu", "pid", "address"):
         assert key in w, key
-    assert w["state"] == "running" and w["address"].startswith("tcp://")
+    assert w["state"] == "running" and w["address"].startswith("tls://127.0.0.1:")
     assert w["slot"] == 0 and w["gpu"] == 0 and w["pid"] > 0
 
     r = e.cli("show", "dask")

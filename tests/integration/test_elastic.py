@@ -55,7 +55,7 @@ def test_burst_grows_to_max_then_idle_shrinks_to_min_without_loss(edask, tmp_pat
     e = edask(args=["--gpus", "3"],
               specs=[spec(min=1, max=3, idle="3s", delay="2s")])
     inst = e.wait_started()
-    assert inst["outputs"]["dask_scheduler_address"].startswith("tcp://127.0.0.1:")
+    assert inst["outputs"]["dask_scheduler_address"].startswith("tls://127.0.0.1:")
     assert inst["outputs"]["dask_scheduler_dashboard_address"].startswith("http://127.0.0.1:")
     e.wait_running(1)
     assert e.get("/v1/pool")["free"] == 2
@@ -243,3 +243,57 @@ def test_data_scattered_while_a_worker_retires_is_kept(edask):
         e.wait_running(1, timeout=30)
     finally:
         c.close()
+
+
+def metric_value(e, name, labels='{instance="dask"}'):
+    with urllib.request.urlopen(e.url + "/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + labels + " "):
+                return float(line.split()[-1])
+    return None
+
+
+def flap_pairs(events, window_s):
+    """(retire, scale_up) event pairs less than window_s apart, in order."""
+    pairs, last_retire = [], None
+    for ev in events:
+        if ev["kind"] == "retire":
+            last_retire = ev
+        elif ev["kind"] == "scale_up" and last_retire is not None:
+            if (ev["ts_ms"] - last_retire["ts_ms"]) / 1000.0 < window_s:
+                pairs.append((last_retire["message"], ev["message"]))
+    return pairs
+
+
+def test_a_periodic_load_settles_without_flapping(edask):
+    """A client computing every 2 s (4 tasks, kept on one worker, as data
+    locality or `workers=` keeps them) with idle_timeout 6s and
+    scale_down_delay 3s: between two bursts the other workers look idle,
+    and edask retired them and launched new ones at the next burst (7
+    retire-then-launch pairs a minute here).  After a warm-up, over two
+    minutes, no retirement is followed by a launch within idle_timeout +
+    scale_down_delay, and the flap metric stays 0."""
+    e = edask(args=["--gpus", "4"], specs=[spec(
+        min=1, max=4, idle="6s", delay="3s", interval="1s")])
+    e.wait_started()
+    e.wait_running(1)
+    c = client(e.scheduler_address())
+    stop = time.monotonic() + 140.0
+    warm = time.monotonic() + 20.0
+    since = None
+    try:
+        while time.monotonic() < stop:
+            t0 = time.monotonic()
+            if since is None and t0 >= warm:
+                since = e.get("/v1/events?limit=1")["last_seq"]
+                flaps0 = metric_value(e, "edask_instance_flaps_total")
+            first = sorted(c.scheduler_info()["workers"])[0]
+            c.gather(c.map(time.sleep, [0.2] * 4, pure=False,
+                           workers=[first]))
+            time.sleep(max(0.0, 2.0 - (time.monotonic() - t0)))
+    finally:
+        c.close()
+    evs = e.get("/v1/events?instance=dask&limit=10000&since=%d" % since)
+    evs = [x for x in evs["events"] if x["kind"] in ("retire", "scale_up")]
+    assert flap_pairs(evs, 9.0) == [], evs
+    assert metric_value(e, "edask_instance_flaps_total") == flaps0 == 0

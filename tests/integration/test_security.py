@@ -8,11 +8,12 @@ import signal
 import socket
 import sqlite3
 import stat
+import subprocess
 import threading
 import time
 import urllib.request
 
-from conftest import spec, wait_for
+from conftest import PYTHON, client, procs_under, spec, wait_for
 
 
 def host_port(e):
@@ -291,3 +292,131 @@ def test_a_blank_database_is_refused_where_one_was_kept(edask, tmp_path):
     assert "is empty, but" in log and "refusing to start on a blank " \
         "database" in log and "To start fresh on purpose" in log, log
     assert os.path.getsize(db) == 0
+
+
+def listening_sockets(pids):
+    """(local address, port) of every listening TCP socket of pids."""
+    inodes = set()
+    for pid in pids:
+        try:
+            for fd in os.listdir("/proc/%d/fd" % pid):
+                try:
+                    link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+                except OSError:
+                    continue
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+        except OSError:
+            continue
+    found = []
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        with open(table) as f:
+            next(f)
+            for line in f:
+                parts = line.split()
+                local, state, inode = parts[1], parts[3], parts[9]
+                if state != "0A" or inode not in inodes:   # 0A: LISTEN
+                    continue
+                host, port = local.split(":")
+                found.append((host, int(port, 16)))
+    return found
+
+
+def other_credentials(tmp_path):
+    """A self-signed pair that is not the instance's."""
+    key, crt = str(tmp_path / "other.key"), str(tmp_path / "other.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", crt, "-days", "1",
+                    "-subj", "/CN=intruder"], check=True,
+                   capture_output=True)
+    return crt, key
+
+
+def test_only_the_instances_credentials_connect(edask, tmp_path):
+    """Per-instance TLS by default: with its credentials a client submits
+    and runs; without them, with plain TCP, or with another certificate,
+    neither the scheduler nor a worker answers.  Every socket of the
+    instance listens on loopback."""
+    import asyncio
+    import distributed
+    from distributed.core import rpc
+
+    e = edask(args=["--gpus", "1"], specs=[spec(min=1, max=1)])
+    e.wait_started()
+    inst = e.wait_running(1)
+    addr = e.scheduler_address()
+    worker = inst["workers"][0]["address"]
+    assert addr.startswith("tls://127.0.0.1:") and worker.startswith("tls://")
+    tls = inst["outputs"]["dask_tls"]
+    for path in (tls["key"], tls["cert"]):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
+    assert stat.S_IMODE(os.stat(os.path.dirname(tls["key"])).st_mode) == 0o700
+
+    c = client(addr)
+    try:
+        assert c.submit(lambda x: x + 1, 41).result() == 42
+        assert list(c.run(os.getpid).values()) == [inst["workers"][0]["pid"]]
+    finally:
+        c.close()
+
+    # a Dask user's script, unchanged, through the outputs' config file
+    r = subprocess.run([PYTHON, "-c", "import distributed\n"
+                        "c = distributed.Client(timeout=20)\n"
+                        "print(c.submit(sum, [1, 2]).result())\n"],
+                       capture_output=True, text=True, timeout=120,
+                       env=e.client_env())
+    assert r.returncode == 0 and r.stdout.split()[-1] == "3", r.stderr
+
+    crt, key = other_credentials(tmp_path)
+    intruder = distributed.Security(tls_ca_file=crt, tls_client_cert=crt,
+                                    tls_client_key=key,
+                                    require_encryption=True)
+    for target, sec in ((addr, None), (addr.replace("tls", "tcp"), None),
+                        (addr, intruder)):
+        try:
+            distributed.Client(target, timeout=5, security=sec).close()
+        except Exception:
+            pass
+        else:
+            raise AssertionError("connected to %s without the instance's "
+                                 "credentials" % target)
+
+    async def ask_worker(target, sec):
+        async with rpc(target, connection_args=sec.get_connection_args(
+                "client") if sec else {}) as r:
+            return await asyncio.wait_for(r.identity(), 5)
+    for target, sec in ((worker.replace("tls", "tcp"), None),
+                        (worker, intruder)):
+        try:
+            asyncio.run(ask_worker(target, sec))
+        except Exception:
+            pass
+        else:
+            raise AssertionError("worker %s answered without the "
+                                 "instance's credentials" % target)
+
+    socks = listening_sockets(procs_under(e.state))
+    assert len(socks) >= 3, socks   # scheduler, its dashboard, a worker
+    loopback = ("0100007F", "00000000000000000000000001000000")
+    assert all(h in loopback for h, _ in socks), socks
+
+
+def test_tls_off_says_so(edask):
+    e = edask(args=["--gpus", "1"], specs=[spec(
+        min=1, max=1, extra="security: {tls: off}\n")])
+    e.wait_started()
+    e.wait_running(1)
+    inst = e.instance()
+    assert inst["outputs"]["dask_scheduler_address"].startswith("tcp://")
+    assert inst["outputs"]["dask_tls"] is None
+    msgs = [x["message"] for x in e.events(kind="security")]
+    assert any("security.tls is off: any user of this machine can "
+               "connect" in m for m in msgs), msgs
+    c = client(e.scheduler_address())
+    try:
+        assert c.submit(lambda: 7).result() == 7
+    finally:
+        c.close()
+    show = e.cli("show", "dask").stdout
+    assert "security:   none: security.tls is off" in show, show

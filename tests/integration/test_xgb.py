@@ -50,7 +50,7 @@ def test_script_trains_a_useful_model_while_the_instance_grows_and_shrinks(edask
          "--rounds", "30", "--partitions", "8", "--seed", "1",
          "--data-dir", str(tmp_path / "data")],
         capture_output=True, text=True, timeout=240,
-        env=dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1"))
+        env=dict(e.client_env(), PYDEVD_DISABLE_FILE_VALIDATION="1"))
     took = time.monotonic() - t
     if r.returncode != 0:
         pytest.fail("xgb_train.py exited %d\n%s\n%s" % (r.returncode, r.stdout, r.stderr[-6000:]))
@@ -104,7 +104,10 @@ def test_notebook_runs_headless_against_the_instance(edask, tmp_path, monkeypatc
     import nbformat
     e = elastic_instance(edask)
     kernel = python_kernel(tmp_path, monkeypatch)
-    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", e.scheduler_address())
+    # as the instance's notebook server gives its kernels
+    for k, v in e.client_env().items():
+        if k.startswith("DASK_"):
+            monkeypatch.setenv(k, v)
     monkeypatch.setenv("XGB_ROWS", "60000")
     monkeypatch.setenv("XGB_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")

@@ -443,12 +443,21 @@ test_target_table(void **state)
 #define BARE(addr, name, nthreads)					\
 	{ addr, name, nthreads, 0, 0, 0, -1, -1 }
 
+/* What a case expects of a worker (all of struct dask_worker_info but
+ * unique_keys, which test_identity_unique_keys checks). */
+struct want_worker {
+	const char	*address;
+	const char	*name;
+	int		 nthreads, busy, keys;
+	int64_t		 bytes, rss, memory_limit;
+};
+
 static const struct identity_case {
 	const char		*name;
 	const char		*in;
 	int			 rc;
 	size_t			 n;
-	struct dask_worker_info	 want[3];
+	struct want_worker	 want[3];
 	const char		*errsub;
 } identity_cases[] = {
 	{ "real sample", ID_SAMPLE, 0, 1, {
@@ -596,7 +605,7 @@ static const struct identity_case {
 
 static void
 check_worker(const char *cname, size_t i, const struct dask_worker_info *g,
-    const struct dask_worker_info *w)
+    const struct want_worker *w)
 {
 	if (strcmp(g->address, w->address) != 0 ||
 	    strcmp(g->name, w->name) != 0 || g->nthreads != w->nthreads ||
@@ -608,6 +617,51 @@ check_worker(const char *cname, size_t i, const struct dask_worker_info *g,
 		    g->address, g->name, g->nthreads, g->busy, g->keys,
 		    (long long)g->bytes, (long long)g->rss,
 		    (long long)g->memory_limit);
+}
+
+/* unique_keys: edask's preload tells what only this worker holds. */
+static void
+test_identity_unique_keys(void **state)
+{
+	static const struct {
+		const char	*in;
+		int		 rc;
+		int		 unique;
+		const char	*errsub;
+	} rows[] = {
+		{ ID_ONE("tcp://h:1", ",'unique_keys':3,'metrics':{"
+		    "'task_counts':{'memory':5}}"), 0, 3, NULL },
+		{ ID_ONE("tcp://h:1", ",'unique_keys':0"), 0, 0, NULL },
+		{ ID_ONE("tcp://h:1", ""), 0, -1, NULL },	/* identity.json */
+		{ ID_ONE("tcp://h:1", ",'unique_keys':2,'metrics':{"
+		    "'task_counts':{'memory':1}}"), -1, 0, "more than the keys" },
+		{ ID_ONE("tcp://h:1", ",'unique_keys':'1'"), -1, 0,
+		    "\"unique_keys\" is not" },
+		{ ID_ONE("tcp://h:1", ",'unique_keys':-1"), -1, 0,
+		    "\"unique_keys\" is not" },
+	};
+	struct dask_worker_info *w;
+	char err[256], *in;
+	size_t i, j, n;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		in = xstrdup(rows[i].in);
+		for (j = 0; in[j] != '\0'; j++)
+			if (in[j] == '\'')
+				in[j] = '"';
+		w = NULL;
+		assert_int_equal(dask_parse_identity(in, strlen(in), &w, &n, err,
+		    sizeof(err)), rows[i].rc);
+		if (rows[i].rc == 0) {
+			assert_int_equal(n, 1);
+			assert_int_equal(w[0].unique_keys, rows[i].unique);
+		} else {
+			assert_non_null(strstr(err, rows[i].errsub));
+		}
+		free(w);
+		free(in);
+	}
 }
 
 static void
@@ -925,6 +979,7 @@ main(void)
 		cmocka_unit_test(test_reply_too_big),
 		cmocka_unit_test(test_target_table),
 		cmocka_unit_test(test_identity_table),
+		cmocka_unit_test(test_identity_unique_keys),
 		cmocka_unit_test(test_identity_max_workers),
 		cmocka_unit_test(test_retire_table),
 		cmocka_unit_test(test_drain_table),

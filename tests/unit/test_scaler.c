@@ -35,6 +35,8 @@ struct row {
 	int		 target, queued, processing, no_worker;
 	int		 free_slots;
 	int64_t		 last_up;	/* ms; 0: never */
+	int		 peak;		/* recent_peak */
+	int64_t		 peak_at;	/* ms */
 	size_t		 nw;
 	struct scaler_worker w[MAXW];
 	/* expected */
@@ -214,6 +216,26 @@ static const struct row rows[] = {
 		.hold = "2 above desired kept: 1 launching, 1 busy, 1 idle"
 		    " only 12s of 30s",
 	}, {
+		/* a periodic load between two bursts: the workers it used
+		 * stay (without the peak, both retire and come back) */
+		.name = "recent peak keeps the workers of a periodic load",
+		.peak = 3, .peak_at = NOW - 4000,
+		.nw = 3, .w = { IDLE(1, 0), IDLE(2, 0), BUSY(3) },
+		.demand = 0, .desired = 0,
+		.hold = "3 above desired kept: demand was 3 4s ago (within"
+		    " idle_timeout + scale_down_delay, 40s), 1 busy",
+	}, {
+		.name = "recent peak below capacity: the rest retire",
+		.peak = 1, .peak_at = NOW - 4000,
+		.nw = 3, .w = { IDLE(1, 5), IDLE(2, 0), BUSY(3) },
+		.demand = 0, .desired = 0, .nretire = 2, .retire = { 2, 1 },
+		.hold = "1 above desired kept: 1 busy",
+	}, {
+		.name = "recent peak under min: min holds",
+		.min = 2, .peak = 1, .peak_at = NOW - 1000,
+		.nw = 3, .w = { IDLE(1, 0), IDLE(2, 0), IDLE(3, 0) },
+		.demand = 0, .desired = 2, .nretire = 1, .retire = { 1 },
+	}, {
 		.name = "unobserved: stale demand launches nothing",
 		.min = 1, .unobserved = true, .queued = 100, .target = 8,
 		.free_slots = 8,
@@ -255,6 +277,8 @@ row_input(const struct row *r, struct scaler_input *in)
 	in->no_worker = r->no_worker;
 	in->free_slots = r->free_slots;
 	in->last_scale_up_ms = r->last_up != 0 ? r->last_up : -1;
+	in->recent_peak = r->peak;
+	in->recent_peak_ms = r->peak_at;
 	in->nworkers = r->nw;
 	in->workers = r->w;
 }

@@ -229,6 +229,10 @@ static const struct value_case value_cases[] = {
 	{ "name: a\npython: /usr/bin/python3.11\n", "python",
 	    "\"/usr/bin/python3.11\"" },
 	{ "name: a\npython: python3\n", "python", "\"python3\"" },
+	{ "name: a\n", "security.tls", "\"on\"" },
+	{ "name: a\nsecurity: {tls: off}\n", "security.tls", "\"off\"" },
+	{ "name: a\nsecurity: {tls: on}\n", "security.tls", "\"on\"" },
+	{ "name: a\nsecurity: {tls: false}\n", "security.tls", "\"off\"" },
 	{ "name: a\nworkers:\nscaling: ~\nsharing: null\nenv:\n", "workers.min",
 	    "1" },
 	{ "name: a\nenv: {}\n", "env", "{}" },
@@ -304,7 +308,8 @@ static const struct error_case error_cases[] = {
 	    "device_memory_limit, rmm_pool_size)" },
 	{ "name: a\nfoo: 1\n",
 	    "x.yaml:2:1: unknown key \"foo\" (expected one of: name, workers, "
-	    "scaling, sharing, scheduler, notebook, pool, python, env)" },
+	    "scaling, sharing, scheduler, notebook, security, pool, python, "
+	    "env)" },
 	{ "name: a\nscaling: {intervall: 1s}\n",
 	    "x.yaml:2:11: unknown key \"intervall\" in scaling (expected one "
 	    "of: interval, idle_timeout, scale_down_delay, start_timeout, "
@@ -317,7 +322,8 @@ static const struct error_case error_cases[] = {
 	    "host, port, dashboard_port)" },
 	{ "name: a\n<<: {pool: x}\n",
 	    "x.yaml:2:1: unknown key \"<<\" (expected one of: name, workers, "
-	    "scaling, sharing, scheduler, notebook, pool, python, env)" },
+	    "scaling, sharing, scheduler, notebook, security, pool, python, "
+	    "env)" },
 	{ "name: a\nworkers: {\"mn\\x1b\\u0085\": 1}\n",
 	    "x.yaml:2:11: unknown key \"mn\\x1b\\u0085\" in workers (expected "
 	    "one of: min, max, gpus, threads, memory, command, imports, type, "
@@ -499,6 +505,11 @@ static const struct error_case error_cases[] = {
 	/* strings */
 	{ "name: a\npython: \"\"\n",
 	    "x.yaml:2:9: python must be a non-empty string, got \"\"" },
+	{ "name: a\nsecurity: {tls: no}\n",
+	    "x.yaml:2:17: security.tls must be on or off, got \"no\"" },
+	{ "name: a\nsecurity: {ssl: on}\n",
+	    "x.yaml:2:12: unknown key \"ssl\" in security (expected one of: "
+	    "tls)" },
 	{ "name: a\npython: ../../bin/sh\n",
 	    "x.yaml:2:9: python must be auto, an absolute path or a command on "
 	    "PATH, got \"../../bin/sh\" (a relative path)" },
@@ -731,8 +742,8 @@ test_hostile(void **state)
 	assert_int_equal(spec_parse(bomb, strlen(bomb), FNAME, &s, err,
 	    sizeof(err)), -1);
 	assert_string_equal(err, "x.yaml:1:1: unknown key \"a\" (expected one "
-	    "of: name, workers, scaling, sharing, scheduler, notebook, pool, "
-	    "python, env)");
+	    "of: name, workers, scaling, sharing, scheduler, notebook, "
+	    "security, pool, python, env)");
 }
 
 /* Round trip: spec_to_json(), dumped, parses back to an equal spec */

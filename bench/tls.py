@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""What TLS costs: edask with security.tls on versus off, same run.
+
+Run it with the project's ``.venv/bin/python`` (``make bench`` does); edask
+gets ``EDASK_PYTHON`` set to the same interpreter.
+
+Method
+------
+Each round starts ``build/edask up --gpus 4`` twice, one after the other
+(the order alternating from round to round), with the same spec but for
+``security: {tls: on}`` or ``{tls: off}``, and measures on each:
+
+* **scale-up**: the burst of bench/scaleup.py (160 tasks of
+  ``time.sleep(0.5)`` on one worker, growing to four): seconds from its
+  submission until four workers are registered, and until it is done.
+  TLS adds its handshakes to every worker's registration.
+* **hand-off**: worker to worker bandwidth, the path a retirement moves
+  data by: a task on one worker makes ``HANDOFF_MB`` MB of bytes, a task
+  pinned to another worker takes it as its argument; the seconds from
+  that task's submission to its result, ``HANDOFF_REPEAT`` times with
+  fresh data, MB/s from the median.
+
+The client connects with the instance's outputs (its TLS credentials when
+on). ``--repeat N`` rounds, medians reported; the ratios on/off within one
+run are what to read: these machines are small and noisy.
+
+Exit status: 0 when every measurement completed, 1 with a message otherwise.
+Every process this script starts is stopped before it exits.
+"""
+
+import argparse
+import datetime
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+from harness import (BenchError, check_python, close_edask, edask_client,
+                     interrupt_on_signals, load_line, log, md_table,
+                     n_workers, observe_instance, shown_argv, stack_line,
+                     start_edask, wait_api_url, wait_instance_started,
+                     wait_until)
+from scaleup import run_burst
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EDASK = os.path.join(ROOT, "build", "edask")
+RESULTS = os.path.join(ROOT, "bench", "results")
+MAX_WORKERS = 4
+HANDOFF_MB = 200
+HANDOFF_REPEAT = 3
+DEADLINE_S = 180.0
+
+SPEC = """\
+name: bench
+workers: {{min: 1, max: {max}, gpus: 0, threads: 1}}
+scaling: {{interval: 1s, idle_timeout: 600s, scale_down_delay: 10s}}
+security: {{tls: {tls}}}
+"""
+
+
+def make_bytes(mb, salt):
+    return bytes(mb << 20)[:-1] + bytes([salt % 256])
+
+
+def handoff(client):
+    """Seconds per hand-off of HANDOFF_MB MB between two workers (median)."""
+    wait_until("2 workers", lambda: n_workers(client) >= 2, DEADLINE_S)
+    a, b = sorted(client.scheduler_info()["workers"])[:2]
+    took = []
+    for i in range(HANDOFF_REPEAT):
+        src = client.submit(make_bytes, HANDOFF_MB, i, workers=[a],
+                            pure=False)
+        src.result()                   # made and held on a
+        t0 = time.monotonic()
+        n = client.submit(len, src, workers=[b], pure=False).result()
+        took.append(time.monotonic() - t0)
+        if n != HANDOFF_MB << 20:
+            raise BenchError(f"hand-off moved {n} bytes")
+        del src
+    return statistics.median(took)
+
+
+def one(tls):
+    """(to 4 workers s, burst s, hand-off s) of edask with tls on/off."""
+    tmp = tempfile.TemporaryDirectory(prefix="edask-bench-tls-")
+    state = os.path.join(tmp.name, "state")
+    spec_path = os.path.join(tmp.name, "bench.yaml")
+    with open(spec_path, "w") as f:
+        f.write(SPEC.format(max=MAX_WORKERS, tls=tls))
+    log_path = os.path.join(tmp.name, "edask.log")
+    proc, log_file = start_edask(EDASK, MAX_WORKERS, state, [spec_path],
+                                 log_path)
+    dask_pids = set()
+    client = None
+
+    def observe():
+        return observe_instance(proc, log_path, api, "bench", dask_pids)
+    try:
+        api = wait_api_url(proc, state, log_path, DEADLINE_S)
+        inst = wait_instance_started(observe, 1, deadline_s=DEADLINE_S)
+        want = "tls://" if tls == "on" else "tcp://"
+        if not inst["outputs"]["dask_scheduler_address"].startswith(want):
+            raise BenchError(f"tls {tls}: scheduler at "
+                             f"{inst['outputs']['dask_scheduler_address']}")
+        client = edask_client(inst, timeout=30)
+        t_full, t_done = run_burst(client)
+        t_hand = handoff(client)
+        observe()
+        return t_full, t_done, t_hand
+    finally:
+        if client is not None:
+            client.close()
+        close_edask(proc, log_path, dask_pids, log_file, tmp)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--edask", default=None, metavar="PATH")
+    ap.add_argument("--repeat", type=int, default=3, metavar="N")
+    ap.add_argument("--write", action="store_true",
+                    help="also write bench/results/tls-latest.md")
+    args = ap.parse_args()
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
+    if args.edask:
+        global EDASK
+        EDASK = os.path.abspath(args.edask)
+    interrupt_on_signals()
+    started = datetime.datetime.now()
+    t_start = time.monotonic()
+    loads = [load_line()]
+    res = {"on": [], "off": []}
+    try:
+        check_python()
+        for r in range(args.repeat):
+            for tls in (("on", "off") if r % 2 == 0 else ("off", "on")):
+                log(f"round {r + 1}/{args.repeat}: tls {tls}")
+                t = one(tls)
+                log(f"tls {tls}: 4 workers after {t[0]:.2f} s, burst "
+                    f"{t[1]:.2f} s, hand-off of {HANDOFF_MB} MB {t[2]:.2f} s")
+                res[tls].append(t)
+    except BenchError as e:
+        print(f"bench/tls.py: FAILED: {e}", file=sys.stderr)
+        return 1
+    med = {k: [statistics.median(x[i] for x in v) for i in range(3)]
+           for k, v in res.items()}
+    rows = [["security.tls", "to 4 workers (s)", "burst done (s)",
+             f"hand-off {HANDOFF_MB} MB (s)", "hand-off MB/s"]]
+    for k in ("on", "off"):
+        m = med[k]
+        rows.append([k, f"{m[0]:.2f}", f"{m[1]:.2f}", f"{m[2]:.2f}",
+                     f"{HANDOFF_MB / m[2]:.0f}"])
+    on, off = med["on"], med["off"]
+    rows.append(["**ratio on / off**", f"**{on[0] / off[0]:.2f}**",
+                 f"**{on[1] / off[1]:.2f}**", f"**{on[2] / off[2]:.2f}**",
+                 f"**{off[2] / on[2]:.2f}**"])
+    table = md_table(rows)
+    print("\n" + table)
+    if args.write:
+        loads.append(load_line())
+        os.makedirs(RESULTS, exist_ok=True)
+        path = os.path.join(RESULTS, "tls-latest.md")
+        with open(path, "w") as f:
+            f.write(f"# TLS cost: security.tls on vs off\n\n"
+                    f"Run {started:%Y-%m-%d %H:%M:%S}, "
+                    f"`bench/tls.py {' '.join(shown_argv(sys.argv[1:]))}`, "
+                    f"{time.monotonic() - t_start:.0f} s wall; median of "
+                    f"{args.repeat} round(s), the order alternating.\n\n"
+                    f"Stack: {stack_line()}\n\n"
+                    f"Machine load: {loads[0]} at the start, {loads[1]} "
+                    f"at the end.\n\n{table}\n\n"
+                    f"to 4 workers, burst: bench/scaleup.py's burst. "
+                    f"hand-off: {HANDOFF_MB} MB from one worker to a task "
+                    f"on another, median of {HANDOFF_REPEAT}. "
+                    f"Only the ratios of one run mean anything.\n")
+        print(f"wrote {os.path.relpath(path, ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
