@@ -44,7 +44,6 @@
  * is being read (in_request), its start, for the deadline sweep.
  */
 struct aconn {
-	struct MHD_Connection *conn;
 	int		 fd;
 	bool		 in_request;
 	bool		 cut;		/* shut down by us */
@@ -446,10 +445,12 @@ route_instance(struct api *a, struct MHD_Connection *conn, struct req *rq,
 		    ctl_stop(a->ctl, name, err, sizeof(err));
 		if (rc != 0)
 			return reply_error(conn, ctl_status(rc), "%s", err);
-		return reply_json(conn, 200, ctl_instance_json(a->ctl, name, rq->authorized));
+		return reply_json(conn, 200, ctl_instance_json(a->ctl, name,
+		    rq->authorized));
 	}
 	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
-		return reply_json(conn, 200, ctl_instance_json(a->ctl, name, rq->authorized));
+		return reply_json(conn, 200, ctl_instance_json(a->ctl, name,
+		    rq->authorized));
 	if (strcmp(method, "PATCH") == 0) {
 		if (request_parse_scale(rq->body, rq->len, &sc, err,
 		    sizeof(err)) == -1)
@@ -458,7 +459,8 @@ route_instance(struct api *a, struct MHD_Connection *conn, struct req *rq,
 		    sc.max, err, sizeof(err));
 		if (rc != 0)
 			return reply_error(conn, ctl_status(rc), "%s", err);
-		return reply_json(conn, 200, ctl_instance_json(a->ctl, name, rq->authorized));
+		return reply_json(conn, 200, ctl_instance_json(a->ctl, name,
+		    rq->authorized));
 	}
 	if (strcmp(method, "DELETE") == 0) {
 		rc = ctl_undeploy(a->ctl, name, &removed, err, sizeof(err));
@@ -495,7 +497,8 @@ route(struct api *a, struct MHD_Connection *conn, struct req *rq,
 			return route_deploy(a, conn, rq);
 		if (!get)
 			goto not_allowed;
-		return reply_json(conn, 200, ctl_instances_json(a->ctl, rq->authorized));
+		return reply_json(conn, 200, ctl_instances_json(a->ctl,
+		    rq->authorized));
 	}
 	if (strncmp(url, "/v1/instances/", 14) == 0)
 		return route_instance(a, conn, rq, method, url);
@@ -632,7 +635,6 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 		return;
 	}
 	ac = xcalloc(1, sizeof(*ac));
-	ac->conn = conn;
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	ac->fd = ci != NULL ? ci->connect_fd : -1;
 	ac->in_request = true;

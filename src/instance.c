@@ -428,7 +428,7 @@ instance_set_state(struct instance *in, enum istate st)
  */
 static int
 instance_record_put(struct instance *in, const struct spec *sp,
-    enum istate state, char *err, size_t errlen)
+    enum istate state, bool undeploy, char *err, size_t errlen)
 {
 	struct store_instance si;
 	json_t *spec = spec_to_json(sp);
@@ -449,6 +449,7 @@ instance_record_put(struct instance *in, const struct spec *sp,
 	si.sched_start = in->sched_start;
 	si.next_worker_id = in->next_worker_id;
 	si.created_ms = in->created_ms;
+	si.undeploy = undeploy;
 	rc = store_instance_put(in->ctl->store, &si, err, errlen);
 	store_result(in->ctl, rc, err);
 	free(spec_json);
@@ -458,11 +459,12 @@ instance_record_put(struct instance *in, const struct spec *sp,
 /* A mutation's write ahead; CTL_ESTORE with the reason when it failed. */
 static int
 instance_write_ahead(struct instance *in, const struct spec *sp,
-    enum istate state, char *err, size_t errlen)
+    enum istate state, bool undeploy, char *err, size_t errlen)
 {
 	char why[256];
 
-	if (instance_record_put(in, sp, state, why, sizeof(why)) == 0)
+	if (instance_record_put(in, sp, state, undeploy, why,
+	    sizeof(why)) == 0)
 		return 0;
 	return ctlerr(CTL_ESTORE, err, errlen, "not saved, nothing changed: "
 	    "%s", why);
@@ -473,7 +475,8 @@ persist_instance(struct instance *in)
 {
 	char err[256];
 
-	(void)instance_record_put(in, in->spec, in->state, err, sizeof(err));
+	(void)instance_record_put(in, in->spec, in->state, in->undeploy, err,
+	    sizeof(err));
 }
 
 static struct instance *ctl_by_id(struct ctl *c, int id);
@@ -4055,8 +4058,8 @@ ctl_deploy(struct ctl *c, struct spec *spec, enum ctl_deployed *what,
 	in = ctl_find(c, spec->name);
 	if (in == NULL) {
 		in = instance_new(c, spec);
-		if ((rc = instance_write_ahead(in, spec, in->state, err,
-		    errlen)) != 0) {
+		if ((rc = instance_write_ahead(in, spec, in->state, false,
+		    err, errlen)) != 0) {
 			ctl_forget_new(c, in);
 			return rc;
 		}
@@ -4094,8 +4097,8 @@ ctl_deploy(struct ctl *c, struct spec *spec, enum ctl_deployed *what,
 		spec_free(spec);
 		return CTL_ECONFLICT;
 	}
-	if ((rc = instance_write_ahead(in, spec, in->state, err,
-	    errlen)) != 0) {
+	if ((rc = instance_write_ahead(in, spec, in->state, in->undeploy,
+	    err, errlen)) != 0) {
 		spec_free(spec);
 		return rc;
 	}
@@ -4176,8 +4179,8 @@ ctl_start(struct ctl *c, const char *name, char *err, size_t errlen)
 		    "being undeployed" : "still stopping");
 	if (in->state == I_STARTING || in->state == I_STARTED)
 		return 0;
-	if ((rc = instance_write_ahead(in, in->spec, I_STARTING, err,
-	    errlen)) != 0)
+	if ((rc = instance_write_ahead(in, in->spec, I_STARTING,
+	    in->undeploy, err, errlen)) != 0)
 		return rc;
 	instance_reset_run(in);
 	instance_start(in);
@@ -4196,8 +4199,8 @@ ctl_stop(struct ctl *c, const char *name, char *err, size_t errlen)
 		    name);
 	if (in->state != I_STARTING && in->state != I_STARTED)
 		return 0;
-	if ((rc = instance_write_ahead(in, in->spec, I_STOPPING, err,
-	    errlen)) != 0)
+	if ((rc = instance_write_ahead(in, in->spec, I_STOPPING,
+	    in->undeploy, err, errlen)) != 0)
 		return rc;
 	instance_stop(in);
 	return 0;
@@ -4277,10 +4280,11 @@ ctl_undeploy(struct ctl *c, const char *name, bool *removed, char *err,
 		if (rc != 0)
 			return ctlerr(CTL_ESTORE, err, errlen, "not saved, "
 			    "nothing changed: %s", why);
-	} else if (!in->undeploy && (in->state == I_STARTING ||
-	    in->state == I_STARTED)) {
-		int rc = instance_write_ahead(in, in->spec, I_STOPPING, err,
-		    errlen);
+	} else if (!in->undeploy) {
+		/* written as undeploying: a restart carries it on */
+		int rc = instance_write_ahead(in, in->spec,
+		    in->state == I_STARTING || in->state == I_STARTED ?
+		    I_STOPPING : in->state, true, err, errlen);
 
 		if (rc != 0)
 			return rc;
@@ -4326,7 +4330,8 @@ ctl_scale(struct ctl *c, const char *name, bool has_min, int min,
 		spec_free(s);
 		return 0;
 	}
-	if ((rc = instance_write_ahead(in, s, in->state, err, errlen)) != 0) {
+	if ((rc = instance_write_ahead(in, s, in->state, in->undeploy, err,
+	    errlen)) != 0) {
 		spec_free(s);
 		return rc;
 	}
@@ -4643,8 +4648,11 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 	in->sched_start = si->sched_start;
 	if (si->sched_addr[0] != '\0')
 		in->sched_addr = xstrdup(si->sched_addr);
-	/* what the run was started with, whatever the spec says now */
-	in->tls = strncmp(si->sched_addr, "tls://", 6) == 0;
+	/* what the run was started with: its address says, or, before the
+	 * scheduler wrote it, the spec (a change of security.tls needs a
+	 * stop, so a running instance's spec is its run's) */
+	in->tls = si->sched_addr[0] != '\0' ?
+	    strncmp(si->sched_addr, "tls://", 6) == 0 : spec->security.tls;
 	if (si->dash_url[0] != '\0')
 		in->dash_url = xstrdup(si->dash_url);
 	in->state = st;
@@ -4678,6 +4686,16 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 	ev(in, "restored", "state %s, scheduler %s, %zu worker(s) re-adopted",
 	    istate_name[st], sched_alive ? "alive" : "gone", in->nworkers);
 	in->ever_started = st == I_STARTED || st == I_STOPPING;
+	/* an undeploy asked before the restart goes on: what runs stops,
+	 * nothing starts, and the instance goes once nothing is left */
+	in->undeploy = si->undeploy;
+	if (in->undeploy) {
+		ev(in, "undeploying", "asked before the restart: carried on");
+		if (st == I_STARTED)
+			st = I_STOPPING;
+		else if (st == I_STARTING || st == I_REGISTERED)
+			st = in->state = I_STOPPED;
+	}
 	switch (st) {
 	case I_STARTED:
 	case I_STOPPING:
@@ -4722,6 +4740,7 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 		persist_instance(in);
 		break;
 	}
+	maybe_reap(in);
 }
 
 /*
@@ -4848,8 +4867,9 @@ shutdown_left(struct ctl *c, char *buf, size_t len)
 		struct instance *in = c->inst[i];
 
 		for (j = 0; j < in->nworkers && o < len; j++)
-			o += (size_t)snprintf(buf + o, len - o, "%sworker pid %d",
-			    o > 0 ? ", " : "", (int)in->workers[j]->pid);
+			o += (size_t)snprintf(buf + o, len - o,
+			    "%sworker pid %d", o > 0 ? ", " : "",
+			    (int)in->workers[j]->pid);
 		if (in->sched_pid > 0 && o < len)
 			o += (size_t)snprintf(buf + o, len - o, "%sscheduler "
 			    "pid %d", o > 0 ? ", " : "", (int)in->sched_pid);

@@ -62,8 +62,10 @@
 
 /* Prepared once per store, on first use. */
 enum stmt_id {
+	ST_INSTANCE_PUT_V4,
 	ST_INSTANCE_PUT,
 	ST_INSTANCE_DELETE,
+	ST_INSTANCES_LOAD_V4,
 	ST_INSTANCES_LOAD,
 	ST_WORKER_PUT_V1,
 	ST_WORKER_PUT_V2,
@@ -84,7 +86,7 @@ enum stmt_id {
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
-	[ST_INSTANCE_PUT] =
+	[ST_INSTANCE_PUT_V4] =
 	    "INSERT INTO instances(name, spec_json, state, error, sched_addr,"
 	    " dash_url, sched_pid, sched_start, next_worker_id, created_ms)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
@@ -95,11 +97,27 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    " sched_start = excluded.sched_start,"
 	    " next_worker_id = excluded.next_worker_id,"
 	    " created_ms = excluded.created_ms",
+	[ST_INSTANCE_PUT] =
+	    "INSERT INTO instances(name, spec_json, state, error, sched_addr,"
+	    " dash_url, sched_pid, sched_start, next_worker_id, created_ms,"
+	    " undeploy)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+	    " ON CONFLICT(name) DO UPDATE SET spec_json = excluded.spec_json,"
+	    " state = excluded.state, error = excluded.error,"
+	    " sched_addr = excluded.sched_addr, dash_url = excluded.dash_url,"
+	    " sched_pid = excluded.sched_pid,"
+	    " sched_start = excluded.sched_start,"
+	    " next_worker_id = excluded.next_worker_id,"
+	    " created_ms = excluded.created_ms, undeploy = excluded.undeploy",
 	[ST_INSTANCE_DELETE] =
 	    "DELETE FROM instances WHERE name = ?1",
+	[ST_INSTANCES_LOAD_V4] =
+	    "SELECT name, spec_json, state, error, sched_addr, dash_url,"
+	    " sched_pid, sched_start, next_worker_id, created_ms, 0"
+	    " FROM instances ORDER BY created_ms, name",
 	[ST_INSTANCES_LOAD] =
 	    "SELECT name, spec_json, state, error, sched_addr, dash_url,"
-	    " sched_pid, sched_start, next_worker_id, created_ms"
+	    " sched_pid, sched_start, next_worker_id, created_ms, undeploy"
 	    " FROM instances ORDER BY created_ms, name",
 	[ST_WORKER_PUT_V1] =
 	    "INSERT INTO workers(instance, id, slot, gpu, state, pid,"
@@ -257,6 +275,8 @@ static const char *const migrations[] = {
 	");",
 	/* 4: the Slurm job that runs a worker of a slurm pool (0: none). */
 	"ALTER TABLE workers ADD COLUMN job_id INTEGER NOT NULL DEFAULT 0;",
+	/* 5: an undeploy asked for, carried on after a restart. */
+	"ALTER TABLE instances ADD COLUMN undeploy INTEGER NOT NULL DEFAULT 0;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
@@ -787,7 +807,8 @@ store_instance_put(struct store *s, const struct store_instance *in,
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((st = stmt_get(s, ST_INSTANCE_PUT, err, errlen)) == NULL)
+	if ((st = stmt_get(s, s->version < 5 ? ST_INSTANCE_PUT_V4 :
+	    ST_INSTANCE_PUT, err, errlen)) == NULL)
 		return -1;
 	bind_text(st, 1, in->name);
 	bind_text(st, 2, in->spec_json);
@@ -799,6 +820,8 @@ store_instance_put(struct store *s, const struct store_instance *in,
 	sqlite3_bind_int64(st, 8, u64_to_db(in->sched_start));
 	sqlite3_bind_int(st, 9, in->next_worker_id);
 	sqlite3_bind_int64(st, 10, in->created_ms);
+	if (s->version >= 5)
+		sqlite3_bind_int(st, 11, in->undeploy ? 1 : 0);
 	if (write_begin(s, err, errlen) == -1)
 		return -1;
 	rc = stmt_exec(s, st, "instance put", err, errlen);
@@ -833,7 +856,8 @@ store_instances_load(struct store *s, struct store_instance **out,
 
 	*out = NULL;
 	*n = 0;
-	if ((st = stmt_get(s, ST_INSTANCES_LOAD, err, errlen)) == NULL)
+	if ((st = stmt_get(s, s->version < 5 ? ST_INSTANCES_LOAD_V4 :
+	    ST_INSTANCES_LOAD, err, errlen)) == NULL)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (len == cap) {
@@ -851,6 +875,7 @@ store_instances_load(struct store *s, struct store_instance **out,
 		in->sched_start = u64_from_db(sqlite3_column_int64(st, 7));
 		in->next_worker_id = sqlite3_column_int(st, 8);
 		in->created_ms = sqlite3_column_int64(st, 9);
+		in->undeploy = sqlite3_column_int(st, 10) != 0;
 	}
 	if (rc != SQLITE_DONE) {
 		dberr(s->db, err, errlen, "instances load");

@@ -14,12 +14,13 @@
 #ifndef EDASK_STORE_H
 #define EDASK_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "events.h"
 
-#define STORE_SCHEMA_VERSION	4	/* what this build writes */
+#define STORE_SCHEMA_VERSION	5	/* what this build writes */
 
 struct store;
 
@@ -56,6 +57,7 @@ struct store_instance {
 	uint64_t sched_start;	/* /proc start time of sched_pid */
 	int	 next_worker_id;
 	int64_t	 created_ms;	/* wall clock */
+	bool	 undeploy;	/* asked for (schema 5; false before) */
 };
 
 /* Insert or replace by name. */

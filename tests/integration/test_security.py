@@ -420,3 +420,31 @@ def test_tls_off_says_so(edask):
         c.close()
     show = e.cli("show", "dask").stdout
     assert "security:   none: security.tls is off" in show, show
+
+
+def test_an_undeploy_answered_202_survives_a_kill(edask, tmp_path):
+    """DELETE of a running instance answers 202 (removing) while its
+    processes stop.  A kill -9 then must not bring it back: the undeploy
+    was saved, and the next start carries it on to the end."""
+    mode = tmp_path / "mode"
+    mode.write_text("ok")
+    e = edask(serve=True, env={"FAKE_SCHED_MODE_FILE": str(mode)})
+    status, doc = e.request("POST", "/v1/instances",
+                            fake_spec("a", 1).encode())
+    assert status == 201, doc
+    inst = e.wait_started("a")
+    sched = inst["scheduler"]["pid"]
+    os.kill(sched, signal.SIGSTOP)      # the stop cannot finish yet
+    try:
+        status, doc = e.request("DELETE", "/v1/instances/a")
+        assert (status, doc["result"]) == (202, "removing"), doc
+        e.proc.kill()
+        e.proc.wait()
+    finally:
+        os.kill(sched, signal.SIGCONT)
+    e.start()
+    wait_for(lambda: e.request("GET", "/v1/instances/a")[0] == 404,
+             timeout=60, what="the undeploy carried on after the restart")
+    assert not os.path.exists(os.path.join(e.state, "instances", "a"))
+    assert any("carried on" in x["message"]
+               for x in e.events(kind="undeploying"))

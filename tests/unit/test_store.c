@@ -198,6 +198,7 @@ assert_instance(const struct store_instance *want,
 	assert_true(got->sched_start == want->sched_start);
 	assert_int_equal(got->next_worker_id, want->next_worker_id);
 	assert_true(got->created_ms == want->created_ms);
+	assert_true(got->undeploy == want->undeploy);
 }
 
 static void
@@ -331,25 +332,25 @@ static const struct instance_row {
 	    "a", "{\"name\":\"a\",\"workers\":{\"min\":0,\"max\":4}}",
 	    "started", "", "tcp://127.0.0.1:8786",
 	    "http://127.0.0.1:8787/status", 4242, 123456789, 3,
-	    1700000000123 } },
+	    1700000000123, false } },
 	{ "instance empty strings and zeros", {
-	    "", "", "", "", "", "", 0, 0, 0, 0 } },
+	    "", "", "", "", "", "", 0, 0, 0, 0, false } },
 	{ "instance NULL strings read back as empty", {
-	    "n", NULL, NULL, NULL, NULL, NULL, 1, 1, 1, 1 } },
+	    "n", NULL, NULL, NULL, NULL, NULL, 1, 1, 1, 1, true } },
 	{ "instance largest values", {
 	    "big", "{}", "error", "x", "y", "z", INT64_MAX, UINT64_MAX,
-	    INT_MAX, INT64_MAX } },
+	    INT_MAX, INT64_MAX, true } },
 	{ "instance smallest values", {
 	    "small", "{}", "stopped", "", "", "", INT64_MIN, 1ULL << 63,
-	    INT_MIN, INT64_MIN } },
+	    INT_MIN, INT64_MIN, false } },
 	{ "instance quotes, SQL and UTF-8", {
 	    "o'brien\"; DROP TABLE instances; --",
 	    "{\"env\":{\"K\":\"\\u00fc \xc3\xbc \xe2\x9c\x93\"}}",
 	    "error", "line 1\nline 2\t'quoted' %s %n", "", "", 7, 8, 9,
-	    10 } },
+	    10, false } },
 	{ "instance long spec", {
 	    "long", long_text, "starting", long_text, "", "", 1, 2, 3,
-	    4 } },
+	    4, true } },
 };
 
 static void
@@ -443,10 +444,10 @@ test_instance_upsert(void **state)
 {
 	struct fx *f = *state;
 	struct store_instance a = {
-		"a", "{}", "starting", "", "", "", 0, 0, 0, 100,
+		"a", "{}", "starting", "", "", "", 0, 0, 0, 100, false,
 	}, b = {
 		"a", "{\"v\":2}", "started", "none", "tcp://h:1",
-		"http://h:2", 77, 88, 5, 200,
+		"http://h:2", 77, 88, 5, 200, true,
 	};
 	struct store_instance *v;
 	struct store *s = open_ok(f);
@@ -688,7 +689,7 @@ test_file_mode_and_wal(void **state)
 	assert_string_equal(raw_text(f->path, "PRAGMA journal_mode", buf,
 	    sizeof(buf)), "wal");
 	assert_string_equal(raw_text(f->path, "SELECT value FROM meta"
-	    " WHERE key = 'schema_version'", buf, sizeof(buf)), "4");
+	    " WHERE key = 'schema_version'", buf, sizeof(buf)), "5");
 	assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
 	store_close(s);
 	assert_int_equal(stat(f->path, &sb), 0);
@@ -837,9 +838,9 @@ test_migration_v2_to_v3(void **state)
 	store_close(s);
 
 	s = open_ok(f);
-	assert_int_equal(store_schema_version(s), 4);
+	assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
 	assert_string_equal(raw_text(f->path, "SELECT value FROM meta"
-	    " WHERE key = 'schema_version'", buf, sizeof(buf)), "4");
+	    " WHERE key = 'schema_version'", buf, sizeof(buf)), "5");
 	assert_int_equal(count_instances(s), 1);
 	assert_int_equal(store_notebook_get(s, "a", &got, f->err,
 	    sizeof(f->err)), 0);
@@ -874,7 +875,7 @@ test_migration_v3_to_v4(void **state)
 	store_close(s);
 
 	s = open_ok(f);
-	assert_int_equal(store_schema_version(s), 4);
+	assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
 	assert_int_equal(store_workers_load(s, "a", &wv, &n, f->err,
 	    sizeof(f->err)), 0);
 	assert_int_equal(n, 1);
@@ -885,6 +886,42 @@ test_migration_v3_to_v4(void **state)
 	    sizeof(f->err)), 0);
 	assert_true(wv[0].job_id == 4242);
 	store_workers_free(wv, n);
+	store_close(s);
+}
+
+/* Schema 5 keeps an undeploy that was asked for; rows of schema 4 read
+ * false, and a store at 4 does not write it. */
+static void
+test_migration_v4_to_v5(void **state)
+{
+	struct fx *f = *state;
+	struct store_instance a = {
+		"a", "{}", "stopping", "", "", "", 0, 0, 0, 100, true,
+	}, *v = NULL;
+	struct store *s = NULL;
+	size_t n = 0;
+
+	assert_int_equal(store_open_at(f->path, 4, &s, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(store_instance_put(s, &a, f->err, sizeof(f->err)), 0);
+	assert_int_equal(store_instances_load(s, &v, &n, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(n, 1);
+	assert_false(v[0].undeploy);
+	store_instances_free(v, n);
+	store_close(s);
+
+	s = open_ok(f);
+	assert_int_equal(store_schema_version(s), 5);
+	assert_int_equal(store_instances_load(s, &v, &n, f->err,
+	    sizeof(f->err)), 0);
+	assert_false(v[0].undeploy);
+	store_instances_free(v, n);
+	assert_int_equal(store_instance_put(s, &a, f->err, sizeof(f->err)), 0);
+	assert_int_equal(store_instances_load(s, &v, &n, f->err,
+	    sizeof(f->err)), 0);
+	assert_true(v[0].undeploy);
+	store_instances_free(v, n);
 	store_close(s);
 }
 
@@ -1196,6 +1233,7 @@ main(void)
 		FX(test_migration_v2_to_v3),
 		FX(test_notebook_round_trip),
 		FX(test_migration_v3_to_v4),
+		FX(test_migration_v4_to_v5),
 		FX(test_newer_schema_refused),
 		FX(test_transaction_rollback),
 		FX(test_transaction_commit),
