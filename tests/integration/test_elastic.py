@@ -278,8 +278,8 @@ def test_a_periodic_load_settles_without_flapping(edask):
     e.wait_started()
     e.wait_running(1)
     c = client(e.scheduler_address())
-    stop = time.monotonic() + 140.0
-    warm = time.monotonic() + 20.0
+    stop = time.monotonic() + 130.0
+    warm = time.monotonic() + 10.0
     since = None
     try:
         while time.monotonic() < stop:
