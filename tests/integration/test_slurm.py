@@ -97,6 +97,9 @@ def test_burst_four_jobs_fifth_pending_idle_shrinks_without_loss(
         assert pending["job_reason"] == "Resources"
         gpus = c.run(lambda: os.environ.get("CUDA_VISIBLE_DEVICES"))
         assert sorted(gpus.values()) == ["0", "1", "2", "3"], gpus
+        # TLS, and each job listens on the address its node reaches the
+        # scheduler by (loopback here), not on every interface
+        assert all(a.startswith("tls://127.0.0.1:") for a in gpus), gpus
         # past start_timeout it is reported, not duplicated
         wait_for(lambda: e.events(kind="pending"), timeout=30,
                  what="the pending event")
