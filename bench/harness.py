@@ -1,10 +1,12 @@
 """Pieces the benchmarks share: logging, the daemon's API, and stopping
 `edask up` so that no process it started outlives the benchmark."""
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -405,3 +407,40 @@ def edask_client(inst, **kwargs):
         sec = Security(tls_ca_file=tls["ca_file"], tls_client_cert=tls["cert"],
                        tls_client_key=tls["key"], require_encryption=True)
     return Client(out["dask_scheduler_address"], security=sec, **kwargs)
+
+
+@contextlib.contextmanager
+def edask_instance(edask, gpus, spec_text, name, min_workers=1,
+                   deadline_s=180.0):
+    """`edask up --gpus GPUS` with one spec (its text; the instance is
+    NAME) in a temporary state folder: waits for it to be started with
+    min_workers running and yields (instance JSON, client, observe).
+    observe() reads the instance again (and notes its PIDs).  Afterwards
+    the client is closed and edask stopped (close_edask), whatever
+    happened."""
+    tmp = tempfile.TemporaryDirectory(prefix="edask-bench-")
+    state = os.path.join(tmp.name, "state")
+    spec_path = os.path.join(tmp.name, name + ".yaml")
+    with open(spec_path, "w") as f:
+        f.write(spec_text)
+    log_path = os.path.join(tmp.name, "edask.log")
+    proc, log_file = start_edask(edask, gpus, state, [spec_path], log_path)
+    # edask starts its scheduler and workers in sessions of their own, so
+    # its process group does not cover them: remember their PIDs.
+    dask_pids = set()
+    where = {}
+    client = None
+
+    def observe():
+        return observe_instance(proc, log_path, where["api"], name,
+                                dask_pids)
+    try:
+        where["api"] = wait_api_url(proc, state, log_path, deadline_s)
+        inst = wait_instance_started(observe, min_workers,
+                                     deadline_s=deadline_s)
+        client = edask_client(inst, timeout=30)
+        yield inst, client, observe
+    finally:
+        if client is not None:
+            client.close()
+        close_edask(proc, log_path, dask_pids, log_file, tmp)

@@ -48,14 +48,12 @@ import datetime
 import os
 import statistics
 import sys
-import tempfile
 import time
 
-from harness import (BenchError, check_python, check_same_python, close_edask,
-                     edask_client, interrupt_on_signals, load_line, log,
-                     md_table, n_workers, observe_instance, shown_argv,
-                     shown_python, stack_line, start_edask, wait_api_url,
-                     wait_instance_started, wait_until)
+from harness import (BenchError, check_python, check_same_python,
+                     edask_instance, interrupt_on_signals, load_line, log,
+                     md_table, n_workers, shown_argv, shown_python,
+                     stack_line, wait_until)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EDASK = os.path.join(ROOT, "build", "edask")
@@ -120,39 +118,13 @@ def bench_edask():
     if not os.access(EDASK, os.X_OK):
         raise BenchError(f"{EDASK} not found or not executable: run `make` "
                          f"first")
-    from distributed import Client
-
-    tmp = tempfile.TemporaryDirectory(prefix="edask-bench-")
-    state = os.path.join(tmp.name, "state")
-    spec_path = os.path.join(tmp.name, "bench.yaml")
-    with open(spec_path, "w") as f:
-        f.write(SPEC)
-    log_path = os.path.join(tmp.name, "edask.log")
-    proc, log_file = start_edask(EDASK, MAX_WORKERS, state, [spec_path],
-                                 log_path)
-    # edask starts its scheduler and workers in sessions of their own, so
-    # its process group does not cover them: remember their PIDs.
-    dask_pids = set()
-    client = None
-
-    def observe():
-        return observe_instance(proc, log_path, api, "bench", dask_pids)
-
-    try:
-        api = wait_api_url(proc, state, log_path, PHASE_DEADLINE_S)
-        inst = wait_instance_started(observe, MIN_WORKERS,
-                                     deadline_s=PHASE_DEADLINE_S)
-        address = inst["outputs"]["dask_scheduler_address"]
-        log(f"edask: instance started, scheduler {address}")
-
-        client = edask_client(inst, timeout=30)
+    with edask_instance(EDASK, MAX_WORKERS, SPEC, "bench", MIN_WORKERS,
+                        PHASE_DEADLINE_S) as (inst, client, observe):
+        log(f"edask: instance started, scheduler "
+            f"{inst['outputs']['dask_scheduler_address']}")
         result = run_burst(client)
         observe()                  # collect the PIDs of the new workers
         return result
-    finally:
-        if client is not None:
-            client.close()
-        close_edask(proc, log_path, dask_pids, log_file, tmp)
 
 
 # -------------------------------------------------------------- adaptive ---

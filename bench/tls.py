@@ -33,14 +33,11 @@ import datetime
 import os
 import statistics
 import sys
-import tempfile
 import time
 
-from harness import (BenchError, check_python, close_edask, edask_client,
+from harness import (BenchError, check_python, edask_instance,
                      interrupt_on_signals, load_line, log, md_table,
-                     n_workers, observe_instance, shown_argv, stack_line,
-                     start_edask, wait_api_url, wait_instance_started,
-                     wait_until)
+                     n_workers, shown_argv, stack_line, wait_until)
 from scaleup import run_burst
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -83,35 +80,16 @@ def handoff(client):
 
 def one(tls):
     """(to 4 workers s, burst s, hand-off s) of edask with tls on/off."""
-    tmp = tempfile.TemporaryDirectory(prefix="edask-bench-tls-")
-    state = os.path.join(tmp.name, "state")
-    spec_path = os.path.join(tmp.name, "bench.yaml")
-    with open(spec_path, "w") as f:
-        f.write(SPEC.format(max=MAX_WORKERS, tls=tls))
-    log_path = os.path.join(tmp.name, "edask.log")
-    proc, log_file = start_edask(EDASK, MAX_WORKERS, state, [spec_path],
-                                 log_path)
-    dask_pids = set()
-    client = None
-
-    def observe():
-        return observe_instance(proc, log_path, api, "bench", dask_pids)
-    try:
-        api = wait_api_url(proc, state, log_path, DEADLINE_S)
-        inst = wait_instance_started(observe, 1, deadline_s=DEADLINE_S)
-        want = "tls://" if tls == "on" else "tcp://"
-        if not inst["outputs"]["dask_scheduler_address"].startswith(want):
-            raise BenchError(f"tls {tls}: scheduler at "
-                             f"{inst['outputs']['dask_scheduler_address']}")
-        client = edask_client(inst, timeout=30)
+    spec = SPEC.format(max=MAX_WORKERS, tls=tls)
+    with edask_instance(EDASK, MAX_WORKERS, spec, "bench", 1,
+                        DEADLINE_S) as (inst, client, observe):
+        addr = inst["outputs"]["dask_scheduler_address"]
+        if not addr.startswith("tls://" if tls == "on" else "tcp://"):
+            raise BenchError(f"tls {tls}: scheduler at {addr}")
         t_full, t_done = run_burst(client)
         t_hand = handoff(client)
-        observe()
+        observe()                  # collect the PIDs of the new workers
         return t_full, t_done, t_hand
-    finally:
-        if client is not None:
-            client.close()
-        close_edask(proc, log_path, dask_pids, log_file, tmp)
 
 
 def main():
