@@ -1152,6 +1152,23 @@ on_start_timeout(void *arg)
 	launch_kill(w->pid, SIGKILL);
 }
 
+/*
+ * The run's TLS credentials as Dask's command-line options (scheduler,
+ * worker and dask-cuda alike: the one certificate is CA and identity).
+ */
+static void
+tls_argv(const struct instance *in, char ***argv, size_t *argc)
+{
+	if (!in->tls)
+		return;
+	launch_argv_push(argv, argc, "--tls-ca-file");
+	launch_argv_push(argv, argc, in->tls_cert);
+	launch_argv_push(argv, argc, "--tls-cert");
+	launch_argv_push(argv, argc, in->tls_cert);
+	launch_argv_push(argv, argc, "--tls-key");
+	launch_argv_push(argv, argc, in->tls_key);
+}
+
 /* Argument vector of the worker command (DESIGN §2). */
 static char **
 worker_argv(struct instance *in, struct worker *w)
@@ -1218,14 +1235,7 @@ worker_argv(struct instance *in, struct worker *w)
 	}
 	if (!nanny)
 		launch_argv_push(&argv, &argc, "--no-nanny");
-	if (in->tls) {
-		launch_argv_push(&argv, &argc, "--tls-ca-file");
-		launch_argv_push(&argv, &argc, in->tls_cert);
-		launch_argv_push(&argv, &argc, "--tls-cert");
-		launch_argv_push(&argv, &argc, in->tls_cert);
-		launch_argv_push(&argv, &argc, "--tls-key");
-		launch_argv_push(&argv, &argc, in->tls_key);
-	}
+	tls_argv(in, &argv, &argc);
 	/* a local pool's workers listen on loopback only, their dashboards
 	 * too (a slurm job's script adds its node's address: slurm_script) */
 	if (in->cp->slurm == NULL) {
@@ -3626,13 +3636,8 @@ instance_start(struct instance *in)
 	if (in->tls) {
 		launch_argv_push(&argv, &argc, "--protocol");
 		launch_argv_push(&argv, &argc, "tls");
-		launch_argv_push(&argv, &argc, "--tls-ca-file");
-		launch_argv_push(&argv, &argc, in->tls_cert);
-		launch_argv_push(&argv, &argc, "--tls-cert");
-		launch_argv_push(&argv, &argc, in->tls_cert);
-		launch_argv_push(&argv, &argc, "--tls-key");
-		launch_argv_push(&argv, &argc, in->tls_key);
 	}
+	tls_argv(in, &argv, &argc);
 	env = spec_envv(in->spec, "DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES="
 	    SCHEDULER_ROUTES, "PYTHONUNBUFFERED=1");
 	memset(&cmd, 0, sizeof(cmd));

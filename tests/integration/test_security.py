@@ -210,6 +210,19 @@ def fake_spec(name, mx):
     return spec(name=name, min=0, max=mx, extra="python: %s\n" % fake)
 
 
+def serve_fake(edask, tmp_path, mx):
+    """`edask serve` with instance "a" (fake_python's scheduler, max mx)
+    deployed through the API and started."""
+    mode = tmp_path / "mode"
+    mode.write_text("ok")
+    e = edask(serve=True, env={"FAKE_SCHED_MODE_FILE": str(mode)})
+    status, doc = e.request("POST", "/v1/instances",
+                            fake_spec("a", mx).encode())
+    assert status == 201, doc
+    e.wait_started("a")
+    return e
+
+
 def metric(e, name):
     with urllib.request.urlopen(e.url + "/metrics", timeout=10) as r:
         for line in r.read().decode().splitlines():
@@ -223,13 +236,7 @@ def test_nothing_acknowledged_that_is_not_saved(edask, tmp_path):
     write lock, as a full disk refuses one): changes answer 503, memory
     stays as it was, /healthz and /metrics say degraded until a write
     succeeds, and what was acknowledged is what a restart finds."""
-    mode = tmp_path / "mode"
-    mode.write_text("ok")
-    e = edask(serve=True, env={"FAKE_SCHED_MODE_FILE": str(mode)})
-    status, doc = e.request("POST", "/v1/instances",
-                            fake_spec("a", 2).encode())
-    assert status == 201, doc
-    e.wait_started("a")
+    e = serve_fake(edask, tmp_path, 2)
     assert e.get("/healthz")["ok"] is True
 
     lock = sqlite3.connect(os.path.join(e.state, "edask.db"),
@@ -272,13 +279,7 @@ def test_nothing_acknowledged_that_is_not_saved(edask, tmp_path):
 
 
 def test_a_blank_database_is_refused_where_one_was_kept(edask, tmp_path):
-    mode = tmp_path / "mode"
-    mode.write_text("ok")
-    e = edask(serve=True, env={"FAKE_SCHED_MODE_FILE": str(mode)})
-    status, doc = e.request("POST", "/v1/instances",
-                            fake_spec("a", 1).encode())
-    assert status == 201, doc
-    e.wait_started("a")
+    e = serve_fake(edask, tmp_path, 1)
     e.stop_instances()
     assert e.stop() == 0
     db = os.path.join(e.state, "edask.db")
@@ -426,13 +427,8 @@ def test_an_undeploy_answered_202_survives_a_kill(edask, tmp_path):
     """DELETE of a running instance answers 202 (removing) while its
     processes stop.  A kill -9 then must not bring it back: the undeploy
     was saved, and the next start carries it on to the end."""
-    mode = tmp_path / "mode"
-    mode.write_text("ok")
-    e = edask(serve=True, env={"FAKE_SCHED_MODE_FILE": str(mode)})
-    status, doc = e.request("POST", "/v1/instances",
-                            fake_spec("a", 1).encode())
-    assert status == 201, doc
-    inst = e.wait_started("a")
+    e = serve_fake(edask, tmp_path, 1)
+    inst = e.instance("a")
     sched = inst["scheduler"]["pid"]
     os.kill(sched, signal.SIGSTOP)      # the stop cannot finish yet
     try:

@@ -38,7 +38,8 @@ rm_creds(const char *dir)
 static void
 test_made_private_and_valid(void **state)
 {
-	char base[] = "/tmp/edask-tls.XXXXXX", dir[300], p[400], err[512];
+	char base[] = "/tmp/edask-tls.XXXXXX";
+	char dir[300], p[400], err[512];
 
 	(void)state;
 	assert_non_null(mkdtemp(base));
@@ -61,8 +62,8 @@ test_made_private_and_valid(void **state)
 static void
 test_mismatched_pair_refused(void **state)
 {
-	char base[] = "/tmp/edask-tls.XXXXXX", a[300], b[300], pa[400],
-	    pb[400], err[512];
+	char base[] = "/tmp/edask-tls.XXXXXX";
+	char a[300], b[300], pa[400], pb[400], err[512];
 
 	(void)state;
 	assert_non_null(mkdtemp(base));
