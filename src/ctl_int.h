@@ -1,0 +1,407 @@
+/*
+ * ctl_int.h: the controller's private index.  The structs every module of
+ * the controller shares, and one block per module: what it owns, then its
+ * functions that the others call.  instance.h is the public contract.
+ */
+#ifndef EDASK_CTL_INT_H
+#define EDASK_CTL_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "dask.h"
+#include "events.h"
+#include "instance.h"
+#include "metrics.h"
+#include "pool.h"
+#include "pyprobe.h"
+#include "scaler.h"
+#include "slurm.h"
+#include "spec.h"
+#include "util.h"
+
+struct child;
+struct notebook;
+
+/* Routes the scheduler serves: Dask's defaults plus the HTTP API
+ * (DESIGN §2; the value must be a quoted Python literal). */
+#define SCHEDULER_ROUTES						\
+	"[\"distributed.http.scheduler.prometheus\","			\
+	"\"distributed.http.scheduler.info\","				\
+	"\"distributed.http.scheduler.json\","				\
+	"\"distributed.http.health\","					\
+	"\"distributed.http.proxy\","					\
+	"\"distributed.http.statics\","					\
+	"\"distributed.http.scheduler.api\"]"
+
+#define OBSERVE_TIMEOUT_MS	5000
+#define LAUNCH_POLL_MS		200
+#define HEALTH_TIMEOUT_MS	2000
+#define RETIRE_TIMEOUT_MS	60000
+#define STOP_RETIRE_TIMEOUT_MS	10000
+#define KILL_GRACE_MS		10000
+/* A shutdown's hard deadlines: the graceful stop (retire, then stop, each
+ * with its own grace), then, everything killed, the wait for the exits. */
+#define SHUTDOWN_GRACE_MS	90000
+#define SHUTDOWN_KILL_MS	10000
+#define RETIRED_EXIT_MS		3000	/* a retired worker exits by itself */
+#define RECLAIM_RETRY_MS	2000	/* a refused reclaim retirement */
+#define CHANGE_WAIT_MS		25000	/* one long poll of the change signal */
+#define CHANGE_RETRY_MS		1000	/* after it failed */
+#define FORKER_POLL_MS		100	/* until its socket answers */
+#define FORKER_IO_MS		1000	/* one fork request, at most */
+#define FORKER_REPLY_MAX	512
+#define BACKOFF_MAX_MS		60000
+#define SQUEUE_EVERY_MS		2000	/* a slurm pool's job listing */
+#define SLURM_CMD_MS		30000	/* sbatch, squeue, scancel: at most */
+#define EVENTS_KEPT		10000
+#define MISSING_TICKS		3	/* a running worker absent this often
+					   from the scheduler has left it */
+
+enum istate { I_REGISTERED, I_STARTING, I_STARTED, I_STOPPING, I_STOPPED,
+    I_ERROR };
+/* W_DRAINING: reclaimed for another instance; the scheduler gives it no
+ * new tasks, and it is retired once those it has are done. */
+enum wstate { W_LAUNCHING, W_RUNNING, W_RETIRING, W_STOPPING, W_DRAINING };
+enum { HOW_UNKNOWN, HOW_FORK, HOW_EXEC };
+
+extern const char *const istate_name[I_ERROR + 1];	/* by enum istate */
+extern const char *const wstate_name[W_DRAINING + 1];	/* by enum wstate */
+
+struct instance;
+
+struct worker {
+	struct instance	*inst;
+	int		 id;
+	int		 slot;
+	int		 gpu;		/* GPU index, -1 for a CPU slot */
+	enum wstate	 state;
+	pid_t		 pid;
+	uint64_t	 pid_watch;	/* loop_pid_watch() id */
+	char		 name[64];
+	char		 address[DASK_ADDR_MAX];
+	char		*log;
+	int64_t		 launched_ms;	/* monotonic */
+	int64_t		 launched_wall_ms;
+	int64_t		 registered_ms;
+	int64_t		 idle_since_ms;
+	int64_t		 bytes;
+	int64_t		 rss;
+	int		 busy;
+	int		 keys;
+	int		 unique_keys;	/* held nowhere else; -1 unknown */
+	int		 gpu_util;
+	uint64_t	 start_timer;
+	uint64_t	 kill_timer;
+	bool		 term_sent;
+	uint64_t	 start_time;	/* /proc start time of pid */
+	int		 missing;	/* observations without it, running */
+	int64_t		 retire_wall_ms;
+	/* reclaim: its slot goes to another instance */
+	int		 reclaim_for;	/* that instance's id, or -1 */
+	int64_t		 reclaim_deadline_wall_ms;
+	uint64_t	 reclaim_timer;	/* grace: forced after it */
+	bool		 drain_busy;	/* a drain request in flight */
+	int64_t		 retire_retry_ms;	/* monotonic: after a refusal */
+	bool		 refusal_told;	/* its "held" event is out */
+	struct dask_drain_info drain;	/* the scheduler's last answer */
+	int		 how;		/* HOW_FORK or HOW_EXEC; 0: unknown
+					   (re-adopted) */
+	char		 reclaim_restored[SPEC_NAME_MAX + 1];	/* from the
+					   store, until resolved to an id */
+	/* a worker of a slurm pool runs as a job: pid stays 0 */
+	int64_t		 job_id;	/* 0: not known yet */
+	struct child	*job_cmd;	/* sbatch or scancel in flight */
+	bool		 cancel_wanted;	/* scancel once sbatch answers */
+	bool		 cancel_failed;	/* a scancel failed: said once */
+	int64_t		 submitted_ms;	/* monotonic: sbatch answered */
+	int64_t		 job_running_ms;	/* monotonic: seen running */
+	bool		 pending_told;	/* its "pending too long" event */
+	bool		 job_listed;	/* in the latest listing */
+	char		 job_state[SLURM_STATE_MAX];
+	char		 job_reason[SLURM_REASON_MAX];
+	char		 job_node[SLURM_NODE_MAX];
+	char		 job_gpus[SLURM_GRES_MAX];
+};
+
+/*
+ * One pool of the daemon: its slots, and for a slurm pool the config
+ * (borrowed from ctl_config for the ctl's life) and the latest listing of
+ * this daemon's jobs (squeue, every SQUEUE_EVERY_MS).
+ */
+struct cpool {
+	struct ctl	*ctl;
+	struct pool	*pool;
+	const struct config_pool *slurm;	/* NULL: the local pool */
+	struct child	*squeue;	/* in flight */
+	int64_t		 squeue_started_ms;	/* monotonic */
+	uint64_t	 squeue_timer;
+	char		 squeue_error[256];	/* last failure, "" */
+	bool		 listed;	/* a listing has succeeded since the
+					   daemon started */
+};
+
+/* One tick's numbers, for the console's chart (GET .../history). */
+struct sample {
+	int64_t		 t_ms;		/* wall clock */
+	int		 running, launching, retiring;
+	int		 desired;
+	int		 queued, processing, no_worker;
+};
+
+#define HISTORY_LEN	900
+#define SCHED_START_MIN_MS	30000	/* 15 minutes at 1 s ticks */
+
+
+struct instance {
+	struct ctl	*ctl;
+	struct cpool	*cp;		/* its pool */
+	struct sample	*history;	/* ring of HISTORY_LEN */
+	size_t		 nhistory;	/* samples kept, <= HISTORY_LEN */
+	size_t		 history_next;
+	int		 id;
+	struct spec	*spec;
+	enum istate	 state;
+	char		 error[1024];
+	char		*dir;
+	char		*sched_log;
+	char		*sched_file;
+	char		*work_dir;
+	pid_t		 sched_pid;
+	uint64_t	 sched_watch;	/* loop_pid_watch() id */
+	char		*sched_addr;	/* tcp://... */
+	char		*dash_url;	/* http://... */
+	char		*console_url;
+	struct dask	*dask;
+	uint64_t	 timer;		/* tick, or start poll */
+	uint64_t	 sched_kill_timer;
+	int64_t		 start_deadline_ms;
+	int		 max;		/* spec max resolved against the pool */
+	int		 demand;
+	int		 desired;
+	int		 pending;
+	char		 reason[SCALER_REASON_MAX];
+	char		 hold[SCALER_REASON_MAX];
+	char		 last_pending[EVENT_MSG_MAX];
+	bool		 observed;
+	char		 obs_error[256];
+	struct dask_metrics metrics;
+	int		 target;
+	int64_t		 observed_wall_ms;
+	struct pyprobe	 probe;		/* its Python's Dask; see pyprobe.h */
+	bool		 probed;
+	enum spec_worker_type wtype;	/* resolved: DASK or DASK_CUDA */
+	int64_t		 last_scale_up_ms;
+	int		 failures;	/* consecutive, reset on registration */
+	int64_t		 backoff_until_ms;
+	int		 next_worker_id;
+	struct worker	**workers;
+	size_t		 nworkers;
+	bool		 ever_started;
+	uint64_t	 sched_start;	/* /proc start time of sched_pid */
+	int64_t		 created_ms;
+	bool		 undeploy;	/* remove once stopped */
+	uint64_t	 reap_timer;
+	bool		 fatal_start;	/* a start failure stops the daemon */
+	uint64_t	 scale_ups;	/* scale_up events */
+	uint64_t	 scale_downs;	/* retire decisions */
+	int64_t		 change_seq;	/* the scheduler's change count seen */
+	bool		 change_watching;	/* a long poll is open */
+	bool		 change_signal;	/* the scheduler has one */
+	uint64_t	 change_timer;	/* retry after a failed poll */
+	bool		 kicked;	/* this tick was brought forward */
+	bool		 tick_again;	/* a kick found an observation busy */
+	uint64_t	 kicks;		/* ticks brought forward by a change */
+	bool		 decided;	/* a tick has decided since this daemon
+					   started it or took it over */
+	uint64_t	 reclaims;	/* its workers reclaimed by others */
+	uint64_t	 forced_reclaims;	/* of those, stopped at the grace */
+	struct notebook	*nb;		/* NULL: no notebook server */
+	char		*nb_dir;	/* folder it serves */
+	char		*nb_log;
+	char		*nb_runtime;
+	char		*preload;	/* the scheduler's preload file */
+	/* the worker forker (src/py/edask_forker.py) */
+	char		*forker_py;
+	char		*forker_sock;
+	char		*forker_log;
+	char		*forker_pidfile;	/* "PID STARTTIME", for a restart */
+	bool		 tls;		/* this run is tls:// (tls.h) */
+	/* workers that died while running, and the keys they held as last
+	 * observed: with a copy elsewhere, or not (counters) */
+	uint64_t	 lost_workers;
+	/* a launch within idle_timeout + scale_down_delay of a retirement
+	 * (a flap: the retired worker was wanted again) */
+	uint64_t	 flaps;
+	int64_t		 last_retire_ms;	/* monotonic, -1: none */
+	int64_t		 observe_sent_ms;	/* the observation in flight */
+	uint64_t	 stale_observations;	/* answers too late to use */
+	uint64_t	 lost_keys_copied;
+	uint64_t	 lost_keys_only;
+	uint64_t	 lost_keys_unknown;	/* no preload to tell */
+	char		*tls_dir;	/* its credentials */
+	char		*tls_cert;
+	char		*tls_key;
+	char		*client_config;	/* DASK_CONFIG file for clients */
+	pid_t		 forker_pid;
+	uint64_t	 forker_watch;	/* loop_pid_watch() id */
+	bool		 forker_ready;
+	bool		 forker_stop;	/* asked to go */
+	int64_t		 forker_deadline_ms;
+	uint64_t	 forker_timer;	/* readiness poll, or a restart */
+	int		 forker_failures;	/* exits since it was last
+						   ready: backoff_ms() */
+};
+
+/*
+ * A recent answer of pyprobe for one python and environment: a deploy and
+ * the start right after it ask once, not twice.
+ */
+#define PROBE_MEMO_N	4
+#define PROBE_MEMO_MS	5000
+struct probe_memo {
+	char		*key;		/* python, then the env, NUL-joined */
+	size_t		 keylen;
+	int64_t		 at_ms;		/* monotonic; 0: empty */
+	int		 rc;		/* pyprobe_check's, or -1 */
+	char		 msg[512];
+	struct pyprobe	 probe;
+};
+
+struct ctl {
+	struct loop	*loop;
+	struct http	*http;
+	struct events	*events;
+	struct cpool	**pools;
+	size_t		 npools;
+	char		 daemon_id[SLURM_DAEMON_ID_LEN + 1];	/* job tags */
+	struct store	*store;
+	struct histogram start_hist;	/* launch to registered, s */
+	struct histogram decide_hist;	/* one tick's decision, s */
+	char		*state_dir;
+	char		*api_url;
+	bool		 nvml;		/* NVML answers for the pool's GPUs */
+	bool		 failed;
+	int64_t		 mem_total;
+	uint64_t	 reclaim_restarted;	/* tasks of forced reclaims */
+	uint64_t	 reclaim_lost_keys;	/* keys of forced reclaims */
+	struct instance	**inst;
+	size_t		 ninst;
+	int		 next_inst_id;
+	struct probe_memo probes[PROBE_MEMO_N];	/* recent Python probes */
+	bool		 shutting_down;
+	void		(*stopped)(void *);
+	void		*stopped_arg;
+	uint64_t	 shutdown_timer;	/* its hard deadline */
+	bool		 shutdown_killed;	/* everything was killed */
+	struct detached	**detached;	/* scancels no worker waits on */
+	size_t		 ndetached;
+	/* the last store write failed: degraded until one succeeds */
+	bool		 store_degraded;
+	char		 store_error[256];
+	uint64_t	 store_failures;	/* writes that failed, ever */
+};
+
+/* A scancel of a job that no worker tracks any more. */
+struct detached {
+	struct ctl	*ctl;
+	struct child	*cmd;
+	int64_t		 job_id;
+};
+
+/* ctl.c: the control calls (deploy, start, stop, undeploy, scale, shutdown),
+ * the store glue and the daemon-wide state */
+void ev(struct instance *in, const char *kind, const char *fmt, ...) PRINTF(3, 4);
+void store_result(struct ctl *c, int rc, const char *err);
+void instance_set_state(struct instance *in, enum istate st);
+void persist_instance(struct instance *in);
+const char *reclaim_name(const struct worker *w);
+void persist_worker(struct worker *w);
+void forget_worker(struct worker *w);
+int daemon_id(struct ctl *c, char *err, size_t errlen);
+void worker_free(struct worker *w);
+struct instance *ctl_find(struct ctl *c, const char *name);
+struct cpool *ctl_pool(struct ctl *c, const char *name);
+int write_whole(const char *path, const char *data, size_t len, char *err,
+    size_t errlen);
+enum spec_worker_type resolve_wtype(const struct spec *spec, const struct cpool *cp,
+    const struct pyprobe *p);
+int instance_probe(struct instance *in, char *err, size_t errlen);
+struct instance *instance_new(struct ctl *c, struct spec *spec);
+void maybe_reap(struct instance *in);
+void ctl_check_shutdown(struct ctl *c);
+struct instance *ctl_by_id(struct ctl *c, int id);
+/* Defined in instance_assets.S: each file's bytes, then a NUL. */
+extern const char sched_preload_py[], sched_preload_py_end[];
+extern const char worker_forker_py[], worker_forker_py_end[];
+
+/* instance.c: one instance's lifecycle and decision tick, the change
+ * signal, the notebook glue */
+void instance_tick(void *arg);
+void persist_notebook(struct instance *in);
+struct notebook *notebook_for(struct instance *in);
+void notebook_begin(struct instance *in);
+void notebook_end(struct instance *in);
+void workers_terminate_all(struct instance *in);
+void instance_fail(struct instance *in, const char *fmt, ...)    PRINTF(2, 3);
+void instance_start(struct instance *in);
+void instance_stop(struct instance *in);
+
+/* worker.c: the worker lifecycle: launch, exit, retirement, observation */
+size_t instance_count(const struct instance *in, enum wstate st);
+struct worker *worker_by_id(struct instance *in, int id);
+void worker_remove(struct worker *w);
+void worker_terminate(struct worker *w, int64_t wait_ms);
+int64_t backoff_ms(int failures);
+void count_failure(struct instance *in);
+void after_worker_gone(struct instance *in);
+void worker_lost(struct worker *w, const char *how);
+void on_worker_exit(pid_t pid, int status, void *arg);
+void on_start_timeout(void *arg);
+void tls_argv(const struct instance *in, char ***argv, size_t *argc);
+char **worker_argv(struct instance *in, struct worker *w);
+char **spec_envv(const struct spec *s, const char *first, const char *second);
+bool worker_launch(struct instance *in);
+void worker_retire(struct worker *w, int64_t timeout_ms);
+void observe_workers(struct instance *in, const struct dask_obs *obs);
+
+/* forker.c: the worker forker (src/py/edask_forker.py) */
+void forker_start(struct instance *in);
+void forker_adopt(struct instance *in);
+void forker_terminate(struct instance *in);
+pid_t forker_fork(struct instance *in, char **argv, char **env, const char *log,
+    char *err, size_t errlen);
+
+/* sched.c: the scheduler process: start files, health, stop */
+void sched_terminate(struct instance *in);
+void on_sched_exit(pid_t pid, int status, void *arg);
+const char *sched_host(const struct instance *in);
+void start_poll(void *arg);
+int write_preload(struct instance *in, char *err, size_t errlen);
+int64_t sched_start_timeout(const struct instance *in);
+int instance_tls(struct instance *in, char *err, size_t errlen);
+
+/* backend_slurm.c: workers as Slurm batch jobs */
+void slurm_cancel(struct worker *w);
+char *slurm_script(struct instance *in, char *err, size_t errlen);
+void slurm_cancel_detached(struct ctl *c, int64_t job_id);
+void slurm_poll(struct cpool *cp);
+bool worker_launch_slurm(struct instance *in, struct worker *w);
+void slurm_trim_pending(struct instance *in, int desired, int64_t now);
+
+/* reclaim.c: sharing: claims, drains and reclaims across instances */
+size_t pool_claims(struct ctl *c, struct cpool *cp, struct instance *me,
+    struct pool_claim *claims, struct instance **who);
+int instance_free_slots(struct instance *in);
+void arm_reclaim_deadline(struct worker *w);
+void instance_drains(struct instance *in);
+int instance_reclaim(struct instance *in, char *why, size_t whylen);
+
+/* restore.c: re-adoption after a restart, orphans */
+void kill_orphans(struct instance *in);
+
+/* ctl_json.c: the JSON and metrics views */
+
+#endif

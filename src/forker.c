@@ -1,0 +1,337 @@
+/* forker.c: see ctl_int.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "config.h"
+#include "dask.h"
+#include "events.h"
+#include "gpu.h"
+#include "http.h"
+#include "launch.h"
+#include "loop.h"
+#include "metrics.h"
+#include "notebook.h"
+#include "pool.h"
+#include "pyprobe.h"
+#include "scaler.h"
+#include "slurm.h"
+#include "spec.h"
+#include "store.h"
+#include "tls.h"
+#include "util.h"
+
+#include "ctl_int.h"
+
+static void forker_poll(void *arg);
+static void forker_restart(void *arg);
+
+/* ------------------------------------------------------------- forker */
+
+/*
+ * The worker forker: a Python process per instance that has imported
+ * Dask's worker once and forks each new worker from there, warm
+ * (src/py/edask_forker.py).  Workers are started by exec whenever it is
+ * not ready: still starting, dead, or for a custom workers.command.
+ */
+
+static void
+on_forker_exit(pid_t pid, int status, void *arg)
+{
+	struct instance *in = arg;
+	char tail[300];
+
+	(void)pid;
+	(void)status;
+	in->forker_pid = 0;
+	in->forker_ready = false;
+	if (in->forker_timer != 0) {
+		loop_timer_cancel(in->ctl->loop, in->forker_timer);
+		in->forker_timer = 0;
+	}
+	unlink(in->forker_sock);
+	unlink(in->forker_pidfile);
+	if (!in->forker_stop && (in->state == I_STARTED ||
+	    in->state == I_STARTING)) {
+		int64_t delay = backoff_ms(++in->forker_failures);
+
+		launch_log_tail(in->forker_log, tail, sizeof(tail));
+		ev(in, "forker", "the worker forker exited; workers start by "
+		    "exec until it is back (in %llds); log %s%s%s",
+		    (long long)delay / 1000, in->forker_log,
+		    tail[0] != '\0' ? ": " : "", tail);
+		in->forker_timer = loop_timer_add(in->ctl->loop, delay,
+		    forker_restart, in);
+	}
+	if (in->state == I_STOPPING)
+		instance_stop(in);
+	else
+		ctl_check_shutdown(in->ctl);
+	maybe_reap(in);
+}
+
+
+/* Connects to the forker's socket; the fd, or -1. */
+static int
+forker_connect(struct instance *in, int flags)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(in->forker_sock) >= sizeof(sa.sun_path))
+		return -1;
+	strlcpy_(sa.sun_path, in->forker_sock, sizeof(sa.sun_path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | flags, 0);
+	if (fd == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+
+static void
+forker_poll(void *arg)
+{
+	struct instance *in = arg;
+	int fd;
+
+	in->forker_timer = 0;
+	if (in->forker_pid <= 0 || in->forker_ready)
+		return;
+	/* a unix socket connects at once, or not at all */
+	if ((fd = forker_connect(in, SOCK_NONBLOCK)) != -1) {
+		close(fd);
+		in->forker_ready = true;
+		in->forker_failures = 0;
+		log_info("[%s] worker forker ready (pid %d)", in->spec->name,
+		    (int)in->forker_pid);
+		return;
+	}
+	if (mono_ms() > in->forker_deadline_ms) {
+		ev(in, "forker", "the worker forker (pid %d) did not open its "
+		    "socket within %llds: stopped; workers start by exec; "
+		    "log %s", (int)in->forker_pid,
+		    (long long)in->spec->scaling.start_timeout_ms / 1000,
+		    in->forker_log);
+		in->forker_stop = true;
+		launch_kill(in->forker_pid, SIGKILL);
+		return;
+	}
+	in->forker_timer = loop_timer_add(in->ctl->loop, FORKER_POLL_MS,
+	    forker_poll, in);
+}
+
+
+/* Starts the forker when the instance's workers can use it. */
+void
+forker_start(struct instance *in)
+{
+	struct launch_cmd cmd;
+	char **argv = NULL, **env;
+	size_t argc = 0;
+	char err[512];
+
+	/* a slurm pool's workers start on other machines */
+	if (in->forker_pid > 0 || in->cp->slurm != NULL ||
+	    strcmp(in->spec->workers.command, "auto") != 0 ||
+	    in->wtype == SPEC_WORKER_DASK_CUDA)
+		return;
+	if (write_whole(in->forker_py, worker_forker_py,
+	    (size_t)(worker_forker_py_end - worker_forker_py), err,
+	    sizeof(err)) == -1) {
+		ev(in, "forker", "cannot write the worker forker: %s; workers "
+		    "start by exec", err);
+		return;
+	}
+	launch_argv_push(&argv, &argc, in->spec->python);
+	launch_argv_push(&argv, &argc, "-u");
+	launch_argv_push(&argv, &argc, in->forker_py);
+	launch_argv_push(&argv, &argc, in->forker_sock);
+	{
+		/* workers.imports: "a, b.c" -> a b.c (validated by spec) */
+		char *list = xstrdup(in->spec->workers.imports), *tok, *save;
+
+		for (tok = strtok_r(list, ", ", &save); tok != NULL;
+		    tok = strtok_r(NULL, ", ", &save))
+			launch_argv_push(&argv, &argc, tok);
+		free(list);
+	}
+	env = spec_envv(in->spec, "PYTHONUNBUFFERED=1", NULL);
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.argv = argv;
+	cmd.env = env;
+	cmd.log_path = in->forker_log;
+	cmd.cwd = in->dir;
+	in->forker_stop = false;
+	in->forker_ready = false;
+	in->forker_pid = launch_spawn(&cmd, err, sizeof(err));
+	launch_argv_free(argv);
+	launch_argv_free(env);
+	if (in->forker_pid == -1) {
+		in->forker_pid = 0;
+		ev(in, "forker", "cannot start the worker forker: %s; workers "
+		    "start by exec", err);
+		return;
+	}
+	if ((in->forker_watch = loop_pid_watch(in->ctl->loop,
+	    in->forker_pid, on_forker_exit, in)) == 0)
+		log_warn("pidfd for forker pid %d", (int)in->forker_pid);
+	snprintf(err, sizeof(err), "%d %llu\n", (int)in->forker_pid,
+	    (unsigned long long)launch_start_time(in->forker_pid));
+	if (write_whole(in->forker_pidfile, err, strlen(err), err,
+	    sizeof(err)) == -1)
+		log_warnx("%s", err);
+	in->forker_deadline_ms = mono_ms() + in->spec->scaling.start_timeout_ms;
+	in->forker_timer = loop_timer_add(in->ctl->loop, FORKER_POLL_MS,
+	    forker_poll, in);
+}
+
+
+/*
+ * After a controller restart: the forker of the instance's previous run,
+ * found by its pid file, is taken over (warm, it keeps forking); a pid
+ * file whose process is gone is removed.  Runs before kill_orphans().
+ */
+void
+forker_adopt(struct instance *in)
+{
+	unsigned long long start = 0;
+	int pid = 0;
+	FILE *f;
+
+	if ((f = fopen(in->forker_pidfile, "r")) == NULL)
+		return;
+	if (fscanf(f, "%d %llu", &pid, &start) != 2)
+		pid = 0;
+	fclose(f);
+	if (pid <= 1 || start == 0 || launch_start_time(pid) != start ||
+	    (in->forker_watch = loop_pid_watch(in->ctl->loop, pid,
+	    on_forker_exit, in)) == 0) {
+		unlink(in->forker_pidfile);
+		return;
+	}
+	in->forker_pid = pid;
+	in->forker_stop = false;
+	in->forker_ready = false;
+	in->forker_deadline_ms = mono_ms() + in->spec->scaling.start_timeout_ms;
+	in->forker_timer = loop_timer_add(in->ctl->loop, 0, forker_poll, in);
+}
+
+
+static void
+forker_restart(void *arg)
+{
+	struct instance *in = arg;
+
+	in->forker_timer = 0;
+	if (in->state == I_STARTED || in->state == I_STARTING)
+		forker_start(in);
+}
+
+
+void
+forker_terminate(struct instance *in)
+{
+	if (in->forker_timer != 0 && in->forker_pid <= 0) {
+		loop_timer_cancel(in->ctl->loop, in->forker_timer);
+		in->forker_timer = 0;	/* a pending restart */
+	}
+	if (in->forker_pid <= 0)
+		return;
+	in->forker_stop = true;
+	in->forker_ready = false;
+	launch_kill(in->forker_pid, SIGTERM);
+}
+
+
+/*
+ * Asks the forker for one worker.  A local exchange with our own helper,
+ * bounded by FORKER_IO_MS: the fork itself takes a few milliseconds.
+ * Returns the pid, or -1 with err (the caller then execs).
+ */
+pid_t
+forker_fork(struct instance *in, char **argv, char **env, const char *log,
+    char *err, size_t errlen)
+{
+	struct timeval tv = { FORKER_IO_MS / 1000, (FORKER_IO_MS % 1000) *
+	    1000 };
+	json_t *req = json_object(), *args = json_array(), *envo =
+	    json_object();
+	char reply[FORKER_REPLY_MAX], *text;
+	size_t i, len, got = 0;
+	ssize_t n;
+	int fd, pid;
+
+	/* argv is "PYTHON -m distributed.cli.dask_worker ARGS..." */
+	json_array_append_new(args, json_string("dask-worker"));
+	for (i = 3; argv[i] != NULL; i++)
+		json_array_append_new(args, json_string(argv[i]));
+	for (i = 0; env != NULL && env[i] != NULL; i++) {
+		const char *eq = strchr(env[i], '=');
+
+		if (eq != NULL) {
+			char *k = xasprintf("%.*s", (int)(eq - env[i]),
+			    env[i]);
+
+			json_object_set_new(envo, k, json_string(eq + 1));
+			free(k);
+		}
+	}
+	json_object_set_new(req, "argv", args);
+	json_object_set_new(req, "env", envo);
+	json_object_set_new(req, "log", json_string(log));
+	json_object_set_new(req, "cwd", json_string(in->dir));
+	text = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (text == NULL)
+		return seterr(err, errlen, "cannot encode the request");
+	if ((fd = forker_connect(in, 0)) == -1) {
+		free(text);
+		return seterr(err, errlen, "cannot connect to %s: %s",
+		    in->forker_sock, strerror(errno));
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	len = strlen(text);
+	text[len] = '\0';
+	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
+		free(text);
+		close(fd);
+		return seterr(err, errlen, "cannot send the request: %s",
+		    strerror(errno));
+	}
+	free(text);
+	while (got < sizeof(reply) - 1 &&
+	    (n = read(fd, reply + got, sizeof(reply) - 1 - got)) > 0) {
+		got += (size_t)n;
+		if (memchr(reply, '\n', got) != NULL)
+			break;
+	}
+	close(fd);
+	reply[got] = '\0';
+	if (got == 0)
+		return seterr(err, errlen, "no answer within %dms",
+		    FORKER_IO_MS);
+	if (dask_parse_forked(reply, got, &pid, err, errlen) == -1)
+		return -1;
+	return (pid_t)pid;
+}
