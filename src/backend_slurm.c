@@ -1,75 +1,105 @@
-/* backend_slurm.c: see ctl_int.h. */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <pwd.h>
-#include <signal.h>
-#include <stddef.h>
+/*
+ * backend_slurm: workers as Slurm batch jobs (backend.h).  A worker of a
+ * slurm pool is one job (slurm.h for its tags): submitted by sbatch, seen
+ * through the pool's squeue listing, stopped by scancel.  It holds its
+ * pool slot from submission to the job's end, so a pending job counts as
+ * capacity like a launching process.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "backend.h"
 #include "child.h"
 #include "config.h"
-#include "dask.h"
+#include "ctl_int.h"
 #include "events.h"
-#include "gpu.h"
-#include "http.h"
 #include "launch.h"
 #include "loop.h"
-#include "metrics.h"
-#include "notebook.h"
-#include "pool.h"
-#include "pyprobe.h"
-#include "scaler.h"
 #include "slurm.h"
-#include "spec.h"
 #include "store.h"
-#include "tls.h"
-#include "util.h"
 
-#include "ctl_int.h"
+#define SQUEUE_EVERY_MS		2000	/* a slurm pool's job listing */
+#define SLURM_CMD_MS		30000	/* sbatch, squeue, scancel: at most */
 
+/* What this backend keeps of a worker: its job. */
+struct slurm_worker {
+	int64_t		 job_id;	/* 0: not known yet */
+	struct child	*job_cmd;	/* sbatch or scancel in flight */
+	bool		 cancel_wanted;	/* scancel once sbatch answers */
+	bool		 cancel_failed;	/* a scancel failed: said once */
+	int64_t		 submitted_ms;	/* monotonic: sbatch answered */
+	int64_t		 job_running_ms;	/* monotonic: seen running */
+	bool		 pending_told;	/* its "pending too long" event */
+	bool		 job_listed;	/* in the latest listing */
+	char		 job_state[SLURM_STATE_MAX];
+	char		 job_reason[SLURM_REASON_MAX];
+	char		 job_node[SLURM_NODE_MAX];
+	char		 job_gpus[SLURM_GRES_MAX];
+};
+
+/* A scancel of a job that no worker tracks any more. */
+struct detached {
+	struct cpool	*cp;
+	struct child	*cmd;
+	int64_t		 job_id;
+};
+
+/*
+ * What it keeps of a pool: the config (borrowed from ctl_config for the
+ * ctl's life) and the latest listing of this daemon's jobs (squeue, every
+ * SQUEUE_EVERY_MS).
+ */
+struct slurm_pool {
+	const struct config_pool *cfg;
+	struct child	*squeue;	/* in flight */
+	int64_t		 squeue_started_ms;	/* monotonic */
+	uint64_t	 squeue_timer;
+	char		 squeue_error[256];	/* last failure, "" */
+	bool		 listed;	/* a listing has succeeded since the
+					   daemon started */
+	struct detached	**detached;	/* scancels no worker waits on */
+	size_t		 ndetached;
+};
+
+static struct slurm_worker *
+sj(const struct worker *w)
+{
+	return w->be;
+}
+
+
+static struct slurm_pool *
+sp(const struct cpool *cp)
+{
+	return cp->be;
+}
+
+
+static void slurm_poll(struct cpool *cp);
 static void on_scancel(int status, const char *out, size_t len,
     const char *msg, void *arg);
 
-/* ------------------------------------------------------- slurm workers */
-
-/*
- * A worker of a slurm pool is one batch job (slurm.h for its tags):
- * submitted by sbatch, seen through the pool's squeue listing, stopped by
- * scancel.  It holds its pool slot from submission to the job's end, so a
- * pending job counts as capacity like a launching process.
- */
-
-
 /* scancel of w's job (again, if asked again); once sbatch has answered
  * when it is still in flight. */
-void
+static void
 slurm_cancel(struct worker *w)
 {
 	struct instance *in = w->inst;
 	char id[32], err[256];
 	char *argv[] = { "scancel", id, NULL };
 
-	if (w->job_cmd != NULL || w->job_id <= 0) {
-		w->cancel_wanted = true;
+	if (sj(w)->job_cmd != NULL || sj(w)->job_id <= 0) {
+		sj(w)->cancel_wanted = true;
 		return;
 	}
-	w->cancel_wanted = false;
-	snprintf(id, sizeof(id), "%lld", (long long)w->job_id);
-	w->job_cmd = child_run(in->ctl->loop, argv, NULL, SLURM_CMD_MS,
+	sj(w)->cancel_wanted = false;
+	snprintf(id, sizeof(id), "%lld", (long long)sj(w)->job_id);
+	sj(w)->job_cmd = child_run(in->ctl->loop, argv, NULL, SLURM_CMD_MS,
 	    on_scancel, w, err, sizeof(err));
-	if (w->job_cmd == NULL)
+	if (sj(w)->job_cmd == NULL)
 		ev(in, "slurm", "worker w%d: cannot cancel job %lld: %s; "
-		    "trying again", w->id, (long long)w->job_id, err);
+		    "trying again", w->id, (long long)sj(w)->job_id, err);
 }
 
 
@@ -81,18 +111,18 @@ on_scancel(int status, const char *out, size_t len, const char *msg,
 
 	(void)out;
 	(void)len;
-	w->job_cmd = NULL;
+	sj(w)->job_cmd = NULL;
 	if (status != 0) {
 		/* the kill timer asks again, every KILL_GRACE_MS */
-		if (!w->cancel_failed)
+		if (!sj(w)->cancel_failed)
 			ev(w->inst, "slurm", "worker w%d: scancel %lld failed: "
 			    "%s; asking again every %ds", w->id,
-			    (long long)w->job_id, msg, KILL_GRACE_MS / 1000);
-		w->cancel_failed = true;
+			    (long long)sj(w)->job_id, msg, KILL_GRACE_MS / 1000);
+		sj(w)->cancel_failed = true;
 		return;
 	}
 	log_info("[%s] job %lld of w%d cancelled", w->inst->spec->name,
-	    (long long)w->job_id, w->id);
+	    (long long)sj(w)->job_id, w->id);
 }
 
 
@@ -102,7 +132,7 @@ on_scancel(int status, const char *out, size_t len, const char *msg,
  * node reaches it by (the kernel's route), not on every interface; where
  * `ip` cannot tell, Dask's default.
  */
-char *
+static char *
 slurm_script(struct instance *in, char *err, size_t errlen)
 {
 	static const char body[] = "#!/bin/sh\n"
@@ -132,13 +162,13 @@ on_sbatch(int status, const char *out, size_t len, const char *msg,
 	struct instance *in = w->inst;
 	char err[256];
 
-	w->job_cmd = NULL;
-	w->submitted_ms = mono_ms();
-	if (status != 0 || slurm_parse_sbatch(out, len, &w->job_id, err,
+	sj(w)->job_cmd = NULL;
+	sj(w)->submitted_ms = mono_ms();
+	if (status != 0 || slurm_parse_sbatch(out, len, &sj(w)->job_id, err,
 	    sizeof(err)) == -1) {
 		if (status != 0)
 			strlcpy_(err, msg, sizeof(err));
-		w->job_id = 0;
+		sj(w)->job_id = 0;
 		count_failure(in);
 		ev(in, "worker_failed", "worker w%d: sbatch failed: %s; "
 		    "failure %d, next launch in %llds", w->id, err,
@@ -151,8 +181,8 @@ on_sbatch(int status, const char *out, size_t len, const char *msg,
 	}
 	persist_worker(w);
 	ev(in, "submitted", "worker w%d: Slurm job %lld (%s)", w->id,
-	    (long long)w->job_id, w->name);
-	if (w->cancel_wanted)
+	    (long long)sj(w)->job_id, w->name);
+	if (sj(w)->cancel_wanted)
 		slurm_cancel(w);
 }
 
@@ -164,7 +194,7 @@ slurm_submit(struct worker *w, char **argv, char **env, char *err,
     size_t errlen)
 {
 	struct instance *in = w->inst;
-	const struct config_pool *sp = in->cp->slurm;
+	const struct config_pool *cfg = sp(in->cp)->cfg;
 	char **sb = NULL, tag[SLURM_COMMENT_MAX], buf[SLURM_COMMENT_MAX + 32];
 	char *script;
 	size_t n = 0, i;
@@ -182,35 +212,35 @@ slurm_submit(struct worker *w, char **argv, char **env, char *err,
 	launch_argv_push(&sb, &n, "--nodes=1");
 	launch_argv_push(&sb, &n, "--ntasks=1");
 	if (in->spec->workers.gpus > 0) {
-		snprintf(buf, sizeof(buf), "--gres=gpu:%d", sp->gpus_per_job);
+		snprintf(buf, sizeof(buf), "--gres=gpu:%d", cfg->gpus_per_job);
 		launch_argv_push(&sb, &n, buf);
 	}
-	if (sp->partition != NULL) {
-		snprintf(buf, sizeof(buf), "--partition=%s", sp->partition);
+	if (cfg->partition != NULL) {
+		snprintf(buf, sizeof(buf), "--partition=%s", cfg->partition);
 		launch_argv_push(&sb, &n, buf);
 	}
-	if (sp->account != NULL) {
-		snprintf(buf, sizeof(buf), "--account=%s", sp->account);
+	if (cfg->account != NULL) {
+		snprintf(buf, sizeof(buf), "--account=%s", cfg->account);
 		launch_argv_push(&sb, &n, buf);
 	}
-	if (sp->time_limit != NULL) {
-		snprintf(buf, sizeof(buf), "--time=%s", sp->time_limit);
+	if (cfg->time_limit != NULL) {
+		snprintf(buf, sizeof(buf), "--time=%s", cfg->time_limit);
 		launch_argv_push(&sb, &n, buf);
 	}
 	launch_argv_push(&sb, &n, "--open-mode=append");
 	launch_argv_push(&sb, &n, "--output");
 	launch_argv_push(&sb, &n, w->log);
-	for (i = 0; i < sp->nsbatch_args; i++)
-		launch_argv_push(&sb, &n, sp->sbatch_args[i]);
+	for (i = 0; i < cfg->nsbatch_args; i++)
+		launch_argv_push(&sb, &n, cfg->sbatch_args[i]);
 	launch_argv_push(&sb, &n, script);
 	launch_argv_push(&sb, &n, sched_host(in));
 	for (i = 0; argv[i] != NULL; i++)
 		launch_argv_push(&sb, &n, argv[i]);
 	free(script);
-	w->job_cmd = child_run(in->ctl->loop, sb, env, SLURM_CMD_MS,
+	sj(w)->job_cmd = child_run(in->ctl->loop, sb, env, SLURM_CMD_MS,
 	    on_sbatch, w, err, errlen);
 	launch_argv_free(sb);
-	return w->job_cmd != NULL;
+	return sj(w)->job_cmd != NULL;
 }
 
 
@@ -232,14 +262,14 @@ slurm_job_gone(struct worker *w, const char *state, const char *reason)
 	case W_STOPPING:
 	case W_RETIRING:
 		ev(in, "worker_gone", "worker w%d (%s), job %lld %s, slot %d "
-		    "freed", w->id, w->name, (long long)w->job_id, state,
+		    "freed", w->id, w->name, (long long)sj(w)->job_id, state,
 		    w->slot);
 		break;
 	case W_LAUNCHING:
 		count_failure(in);
 		ev(in, "worker_failed", "worker w%d (%s): job %lld %s%s "
 		    "before the worker registered; failure %d, next launch "
-		    "in %llds; log %s", w->id, w->name, (long long)w->job_id,
+		    "in %llds; log %s", w->id, w->name, (long long)sj(w)->job_id,
 		    state, extra, in->failures,
 		    (long long)(backoff_ms(in->failures) / 1000), w->log);
 		break;
@@ -247,7 +277,7 @@ slurm_job_gone(struct worker *w, const char *state, const char *reason)
 	case W_DRAINING:
 		ev(in, "worker_lost", "worker w%d (%s): job %lld %s%s; "
 		    "replaced if demand remains", w->id, w->name,
-		    (long long)w->job_id, state, extra);
+		    (long long)sj(w)->job_id, state, extra);
 		break;
 	}
 	worker_remove(w);
@@ -260,31 +290,34 @@ on_detached_cancel(int status, const char *out, size_t len, const char *msg,
     void *arg)
 {
 	struct detached *d = arg;
-	struct ctl *c = d->ctl;
+	struct slurm_pool *p = sp(d->cp);
+	struct ctl *c = d->cp->ctl;
 	size_t i;
 
 	(void)out;
 	(void)len;
 	if (status != 0)
 		log_warnx("scancel %lld: %s", (long long)d->job_id, msg);
-	for (i = 0; i < c->ndetached; i++)
-		if (c->detached[i] == d)
-			c->detached[i] = c->detached[--c->ndetached];
+	for (i = 0; i < p->ndetached; i++)
+		if (p->detached[i] == d)
+			p->detached[i] = p->detached[--p->ndetached];
 	free(d);
 	ctl_check_shutdown(c);
 }
 
 
 /* scancel of a job no worker waits on (an orphan, or a forced stop). */
-void
-slurm_cancel_detached(struct ctl *c, int64_t job_id)
+static void
+slurm_cancel_detached(struct cpool *cp, int64_t job_id)
 {
+	struct slurm_pool *p = sp(cp);
+	struct ctl *c = cp->ctl;
 	struct detached *d = xcalloc(1, sizeof(*d));
 	char id[32], err[256];
 	char *argv[] = { "scancel", id, NULL };
 
 	snprintf(id, sizeof(id), "%lld", (long long)job_id);
-	d->ctl = c;
+	d->cp = cp;
 	d->job_id = job_id;
 	d->cmd = child_run(c->loop, argv, NULL, SLURM_CMD_MS,
 	    on_detached_cancel, d, err, sizeof(err));
@@ -293,9 +326,9 @@ slurm_cancel_detached(struct ctl *c, int64_t job_id)
 		free(d);
 		return;
 	}
-	c->detached = xrealloc(c->detached,
-	    (c->ndetached + 1) * sizeof(*c->detached));
-	c->detached[c->ndetached++] = d;
+	p->detached = xrealloc(p->detached,
+	    (p->ndetached + 1) * sizeof(*p->detached));
+	p->detached[p->ndetached++] = d;
 }
 
 
@@ -314,7 +347,7 @@ slurm_worker_of(struct ctl *c, struct cpool *cp, const struct slurm_job *j)
 	if (in == NULL || in->cp != cp || (w = worker_by_id(in, wid)) == NULL)
 		return NULL;
 	/* an id the worker has already is the one that counts */
-	if (w->job_id > 0 && w->job_id != j->id)
+	if (sj(w)->job_id > 0 && sj(w)->job_id != j->id)
 		return NULL;
 	return w;
 }
@@ -325,25 +358,25 @@ static void
 slurm_job_seen(struct worker *w, const struct slurm_job *j)
 {
 	struct instance *in = w->inst;
-	bool changed = strcmp(w->job_state, j->state) != 0;
+	bool changed = strcmp(sj(w)->job_state, j->state) != 0;
 
-	if (w->job_id == 0) {
+	if (sj(w)->job_id == 0) {
 		/* re-adopted by its tag: sbatch answered, the record did
 		 * not get the id before the controller stopped */
-		w->job_id = j->id;
+		sj(w)->job_id = j->id;
 		persist_worker(w);
 	}
-	strlcpy_(w->job_state, j->state, sizeof(w->job_state));
-	strlcpy_(w->job_reason, j->reason, sizeof(w->job_reason));
-	strlcpy_(w->job_node, j->node, sizeof(w->job_node));
-	strlcpy_(w->job_gpus, j->gres, sizeof(w->job_gpus));
-	if (w->cancel_wanted && w->job_cmd == NULL)
+	strlcpy_(sj(w)->job_state, j->state, sizeof(sj(w)->job_state));
+	strlcpy_(sj(w)->job_reason, j->reason, sizeof(sj(w)->job_reason));
+	strlcpy_(sj(w)->job_node, j->node, sizeof(sj(w)->job_node));
+	strlcpy_(sj(w)->job_gpus, j->gres, sizeof(sj(w)->job_gpus));
+	if (sj(w)->cancel_wanted && sj(w)->job_cmd == NULL)
 		slurm_cancel(w);
-	if (j->phase == SLURM_RUNNING && w->job_running_ms == 0) {
-		w->job_running_ms = mono_ms();
+	if (j->phase == SLURM_RUNNING && sj(w)->job_running_ms == 0) {
+		sj(w)->job_running_ms = mono_ms();
 		if (changed)
 			ev(in, "job_running", "worker w%d: job %lld runs on %s%s%s",
-			    w->id, (long long)w->job_id, j->node,
+			    w->id, (long long)sj(w)->job_id, j->node,
 			    j->gres[0] != '\0' ? ", GPU " : "", j->gres);
 		/* registering is timed from here: queueing is Slurm's */
 		if (w->state == W_LAUNCHING) {
@@ -375,7 +408,7 @@ slurm_observe(struct ctl *c, struct cpool *cp, const struct slurm_job *jobs,
 		if (in->cp != cp)
 			continue;
 		for (m = 0; m < in->nworkers; m++)
-			in->workers[m]->job_listed = false;
+			sj(in->workers[m])->job_listed = false;
 	}
 	for (i = 0; i < n; i++) {
 		const struct slurm_job *j = &jobs[i];
@@ -384,7 +417,7 @@ slurm_observe(struct ctl *c, struct cpool *cp, const struct slurm_job *jobs,
 		int wid;
 
 		if (w != NULL) {
-			w->job_listed = true;
+			sj(w)->job_listed = true;
 			/* an ENDING job still holds its GPUs: its worker
 			 * keeps the slot until the job is gone, so that "no
 			 * process left" is true and no new job queues behind
@@ -404,7 +437,7 @@ slurm_observe(struct ctl *c, struct cpool *cp, const struct slurm_job *jobs,
 		events_add(c->events, inst, "orphan", "Slurm job %lld (%s) "
 		    "has no worker record (a submission the controller's "
 		    "death interrupted): cancelled", (long long)j->id, j->name);
-		slurm_cancel_detached(c, j->id);
+		slurm_cancel_detached(cp, j->id);
 	}
 	/* ended jobs, and jobs gone from the listing (Slurm forgets ended
 	 * jobs after MinJobAge): a job submitted after the listing started
@@ -418,17 +451,17 @@ slurm_observe(struct ctl *c, struct cpool *cp, const struct slurm_job *jobs,
 			struct worker *w = in->workers[m];
 			const struct slurm_job *j = NULL;
 
-			for (i = 0; i < n && w->job_id > 0; i++)
-				if (jobs[i].id == w->job_id)
+			for (i = 0; i < n && sj(w)->job_id > 0; i++)
+				if (jobs[i].id == sj(w)->job_id)
 					j = &jobs[i];
 			if (j != NULL && j->phase == SLURM_ENDED) {
 				slurm_job_gone(w, j->state, j->reason);
 				m = (size_t)-1;	/* the array changed */
 				continue;
 			}
-			if (!w->job_listed && w->job_cmd == NULL &&
-			    (w->job_id == 0 || w->submitted_ms < since)) {
-				slurm_job_gone(w, w->job_id > 0 ?
+			if (!sj(w)->job_listed && sj(w)->job_cmd == NULL &&
+			    (sj(w)->job_id == 0 || sj(w)->submitted_ms < since)) {
+				slurm_job_gone(w, sj(w)->job_id > 0 ?
 				    "left the queue" : "was never submitted",
 				    "");
 				m = (size_t)-1;
@@ -444,7 +477,7 @@ slurm_poll_timer(void *arg)
 {
 	struct cpool *cp = arg;
 
-	cp->squeue_timer = 0;
+	sp(cp)->squeue_timer = 0;
 	slurm_poll(cp);
 }
 
@@ -453,11 +486,11 @@ static void
 slurm_listing_error(struct cpool *cp, const char *msg)
 {
 	/* said when it starts, or changes: not every 2 s */
-	if (strcmp(cp->squeue_error, msg) != 0)
+	if (strcmp(sp(cp)->squeue_error, msg) != 0)
 		events_add(cp->ctl->events, NULL, "slurm", "pool %s: cannot "
 		    "list jobs: %s; jobs are left as they are until it works",
 		    pool_name(cp->pool), msg);
-	strlcpy_(cp->squeue_error, msg, sizeof(cp->squeue_error));
+	strlcpy_(sp(cp)->squeue_error, msg, sizeof(sp(cp)->squeue_error));
 }
 
 
@@ -471,22 +504,22 @@ on_squeue(int status, const char *out, size_t len, const char *msg,
 	char err[256];
 	size_t n = 0;
 
-	cp->squeue = NULL;
+	sp(cp)->squeue = NULL;
 	if (status != 0) {
 		slurm_listing_error(cp, msg);
 	} else if (slurm_parse_squeue(out, len, &jobs, &n, err,
 	    sizeof(err)) == -1) {
 		slurm_listing_error(cp, err);
 	} else {
-		if (cp->squeue_error[0] != '\0')
+		if (sp(cp)->squeue_error[0] != '\0')
 			events_add(c->events, NULL, "slurm", "pool %s: job "
 			    "listing works again", pool_name(cp->pool));
-		cp->squeue_error[0] = '\0';
-		cp->listed = true;
-		slurm_observe(c, cp, jobs, n, cp->squeue_started_ms);
+		sp(cp)->squeue_error[0] = '\0';
+		sp(cp)->listed = true;
+		slurm_observe(c, cp, jobs, n, sp(cp)->squeue_started_ms);
 		free(jobs);
 	}
-	cp->squeue_timer = loop_timer_add(c->loop, SQUEUE_EVERY_MS,
+	sp(cp)->squeue_timer = loop_timer_add(c->loop, SQUEUE_EVERY_MS,
 	    slurm_poll_timer, cp);
 }
 
@@ -496,43 +529,49 @@ on_squeue(int status, const char *out, size_t len, const char *msg,
  * everyone's, so the tags pick this daemon's), then again every
  * SQUEUE_EVERY_MS.
  */
-void
+static void
 slurm_poll(struct cpool *cp)
 {
 	char *argv[] = { "squeue", "--json", "--me", NULL };
 	char err[256];
 	size_t i;
 
-	if (cp->squeue != NULL)
+	if (sp(cp)->squeue != NULL)
 		return;
 	/* a pool no instance uses has nothing to look for */
 	for (i = 0; i < cp->ctl->ninst && cp->ctl->inst[i]->cp != cp; i++)
 		;
 	if (i == cp->ctl->ninst) {
-		cp->squeue_timer = loop_timer_add(cp->ctl->loop,
+		sp(cp)->squeue_timer = loop_timer_add(cp->ctl->loop,
 		    SQUEUE_EVERY_MS, slurm_poll_timer, cp);
 		return;
 	}
-	cp->squeue_started_ms = mono_ms();
-	cp->squeue = child_run(cp->ctl->loop, argv, NULL, SLURM_CMD_MS,
+	sp(cp)->squeue_started_ms = mono_ms();
+	sp(cp)->squeue = child_run(cp->ctl->loop, argv, NULL, SLURM_CMD_MS,
 	    on_squeue, cp, err, sizeof(err));
-	if (cp->squeue == NULL) {
+	if (sp(cp)->squeue == NULL) {
 		slurm_listing_error(cp, err);
-		cp->squeue_timer = loop_timer_add(cp->ctl->loop,
+		sp(cp)->squeue_timer = loop_timer_add(cp->ctl->loop,
 		    SQUEUE_EVERY_MS, slurm_poll_timer, cp);
 	}
 }
 
 
-/* worker_launch() for a slurm pool: w holds its slot; submits its job. */
-bool
-worker_launch_slurm(struct instance *in, struct worker *w)
+/* Submits w's job; its name is its own (not the slot's): a job may
+ * outlive its slot (a listing that lost it, a job still closing), and the
+ * scheduler's worker of an old job is never taken for a new one. */
+static bool
+slurm_launch(struct instance *in, struct worker *w)
 {
-	char **argv = worker_argv(in, w);
-	char **env = spec_envv(in->spec, "PYTHONUNBUFFERED=1", NULL);
+	char **argv, **env;
 	char err[512];
 	bool ok;
 
+	w->be = xcalloc(1, sizeof(struct slurm_worker));
+	snprintf(w->name, sizeof(w->name), "%s-w%d", in->spec->name, w->id);
+	w->log = xasprintf("%s/w%d.log", in->dir, w->id);
+	argv = worker_argv(in, w);
+	env = spec_envv(in->spec, "PYTHONUNBUFFERED=1", NULL);
 	w->launched_wall_ms = wall_ms();
 	/* recorded before sbatch: a controller killed in between leaves a
 	 * row without job id, and the restart finds the job by its tag */
@@ -542,21 +581,11 @@ worker_launch_slurm(struct instance *in, struct worker *w)
 	launch_argv_free(argv);
 	launch_argv_free(env);
 	if (!ok) {
-		pool_release(in->cp->pool, w->slot);
-		forget_worker(w);
-		count_failure(in);
-		ev(in, "worker_failed", "cannot submit worker w%d: %s; "
-		    "failure %d, next launch in %llds", w->id, err,
-		    in->failures, (long long)(backoff_ms(in->failures) / 1000));
-		worker_free(w);
+		worker_launch_failed(w, "cannot submit worker w%d: %s", w->id,
+		    err);
 		return false;
 	}
-	w->launched_ms = mono_ms();
-	w->start_timer = loop_timer_add(in->ctl->loop,
-	    in->spec->scaling.start_timeout_ms, on_start_timeout, w);
-	in->workers = xrealloc(in->workers,
-	    (in->nworkers + 1) * sizeof(*in->workers));
-	in->workers[in->nworkers++] = w;
+	worker_launched(w);
 	log_info("[%s] submit w%d %s to pool %s (Slurm)", in->spec->name,
 	    w->id, w->name, pool_name(in->cp->pool));
 	return true;
@@ -569,8 +598,8 @@ worker_launch_slurm(struct instance *in, struct worker *w)
  * started are cancelled, newest first, once scale_down_delay has passed
  * since the last scale up (as for retirements).
  */
-void
-slurm_trim_pending(struct instance *in, int desired, int64_t now)
+static void
+slurm_trim(struct instance *in, int desired, int64_t now)
 {
 	int keep = desired > in->spec->workers.min ? desired :
 	    in->spec->workers.min;
@@ -587,7 +616,7 @@ slurm_trim_pending(struct instance *in, int desired, int64_t now)
 		for (k = 0; k < in->nworkers; k++) {
 			struct worker *o = in->workers[k];
 
-			if (o->state == W_LAUNCHING && o->job_running_ms == 0 &&
+			if (o->state == W_LAUNCHING && sj(o)->job_running_ms == 0 &&
 			    (w == NULL || o->id > w->id))
 				w = o;
 		}
@@ -595,11 +624,287 @@ slurm_trim_pending(struct instance *in, int desired, int64_t now)
 			return;
 		in->scale_downs++;
 		ev(in, "cancel", "worker w%d: job %lld not started (%s): "
-		    "cancelled; desired %d", w->id, (long long)w->job_id,
-		    w->job_reason[0] != '\0' ? w->job_reason :
-		    w->job_state[0] != '\0' ? w->job_state : "submitting",
+		    "cancelled; desired %d", w->id, (long long)sj(w)->job_id,
+		    sj(w)->job_reason[0] != '\0' ? sj(w)->job_reason :
+		    sj(w)->job_state[0] != '\0' ? sj(w)->job_state : "submitting",
 		    desired);
 		worker_terminate(w, 0);
 		have--;
 	}
 }
+
+
+/* ------------------------------------------------------------- the ops */
+
+struct cpool *
+backend_slurm_pool_new(struct ctl *c, const struct config_pool *cfg)
+{
+	struct cpool *cp = xcalloc(1, sizeof(*cp));
+	struct slurm_pool *p = xcalloc(1, sizeof(*p));
+
+	p->cfg = cfg;
+	cp->ctl = c;
+	cp->ops = &backend_slurm;
+	cp->be = p;
+	cp->pool = pool_new(cfg->name, POOL_SLURM,
+	    cfg->slots / cfg->gpus_per_job, NULL);
+	events_add(c->events, NULL, "pool", "pool %s: Slurm, up to %d "
+	    "job(s) of %d GPU(s)%s%s; workers reach their schedulers at %s",
+	    cfg->name, pool_size(cp->pool), cfg->gpus_per_job,
+	    cfg->partition != NULL ? " in partition " : "",
+	    cfg->partition != NULL ? cfg->partition : "",
+	    cfg->scheduler_host);
+	slurm_poll(cp);
+	return cp;
+}
+
+
+/* scancel again until the job has left: Slurm itself sends SIGTERM, then
+ * SIGKILL after its KillWait. */
+static void
+on_kill_timer(void *arg)
+{
+	struct worker *w = arg;
+
+	w->kill_timer = 0;
+	slurm_cancel(w);
+	w->kill_timer = loop_timer_add(w->inst->ctl->loop, KILL_GRACE_MS,
+	    on_kill_timer, w);
+}
+
+
+/* A retired worker's job is cancelled at once: once Dask has confirmed,
+ * nothing of it is still needed. */
+static void
+slurm_terminate(struct worker *w, int64_t wait_ms)
+{
+	(void)wait_ms;
+	w->term_sent = true;
+	slurm_cancel(w);
+	w->kill_timer = loop_timer_add(w->inst->ctl->loop, KILL_GRACE_MS,
+	    on_kill_timer, w);
+}
+
+
+/*
+ * Now: scancel, asked again until the job has left; at a forced shutdown
+ * (forget) the job is cancelled and forgotten, not waited for (Slurm may
+ * be what is not answering): one that survives has this daemon's tag and
+ * no record, and is cancelled as an orphan at the next start.
+ */
+static void
+slurm_kill(struct worker *w, bool forget)
+{
+	struct instance *in = w->inst;
+
+	if (!forget) {
+		if (w->kill_timer != 0)
+			loop_timer_cancel(in->ctl->loop, w->kill_timer);
+		w->kill_timer = 0;
+		slurm_terminate(w, 0);
+		return;
+	}
+	if (sj(w)->job_id > 0)
+		slurm_cancel_detached(in->cp, sj(w)->job_id);
+	ev(in, "worker_gone", "worker w%d (%s): job %lld cancelled at a forced "
+	    "stop", w->id, w->name, (long long)sj(w)->job_id);
+	worker_remove(w);
+}
+
+
+static bool
+slurm_start_overdue(struct worker *w)
+{
+	struct instance *in = w->inst;
+	char d[32];
+
+	if (!sp(in->cp)->listed) {
+		/* a restart: what the job does is known at the first
+		 * listing */
+		w->start_timer = loop_timer_add(in->ctl->loop, SQUEUE_EVERY_MS,
+		    on_start_timeout, w);
+		return true;
+	}
+	if (sj(w)->job_running_ms != 0)
+		return false;
+	/* still queued: Slurm's business, and it counts as capacity; said
+	 * once, never duplicated by another job */
+	if (!sj(w)->pending_told)
+		ev(in, "pending", "worker w%d: job %lld pending for %s: %s; "
+		    "kept in the queue", w->id, (long long)sj(w)->job_id,
+		    fmt_duration(in->spec->scaling.start_timeout_ms, d,
+		    sizeof(d)), sj(w)->job_reason[0] != '\0' ?
+		    sj(w)->job_reason : sj(w)->job_state[0] != '\0' ?
+		    sj(w)->job_state : "not listed yet");
+	sj(w)->pending_told = true;
+	return true;
+}
+
+
+/* Its job is looked up in the pool's next listing: by id, or by its tag
+ * when sbatch's answer was lost. */
+static bool
+slurm_adopt(struct worker *w, const struct store_worker *sw)
+{
+	w->be = xcalloc(1, sizeof(struct slurm_worker));
+	sj(w)->job_id = sw->job_id;
+	if (!worker_take_slot(w)) {
+		ev(w->inst, "worker_gone", "worker w%d (%s, job %lld): bad "
+		    "record, forgotten; its job, if any, is cancelled", w->id,
+		    w->name, (long long)sw->job_id);
+		return false;
+	}
+	return true;
+}
+
+
+static void
+slurm_save(const struct worker *w, struct store_worker *sw)
+{
+	sw->job_id = sj(w)->job_id;
+}
+
+
+/* Dask reads the job's memory (its cgroup) on the node. */
+static int64_t
+slurm_worker_memory(const struct instance *in)
+{
+	(void)in;
+	return 0;
+}
+
+
+static int
+slurm_worker_gpus(const struct instance *in)
+{
+	return sp(in->cp)->cfg->gpus_per_job;
+}
+
+
+/* The workers come from other machines, to the pool's scheduler_host; a
+ * spec that names a host other than the default loopback keeps it. */
+static const char *
+slurm_sched_host(const struct instance *in)
+{
+	if (strcmp(in->spec->scheduler.host, "127.0.0.1") == 0)
+		return sp(in->cp)->cfg->scheduler_host;
+	return in->spec->scheduler.host;
+}
+
+
+/* Nothing: the node's temporary folder, and the job's script adds the
+ * node's address (slurm_script). */
+static void
+slurm_worker_args(const struct instance *in, char ***argv, size_t *argc)
+{
+	(void)in;
+	(void)argv;
+	(void)argc;
+}
+
+
+static json_t *
+str_or_null(const char *s)
+{
+	return s[0] != '\0' ? json_string(s) : json_null();
+}
+
+
+static void
+slurm_worker_json(const struct worker *w, json_t *o)
+{
+	const struct slurm_worker *j = sj(w);
+
+	json_object_set_new(o, "started_by", json_null());
+	json_object_set_new(o, "job_id", j->job_id > 0 ?
+	    json_integer(j->job_id) : json_null());
+	json_object_set_new(o, "job_state", str_or_null(j->job_state));
+	json_object_set_new(o, "job_reason", str_or_null(j->job_reason));
+	json_object_set_new(o, "node", str_or_null(j->job_node));
+	json_object_set_new(o, "job_gpus", str_or_null(j->job_gpus));
+}
+
+
+static void
+slurm_slot_json(const struct cpool *cp, const struct worker *w, json_t *o)
+{
+	(void)cp;
+	json_object_set_new(o, "job_id", w != NULL && sj(w)->job_id > 0 ?
+	    json_integer(sj(w)->job_id) : json_null());
+	json_object_set_new(o, "job_state", w != NULL ?
+	    str_or_null(sj(w)->job_state) : json_null());
+	json_object_set_new(o, "node", w != NULL ?
+	    str_or_null(sj(w)->job_node) : json_null());
+}
+
+
+static void
+slurm_pool_json(const struct cpool *cp, json_t *o)
+{
+	const struct slurm_pool *p = sp(cp);
+
+	json_object_set_new(o, "gpus_per_job",
+	    json_integer(p->cfg->gpus_per_job));
+	json_object_set_new(o, "partition", p->cfg->partition != NULL ?
+	    json_string(p->cfg->partition) : json_null());
+	json_object_set_new(o, "listing_error", str_or_null(p->squeue_error));
+}
+
+
+static void
+slurm_worker_free(struct worker *w)
+{
+	if (w->be != NULL)
+		child_cancel(sj(w)->job_cmd);
+	free(w->be);
+	w->be = NULL;
+}
+
+
+static void
+slurm_pool_free(struct cpool *cp)
+{
+	struct slurm_pool *p = sp(cp);
+	size_t i;
+
+	child_cancel(p->squeue);
+	loop_timer_cancel(cp->ctl->loop, p->squeue_timer);
+	for (i = 0; i < p->ndetached; i++) {
+		child_cancel(p->detached[i]->cmd);
+		free(p->detached[i]);
+	}
+	free(p->detached);
+	free(p);
+	cp->be = NULL;
+}
+
+
+/* Scancels of forgotten jobs still running. */
+static bool
+slurm_busy(const struct cpool *cp)
+{
+	return sp(cp)->ndetached > 0;
+}
+
+
+const struct backend_ops backend_slurm = {
+	.name = "slurm",
+	.remote = true,
+	.launch = slurm_launch,
+	.terminate = slurm_terminate,
+	.kill = slurm_kill,
+	.start_overdue = slurm_start_overdue,
+	.adopt = slurm_adopt,
+	.save = slurm_save,
+	.trim = slurm_trim,
+	.worker_memory = slurm_worker_memory,
+	.worker_gpus = slurm_worker_gpus,
+	.sched_host = slurm_sched_host,
+	.worker_args = slurm_worker_args,
+	.worker_json = slurm_worker_json,
+	.slot_json = slurm_slot_json,
+	.pool_json = slurm_pool_json,
+	.worker_free = slurm_worker_free,
+	.pool_free = slurm_pool_free,
+	.busy = slurm_busy,
+};

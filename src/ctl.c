@@ -37,6 +37,19 @@
 
 #include "ctl_int.h"
 
+const struct engine_ops engine_dask = {
+	.probe = pyprobe_run,
+	.spawn_scheduler = launch_spawn,
+	.client_new = dask_new,
+	.client_free = dask_free,
+	.health = dask_health,
+	.observe = dask_observe,
+	.retire = dask_retire,
+	.drain = dask_drain,
+	.changes = dask_changes,
+	.cancel = dask_cancel,
+};
+
 const char *const istate_name[I_ERROR + 1] = { "registered", "starting",
     "started", "stopping", "stopped", "error" };
 const char *const wstate_name[W_DRAINING + 1] = { "launching", "running", "retiring",
@@ -208,7 +221,6 @@ persist_worker(struct worker *w)
 	sw.gpu = w->gpu;
 	sw.state = (char *)wstate_name[w->state];
 	sw.pid = w->pid;
-	sw.start_time = w->start_time;
 	sw.name = w->name;
 	sw.address = w->address;
 	sw.log = w->log;
@@ -217,7 +229,7 @@ persist_worker(struct worker *w)
 	sw.reclaim_for = (char *)reclaim_name(w);
 	sw.reclaim_deadline_ms = w->reclaim_for >= 0 ?
 	    w->reclaim_deadline_wall_ms : 0;
-	sw.job_id = w->job_id;
+	w->inst->cp->ops->save(w, &sw);
 	store_result(w->inst->ctl, store_worker_put(w->inst->ctl->store, &sw,
 	    err, sizeof(err)), err);
 }
@@ -258,54 +270,6 @@ ctl_events_restore(struct ctl *c)
 	}
 	events_restore(c->events, evs, n);
 	free(evs);
-}
-
-
-/* ---------------------------------------------------------------- pool */
-
-static int64_t
-mem_total_bytes(void)
-{
-	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
-
-	if (pages <= 0 || psize <= 0)
-		return 0;
-	return (int64_t)pages * psize;
-}
-
-
-/* The local pool: simulated slots, NVML's GPUs, or a CPU slot per core. */
-static struct cpool *
-local_pool_new(struct ctl *c, const struct ctl_config *cfg)
-{
-	struct cpool *cp = xcalloc(1, sizeof(*cp));
-	char why[256];
-	int n;
-
-	cp->ctl = c;
-	if (cfg->gpus > 0) {
-		cp->pool = pool_new(cfg->pool_name, POOL_SIMULATED, cfg->gpus,
-		    NULL);
-		events_add(c->events, NULL, "pool", "pool %s: %d simulated GPU "
-		    "slots (NVML not used)", cfg->pool_name, cfg->gpus);
-	} else if ((n = gpu_open(why, sizeof(why))) > 0) {
-		cp->pool = pool_new(cfg->pool_name, POOL_GPU, n, NULL);
-		c->nvml = true;
-		events_add(c->events, NULL, "pool", "pool %s: %d GPUs found "
-		    "through NVML", cfg->pool_name, n);
-	} else {
-		long cores = sysconf(_SC_NPROCESSORS_ONLN);
-
-		if (cores < 1)
-			cores = 1;
-		if (n == 0)
-			snprintf(why, sizeof(why), "NVML reports no device");
-		cp->pool = pool_new(cfg->pool_name, POOL_CPU, (int)cores, NULL);
-		events_add(c->events, NULL, "pool", "no GPU found (%s): pool %s "
-		    "has %ld CPU slots, one per core", why, cfg->pool_name,
-		    cores);
-	}
-	return cp;
 }
 
 
@@ -415,6 +379,7 @@ ctl_new(struct loop *l, const struct ctl_config *cfg, char *err,
 	}
 	free(path);
 	c->loop = l;
+	c->engine = cfg->engine != NULL ? cfg->engine : &engine_dask;
 	c->http = http_new(l);
 	histogram_init(&c->start_hist, start_bounds, ARRAY_LEN(start_bounds));
 	histogram_init(&c->decide_hist, decide_bounds,
@@ -424,7 +389,6 @@ ctl_new(struct loop *l, const struct ctl_config *cfg, char *err,
 	c->api_url = xstrdup(cfg->api_url);
 	c->stopped = cfg->stopped;
 	c->stopped_arg = cfg->stopped_arg;
-	c->mem_total = mem_total_bytes();
 	ctl_events_restore(c);
 	events_set_sink(c->events, on_event, c);
 	if (daemon_id(c, err, errlen) == -1) {
@@ -432,26 +396,27 @@ ctl_new(struct loop *l, const struct ctl_config *cfg, char *err,
 		return NULL;
 	}
 	c->pools = xcalloc(cfg->nslurm + 1, sizeof(*c->pools));
-	if (cfg->pool_name != NULL)
-		c->pools[c->npools++] = local_pool_new(c, cfg);
-	for (i = 0; i < cfg->nslurm; i++) {
-		const struct config_pool *sp = &cfg->slurm[i];
-		struct cpool *cp = xcalloc(1, sizeof(*cp));
-
-		cp->slurm = sp;
-		cp->pool = pool_new(sp->name, POOL_SLURM,
-		    sp->slots / sp->gpus_per_job, NULL);
-		c->pools[c->npools++] = cp;
-		events_add(c->events, NULL, "pool", "pool %s: Slurm, up to %d "
-		    "job(s) of %d GPU(s)%s%s; workers reach their schedulers "
-		    "at %s", sp->name, pool_size(cp->pool), sp->gpus_per_job,
-		    sp->partition != NULL ? " in partition " : "",
-		    sp->partition != NULL ? sp->partition : "",
-		    sp->scheduler_host);
-		cp->ctl = c;
-		slurm_poll(cp);
+	if (cfg->pool_name != NULL && (c->pools[c->npools++] =
+	    backend_local_pool_new(c, cfg->pool_name, cfg->gpus, err,
+	    errlen)) == NULL) {
+		c->npools--;
+		ctl_free(c);
+		return NULL;
 	}
+	for (i = 0; i < cfg->nslurm; i++)
+		c->pools[c->npools++] = backend_slurm_pool_new(c,
+		    &cfg->slurm[i]);
 	return c;
+}
+
+
+/* A pool built by its backend joins the daemon's (a test's, a
+ * simulator's: ctl_new builds those of the config). */
+void
+ctl_pool_add(struct ctl *c, struct cpool *cp)
+{
+	c->pools = xrealloc(c->pools, (c->npools + 1) * sizeof(*c->pools));
+	c->pools[c->npools++] = cp;
 }
 
 
@@ -460,7 +425,7 @@ worker_free(struct worker *w)
 {
 	if (w == NULL)
 		return;
-	child_cancel(w->job_cmd);
+	w->inst->cp->ops->worker_free(w);
 	free(w->log);
 	free(w);
 }
@@ -483,7 +448,7 @@ instance_free(struct instance *in)
 		worker_free(in->workers[i]);
 	free(in->workers);
 	free(in->history);
-	dask_free(in->dask);
+	in->ctl->engine->client_free(in->dask);
 	spec_free(in->spec);
 	free(in->dir);
 	free(in->sched_log);
@@ -523,16 +488,10 @@ ctl_free(struct ctl *c)
 		instance_free(c->inst[i]);
 	}
 	free(c->inst);
-	for (i = 0; i < c->ndetached; i++) {
-		child_cancel(c->detached[i]->cmd);
-		free(c->detached[i]);
-	}
-	free(c->detached);
 	http_free(c->http);
 	events_free(c->events);
 	for (i = 0; i < c->npools; i++) {
-		child_cancel(c->pools[i]->squeue);
-		loop_timer_cancel(c->loop, c->pools[i]->squeue_timer);
+		c->pools[i]->ops->pool_free(c->pools[i]);
 		pool_free(c->pools[i]->pool);
 		free(c->pools[i]);
 	}
@@ -685,7 +644,7 @@ ctl_probe(struct ctl *c, const struct spec *spec, struct pyprobe *out,
 	m->keylen = keylen;
 	m->at_ms = now;
 	memset(&m->probe, 0, sizeof(m->probe));
-	if (pyprobe_run(spec->python, env, c->state_dir, &m->probe, m->msg,
+	if (c->engine->probe(spec->python, env, c->state_dir, &m->probe, m->msg,
 	    sizeof(m->msg)) == -1)
 		m->rc = -1;
 	else
@@ -715,7 +674,7 @@ resolve_wtype(const struct spec *spec, const struct cpool *cp,
 
 	if (t == SPEC_WORKER_DASK || t == SPEC_WORKER_DASK_CUDA)
 		return (enum spec_worker_type)t;
-	if (p->dask_cuda[0] != '\0' && cp->slurm == NULL &&
+	if (p->dask_cuda[0] != '\0' && !cp->ops->remote &&
 	    pool_kind(cp->pool) == POOL_GPU && spec->workers.gpus > 0 &&
 	    strcmp(spec->workers.command, "auto") == 0)
 		return SPEC_WORKER_DASK_CUDA;
@@ -1037,7 +996,7 @@ ctl_deploy(struct ctl *c, struct spec *spec, enum ctl_deployed *what,
 static void
 instance_reset_run(struct instance *in)
 {
-	dask_free(in->dask);
+	in->ctl->engine->client_free(in->dask);
 	in->dask = NULL;
 	free(in->sched_addr);
 	in->sched_addr = NULL;
@@ -1276,22 +1235,10 @@ shutdown_kill_all(struct ctl *c)
 	for (i = 0; i < c->ninst; i++) {
 		struct instance *in = c->inst[i];
 
-		/* jobs: cancelled and forgotten, not waited for (Slurm may
-		 * be what is not answering); one that survives has this
-		 * daemon's tag and no record, and is cancelled as an orphan
-		 * at the next start */
-		while (in->cp->slurm != NULL && in->nworkers > 0) {
-			struct worker *w = in->workers[in->nworkers - 1];
-
-			if (w->job_id > 0)
-				slurm_cancel_detached(c, w->job_id);
-			ev(in, "worker_gone", "worker w%d (%s): job %lld "
-			    "cancelled at a forced stop", w->id, w->name,
-			    (long long)w->job_id);
-			worker_remove(w);
-		}
-		for (j = 0; j < in->nworkers; j++)
-			launch_kill(in->workers[j]->pid, SIGKILL);
+		/* backward: a backend may drop the worker it kills (the
+		 * last one moves into its place) */
+		for (j = in->nworkers; j-- > 0; )
+			in->cp->ops->kill(in->workers[j], true);
 		if (in->sched_pid > 0)
 			launch_kill(in->sched_pid, SIGKILL);
 		if (in->nb != NULL && notebook_pid(in->nb) > 0)
@@ -1307,8 +1254,9 @@ ctl_idle(struct ctl *c)
 {
 	size_t i;
 
-	if (c->ndetached > 0)
-		return false;
+	for (i = 0; i < c->npools; i++)
+		if (c->pools[i]->ops->busy(c->pools[i]))
+			return false;
 	for (i = 0; i < c->ninst; i++)
 		if (c->inst[i]->nworkers > 0 || c->inst[i]->sched_pid > 0 ||
 		    c->inst[i]->nb != NULL || c->inst[i]->forker_pid > 0)

@@ -11,7 +11,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "backend.h"
 #include "dask.h"
+#include "engine.h"
 #include "events.h"
 #include "instance.h"
 #include "metrics.h"
@@ -54,8 +56,6 @@ struct notebook;
 #define FORKER_IO_MS		1000	/* one fork request, at most */
 #define FORKER_REPLY_MAX	512
 #define BACKOFF_MAX_MS		60000
-#define SQUEUE_EVERY_MS		2000	/* a slurm pool's job listing */
-#define SLURM_CMD_MS		30000	/* sbatch, squeue, scancel: at most */
 #define EVENTS_KEPT		10000
 #define MISSING_TICKS		3	/* a running worker absent this often
 					   from the scheduler has left it */
@@ -65,7 +65,6 @@ enum istate { I_REGISTERED, I_STARTING, I_STARTED, I_STOPPING, I_STOPPED,
 /* W_DRAINING: reclaimed for another instance; the scheduler gives it no
  * new tasks, and it is retired once those it has are done. */
 enum wstate { W_LAUNCHING, W_RUNNING, W_RETIRING, W_STOPPING, W_DRAINING };
-enum { HOW_UNKNOWN, HOW_FORK, HOW_EXEC };
 
 extern const char *const istate_name[I_ERROR + 1];	/* by enum istate */
 extern const char *const wstate_name[W_DRAINING + 1];	/* by enum wstate */
@@ -77,9 +76,9 @@ struct worker {
 	int		 id;
 	int		 slot;
 	int		 gpu;		/* GPU index, -1 for a CPU slot */
-	enum wstate	 state;
-	pid_t		 pid;
-	uint64_t	 pid_watch;	/* loop_pid_watch() id */
+	enum wstate	 state;		/* worker_set_state() */
+	pid_t		 pid;		/* on this machine; 0: none (reaped,
+					   or a remote backend's) */
 	char		 name[64];
 	char		 address[DASK_ADDR_MAX];
 	char		*log;
@@ -95,8 +94,7 @@ struct worker {
 	int		 gpu_util;
 	uint64_t	 start_timer;
 	uint64_t	 kill_timer;
-	bool		 term_sent;
-	uint64_t	 start_time;	/* /proc start time of pid */
+	bool		 term_sent;	/* asked to stop, or killed */
 	int		 missing;	/* observations without it, running */
 	int64_t		 retire_wall_ms;
 	/* reclaim: its slot goes to another instance */
@@ -107,45 +105,23 @@ struct worker {
 	int64_t		 retire_retry_ms;	/* monotonic: after a refusal */
 	bool		 refusal_told;	/* its "held" event is out */
 	struct dask_drain_info drain;	/* the scheduler's last answer */
-	int		 how;		/* HOW_FORK or HOW_EXEC; 0: unknown
-					   (re-adopted) */
 	char		 reclaim_restored[SPEC_NAME_MAX + 1];	/* from the
 					   store, until resolved to an id */
-	/* a worker of a slurm pool runs as a job: pid stays 0 */
-	int64_t		 job_id;	/* 0: not known yet */
-	struct child	*job_cmd;	/* sbatch or scancel in flight */
-	bool		 cancel_wanted;	/* scancel once sbatch answers */
-	bool		 cancel_failed;	/* a scancel failed: said once */
-	int64_t		 submitted_ms;	/* monotonic: sbatch answered */
-	int64_t		 job_running_ms;	/* monotonic: seen running */
-	bool		 pending_told;	/* its "pending too long" event */
-	bool		 job_listed;	/* in the latest listing */
-	char		 job_state[SLURM_STATE_MAX];
-	char		 job_reason[SLURM_REASON_MAX];
-	char		 job_node[SLURM_NODE_MAX];
-	char		 job_gpus[SLURM_GRES_MAX];
+	void		*be;		/* the backend's (backend.h) */
 };
 
-/*
- * One pool of the daemon: its slots, and for a slurm pool the config
- * (borrowed from ctl_config for the ctl's life) and the latest listing of
- * this daemon's jobs (squeue, every SQUEUE_EVERY_MS).
- */
+/* One pool of the daemon: its slots, and its backend. */
 struct cpool {
 	struct ctl	*ctl;
 	struct pool	*pool;
-	const struct config_pool *slurm;	/* NULL: the local pool */
-	struct child	*squeue;	/* in flight */
-	int64_t		 squeue_started_ms;	/* monotonic */
-	uint64_t	 squeue_timer;
-	char		 squeue_error[256];	/* last failure, "" */
-	bool		 listed;	/* a listing has succeeded since the
-					   daemon started */
+	const struct backend_ops *ops;
+	void		*be;		/* the backend's */
 };
 
 /* One tick's numbers, for the console's chart (GET .../history). */
 struct sample {
-	int64_t		 t_ms;		/* wall clock */
+	int64_t		 t_ms;		/* wall clock: the chart's */
+	int64_t		 t_mono;	/* the decision's clock */
 	int		 running, launching, retiring;
 	int		 desired;
 	int		 queued, processing, no_worker;
@@ -272,6 +248,7 @@ struct probe_memo {
 
 struct ctl {
 	struct loop	*loop;
+	const struct engine_ops *engine;	/* engine.h */
 	struct http	*http;
 	struct events	*events;
 	struct cpool	**pools;
@@ -296,20 +273,12 @@ struct ctl {
 	void		*stopped_arg;
 	uint64_t	 shutdown_timer;	/* its hard deadline */
 	bool		 shutdown_killed;	/* everything was killed */
-	struct detached	**detached;	/* scancels no worker waits on */
-	size_t		 ndetached;
 	/* the last store write failed: degraded until one succeeds */
 	bool		 store_degraded;
 	char		 store_error[256];
 	uint64_t	 store_failures;	/* writes that failed, ever */
 };
 
-/* A scancel of a job that no worker tracks any more. */
-struct detached {
-	struct ctl	*ctl;
-	struct child	*cmd;
-	int64_t		 job_id;
-};
 
 /* ctl.c: the control calls (deploy, start, stop, undeploy, scale, shutdown),
  * the store glue and the daemon-wide state */
@@ -322,6 +291,7 @@ void persist_worker(struct worker *w);
 void forget_worker(struct worker *w);
 int daemon_id(struct ctl *c, char *err, size_t errlen);
 void worker_free(struct worker *w);
+void ctl_pool_add(struct ctl *c, struct cpool *cp);
 struct instance *ctl_find(struct ctl *c, const char *name);
 struct cpool *ctl_pool(struct ctl *c, const char *name);
 int write_whole(const char *path, const char *data, size_t len, char *err,
@@ -340,6 +310,8 @@ extern const char worker_forker_py[], worker_forker_py_end[];
 /* instance.c: one instance's lifecycle and decision tick, the change
  * signal, the notebook glue */
 void instance_tick(void *arg);
+void instance_observed(struct instance *in, const struct dask_obs *obs,
+    int64_t now);
 void persist_notebook(struct instance *in);
 struct notebook *notebook_for(struct instance *in);
 void notebook_begin(struct instance *in);
@@ -354,18 +326,29 @@ size_t instance_count(const struct instance *in, enum wstate st);
 struct worker *worker_by_id(struct instance *in, int id);
 void worker_remove(struct worker *w);
 void worker_terminate(struct worker *w, int64_t wait_ms);
+void worker_kill(struct worker *w);
 int64_t backoff_ms(int failures);
 void count_failure(struct instance *in);
 void after_worker_gone(struct instance *in);
 void worker_lost(struct worker *w, const char *how);
-void on_worker_exit(pid_t pid, int status, void *arg);
 void on_start_timeout(void *arg);
 void tls_argv(const struct instance *in, char ***argv, size_t *argc);
 char **worker_argv(struct instance *in, struct worker *w);
 char **spec_envv(const struct spec *s, const char *first, const char *second);
 bool worker_launch(struct instance *in);
+/* For the backends: w started (added to its instance, start timer armed);
+ * w could not start (slot released, failure counted and told, w freed);
+ * a stored w takes its slot again (false: the record is bad, or the slot
+ * is someone else's). */
+void worker_launched(struct worker *w);
+void worker_launch_failed(struct worker *w, const char *fmt, ...)
+    PRINTF(2, 3);
+bool worker_take_slot(struct worker *w);
+/* Sets w's state and saves it: the one way a state changes. */
+void worker_set_state(struct worker *w, enum wstate st);
 void worker_retire(struct worker *w, int64_t timeout_ms);
-void observe_workers(struct instance *in, const struct dask_obs *obs);
+void observe_workers(struct instance *in, const struct dask_obs *obs,
+    int64_t now);
 
 /* forker.c: the worker forker (src/py/edask_forker.py) */
 void forker_start(struct instance *in);
@@ -383,14 +366,6 @@ int write_preload(struct instance *in, char *err, size_t errlen);
 int64_t sched_start_timeout(const struct instance *in);
 int instance_tls(struct instance *in, char *err, size_t errlen);
 
-/* backend_slurm.c: workers as Slurm batch jobs */
-void slurm_cancel(struct worker *w);
-char *slurm_script(struct instance *in, char *err, size_t errlen);
-void slurm_cancel_detached(struct ctl *c, int64_t job_id);
-void slurm_poll(struct cpool *cp);
-bool worker_launch_slurm(struct instance *in, struct worker *w);
-void slurm_trim_pending(struct instance *in, int desired, int64_t now);
-
 /* reclaim.c: sharing: claims, drains and reclaims across instances */
 size_t pool_claims(struct ctl *c, struct cpool *cp, struct instance *me,
     struct pool_claim *claims, struct instance **who);
@@ -401,6 +376,9 @@ int instance_reclaim(struct instance *in, char *why, size_t whylen);
 
 /* restore.c: re-adoption after a restart, orphans */
 void kill_orphans(struct instance *in);
+/* True when pid is still the process that started at start (clock ticks
+ * since boot): a pid alone may have been reused. */
+bool proc_alive(pid_t pid, uint64_t start);
 
 /* ctl_json.c: the JSON and metrics views */
 

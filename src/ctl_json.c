@@ -72,23 +72,9 @@ worker_json(const struct worker *w, int64_t now)
 	json_object_set_new(o, "gpu_util", w->gpu_util >= 0 ?
 	    json_integer(w->gpu_util) : json_null());
 	json_object_set_new(o, "log", json_string(w->log));
-	json_object_set_new(o, "started_by", w->how == HOW_FORK ?
-	    json_string("fork") : w->how == HOW_EXEC ? json_string("exec") :
-	    json_null());
 	json_object_set_new(o, "reclaim_for", reclaim_name(w)[0] != '\0' ?
 	    json_string(reclaim_name(w)) : json_null());
-	if (w->inst->cp->slurm != NULL) {
-		json_object_set_new(o, "job_id", w->job_id > 0 ?
-		    json_integer(w->job_id) : json_null());
-		json_object_set_new(o, "job_state", w->job_state[0] != '\0' ?
-		    json_string(w->job_state) : json_null());
-		json_object_set_new(o, "job_reason", w->job_reason[0] != '\0' ?
-		    json_string(w->job_reason) : json_null());
-		json_object_set_new(o, "node", w->job_node[0] != '\0' ?
-		    json_string(w->job_node) : json_null());
-		json_object_set_new(o, "job_gpus", w->job_gpus[0] != '\0' ?
-		    json_string(w->job_gpus) : json_null());
-	}
+	w->inst->cp->ops->worker_json(w, o);
 	return o;
 }
 
@@ -530,17 +516,7 @@ pool_json(struct ctl *c, struct cpool *cp)
 		    json_sprintf("w%d", w->id) : json_null());
 		json_object_set_new(o, "worker_state", w != NULL ?
 		    json_string(wstate_name[w->state]) : json_null());
-		if (cp->slurm != NULL) {
-			json_object_set_new(o, "job_id", w != NULL &&
-			    w->job_id > 0 ? json_integer(w->job_id) :
-			    json_null());
-			json_object_set_new(o, "job_state", w != NULL &&
-			    w->job_state[0] != '\0' ?
-			    json_string(w->job_state) : json_null());
-			json_object_set_new(o, "node", w != NULL &&
-			    w->job_node[0] != '\0' ?
-			    json_string(w->job_node) : json_null());
-		}
+		cp->ops->slot_json(cp, w, o);
 		if (c->nvml && gpu_query(pool_slot_gpu(cp->pool, s), &gi, NULL,
 		    0) == 0) {
 			json_object_set_new(o, "name", json_string(gi.name));
@@ -593,16 +569,7 @@ pool_json(struct ctl *c, struct cpool *cp)
 	    "kind", pool_kind_name(pool_kind(cp->pool)),
 	    "size", n, "free", pool_free_count(cp->pool),
 	    "slots", slots, "instances", insts);
-	if (cp->slurm != NULL) {
-		json_object_set_new(top, "gpus_per_job",
-		    json_integer(cp->slurm->gpus_per_job));
-		json_object_set_new(top, "partition",
-		    cp->slurm->partition != NULL ?
-		    json_string(cp->slurm->partition) : json_null());
-		json_object_set_new(top, "listing_error",
-		    cp->squeue_error[0] != '\0' ?
-		    json_string(cp->squeue_error) : json_null());
-	}
+	cp->ops->pool_json(cp, top);
 	return top;
 }
 

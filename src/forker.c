@@ -151,7 +151,7 @@ forker_start(struct instance *in)
 	char err[512];
 
 	/* a slurm pool's workers start on other machines */
-	if (in->forker_pid > 0 || in->cp->slurm != NULL ||
+	if (in->forker_pid > 0 || in->cp->ops->remote ||
 	    strcmp(in->spec->workers.command, "auto") != 0 ||
 	    in->wtype == SPEC_WORKER_DASK_CUDA)
 		return;

@@ -73,18 +73,17 @@ flap_window_ms(const struct instance *in)
 
 /*
  * The highest desired of the samples within flap_window_ms() (this
- * decision not yet among them), and when; 0 when none.  The history is
- * on the wall clock, one sample per decision, 15 minutes at 1 s ticks:
- * a longer window sees what the history holds.
+ * decision not yet among them), and when; 0 when none.  One sample per
+ * decision, 15 minutes at 1 s ticks: a longer window sees what the
+ * history holds.  On the decisions' own clock (now_mono).
  */
 static void
 recent_peak(const struct instance *in, int64_t now_mono, int *peak,
     int64_t *at_mono)
 {
-	int64_t wall = wall_ms(), from = wall - flap_window_ms(in);
+	int64_t from = now_mono - flap_window_ms(in);
 	size_t i, first;
 
-	(void)now_mono;
 	*peak = 0;
 	*at_mono = now_mono;
 	if (in->history == NULL)
@@ -93,16 +92,16 @@ recent_peak(const struct instance *in, int64_t now_mono, int *peak,
 	for (i = 0; i < in->nhistory; i++) {
 		const struct sample *s = &in->history[(first + i) % HISTORY_LEN];
 
-		if (s->t_ms >= from && s->desired >= *peak) {
+		if (s->t_mono >= from && s->desired >= *peak) {
 			*peak = s->desired;
-			*at_mono = now_mono - (wall - s->t_ms);
+			*at_mono = s->t_mono;
 		}
 	}
 }
 
 
 static void
-history_add(struct instance *in)
+history_add(struct instance *in, int64_t now)
 {
 	struct sample *s;
 
@@ -113,6 +112,7 @@ history_add(struct instance *in)
 	if (in->nhistory < HISTORY_LEN)
 		in->nhistory++;
 	s->t_ms = wall_ms();
+	s->t_mono = now;
 	s->running = (int)instance_count(in, W_RUNNING);
 	s->launching = (int)instance_count(in, W_LAUNCHING);
 	s->retiring = (int)(instance_count(in, W_RETIRING) +
@@ -125,12 +125,11 @@ history_add(struct instance *in)
 
 
 static void
-instance_decide(struct instance *in)
+instance_decide(struct instance *in, int64_t now)
 {
 	struct scaler_worker *sw;
 	struct scaler_input si;
 	struct scaler_decision d;
-	int64_t now = mono_ms();
 	int launched = 0, i;
 	size_t k;
 
@@ -188,7 +187,7 @@ instance_decide(struct instance *in)
 	    pool_reserved_for(in->cp->pool, in->id) > 0)
 		pool_unreserve(in->cp->pool, in->id);
 	in->pending = d.pending;
-	history_add(in);
+	history_add(in, now);
 	strlcpy_(in->reason, d.reason, sizeof(in->reason));
 	strlcpy_(in->hold, d.hold, sizeof(in->hold));
 
@@ -248,8 +247,8 @@ instance_decide(struct instance *in)
 		    d.desired, d.reason);
 		worker_retire(w, RETIRE_TIMEOUT_MS);
 	}
-	if (in->cp->slurm != NULL)
-		slurm_trim_pending(in, d.desired, now);
+	if (in->cp->ops->trim != NULL)
+		in->cp->ops->trim(in, d.desired, now);
 	scaler_decision_free(&d);
 	free(sw);
 }
@@ -270,9 +269,21 @@ stale_after_ms(const struct instance *in)
 static void
 on_observed(const struct dask_obs *obs, void *arg)
 {
-	struct instance *in = arg;
+	instance_observed(arg, obs, mono_ms());
+}
+
+
+/*
+ * One observation of the scheduler, answered at now (monotonic ms): the
+ * workers' state follows it, then the decision.  The tick's work with time
+ * passed in: the unit tests and a simulator call it with their own clock.
+ */
+void
+instance_observed(struct instance *in, const struct dask_obs *obs,
+    int64_t now)
+{
 	struct timespec t0, t1;
-	int64_t age = mono_ms() - in->observe_sent_ms;
+	int64_t age = now - in->observe_sent_ms;
 	bool stale = obs->ok && age > stale_after_ms(in);
 
 	if (in->state != I_STARTED)
@@ -299,7 +310,7 @@ on_observed(const struct dask_obs *obs, void *arg)
 		in->metrics = obs->metrics;
 		in->target = obs->target;
 		in->observed_wall_ms = wall_ms();
-		observe_workers(in, obs);
+		observe_workers(in, obs, now);
 	} else {
 		size_t i;
 
@@ -315,7 +326,7 @@ on_observed(const struct dask_obs *obs, void *arg)
 			in->workers[i]->idle_since_ms = -1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	instance_decide(in);
+	instance_decide(in, now);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	histogram_observe(&in->ctl->decide_hist,
 	    (double)(t1.tv_sec - t0.tv_sec) +
@@ -397,7 +408,7 @@ change_watch(struct instance *in)
 	    in->state != I_STARTED || in->change_timer != 0)
 		return;
 	in->change_watching = true;
-	dask_changes(in->dask, in->change_seq, CHANGE_WAIT_MS, on_changes,
+	in->ctl->engine->changes(in->dask, in->change_seq, CHANGE_WAIT_MS, on_changes,
 	    in);
 }
 
@@ -422,7 +433,7 @@ instance_tick(void *arg)
 	in->timer = loop_timer_add(in->ctl->loop, delay, instance_tick, in);
 	/* an observation still in flight (slow scheduler) skips this tick;
 	 * one brought forward by a change is done once that one is back */
-	if (dask_observe(in->dask, OBSERVE_TIMEOUT_MS, on_observed, in) == 0)
+	if (in->ctl->engine->observe(in->dask, OBSERVE_TIMEOUT_MS, on_observed, in) == 0)
 		in->observe_sent_ms = mono_ms();
 	else if (kicked)
 		in->tick_again = true;
@@ -648,7 +659,7 @@ instance_start(struct instance *in)
 	cmd.env = env;
 	cmd.log_path = in->sched_log;
 	cmd.cwd = in->dir;
-	in->sched_pid = launch_spawn(&cmd, err, sizeof(err));
+	in->sched_pid = c->engine->spawn_scheduler(&cmd, err, sizeof(err));
 	launch_argv_free(argv);
 	launch_argv_free(env);
 	if (in->sched_pid == -1) {

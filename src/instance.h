@@ -22,6 +22,7 @@ struct spec;
 struct events;
 struct ctl;
 struct config_pool;
+struct engine_ops;
 
 struct ctl_config {
 	const char	*state_dir;	/* exists, writable */
@@ -32,6 +33,8 @@ struct ctl_config {
 	/* slurm pools, borrowed for the ctl's life */
 	const struct config_pool *slurm;
 	size_t		 nslurm;
+	/* Dask's side (engine.h); NULL: engine_dask, the real one */
+	const struct engine_ops *engine;
 	/* called once, when a shutdown (asked, or after a start failure)
 	 * has left no process running */
 	void		(*stopped)(void *arg);

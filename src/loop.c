@@ -420,5 +420,6 @@ loop_run(struct loop *l)
 		}
 		free_dead(l);
 	}
+	l->stop = false;	/* the next loop_run() runs again */
 	return 0;
 }

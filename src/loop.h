@@ -48,7 +48,8 @@ void loop_pid_unwatch(struct loop *l, uint64_t id);	/* 0, stale: no-op */
 /* Blocks signo and delivers it through the signalfd. */
 int loop_signal(struct loop *l, int signo, loop_signal_cb cb, void *arg);
 
-/* Runs until loop_stop(); 0, or -1 on an epoll error. */
+/* Runs until loop_stop() (called before: returns at once), and can be
+ * run again after; 0, or -1 on an epoll error. */
 int loop_run(struct loop *l);
 void loop_stop(struct loop *l);
 

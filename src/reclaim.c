@@ -147,7 +147,7 @@ worker_drain_poll(struct worker *w)
 	if (w->drain_busy || in->dask == NULL)
 		return;
 	w->drain_busy = true;
-	dask_drain(in->dask, w->address, true, OBSERVE_TIMEOUT_MS, on_drained,
+	in->ctl->engine->drain(in->dask, w->address, true, OBSERVE_TIMEOUT_MS, on_drained,
 	    w);
 }
 
@@ -229,14 +229,7 @@ on_reclaim_deadline(void *arg)
 	/* SIGKILL at once: a Dask worker that gets SIGTERM in the middle of
 	 * a task can take the whole KILL_GRACE_MS to go, and the grace the
 	 * recipient allowed is over */
-	if (w->kill_timer != 0) {
-		loop_timer_cancel(in->ctl->loop, w->kill_timer);
-		w->kill_timer = 0;
-	}
-	w->state = W_STOPPING;
-	w->term_sent = true;
-	persist_worker(w);
-	launch_kill(w->pid, SIGKILL);
+	worker_kill(w);
 }
 
 
@@ -286,11 +279,10 @@ worker_reclaim(struct worker *w, struct instance *to, enum pool_why why)
 	    w->busy > 0 ? "busy" : "idle", fmt_bytes(w->bytes, bytes,
 	    sizeof(bytes)), w->keys,
 	    (long long)to->spec->sharing.reclaim_grace_ms / 1000);
-	w->state = W_DRAINING;
 	memset(&w->drain, 0, sizeof(w->drain));
 	w->drain.processing = w->busy;
 	w->drain.unique_keys = w->keys;
-	persist_worker(w);
+	worker_set_state(w, W_DRAINING);
 	arm_reclaim_deadline(w);
 	worker_drain_poll(w);
 }
@@ -316,17 +308,16 @@ instance_drains(struct instance *in)
 			    w->slot, w->reclaim_for >= 0 ? reclaim_name(w) :
 			    "its recipient");
 			w->reclaim_for = -1;
-			w->state = W_RUNNING;
 			w->idle_since_ms = -1;
 			if (w->reclaim_timer != 0) {
 				loop_timer_cancel(in->ctl->loop,
 				    w->reclaim_timer);
 				w->reclaim_timer = 0;
 			}
-			persist_worker(w);
+			worker_set_state(w, W_RUNNING);
 			if (in->dask != NULL) {
 				w->drain_busy = true;
-				dask_drain(in->dask, w->address, false,
+				in->ctl->engine->drain(in->dask, w->address, false,
 				    OBSERVE_TIMEOUT_MS, on_undrained, w);
 			}
 			continue;

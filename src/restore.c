@@ -41,7 +41,7 @@
 
 /* True when pid is still the process that started at start (clock ticks
  * since boot): a pid alone may have been reused. */
-static bool
+bool
 proc_alive(pid_t pid, uint64_t start)
 {
 	return pid > 0 && start != 0 && launch_start_time(pid) == start;
@@ -219,7 +219,6 @@ restore_worker(struct instance *in, const struct store_worker *sw)
 	w->slot = sw->slot;
 	w->gpu = sw->gpu;
 	w->pid = (pid_t)sw->pid;
-	w->start_time = sw->start_time;
 	strlcpy_(w->name, sw->name, sizeof(w->name));
 	strlcpy_(w->address, sw->address, sizeof(w->address));
 	w->log = xstrdup(sw->log);
@@ -234,37 +233,10 @@ restore_worker(struct instance *in, const struct store_worker *sw)
 	w->rss = -1;
 	w->unique_keys = -1;
 	w->gpu_util = -1;
-	w->job_id = sw->job_id;
-	if (in->cp->slurm != NULL) {
-		/* its job is looked up in the pool's next listing: by id, or
-		 * by its tag when sbatch's answer was lost */
-		if (st < 0 || sw->slot < 0 ||
-		    sw->slot >= pool_size(in->cp->pool) ||
-		    pool_take(in->cp->pool, sw->slot, in->id) == -1) {
-			ev(in, "worker_gone", "worker w%d (%s, job %lld): bad "
-			    "record, forgotten; its job, if any, is cancelled",
-			    w->id, w->name, (long long)w->job_id);
-			if (store_worker_delete(c->store, in->spec->name,
-			    w->id, NULL, 0) == -1)
-				log_warnx("store: cannot delete worker w%d",
-				    w->id);
-			worker_free(w);
-			return;
-		}
-		w->state = (enum wstate)st;
-		in->workers = xrealloc(in->workers,
-		    (in->nworkers + 1) * sizeof(*in->workers));
-		in->workers[in->nworkers++] = w;
-		return;
-	}
-	if (st < 0 || !proc_alive(w->pid, w->start_time) ||
-	    sw->slot < 0 || sw->slot >= pool_size(in->cp->pool) ||
-	    pool_take(in->cp->pool, sw->slot, in->id) == -1) {
-		if (st >= 0 && proc_alive(w->pid, w->start_time))
-			launch_kill(w->pid, SIGKILL);	/* slot clash */
-		ev(in, "worker_gone", "worker w%d (%s, pid %d) %s while edask "
-		    "was down", w->id, w->name, (int)w->pid, w->pid > 0 ?
-		    "exited" : "was being launched");
+	if (st < 0)
+		ev(in, "worker_gone", "worker w%d (%s): bad record (state "
+		    "\"%s\"), forgotten", w->id, w->name, sw->state);
+	if (st < 0 || !in->cp->ops->adopt(w, sw)) {
 		if (store_worker_delete(c->store, in->spec->name, w->id, NULL,
 		    0) == -1)
 			log_warnx("store: cannot delete worker w%d", w->id);
@@ -272,9 +244,6 @@ restore_worker(struct instance *in, const struct store_worker *sw)
 		return;
 	}
 	w->state = (enum wstate)st;
-	if ((w->pid_watch = loop_pid_watch(c->loop, w->pid, on_worker_exit,
-	    w)) == 0)
-		log_warn("pidfd for worker pid %d", (int)w->pid);
 	in->workers = xrealloc(in->workers,
 	    (in->nworkers + 1) * sizeof(*in->workers));
 	in->workers[in->nworkers++] = w;
@@ -303,7 +272,7 @@ resume_workers(struct instance *in)
 			/* the answer was lost with the old controller: ask
 			 * again; a worker the scheduler no longer has is
 			 * refused, then stopped once seen missing */
-			w->state = W_RUNNING;
+			worker_set_state(w, W_RUNNING);
 			worker_retire(w, RETIRE_TIMEOUT_MS);
 			break;
 		case W_STOPPING:
@@ -385,7 +354,7 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 		forker_adopt(in);
 	kill_orphans(in);
 	if (in->dash_url != NULL && sched_alive)
-		in->dask = dask_new(c->http, in->dash_url);
+		in->dask = c->engine->client_new(c->http, in->dash_url);
 	ev(in, "restored", "state %s, scheduler %s, %zu worker(s) re-adopted",
 	    istate_name[st], sched_alive ? "alive" : "gone", in->nworkers);
 	in->ever_started = st == I_STARTED || st == I_STOPPING;

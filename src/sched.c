@@ -129,18 +129,12 @@ on_health(bool ok, const char *why, void *arg)
 
 /* Reads the scheduler file: address and dashboard port; 0 once both are
  * there and valid, -1 while not yet written. */
-/*
- * Where the scheduler listens.  The workers of a slurm pool come from
- * other machines, to the pool's scheduler_host; a spec that names a host
- * other than the default loopback keeps it.
- */
+/* Where the scheduler listens: its backend says (its workers may come
+ * from other machines). */
 const char *
 sched_host(const struct instance *in)
 {
-	if (in->cp->slurm != NULL &&
-	    strcmp(in->spec->scheduler.host, "127.0.0.1") == 0)
-		return in->cp->slurm->scheduler_host;
-	return in->spec->scheduler.host;
+	return in->cp->ops->sched_host(in);
 }
 
 
@@ -198,9 +192,9 @@ start_poll(void *arg)
 		return;
 	}
 	if (in->dask == NULL && read_sched_file(in) == 0)
-		in->dask = dask_new(in->ctl->http, in->dash_url);
+		in->dask = in->ctl->engine->client_new(in->ctl->http, in->dash_url);
 	if (in->dask != NULL)
-		dask_health(in->dask, HEALTH_TIMEOUT_MS, on_health, in);
+		in->ctl->engine->health(in->dask, HEALTH_TIMEOUT_MS, on_health, in);
 	in->timer = loop_timer_add(in->ctl->loop, 200, start_poll, in);
 }
 
@@ -258,7 +252,7 @@ instance_tls(struct instance *in, char *err, size_t errlen)
 		ev(in, "security", "security.tls is off: any user of this "
 		    "machine%s can connect to the scheduler and its workers "
 		    "and run code as %s; for a single-user machine only",
-		    in->cp->slurm != NULL ? " and of the cluster's network" :
+		    in->cp->ops->remote ? " and of the cluster's network" :
 		    "", user_name());
 		return 0;
 	}

@@ -77,8 +77,7 @@ worker_remove(struct worker *w)
 	if (w->reclaim_timer != 0)
 		loop_timer_cancel(c->loop, w->reclaim_timer);
 	if (in->dask != NULL)
-		dask_cancel(in->dask, w);
-	loop_pid_unwatch(c->loop, w->pid_watch);
+		in->ctl->engine->cancel(in->dask, w);
 	pool_release(in->cp->pool, w->slot);
 	forget_worker(w);
 	for (i = 0; i < in->nworkers; i++) {
@@ -91,70 +90,50 @@ worker_remove(struct worker *w)
 }
 
 
-static void
-on_kill_timer(void *arg)
+/* Sets w's state and saves it. */
+void
+worker_set_state(struct worker *w, enum wstate st)
 {
-	struct worker *w = arg;
-
-	w->kill_timer = 0;
-	if (w->inst->cp->slurm != NULL) {
-		/* scancel again until the job has left: Slurm itself sends
-		 * SIGTERM, then SIGKILL after its KillWait */
-		slurm_cancel(w);
-		w->kill_timer = loop_timer_add(w->inst->ctl->loop,
-		    KILL_GRACE_MS, on_kill_timer, w);
-		return;
-	}
-	if (!w->term_sent) {
-		w->term_sent = true;
-		launch_kill(w->pid, SIGTERM);
-		w->kill_timer = loop_timer_add(w->inst->ctl->loop,
-		    KILL_GRACE_MS, on_kill_timer, w);
-		return;
-	}
-	ev(w->inst, "kill", "worker w%d (pid %d) still running %ds after "
-	    "SIGTERM: SIGKILL", w->id, (int)w->pid, KILL_GRACE_MS / 1000);
-	launch_kill(w->pid, SIGKILL);
+	w->state = st;
+	persist_worker(w);
 }
 
 
 /*
- * Stops a worker: after `wait_ms` for it to exit by itself (a worker the
- * scheduler retired closes on its own, and a SIGTERM that lands in the
- * middle of that close can hang Dask's worker), SIGTERM, then SIGKILL
- * after KILL_GRACE_MS.
+ * Stops a worker: its backend waits `wait_ms` for it to exit by itself (a
+ * worker the scheduler retired closes on its own), then stops it its own
+ * way.
  */
 void
 worker_terminate(struct worker *w, int64_t wait_ms)
 {
 	struct loop *l = w->inst->ctl->loop;
 
-	if (w->state != W_STOPPING) {
-		w->state = W_STOPPING;
-		persist_worker(w);
-	}
+	if (w->state != W_STOPPING)
+		worker_set_state(w, W_STOPPING);
 	if (w->start_timer != 0) {
 		loop_timer_cancel(l, w->start_timer);
 		w->start_timer = 0;
 	}
-	if (w->kill_timer != 0)
+	if (w->kill_timer != 0) {
 		loop_timer_cancel(l, w->kill_timer);
-	if (w->inst->cp->slurm != NULL) {
-		/* a retired worker's job is cancelled at once: once Dask
-		 * has confirmed, nothing of it is still needed */
-		w->term_sent = true;
-		slurm_cancel(w);
-		w->kill_timer = loop_timer_add(l, KILL_GRACE_MS, on_kill_timer,
-		    w);
-		return;
+		w->kill_timer = 0;
 	}
-	if (wait_ms > 0 && !w->term_sent) {
-		w->kill_timer = loop_timer_add(l, wait_ms, on_kill_timer, w);
-		return;
+	w->inst->cp->ops->terminate(w, wait_ms);
+}
+
+
+/* Stops w now, without grace: a forced reclaim, a failed start. */
+void
+worker_kill(struct worker *w)
+{
+	if (w->kill_timer != 0) {
+		loop_timer_cancel(w->inst->ctl->loop, w->kill_timer);
+		w->kill_timer = 0;
 	}
-	w->term_sent = true;
-	launch_kill(w->pid, SIGTERM);
-	w->kill_timer = loop_timer_add(l, KILL_GRACE_MS, on_kill_timer, w);
+	if (w->state != W_STOPPING)
+		worker_set_state(w, W_STOPPING);
+	w->inst->cp->ops->kill(w, false);
 }
 
 
@@ -232,51 +211,6 @@ worker_lost(struct worker *w, const char *how)
 
 
 void
-on_worker_exit(pid_t pid, int status, void *arg)
-{
-	struct worker *w = arg;
-	struct instance *in = w->inst;
-	char tail[400], how[64];
-	const char *last;
-
-	(void)pid;
-	w->pid = 0;		/* reaped: nothing left to unwatch or kill */
-	if (status == -1)
-		snprintf(how, sizeof(how), "unknown status");
-	else if (WIFEXITED(status))
-		snprintf(how, sizeof(how), "exit status %d",
-		    WEXITSTATUS(status));
-	else
-		snprintf(how, sizeof(how), "signal %d", WTERMSIG(status));
-	switch (w->state) {
-	case W_STOPPING:
-	case W_RETIRING:
-		ev(in, "worker_gone", "worker w%d (%s) stopped, slot %d freed",
-		    w->id, w->name, w->slot);
-		break;
-	case W_RUNNING:
-	case W_DRAINING:
-		/* it ran: a lost worker, not a failed launch (no backoff) */
-		worker_lost(w, how);
-		break;
-	case W_LAUNCHING:
-		launch_log_tail(w->log, tail, sizeof(tail));
-		last = strrchr(tail, '\n');
-		last = last != NULL ? last + 1 : tail;
-		count_failure(in);
-		ev(in, "worker_failed", "worker w%d (%s) exited before "
-		    "registering (%s); failure %d, next launch in %llds; log "
-		    "%s%s%s", w->id, w->name, how, in->failures,
-		    (long long)(backoff_ms(in->failures) / 1000), w->log,
-		    *last != '\0' ? ": " : "", last);
-		break;
-	}
-	worker_remove(w);
-	after_worker_gone(in);
-}
-
-
-void
 on_start_timeout(void *arg)
 {
 	struct worker *w = arg;
@@ -284,42 +218,15 @@ on_start_timeout(void *arg)
 	char d[32];
 
 	w->start_timer = 0;
-	if (w->state != W_LAUNCHING)
+	if (w->state != W_LAUNCHING || in->cp->ops->start_overdue(w))
 		return;
-	if (in->cp->slurm != NULL && !in->cp->listed) {
-		/* a restart: what the job does is known at the first
-		 * listing */
-		w->start_timer = loop_timer_add(in->ctl->loop, SQUEUE_EVERY_MS,
-		    on_start_timeout, w);
-		return;
-	}
-	if (in->cp->slurm != NULL && w->job_running_ms == 0) {
-		/* still queued: Slurm's business, and it counts as capacity;
-		 * said once, never duplicated by another job */
-		if (!w->pending_told)
-			ev(in, "pending", "worker w%d: job %lld pending for %s: "
-			    "%s; kept in the queue", w->id,
-			    (long long)w->job_id, fmt_duration(
-			    in->spec->scaling.start_timeout_ms, d, sizeof(d)),
-			    w->job_reason[0] != '\0' ? w->job_reason :
-			    w->job_state[0] != '\0' ? w->job_state :
-			    "not listed yet");
-		w->pending_told = true;
-		return;
-	}
 	count_failure(in);
 	ev(in, "start_timeout", "worker w%d (%s) did not register within %s: "
 	    "killed; failure %d, next launch in %llds; log %s", w->id,
 	    w->name, fmt_duration(in->spec->scaling.start_timeout_ms, d,
 	    sizeof(d)), in->failures,
 	    (long long)(backoff_ms(in->failures) / 1000), w->log);
-	if (in->cp->slurm != NULL) {
-		worker_terminate(w, 0);
-		return;
-	}
-	w->state = W_STOPPING;
-	persist_worker(w);
-	launch_kill(w->pid, SIGKILL);
+	worker_kill(w);
 }
 
 
@@ -377,23 +284,17 @@ worker_argv(struct instance *in, struct worker *w)
 	if (s->workers.memory > 0)
 		snprintf(buf, sizeof(buf), "%lld",
 		    (long long)s->workers.memory);
-	else if (in->cp->slurm != NULL)
-		/* Dask reads the job's memory (its cgroup) on the node */
-		snprintf(buf, sizeof(buf), "auto");
+	else if (in->cp->ops->worker_memory(in) > 0)
+		snprintf(buf, sizeof(buf), "%lld",
+		    (long long)in->cp->ops->worker_memory(in));
 	else
-		snprintf(buf, sizeof(buf), "%lld", (long long)(in->ctl->mem_total /
-		    pool_size(in->cp->pool)));
+		snprintf(buf, sizeof(buf), "auto");
 	launch_argv_push(&argv, &argc, buf);
 	launch_argv_push(&argv, &argc, "--name");
 	launch_argv_push(&argv, &argc, w->name);
-	/* on a Slurm node, the node's temporary folder */
-	if (in->cp->slurm == NULL) {
-		launch_argv_push(&argv, &argc, "--local-directory");
-		launch_argv_push(&argv, &argc, in->work_dir);
-	}
 	if (s->workers.gpus > 0) {
-		snprintf(buf, sizeof(buf), "GPU=%d", in->cp->slurm != NULL ?
-		    in->cp->slurm->gpus_per_job : s->workers.gpus);
+		snprintf(buf, sizeof(buf), "GPU=%d",
+		    in->cp->ops->worker_gpus(in));
 		launch_argv_push(&argv, &argc, "--resources");
 		launch_argv_push(&argv, &argc, buf);
 	}
@@ -408,14 +309,7 @@ worker_argv(struct instance *in, struct worker *w)
 	if (!nanny)
 		launch_argv_push(&argv, &argc, "--no-nanny");
 	tls_argv(in, &argv, &argc);
-	/* a local pool's workers listen on loopback only, their dashboards
-	 * too (a slurm job's script adds its node's address: slurm_script) */
-	if (in->cp->slurm == NULL) {
-		launch_argv_push(&argv, &argc, "--host");
-		launch_argv_push(&argv, &argc, "127.0.0.1");
-		launch_argv_push(&argv, &argc, "--dashboard-address");
-		launch_argv_push(&argv, &argc, "127.0.0.1:0");
-	}
+	in->cp->ops->worker_args(in, &argv, &argc);
 	return argv;
 }
 
@@ -440,15 +334,13 @@ spec_envv(const struct spec *s, const char *first, const char *second)
 }
 
 
-/* Starts one worker on a free slot; false when it could not. */
+/* Starts one worker on a free slot, through its backend; false when it
+ * could not. */
 bool
 worker_launch(struct instance *in)
 {
 	struct ctl *c = in->ctl;
-	struct launch_cmd cmd;
 	struct worker *w;
-	char err[512], cuda[64];
-	char **argv, **env;
 	size_t k, sharers = 0;
 	int slot;
 
@@ -475,88 +367,50 @@ worker_launch(struct instance *in)
 	w->rss = -1;
 	w->unique_keys = -1;
 	w->gpu_util = -1;
-	snprintf(w->name, sizeof(w->name), "%s-%d", in->spec->name, slot);
-	if (in->cp->slurm != NULL) {
-		/* a job may outlive its slot (a listing that lost it, a
-		 * job still closing): a name of its own, so that the
-		 * scheduler's worker of an old job is never taken for a
-		 * new one */
-		snprintf(w->name, sizeof(w->name), "%s-w%d", in->spec->name,
-		    w->id);
-		w->log = xasprintf("%s/w%d.log", in->dir, w->id);
-		return worker_launch_slurm(in, w);
-	}
-	w->log = xasprintf("%s/w%d-%s.log", in->dir, w->id, w->name);
-	/* a CPU-only worker (gpus: 0) still takes a slot but sees no GPU */
-	if (w->gpu >= 0 && in->spec->workers.gpus > 0)
-		snprintf(cuda, sizeof(cuda), "CUDA_VISIBLE_DEVICES=%d", w->gpu);
-	else
-		snprintf(cuda, sizeof(cuda), "CUDA_VISIBLE_DEVICES=");
-	argv = worker_argv(in, w);
-	env = spec_envv(in->spec, cuda, NULL);
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.argv = argv;
-	cmd.env = env;
-	cmd.log_path = w->log;
-	cmd.cwd = in->dir;
-	w->launched_wall_ms = wall_ms();
-	/* recorded before the fork: a controller killed in between leaves a
-	 * row without pid, and the restart looks for the orphan process */
-	persist_instance(in);
-	persist_worker(w);
-	w->pid = -1;
-	if (in->forker_ready && in->wtype == SPEC_WORKER_DASK &&
-	    strcmp(in->spec->workers.command, "auto") == 0) {
-		w->pid = forker_fork(in, argv, env, w->log, err, sizeof(err));
-		if (w->pid == -1) {
-			/* a forker that fails a request is restarted rather
-			 * than asked again (each request may wait
-			 * FORKER_IO_MS) */
-			ev(in, "forker", "worker w%d not forked (%s): started "
-			    "by exec; restarting the forker", w->id, err);
-			in->forker_ready = false;
-			launch_kill(in->forker_pid, SIGKILL);
-		} else {
-			w->how = HOW_FORK;
-		}
-	}
-	if (w->pid == -1) {
-		w->pid = launch_spawn(&cmd, err, sizeof(err));
-		w->how = HOW_EXEC;
-	}
-	launch_argv_free(argv);
-	launch_argv_free(env);
-	if (w->pid == -1) {
-		w->pid = 0;
-		pool_release(in->cp->pool, slot);
-		forget_worker(w);
-		count_failure(in);
-		ev(in, "worker_failed", "cannot start worker on slot %d: %s; "
-		    "failure %d, next launch in %llds", slot, err,
-		    in->failures, (long long)(backoff_ms(in->failures) / 1000));
-		worker_free(w);
-		return false;
-	}
-	if ((w->pid_watch = loop_pid_watch(c->loop, w->pid, on_worker_exit,
-	    w)) == 0)
-		log_warn("pidfd for worker pid %d", (int)w->pid);
-	w->start_time = launch_start_time(w->pid);
-	persist_worker(w);
+	return in->cp->ops->launch(in, w);
+}
+
+
+void
+worker_launched(struct worker *w)
+{
+	struct instance *in = w->inst;
+
 	w->launched_ms = mono_ms();
-	w->start_timer = loop_timer_add(c->loop,
+	w->start_timer = loop_timer_add(in->ctl->loop,
 	    in->spec->scaling.start_timeout_ms, on_start_timeout, w);
 	in->workers = xrealloc(in->workers,
 	    (in->nworkers + 1) * sizeof(*in->workers));
 	in->workers[in->nworkers++] = w;
-	if (w->gpu >= 0)
-		log_info("[%s] launch w%d %s on slot %d, GPU %d (pid %d, %s)",
-		    in->spec->name, w->id, w->name, slot, w->gpu, (int)w->pid,
-		    w->how == HOW_FORK ? "forked" : "exec");
-	else
-		log_info("[%s] launch w%d %s on CPU slot %d (pid %d, %s)",
-		    in->spec->name, w->id, w->name, slot, (int)w->pid,
-		    w->how == HOW_FORK ? "forked" : "exec");
-	return true;
+}
+
+
+void
+worker_launch_failed(struct worker *w, const char *fmt, ...)
+{
+	struct instance *in = w->inst;
+	char why[EVENT_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	pool_release(in->cp->pool, w->slot);
+	forget_worker(w);
+	count_failure(in);
+	ev(in, "worker_failed", "%s; failure %d, next launch in %llds", why,
+	    in->failures, (long long)(backoff_ms(in->failures) / 1000));
+	worker_free(w);
+}
+
+
+bool
+worker_take_slot(struct worker *w)
+{
+	struct instance *in = w->inst;
+
+	return w->slot >= 0 && w->slot < pool_size(in->cp->pool) &&
+	    pool_take(in->cp->pool, w->slot, in->id) != -1;
 }
 
 
@@ -583,9 +437,8 @@ on_retired(int result, const char *msg, void *arg)
 	if (w->reclaim_for >= 0) {
 		/* asked again a little later, until the grace ends; said
 		 * once */
-		w->state = W_DRAINING;
 		w->retire_retry_ms = mono_ms() + RECLAIM_RETRY_MS;
-		persist_worker(w);
+		worker_set_state(w, W_DRAINING);
 		if (!w->refusal_told)
 			ev(in, "held", "worker w%d (%s), reclaimed for %s, not "
 			    "retired yet: %s; asking again every %ds until "
@@ -595,9 +448,8 @@ on_retired(int result, const char *msg, void *arg)
 		return;
 	}
 	/* Kept: wait a whole idle_timeout before trying again. */
-	w->state = W_RUNNING;
 	w->idle_since_ms = mono_ms();
-	persist_worker(w);
+	worker_set_state(w, W_RUNNING);
 	ev(in, "held", "worker w%d (%s) kept: %s", w->id, w->name, msg);
 }
 
@@ -612,19 +464,18 @@ worker_retire(struct worker *w, int64_t timeout_ms)
 		worker_terminate(w, 0);
 		return;
 	}
-	w->state = W_RETIRING;
 	w->retire_wall_ms = wall_ms();
-	persist_worker(w);
-	dask_retire(in->dask, w->address, timeout_ms, on_retired, w);
+	worker_set_state(w, W_RETIRING);
+	in->ctl->engine->retire(in->dask, w->address, timeout_ms, on_retired, w);
 }
 
 
 /* ------------------------------------------------------------- ticking */
 
 void
-observe_workers(struct instance *in, const struct dask_obs *obs)
+observe_workers(struct instance *in, const struct dask_obs *obs,
+    int64_t now)
 {
-	int64_t now = mono_ms();
 	size_t i, j;
 
 	for (i = 0; i < in->nworkers; i++) {
@@ -653,7 +504,6 @@ observe_workers(struct instance *in, const struct dask_obs *obs)
 		if (w->state == W_LAUNCHING) {
 			char d[32];
 
-			w->state = W_RUNNING;
 			w->registered_ms = now;
 			strlcpy_(w->address, wi->address, sizeof(w->address));
 			if (w->start_timer != 0) {
@@ -662,7 +512,7 @@ observe_workers(struct instance *in, const struct dask_obs *obs)
 			}
 			in->failures = 0;
 			in->backoff_until_ms = 0;
-			persist_worker(w);
+			worker_set_state(w, W_RUNNING);
 			histogram_observe(&in->ctl->start_hist,
 			    (double)(now - w->launched_ms) / 1000.0);
 			ev(in, "registered", "worker w%d (%s) registered at %s "

@@ -1,0 +1,407 @@
+/*
+ * backend_local: workers as processes on this machine (backend.h).  A
+ * worker is forked by the instance's worker forker when it is ready, else
+ * spawned by exec; each gets one slot's GPU through CUDA_VISIBLE_DEVICES,
+ * and is stopped with SIGTERM, then SIGKILL after KILL_GRACE_MS.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "ctl_int.h"
+#include "events.h"
+#include "gpu.h"
+#include "launch.h"
+#include "loop.h"
+#include "store.h"
+
+enum { HOW_UNKNOWN, HOW_FORK, HOW_EXEC };
+
+/* What this backend keeps of a worker: its process. */
+struct local_worker {
+	uint64_t	 pid_watch;	/* loop_pid_watch() id */
+	uint64_t	 start_time;	/* /proc start time of the pid */
+	int		 how;		/* HOW_*; unknown: re-adopted */
+};
+
+static struct local_worker *
+lw(const struct worker *w)
+{
+	return w->be;
+}
+
+
+static int64_t
+mem_total_bytes(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+
+	if (pages <= 0 || psize <= 0)
+		return 0;
+	return (int64_t)pages * psize;
+}
+
+
+struct cpool *
+backend_local_pool_new(struct ctl *c, const char *name, int gpus,
+    char *err, size_t errlen)
+{
+	struct cpool *cp = xcalloc(1, sizeof(*cp));
+	char why[256];
+	int n;
+
+	(void)err;
+	(void)errlen;
+	cp->ctl = c;
+	cp->ops = &backend_local;
+	c->mem_total = mem_total_bytes();
+	if (gpus > 0) {
+		cp->pool = pool_new(name, POOL_SIMULATED, gpus, NULL);
+		events_add(c->events, NULL, "pool", "pool %s: %d simulated GPU "
+		    "slots (NVML not used)", name, gpus);
+	} else if ((n = gpu_open(why, sizeof(why))) > 0) {
+		cp->pool = pool_new(name, POOL_GPU, n, NULL);
+		c->nvml = true;
+		events_add(c->events, NULL, "pool", "pool %s: %d GPUs found "
+		    "through NVML", name, n);
+	} else {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+		if (cores < 1)
+			cores = 1;
+		if (n == 0)
+			snprintf(why, sizeof(why), "NVML reports no device");
+		cp->pool = pool_new(name, POOL_CPU, (int)cores, NULL);
+		events_add(c->events, NULL, "pool", "no GPU found (%s): pool %s "
+		    "has %ld CPU slots, one per core", why, name, cores);
+	}
+	return cp;
+}
+
+
+static void
+on_worker_exit(pid_t pid, int status, void *arg)
+{
+	struct worker *w = arg;
+	struct instance *in = w->inst;
+	char tail[400], how[64];
+	const char *last;
+
+	(void)pid;
+	w->pid = 0;		/* reaped: nothing left to unwatch or kill */
+	lw(w)->pid_watch = 0;
+	if (status == -1)
+		snprintf(how, sizeof(how), "unknown status");
+	else if (WIFEXITED(status))
+		snprintf(how, sizeof(how), "exit status %d",
+		    WEXITSTATUS(status));
+	else
+		snprintf(how, sizeof(how), "signal %d", WTERMSIG(status));
+	switch (w->state) {
+	case W_STOPPING:
+	case W_RETIRING:
+		ev(in, "worker_gone", "worker w%d (%s) stopped, slot %d freed",
+		    w->id, w->name, w->slot);
+		break;
+	case W_RUNNING:
+	case W_DRAINING:
+		/* it ran: a lost worker, not a failed launch (no backoff) */
+		worker_lost(w, how);
+		break;
+	case W_LAUNCHING:
+		launch_log_tail(w->log, tail, sizeof(tail));
+		last = strrchr(tail, '\n');
+		last = last != NULL ? last + 1 : tail;
+		count_failure(in);
+		ev(in, "worker_failed", "worker w%d (%s) exited before "
+		    "registering (%s); failure %d, next launch in %llds; log "
+		    "%s%s%s", w->id, w->name, how, in->failures,
+		    (long long)(backoff_ms(in->failures) / 1000), w->log,
+		    *last != '\0' ? ": " : "", last);
+		break;
+	}
+	worker_remove(w);
+	after_worker_gone(in);
+}
+
+
+static void
+watch(struct worker *w)
+{
+	if ((lw(w)->pid_watch = loop_pid_watch(w->inst->ctl->loop, w->pid,
+	    on_worker_exit, w)) == 0)
+		log_warn("pidfd for worker pid %d", (int)w->pid);
+}
+
+
+static bool
+local_launch(struct instance *in, struct worker *w)
+{
+	struct launch_cmd cmd;
+	char err[512], cuda[64];
+	char **argv, **env;
+
+	w->be = xcalloc(1, sizeof(struct local_worker));
+	snprintf(w->name, sizeof(w->name), "%s-%d", in->spec->name, w->slot);
+	w->log = xasprintf("%s/w%d-%s.log", in->dir, w->id, w->name);
+	/* a CPU-only worker (gpus: 0) still takes a slot but sees no GPU */
+	if (w->gpu >= 0 && in->spec->workers.gpus > 0)
+		snprintf(cuda, sizeof(cuda), "CUDA_VISIBLE_DEVICES=%d", w->gpu);
+	else
+		snprintf(cuda, sizeof(cuda), "CUDA_VISIBLE_DEVICES=");
+	argv = worker_argv(in, w);
+	env = spec_envv(in->spec, cuda, NULL);
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.argv = argv;
+	cmd.env = env;
+	cmd.log_path = w->log;
+	cmd.cwd = in->dir;
+	w->launched_wall_ms = wall_ms();
+	/* recorded before the fork: a controller killed in between leaves a
+	 * row without pid, and the restart looks for the orphan process */
+	persist_instance(in);
+	persist_worker(w);
+	w->pid = -1;
+	if (in->forker_ready && in->wtype == SPEC_WORKER_DASK &&
+	    strcmp(in->spec->workers.command, "auto") == 0) {
+		w->pid = forker_fork(in, argv, env, w->log, err, sizeof(err));
+		if (w->pid == -1) {
+			/* a forker that fails a request is restarted rather
+			 * than asked again (each request may wait
+			 * FORKER_IO_MS) */
+			ev(in, "forker", "worker w%d not forked (%s): started "
+			    "by exec; restarting the forker", w->id, err);
+			in->forker_ready = false;
+			launch_kill(in->forker_pid, SIGKILL);
+		} else {
+			lw(w)->how = HOW_FORK;
+		}
+	}
+	if (w->pid == -1) {
+		w->pid = launch_spawn(&cmd, err, sizeof(err));
+		lw(w)->how = HOW_EXEC;
+	}
+	launch_argv_free(argv);
+	launch_argv_free(env);
+	if (w->pid == -1) {
+		w->pid = 0;
+		worker_launch_failed(w, "cannot start worker on slot %d: %s",
+		    w->slot, err);
+		return false;
+	}
+	watch(w);
+	lw(w)->start_time = launch_start_time(w->pid);
+	persist_worker(w);
+	worker_launched(w);
+	if (w->gpu >= 0)
+		log_info("[%s] launch w%d %s on slot %d, GPU %d (pid %d, %s)",
+		    in->spec->name, w->id, w->name, w->slot, w->gpu,
+		    (int)w->pid, lw(w)->how == HOW_FORK ? "forked" : "exec");
+	else
+		log_info("[%s] launch w%d %s on CPU slot %d (pid %d, %s)",
+		    in->spec->name, w->id, w->name, w->slot, (int)w->pid,
+		    lw(w)->how == HOW_FORK ? "forked" : "exec");
+	return true;
+}
+
+
+static void
+on_kill_timer(void *arg)
+{
+	struct worker *w = arg;
+
+	w->kill_timer = 0;
+	if (!w->term_sent) {
+		w->term_sent = true;
+		launch_kill(w->pid, SIGTERM);
+		w->kill_timer = loop_timer_add(w->inst->ctl->loop,
+		    KILL_GRACE_MS, on_kill_timer, w);
+		return;
+	}
+	ev(w->inst, "kill", "worker w%d (pid %d) still running %ds after "
+	    "SIGTERM: SIGKILL", w->id, (int)w->pid, KILL_GRACE_MS / 1000);
+	launch_kill(w->pid, SIGKILL);
+}
+
+
+/*
+ * After wait_ms for the worker to exit by itself (a worker the scheduler
+ * retired closes on its own, and a SIGTERM that lands in the middle of
+ * that close can hang Dask's worker), SIGTERM, then SIGKILL after
+ * KILL_GRACE_MS.
+ */
+static void
+local_terminate(struct worker *w, int64_t wait_ms)
+{
+	struct loop *l = w->inst->ctl->loop;
+
+	if (wait_ms > 0 && !w->term_sent) {
+		w->kill_timer = loop_timer_add(l, wait_ms, on_kill_timer, w);
+		return;
+	}
+	w->term_sent = true;
+	launch_kill(w->pid, SIGTERM);
+	w->kill_timer = loop_timer_add(l, KILL_GRACE_MS, on_kill_timer, w);
+}
+
+
+/* SIGKILL at once; its exit is reaped as any other. */
+static void
+local_kill(struct worker *w, bool forget)
+{
+	(void)forget;
+	w->term_sent = true;
+	launch_kill(w->pid, SIGKILL);
+}
+
+
+static bool
+local_start_overdue(struct worker *w)
+{
+	(void)w;
+	return false;
+}
+
+
+static bool
+local_adopt(struct worker *w, const struct store_worker *sw)
+{
+	struct instance *in = w->inst;
+	bool alive = proc_alive(w->pid, sw->start_time);
+
+	w->be = xcalloc(1, sizeof(struct local_worker));
+	lw(w)->start_time = sw->start_time;
+	if (!alive || !worker_take_slot(w)) {
+		if (alive)
+			launch_kill(w->pid, SIGKILL);	/* slot clash */
+		ev(in, "worker_gone", "worker w%d (%s, pid %d) %s while edask "
+		    "was down", w->id, w->name, (int)w->pid, w->pid > 0 ?
+		    "exited" : "was being launched");
+		return false;
+	}
+	watch(w);
+	return true;
+}
+
+
+static void
+local_save(const struct worker *w, struct store_worker *sw)
+{
+	sw->start_time = lw(w)->start_time;
+}
+
+
+static int64_t
+local_worker_memory(const struct instance *in)
+{
+	return in->ctl->mem_total / pool_size(in->cp->pool);
+}
+
+
+static int
+local_worker_gpus(const struct instance *in)
+{
+	return in->spec->workers.gpus;
+}
+
+
+static const char *
+local_sched_host(const struct instance *in)
+{
+	return in->spec->scheduler.host;
+}
+
+
+/*
+ * A local pool's workers listen on loopback only, their dashboards too,
+ * and keep their spill files in the instance's folder.
+ */
+static void
+local_worker_args(const struct instance *in, char ***argv, size_t *argc)
+{
+	launch_argv_push(argv, argc, "--local-directory");
+	launch_argv_push(argv, argc, in->work_dir);
+	launch_argv_push(argv, argc, "--host");
+	launch_argv_push(argv, argc, "127.0.0.1");
+	launch_argv_push(argv, argc, "--dashboard-address");
+	launch_argv_push(argv, argc, "127.0.0.1:0");
+}
+
+
+static void
+local_worker_json(const struct worker *w, json_t *o)
+{
+	int how = w->be != NULL ? lw(w)->how : HOW_UNKNOWN;
+
+	json_object_set_new(o, "started_by", how == HOW_FORK ?
+	    json_string("fork") : how == HOW_EXEC ? json_string("exec") :
+	    json_null());
+}
+
+
+static void
+local_slot_json(const struct cpool *cp, const struct worker *w, json_t *o)
+{
+	(void)cp;
+	(void)w;
+	(void)o;
+}
+
+
+static void
+local_pool_json(const struct cpool *cp, json_t *o)
+{
+	(void)cp;
+	(void)o;
+}
+
+
+static void
+local_worker_free(struct worker *w)
+{
+	if (w->be != NULL)
+		loop_pid_unwatch(w->inst->ctl->loop, lw(w)->pid_watch);
+	free(w->be);
+	w->be = NULL;
+}
+
+
+static void
+local_pool_free(struct cpool *cp)
+{
+	(void)cp;
+}
+
+
+static bool
+local_busy(const struct cpool *cp)
+{
+	(void)cp;
+	return false;
+}
+
+
+const struct backend_ops backend_local = {
+	.name = "local",
+	.remote = false,
+	.launch = local_launch,
+	.terminate = local_terminate,
+	.kill = local_kill,
+	.start_overdue = local_start_overdue,
+	.adopt = local_adopt,
+	.save = local_save,
+	.worker_memory = local_worker_memory,
+	.worker_gpus = local_worker_gpus,
+	.sched_host = local_sched_host,
+	.worker_args = local_worker_args,
+	.worker_json = local_worker_json,
+	.slot_json = local_slot_json,
+	.pool_json = local_pool_json,
+	.worker_free = local_worker_free,
+	.pool_free = local_pool_free,
+	.busy = local_busy,
+};
