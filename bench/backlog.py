@@ -70,23 +70,21 @@ removed.
 import argparse
 import datetime
 import os
-import shutil
 import statistics
 import sys
 import tempfile
 import time
 
-from harness import (BenchError, check_python, check_same_python,
-                     chosen_systems, close_edask, edask_client,
-                     interrupt_on_signals, kill_leftover_children, load_line,
-                     log, md_table, observe_instance, own_children, shown_argv,
-                     shown_python, stack_line, start_edask, text_table,
+from harness import (BUILT_EDASK, BenchError, check_python,
+                     check_same_python, chosen_systems, close_edask,
+                     edask_client, failed, interrupt_on_signals,
+                     kill_leftover_children, load_line, log, md_table,
+                     observe_instance, own_children, rounds, run_line,
+                     same_python_lines, shown_argv, start_edask, text_table,
                      throttled, wait_api_url, wait_instance_started,
-                     wait_until)
+                     wait_until, write_results)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EDASK = os.path.join(ROOT, "build", "edask")
-RESULTS = os.path.join(ROOT, "bench", "results")
+EDASK = BUILT_EDASK
 
 N_TASKS = 160
 TASK_S = 0.5
@@ -513,27 +511,15 @@ def run_rows(results, order_log):
 
 
 def write_report(args, results, med, order_log, started, wall_s, loads):
-    import platform
     kind = (f"median of {args.repeat} runs" if args.repeat > 1
             else "1 run")
-    py = shown_python()
     lines = [
         "# Backlog: the burst after a scale-up (GPU-restricted tasks)",
         "",
-        f"Run {started} on `{platform.node()}` ({os.cpu_count()} cores), "
-        f"`{py} bench/backlog.py"
-        + (" " + " ".join(args.argv) if args.argv else "") + f"`, "
-        f"{wall_s:.0f} s wall; {kind}, the order of the systems "
-        f"alternating from round to round.",
+        run_line(started, args.argv, wall_s) + f"; {kind}, the order of "
+        f"the systems alternating from round to round.",
         "",
-        f"Stack: {stack_line()}; the edask scheduler and workers run the "
-        f"same interpreter (`EDASK_PYTHON`, checked through the client).",
-        "",
-        f"Machine load: {loads[0]} at the start, {loads[1]} at the end.",
-    ]
-    if args.note:
-        lines += ["", f"Note: {args.note}"]
-    lines += [
+    ] + same_python_lines(loads, args.note) + [
         "",
         f"Burst: {N_TASKS} tasks of `time.sleep({TASK_S})`, `pure=False`, "
         f"`resources={{'GPU': 1}}`, submitted to 1 worker (1 thread, "
@@ -617,24 +603,17 @@ def main():
     order_log = []
     try:
         check_python()
-        for r in range(args.repeat):
-            for name in (order if r % 2 == 0 else order[::-1]):
-                log(f"round {r + 1}/{args.repeat}: {name}")
-                res = RUNNERS[name]()
-                order_log.append((r + 1, name, len(results[name])))
-                results[name].append(res)
-                log(f"{name}: 4 registered {f2(res['to_registered'])} s, "
-                    f"4 busy {f2(res['to_busy'])} s, gaps "
-                    + " / ".join(f2(w["gap"]) for w in res["new"])
-                    + f" s, done {f2(res['done'])} s, "
-                    f"{res['steals']} steal requests")
-    except BenchError as e:
-        print(f"bench/backlog.py: FAILED: {e}", file=sys.stderr)
-        return 1
-    except ImportError as e:
-        print(f"bench/backlog.py: FAILED: {e} (run with the project's "
-              f".venv/bin/python)", file=sys.stderr)
-        return 1
+        for rnd, name in rounds(args.repeat, order):
+            res = RUNNERS[name]()
+            order_log.append((rnd, name, len(results[name])))
+            results[name].append(res)
+            log(f"{name}: 4 registered {f2(res['to_registered'])} s, "
+                f"4 busy {f2(res['to_busy'])} s, gaps "
+                + " / ".join(f2(w["gap"]) for w in res["new"])
+                + f" s, done {f2(res['done'])} s, "
+                f"{res['steals']} steal requests")
+    except (BenchError, ImportError) as e:
+        return failed(e)
     loads.append(load_line())
     wall_s = time.monotonic() - t_start
 
@@ -650,17 +629,10 @@ def main():
           "are meaningful; this machine is noisy.)")
 
     if not args.no_write:
-        os.makedirs(RESULTS, exist_ok=True)
-        stamp = started.strftime("%Y%m%d-%H%M%S")
         text = write_report(args, results, med, order_log,
                             started.strftime("%Y-%m-%d %H:%M:%S"), wall_s,
                             loads)
-        base = os.path.join(RESULTS, f"backlog-{stamp}.md")
-        with open(base, "w") as f:
-            f.write(text)
-        shutil.copyfile(base, os.path.join(RESULTS, "backlog-latest.md"))
-        print(f"\nwrote {os.path.relpath(base, ROOT)} and "
-              f"bench/results/backlog-latest.md")
+        write_results("backlog", started, lambda png: text)
     return 0
 
 

@@ -62,17 +62,16 @@ import sys
 import tempfile
 import time
 
-from harness import (BenchError, check_python, check_same_python,
-                     chosen_systems, close_edask, edask_client,
-                     interrupt_on_signals, kill_leftover_children, load_line,
-                     log, md_table, n_workers, observe_instance, own_children,
-                     ratio, shown_argv, shown_python, stack_line, start_edask,
+from harness import (BUILT_EDASK, BenchError, check_python,
+                     check_same_python, chosen_systems, close_edask,
+                     edask_client, failed, interrupt_on_signals,
+                     kill_leftover_children, load_line, log, md_table,
+                     n_workers, observe_instance, own_children, ratio,
+                     run_line, same_python_lines, shown_argv, start_edask,
                      text_table, throttled, wait_api_url,
-                     wait_instance_started, wait_until)
+                     wait_instance_started, wait_until, write_results)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EDASK = os.path.join(ROOT, "build", "edask")
-RESULTS = os.path.join(ROOT, "bench", "results")
+EDASK = BUILT_EDASK
 
 MIN_WORKERS = 1
 MAX_WORKERS = 4
@@ -362,24 +361,14 @@ def plot(res, args, path):
     plt.close(fig)
 
 
-def write_report(res, args, rows, tgts, stamp, png_name, started, wall_s):
-    import platform
-    py = shown_python()
+def write_report(res, args, rows, tgts, png_name, started, wall_s):
     lines = [
         "# Bursty trace: edask vs Dask Adaptive vs static clusters",
         "",
-        f"Run {started} on `{platform.node()}` ({os.cpu_count()} cores), "
-        f"`{py} bench/bursty.py"
-        + (" " + " ".join(args.argv) if args.argv else "") + f"`, "
-        f"{wall_s:.0f} s wall.",
+        run_line(started, args.argv, wall_s) + ".",
         "",
-        f"Stack: {stack_line()}; edask's scheduler and workers run the "
-        f"same interpreter (`EDASK_PYTHON`, checked through the client).",
+    ] + same_python_lines(args.loads, args.note) + [
         "",
-        f"Machine load: {args.loads[0]} at the start, {args.loads[-1]} at "
-        f"the end.",
-        "",
-    ] + ([f"Note: {args.note}", ""] if args.note else []) + [
         f"Trace: {args.bursts} bursts of {args.tasks} tasks x {args.task_s} s "
         f"(`time.sleep`), each submitted {args.gap} s after the previous "
         f"burst finished. Workers: 1 thread each, min {MIN_WORKERS}, max "
@@ -464,13 +453,8 @@ def main():
             r = res[name]
             log(f"{name}: total {r['total']:.2f} s, {r['worker_s']:.1f} "
                 f"worker-s, recomputed {r['recomputed']}")
-    except BenchError as e:
-        print(f"bench/bursty.py: FAILED: {e}", file=sys.stderr)
-        return 1
-    except ImportError as e:
-        print(f"bench/bursty.py: FAILED: {e} (run with the project's "
-              f".venv/bin/python: make deps)", file=sys.stderr)
-        return 1
+    except (BenchError, ImportError) as e:
+        return failed(e)
     wall_s = time.monotonic() - t_start
     args.loads.append(load_line())
 
@@ -485,24 +469,11 @@ def main():
         print(f"{s}  {t}")
 
     if not args.no_write:
-        os.makedirs(RESULTS, exist_ok=True)
-        stamp = started.strftime("%Y%m%d-%H%M%S")
-        base = os.path.join(RESULTS, f"bursty-{stamp}")
-        plot(res, args, base + ".png")
-        with open(base + ".md", "w") as f:
-            f.write(write_report(res, args, rows, tgts, stamp,
-                                 f"bursty-{stamp}.png",
-                                 started.strftime("%Y-%m-%d %H:%M:%S"),
-                                 wall_s))
-        shutil.copyfile(base + ".png",
-                        os.path.join(RESULTS, "bursty-latest.png"))
-        with open(os.path.join(RESULTS, "bursty-latest.md"), "w") as f:
-            f.write(write_report(res, args, rows, tgts, stamp,
-                                 "bursty-latest.png",
-                                 started.strftime("%Y-%m-%d %H:%M:%S"),
-                                 wall_s))
-        print(f"\nwrote {os.path.relpath(base, ROOT)}.{{md,png}} and "
-              f"bench/results/bursty-latest.{{md,png}}")
+        when = started.strftime("%Y-%m-%d %H:%M:%S")
+        write_results("bursty", started,
+                      lambda png: write_report(res, args, rows, tgts, png,
+                                               when, wall_s),
+                      lambda path: plot(res, args, path))
     return 0
 
 

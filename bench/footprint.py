@@ -35,10 +35,9 @@ import sys
 import tempfile
 import time
 
-from harness import (BenchError, check_python, edask_env, http_json, log,
-                     stop_edask, tail, wait_until)
+from harness import (BUILT_EDASK, BenchError, check_python, edask_env,
+                     http_json, log, stop_edask, tail, wait_until)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable          # the exec'd baseline runs what edask runs
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -71,7 +70,7 @@ def idle_cpu(pid, seconds):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--edask", default=os.path.join(ROOT, "build", "edask"))
+    ap.add_argument("--edask", default=BUILT_EDASK)
     ap.add_argument("--idle", type=float, default=30.0,
                     help="seconds of idle CPU measured (default 30)")
     args = ap.parse_args()

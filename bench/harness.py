@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -305,6 +306,8 @@ def md_table(rows):
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_PYTHON = os.path.join(ROOT, ".venv", "bin", "python")
+BUILT_EDASK = os.path.join(ROOT, "build", "edask")    # what `make` builds
+RESULTS = os.path.join(ROOT, "bench", "results")
 
 
 def edask_env(extra=None):
@@ -444,3 +447,68 @@ def edask_instance(edask, gpus, spec_text, name, min_workers=1,
         if client is not None:
             client.close()
         close_edask(proc, log_path, dask_pids, log_file, tmp)
+
+
+def failed(e):
+    """Says why the benchmark failed (a BenchError, or an ImportError: not
+    the project's interpreter); returns the exit status, 1."""
+    hint = ""
+    if isinstance(e, ImportError):
+        hint = " (run with the project's .venv/bin/python: make deps)"
+    print(f"bench/{os.path.basename(sys.argv[0])}: FAILED: {e}{hint}",
+          file=sys.stderr)
+    return 1
+
+
+def rounds(repeat, order, label=str):
+    """(round from 1, name) for `repeat` rounds of every name in order, the
+    order reversed every other round so that no system always goes first;
+    logs each as it starts."""
+    for r in range(repeat):
+        for name in (order if r % 2 == 0 else order[::-1]):
+            log(f"round {r + 1}/{repeat}: {label(name)}")
+            yield r + 1, name
+
+
+def run_line(started, argv, wall_s):
+    """A report's "Run <when> on `<host>` (N cores), `<python> bench/<x>.py
+    <argv>`, W s wall" (no closing punctuation); started is text."""
+    import platform
+    command = " ".join([f"{shown_python()} bench/"
+                        f"{os.path.basename(sys.argv[0])}"] + list(argv))
+    return (f"Run {started} on `{platform.node()}` ({os.cpu_count()} "
+            f"cores), `{command}`, {wall_s:.0f} s wall")
+
+
+def same_python_lines(loads, note):
+    """A report's lines on the stack (edask's processes run this
+    interpreter, which check_same_python checked), the machine load at the
+    start and end (load_line()s) and the --note, if any."""
+    lines = [
+        f"Stack: {stack_line()}; edask's scheduler and workers run the "
+        f"same interpreter (`EDASK_PYTHON`, checked through the client).",
+        "",
+        f"Machine load: {loads[0]} at the start, {loads[-1]} at the end.",
+    ]
+    if note:
+        lines += ["", f"Note: {note}"]
+    return lines
+
+
+def write_results(prefix, started, report, plot=None):
+    """Writes bench/results/PREFIX-<stamp>.md and PREFIX-latest.md, with a
+    plot beside them (.png) when plot is given.  report(png_name) is the
+    Markdown, which names its plot; plot(path) draws it."""
+    os.makedirs(RESULTS, exist_ok=True)
+    stamp = started.strftime("%Y%m%d-%H%M%S")
+    written = [f"{prefix}-{stamp}", f"{prefix}-latest"]
+    if plot is not None:
+        plot(os.path.join(RESULTS, written[0] + ".png"))
+        shutil.copyfile(os.path.join(RESULTS, written[0] + ".png"),
+                        os.path.join(RESULTS, written[1] + ".png"))
+    for base in written:
+        with open(os.path.join(RESULTS, base + ".md"), "w") as f:
+            f.write(report(base + ".png"))
+    ext = "{md,png}" if plot is not None else "md"
+    print(f"\nwrote bench/results/{written[0]}.{ext} and "
+          f"bench/results/{written[1]}.{ext}")

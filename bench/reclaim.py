@@ -85,17 +85,16 @@ import tempfile
 import threading
 import time
 
-from harness import (BenchError, check_edask_alive, check_python,
-                     chosen_systems, close_edask, edask_client, http_json,
-                     interrupt_on_signals, kill_leftover_children, log,
-                     md_table, n_workers, observe_instance, own_children,
-                     ratio, shown_python, stack_line, start_edask, text_table,
-                     throttled, wait_api_url, wait_instance_started,
-                     wait_until)
+from harness import (BUILT_EDASK, ROOT, BenchError, check_edask_alive,
+                     check_python, chosen_systems, close_edask, edask_client,
+                     failed, http_json, interrupt_on_signals,
+                     kill_leftover_children, log, md_table, n_workers,
+                     observe_instance, own_children, ratio, run_line,
+                     stack_line, start_edask, text_table, throttled,
+                     wait_api_url, wait_instance_started, wait_until,
+                     write_results)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EDASK = os.path.join(ROOT, "build", "edask")
-RESULTS = os.path.join(ROOT, "bench", "results")
+EDASK = BUILT_EDASK
 
 POOL = 4
 TENANTS = ["a", "b"]
@@ -601,14 +600,10 @@ def events_appendix(sh):
 
 
 def write_report(res, args, rows, srows, tgts, png_name, started, wall_s):
-    import platform
     lines = [
         "# Two tenants, one pool: edask sharing vs static halves",
         "",
-        f"Run {started} on `{platform.node()}` ({os.cpu_count()} cores), "
-        f"`{shown_python()} bench/reclaim.py"
-        + (" " + " ".join(args.argv) if args.argv else "") + f"`, "
-        f"{wall_s:.0f} s wall.",
+        run_line(started, args.argv, wall_s) + ".",
         "",
         f"Stack: {stack_line()}.",
         "",
@@ -716,13 +711,8 @@ def main():
             r = res[name]
             log(f"{name}: makespan {r['makespan']:.2f} s, util "
                 f"{100 * r['util']:.1f}%, restarted {r['restarted']}")
-    except BenchError as e:
-        print(f"bench/reclaim.py: FAILED: {e}", file=sys.stderr)
-        return 1
-    except ImportError as e:
-        print(f"bench/reclaim.py: FAILED: {e} (run with the project's "
-              f".venv/bin/python: make deps)", file=sys.stderr)
-        return 1
+    except (BenchError, ImportError) as e:
+        return failed(e)
     wall_s = time.monotonic() - t_start
 
     rows = build_table(res, args)
@@ -741,21 +731,11 @@ def main():
         print(f"{s}  {t}")
 
     if not args.no_write:
-        os.makedirs(RESULTS, exist_ok=True)
-        stamp = started.strftime("%Y%m%d-%H%M%S")
-        base = os.path.join(RESULTS, f"reclaim-{stamp}")
         when = started.strftime("%Y-%m-%d %H:%M:%S")
-        plot(res, args, base + ".png")
-        with open(base + ".md", "w") as f:
-            f.write(write_report(res, args, rows, srows, tgts,
-                                 f"reclaim-{stamp}.png", when, wall_s))
-        shutil.copyfile(base + ".png",
-                        os.path.join(RESULTS, "reclaim-latest.png"))
-        with open(os.path.join(RESULTS, "reclaim-latest.md"), "w") as f:
-            f.write(write_report(res, args, rows, srows, tgts,
-                                 "reclaim-latest.png", when, wall_s))
-        print(f"\nwrote {os.path.relpath(base, ROOT)}.{{md,png}} and "
-              f"bench/results/reclaim-latest.{{md,png}}")
+        write_results("reclaim", started,
+                      lambda png: write_report(res, args, rows, srows, tgts,
+                                               png, when, wall_s),
+                      lambda path: plot(res, args, path))
     return 0
 
 

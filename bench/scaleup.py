@@ -50,14 +50,13 @@ import statistics
 import sys
 import time
 
-from harness import (BenchError, check_python, check_same_python,
-                     edask_instance, interrupt_on_signals, load_line, log,
-                     md_table, n_workers, shown_argv, shown_python,
-                     stack_line, wait_until)
+from harness import (BUILT_EDASK, RESULTS, BenchError, check_python,
+                     check_same_python, edask_instance, failed,
+                     interrupt_on_signals, load_line, log, md_table,
+                     n_workers, rounds, run_line, same_python_lines,
+                     shown_argv, wait_until)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EDASK = os.path.join(ROOT, "build", "edask")
-RESULTS = os.path.join(ROOT, "bench", "results")
+EDASK = BUILT_EDASK
 
 N_TASKS = 160
 TASK_S = 0.5
@@ -180,21 +179,14 @@ def main():
     runs = []
     try:
         check_python()
-        for r in range(args.repeat):
-            for name in (order if r % 2 == 0 else order[::-1]):
-                log(f"round {r + 1}/{args.repeat}: {name}")
-                t_full, t_done = SYSTEMS[name]()
-                log(f"{name}: 4 workers after {t_full:.2f} s, burst done "
-                    f"after {t_done:.2f} s")
-                results[name].append((t_full, t_done))
-                runs.append((r + 1, name, t_full, t_done))
-    except BenchError as e:
-        print(f"bench/scaleup.py: FAILED: {e}", file=sys.stderr)
-        return 1
-    except ImportError as e:
-        print(f"bench/scaleup.py: FAILED: {e} (run with the project's "
-              f".venv/bin/python: make deps)", file=sys.stderr)
-        return 1
+        for rnd, name in rounds(args.repeat, order):
+            t_full, t_done = SYSTEMS[name]()
+            log(f"{name}: 4 workers after {t_full:.2f} s, burst done "
+                f"after {t_done:.2f} s")
+            results[name].append((t_full, t_done))
+            runs.append((rnd, name, t_full, t_done))
+    except (BenchError, ImportError) as e:
+        return failed(e)
 
     med = {name: (statistics.median(x[0] for x in rs),
                   statistics.median(x[1] for x in rs))
@@ -216,13 +208,11 @@ def main():
         with open(path, "w") as f:
             f.write(report(args, med, runs, kind, started,
                            time.monotonic() - t_start, loads))
-        print(f"\nwrote {os.path.relpath(path, ROOT)}")
+        print(f"\nwrote bench/results/{os.path.basename(path)}")
     return 0
 
 
 def report(args, med, runs, kind, started, wall_s, loads):
-    import platform
-    py = shown_python()
     e, a = med["edask"], med["adaptive"]
     rows = [["system", "to 4 workers (s)", "burst done (s)"]]
     rows += [[name, f"{med[name][0]:.2f}", f"{med[name][1]:.2f}"]
@@ -235,19 +225,10 @@ def report(args, med, runs, kind, started, wall_s, loads):
     lines = [
         "# Scale-up: edask vs Dask Adaptive",
         "",
-        f"Run {started:%Y-%m-%d %H:%M:%S} on `{platform.node()}` "
-        f"({os.cpu_count()} cores), `{py} bench/scaleup.py"
-        + (" " + " ".join(args.argv) if args.argv else "")
-        + f"`, {wall_s:.0f} s wall; {kind}, the order alternating.",
+        run_line(f"{started:%Y-%m-%d %H:%M:%S}", args.argv, wall_s)
+        + f"; {kind}, the order alternating.",
         "",
-        f"Stack: {stack_line()}; edask's scheduler and workers run the "
-        f"same interpreter (`EDASK_PYTHON`, checked through the client).",
-        "",
-        f"Machine load: {loads[0]} at the start, {loads[1]} at the end.",
-    ]
-    if args.note:
-        lines += ["", f"Note: {args.note}"]
-    lines += [
+    ] + same_python_lines(loads, args.note) + [
         "",
         f"{N_TASKS} tasks of `time.sleep({TASK_S})` (`pure=False`, no "
         f"resources) submitted to {MIN_WORKERS} worker; seconds from the "

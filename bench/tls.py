@@ -35,14 +35,13 @@ import statistics
 import sys
 import time
 
-from harness import (BenchError, check_python, edask_instance,
-                     interrupt_on_signals, load_line, log, md_table,
-                     n_workers, shown_argv, stack_line, wait_until)
+from harness import (BUILT_EDASK, RESULTS, BenchError, check_python,
+                     edask_instance, failed, interrupt_on_signals, load_line,
+                     log, md_table, n_workers, rounds, shown_argv, stack_line,
+                     wait_until)
 from scaleup import run_burst
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EDASK = os.path.join(ROOT, "build", "edask")
-RESULTS = os.path.join(ROOT, "bench", "results")
+EDASK = BUILT_EDASK
 MAX_WORKERS = 4
 HANDOFF_MB = 200
 HANDOFF_REPEAT = 3
@@ -111,16 +110,14 @@ def main():
     res = {"on": [], "off": []}
     try:
         check_python()
-        for r in range(args.repeat):
-            for tls in (("on", "off") if r % 2 == 0 else ("off", "on")):
-                log(f"round {r + 1}/{args.repeat}: tls {tls}")
-                t = one(tls)
-                log(f"tls {tls}: 4 workers after {t[0]:.2f} s, burst "
-                    f"{t[1]:.2f} s, hand-off of {HANDOFF_MB} MB {t[2]:.2f} s")
-                res[tls].append(t)
+        for _, tls in rounds(args.repeat, ["on", "off"],
+                             lambda t: f"tls {t}"):
+            t = one(tls)
+            log(f"tls {tls}: 4 workers after {t[0]:.2f} s, burst "
+                f"{t[1]:.2f} s, hand-off of {HANDOFF_MB} MB {t[2]:.2f} s")
+            res[tls].append(t)
     except BenchError as e:
-        print(f"bench/tls.py: FAILED: {e}", file=sys.stderr)
-        return 1
+        return failed(e)
     med = {k: [statistics.median(x[i] for x in v) for i in range(3)]
            for k, v in res.items()}
     rows = [["security.tls", "to 4 workers (s)", "burst done (s)",
@@ -152,7 +149,7 @@ def main():
                     f"hand-off: {HANDOFF_MB} MB from one worker to a task "
                     f"on another, median of {HANDOFF_REPEAT}. "
                     f"Only the ratios of one run mean anything.\n")
-        print(f"wrote {os.path.relpath(path, ROOT)}")
+        print(f"wrote bench/results/{os.path.basename(path)}")
     return 0
 
 

@@ -10,6 +10,7 @@
  * the same answer.
  */
 #include "config.h"
+#include "fuzz.h"
 #include "spec.h"
 #include "util.h"
 
@@ -17,23 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void
-check_error(const char *err)
-{
-	const char *p = err + strlen("fuzz.yaml:");
-
-	ASSERT(strncmp(err, "fuzz.yaml:", strlen("fuzz.yaml:")) == 0);
-	ASSERT(*p >= '1' && *p <= '9');
-	p += strspn(p, "0123456789");
-	ASSERT(*p++ == ':');
-	ASSERT(*p >= '1' && *p <= '9');
-	p += strspn(p, "0123456789");
-	ASSERT(strncmp(p, ": ", 2) == 0);
-	ASSERT(strchr(err, '\n') == NULL);
-}
 
 static void
 check_pool(const struct config *c, const struct config_pool *p, size_t i)
@@ -109,7 +93,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    sizeof(err2)) == rc);
 	if (rc == -1) {
 		ASSERT(c == NULL);
-		check_error(err);
+		fuzz_check_where(err);
 		ASSERT(strcmp(err, err2) == 0);
 		return 0;
 	}

@@ -11,11 +11,10 @@
 #include <string.h>
 
 #include "dask_parse.h"
+#include "fuzz.h"
 #include "util.h"
 
 #define RETIRE_ADDR	"tcp://127.0.0.1:35319"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* err must come back terminated, whatever the parser wrote. */
 static void
@@ -52,12 +51,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len, n = 0, i;
 	int rc, t;
 
-	if (size == 0)
+	if (!fuzz_split(data, size, &buf, &len, err, sizeof(err)))
 		return 0;
-	buf = (const char *)data + 1;
-	len = size - 1;
-	memset(err, 'x', sizeof(err));
-	err[sizeof(err) - 1] = '\0';
 	switch (data[0] % 7) {
 	case 0:
 		rc = dask_parse_metrics(buf, len, &m, err, sizeof(err));

@@ -11,13 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "slurm.h"
 #include "util.h"
 
 #define DAEMON		"0123456789abcdef"
 #define TAG_MAX		512	/* comment bytes tried as a tag */
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* err must come back terminated, whatever the parser wrote. */
 static void
@@ -86,12 +85,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int64_t id = -1;
 	int rc;
 
-	if (size == 0)
+	if (!fuzz_split(data, size, &buf, &len, err, sizeof(err)))
 		return 0;
-	buf = (const char *)data + 1;
-	len = size - 1;
-	memset(err, 'x', sizeof(err));
-	err[sizeof(err) - 1] = '\0';
 	switch (data[0] % 3) {
 	case 0:
 		rc = slurm_parse_squeue(buf, len, &jobs, &n, err, sizeof(err));

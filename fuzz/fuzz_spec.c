@@ -7,6 +7,7 @@
  * rejected one must say where, as "file:line:col: ".  The input is also
  * fed to the duration and size parsers as a C string.
  */
+#include "fuzz.h"
 #include "spec.h"
 #include "util.h"
 
@@ -14,23 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void
-check_error(const char *err)
-{
-	const char *p = err + strlen("fuzz.yaml:");
-
-	ASSERT(strncmp(err, "fuzz.yaml:", strlen("fuzz.yaml:")) == 0);
-	ASSERT(*p >= '1' && *p <= '9');
-	p += strspn(p, "0123456789");
-	ASSERT(*p++ == ':');
-	ASSERT(*p >= '1' && *p <= '9');
-	p += strspn(p, "0123456789");
-	ASSERT(strncmp(p, ": ", 2) == 0);
-	ASSERT(strchr(err, '\n') == NULL);
-}
 
 static void
 check_roundtrip(const struct spec *s, size_t flags)
@@ -76,7 +60,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (spec_parse((const char *)data, size, "fuzz.yaml", &s, err,
 	    sizeof(err)) == -1) {
-		check_error(err);
+		fuzz_check_where(err);
 		return 0;
 	}
 	ASSERT(s != NULL && spec_name_valid(s->name));

@@ -49,6 +49,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -348,6 +349,171 @@ size_to_db(size_t v)
 	return v > (size_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
 }
 
+/*
+ * The columns of a row struct, in the order of its statements' parameters
+ * (?1, ?2, ...) and result columns: one table per struct binds a row to
+ * write and reads one back.  since: the schema version that added the
+ * column; with an older schema it is not bound, and the load statements
+ * select a constant (0 or '') in its place.
+ */
+enum col_type {
+	COL_TEXT,	/* char *, new string read, NULL written as "" */
+	COL_CHARS,	/* char [size], cut when read */
+	COL_INT,	/* int */
+	COL_INT64,	/* int64_t */
+	COL_U64,	/* uint64_t, bit for bit */
+	COL_BOOL,	/* bool, 0 or 1 */
+};
+
+struct column {
+	enum col_type	 type;
+	size_t		 off;
+	size_t		 size;	/* COL_CHARS */
+	int		 since;
+};
+
+#define COL(t, type, field, since)					\
+	{ type, offsetof(t, field), sizeof(((t *)0)->field), since }
+
+static const struct column instance_cols[] = {
+	COL(struct store_instance, COL_TEXT, name, 1),
+	COL(struct store_instance, COL_TEXT, spec_json, 1),
+	COL(struct store_instance, COL_TEXT, state, 1),
+	COL(struct store_instance, COL_TEXT, error, 1),
+	COL(struct store_instance, COL_TEXT, sched_addr, 1),
+	COL(struct store_instance, COL_TEXT, dash_url, 1),
+	COL(struct store_instance, COL_INT64, sched_pid, 1),
+	COL(struct store_instance, COL_U64, sched_start, 1),
+	COL(struct store_instance, COL_INT, next_worker_id, 1),
+	COL(struct store_instance, COL_INT64, created_ms, 1),
+	COL(struct store_instance, COL_BOOL, undeploy, 5),
+};
+
+static const struct column worker_cols[] = {
+	COL(struct store_worker, COL_TEXT, instance, 1),
+	COL(struct store_worker, COL_INT, id, 1),
+	COL(struct store_worker, COL_INT, slot, 1),
+	COL(struct store_worker, COL_INT, gpu, 1),
+	COL(struct store_worker, COL_TEXT, state, 1),
+	COL(struct store_worker, COL_INT64, pid, 1),
+	COL(struct store_worker, COL_U64, start_time, 1),
+	COL(struct store_worker, COL_TEXT, name, 1),
+	COL(struct store_worker, COL_TEXT, address, 1),
+	COL(struct store_worker, COL_TEXT, log, 1),
+	COL(struct store_worker, COL_INT64, launched_ms, 1),
+	COL(struct store_worker, COL_INT64, retire_started_ms, 2),
+	COL(struct store_worker, COL_TEXT, reclaim_for, 3),
+	COL(struct store_worker, COL_INT64, reclaim_deadline_ms, 3),
+	COL(struct store_worker, COL_INT64, job_id, 4),
+};
+
+static const struct column event_cols[] = {
+	COL(struct event, COL_U64, seq, 1),
+	COL(struct event, COL_INT64, ts_ms, 1),
+	COL(struct event, COL_CHARS, instance, 1),
+	COL(struct event, COL_CHARS, kind, 1),
+	COL(struct event, COL_CHARS, message, 1),
+};
+
+static const struct column notebook_cols[] = {
+	COL(struct store_notebook, COL_TEXT, instance, 3),
+	COL(struct store_notebook, COL_INT64, pid, 3),
+	COL(struct store_notebook, COL_U64, start_time, 3),
+	COL(struct store_notebook, COL_INT, port, 3),
+	COL(struct store_notebook, COL_TEXT, token, 3),
+	COL(struct store_notebook, COL_TEXT, log, 3),
+};
+
+/* Binds the fields of row p that schema version has as ?1, ?2, ... */
+static void
+bind_row(sqlite3_stmt *st, const struct column *cols, size_t ncols,
+    int version, const void *p)
+{
+	const char *f;
+	size_t i;
+	int k;
+
+	for (i = 0; i < ncols; i++) {
+		if (cols[i].since > version)
+			continue;
+		f = (const char *)p + cols[i].off;
+		k = (int)i + 1;
+		switch (cols[i].type) {
+		case COL_TEXT:
+			bind_text(st, k, *(char *const *)(const void *)f);
+			break;
+		case COL_CHARS:
+			bind_text(st, k, f);
+			break;
+		case COL_INT:
+			sqlite3_bind_int(st, k, *(const int *)(const void *)f);
+			break;
+		case COL_INT64:
+			sqlite3_bind_int64(st, k,
+			    *(const int64_t *)(const void *)f);
+			break;
+		case COL_U64:
+			sqlite3_bind_int64(st, k,
+			    u64_to_db(*(const uint64_t *)(const void *)f));
+			break;
+		case COL_BOOL:
+			sqlite3_bind_int(st, k,
+			    *(const bool *)(const void *)f ? 1 : 0);
+			break;
+		}
+	}
+}
+
+/* Fills row p from the current result row of st. */
+static void
+read_row(sqlite3_stmt *st, const struct column *cols, size_t ncols, void *p)
+{
+	void *f;
+	size_t i;
+	int k;
+
+	for (i = 0; i < ncols; i++) {
+		f = (char *)p + cols[i].off;
+		k = (int)i;
+		switch (cols[i].type) {
+		case COL_TEXT:
+			*(char **)f = col_str(st, k);
+			break;
+		case COL_CHARS:
+			col_buf(st, k, f, cols[i].size);
+			break;
+		case COL_INT:
+			*(int *)f = sqlite3_column_int(st, k);
+			break;
+		case COL_INT64:
+			*(int64_t *)f = sqlite3_column_int64(st, k);
+			break;
+		case COL_U64:
+			*(uint64_t *)f =
+			    u64_from_db(sqlite3_column_int64(st, k));
+			break;
+		case COL_BOOL:
+			*(bool *)f = sqlite3_column_int(st, k) != 0;
+			break;
+		}
+	}
+}
+
+/* Frees the strings of n rows of size bytes at v, then v. */
+static void
+free_rows(const struct column *cols, size_t ncols, void *v, size_t n,
+    size_t size)
+{
+	size_t r, i;
+
+	for (r = 0; r < n; r++)
+		for (i = 0; i < ncols; i++)
+			if (cols[i].type == COL_TEXT)
+				free(*(char **)(void *)((char *)v + r * size +
+				    cols[i].off));
+	free(v);
+}
+
 /* The cached statement id, reset and with no bindings. */
 static sqlite3_stmt *
 stmt_get(struct store *s, enum stmt_id id, char *err, size_t errlen)
@@ -426,6 +592,51 @@ write_end(struct store *s, int rc, char *err, size_t errlen)
 	else
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
+}
+
+/* Runs st, bound and returning no rows, as one write of its own. */
+static int
+write_one(struct store *s, sqlite3_stmt *st, const char *what, char *err,
+    size_t errlen)
+{
+	if (write_begin(s, err, errlen) == -1)
+		return -1;
+	return write_end(s, stmt_exec(s, st, what, err, errlen), err, errlen);
+}
+
+/*
+ * Steps st, bound, through all its rows into a new array of rows of size
+ * bytes (zeroed, then read_row; the array grows from first rows by
+ * doubling).  0 with the array in *out and its length in *n (NULL and 0
+ * when there is no row), or -1 with err and nothing kept.
+ */
+static int
+load_rows(struct store *s, sqlite3_stmt *st, const struct column *cols,
+    size_t ncols, size_t size, size_t first, const char *what, void **out,
+    size_t *n, char *err, size_t errlen)
+{
+	char *v = NULL;
+	size_t len = 0, cap = 0;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : first;
+			v = xrealloc(v, cap * size);
+		}
+		memset(v + len * size, 0, size);
+		read_row(st, cols, ncols, v + len++ * size);
+	}
+	if (rc != SQLITE_DONE) {
+		dberr(s->db, err, errlen, what);
+		sqlite3_reset(st);
+		free_rows(cols, ncols, v, len, size);
+		return -1;
+	}
+	sqlite3_reset(st);
+	*out = v;
+	*n = len;
+	return 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -805,27 +1016,12 @@ store_instance_put(struct store *s, const struct store_instance *in,
     char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
-	int rc;
 
 	if ((st = stmt_get(s, s->version < 5 ? ST_INSTANCE_PUT_V4 :
 	    ST_INSTANCE_PUT, err, errlen)) == NULL)
 		return -1;
-	bind_text(st, 1, in->name);
-	bind_text(st, 2, in->spec_json);
-	bind_text(st, 3, in->state);
-	bind_text(st, 4, in->error);
-	bind_text(st, 5, in->sched_addr);
-	bind_text(st, 6, in->dash_url);
-	sqlite3_bind_int64(st, 7, in->sched_pid);
-	sqlite3_bind_int64(st, 8, u64_to_db(in->sched_start));
-	sqlite3_bind_int(st, 9, in->next_worker_id);
-	sqlite3_bind_int64(st, 10, in->created_ms);
-	if (s->version >= 5)
-		sqlite3_bind_int(st, 11, in->undeploy ? 1 : 0);
-	if (write_begin(s, err, errlen) == -1)
-		return -1;
-	rc = stmt_exec(s, st, "instance put", err, errlen);
-	return write_end(s, rc, err, errlen);
+	bind_row(st, instance_cols, ARRAY_LEN(instance_cols), s->version, in);
+	return write_one(s, st, "instance put", err, errlen);
 }
 
 int
@@ -833,76 +1029,37 @@ store_instance_delete(struct store *s, const char *name, char *err,
     size_t errlen)
 {
 	sqlite3_stmt *st;
-	int rc;
 
 	if ((st = stmt_get(s, ST_INSTANCE_DELETE, err, errlen)) == NULL)
 		return -1;
 	bind_text(st, 1, name);
-	if (write_begin(s, err, errlen) == -1)
-		return -1;
 	/* Its workers go by ON DELETE CASCADE. */
-	rc = stmt_exec(s, st, "instance delete", err, errlen);
-	return write_end(s, rc, err, errlen);
+	return write_one(s, st, "instance delete", err, errlen);
 }
 
 int
 store_instances_load(struct store *s, struct store_instance **out,
     size_t *n, char *err, size_t errlen)
 {
-	struct store_instance *v = NULL, *in;
-	size_t len = 0, cap = 0;
 	sqlite3_stmt *st;
-	int rc;
+	void *v;
 
 	*out = NULL;
 	*n = 0;
 	if ((st = stmt_get(s, s->version < 5 ? ST_INSTANCES_LOAD_V4 :
 	    ST_INSTANCES_LOAD, err, errlen)) == NULL)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 8;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
-		in = &v[len++];
-		in->name = col_str(st, 0);
-		in->spec_json = col_str(st, 1);
-		in->state = col_str(st, 2);
-		in->error = col_str(st, 3);
-		in->sched_addr = col_str(st, 4);
-		in->dash_url = col_str(st, 5);
-		in->sched_pid = sqlite3_column_int64(st, 6);
-		in->sched_start = u64_from_db(sqlite3_column_int64(st, 7));
-		in->next_worker_id = sqlite3_column_int(st, 8);
-		in->created_ms = sqlite3_column_int64(st, 9);
-		in->undeploy = sqlite3_column_int(st, 10) != 0;
-	}
-	if (rc != SQLITE_DONE) {
-		dberr(s->db, err, errlen, "instances load");
-		sqlite3_reset(st);
-		store_instances_free(v, len);
+	if (load_rows(s, st, instance_cols, ARRAY_LEN(instance_cols),
+	    sizeof(**out), 8, "instances load", &v, n, err, errlen) == -1)
 		return -1;
-	}
-	sqlite3_reset(st);
 	*out = v;
-	*n = len;
 	return 0;
 }
 
 void
 store_instances_free(struct store_instance *v, size_t n)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(v[i].name);
-		free(v[i].spec_json);
-		free(v[i].state);
-		free(v[i].error);
-		free(v[i].sched_addr);
-		free(v[i].dash_url);
-	}
-	free(v);
+	free_rows(instance_cols, ARRAY_LEN(instance_cols), v, n, sizeof(*v));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -913,36 +1070,14 @@ store_worker_put(struct store *s, const struct store_worker *w, char *err,
     size_t errlen)
 {
 	sqlite3_stmt *st;
-	int v1 = s->version < 2, v2 = s->version < 3, v3 = s->version < 4;
-	int rc;
 
-	st = stmt_get(s, v1 ? ST_WORKER_PUT_V1 : v2 ? ST_WORKER_PUT_V2 :
-	    v3 ? ST_WORKER_PUT_V3 : ST_WORKER_PUT, err, errlen);
+	st = stmt_get(s, s->version < 2 ? ST_WORKER_PUT_V1 : s->version < 3 ?
+	    ST_WORKER_PUT_V2 : s->version < 4 ? ST_WORKER_PUT_V3 :
+	    ST_WORKER_PUT, err, errlen);
 	if (st == NULL)
 		return -1;
-	bind_text(st, 1, w->instance);
-	sqlite3_bind_int(st, 2, w->id);
-	sqlite3_bind_int(st, 3, w->slot);
-	sqlite3_bind_int(st, 4, w->gpu);
-	bind_text(st, 5, w->state);
-	sqlite3_bind_int64(st, 6, w->pid);
-	sqlite3_bind_int64(st, 7, u64_to_db(w->start_time));
-	bind_text(st, 8, w->name);
-	bind_text(st, 9, w->address);
-	bind_text(st, 10, w->log);
-	sqlite3_bind_int64(st, 11, w->launched_ms);
-	if (!v1)
-		sqlite3_bind_int64(st, 12, w->retire_started_ms);
-	if (!v2) {
-		bind_text(st, 13, w->reclaim_for);
-		sqlite3_bind_int64(st, 14, w->reclaim_deadline_ms);
-	}
-	if (!v3)
-		sqlite3_bind_int64(st, 15, w->job_id);
-	if (write_begin(s, err, errlen) == -1)
-		return -1;
-	rc = stmt_exec(s, st, "worker put", err, errlen);
-	return write_end(s, rc, err, errlen);
+	bind_row(st, worker_cols, ARRAY_LEN(worker_cols), s->version, w);
+	return write_one(s, st, "worker put", err, errlen);
 }
 
 int
@@ -950,26 +1085,20 @@ store_worker_delete(struct store *s, const char *instance, int id,
     char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
-	int rc;
 
 	if ((st = stmt_get(s, ST_WORKER_DELETE, err, errlen)) == NULL)
 		return -1;
 	bind_text(st, 1, instance);
 	sqlite3_bind_int(st, 2, id);
-	if (write_begin(s, err, errlen) == -1)
-		return -1;
-	rc = stmt_exec(s, st, "worker delete", err, errlen);
-	return write_end(s, rc, err, errlen);
+	return write_one(s, st, "worker delete", err, errlen);
 }
 
 int
 store_workers_load(struct store *s, const char *instance,
     struct store_worker **out, size_t *n, char *err, size_t errlen)
 {
-	struct store_worker *v = NULL, *w;
-	size_t len = 0, cap = 0;
 	sqlite3_stmt *st;
-	int rc;
+	void *v;
 
 	*out = NULL;
 	*n = 0;
@@ -979,54 +1108,17 @@ store_workers_load(struct store *s, const char *instance,
 	if (st == NULL)
 		return -1;
 	bind_text(st, 1, instance);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 8;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
-		w = &v[len++];
-		w->instance = col_str(st, 0);
-		w->id = sqlite3_column_int(st, 1);
-		w->slot = sqlite3_column_int(st, 2);
-		w->gpu = sqlite3_column_int(st, 3);
-		w->state = col_str(st, 4);
-		w->pid = sqlite3_column_int64(st, 5);
-		w->start_time = u64_from_db(sqlite3_column_int64(st, 6));
-		w->name = col_str(st, 7);
-		w->address = col_str(st, 8);
-		w->log = col_str(st, 9);
-		w->launched_ms = sqlite3_column_int64(st, 10);
-		w->retire_started_ms = sqlite3_column_int64(st, 11);
-		w->reclaim_for = col_str(st, 12);
-		w->reclaim_deadline_ms = sqlite3_column_int64(st, 13);
-		w->job_id = sqlite3_column_int64(st, 14);
-	}
-	if (rc != SQLITE_DONE) {
-		dberr(s->db, err, errlen, "workers load");
-		sqlite3_reset(st);
-		store_workers_free(v, len);
+	if (load_rows(s, st, worker_cols, ARRAY_LEN(worker_cols),
+	    sizeof(**out), 8, "workers load", &v, n, err, errlen) == -1)
 		return -1;
-	}
-	sqlite3_reset(st);
 	*out = v;
-	*n = len;
 	return 0;
 }
 
 void
 store_workers_free(struct store_worker *v, size_t n)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(v[i].instance);
-		free(v[i].state);
-		free(v[i].name);
-		free(v[i].address);
-		free(v[i].log);
-		free(v[i].reclaim_for);
-	}
-	free(v);
+	free_rows(worker_cols, ARRAY_LEN(worker_cols), v, n, sizeof(*v));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1042,11 +1134,7 @@ store_event_add(struct store *s, const struct event *ev, size_t keep,
 	if ((add = stmt_get(s, ST_EVENT_ADD, err, errlen)) == NULL ||
 	    (trim = stmt_get(s, ST_EVENT_TRIM, err, errlen)) == NULL)
 		return -1;
-	sqlite3_bind_int64(add, 1, u64_to_db(ev->seq));
-	sqlite3_bind_int64(add, 2, ev->ts_ms);
-	sqlite3_bind_text(add, 3, ev->instance, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(add, 4, ev->kind, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(add, 5, ev->message, -1, SQLITE_TRANSIENT);
+	bind_row(add, event_cols, ARRAY_LEN(event_cols), s->version, ev);
 	sqlite3_bind_int64(trim, 1, size_to_db(keep));
 	if (write_begin(s, err, errlen) == -1)
 		return -1;
@@ -1060,38 +1148,18 @@ int
 store_events_load(struct store *s, size_t limit, struct event **out,
     size_t *n, char *err, size_t errlen)
 {
-	struct event *v = NULL, *ev;
-	size_t len = 0, cap = 0;
 	sqlite3_stmt *st;
-	int rc;
+	void *v;
 
 	*out = NULL;
 	*n = 0;
 	if ((st = stmt_get(s, ST_EVENTS_LOAD, err, errlen)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, size_to_db(limit));
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 64;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
-		ev = &v[len++];
-		memset(ev, 0, sizeof(*ev));
-		ev->seq = u64_from_db(sqlite3_column_int64(st, 0));
-		ev->ts_ms = sqlite3_column_int64(st, 1);
-		col_buf(st, 2, ev->instance, sizeof(ev->instance));
-		col_buf(st, 3, ev->kind, sizeof(ev->kind));
-		col_buf(st, 4, ev->message, sizeof(ev->message));
-	}
-	if (rc != SQLITE_DONE) {
-		dberr(s->db, err, errlen, "events load");
-		sqlite3_reset(st);
-		free(v);
+	if (load_rows(s, st, event_cols, ARRAY_LEN(event_cols),
+	    sizeof(**out), 64, "events load", &v, n, err, errlen) == -1)
 		return -1;
-	}
-	sqlite3_reset(st);
 	*out = v;
-	*n = len;
 	return 0;
 }
 
@@ -1112,21 +1180,12 @@ store_notebook_put(struct store *s, const struct store_notebook *nb,
     char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
-	int rc;
 
 	if (notebook_schema(s, err, errlen) == -1 ||
 	    (st = stmt_get(s, ST_NOTEBOOK_PUT, err, errlen)) == NULL)
 		return -1;
-	bind_text(st, 1, nb->instance);
-	sqlite3_bind_int64(st, 2, nb->pid);
-	sqlite3_bind_int64(st, 3, u64_to_db(nb->start_time));
-	sqlite3_bind_int(st, 4, nb->port);
-	bind_text(st, 5, nb->token);
-	bind_text(st, 6, nb->log);
-	if (write_begin(s, err, errlen) == -1)
-		return -1;
-	rc = stmt_exec(s, st, "notebook put", err, errlen);
-	return write_end(s, rc, err, errlen);
+	bind_row(st, notebook_cols, ARRAY_LEN(notebook_cols), s->version, nb);
+	return write_one(s, st, "notebook put", err, errlen);
 }
 
 int
@@ -1134,16 +1193,12 @@ store_notebook_delete(struct store *s, const char *instance, char *err,
     size_t errlen)
 {
 	sqlite3_stmt *st;
-	int rc;
 
 	if (notebook_schema(s, err, errlen) == -1 ||
 	    (st = stmt_get(s, ST_NOTEBOOK_DELETE, err, errlen)) == NULL)
 		return -1;
 	bind_text(st, 1, instance);
-	if (write_begin(s, err, errlen) == -1)
-		return -1;
-	rc = stmt_exec(s, st, "notebook delete", err, errlen);
-	return write_end(s, rc, err, errlen);
+	return write_one(s, st, "notebook delete", err, errlen);
 }
 
 int
@@ -1160,12 +1215,7 @@ store_notebook_get(struct store *s, const char *instance,
 	bind_text(st, 1, instance);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		out->instance = col_str(st, 0);
-		out->pid = sqlite3_column_int64(st, 1);
-		out->start_time = u64_from_db(sqlite3_column_int64(st, 2));
-		out->port = sqlite3_column_int(st, 3);
-		out->token = col_str(st, 4);
-		out->log = col_str(st, 5);
+		read_row(st, notebook_cols, ARRAY_LEN(notebook_cols), out);
 		sqlite3_reset(st);
 		return 1;
 	}

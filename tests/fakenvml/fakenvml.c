@@ -307,19 +307,85 @@ fake_device(nvmlDevice_t dev, struct fake_gpu *gpus, unsigned int *index)
 	return NVML_SUCCESS;
 }
 
-nvmlReturn_t
-nvmlInit_v2(void)
+/* NVML_ERROR_INVALID_ARGUMENT unless ok. */
+static nvmlReturn_t
+fake_args(bool ok)
+{
+	return ok ? NVML_SUCCESS : NVML_ERROR_INVALID_ARGUMENT;
+}
+
+/*
+ * The start of every call on a device handle: fake_enter(fn), then args
+ * (the check of the other arguments, fake_args()), then the handle's GPU
+ * into *g and its index into *index (either may be NULL).
+ */
+static nvmlReturn_t
+fake_gpu_call(const char *fn, nvmlDevice_t device, nvmlReturn_t args,
+    struct fake_gpu *g, unsigned int *index)
+{
+	struct fake_gpu gpus[FAKE_MAX];
+	unsigned int i;
+	nvmlReturn_t r;
+
+	if ((r = fake_enter(fn)) != NVML_SUCCESS)
+		return r;
+	if (args != NVML_SUCCESS)
+		return args;
+	if ((r = fake_device(device, gpus, &i)) != NVML_SUCCESS)
+		return r;
+	if (g != NULL)
+		*g = gpus[i];
+	if (index != NULL)
+		*index = i;
+	return NVML_SUCCESS;
+}
+
+/* A device query whose answer is always value, into *out. */
+static nvmlReturn_t
+fake_constant(const char *fn, nvmlDevice_t device, unsigned int *out,
+    unsigned int value)
+{
+	nvmlReturn_t r;
+
+	r = fake_gpu_call(fn, device, fake_args(out != NULL), NULL, NULL);
+	if (r == NVML_SUCCESS)
+		*out = value;
+	return r;
+}
+
+/* nvmlInit_v2 and pynvml's nvmlInitWithFlags: the file must be readable. */
+static nvmlReturn_t
+fake_init(const char *fn)
 {
 	struct fake_gpu gpus[FAKE_MAX];
 	unsigned int n;
 	nvmlReturn_t r;
 
-	if ((r = fake_enter("nvmlInit_v2")) != NVML_SUCCESS)
+	if ((r = fake_enter(fn)) != NVML_SUCCESS)
 		return r;
 	if ((r = fake_load(gpus, &n)) != NVML_SUCCESS)
 		return r;
 	init_count++;
 	return NVML_SUCCESS;
+}
+
+/* Both memory queries; free is what used leaves of total. */
+static nvmlReturn_t
+fake_memory(const struct fake_gpu *g, unsigned long long *total,
+    unsigned long long *used, unsigned long long *free_)
+{
+	if (!g->has_mem)
+		return NVML_ERROR_NOT_SUPPORTED;
+	*total = g->total;
+	*used = g->used;
+	*free_ = g->used <= g->total ? g->total - g->used : 0;
+	return NVML_SUCCESS;
+}
+
+nvmlReturn_t
+nvmlInit_v2(void)
+{
+	return fake_init("nvmlInit_v2");
 }
 
 nvmlReturn_t
@@ -368,35 +434,29 @@ nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *device)
 nvmlReturn_t
 nvmlDeviceGetName(nvmlDevice_t device, char *name, unsigned int length)
 {
-	struct fake_gpu gpus[FAKE_MAX];
-	unsigned int i;
+	struct fake_gpu g;
 	nvmlReturn_t r;
 
-	if ((r = fake_enter("nvmlDeviceGetName")) != NVML_SUCCESS)
+	r = fake_gpu_call("nvmlDeviceGetName", device, fake_args(name != NULL),
+	    &g, NULL);
+	if (r != NVML_SUCCESS)
 		return r;
-	if (name == NULL)
-		return NVML_ERROR_INVALID_ARGUMENT;
-	if ((r = fake_device(device, gpus, &i)) != NVML_SUCCESS)
-		return r;
-	if (strlen(gpus[i].name) >= length)
+	if (strlen(g.name) >= length)
 		return NVML_ERROR_INSUFFICIENT_SIZE;
-	memcpy(name, gpus[i].name, strlen(gpus[i].name) + 1);
+	memcpy(name, g.name, strlen(g.name) + 1);
 	return NVML_SUCCESS;
 }
 
 nvmlReturn_t
 nvmlDeviceGetUUID(nvmlDevice_t device, char *uuid, unsigned int length)
 {
-	struct fake_gpu gpus[FAKE_MAX];
 	unsigned int i;
 	nvmlReturn_t r;
 	int n;
 
-	if ((r = fake_enter("nvmlDeviceGetUUID")) != NVML_SUCCESS)
-		return r;
-	if (uuid == NULL)
-		return NVML_ERROR_INVALID_ARGUMENT;
-	if ((r = fake_device(device, gpus, &i)) != NVML_SUCCESS)
+	r = fake_gpu_call("nvmlDeviceGetUUID", device, fake_args(uuid != NULL),
+	    NULL, &i);
+	if (r != NVML_SUCCESS)
 		return r;
 	n = snprintf(uuid, length, "GPU-fake-%04u", i);
 	if (n < 0 || (unsigned int)n >= length)
@@ -408,43 +468,31 @@ nvmlReturn_t
 nvmlDeviceGetUtilizationRates(nvmlDevice_t device,
     nvmlUtilization_t *utilization)
 {
-	struct fake_gpu gpus[FAKE_MAX];
-	unsigned int i;
+	struct fake_gpu g;
 	nvmlReturn_t r;
 
-	if ((r = fake_enter("nvmlDeviceGetUtilizationRates")) != NVML_SUCCESS)
+	r = fake_gpu_call("nvmlDeviceGetUtilizationRates", device,
+	    fake_args(utilization != NULL), &g, NULL);
+	if (r != NVML_SUCCESS)
 		return r;
-	if (utilization == NULL)
-		return NVML_ERROR_INVALID_ARGUMENT;
-	if ((r = fake_device(device, gpus, &i)) != NVML_SUCCESS)
-		return r;
-	if (!gpus[i].has_util)
+	if (!g.has_util)
 		return NVML_ERROR_NOT_SUPPORTED;
-	utilization->gpu = gpus[i].util;
-	utilization->memory = gpus[i].util;
+	utilization->gpu = g.util;
+	utilization->memory = g.util;
 	return NVML_SUCCESS;
 }
 
 nvmlReturn_t
 nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory)
 {
-	struct fake_gpu gpus[FAKE_MAX];
-	unsigned int i;
+	struct fake_gpu g;
 	nvmlReturn_t r;
 
-	if ((r = fake_enter("nvmlDeviceGetMemoryInfo")) != NVML_SUCCESS)
+	r = fake_gpu_call("nvmlDeviceGetMemoryInfo", device,
+	    fake_args(memory != NULL), &g, NULL);
+	if (r != NVML_SUCCESS)
 		return r;
-	if (memory == NULL)
-		return NVML_ERROR_INVALID_ARGUMENT;
-	if ((r = fake_device(device, gpus, &i)) != NVML_SUCCESS)
-		return r;
-	if (!gpus[i].has_mem)
-		return NVML_ERROR_NOT_SUPPORTED;
-	memory->total = gpus[i].total;
-	memory->used = gpus[i].used;
-	memory->free = gpus[i].used <= gpus[i].total ?
-	    gpus[i].total - gpus[i].used : 0;
-	return NVML_SUCCESS;
+	return fake_memory(&g, &memory->total, &memory->used, &memory->free);
 }
 
 const char *
@@ -482,17 +530,8 @@ nvmlErrorString(nvmlReturn_t result)
 nvmlReturn_t
 nvmlInitWithFlags(unsigned int flags)
 {
-	struct fake_gpu gpus[FAKE_MAX];
-	unsigned int n;
-	nvmlReturn_t r;
-
 	(void)flags;
-	if ((r = fake_enter("nvmlInitWithFlags")) != NVML_SUCCESS)
-		return r;
-	if ((r = fake_load(gpus, &n)) != NVML_SUCCESS)
-		return r;
-	init_count++;
-	return NVML_SUCCESS;
+	return fake_init("nvmlInitWithFlags");
 }
 
 nvmlReturn_t
@@ -565,39 +604,24 @@ nvmlDeviceGetHandleByUUID(const char *uuid, nvmlDevice_t *device)
 nvmlReturn_t
 nvmlDeviceGetIndex(nvmlDevice_t device, unsigned int *index)
 {
-	struct fake_gpu gpus[FAKE_MAX];
-	nvmlReturn_t r;
-
-	if ((r = fake_enter("nvmlDeviceGetIndex")) != NVML_SUCCESS)
-		return r;
-	if (index == NULL)
-		return NVML_ERROR_INVALID_ARGUMENT;
-	return fake_device(device, gpus, index);
+	return fake_gpu_call("nvmlDeviceGetIndex", device,
+	    fake_args(index != NULL), NULL, index);
 }
 
 nvmlReturn_t
 nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *memory)
 {
-	struct fake_gpu gpus[FAKE_MAX];
-	unsigned int i;
+	struct fake_gpu g;
 	nvmlReturn_t r;
 
-	if ((r = fake_enter("nvmlDeviceGetMemoryInfo_v2")) != NVML_SUCCESS)
+	r = fake_gpu_call("nvmlDeviceGetMemoryInfo_v2", device,
+	    memory == NULL ? NVML_ERROR_INVALID_ARGUMENT :
+	    memory->version != nvmlMemory_v2 ?
+	    NVML_ERROR_ARGUMENT_VERSION_MISMATCH : NVML_SUCCESS, &g, NULL);
+	if (r != NVML_SUCCESS)
 		return r;
-	if (memory == NULL)
-		return NVML_ERROR_INVALID_ARGUMENT;
-	if (memory->version != nvmlMemory_v2)
-		return NVML_ERROR_ARGUMENT_VERSION_MISMATCH;
-	if ((r = fake_device(device, gpus, &i)) != NVML_SUCCESS)
-		return r;
-	if (!gpus[i].has_mem)
-		return NVML_ERROR_NOT_SUPPORTED;
-	memory->total = gpus[i].total;
 	memory->reserved = 0;
-	memory->used = gpus[i].used;
-	memory->free = gpus[i].used <= gpus[i].total ?
-	    gpus[i].total - gpus[i].used : 0;
-	return NVML_SUCCESS;
+	return fake_memory(&g, &memory->total, &memory->used, &memory->free);
 }
 
 /*
@@ -608,17 +632,14 @@ nvmlReturn_t
 nvmlDeviceGetCpuAffinity(nvmlDevice_t device, unsigned int cpuSetSize,
     unsigned long *cpuSet)
 {
-	struct fake_gpu gpus[FAKE_MAX];
 	const unsigned int bits = sizeof(*cpuSet) * 8;
-	unsigned int i, cpu;
+	unsigned int cpu;
 	long ncpu;
 	nvmlReturn_t r;
 
-	if ((r = fake_enter("nvmlDeviceGetCpuAffinity")) != NVML_SUCCESS)
-		return r;
-	if (cpuSet == NULL || cpuSetSize == 0)
-		return NVML_ERROR_INVALID_ARGUMENT;
-	if ((r = fake_device(device, gpus, &i)) != NVML_SUCCESS)
+	r = fake_gpu_call("nvmlDeviceGetCpuAffinity", device,
+	    fake_args(cpuSet != NULL && cpuSetSize > 0), NULL, NULL);
+	if (r != NVML_SUCCESS)
 		return r;
 	if ((ncpu = sysconf(_SC_NPROCESSORS_CONF)) < 1)
 		ncpu = 1;
@@ -633,74 +654,40 @@ nvmlReturn_t
 nvmlDeviceGetMigMode(nvmlDevice_t device, unsigned int *currentMode,
     unsigned int *pendingMode)
 {
-	struct fake_gpu gpus[FAKE_MAX];
-	unsigned int i;
 	nvmlReturn_t r;
 
-	if ((r = fake_enter("nvmlDeviceGetMigMode")) != NVML_SUCCESS)
-		return r;
-	if (currentMode == NULL || pendingMode == NULL)
-		return NVML_ERROR_INVALID_ARGUMENT;
-	if ((r = fake_device(device, gpus, &i)) != NVML_SUCCESS)
-		return r;
-	*currentMode = NVML_DEVICE_MIG_DISABLE;
-	*pendingMode = NVML_DEVICE_MIG_DISABLE;
-	return NVML_SUCCESS;
+	r = fake_gpu_call("nvmlDeviceGetMigMode", device,
+	    fake_args(currentMode != NULL && pendingMode != NULL), NULL, NULL);
+	if (r == NVML_SUCCESS)
+		*currentMode = *pendingMode = NVML_DEVICE_MIG_DISABLE;
+	return r;
 }
 
 nvmlReturn_t
 nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t device, unsigned int *count)
 {
-	struct fake_gpu gpus[FAKE_MAX];
-	unsigned int i;
-	nvmlReturn_t r;
-
-	if ((r = fake_enter("nvmlDeviceGetMaxMigDeviceCount")) !=
-	    NVML_SUCCESS)
-		return r;
-	if (count == NULL)
-		return NVML_ERROR_INVALID_ARGUMENT;
-	if ((r = fake_device(device, gpus, &i)) != NVML_SUCCESS)
-		return r;
-	*count = 0;
-	return NVML_SUCCESS;
+	return fake_constant("nvmlDeviceGetMaxMigDeviceCount", device, count,
+	    0);
 }
 
 /* No handle is a MIG device's: there are none. */
 nvmlReturn_t
 nvmlDeviceIsMigDeviceHandle(nvmlDevice_t device, unsigned int *isMigDevice)
 {
-	struct fake_gpu gpus[FAKE_MAX];
-	unsigned int i;
-	nvmlReturn_t r;
-
-	if ((r = fake_enter("nvmlDeviceIsMigDeviceHandle")) != NVML_SUCCESS)
-		return r;
-	if (isMigDevice == NULL)
-		return NVML_ERROR_INVALID_ARGUMENT;
-	if ((r = fake_device(device, gpus, &i)) != NVML_SUCCESS)
-		return r;
-	*isMigDevice = 0;
-	return NVML_SUCCESS;
+	return fake_constant("nvmlDeviceIsMigDeviceHandle", device,
+	    isMigDevice, 0);
 }
 
 nvmlReturn_t
 nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t device, unsigned int index,
     nvmlDevice_t *migDevice)
 {
-	struct fake_gpu gpus[FAKE_MAX];
-	unsigned int i;
 	nvmlReturn_t r;
 
 	(void)index;
-	if ((r = fake_enter("nvmlDeviceGetMigDeviceHandleByIndex")) !=
-	    NVML_SUCCESS)
-		return r;
-	if (migDevice == NULL)
-		return NVML_ERROR_INVALID_ARGUMENT;
-	if ((r = fake_device(device, gpus, &i)) != NVML_SUCCESS)
-		return r;
-	return NVML_ERROR_NOT_FOUND;
+	r = fake_gpu_call("nvmlDeviceGetMigDeviceHandleByIndex", device,
+	    fake_args(migDevice != NULL), NULL, NULL);
+	return r != NVML_SUCCESS ? r : NVML_ERROR_NOT_FOUND;
 }
 
 /* Every handle is a whole GPU's, never a MIG device's. */
@@ -723,19 +710,8 @@ static nvmlReturn_t
 fake_processes(const char *fn, nvmlDevice_t device, unsigned int *infoCount,
     nvmlProcessInfo_t *infos)
 {
-	struct fake_gpu gpus[FAKE_MAX];
-	unsigned int i;
-	nvmlReturn_t r;
-
 	(void)infos;
-	if ((r = fake_enter(fn)) != NVML_SUCCESS)
-		return r;
-	if (infoCount == NULL)
-		return NVML_ERROR_INVALID_ARGUMENT;
-	if ((r = fake_device(device, gpus, &i)) != NVML_SUCCESS)
-		return r;
-	*infoCount = 0;
-	return NVML_SUCCESS;
+	return fake_constant(fn, device, infoCount, 0);
 }
 
 nvmlReturn_t

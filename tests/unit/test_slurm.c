@@ -731,53 +731,93 @@ test_sbatch_length(void **state)
 /* ---------------------------------------------------------------------- */
 /* job states */
 
+/*
+ * The expectations are written from Slurm's documentation of job states
+ * (squeue(1), JOB STATE CODES), in its order, not copied from slurm.c:
+ * what each documented state means for the worker the job runs.  A job
+ * that still holds its allocation (suspended or stopped included) counts
+ * as running, so that edask waits for it instead of replacing it.
+ */
 static void
 test_phase_of(void **state)
 {
 	static const struct {
-		const char		*state;
-		enum slurm_phase	 phase;
-	} cases[] = {
-		{ "PENDING", SLURM_PENDING },
-		{ "REQUEUED", SLURM_PENDING },
-		{ "REQUEUE_HOLD", SLURM_PENDING },
-		{ "REQUEUE_FED", SLURM_PENDING },
-		{ "RESV_DEL_HOLD", SLURM_PENDING },
-		{ "RUNNING", SLURM_RUNNING },
-		{ "CONFIGURING", SLURM_RUNNING },
-		{ "SUSPENDED", SLURM_RUNNING },
-		{ "STOPPED", SLURM_RUNNING },
-		{ "SIGNALING", SLURM_RUNNING },
-		{ "STAGE_OUT", SLURM_RUNNING },
-		{ "RESIZING", SLURM_RUNNING },
-		{ "POWER_UP_NODE", SLURM_RUNNING },
-		{ "UPDATE_DB", SLURM_RUNNING },
-		{ "COMPLETED", SLURM_ENDED },
-		{ "COMPLETING", SLURM_ENDING },
-		{ "CANCELLED", SLURM_ENDED },
-		{ "FAILED", SLURM_ENDED },
-		{ "TIMEOUT", SLURM_ENDED },
-		{ "NODE_FAIL", SLURM_ENDED },
-		{ "PREEMPTED", SLURM_ENDED },
-		{ "BOOT_FAIL", SLURM_ENDED },
-		{ "DEADLINE", SLURM_ENDED },
-		{ "OUT_OF_MEMORY", SLURM_ENDED },
-		{ "SPECIAL_EXIT", SLURM_ENDED },
-		{ "REVOKED", SLURM_ENDED },
-		/* unknown: running, so edask waits */
-		{ "", SLURM_RUNNING },
-		{ "pending", SLURM_RUNNING },
-		{ "PENDING ", SLURM_RUNNING },
-		{ "PEND", SLURM_RUNNING },
-		{ "LAUNCH_FAILED", SLURM_RUNNING },
+		const char		*code;	/* squeue's compact form */
+		const char		*name;
+		enum slurm_phase	 want;
+	} documented[] = {
+		/* launch failure (node could not boot) */
+		{ "BF", "BOOT_FAIL", SLURM_ENDED },
+		/* cancelled by the user or an administrator */
+		{ "CA", "CANCELLED", SLURM_ENDED },
+		/* all processes ended with exit code 0 */
+		{ "CD", "COMPLETED", SLURM_ENDED },
+		/* allocated, waiting for its nodes to be ready */
+		{ "CF", "CONFIGURING", SLURM_RUNNING },
+		/* ending, some processes still active: not over yet */
+		{ "CG", "COMPLETING", SLURM_ENDING },
+		/* ended on reaching its deadline */
+		{ "DL", "DEADLINE", SLURM_ENDED },
+		/* non-zero exit code or other failure */
+		{ "F", "FAILED", SLURM_ENDED },
+		/* one of its nodes failed */
+		{ "NF", "NODE_FAIL", SLURM_ENDED },
+		/* hit its memory limit */
+		{ "OOM", "OUT_OF_MEMORY", SLURM_ENDED },
+		/* waiting for an allocation */
+		{ "PD", "PENDING", SLURM_PENDING },
+		/* ended by preemption */
+		{ "PR", "PREEMPTED", SLURM_ENDED },
+		/* has an allocation */
+		{ "R", "RUNNING", SLURM_RUNNING },
+		/* held after its reservation was deleted */
+		{ "RD", "RESV_DEL_HOLD", SLURM_PENDING },
+		/* being requeued by a federation */
+		{ "RF", "REQUEUE_FED", SLURM_PENDING },
+		/* held job being requeued */
+		{ "RH", "REQUEUE_HOLD", SLURM_PENDING },
+		/* completing job being requeued: it will wait again */
+		{ "RQ", "REQUEUED", SLURM_PENDING },
+		/* about to change size */
+		{ "RS", "RESIZING", SLURM_RUNNING },
+		/* a federation sibling removed: another cluster runs it */
+		{ "RV", "REVOKED", SLURM_ENDED },
+		/* being signalled */
+		{ "SI", "SIGNALING", SLURM_RUNNING },
+		/* requeued in a special state after its exit value: it
+		 * will not run again by itself */
+		{ "SE", "SPECIAL_EXIT", SLURM_ENDED },
+		/* staging out files, still allocated */
+		{ "SO", "STAGE_OUT", SLURM_RUNNING },
+		/* SIGSTOPped, keeps its CPUs */
+		{ "ST", "STOPPED", SLURM_RUNNING },
+		/* stopped, its CPUs lent to other jobs */
+		{ "S", "SUSPENDED", SLURM_RUNNING },
+		/* reached its time limit */
+		{ "TO", "TIMEOUT", SLURM_ENDED },
+		/* flags newer Slurm can print in job_state's place; the job
+		 * holds its allocation meanwhile */
+		{ "-", "POWER_UP_NODE", SLURM_RUNNING },
+		{ "-", "UPDATE_DB", SLURM_RUNNING },
+		/* not Slurm states: unknown, so edask waits */
+		{ "-", "", SLURM_RUNNING },
+		{ "-", "pending", SLURM_RUNNING },
+		{ "-", "PENDING ", SLURM_RUNNING },
+		{ "-", "PEND", SLURM_RUNNING },
+		{ "-", "PD", SLURM_RUNNING },
+		{ "-", "LAUNCH_FAILED", SLURM_RUNNING },
 	};
+	enum slurm_phase got;
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < ARRAY_LEN(cases); i++)
-		if (slurm_phase_of(cases[i].state) != cases[i].phase)
-			fail_msg("%s: phase %d, want %d", cases[i].state,
-			    slurm_phase_of(cases[i].state), cases[i].phase);
+	for (i = 0; i < ARRAY_LEN(documented); i++) {
+		got = slurm_phase_of(documented[i].name);
+		if (got != documented[i].want)
+			fail_msg("\"%s\" (%s): phase %d, want %d",
+			    documented[i].name, documented[i].code, got,
+			    documented[i].want);
+	}
 }
 
 /* ---------------------------------------------------------------------- */

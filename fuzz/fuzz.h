@@ -1,0 +1,54 @@
+/*
+ * fuzz.h: what the libFuzzer targets (fuzz/fuzz_<parser>.c, one per
+ * parser) share.  Static inline, so that a target takes only what it uses.
+ */
+#ifndef EDASK_FUZZ_H
+#define EDASK_FUZZ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/*
+ * The YAML parsers' promise for a rejected input named "fuzz.yaml": the
+ * message says where, as "fuzz.yaml:LINE:COL: ", on one line.
+ */
+static inline void
+fuzz_check_where(const char *err)
+{
+	const char *p = err + strlen("fuzz.yaml:");
+
+	ASSERT(strncmp(err, "fuzz.yaml:", strlen("fuzz.yaml:")) == 0);
+	ASSERT(*p >= '1' && *p <= '9');
+	p += strspn(p, "0123456789");
+	ASSERT(*p++ == ':');
+	ASSERT(*p >= '1' && *p <= '9');
+	p += strspn(p, "0123456789");
+	ASSERT(strncmp(p, ": ", 2) == 0);
+	ASSERT(strchr(err, '\n') == NULL);
+}
+
+/*
+ * For targets whose first input byte picks the parser: false for an empty
+ * input; else the rest into buf[len], and err[errlen] filled with 'x' (NUL
+ * at its end), so that a parser that should set it and does not shows.
+ */
+static inline bool
+fuzz_split(const uint8_t *data, size_t size, const char **buf, size_t *len,
+    char *err, size_t errlen)
+{
+	if (size == 0)
+		return false;
+	*buf = (const char *)data + 1;
+	*len = size - 1;
+	memset(err, 'x', errlen);
+	err[errlen - 1] = '\0';
+	return true;
+}
+
+#endif
