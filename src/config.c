@@ -86,7 +86,7 @@ static const char *const top_keys[T_NKEYS] = {
 
 /*
  * api: {open_reads: BOOL}.  Only true and false are booleans (YAML 1.1's
- * yes and on read as strings to most tools).
+ * yes and on read as strings to most tools): spec_read_bool().
  */
 static int
 read_api(struct yamlx *x, const yaml_node_t *v, struct config *c)
@@ -117,12 +117,9 @@ read_api(struct yamlx *x, const yaml_node_t *v, struct config *c)
 			return yamlx_errat(x, k->start_mark, "duplicate key "
 			    "open_reads in api");
 		seen = true;
-		if (!yamlx_is_scalar(val, "true") &&
-		    !yamlx_is_scalar(val, "false"))
-			return yamlx_errat(x, val->start_mark, "api.open_reads "
-			    "must be true or false, got %s",
-			    yamlx_describe(val, q, sizeof(q)));
-		c->open_reads = yamlx_is_scalar(val, "true");
+		if (spec_read_bool(x, "api.open_reads", val,
+		    &c->open_reads) == -1)
+			return -1;
 	}
 	return 0;
 }
@@ -396,47 +393,17 @@ read_path(struct yamlx *x, const char *path, const yaml_node_t *v,
 	return 0;
 }
 
+/* An integer in [lo, hi]; where autook, also "auto" for CONFIG_GPUS_AUTO. */
 static int
 read_int(struct yamlx *x, const char *path, const yaml_node_t *v,
     int64_t lo, int64_t hi, bool autook, int *dst)
 {
-	char q[YAMLX_QUOTE_BUF];
-	int64_t n;
-
 	if (autook && yamlx_is_scalar(v, "auto")) {
 		*dst = CONFIG_GPUS_AUTO;
 		return 0;
 	}
-	if (v->type != YAML_SCALAR_NODE ||
-	    yamlx_parse_int(yamlx_sval(v), v->data.scalar.length, &n) == -1 ||
-	    n < lo)
-		return yamlx_errat(x, v->start_mark, "%s must be %san integer "
-		    ">= %lld, got %s", path, autook ? "\"auto\" or " : "",
-		    (long long)lo, yamlx_describe(v, q, sizeof(q)));
-	if (n > hi)
-		return yamlx_errat(x, v->start_mark, "%s must be an integer "
-		    "<= %lld, got %s", path, (long long)hi,
-		    yamlx_describe(v, q, sizeof(q)));
-	*dst = (int)n;
-	return 0;
-}
-
-static int
-read_name(struct yamlx *x, const char *path, const yaml_node_t *v,
-    char **dst)
-{
-	char q[YAMLX_QUOTE_BUF];
-
-	if (v->type != YAML_SCALAR_NODE || yamlx_is_null(v))
-		return yamlx_errat(x, v->start_mark, "%s must be a string, "
-		    "got %s", path, yamlx_describe(v, q, sizeof(q)));
-	if (yamlx_has_nul(v) || !spec_name_valid(yamlx_sval(v)))
-		return yamlx_errat(x, v->start_mark, "%s %s is invalid: use "
-		    "a-z, 0-9 and '-', starting with a letter, at most %d "
-		    "characters", path, yamlx_describe(v, q, sizeof(q)),
-		    SPEC_NAME_MAX);
-	set_string(dst, v);
-	return 0;
+	return spec_read_int(x, path, v, lo, hi, autook ? "\"auto\" or " : "",
+	    "", dst);
 }
 
 static int
@@ -574,7 +541,7 @@ read_pool_value(struct yamlx *x, enum pool_key key, const char *path,
 {
 	switch (key) {
 	case K_NAME:
-		return read_name(x, path, v, &p->name);
+		return spec_read_name(x, path, v, &p->name);
 	case K_BACKEND:
 		return 0;	/* read by pool_backend() */
 	case K_GPUS:

@@ -852,47 +852,6 @@ instance_set_spec(struct instance *in, struct spec *spec)
 }
 
 
-/*
- * The fields of old that differ in new and that the running processes
- * cannot take without a restart, as "workers.threads, python", into buf
- * ("" when none).  min, max, scaling and sharing apply live.
- */
-static void
-spec_restart_fields(const struct spec *old, const struct spec *new,
-    char *buf, size_t len)
-{
-	static const char *paths[] = { "workers.gpus", "workers.threads",
-	    "workers.memory", "workers.command", "workers.imports",
-	    "workers.type", "workers.device_memory_limit",
-	    "workers.rmm_pool_size", "scheduler",
-	    "notebook.port", "security", "pool", "python", "env" };
-	json_t *a = spec_to_json(old), *b = spec_to_json(new);
-	size_t i;
-
-	buf[0] = '\0';
-	for (i = 0; i < ARRAY_LEN(paths); i++) {
-		const char *dot = strchr(paths[i], '.');
-		json_t *x, *y;
-
-		if (dot != NULL) {
-			char sect[32];
-
-			snprintf(sect, sizeof(sect), "%.*s",
-			    (int)(dot - paths[i]), paths[i]);
-			x = json_object_get(json_object_get(a, sect), dot + 1);
-			y = json_object_get(json_object_get(b, sect), dot + 1);
-		} else {
-			x = json_object_get(a, paths[i]);
-			y = json_object_get(b, paths[i]);
-		}
-		if (!json_equal(x, y))
-			snprintf(buf + strlen(buf), len - strlen(buf), "%s%s",
-			    buf[0] != '\0' ? ", " : "", paths[i]);
-	}
-	json_decref(a);
-	json_decref(b);
-}
-
 
 static bool
 instance_running(const struct instance *in)

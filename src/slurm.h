@@ -1,7 +1,8 @@
 /*
  * slurm: the Slurm backend's words.  edask talks to Slurm through its
- * commands (sbatch, squeue, scancel), run as child processes by instance.c,
- * which also builds their argument vectors and the job script.  This module
+ * commands (sbatch, squeue, scancel), run as child processes by
+ * backend_slurm.c, which also builds their argument vectors and the job
+ * script.  This module
  * parses what sbatch and squeue print, classifies job states, and writes
  * and reads the comment tag that marks a job as edask's.  What the commands
  * print is untrusted input: the parsers take a length (no NUL needed),
@@ -11,7 +12,7 @@
  *
  * Job tags.  Every job edask submits carries
  *   name     "edask.<instance>.<worker id>"       (what squeue shows users;
- *                                                   set by instance.c)
+ *                                                   set by backend_slurm.c)
  *   comment  "edask:<daemon id>:<instance>:<worker id>"       (slurm_tag)
  * The daemon id (SLURM_DAEMON_ID_LEN hex digits, STATE/daemon.id) tells
  * apart daemons of the same user; the comment is how a restarted daemon

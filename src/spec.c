@@ -1,12 +1,20 @@
 /*
  * spec: see spec.h.
  *
- * The YAML is loaded whole with the libyaml document API and then walked
- * against fixed tables, one per section, in the manner of Redis's config
- * table: each row names a key, how its value is read and checked, and where
- * it goes in struct spec.  The walk only ever descends as deep as the
- * tables do, so aliases that make the node graph cyclic or share one node
- * many times over cost nothing.
+ * One table, fields[] below, in the manner of Redis's standardConfig: a row
+ * per key, naming its path ("workers.min"), its type, where it goes in
+ * struct spec, its default and bounds, and whether a running instance
+ * takes a change to it (LIVE) or needs a restart (RESTART).  Everything a
+ * field needs follows from its row: spec_default(), spec_dup(),
+ * spec_free(), spec_equal(), spec_to_json(), spec_restart_fields() and the
+ * parser walk the table, and a row's type (struct ftype) says how each of
+ * them is done for it.  Adding a field is one row, and its docs.
+ *
+ * A section ("workers") is a row of its own, followed by the rows of its
+ * keys; the top level is the first row, path "".  The YAML is loaded whole
+ * with the libyaml document API and walked against the table, which only
+ * ever descends as deep as the table does, so aliases that make the node
+ * graph cyclic or share one node many times over cost nothing.
  */
 #include "spec.h"
 #include "util.h"
@@ -35,138 +43,160 @@
 #define STRING_MAX	4096		/* pool, python */
 #define COMMAND_MAX	65536		/* workers.command, env values */
 #define ENV_KEY_MAX	256
-#define SECTION_MAX	12		/* most keys in one table */
 
-enum ftype {
-	F_NAME,		/* char *; spec_name_valid() */
-	F_STRING,	/* char *; non-empty text, at most hi bytes */
-	F_HOST,		/* char *; as F_STRING, and no blanks */
-	F_INT,		/* int in [lo, hi] */
-	F_MAX,		/* as F_INT, or null/"all" for SPEC_MAX_ALL */
-	F_BOOL,		/* bool; true or false */
-	F_SWITCH,	/* bool; on or off (true or false too) */
-	F_DURATION,	/* int64_t ms in [lo, hi] */
-	F_MEMORY,	/* int64_t bytes in [lo, hi], or "auto" for 0 */
-	F_SECTION,	/* mapping read with sub */
-	F_ENV,		/* mapping of environment variables */
+/* Row flags.  Every row with a value is LIVE or RESTART. */
+#define LIVE		0x01	/* a running instance takes a change */
+#define RESTART		0x02	/* a change needs a restart of the instance */
+#define WHOLE		0x04	/* sections: a restart names the section
+				 * ("scheduler"), not its keys */
+#define EMPTY_OK	0x08	/* strings: an explicit "" is a value
+				 * (what spec_to_json() writes for none) */
+
+struct field;
+
+/*
+ * What a type of row does.  The ops get the whole spec, not only the
+ * field's bytes, so that a field held in two members (env and nenv) is no
+ * special case.  An op left NULL has nothing to do: copy, when the struct
+ * copy spec_dup() starts with is enough; clear, when the field owns no
+ * memory; init, equal and to_json only on sections, whose keys have their
+ * own rows.
+ */
+struct ftype {
+	const char	*name;		/* for spec_field_at() */
+	size_t		 size;		/* numbers, booleans: of the member */
+	int		(*read)(struct yamlx *, const struct field *,
+			    const yaml_node_t *, struct spec *);
+	void		(*init)(const struct field *, struct spec *);
+	void		(*copy)(const struct field *, struct spec *,
+			    const struct spec *);
+	void		(*clear)(const struct field *, struct spec *);
+	bool		(*equal)(const struct field *, const struct spec *,
+			    const struct spec *);
+	json_t		*(*to_json)(const struct field *, const struct spec *);
 };
-
-struct section;
 
 struct field {
-	const char		*key;
-	enum ftype		 type;
+	const char		*path;	/* "workers.min"; "" the top level */
+	const struct ftype	*type;
 	size_t			 off;	/* offsetof(struct spec, ...) */
-	int64_t			 lo;
-	int64_t			 hi;
-	const struct section	*sub;
+	int64_t			 def;	/* default: numbers, booleans */
+	const char		*defs;	/* default: strings */
+	int64_t			 lo;	/* bounds: numbers */
+	int64_t			 hi;	/* numbers; strings: most bytes */
+	unsigned		 flags;
+	/* Sections: cross-field checks once every key is read; vals[i] is
+	 * the value node of fields[i], or NULL where the key was left out. */
+	int			(*check)(struct yamlx *, const struct spec *,
+				    const yaml_node_t **);
 };
 
-struct section {
-	const char		*name;	/* "" at the top level */
-	const struct field	*fields;
-	size_t			 nfields;
-	/* Cross-field checks once every key is read; vals[i] is the value
-	 * node of fields[i], or NULL where the key was left out. */
-	int			(*check)(struct yamlx *, const struct section *,
-				    const struct spec *, const yaml_node_t **);
-};
+static const struct ftype t_section;	/* a mapping of rows that follow */
+static const struct ftype t_name;	/* char *; spec_name_valid() */
+static const struct ftype t_string;	/* char *; non-empty text */
+static const struct ftype t_host;	/* char *; as t_string, no blanks */
+static const struct ftype t_int;	/* int in [lo, hi] */
+static const struct ftype t_max;	/* as t_int, or null/"all" for
+					 * SPEC_MAX_ALL */
+static const struct ftype t_bool;	/* bool; true or false */
+static const struct ftype t_switch;	/* bool; on or off (true, false) */
+static const struct ftype t_duration;	/* int64_t ms in [lo, hi] */
+static const struct ftype t_memory;	/* int64_t bytes in [lo, hi], or
+					 * "auto" for 0 */
+static const struct ftype t_env;	/* env and nenv: NAME: value */
 
-static int	check_workers(struct yamlx *, const struct section *,
-		    const struct spec *, const yaml_node_t **);
-static int	check_top(struct yamlx *, const struct section *,
-		    const struct spec *, const yaml_node_t **);
+static int	check_workers(struct yamlx *, const struct spec *,
+		    const yaml_node_t **);
+static int	check_top(struct yamlx *, const struct spec *,
+		    const yaml_node_t **);
 static bool	cuda_size_valid(const char *, bool);
 
 #define OFF(m)	offsetof(struct spec, m)
+#define SECTION(p, chk, fl) \
+	{ .path = (p), .type = &t_section, .check = (chk), .flags = (fl) }
+#define NUM(p, t, m, d, l, h, fl) \
+	{ .path = (p), .type = &(t), .off = OFF(m), .def = (d), .lo = (l), \
+	  .hi = (h), .flags = (fl) }
+#define STR(p, t, m, d, h, fl) \
+	{ .path = (p), .type = &(t), .off = OFF(m), .defs = (d), .hi = (h), \
+	  .flags = (fl) }
 
-static const struct field workers_fields[] = {
-	{ "min", F_INT, OFF(workers.min), 0, WORKERS_MAX, NULL },
-	{ "max", F_MAX, OFF(workers.max), 1, WORKERS_MAX, NULL },
-	{ "gpus", F_INT, OFF(workers.gpus), 0, GPUS_MAX, NULL },
-	{ "threads", F_INT, OFF(workers.threads), 1, THREADS_MAX, NULL },
-	{ "memory", F_MEMORY, OFF(workers.memory), MEMORY_MIN, MEMORY_MAX,
-	    NULL },
-	{ "command", F_STRING, OFF(workers.command), 0, COMMAND_MAX, NULL },
-	/* lo -1: may be empty ("" is what spec_to_json writes for none) */
-	{ "imports", F_STRING, OFF(workers.imports), -1, STRING_MAX, NULL },
-	{ "type", F_STRING, OFF(workers.type), 0, STRING_MAX, NULL },
-	{ "device_memory_limit", F_STRING, OFF(workers.device_memory_limit),
-	    -1, STRING_MAX, NULL },
-	{ "rmm_pool_size", F_STRING, OFF(workers.rmm_pool_size), -1,
-	    STRING_MAX, NULL },
-};
+/*
+ * The order of the rows is the order of the keys in spec_to_json(), in
+ * "expected one of" messages, and of the fields spec_restart_fields()
+ * names.  workers.type, device_memory_limit and rmm_pool_size are strings
+ * here; check_workers() holds them to their values once the whole section
+ * is read.  python's "auto" is spec_python_auto(), resolved once the spec
+ * is read (python_resolve()).
+ */
+static const struct field fields[] = {
+	SECTION("", check_top, 0),
+	STR("name", t_name, name, "", SPEC_NAME_MAX, LIVE),
 
-static const struct field scaling_fields[] = {
-	{ "interval", F_DURATION, OFF(scaling.interval_ms), 100, HOUR_MS,
-	    NULL },
-	{ "idle_timeout", F_DURATION, OFF(scaling.idle_timeout_ms), 0,
-	    WEEK_MS, NULL },
-	{ "scale_down_delay", F_DURATION, OFF(scaling.scale_down_delay_ms), 0,
-	    WEEK_MS, NULL },
-	{ "start_timeout", F_DURATION, OFF(scaling.start_timeout_ms),
-	    SECOND_MS, WEEK_MS, NULL },
-	{ "gpu_idle_util", F_INT, OFF(scaling.gpu_idle_util), 0, 100, NULL },
-};
+	SECTION("workers", check_workers, 0),
+	NUM("workers.min", t_int, workers.min, 1, 0, WORKERS_MAX, LIVE),
+	NUM("workers.max", t_max, workers.max, SPEC_MAX_ALL, 1, WORKERS_MAX,
+	    LIVE),
+	NUM("workers.gpus", t_int, workers.gpus, 1, 0, GPUS_MAX, RESTART),
+	NUM("workers.threads", t_int, workers.threads, 1, 1, THREADS_MAX,
+	    RESTART),
+	NUM("workers.memory", t_memory, workers.memory, 0, MEMORY_MIN,
+	    MEMORY_MAX, RESTART),
+	STR("workers.command", t_string, workers.command, "auto", COMMAND_MAX,
+	    RESTART),
+	STR("workers.imports", t_string, workers.imports, "", STRING_MAX,
+	    RESTART | EMPTY_OK),
+	STR("workers.type", t_string, workers.type, "auto", STRING_MAX,
+	    RESTART),
+	STR("workers.device_memory_limit", t_string,
+	    workers.device_memory_limit, "", STRING_MAX, RESTART | EMPTY_OK),
+	STR("workers.rmm_pool_size", t_string, workers.rmm_pool_size, "",
+	    STRING_MAX, RESTART | EMPTY_OK),
 
-static const struct field sharing_fields[] = {
-	{ "owned", F_INT, OFF(sharing.owned), 0, WORKERS_MAX, NULL },
-	{ "share", F_INT, OFF(sharing.share), 1, SHARE_MAX, NULL },
-	{ "reclaim_grace", F_DURATION, OFF(sharing.reclaim_grace_ms), 0,
-	    WEEK_MS, NULL },
-};
+	SECTION("scaling", NULL, 0),
+	NUM("scaling.interval", t_duration, scaling.interval_ms, SECOND_MS,
+	    100, HOUR_MS, LIVE),
+	NUM("scaling.idle_timeout", t_duration, scaling.idle_timeout_ms,
+	    30 * SECOND_MS, 0, WEEK_MS, LIVE),
+	NUM("scaling.scale_down_delay", t_duration,
+	    scaling.scale_down_delay_ms, 10 * SECOND_MS, 0, WEEK_MS, LIVE),
+	NUM("scaling.start_timeout", t_duration, scaling.start_timeout_ms,
+	    60 * SECOND_MS, SECOND_MS, WEEK_MS, LIVE),
+	NUM("scaling.gpu_idle_util", t_int, scaling.gpu_idle_util, 5, 0, 100,
+	    LIVE),
 
-static const struct field scheduler_fields[] = {
-	{ "host", F_HOST, OFF(scheduler.host), 0, HOST_MAX, NULL },
-	{ "port", F_INT, OFF(scheduler.port), 0, PORT_MAX, NULL },
-	{ "dashboard_port", F_INT, OFF(scheduler.dashboard_port), 0, PORT_MAX,
-	    NULL },
-};
+	SECTION("sharing", NULL, 0),
+	NUM("sharing.owned", t_int, sharing.owned, 0, 0, WORKERS_MAX, LIVE),
+	NUM("sharing.share", t_int, sharing.share, 1, 1, SHARE_MAX, LIVE),
+	NUM("sharing.reclaim_grace", t_duration, sharing.reclaim_grace_ms,
+	    30 * SECOND_MS, 0, WEEK_MS, LIVE),
 
-static const struct field notebook_fields[] = {
-	{ "enabled", F_BOOL, OFF(notebook.enabled), 0, 0, NULL },
-	{ "port", F_INT, OFF(notebook.port), 0, PORT_MAX, NULL },
-};
+	SECTION("scheduler", NULL, WHOLE),
+	STR("scheduler.host", t_host, scheduler.host, "127.0.0.1", HOST_MAX,
+	    RESTART),
+	NUM("scheduler.port", t_int, scheduler.port, 0, 0, PORT_MAX, RESTART),
+	NUM("scheduler.dashboard_port", t_int, scheduler.dashboard_port, 0, 0,
+	    PORT_MAX, RESTART),
 
-static const struct field security_fields[] = {
-	{ "tls", F_SWITCH, OFF(security.tls), 0, 0, NULL },
-};
+	SECTION("notebook", NULL, 0),
+	NUM("notebook.enabled", t_bool, notebook.enabled, false, 0, 0, LIVE),
+	NUM("notebook.port", t_int, notebook.port, 0, 0, PORT_MAX, RESTART),
 
-static const struct section workers_section = {
-	"workers", workers_fields, ARRAY_LEN(workers_fields), check_workers
-};
-static const struct section scaling_section = {
-	"scaling", scaling_fields, ARRAY_LEN(scaling_fields), NULL
-};
-static const struct section sharing_section = {
-	"sharing", sharing_fields, ARRAY_LEN(sharing_fields), NULL
-};
-static const struct section scheduler_section = {
-	"scheduler", scheduler_fields, ARRAY_LEN(scheduler_fields), NULL
-};
-static const struct section notebook_section = {
-	"notebook", notebook_fields, ARRAY_LEN(notebook_fields), NULL
-};
-static const struct section security_section = {
-	"security", security_fields, ARRAY_LEN(security_fields), NULL
-};
+	SECTION("security", NULL, WHOLE),
+	NUM("security.tls", t_switch, security.tls, true, 0, 0, RESTART),
 
-static const struct field top_fields[] = {
-	{ "name", F_NAME, OFF(name), 0, SPEC_NAME_MAX, NULL },
-	{ "workers", F_SECTION, 0, 0, 0, &workers_section },
-	{ "scaling", F_SECTION, 0, 0, 0, &scaling_section },
-	{ "sharing", F_SECTION, 0, 0, 0, &sharing_section },
-	{ "scheduler", F_SECTION, 0, 0, 0, &scheduler_section },
-	{ "notebook", F_SECTION, 0, 0, 0, &notebook_section },
-	{ "security", F_SECTION, 0, 0, 0, &security_section },
-	{ "pool", F_STRING, OFF(pool), 0, STRING_MAX, NULL },
-	{ "python", F_STRING, OFF(python), 0, STRING_MAX, NULL },
-	{ "env", F_ENV, OFF(env), 0, 0, NULL },
+	STR("pool", t_string, pool, "local", STRING_MAX, RESTART),
+	STR("python", t_string, python, "auto", STRING_MAX, RESTART),
+	{ .path = "env", .type = &t_env, .flags = RESTART },
 };
 
-static const struct section top_section = {
-	"", top_fields, ARRAY_LEN(top_fields), check_top
-};
+#define NFIELDS	ARRAY_LEN(fields)
+#define ROOT	(&fields[0])
+
+/* The field's bytes in s, as a T. */
+#define AT(s, f, T)	((T *)(void *)((char *)(s) + (f)->off))
+#define CAT(s, f, T)	((const T *)(const void *)((const char *)(s) + \
+			    (f)->off))
 
 /* Durations and sizes */
 
@@ -380,7 +410,7 @@ env_key_valid(const char *k, size_t n)
 	return true;
 }
 
-/* Reading the tree */
+/* Reading one value: shared with the daemon config (spec.h) */
 
 static void
 set_string(char **dst, const yaml_node_t *n)
@@ -389,150 +419,30 @@ set_string(char **dst, const yaml_node_t *n)
 	*dst = xstrndup(yamlx_sval(n), n->data.scalar.length);
 }
 
-static int read_section(struct yamlx *, const struct section *,
-    const yaml_node_t *, struct spec *);
-static int read_env(struct yamlx *, const yaml_node_t *, struct spec *);
-
-static int
-read_int(struct yamlx *c, const struct field *f, const char *path,
-    const yaml_node_t *v, int *dst)
+int
+spec_read_int(struct yamlx *c, const char *path, const yaml_node_t *v,
+    int64_t lo, int64_t hi, const char *pre, const char *post, int *dst)
 {
 	char q[YAMLX_QUOTE_BUF];
 	int64_t x;
 
 	if (v->type != YAML_SCALAR_NODE ||
 	    yamlx_parse_int(yamlx_sval(v), v->data.scalar.length, &x) == -1 ||
-	    x < f->lo)
+	    x < lo)
 		return yamlx_errat(c, v->start_mark,
-		    "%s must be an integer >= %lld%s, got %s", path,
-		    (long long)f->lo, f->type == F_MAX ?
-		    " (or null for all slots)" : "",
-		    yamlx_describe(v, q, sizeof(q)));
-	if (x > f->hi)
+		    "%s must be %san integer >= %lld%s, got %s", path, pre,
+		    (long long)lo, post, yamlx_describe(v, q, sizeof(q)));
+	if (x > hi)
 		return yamlx_errat(c, v->start_mark,
 		    "%s must be an integer <= %lld, got %s", path,
-		    (long long)f->hi, yamlx_describe(v, q, sizeof(q)));
+		    (long long)hi, yamlx_describe(v, q, sizeof(q)));
 	*dst = (int)x;
 	return 0;
 }
 
-static int
-read_duration(struct yamlx *c, const struct field *f, const char *path,
-    const yaml_node_t *v, int64_t *dst)
-{
-	char q[YAMLX_QUOTE_BUF], lo[32], hi[32];
-	int64_t x;
-
-	if (v->type != YAML_SCALAR_NODE)
-		return yamlx_errat(c, v->start_mark, "%s must be a duration "
-		    "(e.g. 500ms, 30s, 2m, 1h), got %s", path,
-		    yamlx_describe(v, q, sizeof(q)));
-	if (yamlx_has_nul(v) || spec_parse_duration(yamlx_sval(v), &x) == -1)
-		return yamlx_errat(c, v->start_mark, "%s: bad duration %s "
-		    "(use e.g. 500ms, 30s, 2m, 1h)", path,
-		    yamlx_describe(v, q, sizeof(q)));
-	if (x < f->lo || x > f->hi)
-		return yamlx_errat(c, v->start_mark, "%s must be between %s "
-		    "and %s, got %s", path, fmt_ms(f->lo, lo, sizeof(lo)),
-		    fmt_ms(f->hi, hi, sizeof(hi)),
-		    yamlx_describe(v, q, sizeof(q)));
-	*dst = x;
-	return 0;
-}
-
-static int
-read_memory(struct yamlx *c, const struct field *f, const char *path,
-    const yaml_node_t *v, int64_t *dst)
-{
-	char q[YAMLX_QUOTE_BUF];
-	int64_t x;
-
-	if (yamlx_is_scalar(v, "auto")) {
-		*dst = 0;
-		return 0;
-	}
-	if (v->type != YAML_SCALAR_NODE)
-		return yamlx_errat(c, v->start_mark, "%s must be \"auto\" or "
-		    "a size (e.g. 512MiB, 4GiB), got %s", path,
-		    yamlx_describe(v, q, sizeof(q)));
-	if (yamlx_has_nul(v) || spec_parse_size(yamlx_sval(v), &x) == -1)
-		return yamlx_errat(c, v->start_mark, "%s: bad size %s (use "
-		    "e.g. 512MiB, 4GiB, 2GB, or bytes)", path,
-		    yamlx_describe(v, q, sizeof(q)));
-	if (x < f->lo || x > f->hi)
-		return yamlx_errat(c, v->start_mark, "%s must be \"auto\" or "
-		    "a size between 64MiB and 64TiB, got %s", path,
-		    yamlx_describe(v, q, sizeof(q)));
-	*dst = x;
-	return 0;
-}
-
-/* YAML 1.1 spellings are refused on purpose: "yes" and "on" read as
- * strings to most tools, so only true and false are booleans here. */
-static int
-read_bool(struct yamlx *c, const char *path, const yaml_node_t *v, bool *dst)
-{
-	char q[YAMLX_QUOTE_BUF];
-
-	if (yamlx_is_scalar(v, "true") || yamlx_is_scalar(v, "false")) {
-		*dst = yamlx_is_scalar(v, "true");
-		return 0;
-	}
-	return yamlx_errat(c, v->start_mark, "%s must be true or false, got %s",
-	    path, yamlx_describe(v, q, sizeof(q)));
-}
-
-/* on and off, as the docs write them; true and false as spec_to_json()
- * never does, but JSON writers may. */
-static int
-read_switch(struct yamlx *c, const char *path, const yaml_node_t *v,
-    bool *dst)
-{
-	char q[YAMLX_QUOTE_BUF];
-
-	if (yamlx_is_scalar(v, "on") || yamlx_is_scalar(v, "true")) {
-		*dst = true;
-		return 0;
-	}
-	if (yamlx_is_scalar(v, "off") || yamlx_is_scalar(v, "false")) {
-		*dst = false;
-		return 0;
-	}
-	return yamlx_errat(c, v->start_mark, "%s must be on or off, got %s",
-	    path, yamlx_describe(v, q, sizeof(q)));
-}
-
-static int
-read_string(struct yamlx *c, const struct field *f, const char *path,
-    const yaml_node_t *v, char **dst)
-{
-	char q[YAMLX_QUOTE_BUF];
-	size_t i;
-
-	if (f->lo < 0 && v->type == YAML_SCALAR_NODE &&
-	    v->data.scalar.length == 0 &&
-	    v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
-		set_string(dst, v);		/* an explicit "" */
-		return 0;
-	}
-	if (v->type != YAML_SCALAR_NODE || v->data.scalar.length == 0 ||
-	    yamlx_is_null(v))
-		return yamlx_errat(c, v->start_mark, "%s must be a non-empty "
-		    "string, got %s", path, yamlx_describe(v, q, sizeof(q)));
-	if (yamlx_check_text(c, v, path, (size_t)f->hi) == -1)
-		return -1;
-	if (f->type == F_HOST)
-		for (i = 0; i < v->data.scalar.length; i++)
-			if (strchr(" \t\r\n", yamlx_sval(v)[i]) != NULL)
-				return yamlx_errat(c, v->start_mark, "%s must "
-				    "be a host name or address, got %s", path,
-				    yamlx_describe(v, q, sizeof(q)));
-	set_string(dst, v);
-	return 0;
-}
-
-static int
-read_name(struct yamlx *c, const char *path, const yaml_node_t *v, char **dst)
+int
+spec_read_name(struct yamlx *c, const char *path, const yaml_node_t *v,
+    char **dst)
 {
 	char q[YAMLX_QUOTE_BUF];
 
@@ -548,84 +458,237 @@ read_name(struct yamlx *c, const char *path, const yaml_node_t *v, char **dst)
 	return 0;
 }
 
-static int
-read_field(struct yamlx *c, const struct field *f, const char *path,
-    const yaml_node_t *v, struct spec *s)
+/* YAML 1.1 spellings are refused on purpose: "yes" and "on" read as
+ * strings to most tools, so only true and false are booleans here. */
+int
+spec_read_bool(struct yamlx *c, const char *path, const yaml_node_t *v,
+    bool *dst)
 {
-	char *dst = (char *)s + f->off;
+	char q[YAMLX_QUOTE_BUF];
 
-	switch (f->type) {
-	case F_NAME:
-		return read_name(c, path, v, (char **)(void *)dst);
-	case F_STRING:
-	case F_HOST:
-		return read_string(c, f, path, v, (char **)(void *)dst);
-	case F_MAX:
-		if (yamlx_is_null(v) || yamlx_is_scalar(v, "all")) {
-			*(int *)(void *)dst = SPEC_MAX_ALL;
-			return 0;
-		}
-		return read_int(c, f, path, v, (int *)(void *)dst);
-	case F_INT:
-		return read_int(c, f, path, v, (int *)(void *)dst);
-	case F_BOOL:
-		return read_bool(c, path, v, (bool *)(void *)dst);
-	case F_SWITCH:
-		return read_switch(c, path, v, (bool *)(void *)dst);
-	case F_DURATION:
-		return read_duration(c, f, path, v, (int64_t *)(void *)dst);
-	case F_MEMORY:
-		return read_memory(c, f, path, v, (int64_t *)(void *)dst);
-	case F_SECTION:
-		return read_section(c, f->sub, v, s);
-	case F_ENV:
-		return read_env(c, v, s);
+	if (yamlx_is_scalar(v, "true") || yamlx_is_scalar(v, "false")) {
+		*dst = yamlx_is_scalar(v, "true");
+		return 0;
 	}
-	ASSERT(!"unknown field type");
-	return -1;
+	return yamlx_errat(c, v->start_mark, "%s must be true or false, got %s",
+	    path, yamlx_describe(v, q, sizeof(q)));
+}
+
+/* Reading rows: each type's read op */
+
+static int
+read_int(struct yamlx *c, const struct field *f, const yaml_node_t *v,
+    struct spec *s)
+{
+	return spec_read_int(c, f->path, v, f->lo, f->hi, "", "",
+	    AT(s, f, int));
+}
+
+static int
+read_max(struct yamlx *c, const struct field *f, const yaml_node_t *v,
+    struct spec *s)
+{
+	if (yamlx_is_null(v) || yamlx_is_scalar(v, "all")) {
+		*AT(s, f, int) = SPEC_MAX_ALL;
+		return 0;
+	}
+	return spec_read_int(c, f->path, v, f->lo, f->hi, "",
+	    " (or null for all slots)", AT(s, f, int));
+}
+
+static int
+read_duration(struct yamlx *c, const struct field *f, const yaml_node_t *v,
+    struct spec *s)
+{
+	char q[YAMLX_QUOTE_BUF], lo[32], hi[32];
+	int64_t x;
+
+	if (v->type != YAML_SCALAR_NODE)
+		return yamlx_errat(c, v->start_mark, "%s must be a duration "
+		    "(e.g. 500ms, 30s, 2m, 1h), got %s", f->path,
+		    yamlx_describe(v, q, sizeof(q)));
+	if (yamlx_has_nul(v) || spec_parse_duration(yamlx_sval(v), &x) == -1)
+		return yamlx_errat(c, v->start_mark, "%s: bad duration %s "
+		    "(use e.g. 500ms, 30s, 2m, 1h)", f->path,
+		    yamlx_describe(v, q, sizeof(q)));
+	if (x < f->lo || x > f->hi)
+		return yamlx_errat(c, v->start_mark, "%s must be between %s "
+		    "and %s, got %s", f->path, fmt_ms(f->lo, lo, sizeof(lo)),
+		    fmt_ms(f->hi, hi, sizeof(hi)),
+		    yamlx_describe(v, q, sizeof(q)));
+	*AT(s, f, int64_t) = x;
+	return 0;
+}
+
+static int
+read_memory(struct yamlx *c, const struct field *f, const yaml_node_t *v,
+    struct spec *s)
+{
+	char q[YAMLX_QUOTE_BUF];
+	int64_t x;
+
+	if (yamlx_is_scalar(v, "auto")) {
+		*AT(s, f, int64_t) = 0;
+		return 0;
+	}
+	if (v->type != YAML_SCALAR_NODE)
+		return yamlx_errat(c, v->start_mark, "%s must be \"auto\" or "
+		    "a size (e.g. 512MiB, 4GiB), got %s", f->path,
+		    yamlx_describe(v, q, sizeof(q)));
+	if (yamlx_has_nul(v) || spec_parse_size(yamlx_sval(v), &x) == -1)
+		return yamlx_errat(c, v->start_mark, "%s: bad size %s (use "
+		    "e.g. 512MiB, 4GiB, 2GB, or bytes)", f->path,
+		    yamlx_describe(v, q, sizeof(q)));
+	if (x < f->lo || x > f->hi)
+		return yamlx_errat(c, v->start_mark, "%s must be \"auto\" or "
+		    "a size between 64MiB and 64TiB, got %s", f->path,
+		    yamlx_describe(v, q, sizeof(q)));
+	*AT(s, f, int64_t) = x;
+	return 0;
+}
+
+static int
+read_bool(struct yamlx *c, const struct field *f, const yaml_node_t *v,
+    struct spec *s)
+{
+	return spec_read_bool(c, f->path, v, AT(s, f, bool));
+}
+
+/* on and off, as the docs write them; true and false as spec_to_json()
+ * never does, but JSON writers may. */
+static int
+read_switch(struct yamlx *c, const struct field *f, const yaml_node_t *v,
+    struct spec *s)
+{
+	char q[YAMLX_QUOTE_BUF];
+
+	if (yamlx_is_scalar(v, "on") || yamlx_is_scalar(v, "true")) {
+		*AT(s, f, bool) = true;
+		return 0;
+	}
+	if (yamlx_is_scalar(v, "off") || yamlx_is_scalar(v, "false")) {
+		*AT(s, f, bool) = false;
+		return 0;
+	}
+	return yamlx_errat(c, v->start_mark, "%s must be on or off, got %s",
+	    f->path, yamlx_describe(v, q, sizeof(q)));
+}
+
+static int
+read_string(struct yamlx *c, const struct field *f, const yaml_node_t *v,
+    struct spec *s)
+{
+	char q[YAMLX_QUOTE_BUF];
+	size_t i;
+
+	if ((f->flags & EMPTY_OK) && v->type == YAML_SCALAR_NODE &&
+	    v->data.scalar.length == 0 &&
+	    v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+		set_string(AT(s, f, char *), v);	/* an explicit "" */
+		return 0;
+	}
+	if (v->type != YAML_SCALAR_NODE || v->data.scalar.length == 0 ||
+	    yamlx_is_null(v))
+		return yamlx_errat(c, v->start_mark, "%s must be a non-empty "
+		    "string, got %s", f->path, yamlx_describe(v, q, sizeof(q)));
+	if (yamlx_check_text(c, v, f->path, (size_t)f->hi) == -1)
+		return -1;
+	if (f->type == &t_host)
+		for (i = 0; i < v->data.scalar.length; i++)
+			if (strchr(" \t\r\n", yamlx_sval(v)[i]) != NULL)
+				return yamlx_errat(c, v->start_mark, "%s must "
+				    "be a host name or address, got %s",
+				    f->path, yamlx_describe(v, q, sizeof(q)));
+	set_string(AT(s, f, char *), v);
+	return 0;
+}
+
+static int
+read_name(struct yamlx *c, const struct field *f, const yaml_node_t *v,
+    struct spec *s)
+{
+	return spec_read_name(c, f->path, v, AT(s, f, char *));
+}
+
+/* Sections */
+
+/*
+ * The key of row f in section sec ("min" for "workers.min" in "workers"),
+ * or NULL where f is no key of sec.
+ */
+static const char *
+key_in(const struct field *sec, const struct field *f)
+{
+	size_t n = strlen(sec->path);
+	const char *k;
+
+	if (f == sec)
+		return NULL;
+	if (n == 0)
+		k = f->path;
+	else if (strncmp(f->path, sec->path, n) == 0 && f->path[n] == '.')
+		k = f->path + n + 1;
+	else
+		return NULL;
+	return strchr(k, '.') == NULL ? k : NULL;
 }
 
 /* " in workers", or nothing at the top level. */
 static const char *
-where(const struct section *sec, char *buf, size_t len)
+where(const struct field *sec, char *buf, size_t len)
 {
-	if (sec->name[0] == '\0')
+	if (sec->path[0] == '\0')
 		return "";
-	snprintf(buf, len, " in %s", sec->name);
+	snprintf(buf, len, " in %s", sec->path);
 	return buf;
 }
 
 /* "min, max, gpus, ...": the keys a section knows. */
 static const char *
-key_list(const struct section *sec, char *buf, size_t len)
+key_list(const struct field *sec, char *buf, size_t len)
 {
-	size_t i, o = 0;
+	const struct field *f;
+	const char *k;
+	size_t o = 0;
 
 	buf[0] = '\0';
-	for (i = 0; i < sec->nfields && o < len; i++)
-		o += (size_t)snprintf(buf + o, len - o, "%s%s",
-		    i > 0 ? ", " : "", sec->fields[i].key);
+	for (f = fields; f < fields + NFIELDS && o < len; f++)
+		if ((k = key_in(sec, f)) != NULL)
+			o += (size_t)snprintf(buf + o, len - o, "%s%s",
+			    o > 0 ? ", " : "", k);
 	return buf;
 }
 
+/* The row of sec whose key is k's text, or NULL. */
+static const struct field *
+key_row(const struct field *sec, const yaml_node_t *k)
+{
+	const struct field *f;
+	const char *key;
+
+	for (f = fields; f < fields + NFIELDS; f++)
+		if ((key = key_in(sec, f)) != NULL && yamlx_is_scalar(k, key))
+			return f;
+	return NULL;
+}
+
 static int
-read_section(struct yamlx *c, const struct section *sec, const yaml_node_t *n,
+read_section(struct yamlx *c, const struct field *sec, const yaml_node_t *n,
     struct spec *s)
 {
-	const yaml_node_t *keys[SECTION_MAX] = { NULL };
-	const yaml_node_t *vals[SECTION_MAX] = { NULL };
+	const yaml_node_t *keys[NFIELDS] = { NULL };
+	const yaml_node_t *vals[NFIELDS] = { NULL };
 	const yaml_node_t *k, *v;
 	const struct field *f;
 	yaml_node_pair_t *p;
-	char q[YAMLX_QUOTE_BUF], in[64], path[64], expected[256];
+	char q[YAMLX_QUOTE_BUF], in[64], expected[256];
 	size_t i;
 
-	ASSERT(sec->nfields <= SECTION_MAX);
 	if (yamlx_is_null(n))
 		return 0;
 	if (n->type != YAML_MAPPING_NODE)
 		return yamlx_errat(c, n->start_mark, "%s must be a mapping, "
-		    "got %s", sec->name, yamlx_describe(n, q, sizeof(q)));
+		    "got %s", sec->path, yamlx_describe(n, q, sizeof(q)));
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	    p++) {
 		k = yamlx_node(c, p->key);
@@ -638,16 +701,13 @@ read_section(struct yamlx *c, const struct section *sec, const yaml_node_t *n,
 			    "keys%s must be strings, got %s",
 			    where(sec, in, sizeof(in)),
 			    yamlx_describe(k, q, sizeof(q)));
-		for (i = 0; i < sec->nfields; i++)
-			if (yamlx_is_scalar(k, sec->fields[i].key))
-				break;
-		if (i == sec->nfields)
+		if ((f = key_row(sec, k)) == NULL)
 			return yamlx_errat(c, k->start_mark, "unknown key %s%s "
 			    "(expected one of: %s)",
 			    yamlx_describe(k, q, sizeof(q)),
 			    where(sec, in, sizeof(in)),
 			    key_list(sec, expected, sizeof(expected)));
-		f = &sec->fields[i];
+		i = (size_t)(f - fields);
 		if (keys[i] != NULL)
 			return yamlx_errat(c, k->start_mark, "duplicate key "
 			    "%s%s (first at line %zu)",
@@ -656,37 +716,43 @@ read_section(struct yamlx *c, const struct section *sec, const yaml_node_t *n,
 			    keys[i]->start_mark.line + 1);
 		keys[i] = k;
 		vals[i] = v;
-		snprintf(path, sizeof(path), "%s%s%s", sec->name,
-		    sec->name[0] != '\0' ? "." : "", f->key);
-		if (read_field(c, f, path, v, s) == -1)
+		if (f->type->read(c, f, v, s) == -1)
 			return -1;
 	}
 	if (sec->check != NULL)
-		return sec->check(c, sec, s, vals);
+		return sec->check(c, s, vals);
 	return 0;
 }
 
-static const yaml_node_t *
-value_of(const struct section *sec, const yaml_node_t **vals, const char *key)
+/* The row at path; there is one. */
+static const struct field *
+row(const char *path)
 {
-	size_t i;
+	const struct field *f;
 
-	for (i = 0; i < sec->nfields; i++)
-		if (strcmp(sec->fields[i].key, key) == 0)
-			return vals[i];
-	ASSERT(!"no such key");
+	for (f = fields; f < fields + NFIELDS; f++)
+		if (strcmp(f->path, path) == 0)
+			return f;
+	ASSERT(!"no such row");
 	return NULL;
 }
 
-static int
-check_workers(struct yamlx *c, const struct section *sec, const struct spec *s,
-    const yaml_node_t **vals)
+/* The value node read for path in a section's vals, or NULL. */
+static const yaml_node_t *
+value_of(const yaml_node_t **vals, const char *path)
 {
-	const yaml_node_t *min = value_of(sec, vals, "min");
-	const yaml_node_t *imp = value_of(sec, vals, "imports");
-	const yaml_node_t *typ = value_of(sec, vals, "type");
-	const yaml_node_t *dml = value_of(sec, vals, "device_memory_limit");
-	const yaml_node_t *rmm = value_of(sec, vals, "rmm_pool_size");
+	return vals[row(path) - fields];
+}
+
+
+static int
+check_workers(struct yamlx *c, const struct spec *s, const yaml_node_t **vals)
+{
+	const yaml_node_t *min = value_of(vals, "workers.min");
+	const yaml_node_t *imp = value_of(vals, "workers.imports");
+	const yaml_node_t *typ = value_of(vals, "workers.type");
+	const yaml_node_t *dml = value_of(vals, "workers.device_memory_limit");
+	const yaml_node_t *rmm = value_of(vals, "workers.rmm_pool_size");
 	char q[YAMLX_QUOTE_BUF];
 
 	if (typ != NULL && spec_worker_type(s->workers.type) == -1)
@@ -719,7 +785,7 @@ check_workers(struct yamlx *c, const struct section *sec, const struct spec *s,
 	}
 	if (s->workers.max != SPEC_MAX_ALL && s->workers.min > s->workers.max) {
 		if (min == NULL)
-			min = value_of(sec, vals, "max");
+			min = value_of(vals, "workers.max");
 		ASSERT(min != NULL);
 		return yamlx_errat(c, min->start_mark, "workers.min (%d) is "
 		    "greater than workers.max (%d)", s->workers.min,
@@ -789,13 +855,12 @@ spec_python_auto(void)
 }
 
 static int
-check_top(struct yamlx *c, const struct section *sec, const struct spec *s,
-    const yaml_node_t **vals)
+check_top(struct yamlx *c, const struct spec *s, const yaml_node_t **vals)
 {
-	const yaml_node_t *py = value_of(sec, vals, "python");
+	const yaml_node_t *py = value_of(vals, "python");
 	char q[YAMLX_QUOTE_BUF];
 
-	if (value_of(sec, vals, "name") == NULL)
+	if (value_of(vals, "name") == NULL)
 		return yamlx_errpos(c, 1, 1, "missing required key \"name\"");
 	/* a relative path would be checked from the daemon's folder and run
 	 * from the instance's */
@@ -860,7 +925,8 @@ env_dups(struct yamlx *c, const struct spec *s, const yaml_node_t **knodes)
 }
 
 static int
-read_env(struct yamlx *c, const yaml_node_t *n, struct spec *s)
+read_env(struct yamlx *c, const struct field *f, const yaml_node_t *n,
+    struct spec *s)
 {
 	const yaml_node_t **knodes, *k, *v;
 	yaml_node_pair_t *p;
@@ -871,8 +937,9 @@ read_env(struct yamlx *c, const yaml_node_t *n, struct spec *s)
 	if (yamlx_is_null(n))
 		return 0;
 	if (n->type != YAML_MAPPING_NODE)
-		return yamlx_errat(c, n->start_mark, "env must be a mapping of "
-		    "NAME: value, got %s", yamlx_describe(n, q, sizeof(q)));
+		return yamlx_errat(c, n->start_mark, "%s must be a mapping of "
+		    "NAME: value, got %s", f->path,
+		    yamlx_describe(n, q, sizeof(q)));
 	npairs = (size_t)(n->data.mapping.pairs.top -
 	    n->data.mapping.pairs.start);
 	ASSERT(s->nenv == 0);
@@ -899,7 +966,7 @@ read_env(struct yamlx *c, const yaml_node_t *n, struct spec *s)
 			    yamlx_describe(k, q, sizeof(q)));
 			goto out;
 		}
-		snprintf(path, sizeof(path), "env.%s", yamlx_sval(k));
+		snprintf(path, sizeof(path), "%s.%s", f->path, yamlx_sval(k));
 		if (v->type != YAML_SCALAR_NODE) {
 			yamlx_errat(c, v->start_mark, "%s must be a string, "
 			    "got %s", path, yamlx_describe(v, q, sizeof(q)));
@@ -920,40 +987,307 @@ out:
 	return rc;
 }
 
+/* What each type of row does, besides reading */
+
+/* Numbers and booleans: their bytes say it (bool is only ever 0 or 1). */
+static bool
+scalar_equal(const struct field *f, const struct spec *a,
+    const struct spec *b)
+{
+	return memcmp(CAT(a, f, char), CAT(b, f, char), f->type->size) == 0;
+}
+
+static void
+int_init(const struct field *f, struct spec *s)
+{
+	*AT(s, f, int) = (int)f->def;
+}
+
+static json_t *
+int_json(const struct field *f, const struct spec *s)
+{
+	return json_integer(*CAT(s, f, int));
+}
+
+static json_t *
+max_json(const struct field *f, const struct spec *s)
+{
+	int v = *CAT(s, f, int);
+
+	return v == SPEC_MAX_ALL ? json_null() : json_integer(v);
+}
+
+static void
+i64_init(const struct field *f, struct spec *s)
+{
+	*AT(s, f, int64_t) = f->def;
+}
+
+static json_t *
+duration_json(const struct field *f, const struct spec *s)
+{
+	char buf[32];
+
+	return json_string(fmt_ms(*CAT(s, f, int64_t), buf, sizeof(buf)));
+}
+
+static json_t *
+memory_json(const struct field *f, const struct spec *s)
+{
+	int64_t v = *CAT(s, f, int64_t);
+
+	return v == 0 ? json_string("auto") : json_integer(v);
+}
+
+static void
+bool_init(const struct field *f, struct spec *s)
+{
+	*AT(s, f, bool) = f->def != 0;
+}
+
+static json_t *
+bool_json(const struct field *f, const struct spec *s)
+{
+	return json_boolean(*CAT(s, f, bool));
+}
+
+static json_t *
+switch_json(const struct field *f, const struct spec *s)
+{
+	return json_string(*CAT(s, f, bool) ? "on" : "off");
+}
+
+static char *
+dup_or_null(const char *p)
+{
+	return p != NULL ? xstrdup(p) : NULL;
+}
+
+static bool
+str_eq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static json_t *
+json_str(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+static void
+str_init(const struct field *f, struct spec *s)
+{
+	*AT(s, f, char *) = xstrdup(f->defs);
+}
+
+static void
+str_copy(const struct field *f, struct spec *d, const struct spec *s)
+{
+	*AT(d, f, char *) = dup_or_null(*CAT(s, f, char *));
+}
+
+static void
+str_clear(const struct field *f, struct spec *s)
+{
+	free(*AT(s, f, char *));
+	*AT(s, f, char *) = NULL;
+}
+
+static bool
+str_equal(const struct field *f, const struct spec *a, const struct spec *b)
+{
+	return str_eq(*CAT(a, f, char *), *CAT(b, f, char *));
+}
+
+static json_t *
+str_json(const struct field *f, const struct spec *s)
+{
+	return json_str(*CAT(s, f, char *));
+}
+
+static void
+env_init(const struct field *f, struct spec *s)
+{
+	(void)f;
+	s->nenv = 0;
+	s->env = NULL;
+}
+
+static void
+env_copy(const struct field *f, struct spec *d, const struct spec *s)
+{
+	size_t i;
+
+	(void)f;
+	d->env = NULL;
+	if (s->nenv == 0)
+		return;
+	d->env = xcalloc(s->nenv, sizeof(*d->env));
+	for (i = 0; i < s->nenv; i++) {
+		d->env[i].key = dup_or_null(s->env[i].key);
+		d->env[i].value = dup_or_null(s->env[i].value);
+	}
+}
+
+static void
+env_clear(const struct field *f, struct spec *s)
+{
+	size_t i;
+
+	(void)f;
+	for (i = 0; i < s->nenv; i++) {
+		free(s->env[i].key);
+		free(s->env[i].value);
+	}
+	free(s->env);
+	s->env = NULL;
+	s->nenv = 0;
+}
+
+static int
+env_ptr_cmp(const void *a, const void *b)
+{
+	const struct spec_env *x = *(const struct spec_env *const *)a;
+	const struct spec_env *y = *(const struct spec_env *const *)b;
+	int r;
+
+	r = strcmp(x->key != NULL ? x->key : "", y->key != NULL ? y->key : "");
+	if (r != 0)
+		return r;
+	return strcmp(x->value != NULL ? x->value : "",
+	    y->value != NULL ? y->value : "");
+}
+
+/* The environment is a set: the order it was written in says nothing. */
+static bool
+env_equal(const struct field *f, const struct spec *a, const struct spec *b)
+{
+	const struct spec_env **x, **y;
+	size_t i;
+	bool eq = true;
+
+	(void)f;
+	if (a->nenv != b->nenv)
+		return false;
+	if (a->nenv == 0)
+		return true;
+	x = xcalloc(a->nenv, sizeof(*x));
+	y = xcalloc(b->nenv, sizeof(*y));
+	for (i = 0; i < a->nenv; i++) {
+		x[i] = &a->env[i];
+		y[i] = &b->env[i];
+	}
+	qsort(x, a->nenv, sizeof(*x), env_ptr_cmp);
+	qsort(y, b->nenv, sizeof(*y), env_ptr_cmp);
+	for (i = 0; i < a->nenv && eq; i++)
+		eq = str_eq(x[i]->key, y[i]->key) &&
+		    str_eq(x[i]->value, y[i]->value);
+	free(x);
+	free(y);
+	return eq;
+}
+
+static json_t *
+env_json(const struct field *f, const struct spec *s)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	(void)f;
+	for (i = 0; i < s->nenv; i++)
+		if (s->env[i].key != NULL)
+			json_object_set_new(o, s->env[i].key,
+			    json_str(s->env[i].value));
+	return o;
+}
+
+/* A section is equal when every key of it is. */
+static bool
+section_equal(const struct field *sec, const struct spec *a,
+    const struct spec *b)
+{
+	const struct field *f;
+
+	for (f = fields; f < fields + NFIELDS; f++)
+		if (key_in(sec, f) != NULL && !f->type->equal(f, a, b))
+			return false;
+	return true;
+}
+
+/* A section's keys, in the order of the table. */
+static json_t *
+section_json(const struct field *sec, const struct spec *s)
+{
+	const struct field *f;
+	const char *k;
+	json_t *o = json_object();
+
+	for (f = fields; f < fields + NFIELDS; f++)
+		if ((k = key_in(sec, f)) != NULL)
+			json_object_set_new(o, k, f->type->to_json(f, s));
+	return o;
+}
+
+/* The ops of each storage, for the types below. */
+#define STR_OPS	.init = str_init, .copy = str_copy, .clear = str_clear, \
+		.equal = str_equal, .to_json = str_json
+#define INT_OPS	.size = sizeof(int), .init = int_init, .equal = scalar_equal
+#define I64_OPS	.size = sizeof(int64_t), .init = i64_init, \
+		.equal = scalar_equal
+#define BOOL_OPS .size = sizeof(bool), .init = bool_init, \
+		.equal = scalar_equal
+
+static const struct ftype t_section = { .name = "section",
+	.read = read_section, .equal = section_equal, .to_json = section_json };
+static const struct ftype t_name = { .name = "name", .read = read_name,
+	STR_OPS };
+static const struct ftype t_string = { .name = "string",
+	.read = read_string, STR_OPS };
+static const struct ftype t_host = { .name = "host", .read = read_string,
+	STR_OPS };
+static const struct ftype t_int = { .name = "int", .read = read_int,
+	INT_OPS, .to_json = int_json };
+static const struct ftype t_max = { .name = "max", .read = read_max,
+	INT_OPS, .to_json = max_json };
+static const struct ftype t_bool = { .name = "bool", .read = read_bool,
+	BOOL_OPS, .to_json = bool_json };
+static const struct ftype t_switch = { .name = "switch",
+	.read = read_switch, BOOL_OPS, .to_json = switch_json };
+static const struct ftype t_duration = { .name = "duration",
+	.read = read_duration, I64_OPS, .to_json = duration_json };
+static const struct ftype t_memory = { .name = "size", .read = read_memory,
+	I64_OPS, .to_json = memory_json };
+static const struct ftype t_env = { .name = "map", .read = read_env,
+	.init = env_init, .copy = env_copy, .clear = env_clear,
+	.equal = env_equal, .to_json = env_json };
+
 /* The spec itself */
+
+/* python: auto is spec_python_auto(), in a default spec and a read one. */
+static void
+python_resolve(struct spec *s)
+{
+	if (strcmp(s->python, "auto") == 0) {
+		free(s->python);
+		s->python = xstrdup(spec_python_auto());
+	}
+}
 
 struct spec *
 spec_default(const char *name)
 {
 	struct spec *s = xcalloc(1, sizeof(*s));
+	const struct field *f;
 
+	for (f = fields; f < fields + NFIELDS; f++)
+		if (f->type->init != NULL)
+			f->type->init(f, s);
+	free(s->name);
 	s->name = xstrdup(name != NULL ? name : "");
-	s->workers.min = 1;
-	s->workers.max = SPEC_MAX_ALL;
-	s->workers.gpus = 1;
-	s->workers.threads = 1;
-	s->workers.memory = 0;
-	s->workers.command = xstrdup("auto");
-	s->workers.imports = xstrdup("");
-	s->workers.type = xstrdup("auto");
-	s->workers.device_memory_limit = xstrdup("");
-	s->workers.rmm_pool_size = xstrdup("");
-	s->scaling.interval_ms = SECOND_MS;
-	s->scaling.idle_timeout_ms = 30 * SECOND_MS;
-	s->scaling.scale_down_delay_ms = 10 * SECOND_MS;
-	s->scaling.start_timeout_ms = 60 * SECOND_MS;
-	s->scaling.gpu_idle_util = 5;
-	s->sharing.owned = 0;
-	s->sharing.share = 1;
-	s->sharing.reclaim_grace_ms = 30 * SECOND_MS;
-	s->scheduler.host = xstrdup("127.0.0.1");
-	s->scheduler.port = 0;
-	s->scheduler.dashboard_port = 0;
-	s->security.tls = true;
-	s->pool = xstrdup("local");
-	s->python = xstrdup(spec_python_auto());
-	s->nenv = 0;
-	s->env = NULL;
+	python_resolve(s);
 	return s;
 }
 
@@ -981,11 +1315,9 @@ spec_parse(const char *text, size_t len, const char *fname,
 		    yamlx_describe(root, q, sizeof(q)));
 	else {
 		s = spec_default("");
-		rc = read_section(&c, &top_section, root, s);
-		if (rc == 0 && strcmp(s->python, "auto") == 0) {
-			free(s->python);
-			s->python = xstrdup(spec_python_auto());
-		}
+		rc = read_section(&c, ROOT, root, s);
+		if (rc == 0)
+			python_resolve(s);
 	}
 	rc = yamlx_close(&c, rc);
 	if (rc == -1 || out == NULL) {
@@ -1015,112 +1347,30 @@ spec_load(const char *path, struct spec **out, char *err, size_t errlen)
 void
 spec_free(struct spec *s)
 {
-	size_t i;
+	const struct field *f;
 
 	if (s == NULL)
 		return;
-	free(s->name);
-	free(s->workers.command);
-	free(s->workers.imports);
-	free(s->workers.type);
-	free(s->workers.device_memory_limit);
-	free(s->workers.rmm_pool_size);
-	free(s->scheduler.host);
-	free(s->pool);
-	free(s->python);
-	for (i = 0; i < s->nenv; i++) {
-		free(s->env[i].key);
-		free(s->env[i].value);
-	}
-	free(s->env);
+	for (f = fields; f < fields + NFIELDS; f++)
+		if (f->type->clear != NULL)
+			f->type->clear(f, s);
 	free(s);
-}
-
-static char *
-dup_or_null(const char *p)
-{
-	return p != NULL ? xstrdup(p) : NULL;
 }
 
 struct spec *
 spec_dup(const struct spec *s)
 {
+	const struct field *f;
 	struct spec *d;
-	size_t i;
 
 	if (s == NULL)
 		return NULL;
 	d = xmalloc(sizeof(*d));
 	*d = *s;
-	d->name = dup_or_null(s->name);
-	d->workers.command = dup_or_null(s->workers.command);
-	d->workers.imports = dup_or_null(s->workers.imports);
-	d->workers.type = dup_or_null(s->workers.type);
-	d->workers.device_memory_limit =
-	    dup_or_null(s->workers.device_memory_limit);
-	d->workers.rmm_pool_size = dup_or_null(s->workers.rmm_pool_size);
-	d->scheduler.host = dup_or_null(s->scheduler.host);
-	d->pool = dup_or_null(s->pool);
-	d->python = dup_or_null(s->python);
-	d->env = NULL;
-	if (s->nenv > 0) {
-		d->env = xcalloc(s->nenv, sizeof(*d->env));
-		for (i = 0; i < s->nenv; i++) {
-			d->env[i].key = dup_or_null(s->env[i].key);
-			d->env[i].value = dup_or_null(s->env[i].value);
-		}
-	}
+	for (f = fields; f < fields + NFIELDS; f++)
+		if (f->type->copy != NULL)
+			f->type->copy(f, d, s);
 	return d;
-}
-
-static bool
-str_eq(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
-
-static int
-env_ptr_cmp(const void *a, const void *b)
-{
-	const struct spec_env *x = *(const struct spec_env *const *)a;
-	const struct spec_env *y = *(const struct spec_env *const *)b;
-	int r;
-
-	r = strcmp(x->key != NULL ? x->key : "", y->key != NULL ? y->key : "");
-	if (r != 0)
-		return r;
-	return strcmp(x->value != NULL ? x->value : "",
-	    y->value != NULL ? y->value : "");
-}
-
-/* The environment is a set: the order it was written in says nothing. */
-static bool
-env_equal(const struct spec *a, const struct spec *b)
-{
-	const struct spec_env **x, **y;
-	size_t i;
-	bool eq = true;
-
-	if (a->nenv != b->nenv)
-		return false;
-	if (a->nenv == 0)
-		return true;
-	x = xcalloc(a->nenv, sizeof(*x));
-	y = xcalloc(b->nenv, sizeof(*y));
-	for (i = 0; i < a->nenv; i++) {
-		x[i] = &a->env[i];
-		y[i] = &b->env[i];
-	}
-	qsort(x, a->nenv, sizeof(*x), env_ptr_cmp);
-	qsort(y, b->nenv, sizeof(*y), env_ptr_cmp);
-	for (i = 0; i < a->nenv && eq; i++)
-		eq = str_eq(x[i]->key, y[i]->key) &&
-		    str_eq(x[i]->value, y[i]->value);
-	free(x);
-	free(y);
-	return eq;
 }
 
 bool
@@ -1128,118 +1378,90 @@ spec_equal(const struct spec *a, const struct spec *b)
 {
 	if (a == NULL || b == NULL)
 		return a == b;
-	return str_eq(a->name, b->name) &&
-	    a->workers.min == b->workers.min &&
-	    a->workers.max == b->workers.max &&
-	    a->workers.gpus == b->workers.gpus &&
-	    a->workers.threads == b->workers.threads &&
-	    a->workers.memory == b->workers.memory &&
-	    str_eq(a->workers.command, b->workers.command) &&
-	    str_eq(a->workers.imports, b->workers.imports) &&
-	    str_eq(a->workers.type, b->workers.type) &&
-	    str_eq(a->workers.device_memory_limit,
-	    b->workers.device_memory_limit) &&
-	    str_eq(a->workers.rmm_pool_size, b->workers.rmm_pool_size) &&
-	    a->scaling.interval_ms == b->scaling.interval_ms &&
-	    a->scaling.idle_timeout_ms == b->scaling.idle_timeout_ms &&
-	    a->scaling.scale_down_delay_ms == b->scaling.scale_down_delay_ms &&
-	    a->scaling.start_timeout_ms == b->scaling.start_timeout_ms &&
-	    a->scaling.gpu_idle_util == b->scaling.gpu_idle_util &&
-	    a->sharing.owned == b->sharing.owned &&
-	    a->sharing.share == b->sharing.share &&
-	    a->sharing.reclaim_grace_ms == b->sharing.reclaim_grace_ms &&
-	    str_eq(a->scheduler.host, b->scheduler.host) &&
-	    a->scheduler.port == b->scheduler.port &&
-	    a->scheduler.dashboard_port == b->scheduler.dashboard_port &&
-	    a->notebook.enabled == b->notebook.enabled &&
-	    a->notebook.port == b->notebook.port &&
-	    a->security.tls == b->security.tls &&
-	    str_eq(a->pool, b->pool) &&
-	    str_eq(a->python, b->python) &&
-	    env_equal(a, b);
-}
-
-static json_t *
-json_str(const char *s)
-{
-	return s != NULL ? json_string(s) : json_null();
-}
-
-static json_t *
-json_ms(int64_t ms)
-{
-	char buf[32];
-
-	return json_string(fmt_ms(ms, buf, sizeof(buf)));
+	return section_equal(ROOT, a, b);
 }
 
 json_t *
 spec_to_json(const struct spec *s)
 {
-	json_t *o, *w, *sc, *sh, *sd, *nb, *sec, *env;
-	size_t i;
-
 	if (s == NULL)
 		return NULL;
-	w = json_object();
-	json_object_set_new(w, "min", json_integer(s->workers.min));
-	json_object_set_new(w, "max", s->workers.max == SPEC_MAX_ALL ?
-	    json_null() : json_integer(s->workers.max));
-	json_object_set_new(w, "gpus", json_integer(s->workers.gpus));
-	json_object_set_new(w, "threads", json_integer(s->workers.threads));
-	json_object_set_new(w, "memory", s->workers.memory == 0 ?
-	    json_string("auto") : json_integer(s->workers.memory));
-	json_object_set_new(w, "command", json_str(s->workers.command));
-	json_object_set_new(w, "imports", json_str(s->workers.imports));
-	json_object_set_new(w, "type", json_str(s->workers.type));
-	json_object_set_new(w, "device_memory_limit",
-	    json_str(s->workers.device_memory_limit));
-	json_object_set_new(w, "rmm_pool_size",
-	    json_str(s->workers.rmm_pool_size));
+	return section_json(ROOT, s);
+}
 
-	sc = json_object();
-	json_object_set_new(sc, "interval", json_ms(s->scaling.interval_ms));
-	json_object_set_new(sc, "idle_timeout",
-	    json_ms(s->scaling.idle_timeout_ms));
-	json_object_set_new(sc, "scale_down_delay",
-	    json_ms(s->scaling.scale_down_delay_ms));
-	json_object_set_new(sc, "start_timeout",
-	    json_ms(s->scaling.start_timeout_ms));
-	json_object_set_new(sc, "gpu_idle_util",
-	    json_integer(s->scaling.gpu_idle_util));
+/* Restarts */
 
-	sh = json_object();
-	json_object_set_new(sh, "owned", json_integer(s->sharing.owned));
-	json_object_set_new(sh, "share", json_integer(s->sharing.share));
-	json_object_set_new(sh, "reclaim_grace",
-	    json_ms(s->sharing.reclaim_grace_ms));
+/* True when a and b agree on every RESTART row of f (f itself, or the
+ * keys of a section). */
+static bool
+restart_same(const struct field *f, const struct spec *a,
+    const struct spec *b)
+{
+	const struct field *k;
 
-	nb = json_object();
-	json_object_set_new(nb, "enabled", json_boolean(s->notebook.enabled));
-	json_object_set_new(nb, "port", json_integer(s->notebook.port));
-	sec = json_pack("{s:s}", "tls", s->security.tls ? "on" : "off");
-	sd = json_object();
-	json_object_set_new(sd, "host", json_str(s->scheduler.host));
-	json_object_set_new(sd, "port", json_integer(s->scheduler.port));
-	json_object_set_new(sd, "dashboard_port",
-	    json_integer(s->scheduler.dashboard_port));
+	if (f->type != &t_section)
+		return (f->flags & RESTART) == 0 || f->type->equal(f, a, b);
+	for (k = fields; k < fields + NFIELDS; k++)
+		if (key_in(f, k) != NULL && !restart_same(k, a, b))
+			return false;
+	return true;
+}
 
-	env = json_object();
-	for (i = 0; i < s->nenv; i++)
-		if (s->env[i].key != NULL)
-			json_object_set_new(env, s->env[i].key,
-			    json_str(s->env[i].value));
+static void
+restart_list(const struct field *sec, const struct spec *a,
+    const struct spec *b, char *buf, size_t len)
+{
+	const struct field *f;
+	size_t o;
 
-	o = json_object();
-	json_object_set_new(o, "name", json_str(s->name));
-	json_object_set_new(o, "workers", w);
-	json_object_set_new(o, "scaling", sc);
-	json_object_set_new(o, "sharing", sh);
-	json_object_set_new(o, "scheduler", sd);
-	json_object_set_new(o, "notebook", nb);
-	json_object_set_new(o, "security", sec);
-	json_object_set_new(o, "pool", json_str(s->pool));
-	json_object_set_new(o, "python", json_str(s->python));
-	json_object_set_new(o, "env", env);
-	return o;
+	for (f = fields; f < fields + NFIELDS; f++) {
+		if (key_in(sec, f) == NULL)
+			continue;
+		if (f->type == &t_section && (f->flags & WHOLE) == 0)
+			restart_list(f, a, b, buf, len);
+		else if (!restart_same(f, a, b)) {
+			o = strlen(buf);
+			snprintf(buf + o, len - o, "%s%s", o > 0 ? ", " : "",
+			    f->path);
+		}
+	}
+}
+
+void
+spec_restart_fields(const struct spec *old, const struct spec *new,
+    char *buf, size_t len)
+{
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	restart_list(ROOT, old, new, buf, len);
+}
+
+/* The section row f is a key of; the top level's for top-level keys. */
+static const struct field *
+parent_of(const struct field *f)
+{
+	const struct field *p;
+
+	for (p = f - 1; p > fields; p--)
+		if (p->type == &t_section && key_in(p, f) != NULL)
+			return p;
+	return ROOT;
+}
+
+bool
+spec_field_at(size_t i, struct spec_field *out)
+{
+	const struct field *f, *p;
+
+	if (i + 1 >= NFIELDS)
+		return false;
+	f = &fields[i + 1];
+	p = parent_of(f);
+	out->path = f->path;
+	out->type = f->type->name;
+	out->restart = NULL;
+	if (f->flags & RESTART)
+		out->restart = (p->flags & WHOLE) ? p->path : f->path;
+	return true;
 }

@@ -15,6 +15,7 @@
  *   sharing: {owned: 0, share: 1, reclaim_grace: 30s}
  *   scheduler: {host: 127.0.0.1, port: 0, dashboard_port: 0}
  *   notebook: {enabled: false, port: 0}
+ *   security: {tls: on}
  *   pool: local
  *   python: auto                    # spec_python_auto()
  *   env: {KEY: value}
@@ -114,6 +115,50 @@ bool spec_equal(const struct spec *a, const struct spec *b);
 /* New JSON object with every field (durations as "30s" strings, memory as
  * bytes or "auto"); the shape round-trips through spec_parse. */
 json_t *spec_to_json(const struct spec *s);
+
+/*
+ * The fields that differ between old and new and need a restart,
+ * comma-separated, into buf ("" when none): "workers.threads, python".
+ * A section that restarts as one is named whole ("scheduler",
+ * "security"); every other field applies live (workers.min, workers.max,
+ * scaling.*, sharing.*, notebook.enabled).
+ */
+void spec_restart_fields(const struct spec *old, const struct spec *new,
+    char *buf, size_t len);
+
+/*
+ * The table a spec is read, defaulted, copied, compared and printed from
+ * (see spec.c), row by row for tests and tools.  A section's own row
+ * ("workers") comes before the rows of its keys.  All strings are static.
+ */
+struct spec_field {
+	const char	*path;		/* "workers.min", "workers", "env" */
+	const char	*type;		/* "int", "duration", "section", ... */
+	const char	*restart;	/* NULL: a change applies live; else
+					 * what spec_restart_fields() names
+					 * it: the path, or its section's */
+};
+/* Row i (from 0) into *f; false past the last row. */
+bool spec_field_at(size_t i, struct spec_field *f);
+
+/*
+ * Readers of one YAML value, shared with the daemon config: 0, or -1 with
+ * the error set through yamlx (see yamlx.h).  path names the key in the
+ * message.
+ */
+struct yamlx;
+struct yaml_node_s;
+/* An integer in [lo, hi] into *dst; pre and post are words around "an
+ * integer >= lo" in the message, for what else the caller takes (""). */
+int spec_read_int(struct yamlx *x, const char *path,
+    const struct yaml_node_s *v, int64_t lo, int64_t hi, const char *pre,
+    const char *post, int *dst);
+/* A name as spec_name_valid() has it; *dst replaced by a new string. */
+int spec_read_name(struct yamlx *x, const char *path,
+    const struct yaml_node_s *v, char **dst);
+/* true or false (not YAML 1.1's yes, no, on, off). */
+int spec_read_bool(struct yamlx *x, const char *path,
+    const struct yaml_node_s *v, bool *dst);
 
 /* Parsers shared with the daemon config: 0 or -1. */
 int spec_parse_duration(const char *s, int64_t *ms);	/* 500ms 1s 2m 1h 1.5s */
