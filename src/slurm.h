@@ -2,11 +2,11 @@
  * slurm: the Slurm backend's words.  edask talks to Slurm through its
  * commands (sbatch, squeue, scancel), run as child processes by
  * backend_slurm.c, which also builds their argument vectors and the job
- * script.  This module
- * parses what sbatch and squeue print, classifies job states, and writes
- * and reads the comment tag that marks a job as edask's.  What the commands
- * print is untrusted input: the parsers take a length (no NUL needed),
- * bound sizes, check types and never crash (fuzzed by fuzz/fuzz_slurm.c).
+ * script.  This module parses what sbatch and squeue print, classifies
+ * job states, and writes and reads the comment tag that marks a job as
+ * edask's.  What the commands print is untrusted input: the parsers take a
+ * length (no NUL needed), bound sizes, check types and never crash
+ * (fuzzed by fuzz/fuzz_slurm.c).
  * Pure: no I/O, no clock.  Errors go into err[errlen] (NULL or short is
  * fine) as "squeue: ..." or "sbatch: ...".
  *
