@@ -72,6 +72,10 @@ struct backend_ops {
 	bool	(*adopt)(struct worker *w, const struct store_worker *sw);
 	/* Fills the backend's columns of w's store row. */
 	void	(*save)(const struct worker *w, struct store_worker *sw);
+	/* After each observation of the scheduler (at now): what the
+	 * backend itself sees of the workers (a GPU's utilization).  NULL:
+	 * nothing. */
+	void	(*observe)(struct instance *in, int64_t now);
 	/* The decision asks for `desired` workers at `now` (monotonic): a
 	 * backend may first drop launches that cost nothing to drop.  NULL:
 	 * nothing to do. */
@@ -87,10 +91,10 @@ struct backend_ops {
 	/* The address the scheduler listens on, for its workers. */
 	const char *(*sched_host)(const struct instance *in);
 	/* The backend's members of a worker's JSON, and of a pool slot's
-	 * (w NULL: a free slot), and of the pool's. */
+	 * (w: its worker, NULL when free), and of the pool's. */
 	void	(*worker_json)(const struct worker *w, json_t *o);
-	void	(*slot_json)(const struct cpool *cp, const struct worker *w,
-		    json_t *o);
+	void	(*slot_json)(const struct cpool *cp, int slot,
+		    const struct worker *w, json_t *o);
 	void	(*pool_json)(const struct cpool *cp, json_t *o);
 	/* Frees w->be (w is being freed). */
 	void	(*worker_free)(struct worker *w);

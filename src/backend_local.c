@@ -28,10 +28,49 @@ struct local_worker {
 	int		 how;		/* HOW_*; unknown: re-adopted */
 };
 
+/*
+ * What it keeps of its pool: whether NVML answers for its GPUs, and each
+ * GPU's last reading.  A reading serves every worker and every GET of the
+ * pool for GPU_FRESH_MS: NVML is asked once per tick per GPU, not per
+ * worker and per request.
+ */
+#define GPU_FRESH_MS	500
+
+struct gpu_seen {
+	int64_t		 at_ms;		/* monotonic; 0: never read */
+	bool		 ok;
+	struct gpu_info	 gi;
+};
+
+struct local_pool {
+	bool		 nvml;
+	struct gpu_seen	*seen;		/* by GPU index */
+	int		 ngpus;
+};
+
 static struct local_worker *
 lw(const struct worker *w)
 {
 	return w->be;
+}
+
+
+/* GPU index's reading, fresh within GPU_FRESH_MS of now; NULL when NVML
+ * does not answer for it. */
+static const struct gpu_info *
+gpu_seen(const struct cpool *cp, int gpu, int64_t now)
+{
+	struct local_pool *p = cp->be;
+	struct gpu_seen *g;
+
+	if (!p->nvml || gpu < 0 || gpu >= p->ngpus)
+		return NULL;
+	g = &p->seen[gpu];
+	if (g->at_ms == 0 || now - g->at_ms >= GPU_FRESH_MS) {
+		g->ok = gpu_query(gpu, &g->gi, NULL, 0) == 0;
+		g->at_ms = now;
+	}
+	return g->ok ? &g->gi : NULL;
 }
 
 
@@ -51,6 +90,7 @@ backend_local_pool_new(struct ctl *c, const char *name, int gpus,
     char *err, size_t errlen)
 {
 	struct cpool *cp = xcalloc(1, sizeof(*cp));
+	struct local_pool *p = xcalloc(1, sizeof(*p));
 	char why[256];
 	int n;
 
@@ -58,6 +98,7 @@ backend_local_pool_new(struct ctl *c, const char *name, int gpus,
 	(void)errlen;
 	cp->ctl = c;
 	cp->ops = &backend_local;
+	cp->be = p;
 	c->mem_total = mem_total_bytes();
 	if (gpus > 0) {
 		cp->pool = pool_new(name, POOL_SIMULATED, gpus, NULL);
@@ -65,7 +106,9 @@ backend_local_pool_new(struct ctl *c, const char *name, int gpus,
 		    "slots (NVML not used)", name, gpus);
 	} else if ((n = gpu_open(why, sizeof(why))) > 0) {
 		cp->pool = pool_new(name, POOL_GPU, n, NULL);
-		c->nvml = true;
+		p->nvml = true;
+		p->ngpus = n;
+		p->seen = xcalloc((size_t)n, sizeof(*p->seen));
 		events_add(c->events, NULL, "pool", "pool %s: %d GPUs found "
 		    "through NVML", name, n);
 	} else {
@@ -343,12 +386,38 @@ local_worker_json(const struct worker *w, json_t *o)
 }
 
 
+/* Each worker's GPU utilization, as NVML last read it. */
 static void
-local_slot_json(const struct cpool *cp, const struct worker *w, json_t *o)
+local_observe(struct instance *in, int64_t now)
 {
-	(void)cp;
+	size_t i;
+
+	for (i = 0; i < in->nworkers; i++) {
+		struct worker *w = in->workers[i];
+		const struct gpu_info *gi = gpu_seen(in->cp, w->gpu, now);
+
+		w->gpu_util = gi != NULL ? gi->util : -1;
+	}
+}
+
+
+static void
+local_slot_json(const struct cpool *cp, int slot, const struct worker *w,
+    json_t *o)
+{
+	const struct gpu_info *gi = gpu_seen(cp, pool_slot_gpu(cp->pool, slot),
+	    mono_ms());
+
 	(void)w;
-	(void)o;
+	if (gi == NULL)
+		return;
+	json_object_set_new(o, "name", json_string(gi->name));
+	json_object_set_new(o, "util", gi->util >= 0 ?
+	    json_integer(gi->util) : json_null());
+	json_object_set_new(o, "mem_used", gi->mem_used >= 0 ?
+	    json_integer(gi->mem_used) : json_null());
+	json_object_set_new(o, "mem_total", gi->mem_total >= 0 ?
+	    json_integer(gi->mem_total) : json_null());
 }
 
 
@@ -373,7 +442,13 @@ local_worker_free(struct worker *w)
 static void
 local_pool_free(struct cpool *cp)
 {
-	(void)cp;
+	struct local_pool *p = cp->be;
+
+	if (p->nvml)
+		gpu_close();
+	free(p->seen);
+	free(p);
+	cp->be = NULL;
 }
 
 
@@ -394,6 +469,7 @@ const struct backend_ops backend_local = {
 	.start_overdue = local_start_overdue,
 	.adopt = local_adopt,
 	.save = local_save,
+	.observe = local_observe,
 	.worker_memory = local_worker_memory,
 	.worker_gpus = local_worker_gpus,
 	.sched_host = local_sched_host,

@@ -826,9 +826,11 @@ slurm_worker_json(const struct worker *w, json_t *o)
 
 
 static void
-slurm_slot_json(const struct cpool *cp, const struct worker *w, json_t *o)
+slurm_slot_json(const struct cpool *cp, int slot, const struct worker *w,
+    json_t *o)
 {
 	(void)cp;
+	(void)slot;
 	json_object_set_new(o, "job_id", w != NULL && sj(w)->job_id > 0 ?
 	    json_integer(sj(w)->job_id) : json_null());
 	json_object_set_new(o, "job_state", w != NULL ?

@@ -52,8 +52,8 @@ const struct engine_ops engine_dask = {
 
 const char *const istate_name[I_ERROR + 1] = { "registered", "starting",
     "started", "stopping", "stopped", "error" };
-const char *const wstate_name[W_DRAINING + 1] = { "launching", "running", "retiring",
-    "stopping", "draining" };
+const char *const wstate_name[W_DRAINING + 1] = { "launching", "running",
+    "retiring", "stopping", "draining" };
 
 static const double start_bounds[] = { 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64,
     128 };
@@ -498,8 +498,6 @@ ctl_free(struct ctl *c)
 	free(c->pools);
 	for (i = 0; i < PROBE_MEMO_N; i++)
 		free(c->probes[i].key);
-	if (c->nvml)
-		gpu_close();
 	store_close(c->store);
 	histogram_free(&c->start_hist);
 	histogram_free(&c->decide_hist);

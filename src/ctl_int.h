@@ -259,7 +259,6 @@ struct ctl {
 	struct histogram decide_hist;	/* one tick's decision, s */
 	char		*state_dir;
 	char		*api_url;
-	bool		 nvml;		/* NVML answers for the pool's GPUs */
 	bool		 failed;
 	int64_t		 mem_total;
 	uint64_t	 reclaim_restarted;	/* tasks of forced reclaims */

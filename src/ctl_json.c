@@ -258,8 +258,6 @@ instance_counters(struct strbuf *b, struct ctl *c)
 char *
 ctl_metrics_text(struct ctl *c)
 {
-	static const char *wstates[] = { "launching", "running", "retiring",
-	    "stopping", "draining" };
 	struct strbuf b = { NULL, 0, 0 };
 	size_t i, k;
 
@@ -275,9 +273,9 @@ ctl_metrics_text(struct ctl *c)
 	metrics_header(&b, "edask_instance_workers", "gauge",
 	    "Workers of an instance by state.");
 	for (i = 0; i < c->ninst; i++)
-		for (k = 0; k < ARRAY_LEN(wstates); k++) {
+		for (k = 0; k < ARRAY_LEN(wstate_name); k++) {
 			const char *l[] = { "instance", c->inst[i]->spec->name,
-			    "state", wstates[k], NULL };
+			    "state", wstate_name[k], NULL };
 
 			metrics_sample(&b, "edask_instance_workers", l,
 			    (double)instance_count(c->inst[i],
@@ -496,7 +494,6 @@ pool_json(struct ctl *c, struct cpool *cp)
 		struct instance *rin = ctl_by_id(c,
 		    pool_slot_reserved(cp->pool, s));
 		struct worker *w = NULL;
-		struct gpu_info gi;
 		bool borrowed = in != NULL && lent[s];
 
 		json_object_set_new(o, "slot", json_integer(s));
@@ -516,17 +513,7 @@ pool_json(struct ctl *c, struct cpool *cp)
 		    json_sprintf("w%d", w->id) : json_null());
 		json_object_set_new(o, "worker_state", w != NULL ?
 		    json_string(wstate_name[w->state]) : json_null());
-		cp->ops->slot_json(cp, w, o);
-		if (c->nvml && gpu_query(pool_slot_gpu(cp->pool, s), &gi, NULL,
-		    0) == 0) {
-			json_object_set_new(o, "name", json_string(gi.name));
-			json_object_set_new(o, "util", gi.util >= 0 ?
-			    json_integer(gi.util) : json_null());
-			json_object_set_new(o, "mem_used", gi.mem_used >= 0 ?
-			    json_integer(gi.mem_used) : json_null());
-			json_object_set_new(o, "mem_total", gi.mem_total >= 0 ?
-			    json_integer(gi.mem_total) : json_null());
-		}
+		cp->ops->slot_json(cp, s, w, o);
 		json_array_append_new(slots, o);
 	}
 	for (i = 0; i < c->ninst; i++) {

@@ -530,15 +530,6 @@ observe_workers(struct instance *in, const struct dask_obs *obs,
 		else if (w->idle_since_ms < 0)
 			w->idle_since_ms = now;
 	}
-	if (in->ctl->nvml) {
-		for (i = 0; i < in->nworkers; i++) {
-			struct worker *w = in->workers[i];
-			struct gpu_info gi;
-
-			if (w->gpu >= 0 && gpu_query(w->gpu, &gi, NULL, 0) == 0)
-				w->gpu_util = gi.util;
-			else
-				w->gpu_util = -1;
-		}
-	}
+	if (in->cp->ops->observe != NULL)
+		in->cp->ops->observe(in, now);
 }

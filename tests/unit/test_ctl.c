@@ -350,9 +350,11 @@ fake_worker_json(const struct worker *w, json_t *o)
 
 
 static void
-fake_slot_json(const struct cpool *cp, const struct worker *w, json_t *o)
+fake_slot_json(const struct cpool *cp, int slot, const struct worker *w,
+    json_t *o)
 {
 	(void)cp;
+	(void)slot;
 	(void)w;
 	(void)o;
 }
