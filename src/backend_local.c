@@ -26,6 +26,11 @@ struct local_worker {
 	uint64_t	 pid_watch;	/* loop_pid_watch() id */
 	uint64_t	 start_time;	/* /proc start time of the pid */
 	int		 how;		/* HOW_*; unknown: re-adopted */
+	/* until it has a pid: the command (for exec, should the forker
+	 * fail), the fork request in flight, and a kill asked meanwhile */
+	char		**argv, **env;
+	struct fork_req	*req;
+	bool		 kill_wanted;
 };
 
 /*
@@ -181,65 +186,15 @@ watch(struct worker *w)
 }
 
 
-static bool
-local_launch(struct instance *in, struct worker *w)
+/* w has its process: followed from now on. */
+static void
+local_started(struct worker *w)
 {
-	struct launch_cmd cmd;
-	char err[512], cuda[64];
-	char **argv, **env;
+	struct instance *in = w->inst;
 
-	w->be = xcalloc(1, sizeof(struct local_worker));
-	snprintf(w->name, sizeof(w->name), "%s-%d", in->spec->name, w->slot);
-	w->log = xasprintf("%s/w%d-%s.log", in->dir, w->id, w->name);
-	/* a CPU-only worker (gpus: 0) still takes a slot but sees no GPU */
-	if (w->gpu >= 0 && in->spec->workers.gpus > 0)
-		snprintf(cuda, sizeof(cuda), "CUDA_VISIBLE_DEVICES=%d", w->gpu);
-	else
-		snprintf(cuda, sizeof(cuda), "CUDA_VISIBLE_DEVICES=");
-	argv = worker_argv(in, w);
-	env = spec_envv(in->spec, cuda, NULL);
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.argv = argv;
-	cmd.env = env;
-	cmd.log_path = w->log;
-	cmd.cwd = in->dir;
-	w->launched_wall_ms = wall_ms();
-	/* recorded before the fork: a controller killed in between leaves a
-	 * row without pid, and the restart looks for the orphan process */
-	persist_instance(in);
-	persist_worker(w);
-	w->pid = -1;
-	if (in->forker_ready && in->wtype == SPEC_WORKER_DASK &&
-	    strcmp(in->spec->workers.command, "auto") == 0) {
-		w->pid = forker_fork(in, argv, env, w->log, err, sizeof(err));
-		if (w->pid == -1) {
-			/* a forker that fails a request is restarted rather
-			 * than asked again (each request may wait
-			 * FORKER_IO_MS) */
-			ev(in, "forker", "worker w%d not forked (%s): started "
-			    "by exec; restarting the forker", w->id, err);
-			in->forker_ready = false;
-			launch_kill(in->forker_pid, SIGKILL);
-		} else {
-			lw(w)->how = HOW_FORK;
-		}
-	}
-	if (w->pid == -1) {
-		w->pid = launch_spawn(&cmd, err, sizeof(err));
-		lw(w)->how = HOW_EXEC;
-	}
-	launch_argv_free(argv);
-	launch_argv_free(env);
-	if (w->pid == -1) {
-		w->pid = 0;
-		worker_launch_failed(w, "cannot start worker on slot %d: %s",
-		    w->slot, err);
-		return false;
-	}
 	watch(w);
 	lw(w)->start_time = launch_start_time(w->pid);
 	persist_worker(w);
-	worker_launched(w);
 	if (w->gpu >= 0)
 		log_info("[%s] launch w%d %s on slot %d, GPU %d (pid %d, %s)",
 		    in->spec->name, w->id, w->name, w->slot, w->gpu,
@@ -248,6 +203,130 @@ local_launch(struct instance *in, struct worker *w)
 		log_info("[%s] launch w%d %s on CPU slot %d (pid %d, %s)",
 		    in->spec->name, w->id, w->name, w->slot, (int)w->pid,
 		    lw(w)->how == HOW_FORK ? "forked" : "exec");
+}
+
+
+/* Starts w's command by exec: -1 with err when it cannot. */
+static pid_t
+local_exec(struct worker *w, char *err, size_t errlen)
+{
+	struct local_worker *l = lw(w);
+	struct launch_cmd cmd;
+
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.argv = l->argv;
+	cmd.env = l->env;
+	cmd.log_path = w->log;
+	cmd.cwd = w->inst->dir;
+	l->how = HOW_EXEC;
+	return launch_spawn(&cmd, err, errlen);
+}
+
+
+static void
+local_free_cmd(struct local_worker *l)
+{
+	launch_argv_free(l->argv);
+	launch_argv_free(l->env);
+	l->argv = l->env = NULL;
+}
+
+
+static void local_terminate(struct worker *w, int64_t wait_ms);
+
+/*
+ * The forker's answer for w.  A forker that fails a request is restarted
+ * rather than asked again, and w is started by exec; a stop asked while
+ * the request was in flight is carried out now.
+ */
+static void
+on_forked(pid_t pid, const char *why, void *arg)
+{
+	struct worker *w = arg;
+	struct instance *in = w->inst;
+	struct local_worker *l = lw(w);
+	char err[512];
+
+	l->req = NULL;
+	if (pid > 0) {
+		w->pid = pid;
+	} else {
+		ev(in, "forker", "worker w%d not forked (%s): started by exec; "
+		    "restarting the forker", w->id, why);
+		in->forker_ready = false;
+		launch_kill(in->forker_pid, SIGKILL);
+		if ((w->pid = local_exec(w, err, sizeof(err))) == -1) {
+			w->pid = 0;
+			local_free_cmd(l);
+			count_failure(in);
+			ev(in, "worker_failed", "cannot start worker on slot %d: "
+			    "%s; failure %d, next launch in %llds", w->slot, err,
+			    in->failures,
+			    (long long)(backoff_ms(in->failures) / 1000));
+			worker_remove(w);
+			after_worker_gone(in);
+			return;
+		}
+	}
+	local_free_cmd(l);
+	local_started(w);
+	if (l->kill_wanted)
+		launch_kill(w->pid, SIGKILL);
+	else if (w->state == W_STOPPING)
+		local_terminate(w, 0);
+}
+
+
+/*
+ * Forked by the instance's forker when it is ready (the answer comes
+ * later, from the loop: w is launching meanwhile, without a pid), else
+ * started by exec at once.
+ */
+static bool
+local_launch(struct instance *in, struct worker *w)
+{
+	struct local_worker *l;
+	char err[512], cuda[64];
+
+	w->be = l = xcalloc(1, sizeof(struct local_worker));
+	snprintf(w->name, sizeof(w->name), "%s-%d", in->spec->name, w->slot);
+	w->log = xasprintf("%s/w%d-%s.log", in->dir, w->id, w->name);
+	/* a CPU-only worker (gpus: 0) still takes a slot but sees no GPU */
+	if (w->gpu >= 0 && in->spec->workers.gpus > 0)
+		snprintf(cuda, sizeof(cuda), "CUDA_VISIBLE_DEVICES=%d", w->gpu);
+	else
+		snprintf(cuda, sizeof(cuda), "CUDA_VISIBLE_DEVICES=");
+	l->argv = worker_argv(in, w);
+	l->env = spec_envv(in->spec, cuda, NULL);
+	w->launched_wall_ms = wall_ms();
+	/* recorded before the fork: a controller killed in between leaves a
+	 * row without pid, and the restart looks for the orphan process */
+	persist_instance(in);
+	persist_worker(w);
+	if (in->forker_ready && in->wtype == SPEC_WORKER_DASK &&
+	    strcmp(in->spec->workers.command, "auto") == 0) {
+		l->how = HOW_FORK;
+		l->req = forker_fork(in, l->argv, l->env, w->log, on_forked, w,
+		    err, sizeof(err));
+		if (l->req != NULL) {
+			worker_launched(w);
+			return true;
+		}
+		ev(in, "forker", "worker w%d not forked (%s): started by exec; "
+		    "restarting the forker", w->id, err);
+		in->forker_ready = false;
+		launch_kill(in->forker_pid, SIGKILL);
+	}
+	w->pid = local_exec(w, err, sizeof(err));
+	local_free_cmd(l);
+	if (w->pid == -1) {
+		w->pid = 0;
+		worker_launch_failed(w, "cannot start worker on slot %d: %s",
+		    w->slot, err);
+		return false;
+	}
+	worker_launched(w);
+	local_started(w);
 	return true;
 }
 
@@ -282,6 +361,8 @@ local_terminate(struct worker *w, int64_t wait_ms)
 {
 	struct loop *l = w->inst->ctl->loop;
 
+	if (lw(w)->req != NULL)
+		return;		/* on_forked() stops it, once it has a pid */
 	if (wait_ms > 0 && !w->term_sent) {
 		w->kill_timer = loop_timer_add(l, wait_ms, on_kill_timer, w);
 		return;
@@ -298,7 +379,10 @@ local_kill(struct worker *w, bool forget)
 {
 	(void)forget;
 	w->term_sent = true;
-	launch_kill(w->pid, SIGKILL);
+	if (lw(w)->req != NULL)
+		lw(w)->kill_wanted = true;	/* once it has a pid */
+	else
+		launch_kill(w->pid, SIGKILL);
 }
 
 
@@ -432,8 +516,11 @@ local_pool_json(const struct cpool *cp, json_t *o)
 static void
 local_worker_free(struct worker *w)
 {
-	if (w->be != NULL)
+	if (w->be != NULL) {
 		loop_pid_unwatch(w->inst->ctl->loop, lw(w)->pid_watch);
+		forker_fork_cancel(lw(w)->req);
+		local_free_cmd(lw(w));
+	}
 	free(w->be);
 	w->be = NULL;
 }

@@ -353,8 +353,12 @@ void observe_workers(struct instance *in, const struct dask_obs *obs,
 void forker_start(struct instance *in);
 void forker_adopt(struct instance *in);
 void forker_terminate(struct instance *in);
-pid_t forker_fork(struct instance *in, char **argv, char **env, const char *log,
-    char *err, size_t errlen);
+struct fork_req;
+/* A fork request's answer: the worker's pid, or -1 and why. */
+typedef void (*forker_cb)(pid_t pid, const char *why, void *arg);
+struct fork_req *forker_fork(struct instance *in, char **argv, char **env,
+    const char *log, forker_cb cb, void *arg, char *err, size_t errlen);
+void forker_fork_cancel(struct fork_req *r);
 
 /* sched.c: the scheduler process: start files, health, stop */
 void sched_terminate(struct instance *in);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -248,6 +249,21 @@ forker_restart(void *arg)
 }
 
 
+/* Still there KILL_GRACE_MS after its SIGTERM. */
+static void
+on_forker_kill(void *arg)
+{
+	struct instance *in = arg;
+
+	in->forker_timer = 0;
+	if (in->forker_pid <= 0)
+		return;
+	ev(in, "kill", "the worker forker (pid %d) still runs %ds after "
+	    "SIGTERM: SIGKILL", (int)in->forker_pid, KILL_GRACE_MS / 1000);
+	launch_kill(in->forker_pid, SIGKILL);
+}
+
+
 void
 forker_terminate(struct instance *in)
 {
@@ -260,26 +276,110 @@ forker_terminate(struct instance *in)
 	in->forker_stop = true;
 	in->forker_ready = false;
 	launch_kill(in->forker_pid, SIGTERM);
+	loop_timer_cancel(in->ctl->loop, in->forker_timer);
+	in->forker_timer = loop_timer_add(in->ctl->loop, KILL_GRACE_MS,
+	    on_forker_kill, in);
 }
 
 
 /*
- * Asks the forker for one worker.  A local exchange with our own helper,
- * bounded by FORKER_IO_MS: the fork itself takes a few milliseconds.
- * Returns the pid, or -1 with err (the caller then execs).
+ * One fork request in flight: its connection, the reply so far, and the
+ * deadline.  The loop waits for the answer; nothing blocks on it, and
+ * several may be in flight at once (one connection each).
  */
-pid_t
-forker_fork(struct instance *in, char **argv, char **env, const char *log,
-    char *err, size_t errlen)
+struct fork_req {
+	struct instance	*in;
+	int		 fd;
+	uint64_t	 timer;
+	char		 reply[FORKER_REPLY_MAX];
+	size_t		 got;
+	forker_cb	 cb;
+	void		*arg;
+};
+
+static void
+fork_req_free(struct fork_req *r)
 {
-	struct timeval tv = { FORKER_IO_MS / 1000, (FORKER_IO_MS % 1000) *
-	    1000 };
+	struct loop *l = r->in->ctl->loop;
+
+	loop_fd_del(l, r->fd);
+	close(r->fd);
+	loop_timer_cancel(l, r->timer);
+	free(r);
+}
+
+
+/* The request's end, one way or the other: its callback, once. */
+static void
+fork_req_done(struct fork_req *r, pid_t pid, const char *why)
+{
+	forker_cb cb = r->cb;
+	void *arg = r->arg;
+
+	fork_req_free(r);
+	cb(pid, why, arg);
+}
+
+
+static void
+on_fork_timeout(void *arg)
+{
+	struct fork_req *r = arg;
+	char why[64];
+
+	r->timer = 0;
+	snprintf(why, sizeof(why), "no answer within %dms", FORKER_IO_MS);
+	fork_req_done(r, -1, why);
+}
+
+
+static void
+on_fork_reply(int fd, uint32_t events, void *arg)
+{
+	struct fork_req *r = arg;
+	char err[256];
+	ssize_t n;
+	int pid;
+
+	(void)events;
+	n = read(fd, r->reply + r->got, sizeof(r->reply) - 1 - r->got);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0) {
+		r->got += (size_t)n;
+		if (memchr(r->reply, '\n', r->got) == NULL &&
+		    r->got < sizeof(r->reply) - 1)
+			return;
+	}
+	if (r->got == 0) {
+		fork_req_done(r, -1, n == 0 || errno == ECONNRESET ?
+		    "the forker closed without an answer" : strerror(errno));
+		return;
+	}
+	if (dask_parse_forked(r->reply, r->got, &pid, err,
+	    sizeof(err)) == -1) {
+		fork_req_done(r, -1, err);
+		return;
+	}
+	fork_req_done(r, (pid_t)pid, "");
+}
+
+
+/*
+ * Asks the forker for one worker, without waiting: the answer (a pid, or
+ * -1 and why) comes to cb from the loop, within FORKER_IO_MS.  NULL with
+ * err when the request cannot be sent at all (the caller then execs).
+ */
+struct fork_req *
+forker_fork(struct instance *in, char **argv, char **env, const char *log,
+    forker_cb cb, void *arg, char *err, size_t errlen)
+{
 	json_t *req = json_object(), *args = json_array(), *envo =
 	    json_object();
-	char reply[FORKER_REPLY_MAX], *text;
-	size_t i, len, got = 0;
-	ssize_t n;
-	int fd, pid;
+	struct fork_req *r;
+	char *text;
+	size_t i, len;
+	int fd;
 
 	/* argv is "PYTHON -m distributed.cli.dask_worker ARGS..." */
 	json_array_append_new(args, json_string("dask-worker"));
@@ -302,36 +402,51 @@ forker_fork(struct instance *in, char **argv, char **env, const char *log,
 	json_object_set_new(req, "cwd", json_string(in->dir));
 	text = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
-	if (text == NULL)
-		return seterr(err, errlen, "cannot encode the request");
-	if ((fd = forker_connect(in, 0)) == -1) {
-		free(text);
-		return seterr(err, errlen, "cannot connect to %s: %s",
-		    in->forker_sock, strerror(errno));
+	if (text == NULL) {
+		seterr(err, errlen, "cannot encode the request");
+		return NULL;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	/* a local stream socket takes the whole request at once (it is far
+	 * smaller than the socket's buffer): a short write is a failure */
+	if ((fd = forker_connect(in, SOCK_NONBLOCK)) == -1) {
+		seterr(err, errlen, "cannot connect to %s: %s",
+		    in->forker_sock, strerror(errno));
+		free(text);
+		return NULL;
+	}
 	len = strlen(text);
-	text[len] = '\0';
-	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
+	if (send(fd, text, len, MSG_NOSIGNAL) != (ssize_t)len ||
+	    send(fd, "\n", 1, MSG_NOSIGNAL) != 1) {
+		seterr(err, errlen, "cannot send the request: %s",
+		    strerror(errno));
 		free(text);
 		close(fd);
-		return seterr(err, errlen, "cannot send the request: %s",
-		    strerror(errno));
+		return NULL;
 	}
 	free(text);
-	while (got < sizeof(reply) - 1 &&
-	    (n = read(fd, reply + got, sizeof(reply) - 1 - got)) > 0) {
-		got += (size_t)n;
-		if (memchr(reply, '\n', got) != NULL)
-			break;
+	r = xcalloc(1, sizeof(*r));
+	r->in = in;
+	r->fd = fd;
+	r->cb = cb;
+	r->arg = arg;
+	if (loop_fd_add(in->ctl->loop, fd, EPOLLIN, on_fork_reply, r) == -1) {
+		seterr(err, errlen, "cannot watch the forker's answer: %s",
+		    strerror(errno));
+		close(fd);
+		free(r);
+		return NULL;
 	}
-	close(fd);
-	reply[got] = '\0';
-	if (got == 0)
-		return seterr(err, errlen, "no answer within %dms",
-		    FORKER_IO_MS);
-	if (dask_parse_forked(reply, got, &pid, err, errlen) == -1)
-		return -1;
-	return (pid_t)pid;
+	r->timer = loop_timer_add(in->ctl->loop, FORKER_IO_MS,
+	    on_fork_timeout, r);
+	return r;
 }
+
+
+/* Drops a request in flight: its callback is not called. */
+void
+forker_fork_cancel(struct fork_req *r)
+{
+	if (r != NULL)
+		fork_req_free(r);
+}
+
