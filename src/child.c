@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +26,7 @@ struct child {
 	int64_t		 timeout_ms;
 	int		 fd[2];		/* stdout, stderr; -1 once closed */
 	struct strbuf	 buf[2];
-	uint64_t	 timer;
+	struct launch_term deadline;	/* SIGKILL at timeout_ms */
 	child_cb	 cb;
 	void		*arg;
 	char		 name[64];	/* argv[0], for messages */
@@ -48,7 +47,7 @@ child_free(struct child *c)
 {
 	child_close(c, 0);
 	child_close(c, 1);
-	loop_timer_cancel(c->loop, c->timer);
+	launch_term_cancel(&c->deadline);
 	free(c->buf[0].p);
 	free(c->buf[1].p);
 	free(c);
@@ -75,7 +74,7 @@ last_line(const char *s, size_t len, char *buf, size_t buflen)
 static void
 child_maybe_done(struct child *c)
 {
-	char msg[CHILD_ERR_MAX];
+	char msg[CHILD_ERR_MAX], how[64];
 	int status = -1;
 
 	if (!c->exited || c->fd[0] != -1 || c->fd[1] != -1)
@@ -89,14 +88,13 @@ child_maybe_done(struct child *c)
 	else if (c->too_long)
 		snprintf(msg, sizeof(msg), "%s printed more than %d bytes",
 		    c->name, CHILD_OUT_MAX);
-	else if (c->status != -1 && WIFEXITED(c->status))
-		status = WEXITSTATUS(c->status);
-	else if (c->status != -1 && WIFSIGNALED(c->status) && msg[0] == '\0')
-		snprintf(msg, sizeof(msg), "%s killed by signal %d", c->name,
-		    WTERMSIG(c->status));
-	if (status > 0 && msg[0] == '\0')
-		snprintf(msg, sizeof(msg), "%s exited with %d", c->name,
-		    status);
+	else {
+		if (c->status != -1 && WIFEXITED(c->status))
+			status = WEXITSTATUS(c->status);
+		if (status != 0 && msg[0] == '\0')
+			snprintf(msg, sizeof(msg), "%s %s", c->name,
+			    util_exit_text(c->status, how, sizeof(how)));
+	}
 	c->cb(status, c->buf[0].p != NULL ? c->buf[0].p : "", c->buf[0].len,
 	    msg, c->arg);
 	child_free(c);
@@ -158,58 +156,46 @@ on_exit_(pid_t pid, int status, void *arg)
 	(void)pid;
 	c->exited = true;
 	c->status = status;
+	launch_term_cancel(&c->deadline);
 	child_maybe_done(c);
 }
 
 static void
-on_timeout(void *arg)
+on_timeout(pid_t pid, int sig, void *arg)
 {
 	struct child *c = arg;
 
-	c->timer = 0;
+	(void)pid;
+	(void)sig;
 	c->timed_out = true;
-	child_kill(c);
 }
 
 struct child *
 child_run(struct loop *l, char *const argv[], char *const env[],
     int64_t timeout_ms, child_cb cb, void *arg, char *err, size_t errlen)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none;
 	struct child *c;
-	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, r;
-	char **envp;
+	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, i;
+	char why[512];
+	pid_t pid;
 
 	if (pipe2(out, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1) {
 		seterr(err, errlen, "%s: pipe: %s", argv[0], strerror(errno));
 		goto fail;
 	}
-	/* the loop blocks the signals it reads through its signalfd: the
-	 * command gets a clean mask */
-	sigemptyset(&none);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-	c = xcalloc(1, sizeof(*c));
-	envp = launch_env_merge((char **)env);
-	r = posix_spawnp(&c->pid, argv[0], &fa, &attr, argv, envp);
-	free(envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	ASSERT(timeout_ms > 0);
+	/* no session of its own: it is signalled by its pid alone */
+	pid = launch_spawn_fds(argv, env, NULL, out[1], errp[1], false, why,
+	    sizeof(why));
 	close(out[1]);
 	close(errp[1]);
 	out[1] = errp[1] = -1;
-	if (r != 0) {
-		seterr(err, errlen, "cannot run %s: %s", argv[0], strerror(r));
-		free(c);
+	if (pid == -1) {
+		seterr(err, errlen, "cannot run %s", why);
 		goto fail;
 	}
+	c = xcalloc(1, sizeof(*c));
+	c->pid = pid;
 	c->loop = l;
 	c->cb = cb;
 	c->arg = arg;
@@ -231,14 +217,15 @@ child_run(struct loop *l, char *const argv[], char *const env[],
 		child_free(c);
 		return NULL;
 	}
-	c->timer = loop_timer_add(l, timeout_ms, on_timeout, c);
+	launch_term_start(&c->deadline, l, c->pid, false, timeout_ms, 0,
+	    on_timeout, c);
 	return c;
 fail:
-	for (r = 0; r < 2; r++) {
-		if (out[r] != -1)
-			close(out[r]);
-		if (errp[r] != -1)
-			close(errp[r]);
+	for (i = 0; i < 2; i++) {
+		if (out[i] != -1)
+			close(out[i]);
+		if (errp[i] != -1)
+			close(errp[i]);
 	}
 	return NULL;
 }

@@ -20,15 +20,18 @@ struct child;
  * status: its exit code (0..255), or -1 when it was killed (a signal, its
  * deadline) or printed more than CHILD_OUT_MAX.  out: stdout, NUL
  * terminated (borrowed for the call).  msg: a one-line summary for
- * errors: stderr's last non-empty line, or what went wrong ("timed out
- * after 30 s", "killed by signal 9"); "" on success.
+ * errors: stderr's last non-empty line, or what went wrong ("sbatch
+ * timed out after 30000 ms", "sbatch exited with status 1", "sbatch exited
+ * on signal 9 (Killed)": util_exit_text()); "" on success.
  */
 typedef void (*child_cb)(int status, const char *out, size_t outlen,
     const char *msg, void *arg);
 
 /*
  * Starts argv (argv[0] searched in PATH) with environ plus env (extra
- * "KEY=VALUE", later ones winning; may be NULL), killed after timeout_ms.
+ * "KEY=VALUE", later ones winning; may be NULL), through launch_spawn_fds()
+ * in the daemon's session; SIGKILL after timeout_ms (> 0) unless it has
+ * exited.
  * Returns a handle, or NULL with err when it cannot start (no such
  * command): then cb is never called.
  */

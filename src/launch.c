@@ -3,30 +3,23 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <wordexp.h>
 
+#include "loop.h"
 #include "util.h"
 
 extern char **environ;
-
-/* In the child, between fork and exec: async-signal-safe calls only. */
-static void
-child_fail(int pipefd, const char *what)
-{
-	int e = errno;
-	ssize_t w;
-
-	w = write(pipefd, &e, sizeof(e));
-	w += write(pipefd, what, strlen(what));
-	(void)w;
-	_exit(127);
-}
 
 char **
 launch_env_merge(char **extra)
@@ -69,13 +62,61 @@ launch_env_merge(char **extra)
 }
 
 pid_t
+launch_spawn_fds(char *const argv[], char *const env[], const char *cwd,
+    int out_fd, int err_fd, bool new_session, char *err, size_t errlen)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, dfl;
+	short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+	char **envp;
+	int cwdfd = -1, r;
+	pid_t pid;
+
+	if (argv == NULL || argv[0] == NULL)
+		return seterr(err, errlen, "empty command");
+	/* opened here, not by the child, so that its error is told apart
+	 * from exec's */
+	if (cwd != NULL &&
+	    (cwdfd = open(cwd, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return seterr(err, errlen, "%s: %s", cwd, strerror(errno));
+	/* the loop blocks the signals it reads through its signalfd, and the
+	 * daemon ignores SIGPIPE: the command gets neither */
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGPIPE);
+	if (new_session)
+		flags |= POSIX_SPAWN_SETSID;
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, flags);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &dfl);
+	/* stdin last: out_fd may itself be 0 in a daemon started without
+	 * one */
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+	posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (cwdfd != -1)
+		posix_spawn_file_actions_addfchdir_np(&fa, cwdfd);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	envp = launch_env_merge((char **)env);
+	r = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
+	free(envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (cwdfd != -1)
+		close(cwdfd);
+	if (r != 0)
+		return seterr(err, errlen, "%s: %s", argv[0], strerror(r));
+	return pid;
+}
+
+pid_t
 launch_spawn(const struct launch_cmd *cmd, char *err, size_t errlen)
 {
-	int pfd[2], logfd, nullfd, e = 0;
-	char **envp;
-	char what[128];
-	ssize_t n;
 	pid_t pid;
+	int logfd;
 
 	if (cmd->argv == NULL || cmd->argv[0] == NULL)
 		return seterr(err, errlen, "empty command");
@@ -84,58 +125,129 @@ launch_spawn(const struct launch_cmd *cmd, char *err, size_t errlen)
 	if (logfd == -1)
 		return seterr(err, errlen, "%s: %s", cmd->log_path,
 		    strerror(errno));
-	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (nullfd == -1 || pipe2(pfd, O_CLOEXEC) == -1) {
-		e = errno;
-		close(logfd);
-		if (nullfd != -1)
-			close(nullfd);
-		return seterr(err, errlen, "pipe: %s", strerror(e));
-	}
-	envp = launch_env_merge(cmd->env);
-	pid = fork();
-	if (pid == -1) {
-		e = errno;
-		free(envp);
-		close(logfd);
-		close(nullfd);
-		close(pfd[0]);
-		close(pfd[1]);
-		return seterr(err, errlen, "fork: %s", strerror(e));
-	}
-	if (pid == 0) {
-		sigset_t all;
-
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		if (setsid() == -1)
-			child_fail(pfd[1], "setsid");
-		if (dup2(nullfd, 0) == -1 || dup2(logfd, 1) == -1 ||
-		    dup2(logfd, 2) == -1)
-			child_fail(pfd[1], "dup2");
-		if (cmd->cwd != NULL && chdir(cmd->cwd) == -1)
-			child_fail(pfd[1], cmd->cwd);
-		execvpe(cmd->argv[0], cmd->argv, envp);
-		child_fail(pfd[1], cmd->argv[0]);
-	}
-	free(envp);
+	pid = launch_spawn_fds(cmd->argv, cmd->env, cmd->cwd, logfd, logfd,
+	    true, err, errlen);
 	close(logfd);
-	close(nullfd);
-	close(pfd[1]);
-	n = read(pfd[0], &e, sizeof(e));
-	if (n == (ssize_t)sizeof(e)) {
-		ssize_t m = read(pfd[0], what, sizeof(what) - 1);
-
-		what[m > 0 ? m : 0] = '\0';
-		close(pfd[0]);
-		/* the child exits at once: reap it here */
-		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
-			;
-		return seterr(err, errlen, "%s: %s", what, strerror(e));
-	}
-	close(pfd[0]);
 	return pid;
+}
+
+int
+launch_wait(pid_t pid, int64_t timeout_ms, int *status)
+{
+	int64_t deadline = mono_ms() + timeout_ms, left;
+	struct pollfd pfd;
+	int fd, r, e;
+	pid_t w;
+
+	if ((fd = pidfd_open(pid, 0)) == -1)
+		return -1;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	do {
+		left = deadline - mono_ms();
+		if (left < 0)
+			left = 0;
+		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+	} while ((r == -1 && errno == EINTR) || (r == 0 && left > 0 &&
+	    mono_ms() < deadline));
+	e = errno;
+	close(fd);
+	if (r != 1)
+		launch_kill(pid, SIGKILL);
+	while ((w = waitpid(pid, status, 0)) == -1 && errno == EINTR)
+		;
+	if (r == -1 || w == -1) {
+		errno = r == -1 ? e : errno;
+		return -1;
+	}
+	return r == 1 ? 0 : 1;
+}
+
+static void
+term_send(struct launch_term *t, int sig)
+{
+	ASSERT(t->pid > 0);	/* kill(0) would signal our own group */
+	t->sent = sig;
+	if (t->group)
+		launch_kill(t->pid, sig);
+	else
+		kill(t->pid, sig);
+}
+
+static void on_term_timer(void *arg);
+
+/* SIGTERM and the SIGKILL deadline, or SIGKILL alone with no grace. */
+static void
+term_now(struct launch_term *t)
+{
+	if (t->grace_ms <= 0) {
+		term_send(t, SIGKILL);
+		return;
+	}
+	term_send(t, SIGTERM);
+	if (t->timer == 0)
+		t->timer = loop_timer_add(t->loop, t->grace_ms, on_term_timer,
+		    t);
+}
+
+static void
+on_term_timer(void *arg)
+{
+	struct launch_term *t = arg;
+	launch_term_cb cb = t->cb;
+	void *cb_arg = t->arg;
+	pid_t pid = t->pid;
+
+	t->timer = 0;
+	if (t->sent == 0)
+		term_now(t);		/* the wait is over */
+	else
+		term_send(t, SIGKILL);	/* so is the grace */
+	/* last: cb may free t */
+	if (cb != NULL)
+		cb(pid, t->sent, cb_arg);
+}
+
+void
+launch_term_start(struct launch_term *t, struct loop *l, pid_t pid,
+    bool group, int64_t wait_ms, int64_t grace_ms, launch_term_cb cb,
+    void *arg)
+{
+	ASSERT(pid > 0);
+	if (t->pid != pid) {
+		launch_term_cancel(t);
+		t->loop = l;
+		t->pid = pid;
+		t->group = group;
+		t->grace_ms = grace_ms;
+		t->cb = cb;
+		t->arg = arg;
+		if (wait_ms > 0) {
+			t->timer = loop_timer_add(l, wait_ms, on_term_timer, t);
+			return;
+		}
+	} else if (wait_ms > 0 || t->sent == SIGKILL) {
+		return;
+	} else if (t->sent == 0) {
+		/* hastened: the wait ends now */
+		loop_timer_cancel(t->loop, t->timer);
+		t->timer = 0;
+	}
+	term_now(t);
+}
+
+void
+launch_term_cancel(struct launch_term *t)
+{
+	if (t->pid != 0)
+		loop_timer_cancel(t->loop, t->timer);
+	memset(t, 0, sizeof(*t));
+}
+
+bool
+launch_term_active(const struct launch_term *t)
+{
+	return t->pid != 0;
 }
 
 int
@@ -268,4 +380,46 @@ launch_argv_free(char **argv)
 	for (i = 0; argv[i] != NULL; i++)
 		free(argv[i]);
 	free(argv);
+}
+
+int
+launch_argv_words(const char *line, char ***argv, size_t *argc, char *err,
+    size_t errlen)
+{
+	wordexp_t we;
+	size_t i;
+	int r;
+
+	memset(&we, 0, sizeof(we));
+	r = wordexp(line, &we, WRDE_NOCMD | WRDE_UNDEF);
+	switch (r) {
+	case 0:
+		break;
+	case WRDE_CMDSUB:
+		return seterr(err, errlen, "\"%s\": command substitution "
+		    "($(...) or `...`) is not allowed", line);
+	case WRDE_BADVAL:
+		return seterr(err, errlen, "\"%s\": it names a variable that "
+		    "is not set", line);
+	case WRDE_BADCHAR:
+		return seterr(err, errlen, "\"%s\": an unquoted |, &, ;, <, >, "
+		    "(, ), {, } or newline (a command, not a shell script, "
+		    "goes here)", line);
+	case WRDE_SYNTAX:
+		return seterr(err, errlen, "\"%s\": bad syntax (a quote not "
+		    "closed?)", line);
+	case WRDE_NOSPACE:
+		wordfree(&we);
+		return seterr(err, errlen, "\"%s\": out of memory", line);
+	default:
+		return seterr(err, errlen, "\"%s\": wordexp error %d", line, r);
+	}
+	if (we.we_wordc == 0) {
+		wordfree(&we);
+		return seterr(err, errlen, "\"%s\": no command", line);
+	}
+	for (i = 0; i < we.we_wordc; i++)
+		launch_argv_push(argv, argc, we.we_wordv[i]);
+	wordfree(&we);
+	return 0;
 }

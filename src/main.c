@@ -122,8 +122,8 @@ preflight_python(const char *python, const char *dir, char *err,
 	    "distributed.cli.dask_worker", NULL };
 	struct launch_cmd cmd = { argv, NULL, log, NULL };
 	char tail[512], *last;
-	int status = 0, i;
-	pid_t pid, r = 0;
+	int status = 0, r;
+	pid_t pid;
 
 	unlink(log);
 	pid = launch_spawn(&cmd, err, errlen);
@@ -131,17 +131,14 @@ preflight_python(const char *python, const char *dir, char *err,
 		free(log);
 		return -1;
 	}
-	for (i = 0; i < PREFLIGHT_TIMEOUT_S * 10; i++) {
-		r = waitpid(pid, &status, WNOHANG);
-		if (r != 0)
-			break;
-		usleep(100000);
-	}
-	if (r == 0) {
-		launch_kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		seterr(err, errlen, "%s: importing distributed took longer "
-		    "than %ds", python, PREFLIGHT_TIMEOUT_S);
+	r = launch_wait(pid, PREFLIGHT_TIMEOUT_S * 1000, &status);
+	if (r != 0) {
+		if (r == 1)
+			seterr(err, errlen, "%s: importing distributed took "
+			    "longer than %ds", python, PREFLIGHT_TIMEOUT_S);
+		else
+			seterr(err, errlen, "%s: waitpid: %s", python,
+			    strerror(errno));
 		free(log);
 		return -1;
 	}
@@ -208,30 +205,23 @@ lock_state_dir(const char *dir, char *err, size_t errlen)
 	if (ftruncate(fd, 0) == 0) {
 		int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
 
-		if (write(fd, buf, (size_t)n) != n)
+		if (util_write_all(fd, buf, (size_t)n) == -1)
 			log_warn("%s", path);
 	}
 	free(path);
 	return fd;		/* held open (and locked) until exit */
 }
 
-static int
-write_file(const char *path, const char *text)
+/* path holds line and a newline, whole; a failure is only logged. */
+static void
+write_line(const char *path, const char *line)
 {
-	char *tmp = xasprintf("%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	FILE *f = fd != -1 ? fdopen(fd, "w") : NULL;
-	int rc = -1;
+	char *text = xasprintf("%s\n", line), err[1024];
 
-	if (fd != -1 && f == NULL)
-		close(fd);
-	if (f != NULL) {
-		fputs(text, f);
-		if (fclose(f) == 0 && rename(tmp, path) == 0)
-			rc = 0;
-	}
-	free(tmp);
-	return rc;
+	if (util_write_file(path, text, strlen(text), 0600, err,
+	    sizeof(err)) == -1)
+		log_warnx("%s", err);
+	free(text);
 }
 
 /* What `up` and `serve` run. */
@@ -409,9 +399,7 @@ run_daemon_with(struct daemon *d, struct config_pool **slurm)
 	}
 	api_set_ctl(api, d->ctl);
 	p = xasprintf("%s/api.url", cfg->state_dir);
-	snprintf(err, sizeof(err), "%s\n", url);
-	if (write_file(p, err) == -1)
-		log_warn("%s", p);
+	write_line(p, url);
 	free(p);
 	log_info("edask %s: API and console on %s, state in %s",
 	    EDASK_VERSION, url, cfg->state_dir);

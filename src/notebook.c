@@ -9,10 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -69,7 +67,7 @@ struct notebook {
 	int64_t		 deadline_ms;	/* for the first answer */
 	int64_t		 backoff_ms;
 	uint64_t	 poll_timer;
-	uint64_t	 kill_timer;
+	struct launch_term term;	/* notebook_stop()'s */
 	uint64_t	 restart_timer;
 	uint64_t	 probe;		/* pending http request */
 };
@@ -119,9 +117,9 @@ static void
 cancel_all(struct notebook *nb)
 {
 	loop_timer_cancel(nb->loop, nb->poll_timer);
-	loop_timer_cancel(nb->loop, nb->kill_timer);
+	launch_term_cancel(&nb->term);
 	loop_timer_cancel(nb->loop, nb->restart_timer);
-	nb->poll_timer = nb->kill_timer = nb->restart_timer = 0;
+	nb->poll_timer = nb->restart_timer = 0;
 	if (nb->probe != 0)
 		http_cancel(nb->http, nb->probe);
 	nb->probe = 0;
@@ -177,20 +175,6 @@ pick_port(char *err, size_t errlen)
 	return port;
 }
 
-static int
-make_token(char *buf, size_t len, char *err, size_t errlen)
-{
-	unsigned char raw[TOKEN_BYTES];
-	size_t i;
-
-	ASSERT(len >= 2 * sizeof(raw) + 1);
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-		return seterr(err, errlen, "getrandom: %s", strerror(errno));
-	for (i = 0; i < sizeof(raw); i++)
-		snprintf(buf + 2 * i, 3, "%02x", raw[i]);
-	return 0;
-}
-
 /* Writes each example that is not there yet; a user's edited copy is
  * theirs.  A failure is reported but does not stop the server. */
 static void
@@ -210,7 +194,7 @@ write_examples(const struct notebook *nb)
 			free(path);
 			continue;
 		}
-		if (write(fd, examples[i].start, len) != (ssize_t)len)
+		if (util_write_all(fd, examples[i].start, len) == -1)
 			log_warn("%s", path);
 		close(fd);
 		free(path);
@@ -284,34 +268,19 @@ on_exit_cb(pid_t pid, int status, void *arg)
 		return;
 	}
 	if (nb->timed_out)
-		snprintf(how, sizeof(how), "(killed: it did not answer within "
-		    "%llds)", (long long)nb->start_timeout_ms / 1000);
-	else if (status == -1)
-		snprintf(how, sizeof(how), "with unknown status");
-	else if (WIFEXITED(status))
-		snprintf(how, sizeof(how), "with status %d",
-		    WEXITSTATUS(status));
+		snprintf(how, sizeof(how), "exited (killed: it did not answer "
+		    "within %llds)", (long long)nb->start_timeout_ms / 1000);
 	else
-		snprintf(how, sizeof(how), "on signal %d", WTERMSIG(status));
+		util_exit_text(status, how, sizeof(how));
 	launch_log_tail(nb->log_path, tail, sizeof(tail));
 	/* a port taken by someone else stays taken: pick another */
 	if (!was_ready && nb->fixed_port == 0)
 		nb->port = 0;
 	nb->timed_out = false;
 	delay = schedule_restart(nb);
-	notify(nb, NOTEBOOK_EXITED, "notebook server exited %s; restarting in "
+	notify(nb, NOTEBOOK_EXITED, "notebook server %s; restarting in "
 	    "%llds; log %s%s%s", how, (long long)delay / 1000, nb->log_path,
 	    tail[0] != '\0' ? "; it ends with: " : "", tail);
-}
-
-static void
-on_kill(void *arg)
-{
-	struct notebook *nb = arg;
-
-	nb->kill_timer = 0;
-	if (nb->pid > 0)
-		launch_kill(nb->pid, SIGKILL);
 }
 
 static void
@@ -382,8 +351,8 @@ notebook_start(struct notebook *nb, char *err, size_t errlen)
 		return seterr(err, errlen, "cannot create %s: %s",
 		    nb->runtime_dir, strerror(errno));
 	write_examples(nb);
-	if (nb->token[0] == '\0' &&
-	    make_token(nb->token, sizeof(nb->token), err, errlen) == -1)
+	if (nb->token[0] == '\0' && util_random_hex(nb->token,
+	    sizeof(nb->token), 2 * TOKEN_BYTES, err, errlen) == -1)
 		return -1;
 	port = nb->fixed_port != 0 ? nb->fixed_port : nb->port;
 	if (port == 0 && (port = pick_port(err, errlen)) == -1)
@@ -494,8 +463,8 @@ notebook_stop(struct notebook *nb)
 		    on_stopped_idle, nb);
 		return;
 	}
-	launch_kill(nb->pid, SIGTERM);
-	nb->kill_timer = loop_timer_add(nb->loop, KILL_GRACE_MS, on_kill, nb);
+	launch_term_start(&nb->term, nb->loop, nb->pid, true, 0, KILL_GRACE_MS,
+	    NULL, NULL);
 }
 
 bool

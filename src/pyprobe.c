@@ -3,12 +3,10 @@
 
 #include <errno.h>
 #include <stddef.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "launch.h"
@@ -150,12 +148,11 @@ pyprobe_run(const char *python, char **env, const char *dir,
 	char *log = xasprintf("%s/pyprobe.%d.out", dir, (int)getpid());
 	char *argv[] = { (char *)python, "-c", (char *)probe_code, NULL };
 	struct launch_cmd cmd = { argv, env, log, NULL };
-	struct timespec ts = { 0, 5 * 1000 * 1000 };
-	char tail[PYPROBE_REPLY_MAX + 1], why[200], *last;
-	int status = 0, waited = 0, rc = -1;
+	char tail[PYPROBE_REPLY_MAX + 1], why[200], how[64], *last;
+	int status = 0, rc = -1, r;
 	FILE *f;
 	size_t n;
-	pid_t pid, r = 0;
+	pid_t pid;
 
 	unlink(log);
 	pid = launch_spawn(&cmd, why, sizeof(why));
@@ -163,14 +160,8 @@ pyprobe_run(const char *python, char **env, const char *dir,
 		seterr(err, errlen, "python \"%s\": %s", python, why);
 		goto out;
 	}
-	while ((r = waitpid(pid, &status, WNOHANG)) == 0 &&
-	    waited < PYPROBE_TIMEOUT_MS) {
-		nanosleep(&ts, NULL);
-		waited += 5;
-	}
-	if (r == 0) {
-		launch_kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
+	r = launch_wait(pid, PYPROBE_TIMEOUT_MS, &status);
+	if (r == 1) {
 		seterr(err, errlen, "python \"%s\" did not answer within %ds",
 		    python, PYPROBE_TIMEOUT_MS / 1000);
 		goto out;
@@ -184,9 +175,8 @@ pyprobe_run(const char *python, char **env, const char *dir,
 		launch_log_tail(log, tail, 300);
 		last = strrchr(tail, '\n');
 		seterr(err, errlen, "python \"%s\" is not a working Python "
-		    "(exit status %d): %s", python, WIFEXITED(status) ?
-		    WEXITSTATUS(status) : 128 + WTERMSIG(status),
-		    last != NULL ? last + 1 : tail);
+		    "(%s): %s", python, util_exit_text(status, how,
+		    sizeof(how)), last != NULL ? last + 1 : tail);
 		goto out;
 	}
 	if ((f = fopen(log, "r")) == NULL) {

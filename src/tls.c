@@ -2,7 +2,6 @@
 #include "tls.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -15,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "util.h"
 
@@ -98,44 +96,36 @@ fail:
 	return NULL;
 }
 
-/* Writes what the PEM writer puts into path, mode 0600, through a
- * rename. */
+/* Writes the PEM of x (or of pkey, with x NULL) into path, mode 0600,
+ * whole (util_write_file). */
 static int
 write_pem(const char *path, X509 *x, EVP_PKEY *pkey, char *err,
     size_t errlen)
 {
-	char *tmp = xasprintf("%s.tmp", path);
-	BIO *b = NULL;
-	int fd, ok, rc = -1;
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data, why[512];
+	long len;
+	int ok, rc = -1;
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
-	if (fd == -1) {
-		seterr(err, errlen, "tls: %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	if ((b = BIO_new_fd(fd, BIO_NOCLOSE)) == NULL) {
-		sslerr(err, errlen, tmp);
-		goto out;
-	}
+	if (b == NULL)
+		return sslerr(err, errlen, path);
 	ok = x != NULL ? PEM_write_bio_X509(b, x) :
 	    PEM_write_bio_PrivateKey(b, pkey, NULL, NULL, 0, NULL, NULL);
-	if (ok != 1 || BIO_flush(b) != 1) {
-		sslerr(err, errlen, tmp);
+	if (ok != 1 || (len = BIO_get_mem_data(b, &data)) <= 0) {
+		sslerr(err, errlen, path);
 		goto out;
 	}
-	if (fsync(fd) == -1 || rename(tmp, path) == -1) {
-		seterr(err, errlen, "tls: %s: %s", path, strerror(errno));
+	if (util_write_file(path, data, (size_t)len, 0600, why,
+	    sizeof(why)) == -1) {
+		seterr(err, errlen, "tls: %s", why);
 		goto out;
 	}
 	rc = 0;
 out:
+	/* the key's bytes do not outlive the write */
+	if ((len = BIO_get_mem_data(b, &data)) > 0)
+		OPENSSL_cleanse(data, (size_t)len);
 	BIO_free(b);
-	if (fd != -1)
-		close(fd);
-	if (rc == -1)
-		unlink(tmp);
-	free(tmp);
 	return rc;
 }
 

@@ -3,10 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,49 +66,31 @@ int
 token_load_or_create(const char *dir, char *buf, size_t len, char *err,
     size_t errlen)
 {
-	static const char hex[] = "0123456789abcdef";
 	char *path = xasprintf("%s/token", dir);
-	unsigned char raw[TOKEN_LEN / 2];
 	char line[TOKEN_LEN + 2];
-	int fd, rc = -1;
-	size_t i;
+	int rc = -1;
 
 	if (access(path, F_OK) == 0) {
 		rc = read_token(path, 1, buf, len, err, errlen);
 		free(path);
 		return rc;
 	}
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
-		seterr(err, errlen, "getrandom: %s", strerror(errno));
-		goto out;
-	}
-	for (i = 0; i < sizeof(raw); i++) {
-		line[2 * i] = hex[raw[i] >> 4];
-		line[2 * i + 1] = hex[raw[i] & 15];
-	}
-	line[TOKEN_LEN] = '\n';
-	line[TOKEN_LEN + 1] = '\0';
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (write(fd, line, TOKEN_LEN + 1) != TOKEN_LEN + 1 ||
-	    fsync(fd) == -1) {
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
-		close(fd);
-		unlink(path);
-		goto out;
-	}
-	close(fd);
 	if (len < TOKEN_LEN + 1) {
 		seterr(err, errlen, "token buffer too small");
 		goto out;
 	}
+	if (util_random_hex(line, sizeof(line), TOKEN_LEN, err, errlen) == -1)
+		goto out;
+	line[TOKEN_LEN] = '\n';
+	line[TOKEN_LEN + 1] = '\0';
+	if (util_write_file(path, line, TOKEN_LEN + 1, 0600, err,
+	    errlen) == -1)
+		goto out;
 	memcpy(buf, line, TOKEN_LEN);
 	buf[TOKEN_LEN] = '\0';
 	rc = 0;
 out:
+	explicit_bzero(line, sizeof(line));
 	free(path);
 	return rc;
 }

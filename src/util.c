@@ -2,11 +2,15 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 static enum log_level log_level = LOG_LEVEL_INFO;
 
@@ -102,14 +106,10 @@ static void vlog(const char *, const char *, va_list, const char *)
 static void
 vlog(const char *tag, const char *fmt, va_list ap, const char *suffix)
 {
-	struct timespec ts;
-	struct tm tm;
-	char stamp[32];
+	char stamp[40];
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	localtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ld %s", stamp, ts.tv_nsec / 1000000, tag);
+	fprintf(stderr, "%s %s", util_time_iso(wall_ms(), stamp,
+	    sizeof(stamp)), tag);
 	vfprintf(stderr, fmt, ap);
 	if (suffix != NULL)
 		fprintf(stderr, ": %s", suffix);
@@ -349,4 +349,174 @@ strbuf_printf(struct strbuf *b, const char *fmt, ...)
 		b->cap = (b->cap + (size_t)n + 1) * 2;
 		b->p = xrealloc(b->p, b->cap);
 	}
+}
+
+int
+util_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0) {
+			errno = EIO;	/* would loop forever */
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* fsync of the folder that holds path, so that a rename in it is on disk;
+ * 0 or -1 with errno. */
+static int
+fsync_dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int fd, rc = 0, e;
+
+	if (slash == NULL)
+		dir = xstrdup(".");
+	else if (slash == path)
+		dir = xstrdup("/");
+	else
+		dir = xstrndup(path, (size_t)(slash - path));
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (fd == -1)
+		return -1;
+	/* EINVAL: a file system that cannot sync a folder (nothing to do) */
+	if (fsync(fd) == -1 && errno != EINVAL)
+		rc = -1;
+	e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+int
+util_write_file(const char *path, const void *data, size_t len, mode_t mode,
+    char *err, size_t errlen)
+{
+	char *tmp = xasprintf("%s.tmp", path);
+	int fd, e;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	if (fd == -1) {
+		seterr(err, errlen, "%s: %s", tmp, strerror(errno));
+		free(tmp);
+		return -1;
+	}
+	/* fchmod: the exact mode, whatever the umask or a stale PATH.tmp
+	 * had */
+	if (fchmod(fd, mode) == -1 || util_write_all(fd, data, len) == -1 ||
+	    fsync(fd) == -1) {
+		e = errno;
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) == -1) {
+		e = errno;
+		goto fail;
+	}
+	if (rename(tmp, path) == -1) {
+		e = errno;
+		unlink(tmp);
+		free(tmp);
+		return seterr(err, errlen, "%s: %s", path, strerror(e));
+	}
+	free(tmp);
+	if (fsync_dir_of(path) == -1)
+		return seterr(err, errlen, "%s: fsync of its folder: %s", path,
+		    strerror(errno));
+	return 0;
+fail:
+	unlink(tmp);
+	seterr(err, errlen, "%s: %s", tmp, strerror(e));
+	free(tmp);
+	return -1;
+}
+
+int
+util_random_bytes(void *buf, size_t len, char *err, size_t errlen)
+{
+	unsigned char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = getrandom(p, len, 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return seterr(err, errlen, "getrandom: %s",
+			    strerror(n == 0 ? EIO : errno));
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+util_random_hex(char *buf, size_t size, size_t ndigits, char *err,
+    size_t errlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[64];
+	size_t i = 0, k, n;
+
+	ASSERT(size > ndigits);
+	while (i < ndigits) {
+		n = (ndigits - i + 1) / 2;
+		if (n > sizeof(raw))
+			n = sizeof(raw);
+		if (util_random_bytes(raw, n, err, errlen) == -1)
+			return -1;
+		for (k = 0; k < n; k++) {
+			buf[i++] = hex[raw[k] >> 4];
+			if (i < ndigits)
+				buf[i++] = hex[raw[k] & 15];
+		}
+	}
+	buf[ndigits] = '\0';
+	explicit_bzero(raw, sizeof(raw));
+	return 0;
+}
+
+const char *
+util_exit_text(int status, char *buf, size_t len)
+{
+	if (status != -1 && WIFEXITED(status))
+		snprintf(buf, len, "exited with status %d",
+		    WEXITSTATUS(status));
+	else if (status != -1 && WIFSIGNALED(status))
+		snprintf(buf, len, "exited on signal %d (%s%s)",
+		    WTERMSIG(status), strsignal(WTERMSIG(status)),
+		    WCOREDUMP(status) ? ", core dumped" : "");
+	else
+		snprintf(buf, len, "exited with unknown status");
+	return buf;
+}
+
+const char *
+util_time_iso(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char date[32];
+	long off;
+
+	localtime_r(&t, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	off = tm.tm_gmtoff;
+	snprintf(buf, len, "%s.%03d%c%02ld:%02ld", date, (int)(ms % 1000),
+	    off < 0 ? '-' : '+', labs(off) / 3600, labs(off) / 60 % 60);
+	return buf;
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define PRINTF(a, b) __attribute__((format(printf, a, b)))
 #define NORETURN __attribute__((noreturn))
@@ -71,5 +72,47 @@ void strbuf_printf(struct strbuf *b, const char *fmt, ...) PRINTF(2, 3);
 
 /* mkdir -p; 0 or -1 with errno. */
 int mkdir_p(const char *path, unsigned mode);
+
+/* Writes all of data to fd, through short writes and EINTR; 0 or -1 with
+ * errno. */
+int util_write_all(int fd, const void *data, size_t len);
+
+/*
+ * Replaces path with data[len] so that no reader, and no crash, ever sees
+ * half a file: the bytes go to PATH.tmp in the same folder (never through
+ * a link), which is fsynced, given mode (exactly: the umask does not
+ * apply; 0600 for the daemon's files), renamed over path, and then the
+ * folder is fsynced so that the rename itself survives a crash.  0, or -1
+ * with err ("PATH: why"; PATH.tmp is removed then).
+ */
+int util_write_file(const char *path, const void *data, size_t len,
+    mode_t mode, char *err, size_t errlen);
+
+/* len random bytes from getrandom(2), through EINTR and short reads; 0,
+ * or -1 with err. */
+int util_random_bytes(void *buf, size_t len, char *err, size_t errlen);
+/*
+ * ndigits random lowercase hex digits and a NUL into buf (size >
+ * ndigits): API tokens, notebook tokens, the daemon id.  0, or -1 with
+ * err.
+ */
+int util_random_hex(char *buf, size_t size, size_t ndigits, char *err,
+    size_t errlen);
+
+/*
+ * How a process ended, from its waitpid() status (-1: unknown, as
+ * loop_pid_watch() reports for a process that is not our child), as the
+ * words after its name: "exited with status 3", "exited on signal 9
+ * (Killed)", "exited on signal 11 (Segmentation fault, core dumped)",
+ * "exited with unknown status".  Returns buf.
+ */
+const char *util_exit_text(int status, char *buf, size_t len);
+
+/*
+ * A wall-clock time in ms as ISO 8601 local time with its UTC offset,
+ * "2026-12-03T13:45:01.123+01:00" (what the log lines start with).
+ * Returns buf (32 bytes are enough).
+ */
+const char *util_time_iso(int64_t ms, char *buf, size_t len);
 
 #endif

@@ -77,7 +77,13 @@ test_output_and_status(void **state)
 	/* no stderr: the status says it */
 	run_sh(&g, "exit 4", NULL, 10000);
 	assert_int_equal(g.status, 4);
-	assert_string_equal(g.msg, "sh exited with 4");
+	assert_string_equal(g.msg, "sh exited with status 4");
+	free(g.out);
+
+	/* killed, silently: the signal says it (util_exit_text) */
+	run_sh(&g, "kill -9 $$", NULL, 10000);
+	assert_int_equal(g.status, -1);
+	assert_string_equal(g.msg, "sh exited on signal 9 (Killed)");
 	free(g.out);
 }
 

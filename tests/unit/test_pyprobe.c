@@ -233,7 +233,7 @@ test_run_failures(void **state)
 	    "exit 3\n");
 	assert_int_equal(pyprobe_run(path, NULL, d, &p, err, sizeof(err)),
 	    -1);
-	assert_non_null(strstr(err, "exit status 3"));
+	assert_non_null(strstr(err, "exited with status 3"));
 	assert_non_null(strstr(err, "ImportError: no site"));
 
 	snprintf(path, sizeof(path), "%s/garbage", d);

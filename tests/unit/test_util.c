@@ -1,0 +1,291 @@
+/* Unit tests of util's helpers: the whole-file write, random hex, the
+ * exit-status text, ISO 8601 time and the log line's stamp. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "util.h"
+
+static char *
+tmpdir(void)
+{
+	char base[] = "/tmp/edask-util.XXXXXX";
+
+	assert_non_null(mkdtemp(base));
+	return xstrdup(base);
+}
+
+static unsigned
+mode_of(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(lstat(path, &st), 0);
+	return (unsigned)(st.st_mode & 07777);
+}
+
+/* The file's bytes, NUL-terminated; *len gets their count. */
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = xmalloc((size_t)n + 1);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+static void
+test_write_file(void **state)
+{
+	char *d = tmpdir(), *p = xasprintf("%s/f", d);
+	char *tmp = xasprintf("%s/f.tmp", d), err[512], *got, *big;
+	size_t len, i;
+	mode_t old;
+
+	(void)state;
+	assert_int_equal(util_write_file(p, "abc\n", 4, 0600, err,
+	    sizeof(err)), 0);
+	got = slurp(p, &len);
+	assert_string_equal(got, "abc\n");
+	free(got);
+	assert_int_equal(mode_of(p), 0600);
+	assert_int_equal(access(tmp, F_OK), -1);	/* nothing left */
+
+	/* replaced whole, the mode exactly as asked whatever the umask */
+	old = umask(077);
+	assert_int_equal(util_write_file(p, "x", 1, 0640, err, sizeof(err)),
+	    0);
+	umask(old);
+	got = slurp(p, &len);
+	assert_string_equal(got, "x");
+	free(got);
+	assert_int_equal(mode_of(p), 0640);
+
+	/* more than one write() may take */
+	big = xmalloc(4 << 20);
+	for (i = 0; i < 4 << 20; i++)
+		big[i] = (char)('a' + i % 26);
+	assert_int_equal(util_write_file(p, big, 4 << 20, 0600, err,
+	    sizeof(err)), 0);
+	got = slurp(p, &len);
+	assert_int_equal(len, 4 << 20);
+	assert_memory_equal(got, big, 4 << 20);
+	free(got);
+	free(big);
+
+	/* a stale PATH.tmp link is not followed */
+	assert_int_equal(symlink("/tmp/edask-util-elsewhere", tmp), 0);
+	assert_int_equal(util_write_file(p, "y", 1, 0600, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, tmp));
+	assert_int_equal(access("/tmp/edask-util-elsewhere", F_OK), -1);
+	got = slurp(p, &len);
+	assert_int_equal(len, 4 << 20);		/* the old file stands */
+	free(got);
+	assert_int_equal(unlink(tmp), 0);
+
+	/* a folder where the file goes: the rename fails, no .tmp stays */
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(mkdir(p, 0700), 0);
+	assert_int_equal(util_write_file(p, "z", 1, 0600, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, p));
+	assert_non_null(strstr(err, "Is a directory"));
+	assert_int_equal(access(tmp, F_OK), -1);
+	assert_int_equal(rmdir(p), 0);
+	free(p);
+
+	/* a missing folder */
+	p = xasprintf("%s/no/f", d);
+	assert_int_equal(util_write_file(p, "z", 1, 0600, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "No such file"));
+
+	assert_int_equal(rmdir(d), 0);
+	free(p);
+	free(tmp);
+	free(d);
+}
+
+static void
+test_random_hex(void **state)
+{
+	static const size_t sizes[] = { 1, 16, 47, 64, 200 };
+	char a[256], b[256], err[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(sizes); i++) {
+		memset(a, 'Z', sizeof(a));
+		assert_int_equal(util_random_hex(a, sizes[i] + 1, sizes[i], err,
+		    sizeof(err)), 0);
+		assert_int_equal(strlen(a), sizes[i]);
+		assert_int_equal(strspn(a, "0123456789abcdef"), sizes[i]);
+		assert_int_equal(a[sizes[i] + 1], 'Z');	/* not past it */
+	}
+	/* two draws differ (64 digits: a clash would be 2^-256) */
+	assert_int_equal(util_random_hex(a, sizeof(a), 64, err, sizeof(err)),
+	    0);
+	assert_int_equal(util_random_hex(b, sizeof(b), 64, err, sizeof(err)),
+	    0);
+	assert_string_not_equal(a, b);
+	/* every digit turns up in 200 of them */
+	assert_int_equal(util_random_hex(a, sizeof(a), 200, err, sizeof(err)),
+	    0);
+	for (i = 0; i < 16; i++)
+		assert_non_null(strchr(a, "0123456789abcdef"[i]));
+}
+
+static void
+test_exit_text(void **state)
+{
+	static const struct {
+		int		 status;
+		const char	*want;
+	} cases[] = {
+		{ 0, "exited with status 0" },
+		{ 3 << 8, "exited with status 3" },
+		{ 255 << 8, "exited with status 255" },
+		{ SIGKILL, "exited on signal 9 (Killed)" },
+		{ SIGTERM, "exited on signal 15 (Terminated)" },
+		{ SIGSEGV | 0x80,
+		    "exited on signal 11 (Segmentation fault, core dumped)" },
+		{ -1, "exited with unknown status" },
+	};
+	char buf[96];
+	size_t i;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(cases); i++)
+		assert_string_equal(util_exit_text(cases[i].status, buf,
+		    sizeof(buf)), cases[i].want);
+	/* cut to fit, terminated */
+	assert_string_equal(util_exit_text(3 << 8, buf, 7), "exited");
+
+	/* and what waitpid() really gives */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		raise(SIGKILL);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_string_equal(util_exit_text(st, buf, sizeof(buf)),
+	    "exited on signal 9 (Killed)");
+}
+
+static void
+test_time_iso(void **state)
+{
+	static const struct {
+		const char	*tz;
+		int64_t		 ms;
+		const char	*want;
+	} cases[] = {
+		{ "UTC0", 0, "1970-01-01T00:00:00.000+00:00" },
+		{ "UTC0", 1796305501123, "2026-12-03T13:45:01.123+00:00" },
+		/* Central Europe, winter and summer */
+		{ "CET-1CEST,M3.5.0,M10.5.0/3", 1796305501123,
+		    "2026-12-03T14:45:01.123+01:00" },
+		{ "CET-1CEST,M3.5.0,M10.5.0/3", 1782907200007,
+		    "2026-07-01T14:00:00.007+02:00" },
+		/* west of Greenwich, and a zone of 45 minutes */
+		{ "<-0330>3:30", 1796305501123, "2026-12-03T10:15:01.123-03:30" },
+		{ "<+0545>-5:45", 1796305501999,
+		    "2026-12-03T19:30:01.999+05:45" },
+	};
+	const char *old = getenv("TZ");
+	char *saved = old != NULL ? xstrdup(old) : NULL;
+	char buf[40];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(cases); i++) {
+		setenv("TZ", cases[i].tz, 1);
+		tzset();
+		assert_string_equal(util_time_iso(cases[i].ms, buf,
+		    sizeof(buf)), cases[i].want);
+	}
+	if (saved != NULL)
+		setenv("TZ", saved, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(saved);
+}
+
+/* A log line starts with the date and time: read back from stderr. */
+static void
+test_log_stamp(void **state)
+{
+	char *d = tmpdir(), *p = xasprintf("%s/log", d), *got;
+	size_t len;
+	FILE *f;
+	int saved;
+
+	(void)state;
+	setenv("TZ", "UTC0", 1);
+	tzset();
+	fflush(stderr);
+	saved = dup(2);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	assert_int_equal(dup2(fileno(f), 2), 2);
+	log_info("hello %d", 42);
+	log_warnx("careful");
+	fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	fclose(f);
+	got = slurp(p, &len);
+	/* 2026-12-03T13:45:01.123+00:00 hello 42 */
+	assert_true(len > 30);
+	assert_true(got[4] == '-' && got[7] == '-' && got[10] == 'T' &&
+	    got[13] == ':' && got[16] == ':' && got[19] == '.');
+	assert_memory_equal(got + 23, "+00:00 hello 42\n", 16);
+	assert_non_null(strstr(got, "+00:00 warning: careful\n"));
+	free(got);
+	unsetenv("TZ");
+	tzset();
+	unlink(p);
+	rmdir(d);
+	free(p);
+	free(d);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_write_file),
+		cmocka_unit_test(test_random_hex),
+		cmocka_unit_test(test_exit_text),
+		cmocka_unit_test(test_time_iso),
+		cmocka_unit_test(test_log_stamp),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
