@@ -1,7 +1,8 @@
 /*
- * api: the REST API (DESIGN §5) on libmicrohttpd in external-epoll mode,
- * driven by the loop.  Every reply is JSON; errors are 4xx with
- * {"error": "..."}; request bodies are bounded.
+ * api: the REST API (docs/design.md §5; docs/api.md is the reference) on
+ * libmicrohttpd in external-epoll mode, driven by the loop.  Every reply
+ * is JSON; errors are 4xx with {"error": "..."}; request bodies are
+ * bounded.
  */
 #ifndef EDASK_API_H
 #define EDASK_API_H

@@ -28,7 +28,7 @@ struct child;
 struct notebook;
 
 /* Routes the scheduler serves: Dask's defaults plus the HTTP API
- * (DESIGN §2; the value must be a quoted Python literal). */
+ * (docs/design.md §2; the value must be a quoted Python literal). */
 #define SCHEDULER_ROUTES						\
 	"[\"distributed.http.scheduler.prometheus\","			\
 	"\"distributed.http.scheduler.info\","				\

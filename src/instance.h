@@ -1,10 +1,11 @@
 /*
  * instance: the controller.  A `ctl` owns the pool, the events and every
  * instance; an instance runs one Dask scheduler and its workers through the
- * lifecycle of DESIGN §4:
+ * lifecycle of docs/design.md §4:
  *
  *   registered -> starting -> started -> stopping -> stopped, or error
- *   worker: launching -> running -> retiring -> gone, or failed
+ *   worker: launching -> running -> retiring -> stopping -> gone
+ *   (draining: reclaimed for another instance, then retired)
  *
  * Each tick an instance observes its scheduler (dask), asks the scaler for
  * a decision, lets the pool bound it, and acts (launch, retire, stop).
@@ -115,7 +116,8 @@ bool ctl_failed(const struct ctl *c);
 struct events *ctl_events(struct ctl *c);	/* borrowed */
 
 /*
- * New JSON documents for the API (DESIGN §5); NULL: no such instance.
+ * New JSON documents for the API (docs/design.md §5, docs/api.md); NULL:
+ * no such instance.
  * What grants access (the notebook URL's token) only where secrets is
  * true: for a request that carried the API token.
  */

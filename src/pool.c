@@ -261,8 +261,9 @@ alloc_new(const struct pool_claim *claims, size_t n)
  * limit (guar in the guarantee phase, cap after) with the lowest
  * weight/share ratio; ties go to the lower index.  In the guarantee phase
  * the weight is the whole grant; afterwards it is only what was granted
- * beyond the guarantee, because share weighs "the rest" (DESIGN §4): an
- * instance's owned slots must not count against its share of the rest.
+ * beyond the guarantee, because share weighs "the rest" (docs/design.md
+ * §4): an instance's owned slots must not count against its share of the
+ * rest.
  */
 static void
 fill(const struct alloc *a, size_t n, bool guarantee, int *grant,

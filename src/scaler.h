@@ -3,12 +3,12 @@
  * many workers to launch and which to retire.  Pure: no I/O, no clock
  * (time is in the input), so unit tests and the simulator drive it.
  *
- * Scale up (DESIGN §4): demand = max(adaptive_target, workers that the
- * queued + processing tasks need at `threads` per worker, plus the
- * `no-worker` tasks when this instance's workers offer GPUs — a CPU-only
- * worker would not make them runnable).  Desired = demand clamped to
- * [min, max].  Launching workers count as capacity; the launch count is
- * further clamped to the free slots the caller grants.
+ * Scale up (docs/design.md §4): demand = max(adaptive_target, workers
+ * that the queued + processing tasks need at `threads` per worker, plus
+ * the `no-worker` tasks when this instance's workers offer GPUs — a
+ * CPU-only worker would not make them runnable).  Desired = demand
+ * clamped to [min, max].  Launching workers count as capacity; the launch
+ * count is further clamped to the free slots the caller grants.
  *
  * Scale down: only running workers idle for idle_timeout (and, where a GPU
  * utilization is known, under gpu_idle_util), least data first, never below

@@ -248,7 +248,7 @@ tls_argv(const struct instance *in, char ***argv, size_t *argc)
 }
 
 
-/* Argument vector of the worker command (DESIGN §2). */
+/* Argument vector of the worker command (docs/design.md §2). */
 char **
 worker_argv(struct instance *in, struct worker *w)
 {
