@@ -31,6 +31,7 @@ struct local_worker {
 	char		**argv, **env;
 	struct fork_req	*req;
 	bool		 kill_wanted;
+	struct launch_term term;	/* its stop */
 };
 
 /*
@@ -142,13 +143,8 @@ on_worker_exit(pid_t pid, int status, void *arg)
 	(void)pid;
 	w->pid = 0;		/* reaped: nothing left to unwatch or kill */
 	lw(w)->pid_watch = 0;
-	if (status == -1)
-		snprintf(how, sizeof(how), "unknown status");
-	else if (WIFEXITED(status))
-		snprintf(how, sizeof(how), "exit status %d",
-		    WEXITSTATUS(status));
-	else
-		snprintf(how, sizeof(how), "signal %d", WTERMSIG(status));
+	launch_term_cancel(&lw(w)->term);
+	util_exit_text(status, how, sizeof(how));
 	switch (w->state) {
 	case W_STOPPING:
 	case W_RETIRING:
@@ -165,8 +161,8 @@ on_worker_exit(pid_t pid, int status, void *arg)
 		last = strrchr(tail, '\n');
 		last = last != NULL ? last + 1 : tail;
 		count_failure(in);
-		ev(in, "worker_failed", "worker w%d (%s) exited before "
-		    "registering (%s); failure %d, next launch in %llds; log "
+		ev(in, "worker_failed", "worker w%d (%s) %s before "
+		    "registering; failure %d, next launch in %llds; log "
 		    "%s%s%s", w->id, w->name, how, in->failures,
 		    (long long)(backoff_ms(in->failures) / 1000), w->log,
 		    *last != '\0' ? ": " : "", last);
@@ -296,7 +292,11 @@ local_launch(struct instance *in, struct worker *w)
 		snprintf(cuda, sizeof(cuda), "CUDA_VISIBLE_DEVICES=%d", w->gpu);
 	else
 		snprintf(cuda, sizeof(cuda), "CUDA_VISIBLE_DEVICES=");
-	l->argv = worker_argv(in, w);
+	if ((l->argv = worker_argv(in, w, err, sizeof(err))) == NULL) {
+		worker_launch_failed(w, "cannot start worker on slot %d: "
+		    "workers.command: %s", w->slot, err);
+		return false;
+	}
 	l->env = spec_envv(in->spec, cuda, NULL);
 	w->launched_wall_ms = wall_ms();
 	/* recorded before the fork: a controller killed in between leaves a
@@ -332,21 +332,15 @@ local_launch(struct instance *in, struct worker *w)
 
 
 static void
-on_kill_timer(void *arg)
+on_worker_signal(pid_t pid, int sig, void *arg)
 {
 	struct worker *w = arg;
 
-	w->kill_timer = 0;
-	if (!w->term_sent) {
-		w->term_sent = true;
-		launch_kill(w->pid, SIGTERM);
-		w->kill_timer = loop_timer_add(w->inst->ctl->loop,
-		    KILL_GRACE_MS, on_kill_timer, w);
-		return;
-	}
-	ev(w->inst, "kill", "worker w%d (pid %d) still running %ds after "
-	    "SIGTERM: SIGKILL", w->id, (int)w->pid, KILL_GRACE_MS / 1000);
-	launch_kill(w->pid, SIGKILL);
+	w->term_sent = true;
+	if (sig == SIGKILL)
+		ev(w->inst, "kill", "worker w%d (pid %d) still running %ds "
+		    "after SIGTERM: SIGKILL", w->id, (int)pid,
+		    KILL_GRACE_MS / 1000);
 }
 
 
@@ -359,17 +353,14 @@ on_kill_timer(void *arg)
 static void
 local_terminate(struct worker *w, int64_t wait_ms)
 {
-	struct loop *l = w->inst->ctl->loop;
-
 	if (lw(w)->req != NULL)
 		return;		/* on_forked() stops it, once it has a pid */
-	if (wait_ms > 0 && !w->term_sent) {
-		w->kill_timer = loop_timer_add(l, wait_ms, on_kill_timer, w);
-		return;
-	}
-	w->term_sent = true;
-	launch_kill(w->pid, SIGTERM);
-	w->kill_timer = loop_timer_add(l, KILL_GRACE_MS, on_kill_timer, w);
+	if (w->term_sent)
+		wait_ms = 0;
+	if (wait_ms == 0)
+		w->term_sent = true;
+	launch_term_start(&lw(w)->term, w->inst->ctl->loop, w->pid, true,
+	    wait_ms, KILL_GRACE_MS, on_worker_signal, w);
 }
 
 
@@ -379,6 +370,7 @@ local_kill(struct worker *w, bool forget)
 {
 	(void)forget;
 	w->term_sent = true;
+	launch_term_cancel(&lw(w)->term);
 	if (lw(w)->req != NULL)
 		lw(w)->kill_wanted = true;	/* once it has a pid */
 	else
@@ -518,6 +510,7 @@ local_worker_free(struct worker *w)
 {
 	if (w->be != NULL) {
 		loop_pid_unwatch(w->inst->ctl->loop, lw(w)->pid_watch);
+		launch_term_cancel(&lw(w)->term);
 		forker_fork_cancel(lw(w)->req);
 		local_free_cmd(lw(w));
 	}

@@ -146,7 +146,8 @@ slurm_script(struct instance *in, char *err, size_t errlen)
 	    "exec \"$@\"\n";
 	char *path = xasprintf("%s/slurm-worker.sh", in->dir);
 
-	if (write_whole(path, body, sizeof(body) - 1, err, errlen) == -1) {
+	if (util_write_file(path, body, sizeof(body) - 1, 0600, err,
+	    errlen) == -1) {
 		free(path);
 		return NULL;
 	}
@@ -570,7 +571,11 @@ slurm_launch(struct instance *in, struct worker *w)
 	w->be = xcalloc(1, sizeof(struct slurm_worker));
 	snprintf(w->name, sizeof(w->name), "%s-w%d", in->spec->name, w->id);
 	w->log = xasprintf("%s/w%d.log", in->dir, w->id);
-	argv = worker_argv(in, w);
+	if ((argv = worker_argv(in, w, err, sizeof(err))) == NULL) {
+		worker_launch_failed(w, "cannot submit worker w%d: "
+		    "workers.command: %s", w->id, err);
+		return false;
+	}
 	env = spec_envv(in->spec, "PYTHONUNBUFFERED=1", NULL);
 	w->launched_wall_ms = wall_ms();
 	/* recorded before sbatch: a controller killed in between leaves a

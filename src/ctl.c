@@ -282,10 +282,8 @@ int
 daemon_id(struct ctl *c, char *err, size_t errlen)
 {
 	char *path = xasprintf("%s/daemon.id", c->state_dir), buf[64];
-	unsigned char raw[SLURM_DAEMON_ID_LEN / 2];
 	FILE *f;
-	size_t i, n = 0;
-	int fd;
+	size_t n = 0;
 
 	if ((f = fopen(path, "re")) != NULL) {
 		n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -299,19 +297,13 @@ daemon_id(struct ctl *c, char *err, size_t errlen)
 			return 0;
 		}
 	}
-	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	if (fd == -1 || read(fd, raw, sizeof(raw)) != (ssize_t)sizeof(raw)) {
-		seterr(err, errlen, "/dev/urandom: %s", strerror(errno));
-		if (fd != -1)
-			close(fd);
+	if (util_random_hex(c->daemon_id, sizeof(c->daemon_id),
+	    SLURM_DAEMON_ID_LEN, err, errlen) == -1) {
 		free(path);
 		return -1;
 	}
-	close(fd);
-	for (i = 0; i < sizeof(raw); i++)
-		snprintf(c->daemon_id + 2 * i, 3, "%02x", raw[i]);
 	snprintf(buf, sizeof(buf), "%s\n", c->daemon_id);
-	if (write_whole(path, buf, strlen(buf), err, errlen) == -1) {
+	if (util_write_file(path, buf, strlen(buf), 0600, err, errlen) == -1) {
 		free(path);
 		return -1;
 	}
@@ -442,6 +434,8 @@ instance_free(struct instance *in)
 		loop_timer_cancel(in->ctl->loop, in->change_timer);
 	if (in->forker_timer != 0)
 		loop_timer_cancel(in->ctl->loop, in->forker_timer);
+	launch_term_cancel(&in->forker_term);
+	launch_term_cancel(&in->sched_term);
 	loop_pid_unwatch(in->ctl->loop, in->forker_watch);
 	loop_pid_unwatch(in->ctl->loop, in->sched_watch);
 	for (i = 0; i < in->nworkers; i++)
@@ -554,34 +548,6 @@ ctl_has_instance(struct ctl *c, const char *name)
 
 
 /* Defined in instance_assets.S: each file's bytes, then a NUL. */
-
-/* Writes path whole, through a rename, so that no reader sees half a
- * file. */
-int
-write_whole(const char *path, const char *data, size_t len, char *err,
-    size_t errlen)
-{
-	char *tmp = xasprintf("%s.tmp", path);
-	int fd, rc = -1;
-
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1) {
-		seterr(err, errlen, "%s: %s", tmp, strerror(errno));
-		free(tmp);
-		return -1;
-	}
-	if (write(fd, data, len) != (ssize_t)len)
-		seterr(err, errlen, "%s: %s", tmp, strerror(errno));
-	else if (rename(tmp, path) == -1)
-		seterr(err, errlen, "%s: %s", path, strerror(errno));
-	else
-		rc = 0;
-	close(fd);
-	if (rc == -1)
-		unlink(tmp);
-	free(tmp);
-	return rc;
-}
 
 
 /* ------------------------------------------------------------- control */
@@ -759,9 +725,14 @@ spec_check_runnable(struct ctl *c, const struct spec *spec, char *err,
 	if (strcmp(spec->workers.command, "auto") != 0) {
 		char **argv = NULL;
 		size_t argc = 0;
+		char why[256];
 		bool found;
 
-		launch_argv_split(spec->workers.command, &argv, &argc);
+		if (launch_argv_words(spec->workers.command, &argv, &argc,
+		    why, sizeof(why)) == -1)
+			return ctlerr(CTL_EINVAL, err, errlen,
+			    "instance \"%s\": workers.command: %s",
+			    spec->name, why);
 		cmd0 = xstrdup(argc > 0 ? argv[0] : "");
 		launch_argv_free(argv);
 		found = launch_command_exists(cmd0);
@@ -1079,8 +1050,6 @@ instance_reap(void *arg)
 	}
 	if (in->timer != 0)
 		loop_timer_cancel(c->loop, in->timer);
-	if (in->sched_kill_timer != 0)
-		loop_timer_cancel(c->loop, in->sched_kill_timer);
 	instance_free(in);
 }
 

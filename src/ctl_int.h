@@ -16,6 +16,7 @@
 #include "engine.h"
 #include "events.h"
 #include "instance.h"
+#include "launch.h"
 #include "metrics.h"
 #include "pool.h"
 #include "pyprobe.h"
@@ -93,7 +94,8 @@ struct worker {
 	int		 unique_keys;	/* held nowhere else; -1 unknown */
 	int		 gpu_util;
 	uint64_t	 start_timer;
-	uint64_t	 kill_timer;
+	uint64_t	 kill_timer;	/* a backend's follow-up of a stop (scancel
+					   again) */
 	bool		 term_sent;	/* asked to stop, or killed */
 	int		 missing;	/* observations without it, running */
 	int64_t		 retire_wall_ms;
@@ -152,7 +154,7 @@ struct instance {
 	char		*console_url;
 	struct dask	*dask;
 	uint64_t	 timer;		/* tick, or start poll */
-	uint64_t	 sched_kill_timer;
+	struct launch_term sched_term;	/* its stop */
 	int64_t		 start_deadline_ms;
 	int		 max;		/* spec max resolved against the pool */
 	int		 demand;
@@ -227,6 +229,7 @@ struct instance {
 	bool		 forker_stop;	/* asked to go */
 	int64_t		 forker_deadline_ms;
 	uint64_t	 forker_timer;	/* readiness poll, or a restart */
+	struct launch_term forker_term;	/* its stop */
 	int		 forker_failures;	/* exits since it was last
 						   ready: backoff_ms() */
 };
@@ -281,7 +284,8 @@ struct ctl {
 
 /* ctl.c: the control calls (deploy, start, stop, undeploy, scale, shutdown),
  * the store glue and the daemon-wide state */
-void ev(struct instance *in, const char *kind, const char *fmt, ...) PRINTF(3, 4);
+void ev(struct instance *in, const char *kind, const char *fmt, ...)
+    PRINTF(3, 4);
 void store_result(struct ctl *c, int rc, const char *err);
 void instance_set_state(struct instance *in, enum istate st);
 void persist_instance(struct instance *in);
@@ -293,10 +297,8 @@ void worker_free(struct worker *w);
 void ctl_pool_add(struct ctl *c, struct cpool *cp);
 struct instance *ctl_find(struct ctl *c, const char *name);
 struct cpool *ctl_pool(struct ctl *c, const char *name);
-int write_whole(const char *path, const char *data, size_t len, char *err,
-    size_t errlen);
-enum spec_worker_type resolve_wtype(const struct spec *spec, const struct cpool *cp,
-    const struct pyprobe *p);
+enum spec_worker_type resolve_wtype(const struct spec *spec,
+    const struct cpool *cp, const struct pyprobe *p);
 int instance_probe(struct instance *in, char *err, size_t errlen);
 struct instance *instance_new(struct ctl *c, struct spec *spec);
 void maybe_reap(struct instance *in);
@@ -316,7 +318,8 @@ struct notebook *notebook_for(struct instance *in);
 void notebook_begin(struct instance *in);
 void notebook_end(struct instance *in);
 void workers_terminate_all(struct instance *in);
-void instance_fail(struct instance *in, const char *fmt, ...)    PRINTF(2, 3);
+void instance_fail(struct instance *in, const char *fmt, ...)
+    PRINTF(2, 3);
 void instance_start(struct instance *in);
 void instance_stop(struct instance *in);
 
@@ -332,7 +335,8 @@ void after_worker_gone(struct instance *in);
 void worker_lost(struct worker *w, const char *how);
 void on_start_timeout(void *arg);
 void tls_argv(const struct instance *in, char ***argv, size_t *argc);
-char **worker_argv(struct instance *in, struct worker *w);
+char **worker_argv(struct instance *in, struct worker *w, char *err,
+    size_t errlen);
 char **spec_envv(const struct spec *s, const char *first, const char *second);
 bool worker_launch(struct instance *in);
 /* For the backends: w started (added to its instance, start timer armed);

@@ -60,6 +60,7 @@ on_forker_exit(pid_t pid, int status, void *arg)
 	(void)status;
 	in->forker_pid = 0;
 	in->forker_ready = false;
+	launch_term_cancel(&in->forker_term);
 	if (in->forker_timer != 0) {
 		loop_timer_cancel(in->ctl->loop, in->forker_timer);
 		in->forker_timer = 0;
@@ -149,15 +150,15 @@ forker_start(struct instance *in)
 	struct launch_cmd cmd;
 	char **argv = NULL, **env;
 	size_t argc = 0;
-	char err[512];
+	char err[512], line[64];
 
 	/* a slurm pool's workers start on other machines */
 	if (in->forker_pid > 0 || in->cp->ops->remote ||
 	    strcmp(in->spec->workers.command, "auto") != 0 ||
 	    in->wtype == SPEC_WORKER_DASK_CUDA)
 		return;
-	if (write_whole(in->forker_py, worker_forker_py,
-	    (size_t)(worker_forker_py_end - worker_forker_py), err,
+	if (util_write_file(in->forker_py, worker_forker_py,
+	    (size_t)(worker_forker_py_end - worker_forker_py), 0600, err,
 	    sizeof(err)) == -1) {
 		ev(in, "forker", "cannot write the worker forker: %s; workers "
 		    "start by exec", err);
@@ -196,9 +197,9 @@ forker_start(struct instance *in)
 	if ((in->forker_watch = loop_pid_watch(in->ctl->loop,
 	    in->forker_pid, on_forker_exit, in)) == 0)
 		log_warn("pidfd for forker pid %d", (int)in->forker_pid);
-	snprintf(err, sizeof(err), "%d %llu\n", (int)in->forker_pid,
+	snprintf(line, sizeof(line), "%d %llu\n", (int)in->forker_pid,
 	    (unsigned long long)launch_start_time(in->forker_pid));
-	if (write_whole(in->forker_pidfile, err, strlen(err), err,
+	if (util_write_file(in->forker_pidfile, line, strlen(line), 0600, err,
 	    sizeof(err)) == -1)
 		log_warnx("%s", err);
 	in->forker_deadline_ms = mono_ms() + in->spec->scaling.start_timeout_ms;
@@ -251,16 +252,11 @@ forker_restart(void *arg)
 
 /* Still there KILL_GRACE_MS after its SIGTERM. */
 static void
-on_forker_kill(void *arg)
+on_forker_signal(pid_t pid, int sig, void *arg)
 {
-	struct instance *in = arg;
-
-	in->forker_timer = 0;
-	if (in->forker_pid <= 0)
-		return;
-	ev(in, "kill", "the worker forker (pid %d) still runs %ds after "
-	    "SIGTERM: SIGKILL", (int)in->forker_pid, KILL_GRACE_MS / 1000);
-	launch_kill(in->forker_pid, SIGKILL);
+	if (sig == SIGKILL)
+		ev(arg, "kill", "the worker forker (pid %d) still runs %ds after "
+		    "SIGTERM: SIGKILL", (int)pid, KILL_GRACE_MS / 1000);
 }
 
 
@@ -275,10 +271,12 @@ forker_terminate(struct instance *in)
 		return;
 	in->forker_stop = true;
 	in->forker_ready = false;
-	launch_kill(in->forker_pid, SIGTERM);
-	loop_timer_cancel(in->ctl->loop, in->forker_timer);
-	in->forker_timer = loop_timer_add(in->ctl->loop, KILL_GRACE_MS,
-	    on_forker_kill, in);
+	if (in->forker_timer != 0) {
+		loop_timer_cancel(in->ctl->loop, in->forker_timer);
+		in->forker_timer = 0;	/* its readiness poll */
+	}
+	launch_term_start(&in->forker_term, in->ctl->loop, in->forker_pid,
+	    true, 0, KILL_GRACE_MS, on_forker_signal, in);
 }
 
 

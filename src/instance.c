@@ -433,7 +433,8 @@ instance_tick(void *arg)
 	in->timer = loop_timer_add(in->ctl->loop, delay, instance_tick, in);
 	/* an observation still in flight (slow scheduler) skips this tick;
 	 * one brought forward by a change is done once that one is back */
-	if (in->ctl->engine->observe(in->dask, OBSERVE_TIMEOUT_MS, on_observed, in) == 0)
+	if (in->ctl->engine->observe(in->dask, OBSERVE_TIMEOUT_MS, on_observed,
+	    in) == 0)
 		in->observe_sent_ms = mono_ms();
 	else if (kicked)
 		in->tick_again = true;
@@ -719,7 +720,7 @@ instance_stop(struct instance *in)
 		return;
 	}
 	if (in->sched_pid > 0) {
-		if (in->sched_kill_timer == 0)
+		if (!launch_term_active(&in->sched_term))
 			sched_terminate(in);
 		return;
 	}

@@ -351,26 +351,6 @@ launch_argv_push(char ***argv, size_t *argc, const char *arg)
 }
 
 void
-launch_argv_split(const char *line, char ***argv, size_t *argc)
-{
-	const char *p = line;
-
-	while (*p != '\0') {
-		size_t n;
-		char *w;
-
-		p += strspn(p, " \t");
-		n = strcspn(p, " \t");
-		if (n == 0)
-			break;
-		w = xstrndup(p, n);
-		launch_argv_push(argv, argc, w);
-		free(w);
-		p += n;
-	}
-}
-
-void
 launch_argv_free(char **argv)
 {
 	size_t i;

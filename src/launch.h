@@ -113,10 +113,6 @@ uint64_t launch_start_time(pid_t pid);
 /* Last lines of a log file, at most max bytes, into buf (for errors). */
 const char *launch_log_tail(const char *path, char *buf, size_t max);
 
-/* Splits a command line on blanks (no quoting); new NULL-terminated argv
- * appended to *argv / *argc, which grow with xrealloc.  (The controller's
- * workers.command moves to launch_argv_words().) */
-void launch_argv_split(const char *line, char ***argv, size_t *argc);
 /*
  * Splits a command line as sh(1) would, with wordexp(3): quotes and
  * backslashes, $VAR and ${VAR} from our environment, ~, and patterns

@@ -147,8 +147,8 @@ worker_drain_poll(struct worker *w)
 	if (w->drain_busy || in->dask == NULL)
 		return;
 	w->drain_busy = true;
-	in->ctl->engine->drain(in->dask, w->address, true, OBSERVE_TIMEOUT_MS, on_drained,
-	    w);
+	in->ctl->engine->drain(in->dask, w->address, true, OBSERVE_TIMEOUT_MS,
+	    on_drained, w);
 }
 
 

@@ -41,25 +41,23 @@ static void write_client_config(struct instance *in);
 
 /* ----------------------------------------------------------- scheduler */
 
+/* The scheduler did not go within KILL_GRACE_MS of its SIGTERM. */
 static void
-on_sched_kill(void *arg)
+on_sched_signal(pid_t pid, int sig, void *arg)
 {
-	struct instance *in = arg;
-
-	in->sched_kill_timer = 0;
-	ev(in, "kill", "scheduler (pid %d) still running %ds after SIGTERM: "
-	    "SIGKILL", (int)in->sched_pid, KILL_GRACE_MS / 1000);
-	launch_kill(in->sched_pid, SIGKILL);
+	if (sig == SIGKILL)
+		ev(arg, "kill", "scheduler (pid %d) still running %ds after "
+		    "SIGTERM: SIGKILL", (int)pid, KILL_GRACE_MS / 1000);
 }
 
 
+/* SIGTERM now, SIGKILL after KILL_GRACE_MS; again: no-op beyond a new
+ * SIGTERM. */
 void
 sched_terminate(struct instance *in)
 {
-	launch_kill(in->sched_pid, SIGTERM);
-	if (in->sched_kill_timer == 0)
-		in->sched_kill_timer = loop_timer_add(in->ctl->loop,
-		    KILL_GRACE_MS, on_sched_kill, in);
+	launch_term_start(&in->sched_term, in->ctl->loop, in->sched_pid, true,
+	    0, KILL_GRACE_MS, on_sched_signal, in);
 }
 
 
@@ -73,17 +71,8 @@ on_sched_exit(pid_t pid, int status, void *arg)
 	in->sched_pid = 0;
 	in->sched_start = 0;
 	persist_instance(in);
-	if (in->sched_kill_timer != 0) {
-		loop_timer_cancel(in->ctl->loop, in->sched_kill_timer);
-		in->sched_kill_timer = 0;
-	}
-	if (status == -1)
-		snprintf(how, sizeof(how), "with unknown status");
-	else if (WIFEXITED(status))
-		snprintf(how, sizeof(how), "with status %d",
-		    WEXITSTATUS(status));
-	else
-		snprintf(how, sizeof(how), "on signal %d", WTERMSIG(status));
+	launch_term_cancel(&in->sched_term);
+	util_exit_text(status, how, sizeof(how));
 	if (in->state == I_STOPPING) {
 		instance_set_state(in, I_STOPPED);
 		ev(in, "stopped", "scheduler stopped; instance stopped");
@@ -97,7 +86,7 @@ on_sched_exit(pid_t pid, int status, void *arg)
 		return;
 	}
 	launch_log_tail(in->sched_log, tail, sizeof(tail));
-	instance_fail(in, "scheduler exited %s%s; log %s%s%s", how,
+	instance_fail(in, "scheduler %s%s; log %s%s%s", how,
 	    in->state == I_STARTING ? " while starting" : "", in->sched_log,
 	    tail[0] != '\0' ? "; it ends with: " : "", tail);
 }
@@ -202,8 +191,9 @@ start_poll(void *arg)
 int
 write_preload(struct instance *in, char *err, size_t errlen)
 {
-	return write_whole(in->preload, sched_preload_py,
-	    (size_t)(sched_preload_py_end - sched_preload_py), err, errlen);
+	return util_write_file(in->preload, sched_preload_py,
+	    (size_t)(sched_preload_py_end - sched_preload_py), 0600, err,
+	    errlen);
 }
 
 
@@ -291,7 +281,7 @@ write_client_config(struct instance *in)
 		    "as\n#   DASK_CONFIG=%s python ...\n"
 		    "scheduler-address: \"%s\"\n", in->spec->name,
 		    in->client_config, in->sched_addr);
-	if (write_whole(in->client_config, text, strlen(text), err,
+	if (util_write_file(in->client_config, text, strlen(text), 0600, err,
 	    sizeof(err)) == -1)
 		log_warnx("[%s] %s", in->spec->name, err);
 	free(text);

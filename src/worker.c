@@ -203,7 +203,7 @@ worker_lost(struct worker *w, const char *how)
 	} else {
 		in->lost_keys_unknown += (uint64_t)w->keys;
 	}
-	ev(in, "worker_lost", "worker w%d (%s) died while running (%s); %s; "
+	ev(in, "worker_lost", "worker w%d (%s) %s while running; %s; "
 	    "slot %d freed, a new worker comes as demand asks, without "
 	    "backoff; log %s%s%s", w->id, w->name, how, held, w->slot, w->log,
 	    *last != '\0' ? ": " : "", last);
@@ -248,9 +248,10 @@ tls_argv(const struct instance *in, char ***argv, size_t *argc)
 }
 
 
-/* Argument vector of the worker command (docs/design.md §2). */
+/* Argument vector of the worker command (docs/design.md §2); NULL with
+ * err when workers.command does not split (deploy refuses those). */
 char **
-worker_argv(struct instance *in, struct worker *w)
+worker_argv(struct instance *in, struct worker *w, char *err, size_t errlen)
 {
 	const struct spec *s = in->spec;
 	char **argv = NULL;
@@ -272,7 +273,9 @@ worker_argv(struct instance *in, struct worker *w)
 			    "distributed.cli.dask_worker");
 		}
 	} else {
-		launch_argv_split(s->workers.command, &argv, &argc);
+		if (launch_argv_words(s->workers.command, &argv, &argc, err,
+		    errlen) == -1)
+			return NULL;
 		/* dask-cuda runs its own nanny and has no --no-nanny */
 		nanny = strstr(s->workers.command, "cuda") != NULL;
 	}

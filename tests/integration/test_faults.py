@@ -84,6 +84,18 @@ def test_worker_command_missing(tmp_path):
     assert 'worker command "no-such-dask-worker" not found' in err, err
 
 
+def test_worker_command_no_shell(tmp_path):
+    """workers.command is split as sh splits words, but runs no command of
+    its own while being split (wordexp without command substitution)."""
+    marker = tmp_path / "ran"
+    rc, err = up_fails(tmp_path, specs=[
+        "name: dask\nworkers: {command: 'dask-worker $(touch %s)'}\n"
+        % marker])
+    assert rc == 1 and "workers.command" in err, err
+    assert "command substitution" in err, err
+    assert not marker.exists()
+
+
 def test_invalid_spec_exits_2(tmp_path):
     rc, err = up_fails(tmp_path, specs=["name: dask\nworkers: {min: 3, max: 2}\n"])
     assert rc == 2 and "bad0.yaml:2:" in err, err
@@ -128,8 +140,8 @@ def test_worker_dies_slot_freed_and_replaced(edask):
         c.close()
     msg = lost[0]["message"]
     # a forked worker is the forker's child: its status is not ours to see
-    assert ("died while running (signal 9)" in msg or
-            "died while running (unknown status)" in msg), msg
+    assert ("exited on signal 9 (Killed) while running" in msg or
+            "exited with unknown status while running" in msg), msg
     assert "it held 64 results" in msg and "64 of them nowhere else" in msg
     assert "without backoff" in msg
     assert not e.events(kind="worker_failed")
