@@ -40,7 +40,8 @@ INSTFILES := examples/dask_xgb_training.ipynb examples/xgb_train.py \
 # (src/console_assets.S).
 LIBOBJ	+= $(B)/obj/console_assets.o $(B)/obj/instance_assets.o
 
-.PHONY: all unit demo test deps check-unit asan fuzz integration bench clean
+.PHONY: all unit demo test deps check-unit asan fuzz integration bench clean \
+	coverage
 
 all: $(B)/edask $(B)/fakenvml/libnvidia-ml.so.1
 
@@ -105,6 +106,10 @@ fuzz:
 
 integration: all
 	scripts/run-integration.sh
+
+# The controller's lines its unit tests reach (gcov, build/cov).
+coverage:
+	scripts/coverage.sh
 
 deps:
 	scripts/deps.sh

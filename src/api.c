@@ -125,13 +125,18 @@ bad:
 
 static void api_pump(struct api *a);
 
-static void
+/* MHD's own timeout: run it, and again after its next one. */
+static int64_t
 on_timer(void *arg)
 {
 	struct api *a = arg;
+	MHD_UNSIGNED_LONG_LONG to;
 
+	MHD_run(a->mhd);
+	if (MHD_get_timeout(a->mhd, &to) == MHD_YES)
+		return (int64_t)to;
 	a->timer = 0;
-	api_pump(a);
+	return LOOP_NOMORE;
 }
 
 /* Runs MHD and re-arms its timeout. */
@@ -269,7 +274,7 @@ wait_unlink(struct api *a, struct req *rq)
 }
 
 /* Resumes the long-polls that have news or have waited long enough. */
-static void
+static int64_t
 on_wait_timer(void *arg)
 {
 	struct api *a = arg;
@@ -277,7 +282,6 @@ on_wait_timer(void *arg)
 	int64_t now = mono_ms();
 	struct req *rq, *next;
 
-	a->wait_timer = 0;
 	for (rq = a->waits; rq != NULL; rq = next) {
 		next = rq->next_wait;
 		if (last > rq->since || now >= rq->deadline_ms) {
@@ -286,10 +290,11 @@ on_wait_timer(void *arg)
 			MHD_resume_connection(rq->conn);
 		}
 	}
-	if (a->waits != NULL)
-		a->wait_timer = loop_timer_add(a->loop, WAIT_POLL_MS,
-		    on_wait_timer, a);
 	api_pump(a);
+	if (a->waits != NULL)
+		return WAIT_POLL_MS;
+	a->wait_timer = 0;
+	return LOOP_NOMORE;
 }
 
 static enum MHD_Result
@@ -586,7 +591,7 @@ aconn_cut(struct aconn *ac)
 	shutdown(ac->fd, SHUT_RDWR);
 }
 
-static void
+static int64_t
 on_sweep(void *arg)
 {
 	struct api *a = arg;
@@ -594,7 +599,6 @@ on_sweep(void *arg)
 	struct aconn *ac;
 	size_t ncut = 0;
 
-	a->sweep_timer = 0;
 	for (ac = a->conns; ac != NULL; ac = ac->next) {
 		if (ac->in_request && !ac->cut &&
 		    now - ac->start_ms >= REQUEST_DEADLINE_MS) {
@@ -605,9 +609,11 @@ on_sweep(void *arg)
 	if (ncut > 0)
 		log_debug("api: closed %zu connection(s) whose request did not "
 		    "arrive within %d s", ncut, REQUEST_DEADLINE_MS / 1000);
-	if (a->conns != NULL)
-		a->sweep_timer = loop_timer_add(a->loop, SWEEP_MS, on_sweep, a);
 	api_pump(a);
+	if (a->conns != NULL)
+		return SWEEP_MS;
+	a->sweep_timer = 0;
+	return LOOP_NOMORE;
 }
 
 /*

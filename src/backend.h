@@ -35,6 +35,8 @@ struct worker;
 struct store_worker;
 struct config_pool;
 
+#define BACKEND_OVERDUE	(-2)
+
 struct backend_ops {
 	const char	*name;		/* "local", "slurm": for messages */
 	/* Workers run on other machines: no worker forker, no NVML view of
@@ -59,11 +61,13 @@ struct backend_ops {
 	 * forget says the worker is dropped right after the call). */
 	void	(*kill)(struct worker *w, bool forget);
 	/*
-	 * w did not register within start_timeout.  True: the backend keeps
-	 * waiting (a job still queued is Slurm's business); false: a
-	 * failure, and the caller stops it.
+	 * w did not register within start_timeout: BACKEND_OVERDUE, a
+	 * failure (the caller stops it), or the backend keeps waiting (a job
+	 * still queued is Slurm's business): a delay in ms to ask again
+	 * after, or LOOP_NOMORE (the backend re-arms w->start_timer itself
+	 * when the wait is over).
 	 */
-	bool	(*start_overdue)(struct worker *w);
+	int64_t	(*start_overdue)(struct worker *w);
 	/*
 	 * A worker read back from the store at a restart (w's common fields
 	 * set from sw).  False: it is gone (told as an event); the caller

@@ -378,11 +378,11 @@ local_kill(struct worker *w, bool forget)
 }
 
 
-static bool
+static int64_t
 local_start_overdue(struct worker *w)
 {
 	(void)w;
-	return false;
+	return BACKEND_OVERDUE;
 }
 
 

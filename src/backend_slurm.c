@@ -292,7 +292,6 @@ on_detached_cancel(int status, const char *out, size_t len, const char *msg,
 {
 	struct detached *d = arg;
 	struct slurm_pool *p = sp(d->cp);
-	struct ctl *c = d->cp->ctl;
 	size_t i;
 
 	(void)out;
@@ -303,7 +302,6 @@ on_detached_cancel(int status, const char *out, size_t len, const char *msg,
 		if (p->detached[i] == d)
 			p->detached[i] = p->detached[--p->ndetached];
 	free(d);
-	ctl_check_shutdown(c);
 }
 
 
@@ -473,13 +471,12 @@ slurm_observe(struct ctl *c, struct cpool *cp, const struct slurm_job *jobs,
 }
 
 
-static void
+/* Every SQUEUE_EVERY_MS for the pool's life. */
+static int64_t
 slurm_poll_timer(void *arg)
 {
-	struct cpool *cp = arg;
-
-	sp(cp)->squeue_timer = 0;
-	slurm_poll(cp);
+	slurm_poll(arg);
+	return SQUEUE_EVERY_MS;
 }
 
 
@@ -520,15 +517,13 @@ on_squeue(int status, const char *out, size_t len, const char *msg,
 		slurm_observe(c, cp, jobs, n, sp(cp)->squeue_started_ms);
 		free(jobs);
 	}
-	sp(cp)->squeue_timer = loop_timer_add(c->loop, SQUEUE_EVERY_MS,
-	    slurm_poll_timer, cp);
 }
 
 
 /*
  * Lists the jobs (squeue --json; Slurm 22.05 ignores --me there and lists
- * everyone's, so the tags pick this daemon's), then again every
- * SQUEUE_EVERY_MS.
+ * everyone's, so the tags pick this daemon's), unless a listing is still
+ * in flight.
  */
 static void
 slurm_poll(struct cpool *cp)
@@ -542,19 +537,13 @@ slurm_poll(struct cpool *cp)
 	/* a pool no instance uses has nothing to look for */
 	for (i = 0; i < cp->ctl->ninst && cp->ctl->inst[i]->cp != cp; i++)
 		;
-	if (i == cp->ctl->ninst) {
-		sp(cp)->squeue_timer = loop_timer_add(cp->ctl->loop,
-		    SQUEUE_EVERY_MS, slurm_poll_timer, cp);
+	if (i == cp->ctl->ninst)
 		return;
-	}
 	sp(cp)->squeue_started_ms = mono_ms();
 	sp(cp)->squeue = child_run(cp->ctl->loop, argv, NULL, SLURM_CMD_MS,
 	    on_squeue, cp, err, sizeof(err));
-	if (sp(cp)->squeue == NULL) {
+	if (sp(cp)->squeue == NULL)
 		slurm_listing_error(cp, err);
-		sp(cp)->squeue_timer = loop_timer_add(cp->ctl->loop,
-		    SQUEUE_EVERY_MS, slurm_poll_timer, cp);
-	}
 }
 
 
@@ -660,21 +649,19 @@ backend_slurm_pool_new(struct ctl *c, const struct config_pool *cfg)
 	    cfg->partition != NULL ? cfg->partition : "",
 	    cfg->scheduler_host);
 	slurm_poll(cp);
+	p->squeue_timer = loop_timer_add(c->loop, SQUEUE_EVERY_MS,
+	    slurm_poll_timer, cp);
 	return cp;
 }
 
 
 /* scancel again until the job has left: Slurm itself sends SIGTERM, then
  * SIGKILL after its KillWait. */
-static void
+static int64_t
 on_kill_timer(void *arg)
 {
-	struct worker *w = arg;
-
-	w->kill_timer = 0;
-	slurm_cancel(w);
-	w->kill_timer = loop_timer_add(w->inst->ctl->loop, KILL_GRACE_MS,
-	    on_kill_timer, w);
+	slurm_cancel(arg);
+	return KILL_GRACE_MS;
 }
 
 
@@ -717,7 +704,7 @@ slurm_kill(struct worker *w, bool forget)
 }
 
 
-static bool
+static int64_t
 slurm_start_overdue(struct worker *w)
 {
 	struct instance *in = w->inst;
@@ -726,12 +713,10 @@ slurm_start_overdue(struct worker *w)
 	if (!sp(in->cp)->listed) {
 		/* a restart: what the job does is known at the first
 		 * listing */
-		w->start_timer = loop_timer_add(in->ctl->loop, SQUEUE_EVERY_MS,
-		    on_start_timeout, w);
-		return true;
+		return SQUEUE_EVERY_MS;
 	}
 	if (sj(w)->job_running_ms != 0)
-		return false;
+		return BACKEND_OVERDUE;
 	/* still queued: Slurm's business, and it counts as capacity; said
 	 * once, never duplicated by another job */
 	if (!sj(w)->pending_told)
@@ -742,7 +727,7 @@ slurm_start_overdue(struct worker *w)
 		    sj(w)->job_reason : sj(w)->job_state[0] != '\0' ?
 		    sj(w)->job_state : "not listed yet");
 	sj(w)->pending_told = true;
-	return true;
+	return LOOP_NOMORE;	/* slurm_job_seen() times it from the start */
 }
 
 

@@ -62,7 +62,8 @@ static const double decide_bounds[] = { 0.00001, 0.0001, 0.001, 0.01, 0.1,
 
 static int ctlerr(int code, char *err, size_t errlen, const char *fmt, ...)
     PRINTF(4, 5);
-static void shutdown_deadline(void *arg);
+static int64_t shutdown_deadline(void *arg);
+static void ctl_before_sleep(void *arg);
 
 void
 ev(struct instance *in, const char *kind, const char *fmt, ...)
@@ -371,6 +372,7 @@ ctl_new(struct loop *l, const struct ctl_config *cfg, char *err,
 	}
 	free(path);
 	c->loop = l;
+	loop_before_sleep(l, ctl_before_sleep, c);
 	c->engine = cfg->engine != NULL ? cfg->engine : &engine_dask;
 	c->http = http_new(l);
 	histogram_init(&c->start_hist, start_bounds, ARRAY_LEN(start_bounds));
@@ -476,6 +478,7 @@ ctl_free(struct ctl *c)
 	if (c == NULL)
 		return;
 	loop_timer_cancel(c->loop, c->shutdown_timer);
+	loop_before_sleep_remove(c->loop, ctl_before_sleep, c);
 	for (i = 0; i < c->ninst; i++) {
 		if (c->inst[i]->timer != 0)
 			loop_timer_cancel(c->loop, c->inst[i]->timer);
@@ -1026,14 +1029,12 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
 
 
 static void
-instance_reap(void *arg)
+instance_reap(struct instance *in)
 {
-	struct instance *in = arg;
 	struct ctl *c = in->ctl;
 	char err[256];
 	size_t i;
 
-	in->reap_timer = 0;
 	store_result(c, store_instance_delete(c->store, in->spec->name, err,
 	    sizeof(err)), err);
 	if (nftw(in->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == -1 &&
@@ -1054,16 +1055,13 @@ instance_reap(void *arg)
 }
 
 
-/* Once an instance marked for undeploy has no process left, remove it
- * (from the loop, not from inside the callback that noticed). */
-void
-maybe_reap(struct instance *in)
+
+/* An undeployed instance whose last process is gone. */
+static bool
+instance_reapable(const struct instance *in)
 {
-	if (!in->undeploy || in->nworkers > 0 || in->sched_pid > 0 ||
-	    in->nb != NULL || in->forker_pid > 0 || in->reap_timer != 0 ||
-	    instance_running(in))
-		return;
-	in->reap_timer = loop_timer_add(in->ctl->loop, 0, instance_reap, in);
+	return in->undeploy && in->nworkers == 0 && in->sched_pid == 0 &&
+	    in->nb == NULL && in->forker_pid == 0 && !instance_running(in);
 }
 
 
@@ -1104,10 +1102,7 @@ ctl_undeploy(struct ctl *c, const char *name, bool *removed, char *err,
 	}
 	if (in->state == I_STARTING || in->state == I_STARTED)
 		instance_stop(in);
-	if (!instance_running(in) && in->nworkers == 0 && in->sched_pid == 0 &&
-	    in->nb == NULL && in->forker_pid == 0) {
-		if (in->reap_timer != 0)
-			loop_timer_cancel(c->loop, in->reap_timer);
+	if (instance_reapable(in)) {
 		instance_reap(in);
 		*removed = true;
 	}
@@ -1191,7 +1186,7 @@ ctl_idle(struct ctl *c)
 }
 
 
-void
+static void
 ctl_check_shutdown(struct ctl *c)
 {
 	void (*done)(void *);
@@ -1206,6 +1201,28 @@ ctl_check_shutdown(struct ctl *c)
 	c->stopped = NULL;
 	if (done != NULL)
 		done(c->stopped_arg);
+}
+
+
+/*
+ * Once per turn of the loop, after its events: what an exit, a reply or a
+ * removal may have finished.  An undeployed instance whose last process
+ * is gone is removed, and a shutdown with nothing left running ends.
+ * Here rather than after each event that might end the last process.
+ */
+static void
+ctl_before_sleep(void *arg)
+{
+	struct ctl *c = arg;
+	size_t i;
+
+	for (i = 0; i < c->ninst; ) {
+		if (instance_reapable(c->inst[i]))
+			instance_reap(c->inst[i]);	/* the array shrinks */
+		else
+			i++;
+	}
+	ctl_check_shutdown(c);
 }
 
 
@@ -1235,12 +1252,7 @@ static void
 shutdown_kill_now(struct ctl *c)
 {
 	shutdown_kill_all(c);
-	if (c->shutdown_timer != 0)
-		loop_timer_cancel(c->loop, c->shutdown_timer);
 	c->shutdown_killed = true;
-	c->shutdown_timer = loop_timer_add(c->loop, SHUTDOWN_KILL_MS,
-	    shutdown_deadline, c);
-	ctl_check_shutdown(c);
 }
 
 
@@ -1250,14 +1262,13 @@ shutdown_kill_now(struct ctl *c)
  * did not hear exit, whose records stay for the next start to adopt or
  * clean up.
  */
-static void
+static int64_t
 shutdown_deadline(void *arg)
 {
 	struct ctl *c = arg;
 	void (*done)(void *);
 	char left[512];
 
-	c->shutdown_timer = 0;
 	shutdown_left(c, left, sizeof(left));
 	if (!c->shutdown_killed) {
 		events_add(c->events, NULL, "shutdown", "not done after %d s "
@@ -1265,15 +1276,17 @@ shutdown_deadline(void *arg)
 		    SHUTDOWN_GRACE_MS / 1000, left[0] != '\0' ? left :
 		    "Slurm jobs");
 		shutdown_kill_now(c);
-		return;
+		return SHUTDOWN_KILL_MS;	/* then the wait for the exits */
 	}
 	events_add(c->events, NULL, "shutdown", "%s not heard to exit %d s "
 	    "after a kill: leaving; the next start adopts or ends them",
 	    left[0] != '\0' ? left : "Slurm jobs", SHUTDOWN_KILL_MS / 1000);
+	c->shutdown_timer = 0;
 	done = c->stopped;
 	c->stopped = NULL;
 	if (done != NULL)
 		done(c->stopped_arg);
+	return LOOP_NOMORE;
 }
 
 
@@ -1286,6 +1299,9 @@ ctl_shutdown(struct ctl *c)
 		events_add(c->events, NULL, "shutdown", "asked again: killing "
 		    "every worker and scheduler now");
 		shutdown_kill_now(c);
+		loop_timer_cancel(c->loop, c->shutdown_timer);
+		c->shutdown_timer = loop_timer_add(c->loop, SHUTDOWN_KILL_MS,
+		    shutdown_deadline, c);
 		return;
 	}
 	c->shutting_down = true;
@@ -1295,7 +1311,6 @@ ctl_shutdown(struct ctl *c)
 	    shutdown_deadline, c);
 	for (i = 0; i < c->ninst; i++)
 		instance_stop(c->inst[i]);
-	ctl_check_shutdown(c);
 }
 
 

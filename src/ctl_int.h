@@ -28,17 +28,6 @@
 struct child;
 struct notebook;
 
-/* Routes the scheduler serves: Dask's defaults plus the HTTP API
- * (docs/design.md §2; the value must be a quoted Python literal). */
-#define SCHEDULER_ROUTES						\
-	"[\"distributed.http.scheduler.prometheus\","			\
-	"\"distributed.http.scheduler.info\","				\
-	"\"distributed.http.scheduler.json\","				\
-	"\"distributed.http.health\","					\
-	"\"distributed.http.proxy\","					\
-	"\"distributed.http.statics\","					\
-	"\"distributed.http.scheduler.api\"]"
-
 #define OBSERVE_TIMEOUT_MS	5000
 #define LAUNCH_POLL_MS		200
 #define HEALTH_TIMEOUT_MS	2000
@@ -181,7 +170,6 @@ struct instance {
 	uint64_t	 sched_start;	/* /proc start time of sched_pid */
 	int64_t		 created_ms;
 	bool		 undeploy;	/* remove once stopped */
-	uint64_t	 reap_timer;
 	bool		 fatal_start;	/* a start failure stops the daemon */
 	uint64_t	 scale_ups;	/* scale_up events */
 	uint64_t	 scale_downs;	/* retire decisions */
@@ -301,8 +289,6 @@ enum spec_worker_type resolve_wtype(const struct spec *spec,
     const struct cpool *cp, const struct pyprobe *p);
 int instance_probe(struct instance *in, char *err, size_t errlen);
 struct instance *instance_new(struct ctl *c, struct spec *spec);
-void maybe_reap(struct instance *in);
-void ctl_check_shutdown(struct ctl *c);
 struct instance *ctl_by_id(struct ctl *c, int id);
 /* Defined in instance_assets.S: each file's bytes, then a NUL. */
 extern const char sched_preload_py[], sched_preload_py_end[];
@@ -310,7 +296,7 @@ extern const char worker_forker_py[], worker_forker_py_end[];
 
 /* instance.c: one instance's lifecycle and decision tick, the change
  * signal, the notebook glue */
-void instance_tick(void *arg);
+int64_t instance_tick(void *arg);
 void instance_observed(struct instance *in, const struct dask_obs *obs,
     int64_t now);
 void persist_notebook(struct instance *in);
@@ -333,7 +319,7 @@ int64_t backoff_ms(int failures);
 void count_failure(struct instance *in);
 void after_worker_gone(struct instance *in);
 void worker_lost(struct worker *w, const char *how);
-void on_start_timeout(void *arg);
+int64_t on_start_timeout(void *arg);
 void tls_argv(const struct instance *in, char ***argv, size_t *argc);
 char **worker_argv(struct instance *in, struct worker *w, char *err,
     size_t errlen);
@@ -366,9 +352,10 @@ void forker_fork_cancel(struct fork_req *r);
 
 /* sched.c: the scheduler process: start files, health, stop */
 void sched_terminate(struct instance *in);
-void on_sched_exit(pid_t pid, int status, void *arg);
+int sched_spawn(struct instance *in, char *err, size_t errlen);
+bool sched_adopt(struct instance *in);
 const char *sched_host(const struct instance *in);
-void start_poll(void *arg);
+int64_t start_poll(void *arg);
 int write_preload(struct instance *in, char *err, size_t errlen);
 int64_t sched_start_timeout(const struct instance *in);
 int instance_tls(struct instance *in, char *err, size_t errlen);

@@ -38,8 +38,8 @@
 
 #include "ctl_int.h"
 
-static void forker_poll(void *arg);
-static void forker_restart(void *arg);
+static int64_t forker_poll(void *arg);
+static int64_t forker_restart(void *arg);
 
 /* ------------------------------------------------------------- forker */
 
@@ -81,9 +81,6 @@ on_forker_exit(pid_t pid, int status, void *arg)
 	}
 	if (in->state == I_STOPPING)
 		instance_stop(in);
-	else
-		ctl_check_shutdown(in->ctl);
-	maybe_reap(in);
 }
 
 
@@ -110,15 +107,16 @@ forker_connect(struct instance *in, int flags)
 }
 
 
-static void
+static int64_t
 forker_poll(void *arg)
 {
 	struct instance *in = arg;
 	int fd;
 
-	in->forker_timer = 0;
-	if (in->forker_pid <= 0 || in->forker_ready)
-		return;
+	if (in->forker_pid <= 0 || in->forker_ready) {
+		in->forker_timer = 0;
+		return LOOP_NOMORE;
+	}
 	/* a unix socket connects at once, or not at all */
 	if ((fd = forker_connect(in, SOCK_NONBLOCK)) != -1) {
 		close(fd);
@@ -126,7 +124,8 @@ forker_poll(void *arg)
 		in->forker_failures = 0;
 		log_info("[%s] worker forker ready (pid %d)", in->spec->name,
 		    (int)in->forker_pid);
-		return;
+		in->forker_timer = 0;
+		return LOOP_NOMORE;
 	}
 	if (mono_ms() > in->forker_deadline_ms) {
 		ev(in, "forker", "the worker forker (pid %d) did not open its "
@@ -136,10 +135,10 @@ forker_poll(void *arg)
 		    in->forker_log);
 		in->forker_stop = true;
 		launch_kill(in->forker_pid, SIGKILL);
-		return;
+		in->forker_timer = 0;
+		return LOOP_NOMORE;
 	}
-	in->forker_timer = loop_timer_add(in->ctl->loop, FORKER_POLL_MS,
-	    forker_poll, in);
+	return FORKER_POLL_MS;		/* until its socket answers */
 }
 
 
@@ -239,7 +238,7 @@ forker_adopt(struct instance *in)
 }
 
 
-static void
+static int64_t
 forker_restart(void *arg)
 {
 	struct instance *in = arg;
@@ -247,6 +246,7 @@ forker_restart(void *arg)
 	in->forker_timer = 0;
 	if (in->state == I_STARTED || in->state == I_STARTING)
 		forker_start(in);
+	return LOOP_NOMORE;
 }
 
 
@@ -319,7 +319,7 @@ fork_req_done(struct fork_req *r, pid_t pid, const char *why)
 }
 
 
-static void
+static int64_t
 on_fork_timeout(void *arg)
 {
 	struct fork_req *r = arg;
@@ -328,6 +328,7 @@ on_fork_timeout(void *arg)
 	r->timer = 0;
 	snprintf(why, sizeof(why), "no answer within %dms", FORKER_IO_MS);
 	fork_req_done(r, -1, why);
+	return LOOP_NOMORE;
 }
 
 

@@ -98,7 +98,9 @@ on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *sockp)
 	return 0;
 }
 
-static void
+/* One-shot: curl sets its next timeout itself (on_timer_set), maybe
+ * from inside this call. */
+static int64_t
 on_timer(void *arg)
 {
 	struct http *h = arg;
@@ -106,6 +108,7 @@ on_timer(void *arg)
 	h->timer = 0;
 	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &h->running);
 	check_done(h);
+	return LOOP_NOMORE;
 }
 
 static int
@@ -223,14 +226,15 @@ check_done(struct http *h)
 	}
 }
 
-static void
+static int64_t
 kick(void *arg)
 {
 	struct http *h = arg;
 
-	h->kick_timer = 0;
+	h->kick_timer = 0;	/* a callback below may ask for another */
 	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &h->running);
 	check_done(h);
+	return LOOP_NOMORE;
 }
 
 uint64_t

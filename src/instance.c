@@ -355,13 +355,14 @@ instance_kick(struct instance *in)
 }
 
 
-static void
+static int64_t
 on_change_retry(void *arg)
 {
 	struct instance *in = arg;
 
 	in->change_timer = 0;
 	change_watch(in);
+	return LOOP_NOMORE;
 }
 
 
@@ -408,29 +409,29 @@ change_watch(struct instance *in)
 	    in->state != I_STARTED || in->change_timer != 0)
 		return;
 	in->change_watching = true;
-	in->ctl->engine->changes(in->dask, in->change_seq, CHANGE_WAIT_MS, on_changes,
-	    in);
+	in->ctl->engine->changes(in->dask, in->change_seq, CHANGE_WAIT_MS,
+	    on_changes, in);
 }
 
 
-void
+int64_t
 instance_tick(void *arg)
 {
 	struct instance *in = arg;
 	int64_t delay;
 	bool kicked = in->kicked;
 
-	in->timer = 0;
 	in->kicked = false;
-	if (in->state != I_STARTED)
-		return;
+	if (in->state != I_STARTED) {
+		in->timer = 0;
+		return LOOP_NOMORE;
+	}
 	change_watch(in);
 	/* while workers launch, look more often: registration is what
 	 * starts their work, and what the user waits for */
 	delay = in->spec->scaling.interval_ms;
 	if (instance_count(in, W_LAUNCHING) > 0 && delay > LAUNCH_POLL_MS)
 		delay = LAUNCH_POLL_MS;
-	in->timer = loop_timer_add(in->ctl->loop, delay, instance_tick, in);
 	/* an observation still in flight (slow scheduler) skips this tick;
 	 * one brought forward by a change is done once that one is back */
 	if (in->ctl->engine->observe(in->dask, OBSERVE_TIMEOUT_MS, on_observed,
@@ -438,6 +439,7 @@ instance_tick(void *arg)
 		in->observe_sent_ms = mono_ms();
 	else if (kicked)
 		in->tick_again = true;
+	return delay;
 }
 
 
@@ -591,7 +593,6 @@ instance_fail(struct instance *in, const char *fmt, ...)
 		if (!in->ctl->shutting_down)
 			ctl_shutdown(in->ctl);
 	}
-	ctl_check_shutdown(in->ctl);
 }
 
 
@@ -599,10 +600,7 @@ void
 instance_start(struct instance *in)
 {
 	struct ctl *c = in->ctl;
-	struct launch_cmd cmd;
-	char **argv = NULL, **env;
-	size_t argc = 0;
-	char err[512], buf[300];
+	char err[512];
 
 	instance_set_state(in, I_STARTING);
 	in->error[0] = '\0';
@@ -632,46 +630,10 @@ instance_start(struct instance *in)
 		    err);
 		return;
 	}
-	launch_argv_push(&argv, &argc, in->spec->python);
-	launch_argv_push(&argv, &argc, "-m");
-	launch_argv_push(&argv, &argc, "distributed.cli.dask_scheduler");
-	launch_argv_push(&argv, &argc, "--host");
-	launch_argv_push(&argv, &argc, sched_host(in));
-	launch_argv_push(&argv, &argc, "--port");
-	snprintf(buf, sizeof(buf), "%d", in->spec->scheduler.port);
-	launch_argv_push(&argv, &argc, buf);
-	launch_argv_push(&argv, &argc, "--dashboard-address");
-	snprintf(buf, sizeof(buf), "%s:%d", sched_host(in),
-	    in->spec->scheduler.dashboard_port);
-	launch_argv_push(&argv, &argc, buf);
-	launch_argv_push(&argv, &argc, "--scheduler-file");
-	launch_argv_push(&argv, &argc, in->sched_file);
-	launch_argv_push(&argv, &argc, "--preload");
-	launch_argv_push(&argv, &argc, in->preload);
-	if (in->tls) {
-		launch_argv_push(&argv, &argc, "--protocol");
-		launch_argv_push(&argv, &argc, "tls");
-	}
-	tls_argv(in, &argv, &argc);
-	env = spec_envv(in->spec, "DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES="
-	    SCHEDULER_ROUTES, "PYTHONUNBUFFERED=1");
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.argv = argv;
-	cmd.env = env;
-	cmd.log_path = in->sched_log;
-	cmd.cwd = in->dir;
-	in->sched_pid = c->engine->spawn_scheduler(&cmd, err, sizeof(err));
-	launch_argv_free(argv);
-	launch_argv_free(env);
-	if (in->sched_pid == -1) {
-		in->sched_pid = 0;
+	if (sched_spawn(in, err, sizeof(err)) == -1) {
 		instance_fail(in, "cannot start the scheduler: %s", err);
 		return;
 	}
-	if ((in->sched_watch = loop_pid_watch(c->loop, in->sched_pid,
-	    on_sched_exit, in)) == 0)
-		log_warn("pidfd for scheduler pid %d", (int)in->sched_pid);
-	in->sched_start = launch_start_time(in->sched_pid);
 	persist_instance(in);
 	ev(in, "starting", "scheduler pid %d, log %s", (int)in->sched_pid,
 	    in->sched_log);
@@ -691,7 +653,6 @@ instance_stop(struct instance *in)
 	size_t i;
 
 	if (in->state == I_STOPPED || in->state == I_ERROR) {
-		ctl_check_shutdown(in->ctl);
 		return;
 	}
 	if (in->state != I_STOPPING) {
@@ -726,8 +687,6 @@ instance_stop(struct instance *in)
 	}
 	instance_set_state(in, I_STOPPED);
 	ev(in, "stopped", "instance stopped");
-	ctl_check_shutdown(in->ctl);
-	maybe_reap(in);
 }
 
 
@@ -739,6 +698,4 @@ instance_continue_stop(struct instance *in)
 		instance_stop(in);
 		return;
 	}
-	ctl_check_shutdown(in->ctl);
-	maybe_reap(in);
 }

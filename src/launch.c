@@ -174,7 +174,7 @@ term_send(struct launch_term *t, int sig)
 		kill(t->pid, sig);
 }
 
-static void on_term_timer(void *arg);
+static int64_t on_term_timer(void *arg);
 
 /* SIGTERM and the SIGKILL deadline, or SIGKILL alone with no grace. */
 static void
@@ -190,7 +190,9 @@ term_now(struct launch_term *t)
 		    t);
 }
 
-static void
+/* One-shot (the grace's timer is a new one): cb, called last, may cancel
+ * or free t, so the loop must not keep this one. */
+static int64_t
 on_term_timer(void *arg)
 {
 	struct launch_term *t = arg;
@@ -206,6 +208,7 @@ on_term_timer(void *arg)
 	/* last: cb may free t */
 	if (cb != NULL)
 		cb(pid, t->sent, cb_arg);
+	return LOOP_NOMORE;
 }
 
 void

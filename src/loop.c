@@ -36,6 +36,11 @@ struct timer {
 	void		*arg;
 };
 
+struct idle {
+	loop_idle_cb	 cb;
+	void		*arg;
+};
+
 struct sig {
 	int		 signo;
 	loop_signal_cb	 cb;
@@ -56,6 +61,8 @@ struct loop {
 	uint64_t	 next_pid_id;
 	struct sig	*sigs;
 	size_t		 nsigs;
+	struct idle	*idles;
+	size_t		 nidles;
 	bool		 stop;
 	struct reg	 tfd_reg, sfd_reg;
 };
@@ -172,6 +179,7 @@ loop_free(struct loop *l)
 	free(l->regs);
 	free(l->timers);
 	free(l->sigs);
+	free(l->idles);
 	close(l->epfd);
 	close(l->tfd);
 	close(l->sfd);
@@ -321,6 +329,43 @@ loop_signal(struct loop *l, int signo, loop_signal_cb cb, void *arg)
 }
 
 void
+loop_before_sleep(struct loop *l, loop_idle_cb cb, void *arg)
+{
+	l->idles = xrealloc(l->idles, (l->nidles + 1) * sizeof(*l->idles));
+	l->idles[l->nidles].cb = cb;
+	l->idles[l->nidles].arg = arg;
+	l->nidles++;
+}
+
+void
+loop_before_sleep_remove(struct loop *l, loop_idle_cb cb, void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < l->nidles; i++) {
+		if (l->idles[i].cb == cb && l->idles[i].arg == arg) {
+			memmove(&l->idles[i], &l->idles[i + 1],
+			    (l->nidles - i - 1) * sizeof(*l->idles));
+			l->nidles--;
+			return;
+		}
+	}
+}
+
+/* The hooks may add or remove hooks: each runs from a copy. */
+static void
+run_idles(struct loop *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->nidles; i++) {
+		struct idle h = l->idles[i];
+
+		h.cb(h.arg);
+	}
+}
+
+void
 loop_stop(struct loop *l)
 {
 	l->stop = true;
@@ -330,7 +375,7 @@ static void
 run_timers(struct loop *l)
 {
 	uint64_t expirations;
-	int64_t now = mono_ms();
+	int64_t now = mono_ms(), next;
 	size_t i;
 
 	while (read(l->tfd, &expirations, sizeof(expirations)) > 0)
@@ -350,7 +395,16 @@ run_timers(struct loop *l)
 		}
 		if (!found)
 			break;
-		t.cb(t.arg);
+		next = t.cb(t.arg);
+		if (next >= 0) {
+			/* again, as the same timer */
+			l->timers = xrealloc(l->timers,
+			    (l->ntimers + 1) * sizeof(*l->timers));
+			t.due = mono_ms() + next;
+			if (t.due <= now)
+				t.due = now + 1;	/* not again this turn */
+			l->timers[l->ntimers++] = t;
+		}
 	}
 	timers_arm(l);
 }
@@ -397,6 +451,9 @@ loop_run(struct loop *l)
 	int i, n;
 
 	while (!l->stop) {
+		run_idles(l);
+		if (l->stop)
+			break;
 		n = epoll_wait(l->epfd, evs, (int)ARRAY_LEN(evs), -1);
 		if (n == -1) {
 			if (errno == EINTR)

@@ -15,7 +15,17 @@
 struct loop;
 
 typedef void (*loop_fd_cb)(int fd, uint32_t events, void *arg);
-typedef void (*loop_timer_cb)(void *arg);
+/*
+ * A timer's callback returns when it runs next: a delay in ms from now
+ * (the same timer, with the same id, is armed again), or LOOP_NOMORE (it
+ * is done; its id is stale).  Redis's ae does the same.
+ */
+#define LOOP_NOMORE	(-1)
+typedef int64_t (*loop_timer_cb)(void *arg);
+/* Runs once per turn of the loop, after the events of that turn and
+ * before it waits again: deferred checks, done once rather than after
+ * every event that might need them. */
+typedef void (*loop_idle_cb)(void *arg);
 /* status: as from waitpid() for a child, -1 for a process that is not
  * ours (its exit status is unknown). */
 typedef void (*loop_pid_cb)(pid_t pid, int status, void *arg);
@@ -30,7 +40,8 @@ int loop_fd_add(struct loop *l, int fd, uint32_t events, loop_fd_cb cb,
 int loop_fd_mod(struct loop *l, int fd, uint32_t events);
 void loop_fd_del(struct loop *l, int fd);	/* does not close fd */
 
-/* One-shot timer after delay_ms; returns an id > 0 for loop_timer_cancel. */
+/* A timer after delay_ms (then as its callback says); returns an id > 0
+ * for loop_timer_cancel. */
 uint64_t loop_timer_add(struct loop *l, int64_t delay_ms, loop_timer_cb cb,
     void *arg);
 void loop_timer_cancel(struct loop *l, uint64_t id);	/* 0 or stale: no-op */
@@ -44,6 +55,10 @@ void loop_timer_cancel(struct loop *l, uint64_t id);	/* 0 or stale: no-op */
 uint64_t loop_pid_watch(struct loop *l, pid_t pid, loop_pid_cb cb,
     void *arg);
 void loop_pid_unwatch(struct loop *l, uint64_t id);	/* 0, stale: no-op */
+
+/* cb(arg) before each wait; removed by the same pair. */
+void loop_before_sleep(struct loop *l, loop_idle_cb cb, void *arg);
+void loop_before_sleep_remove(struct loop *l, loop_idle_cb cb, void *arg);
 
 /* Blocks signo and delivers it through the signalfd. */
 int loop_signal(struct loop *l, int signo, loop_signal_cb cb, void *arg);

@@ -72,7 +72,7 @@ struct notebook {
 	uint64_t	 probe;		/* pending http request */
 };
 
-static void notebook_poll(void *arg);
+static int64_t notebook_poll(void *arg);
 
 static char **
 env_dup(char **env)
@@ -219,7 +219,7 @@ notify(struct notebook *nb, enum notebook_what what, const char *fmt, ...)
 
 /* ------------------------------------------------------------- process */
 
-static void on_restart(void *arg);
+static int64_t on_restart(void *arg);
 
 /* After an exit that nobody asked for: try again later, doubling up to
  * BACKOFF_MAX_MS (reset once it answers).  Returns the delay. */
@@ -234,7 +234,7 @@ schedule_restart(struct notebook *nb)
 	return delay;
 }
 
-static void
+static int64_t
 on_restart(void *arg)
 {
 	struct notebook *nb = arg;
@@ -247,6 +247,7 @@ on_restart(void *arg)
 		notify(nb, NOTEBOOK_EXITED, "cannot start the notebook server: "
 		    "%s; retrying in %llds", err, (long long)delay / 1000);
 	}
+	return LOOP_NOMORE;
 }
 
 static void
@@ -307,7 +308,7 @@ on_probe(const struct http_reply *r, void *arg)
 
 /* Until it answers, or the start timeout: then it is killed, and its exit
  * brings the restart. */
-static void
+static int64_t
 notebook_poll(void *arg)
 {
 	struct notebook *nb = arg;
@@ -315,15 +316,16 @@ notebook_poll(void *arg)
 
 	nb->poll_timer = 0;
 	if (nb->pid == 0 || nb->stopping || nb->url != NULL)
-		return;
+		return LOOP_NOMORE;
 	if (mono_ms() > nb->deadline_ms) {
 		nb->timed_out = true;
 		launch_kill(nb->pid, SIGKILL);
-		return;
+		return LOOP_NOMORE;
 	}
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api", nb->port);
 	nb->probe = http_request(nb->http, url, NULL, PROBE_TIMEOUT_MS,
 	    on_probe, nb);
+	return LOOP_NOMORE;
 }
 
 static void
@@ -437,13 +439,14 @@ notebook_adopt(struct notebook *nb, pid_t pid, uint64_t start_time,
 	return 0;
 }
 
-static void
+static int64_t
 on_stopped_idle(void *arg)
 {
 	struct notebook *nb = arg;
 
 	nb->restart_timer = 0;
 	notify(nb, NOTEBOOK_STOPPED, "notebook server stopped");
+	return LOOP_NOMORE;
 }
 
 void

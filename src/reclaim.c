@@ -207,7 +207,7 @@ on_undrained(int rc, const struct dask_drain_info *di, const char *msg,
  * What it still ran is restarted elsewhere, and results only it held are
  * lost (Dask recomputes them if they are needed again).
  */
-static void
+static int64_t
 on_reclaim_deadline(void *arg)
 {
 	struct worker *w = arg;
@@ -215,7 +215,7 @@ on_reclaim_deadline(void *arg)
 
 	w->reclaim_timer = 0;
 	if (w->state != W_DRAINING && w->state != W_RETIRING)
-		return;
+		return LOOP_NOMORE;
 	in->forced_reclaims++;
 	ev(in, "forced_reclaim", "worker w%d (%s) on slot %d, reclaimed for "
 	    "%s, still busy after the %llds grace: stopped; %d task(s) "
@@ -230,6 +230,7 @@ on_reclaim_deadline(void *arg)
 	 * a task can take the whole KILL_GRACE_MS to go, and the grace the
 	 * recipient allowed is over */
 	worker_kill(w);
+	return LOOP_NOMORE;
 }
 
 

@@ -334,16 +334,7 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 	for (i = 0; i < n; i++)
 		restore_worker(in, &sws[i]);
 	store_workers_free(sws, n);
-	sched_alive = proc_alive(in->sched_pid, in->sched_start);
-	if (sched_alive) {
-		if ((in->sched_watch = loop_pid_watch(c->loop, in->sched_pid,
-		    on_sched_exit, in)) == 0)
-			log_warn("pidfd for scheduler pid %d",
-			    (int)in->sched_pid);
-	} else {
-		in->sched_pid = 0;
-		in->sched_start = 0;
-	}
+	sched_alive = sched_adopt(in);
 	restore_notebook(in, st, sched_alive);
 	if (sched_alive && instance_probe(in, err, sizeof(err)) == -1) {
 		/* it runs: keep it, and say why new workers may fail */
@@ -412,7 +403,6 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 		persist_instance(in);
 		break;
 	}
-	maybe_reap(in);
 }
 
 

@@ -37,9 +37,103 @@
 
 #include "ctl_int.h"
 
+/* Routes the scheduler serves: Dask's defaults plus the HTTP API
+ * (docs/design.md §2; the value must be a quoted Python literal). */
+#define SCHEDULER_ROUTES						\
+	"[\"distributed.http.scheduler.prometheus\","			\
+	"\"distributed.http.scheduler.info\","				\
+	"\"distributed.http.scheduler.json\","				\
+	"\"distributed.http.health\","					\
+	"\"distributed.http.proxy\","					\
+	"\"distributed.http.statics\","					\
+	"\"distributed.http.scheduler.api\"]"
+
+static void on_sched_exit(pid_t pid, int status, void *arg);
+static void sched_watch(struct instance *in);
+
 static void write_client_config(struct instance *in);
 
 /* ----------------------------------------------------------- scheduler */
+
+/*
+ * Starts the run's scheduler (its files are written) and follows its
+ * exit: its command line is Dask's scheduler with edask's routes and
+ * preload, on the backend's address (docs/design.md §2).  0, or -1 with
+ * err.
+ */
+int
+sched_spawn(struct instance *in, char *err, size_t errlen)
+{
+	struct launch_cmd cmd;
+	char **argv = NULL, **env;
+	size_t argc = 0;
+	char buf[300];
+
+	launch_argv_push(&argv, &argc, in->spec->python);
+	launch_argv_push(&argv, &argc, "-m");
+	launch_argv_push(&argv, &argc, "distributed.cli.dask_scheduler");
+	launch_argv_push(&argv, &argc, "--host");
+	launch_argv_push(&argv, &argc, sched_host(in));
+	launch_argv_push(&argv, &argc, "--port");
+	snprintf(buf, sizeof(buf), "%d", in->spec->scheduler.port);
+	launch_argv_push(&argv, &argc, buf);
+	launch_argv_push(&argv, &argc, "--dashboard-address");
+	snprintf(buf, sizeof(buf), "%s:%d", sched_host(in),
+	    in->spec->scheduler.dashboard_port);
+	launch_argv_push(&argv, &argc, buf);
+	launch_argv_push(&argv, &argc, "--scheduler-file");
+	launch_argv_push(&argv, &argc, in->sched_file);
+	launch_argv_push(&argv, &argc, "--preload");
+	launch_argv_push(&argv, &argc, in->preload);
+	if (in->tls) {
+		launch_argv_push(&argv, &argc, "--protocol");
+		launch_argv_push(&argv, &argc, "tls");
+	}
+	tls_argv(in, &argv, &argc);
+	env = spec_envv(in->spec, "DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES="
+	    SCHEDULER_ROUTES, "PYTHONUNBUFFERED=1");
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.argv = argv;
+	cmd.env = env;
+	cmd.log_path = in->sched_log;
+	cmd.cwd = in->dir;
+	in->sched_pid = in->ctl->engine->spawn_scheduler(&cmd, err, errlen);
+	launch_argv_free(argv);
+	launch_argv_free(env);
+	if (in->sched_pid == -1) {
+		in->sched_pid = 0;
+		return -1;
+	}
+	in->sched_start = launch_start_time(in->sched_pid);
+	sched_watch(in);
+	return 0;
+}
+
+
+/* Follows the scheduler's exit. */
+static void
+sched_watch(struct instance *in)
+{
+	if ((in->sched_watch = loop_pid_watch(in->ctl->loop, in->sched_pid,
+	    on_sched_exit, in)) == 0)
+		log_warn("pidfd for scheduler pid %d", (int)in->sched_pid);
+}
+
+
+/* After a restart: the stored scheduler, if it is still the process that
+ * was started (pid and start time), is followed again; true then. */
+bool
+sched_adopt(struct instance *in)
+{
+	if (!proc_alive(in->sched_pid, in->sched_start)) {
+		in->sched_pid = 0;
+		in->sched_start = 0;
+		return false;
+	}
+	sched_watch(in);
+	return true;
+}
+
 
 /* The scheduler did not go within KILL_GRACE_MS of its SIGTERM. */
 static void
@@ -61,7 +155,7 @@ sched_terminate(struct instance *in)
 }
 
 
-void
+static void
 on_sched_exit(pid_t pid, int status, void *arg)
 {
 	struct instance *in = arg;
@@ -76,13 +170,9 @@ on_sched_exit(pid_t pid, int status, void *arg)
 	if (in->state == I_STOPPING) {
 		instance_set_state(in, I_STOPPED);
 		ev(in, "stopped", "scheduler stopped; instance stopped");
-		ctl_check_shutdown(in->ctl);
-		maybe_reap(in);
 		return;
 	}
 	if (in->state == I_ERROR) {
-		ctl_check_shutdown(in->ctl);
-		maybe_reap(in);
 		return;
 	}
 	launch_log_tail(in->sched_log, tail, sizeof(tail));
@@ -165,26 +255,32 @@ read_sched_file(struct instance *in)
 }
 
 
-void
+/* Every 200 ms until the scheduler answers /health (on_health() takes
+ * the timer over then), or the start deadline. */
+int64_t
 start_poll(void *arg)
 {
 	struct instance *in = arg;
 	char d[32];
 
-	in->timer = 0;
-	if (in->state != I_STARTING)
-		return;
+	if (in->state != I_STARTING) {
+		in->timer = 0;
+		return LOOP_NOMORE;
+	}
 	if (mono_ms() > in->start_deadline_ms) {
+		in->timer = 0;
 		instance_fail(in, "scheduler did not answer /health within %s; "
 		    "log %s", fmt_duration(in->spec->scaling.start_timeout_ms,
 		    d, sizeof(d)), in->sched_log);
-		return;
+		return LOOP_NOMORE;
 	}
 	if (in->dask == NULL && read_sched_file(in) == 0)
-		in->dask = in->ctl->engine->client_new(in->ctl->http, in->dash_url);
+		in->dask = in->ctl->engine->client_new(in->ctl->http,
+		    in->dash_url);
 	if (in->dask != NULL)
-		in->ctl->engine->health(in->dask, HEALTH_TIMEOUT_MS, on_health, in);
-	in->timer = loop_timer_add(in->ctl->loop, 200, start_poll, in);
+		in->ctl->engine->health(in->dask, HEALTH_TIMEOUT_MS, on_health,
+		    in);
+	return 200;
 }
 
 

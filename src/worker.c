@@ -164,9 +164,6 @@ after_worker_gone(struct instance *in)
 {
 	if (in->state == I_STOPPING && in->nworkers == 0)
 		instance_stop(in);
-	else
-		ctl_check_shutdown(in->ctl);
-	maybe_reap(in);
 }
 
 
@@ -210,16 +207,23 @@ worker_lost(struct worker *w, const char *how)
 }
 
 
-void
+int64_t
 on_start_timeout(void *arg)
 {
 	struct worker *w = arg;
 	struct instance *in = w->inst;
+	int64_t more;
 	char d[32];
 
+	if (w->state != W_LAUNCHING ||
+	    (more = in->cp->ops->start_overdue(w)) != BACKEND_OVERDUE) {
+		if (w->state != W_LAUNCHING || more == LOOP_NOMORE) {
+			w->start_timer = 0;
+			return LOOP_NOMORE;
+		}
+		return more;
+	}
 	w->start_timer = 0;
-	if (w->state != W_LAUNCHING || in->cp->ops->start_overdue(w))
-		return;
 	count_failure(in);
 	ev(in, "start_timeout", "worker w%d (%s) did not register within %s: "
 	    "killed; failure %d, next launch in %llds; log %s", w->id,
@@ -227,6 +231,7 @@ on_start_timeout(void *arg)
 	    sizeof(d)), in->failures,
 	    (long long)(backoff_ms(in->failures) / 1000), w->log);
 	worker_kill(w);
+	return LOOP_NOMORE;
 }
 
 

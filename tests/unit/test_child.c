@@ -147,10 +147,11 @@ test_missing_command_refused(void **state)
 	loop_free(l);
 }
 
-static void
+static int64_t
 on_never(void *arg)
 {
 	loop_stop(arg);
+	return LOOP_NOMORE;
 }
 
 static void

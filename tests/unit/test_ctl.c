@@ -285,11 +285,11 @@ fake_kill(struct worker *w, bool forget)
 }
 
 
-static bool
+static int64_t
 fake_start_overdue(struct worker *w)
 {
 	(void)w;
-	return false;
+	return BACKEND_OVERDUE;
 }
 
 
@@ -419,10 +419,11 @@ struct world {
 	struct ctl	*ctl;
 };
 
-static void
+static int64_t
 stop_loop(void *arg)
 {
 	loop_stop(arg);
+	return LOOP_NOMORE;
 }
 
 

@@ -43,10 +43,11 @@ on_answer(pid_t pid, const char *why, void *arg)
 }
 
 
-static void
+static int64_t
 stop_loop(void *arg)
 {
 	loop_stop(arg);
+	return LOOP_NOMORE;
 }
 
 

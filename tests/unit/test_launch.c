@@ -275,10 +275,11 @@ on_gone(pid_t pid, int status, void *arg)
 	assert_false(launch_term_active(&s->term));
 }
 
-static void
+static int64_t
 on_quit(void *arg)
 {
 	loop_stop(arg);
+	return LOOP_NOMORE;
 }
 
 /* Starts script (its own session), waits until it wrote "ready". */
@@ -381,13 +382,14 @@ test_term_then_kill(void **state)
 	free(d);
 }
 
-static void
+static int64_t
 on_hasten(void *arg)
 {
 	struct stop *s = arg;
 
 	launch_term_start(&s->term, s->l, s->term.pid, true, 0, 5000, on_sig,
 	    s);
+	return LOOP_NOMORE;
 }
 
 static void

@@ -32,7 +32,7 @@ struct tag {
 	bool		 stop;
 };
 
-static void
+static int64_t
 on_tag(void *arg)
 {
 	struct tag *t = arg;
@@ -40,6 +40,7 @@ on_tag(void *arg)
 	t->r->order[t->r->n++] = t->c;
 	if (t->stop)
 		loop_stop(t->r->l);
+	return LOOP_NOMORE;
 }
 
 static void
@@ -63,13 +64,14 @@ test_timers_fire_in_deadline_order(void **state)
 	loop_free(r.l);
 }
 
-static void
+static int64_t
 on_cancel_other(void *arg)
 {
 	struct rec *r = arg;
 
 	loop_timer_cancel(r->l, r->victim);
 	r->order[r->n++] = 'x';
+	return LOOP_NOMORE;
 }
 
 static void
@@ -86,6 +88,113 @@ test_timer_cancelled_by_earlier_callback(void **state)
 	loop_run(r.l);
 	assert_string_equal(r.order, "xe");
 	loop_free(r.l);
+}
+
+/* Runs three times, 5 ms apart, as the same timer (its id cancels it). */
+struct again {
+	struct loop	*l;
+	int		 runs;
+	int64_t		 at[3];
+	uint64_t	 id;
+};
+
+static int64_t
+on_again(void *arg)
+{
+	struct again *g = arg;
+
+	g->at[g->runs++] = mono_ms();
+	if (g->runs < 3)
+		return 5;
+	loop_stop(g->l);
+	return LOOP_NOMORE;
+}
+
+static void
+test_timer_rearms_by_its_return(void **state)
+{
+	struct again g = { 0 };
+
+	(void)state;
+	g.l = loop_new();
+	g.id = loop_timer_add(g.l, 1, on_again, &g);
+	loop_run(g.l);
+	assert_int_equal(g.runs, 3);
+	assert_true(g.at[1] - g.at[0] >= 5 && g.at[2] - g.at[1] >= 5);
+	loop_free(g.l);
+}
+
+/* A re-armed timer keeps its id: cancelled by it between two runs. */
+static int64_t
+on_cancel_again(void *arg)
+{
+	struct again *g = arg;
+
+	loop_timer_cancel(g->l, g->id);
+	return LOOP_NOMORE;
+}
+
+static void
+test_rearmed_timer_keeps_its_id(void **state)
+{
+	struct again g = { 0 };
+	struct rec r = { 0 };
+	struct tag end = { &r, 'e', true };
+
+	(void)state;
+	g.l = r.l = loop_new();
+	g.id = loop_timer_add(g.l, 1, on_again, &g);
+	loop_timer_add(g.l, 3, on_cancel_again, &g);	/* after run 1 */
+	loop_timer_add(g.l, 40, on_tag, &end);
+	loop_run(g.l);
+	assert_int_equal(g.runs, 1);
+	loop_free(g.l);
+}
+
+/* A 0 delay does not spin in one turn: the hook sees each run. */
+struct spin {
+	struct loop	*l;
+	int		 runs, hooks;
+};
+
+static int64_t
+on_spin(void *arg)
+{
+	struct spin *p = arg;
+
+	if (++p->runs == 5) {
+		loop_stop(p->l);
+		return LOOP_NOMORE;
+	}
+	return 0;
+}
+
+static void
+on_hook(void *arg)
+{
+	((struct spin *)arg)->hooks++;
+}
+
+static void
+test_before_sleep_runs_each_turn(void **state)
+{
+	struct spin p = { 0 };
+
+	(void)state;
+	p.l = loop_new();
+	loop_before_sleep(p.l, on_hook, &p);
+	loop_timer_add(p.l, 0, on_spin, &p);
+	loop_run(p.l);
+	assert_int_equal(p.runs, 5);
+	assert_true(p.hooks >= 5);
+	/* removed: not run again */
+	loop_before_sleep_remove(p.l, on_hook, &p);
+	p.hooks = 0;
+	p.runs = 0;
+	loop_timer_add(p.l, 0, on_spin, &p);
+	loop_run(p.l);
+	assert_int_equal(p.hooks, 0);
+	loop_free(p.l);
 }
 
 static void
@@ -247,6 +356,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_timers_fire_in_deadline_order),
 		cmocka_unit_test(test_timer_cancelled_by_earlier_callback),
+		cmocka_unit_test(test_timer_rearms_by_its_return),
+		cmocka_unit_test(test_rearmed_timer_keeps_its_id),
+		cmocka_unit_test(test_before_sleep_runs_each_turn),
 		cmocka_unit_test(test_fd_callback_and_removal),
 		cmocka_unit_test(test_child_exit_through_pidfd),
 		cmocka_unit_test(test_killed_child_reports_signal),
