@@ -366,7 +366,8 @@ size_t pool_claims(struct ctl *c, struct cpool *cp, struct instance *me,
 int instance_free_slots(struct instance *in);
 void arm_reclaim_deadline(struct worker *w);
 void instance_drains(struct instance *in);
-int instance_reclaim(struct instance *in, char *why, size_t whylen);
+int instance_reclaim(struct instance *in, int64_t now, char *why,
+    size_t whylen);
 
 /* restore.c: re-adoption after a restart, orphans */
 void kill_orphans(struct instance *in);

@@ -199,7 +199,7 @@ instance_decide(struct instance *in, int64_t now)
 		d.launch = 0;
 	} else if (d.pending > 0) {
 		char why[160];
-		int taken = instance_reclaim(in, why, sizeof(why));
+		int taken = instance_reclaim(in, now, why, sizeof(why));
 		int coming = pool_reserved_for(in->cp->pool, in->id);
 
 		if (coming > 0)

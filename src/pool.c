@@ -492,3 +492,50 @@ pool_reclaim_plan(int nslots, const struct pool_claim *claims, size_t n,
 	free(given);
 	return nout;
 }
+
+
+int
+pool_victim(const struct pool_candidate *c, size_t n, bool share,
+    bool holds_results, int64_t scale_down_delay_ms, int64_t now_ms)
+{
+	size_t i, serving = 0;
+	int best = -1;
+
+	for (i = 0; i < n; i++)
+		if (!c[i].launching)
+			serving++;
+	for (i = 0; i < n; i++) {
+		const struct pool_candidate *w = &c[i], *b;
+
+		if (w->taken)
+			continue;
+		if (!w->launching && serving <= 1 && holds_results)
+			continue;
+		if (share && now_ms - w->launched_ms < scale_down_delay_ms)
+			continue;
+		if (best < 0) {
+			best = (int)i;
+			continue;
+		}
+		b = &c[best];
+		if (w->launching != b->launching) {
+			if (w->launching)
+				best = (int)i;
+			continue;
+		}
+		if (w->launching) {
+			if (w->launched_ms > b->launched_ms)
+				best = (int)i;
+			continue;
+		}
+		if ((w->busy > 0) != (b->busy > 0)) {
+			if (w->busy == 0)
+				best = (int)i;
+			continue;
+		}
+		if (w->bytes < b->bytes ||
+		    (w->bytes == b->bytes && w->busy < b->busy))
+			best = (int)i;
+	}
+	return best;
+}

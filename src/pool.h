@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define POOL_FREE	(-1)
 
@@ -144,5 +145,27 @@ struct pool_move {		/* one slot */
 
 size_t pool_reclaim_plan(int nslots, const struct pool_claim *claims,
     size_t n, struct pool_move *out, size_t outmax);
+
+/*
+ * The donor's worker a reclaim takes, among its candidates: a worker
+ * launching or running, not reclaimed already, on a slot reserved for no
+ * one.  Not the only running one while the donor holds results (their
+ * data would have nowhere to go: Dask refuses the retirement, and the
+ * grace would end with it lost).  For a share move, not one launched
+ * within scale_down_delay_ms of now (the donor just wanted it).  Then a
+ * launching one first (the newest: furthest from serving), else an idle
+ * one first, then the fewest bytes, then the fewest busy tasks.  Returns
+ * the index in c[], or -1 when none qualifies.  Pure: time comes in.
+ */
+struct pool_candidate {
+	bool	 launching;	/* else running */
+	bool	 taken;		/* reclaimed already, or its slot reserved */
+	int64_t	 launched_ms;
+	int	 busy;
+	int64_t	 bytes;
+};
+
+int pool_victim(const struct pool_candidate *c, size_t n, bool share,
+    bool holds_results, int64_t scale_down_delay_ms, int64_t now_ms);
 
 #endif

@@ -328,60 +328,40 @@ instance_drains(struct instance *in)
 }
 
 
-/*
- * The worker of donor to give up for a reclaim: a launching one first
- * (nothing to lose), then an idle one, then the one with the least data.
- * For a share-based reclaim, workers younger than the donor's
- * scale_down_delay are left alone.  NULL when none qualifies.
- */
+/* The worker of donor to give up for a reclaim at now: pool_victim()
+ * chooses among its launching and running workers; NULL when none
+ * qualifies. */
 static struct worker *
-reclaim_victim(struct instance *donor, bool share)
+reclaim_victim(struct instance *donor, bool share, int64_t now)
 {
 	struct pool *p = donor->cp->pool;
-	int64_t now = mono_ms();
-	struct worker *best = NULL;
-	size_t serving = instance_count(donor, W_RUNNING), i;
+	struct pool_candidate *c;
+	struct worker **ws, *w = NULL;
+	size_t i, n = 0;
+	int v;
 
+	c = xcalloc(donor->nworkers + 1, sizeof(*c));
+	ws = xcalloc(donor->nworkers + 1, sizeof(*ws));
 	for (i = 0; i < donor->nworkers; i++) {
-		struct worker *w = donor->workers[i];
+		struct worker *o = donor->workers[i];
 
-		if ((w->state != W_LAUNCHING && w->state != W_RUNNING) ||
-		    w->reclaim_for >= 0 ||
-		    pool_slot_reserved(p, w->slot) != POOL_FREE)
+		if (o->state != W_LAUNCHING && o->state != W_RUNNING)
 			continue;
-		/* its data would have nowhere to go: Dask refuses such a
-		 * retirement, and the grace would end with it lost */
-		if (w->state == W_RUNNING && serving <= 1 &&
-		    donor->metrics.memory > 0)
-			continue;
-		if (share && now - w->launched_ms <
-		    donor->spec->scaling.scale_down_delay_ms)
-			continue;
-		if (best == NULL) {
-			best = w;
-			continue;
-		}
-		if ((w->state == W_LAUNCHING) != (best->state == W_LAUNCHING)) {
-			if (w->state == W_LAUNCHING)
-				best = w;
-			continue;
-		}
-		if (w->state == W_LAUNCHING) {
-			if (w->launched_ms > best->launched_ms)
-				best = w;	/* the newest: furthest from
-						   serving */
-			continue;
-		}
-		if ((w->busy > 0) != (best->busy > 0)) {
-			if (w->busy == 0)
-				best = w;
-			continue;
-		}
-		if (w->bytes < best->bytes ||
-		    (w->bytes == best->bytes && w->busy < best->busy))
-			best = w;
+		c[n].launching = o->state == W_LAUNCHING;
+		c[n].taken = o->reclaim_for >= 0 ||
+		    pool_slot_reserved(p, o->slot) != POOL_FREE;
+		c[n].launched_ms = o->launched_ms;
+		c[n].busy = o->busy;
+		c[n].bytes = o->bytes;
+		ws[n++] = o;
 	}
-	return best;
+	v = pool_victim(c, n, share, donor->metrics.memory > 0,
+	    donor->spec->scaling.scale_down_delay_ms, now);
+	if (v >= 0)
+		w = ws[v];
+	free(c);
+	free(ws);
+	return w;
 }
 
 
@@ -391,7 +371,7 @@ reclaim_victim(struct instance *donor, bool share)
  * taking back now; *why says why none could be, when that is so.
  */
 int
-instance_reclaim(struct instance *in, char *why, size_t whylen)
+instance_reclaim(struct instance *in, int64_t now, char *why, size_t whylen)
 {
 	struct ctl *c = in->ctl;
 	struct pool_claim *claims = xcalloc(c->ninst, sizeof(*claims));
@@ -424,7 +404,7 @@ instance_reclaim(struct instance *in, char *why, size_t whylen)
 		if (who[moves[i].to] != in)
 			continue;
 		w = reclaim_victim(who[moves[i].from],
-		    moves[i].why == POOL_WHY_SHARE);
+		    moves[i].why == POOL_WHY_SHARE, now);
 		if (w == NULL)
 			continue;
 		worker_reclaim(w, in, moves[i].why);

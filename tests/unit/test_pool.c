@@ -670,6 +670,58 @@ test_random_shares_112(void **state)
 
 #define TABLE(t, f)	{ (const void *)(t), ARRAY_LEN(t), sizeof((t)[0]), f }
 
+/* pool_victim: one row per rule, each with the index it must pick. */
+#define L(t)		{ .launching = true, .launched_ms = (t) }
+#define R(t, b, by)	{ .launched_ms = (t), .busy = (b), .bytes = (by) }
+#define TAKEN(t)	{ .launched_ms = (t), .taken = true }
+
+static void
+test_victim_table(void **state)
+{
+	static const struct {
+		const char		*name;
+		struct pool_candidate	 c[4];
+		size_t			 n;
+		bool			 share, holds;
+		int			 want;
+	} vrows[] = {
+		{ "none", { R(0, 0, 0) }, 0, false, false, -1 },
+		{ "launching first", { R(0, 0, 0), L(50), L(10) }, 3, false,
+		    false, 1 },
+		{ "idle before busy", { R(0, 3, 0), R(0, 0, 900) }, 2, false,
+		    false, 1 },
+		{ "fewest bytes", { R(0, 0, 900), R(0, 0, 100) }, 2, false,
+		    false, 1 },
+		{ "fewest busy at equal bytes", { R(0, 4, 100), R(0, 2, 100) },
+		    2, false, false, 1 },
+		{ "taken skipped", { TAKEN(0), R(0, 5, 900) }, 2, false, false,
+		    1 },
+		{ "last running keeps the data", { R(0, 0, 10), L(0) }, 2,
+		    false, true, 1 },
+		{ "last running, nothing held", { R(0, 0, 10) }, 1, false,
+		    false, 0 },
+		{ "last running, data held", { R(0, 0, 10) }, 1, false, true,
+		    -1 },
+		/* now 1000, scale_down_delay 500: launched at 600 is young */
+		{ "share spares the young", { R(600, 0, 0), R(100, 2, 50) }, 2,
+		    true, false, 1 },
+		{ "owned takes the young", { R(600, 0, 0), R(100, 2, 50) }, 2,
+		    false, false, 0 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(vrows); i++) {
+		int got = pool_victim(vrows[i].c, vrows[i].n, vrows[i].share,
+		    vrows[i].holds, 500, 1000);
+
+		if (got != vrows[i].want)
+			fail_msg("%s: got %d, want %d", vrows[i].name, got,
+			    vrows[i].want);
+	}
+}
+
+
 int
 main(void)
 {
@@ -681,6 +733,7 @@ main(void)
 		cmocka_unit_test(test_cpu_and_names),
 		cmocka_unit_test(test_random_properties),
 		cmocka_unit_test(test_random_shares_112),
+		cmocka_unit_test(test_victim_table),
 	};
 	/* Each row's first member is its name. */
 	static const struct {
