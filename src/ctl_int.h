@@ -1,7 +1,10 @@
 /*
  * ctl_int.h: the controller's private index.  The structs every module of
  * the controller shares, and one block per module: what it owns, then its
- * functions that the others call.  instance.h is the public contract.
+ * functions that the others call.  instance.h is the public contract;
+ * backend.h is where workers run (one ops table per backend), engine.h
+ * is Dask's side (one table: the real one, or a test's).  The layout is
+ * drawn in docs/design.md §3.
  */
 #ifndef EDASK_CTL_INT_H
 #define EDASK_CTL_INT_H
@@ -350,7 +353,8 @@ struct fork_req *forker_fork(struct instance *in, char **argv, char **env,
     const char *log, forker_cb cb, void *arg, char *err, size_t errlen);
 void forker_fork_cancel(struct fork_req *r);
 
-/* sched.c: the scheduler process: start files, health, stop */
+/* sched.c: the scheduler process: its files, command line and spawn, the
+ * start poll and health, re-adoption, its exit, its stop */
 void sched_terminate(struct instance *in);
 int sched_spawn(struct instance *in, char *err, size_t errlen);
 bool sched_adopt(struct instance *in);
@@ -375,6 +379,7 @@ void kill_orphans(struct instance *in);
  * since boot): a pid alone may have been reused. */
 bool proc_alive(pid_t pid, uint64_t start);
 
-/* ctl_json.c: the JSON and metrics views */
+/* ctl_json.c: the JSON and metrics views (their functions are
+ * instance.h's: ctl_*_json, ctl_metrics_text) */
 
 #endif
