@@ -24,6 +24,7 @@
 #include "launch.h"
 #include "loop.h"
 #include "store.h"
+#include "testutil.h"
 
 /* ------------------------------------------------------- fake engine */
 
@@ -419,14 +420,6 @@ struct world {
 	struct ctl	*ctl;
 };
 
-static int64_t
-stop_loop(void *arg)
-{
-	loop_stop(arg);
-	return LOOP_NOMORE;
-}
-
-
 /* Runs the loop for ms, answering what the fake scheduler owes. */
 static void
 pump(struct world *wd, int64_t ms)
@@ -434,8 +427,7 @@ pump(struct world *wd, int64_t ms)
 	int64_t end = mono_ms() + ms;
 
 	while (mono_ms() < end) {
-		loop_timer_add(wd->loop, 20, stop_loop, wd->loop);
-		loop_run(wd->loop);
+		tu_loop_run_for(wd->loop, 20);
 		answer_all();
 	}
 }
