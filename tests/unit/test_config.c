@@ -150,16 +150,11 @@ test_full(void **state)
 
 /* Accepted values, seen through config_to_json() */
 
-struct value_case {
-	const char	*yaml;
-	const char	*path;	/* "pools.1.slots" */
-	const char	*want;	/* compact JSON of that value */
-};
 
 #define SLURM	"pools: [{name: c, backend: slurm, slots: 2, " \
 		"scheduler_host: h, "
 
-static const struct value_case value_cases[] = {
+static const struct tu_value_case value_cases[] = {
 	{ "listen: 0.0.0.0:0\n", "listen", "\"0.0.0.0:0\"" },
 	{ "listen: localhost:65535\n", "listen", "\"localhost:65535\"" },
 	{ "listen: \"[::]:8780\"\n", "listen", "\"[::]:8780\"" },
@@ -258,16 +253,11 @@ test_values(void **state)
 
 /* Refused configs, with the whole message */
 
-struct error_case {
-	const char	*yaml;
-	const char	*want;
-};
-
 #define L0	"pools: [{name: a, backend: local, "
 #define S0	"pools: [{name: c, backend: slurm, slots: 2, " \
 		"scheduler_host: h, "
 
-static const struct error_case error_cases[] = {
+static const struct tu_error_case error_cases[] = {
 	/* the document */
 	{ "- a\n",
 	    "d.yaml:1:1: config must be a mapping (e.g. listen: "
@@ -579,29 +569,25 @@ static const struct error_case error_cases[] = {
 	    "got \"~\"" },
 };
 
+static int
+refuse(const char *yaml, char *err, size_t errlen)
+{
+	struct config *c = (struct config *)&c;
+	int rc;
+
+	rc = config_parse(yaml, strlen(yaml), FNAME, &c, err, errlen);
+	if (rc == -1)
+		assert_null(c);
+	else
+		config_free(c);
+	return rc;
+}
+
 static void
 test_errors(void **state)
 {
-	const struct error_case *ec;
-	struct config *c;
-	char err[512];
-	size_t i, len;
-
 	(void)state;
-	for (i = 0; i < ARRAY_LEN(error_cases); i++) {
-		ec = &error_cases[i];
-		c = (struct config *)&c;
-		err[0] = '\0';
-		/* the \0 cases need their length spelled out */
-		len = strlen(ec->yaml);
-		if (config_parse(ec->yaml, len, FNAME, &c, err,
-		    sizeof(err)) != -1)
-			fail_msg("<<%s>> was accepted", ec->yaml);
-		assert_null(c);
-		if (strcmp(err, ec->want) != 0)
-			fail_msg("<<%s>>\n got: %s\nwant: %s", ec->yaml, err,
-			    ec->want);
-	}
+	tu_check_errors(error_cases, ARRAY_LEN(error_cases), refuse);
 }
 
 /* Limits and odd arguments */

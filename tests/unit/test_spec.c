@@ -199,13 +199,8 @@ test_full(void **state)
 
 /* Accepted values, seen through spec_to_json() */
 
-struct value_case {
-	const char	*yaml;
-	const char	*path;	/* "workers.min" */
-	const char	*want;	/* compact JSON of that value */
-};
 
-static const struct value_case value_cases[] = {
+static const struct tu_value_case value_cases[] = {
 	{ "name: a\n", "name", "\"a\"" },
 	{ "name: a-1\n", "name", "\"a-1\"" },
 	{ "name: abcdefghijklmnopqrstuvwxyz012345\n", "name",
@@ -333,12 +328,7 @@ test_values(void **state)
 
 /* Rejected specs: the whole message, position included */
 
-struct error_case {
-	const char	*yaml;
-	const char	*want;
-};
-
-static const struct error_case error_cases[] = {
+static const struct tu_error_case error_cases[] = {
 	/* unknown keys */
 	{ "name: a\nworkers: {mn: 1}\n",
 	    "x.yaml:2:11: unknown key \"mn\" in workers (expected one of: min, "
@@ -666,33 +656,33 @@ static const struct error_case error_cases[] = {
 	    "device_memory_limit, rmm_pool_size)" },
 };
 
+/* Refused with no spec out, and validating only (no out pointer) gives
+ * the same message. */
+static int
+refuse(const char *yaml, char *err, size_t errlen)
+{
+	struct spec *s = (struct spec *)1;
+	char again[512];
+	int rc;
+
+	rc = spec_parse(yaml, strlen(yaml), FNAME, &s, err, errlen);
+	if (rc != -1) {
+		spec_free(s);
+		return rc;
+	}
+	if (s != NULL)
+		fail_msg("<<%s>>: refused, but a spec came out", yaml);
+	if (spec_parse(yaml, strlen(yaml), FNAME, NULL, again,
+	    sizeof(again)) != -1 || strcmp(again, err) != 0)
+		fail_msg("<<%s>>: validating only says: %s", yaml, again);
+	return rc;
+}
+
 static void
 test_errors(void **state)
 {
-	const struct error_case *c;
-	struct spec *s;
-	char err[512];
-	size_t i;
-	int rc;
-
 	(void)state;
-	for (i = 0; i < ARRAY_LEN(error_cases); i++) {
-		c = &error_cases[i];
-		s = (struct spec *)1;
-		strcpy(err, "unset");
-		rc = spec_parse(c->yaml, strlen(c->yaml), FNAME, &s, err,
-		    sizeof(err));
-		if (rc != -1 || s != NULL)
-			fail_msg("case %zu <<%s>>: accepted", i, c->yaml);
-		if (strcmp(err, c->want) != 0)
-			fail_msg("case %zu <<%s>>:\n got: %s\nwant: %s", i,
-			    c->yaml, err, c->want);
-		/* validating only, with no spec out */
-		rc = spec_parse(c->yaml, strlen(c->yaml), FNAME, NULL, err,
-		    sizeof(err));
-		assert_int_equal(rc, -1);
-		assert_string_equal(err, c->want);
-	}
+	tu_check_errors(error_cases, ARRAY_LEN(error_cases), refuse);
 }
 
 /* Raw input: NUL bytes, no terminator, size limits */

@@ -89,6 +89,39 @@ tu_check_json_at(const char *row, json_t *j, const char *path,
 	free(got);
 }
 
+/* A YAML input and one value it must give, as JSON: test_config's and
+ * test_spec's tables of accepted documents. */
+struct tu_value_case {
+	const char	*yaml;
+	const char	*path;	/* "pools.1.slots", "workers.min" */
+	const char	*want;	/* compact JSON of that value */
+};
+
+/* A YAML input that must be refused, with the whole message. */
+struct tu_error_case {
+	const char	*yaml;
+	const char	*want;
+};
+
+/* Checks every case through refuse, which parses yaml and returns its
+ * rc, the message in err (and checks that no result came out). */
+static inline void
+tu_check_errors(const struct tu_error_case *cases, size_t n,
+    int (*refuse)(const char *yaml, char *err, size_t errlen))
+{
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		strcpy(err, "unset");
+		if (refuse(cases[i].yaml, err, sizeof(err)) != -1)
+			fail_msg("<<%s>> was accepted", cases[i].yaml);
+		if (strcmp(err, cases[i].want) != 0)
+			fail_msg("<<%s>>\n got: %s\nwant: %s", cases[i].yaml,
+			    err, cases[i].want);
+	}
+}
+
 static inline int64_t
 tu_stop_loop(void *arg)
 {
