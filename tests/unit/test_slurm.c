@@ -368,6 +368,23 @@ test_squeue_table(void **state)
 	}
 }
 
+/* squeue output (what: its name in a failure) that must be refused with
+ * errsub in the message, and nothing out. */
+static void
+squeue_refused(const char *what, const char *buf, size_t len,
+    const char *errsub)
+{
+	struct slurm_job *j = (void *)1;
+	char err[128] = "";
+	size_t n = 99;
+	int rc;
+
+	rc = slurm_parse_squeue(buf, len, &j, &n, err, sizeof(err));
+	tu_check_rc(what, rc, -1, err, errsub);
+	if (j != NULL || n != 0)
+		fail_msg("%s: refused, but %zu jobs came out", what, n);
+}
+
 /* Length, not NUL, ends the input. */
 static void
 test_squeue_length(void **state)
@@ -379,30 +396,12 @@ test_squeue_length(void **state)
 	size_t n;
 
 	(void)state;
-	assert_int_equal(slurm_parse_squeue(nul, sizeof(nul) - 1, &j, &n, err,
-	    sizeof(err)), -1);
+	squeue_refused("NUL inside", nul, sizeof(nul) - 1, "bad JSON");
 	assert_int_equal(slurm_parse_squeue(nul, strlen(nul), &j, &n, err,
 	    sizeof(err)), 0);
 	assert_int_equal(n, 0);
-	/* cut short: no closing brace */
-	assert_int_equal(slurm_parse_squeue(s, strlen(s) - 2, &j, &n, err,
-	    sizeof(err)), -1);
-	assert_int_equal(slurm_parse_squeue(NULL, 0, &j, &n, err,
-	    sizeof(err)), -1);
-	assert_non_null(strstr(err, "bad JSON"));
-}
-
-/* A JSON string value of len copies of ch, as "'<ch...>'". */
-static char *
-long_string(char ch, size_t len)
-{
-	char *s = xmalloc(len + 3);
-
-	s[0] = '\'';
-	memset(s + 1, ch, len);
-	s[len + 1] = '\'';
-	s[len + 2] = '\0';
-	return s;
+	squeue_refused("no closing brace", s, strlen(s) - 2, "bad JSON");
+	squeue_refused("NULL", NULL, 0, "bad JSON");
 }
 
 static struct slurm_job *
@@ -418,6 +417,25 @@ parse_one(const char *fields, size_t *n)
 		fail_msg("%.60s...: %s", fields, err);
 	free(json);
 	free(in);
+	return j;
+}
+
+/* The one job of {'job_id':7<head><rep times n><tail>}. */
+static struct slurm_job *
+parse_repeated(const char *head, const char *rep, size_t times,
+    const char *tail)
+{
+	struct strbuf b = { 0 };
+	struct slurm_job *j;
+	size_t i, n;
+
+	strbuf_printf(&b, "%s", head);
+	for (i = 0; i < times; i++)
+		strbuf_printf(&b, "%s", rep);
+	strbuf_printf(&b, "%s", tail);
+	j = parse_one(b.p, &n);
+	assert_int_equal(n, 1);
+	free(b.p);
 	return j;
 }
 
@@ -441,61 +459,32 @@ test_squeue_cut(void **state)
 		    SLURM_NODE_MAX },
 	};
 	struct slurm_job *j;
-	char *s, *f;
 	const char *got;
-	size_t i, n, len;
+	size_t i, len;
+	char *head;
 
 	(void)state;
 	for (i = 0; i < ARRAY_LEN(fields); i++) {
+		head = xasprintf(",'%s':'", fields[i].key);
 		for (len = fields[i].size - 1; len <= fields[i].size + 1;
 		    len++) {
-			s = long_string('a', len);
-			f = xasprintf(",'%s':%s", fields[i].key, s);
-			j = parse_one(f, &n);
+			j = parse_repeated(head, "a", len, "'");
 			got = (const char *)j + fields[i].off;
 			assert_non_null(memchr(got, '\0', fields[i].size));
 			assert_int_equal(strlen(got), fields[i].size - 1);
 			assert_int_equal(strspn(got, "a"), fields[i].size - 1);
 			free(j);
-			free(f);
-			free(s);
 		}
+		free(head);
 	}
 	/* A long state is an unknown one. */
-	s = long_string('P', 100);
-	f = xasprintf(",'job_state':%s", s);
-	j = parse_one(f, &n);
+	j = parse_repeated(",'job_state':'", "P", 100, "'");
 	assert_int_equal(j[0].phase, SLURM_RUNNING);
 	free(j);
-	free(f);
-	free(s);
 	/* nodes, when it stands in for batch_host */
-	s = long_string('n', 1000);
-	f = xasprintf(",'nodes':%s", s);
-	j = parse_one(f, &n);
+	j = parse_repeated(",'nodes':'", "n", 1000, "'");
 	assert_int_equal(strlen(j[0].node), SLURM_NODE_MAX - 1);
 	free(j);
-	free(f);
-	free(s);
-}
-
-/* The one job of {'job_id':7<head><rep times n><tail>}. */
-static struct slurm_job *
-parse_repeated(const char *head, const char *rep, size_t times,
-    const char *tail)
-{
-	struct strbuf b = { 0 };
-	struct slurm_job *j;
-	size_t i, n;
-
-	strbuf_printf(&b, "%s", head);
-	for (i = 0; i < times; i++)
-		strbuf_printf(&b, "%s", rep);
-	strbuf_printf(&b, "%s", tail);
-	j = parse_one(b.p, &n);
-	assert_int_equal(n, 1);
-	free(b.p);
-	return j;
 }
 
 /* A cut backs off to a UTF-8 character boundary. */
@@ -591,10 +580,8 @@ test_squeue_max_jobs(void **state)
 	free(buf);
 
 	buf = many_jobs(SLURM_JOBS_MAX + 1);
-	assert_int_equal(slurm_parse_squeue(buf, strlen(buf), &j, &n, err,
-	    sizeof(err)), -1);
-	assert_non_null(strstr(err, "100001 jobs, more than 100000"));
-	assert_null(j);
+	squeue_refused("one job too many", buf, strlen(buf),
+	    "100001 jobs, more than 100000");
 	free(buf);
 }
 
@@ -602,18 +589,13 @@ test_squeue_max_jobs(void **state)
 static void
 test_squeue_too_big(void **state)
 {
-	size_t big = (256u << 20) + 1, n;
-	struct slurm_job *j;
-	char err[128];
+	size_t big = (256u << 20) + 1;
 	char *buf;
 
 	(void)state;
 	buf = xmalloc(big);
 	memset(buf, ' ', big);
-	assert_int_equal(slurm_parse_squeue(buf, big, &j, &n, err,
-	    sizeof(err)), -1);
-	assert_non_null(strstr(err, "more than"));
-	assert_null(j);
+	squeue_refused("256 MiB and a byte", buf, big, "more than");
 	free(buf);
 }
 
