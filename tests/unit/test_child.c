@@ -12,6 +12,7 @@
 
 #include "child.h"
 #include "loop.h"
+#include "testutil.h"
 #include "util.h"
 
 struct got {
@@ -151,13 +152,6 @@ test_missing_command_refused(void **state)
 	loop_free(l);
 }
 
-static int64_t
-on_never(void *arg)
-{
-	loop_stop(arg);
-	return LOOP_NOMORE;
-}
-
 static void
 test_cancel_no_callback(void **state)
 {
@@ -173,8 +167,7 @@ test_cancel_no_callback(void **state)
 	assert_non_null(c);
 	child_cancel(c);
 	child_cancel(NULL);
-	loop_timer_add(l, 300, on_never, l);
-	loop_run(l);
+	tu_loop_run_for(l, 300);
 	assert_int_equal(g.calls, 0);
 	loop_free(l);
 }

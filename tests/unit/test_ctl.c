@@ -465,8 +465,7 @@ setup(void **state)
 	memset(&fe, 0, sizeof(fe));
 	memset(&fb, 0, sizeof(fb));
 	fe.retire_result = 1;
-	snprintf(wd->dir, sizeof(wd->dir), "/tmp/test_ctl.XXXXXX");
-	assert_non_null(mkdtemp(wd->dir));
+	tu_mkdtemp(wd->dir, sizeof(wd->dir), "test_ctl");
 	wd->loop = loop_new();
 	wd->ctl = open_ctl(wd);
 	*state = wd;

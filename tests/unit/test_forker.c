@@ -50,8 +50,7 @@ setup(void **state)
 	struct world *wd = xcalloc(1, sizeof(*wd));
 	struct sockaddr_un sa;
 
-	snprintf(wd->dir, sizeof(wd->dir), "/tmp/test_forker.XXXXXX");
-	assert_non_null(mkdtemp(wd->dir));
+	tu_mkdtemp(wd->dir, sizeof(wd->dir), "test_forker");
 	snprintf(wd->sock, sizeof(wd->sock), "%s/forker.sock", wd->dir);
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
