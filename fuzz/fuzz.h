@@ -75,7 +75,8 @@ fuzz_roundtrip_##mod(const struct mod *x, size_t flags)		\
 	ASSERT(text != NULL);						\
 	if (mod##_parse(text, strlen(text), "rt.json", &t, err,		\
 	    sizeof(err)) == -1) {					\
-		fprintf(stderr, "round trip failed: %s\n%s\n", err, text);	\
+		fprintf(stderr, "round trip failed: %s\n%s\n", err,	\
+		    text);						\
 		abort();						\
 	}								\
 	if (!mod##_equal(x, t)) {					\

@@ -262,7 +262,7 @@ test_child_exit_through_pidfd(void **state)
 {
 	static const struct {
 		const char	*name;
-		int		 code;	/* exit code, or UNTIL_KILLED */
+		int		 code;	/* or UNTIL_KILLED */
 	} rows[] = {
 		{ "exits with 7", 7 },
 		{ "killed by SIGKILL", UNTIL_KILLED },
