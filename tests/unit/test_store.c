@@ -1228,6 +1228,25 @@ test_locked(void **state)
 
 #define FX(t)	cmocka_unit_test_setup_teardown(t, setup, teardown)
 
+/* A test of one table row: named by the row, which setup() hands on as
+ * fx->row. */
+static struct CMUnitTest
+row_test(const char *name, CMUnitTestFunction fn, const void *row)
+{
+	struct CMUnitTest t = {
+		.name = name, .test_func = fn, .setup_func = setup,
+		.teardown_func = teardown,
+		.initial_state = (void *)(uintptr_t)row,
+	};
+
+	return t;
+}
+
+/* One test per row of table, into tests[k++]. */
+#define ROW_TESTS(table, fn)						\
+	for (i = 0; i < ARRAY_LEN(table); i++)				\
+		tests[k++] = row_test(table[i].name, fn, &table[i])
+
 int
 main(void)
 {
@@ -1260,35 +1279,10 @@ main(void)
 
 	memset(long_text, 'x', sizeof(long_text) - 1);
 	memset(tests, 0, sizeof(tests));
-	for (i = 0; i < ARRAY_LEN(instance_rows); i++, k++) {
-		tests[k].name = instance_rows[i].name;
-		tests[k].test_func = test_instance_row;
-		tests[k].initial_state = (void *)(uintptr_t)&instance_rows[i];
-		tests[k].setup_func = setup;
-		tests[k].teardown_func = teardown;
-	}
-	for (i = 0; i < ARRAY_LEN(worker_rows); i++, k++) {
-		tests[k].name = worker_rows[i].name;
-		tests[k].test_func = test_worker_row;
-		tests[k].initial_state = (void *)(uintptr_t)&worker_rows[i];
-		tests[k].setup_func = setup;
-		tests[k].teardown_func = teardown;
-	}
-	for (i = 0; i < ARRAY_LEN(retention_rows); i++, k++) {
-		tests[k].name = retention_rows[i].name;
-		tests[k].test_func = test_retention_row;
-		tests[k].initial_state =
-		    (void *)(uintptr_t)&retention_rows[i];
-		tests[k].setup_func = setup;
-		tests[k].teardown_func = teardown;
-	}
-	for (i = 0; i < ARRAY_LEN(bad_rows); i++, k++) {
-		tests[k].name = bad_rows[i].name;
-		tests[k].test_func = test_bad_row;
-		tests[k].initial_state = (void *)(uintptr_t)&bad_rows[i];
-		tests[k].setup_func = setup;
-		tests[k].teardown_func = teardown;
-	}
+	ROW_TESTS(instance_rows, test_instance_row);
+	ROW_TESTS(worker_rows, test_worker_row);
+	ROW_TESTS(retention_rows, test_retention_row);
+	ROW_TESTS(bad_rows, test_bad_row);
 	for (i = 0; i < ARRAY_LEN(fixed); i++, k++)
 		tests[k] = fixed[i];
 	return cmocka_run_group_tests(tests, NULL, NULL);
