@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
@@ -49,6 +51,41 @@ fuzz_split(const uint8_t *data, size_t size, const char **buf, size_t *len,
 	memset(err, 'x', errlen);
 	err[errlen - 1] = '\0';
 	return true;
+}
+
+/*
+ * The round trip every accepted document of a YAML parser must survive:
+ * <mod>_to_json(), dumped with json_dumps flags, parses back (JSON being
+ * YAML) to an equal one.  FUZZ_ROUNDTRIP(spec) defines
+ * fuzz_roundtrip_spec(const struct spec *, size_t flags) from spec.h's
+ * spec_to_json, spec_parse, spec_equal and spec_free (the module's
+ * header, which brings jansson, comes first).
+ */
+#define FUZZ_ROUNDTRIP(mod)						\
+static void								\
+fuzz_roundtrip_##mod(const struct mod *x, size_t flags)		\
+{									\
+	struct mod *t;							\
+	char err[1024], *text;						\
+	json_t *j;							\
+									\
+	j = mod##_to_json(x);						\
+	ASSERT(j != NULL);						\
+	text = json_dumps(j, flags);					\
+	ASSERT(text != NULL);						\
+	if (mod##_parse(text, strlen(text), "rt.json", &t, err,		\
+	    sizeof(err)) == -1) {					\
+		fprintf(stderr, "round trip failed: %s\n%s\n", err,	\
+		    text);						\
+		abort();						\
+	}								\
+	if (!mod##_equal(x, t)) {					\
+		fprintf(stderr, "round trip differs:\n%s\n", text);	\
+		abort();						\
+	}								\
+	mod##_free(t);							\
+	free(text);							\
+	json_decref(j);							\
 }
 
 #endif

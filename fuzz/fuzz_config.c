@@ -54,30 +54,7 @@ check_pool(const struct config *c, const struct config_pool *p, size_t i)
 		    p->sbatch_args[j][0] != '\0');
 }
 
-static void
-check_roundtrip(const struct config *c, size_t flags)
-{
-	struct config *t;
-	char err[1024], *text;
-	json_t *j;
-
-	j = config_to_json(c);
-	ASSERT(j != NULL);
-	text = json_dumps(j, flags);
-	ASSERT(text != NULL);
-	if (config_parse(text, strlen(text), "rt.json", &t, err,
-	    sizeof(err)) == -1) {
-		fprintf(stderr, "round trip failed: %s\n%s\n", err, text);
-		abort();
-	}
-	if (!config_equal(c, t)) {
-		fprintf(stderr, "round trip differs:\n%s\n", text);
-		abort();
-	}
-	config_free(t);
-	free(text);
-	json_decref(j);
-}
+FUZZ_ROUNDTRIP(config)
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -104,9 +81,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ASSERT(c->npools >= 1 && c->npools <= CONFIG_POOLS_MAX);
 	for (i = 0; i < c->npools; i++)
 		check_pool(c, &c->pools[i], i);
-	check_roundtrip(c, 0);
-	check_roundtrip(c, JSON_COMPACT);
-	check_roundtrip(c, JSON_INDENT(2));
+	fuzz_roundtrip_config(c, 0);
+	fuzz_roundtrip_config(c, JSON_COMPACT);
+	fuzz_roundtrip_config(c, JSON_INDENT(2));
 	config_free(c);
 	return 0;
 }

@@ -16,30 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void
-check_roundtrip(const struct spec *s, size_t flags)
-{
-	struct spec *t;
-	char err[1024], *text;
-	json_t *j;
-
-	j = spec_to_json(s);
-	ASSERT(j != NULL);
-	text = json_dumps(j, flags);
-	ASSERT(text != NULL);
-	if (spec_parse(text, strlen(text), "rt.json", &t, err,
-	    sizeof(err)) == -1) {
-		fprintf(stderr, "round trip failed: %s\n%s\n", err, text);
-		abort();
-	}
-	if (!spec_equal(s, t)) {
-		fprintf(stderr, "round trip differs:\n%s\n", text);
-		abort();
-	}
-	spec_free(t);
-	free(text);
-	json_decref(j);
-}
+FUZZ_ROUNDTRIP(spec)
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -67,9 +44,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	d = spec_dup(s);
 	ASSERT(spec_equal(s, d));
 	spec_free(d);
-	check_roundtrip(s, 0);
-	check_roundtrip(s, JSON_COMPACT);
-	check_roundtrip(s, JSON_INDENT(2));
+	fuzz_roundtrip_spec(s, 0);
+	fuzz_roundtrip_spec(s, JSON_COMPACT);
+	fuzz_roundtrip_spec(s, JSON_INDENT(2));
 	spec_free(s);
 	return 0;
 }

@@ -12,6 +12,7 @@
 
 #include "child.h"
 #include "loop.h"
+#include "testutil.h"
 #include "util.h"
 
 struct got {
@@ -55,36 +56,40 @@ run_sh(struct got *g, const char *script, char **env, int64_t timeout_ms)
 	assert_int_equal(g->calls, 1);
 }
 
+/* A script, what it prints, how it ends and what the message says. */
+static const struct sh_case {
+	const char	*script;
+	int		 status;
+	const char	*out;
+	const char	*msg;
+} sh_cases[] = {
+	{ "echo one; echo two", 0, "one\ntwo\n", "" },
+	{ "echo partial; echo first >&2; echo 'the reason' >&2; exit 3", 3,
+	    "partial\n", "the reason" },
+	/* no stderr: the status says it */
+	{ "exit 4", 4, "", "sh exited with status 4" },
+	/* killed, silently: the signal says it (util_exit_text) */
+	{ "kill -9 $$", -1, "", "sh exited on signal 9 (Killed)" },
+};
+
 static void
 test_output_and_status(void **state)
 {
+	const struct sh_case *c;
 	struct got g;
+	size_t i;
 
 	(void)state;
-	run_sh(&g, "echo one; echo two", NULL, 10000);
-	assert_int_equal(g.status, 0);
-	assert_string_equal(g.out, "one\ntwo\n");
-	assert_string_equal(g.msg, "");
-	free(g.out);
-
-	run_sh(&g, "echo partial; echo first >&2; echo 'the reason' >&2; "
-	    "exit 3", NULL, 10000);
-	assert_int_equal(g.status, 3);
-	assert_string_equal(g.out, "partial\n");
-	assert_string_equal(g.msg, "the reason");
-	free(g.out);
-
-	/* no stderr: the status says it */
-	run_sh(&g, "exit 4", NULL, 10000);
-	assert_int_equal(g.status, 4);
-	assert_string_equal(g.msg, "sh exited with status 4");
-	free(g.out);
-
-	/* killed, silently: the signal says it (util_exit_text) */
-	run_sh(&g, "kill -9 $$", NULL, 10000);
-	assert_int_equal(g.status, -1);
-	assert_string_equal(g.msg, "sh exited on signal 9 (Killed)");
-	free(g.out);
+	for (i = 0; i < ARRAY_LEN(sh_cases); i++) {
+		c = &sh_cases[i];
+		run_sh(&g, c->script, NULL, 10000);
+		if (g.status != c->status || strcmp(g.out, c->out) != 0 ||
+		    strcmp(g.msg, c->msg) != 0)
+			fail_msg("<<%s>>: status %d out \"%s\" msg \"%s\"; "
+			    "want %d \"%s\" \"%s\"", c->script, g.status,
+			    g.out, g.msg, c->status, c->out, c->msg);
+		free(g.out);
+	}
 }
 
 static void
@@ -147,13 +152,6 @@ test_missing_command_refused(void **state)
 	loop_free(l);
 }
 
-static int64_t
-on_never(void *arg)
-{
-	loop_stop(arg);
-	return LOOP_NOMORE;
-}
-
 static void
 test_cancel_no_callback(void **state)
 {
@@ -169,8 +167,7 @@ test_cancel_no_callback(void **state)
 	assert_non_null(c);
 	child_cancel(c);
 	child_cancel(NULL);
-	loop_timer_add(l, 300, on_never, l);
-	loop_run(l);
+	tu_loop_run_for(l, 300);
 	assert_int_equal(g.calls, 0);
 	loop_free(l);
 }

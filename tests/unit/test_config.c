@@ -10,13 +10,13 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "testutil.h"
 #include "util.h"
 
 #define FNAME	"d.yaml"
@@ -150,16 +150,11 @@ test_full(void **state)
 
 /* Accepted values, seen through config_to_json() */
 
-struct value_case {
-	const char	*yaml;
-	const char	*path;	/* "pools.1.slots" */
-	const char	*want;	/* compact JSON of that value */
-};
 
 #define SLURM	"pools: [{name: c, backend: slurm, slots: 2, " \
 		"scheduler_host: h, "
 
-static const struct value_case value_cases[] = {
+static const struct tu_value_case value_cases[] = {
 	{ "listen: 0.0.0.0:0\n", "listen", "\"0.0.0.0:0\"" },
 	{ "listen: localhost:65535\n", "listen", "\"localhost:65535\"" },
 	{ "listen: \"[::]:8780\"\n", "listen", "\"[::]:8780\"" },
@@ -238,44 +233,19 @@ static const struct value_case value_cases[] = {
 	    "\"backend\": \"local\", \"gpus\": 2}]}", "pools.0.gpus", "2" },
 };
 
-static json_t *
-json_at(json_t *j, const char *path)
-{
-	char buf[128], *tok, *save = NULL, *end;
-	unsigned long i;
-
-	strlcpy_(buf, path, sizeof(buf));
-	for (tok = strtok_r(buf, ".", &save); tok != NULL && j != NULL;
-	    tok = strtok_r(NULL, ".", &save)) {
-		if (json_is_array(j)) {
-			i = strtoul(tok, &end, 10);
-			j = json_array_get(j, i);
-		} else
-			j = json_object_get(j, tok);
-	}
-	return j;
-}
-
 static void
 test_values(void **state)
 {
-	const struct value_case *vc;
 	struct config *c;
-	char *got;
 	json_t *j;
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < ARRAY_LEN(value_cases); i++) {
-		vc = &value_cases[i];
-		c = parse_ok(vc->yaml);
+		c = parse_ok(value_cases[i].yaml);
 		j = config_to_json(c);
-		got = json_dumps(json_at(j, vc->path),
-		    JSON_COMPACT | JSON_ENCODE_ANY);
-		if (got == NULL || strcmp(got, vc->want) != 0)
-			fail_msg("<<%s>> %s: got %s, want %s", vc->yaml,
-			    vc->path, got != NULL ? got : "(none)", vc->want);
-		free(got);
+		tu_check_json_at(value_cases[i].yaml, j, value_cases[i].path,
+		    value_cases[i].want);
 		json_decref(j);
 		config_free(c);
 	}
@@ -283,16 +253,11 @@ test_values(void **state)
 
 /* Refused configs, with the whole message */
 
-struct error_case {
-	const char	*yaml;
-	const char	*want;
-};
-
 #define L0	"pools: [{name: a, backend: local, "
 #define S0	"pools: [{name: c, backend: slurm, slots: 2, " \
 		"scheduler_host: h, "
 
-static const struct error_case error_cases[] = {
+static const struct tu_error_case error_cases[] = {
 	/* the document */
 	{ "- a\n",
 	    "d.yaml:1:1: config must be a mapping (e.g. listen: "
@@ -604,29 +569,25 @@ static const struct error_case error_cases[] = {
 	    "got \"~\"" },
 };
 
+static int
+refuse(const char *yaml, char *err, size_t errlen)
+{
+	struct config *c = (struct config *)&c;
+	int rc;
+
+	rc = config_parse(yaml, strlen(yaml), FNAME, &c, err, errlen);
+	if (rc == -1)
+		assert_null(c);
+	else
+		config_free(c);
+	return rc;
+}
+
 static void
 test_errors(void **state)
 {
-	const struct error_case *ec;
-	struct config *c;
-	char err[512];
-	size_t i, len;
-
 	(void)state;
-	for (i = 0; i < ARRAY_LEN(error_cases); i++) {
-		ec = &error_cases[i];
-		c = (struct config *)&c;
-		err[0] = '\0';
-		/* the \0 cases need their length spelled out */
-		len = strlen(ec->yaml);
-		if (config_parse(ec->yaml, len, FNAME, &c, err,
-		    sizeof(err)) != -1)
-			fail_msg("<<%s>> was accepted", ec->yaml);
-		assert_null(c);
-		if (strcmp(err, ec->want) != 0)
-			fail_msg("<<%s>>\n got: %s\nwant: %s", ec->yaml, err,
-			    ec->want);
-	}
+	tu_check_errors(error_cases, ARRAY_LEN(error_cases), refuse);
 }
 
 /* Limits and odd arguments */
@@ -764,26 +725,20 @@ test_roundtrip(void **state)
 static void
 test_load(void **state)
 {
-	char path[] = "/tmp/test_config_XXXXXX", err[512], want[600];
+	char dir[64], path[96], err[512], want[600];
 	struct config *c;
 	size_t n = 1024 * 1024 + 1;
 	char *big;
-	int fd;
 
 	(void)state;
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, full_yaml, strlen(full_yaml)),
-	    (ssize_t)strlen(full_yaml));
-	close(fd);
+	tu_mkdtemp(dir, sizeof(dir), "test_config");
+	snprintf(path, sizeof(path), "%s/edask.yaml", dir);
+	tu_write_file(path, full_yaml, strlen(full_yaml));
 	assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
 	assert_int_equal(c->npools, 3);
 	config_free(c);
 
-	fd = open(path, O_WRONLY | O_TRUNC);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "pools: 1\n", 9), 9);
-	close(fd);
+	tu_write_file(path, "pools: 1\n", 9);
 	assert_int_equal(config_load(path, &c, err, sizeof(err)), -1);
 	assert_null(c);
 	snprintf(want, sizeof(want), "%s:1:8: pools must be a sequence of "
@@ -792,20 +747,18 @@ test_load(void **state)
 
 	big = xmalloc(n);
 	memset(big, '#', n);
-	fd = open(path, O_WRONLY | O_TRUNC);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, big, n), (ssize_t)n);
-	close(fd);
+	tu_write_file(path, big, n);
 	free(big);
 	assert_int_equal(config_load(path, &c, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), "%s: file is too large (at most 1048576 "
 	    "bytes)", path);
 	assert_string_equal(err, want);
 
-	unlink(path);
+	assert_int_equal(unlink(path), 0);
 	assert_int_equal(config_load(path, &c, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), "%s: %s", path, strerror(ENOENT));
 	assert_string_equal(err, want);
+	assert_int_equal(rmdir(dir), 0);
 }
 
 int

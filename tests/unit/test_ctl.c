@@ -24,6 +24,7 @@
 #include "launch.h"
 #include "loop.h"
 #include "store.h"
+#include "testutil.h"
 
 /* ------------------------------------------------------- fake engine */
 
@@ -419,14 +420,6 @@ struct world {
 	struct ctl	*ctl;
 };
 
-static int64_t
-stop_loop(void *arg)
-{
-	loop_stop(arg);
-	return LOOP_NOMORE;
-}
-
-
 /* Runs the loop for ms, answering what the fake scheduler owes. */
 static void
 pump(struct world *wd, int64_t ms)
@@ -434,8 +427,7 @@ pump(struct world *wd, int64_t ms)
 	int64_t end = mono_ms() + ms;
 
 	while (mono_ms() < end) {
-		loop_timer_add(wd->loop, 20, stop_loop, wd->loop);
-		loop_run(wd->loop);
+		tu_loop_run_for(wd->loop, 20);
 		answer_all();
 	}
 }
@@ -473,8 +465,7 @@ setup(void **state)
 	memset(&fe, 0, sizeof(fe));
 	memset(&fb, 0, sizeof(fb));
 	fe.retire_result = 1;
-	snprintf(wd->dir, sizeof(wd->dir), "/tmp/test_ctl.XXXXXX");
-	assert_non_null(mkdtemp(wd->dir));
+	tu_mkdtemp(wd->dir, sizeof(wd->dir), "test_ctl");
 	wd->loop = loop_new();
 	wd->ctl = open_ctl(wd);
 	*state = wd;
@@ -604,6 +595,17 @@ worker_exits(struct instance *in, struct worker *w)
 	after_worker_gone(in);
 }
 
+/* The backend's part for every worker of in told to stop. */
+static void
+stopping_workers_exit(struct instance *in)
+{
+	size_t i;
+
+	for (i = in->nworkers; i-- > 0; )
+		if (in->workers[i]->state == W_STOPPING)
+			worker_exits(in, in->workers[i]);
+}
+
 
 static size_t
 stored_workers(struct world *wd, const char *name)
@@ -619,13 +621,18 @@ stored_workers(struct world *wd, const char *name)
 }
 
 
-#define SPEC_A								\
-	"name: a\n"							\
+/* What the specs of these tests share: the fake pool, and decisions
+ * only when a test calls observe(). */
+#define SPEC_FAKE							\
 	"python: /bin/sh\n"						\
 	"pool: fake\n"							\
-	"workers: {min: 1, max: 4, gpus: 1, threads: 1}\n"		\
 	"scaling: {interval: 1h, idle_timeout: 10s, "			\
 	"scale_down_delay: 0s}\n"
+
+#define SPEC_A								\
+	"name: a\n"							\
+	SPEC_FAKE							\
+	"workers: {min: 1, max: 4, gpus: 1, threads: 1}\n"
 
 /* --------------------------------------------------------------- tests */
 
@@ -659,7 +666,6 @@ test_scale_up_then_retire_to_min(void **state)
 	struct world *wd = *state;
 	struct instance *in = deploy(wd, SPEC_A);
 	int64_t t = mono_ms();
-	size_t i;
 
 	observe(in, t, 0, 0);
 	observe(in, t + 100, 50, 1);	/* busy, 50 waiting */
@@ -679,9 +685,7 @@ test_scale_up_then_retire_to_min(void **state)
 	answer_all();			/* the scheduler moved their data */
 	assert_int_equal(count(in, W_STOPPING), 3);
 	assert_int_equal(fb.terminates, 3);
-	for (i = in->nworkers; i-- > 0; )
-		if (in->workers[i]->state == W_STOPPING)
-			worker_exits(in, in->workers[i]);
+	stopping_workers_exit(in);
 	assert_int_equal(in->nworkers, 1);
 	assert_int_equal(stored_workers(wd, "a"), 1);
 	assert_int_equal(pool_free_count(in->cp->pool), 3);
@@ -711,12 +715,9 @@ test_refused_retirement_keeps_the_worker(void **state)
 
 #define SPEC_B								\
 	"name: b\n"							\
-	"python: /bin/sh\n"						\
-	"pool: fake\n"							\
+	SPEC_FAKE							\
 	"workers: {min: 0, max: 2, gpus: 1, threads: 1}\n"		\
-	"sharing: {owned: 2, reclaim_grace: 30s}\n"			\
-	"scaling: {interval: 1h, idle_timeout: 10s, "			\
-	"scale_down_delay: 0s}\n"
+	"sharing: {owned: 2, reclaim_grace: 30s}\n"
 
 /* b owns two slots that a holds: when b has work, a's workers are
  * drained and retired for it, and b launches on the freed slots. */
@@ -727,7 +728,6 @@ test_reclaim_gives_owned_slots_back(void **state)
 	struct instance *a = deploy(wd, SPEC_A);
 	struct instance *b;
 	int64_t t = mono_ms();
-	size_t i;
 
 	observe(a, t, 0, 0);
 	observe(a, t + 100, 50, 1);
@@ -743,9 +743,7 @@ test_reclaim_gives_owned_slots_back(void **state)
 	observe(a, t + 400, 50, 1);
 	answer_all();
 	assert_int_equal(count(a, W_STOPPING), 2);
-	for (i = a->nworkers; i-- > 0; )
-		if (a->workers[i]->state == W_STOPPING)
-			worker_exits(a, a->workers[i]);
+	stopping_workers_exit(a);
 	observe(b, t + 500, 20, 0);
 	assert_int_equal(b->nworkers, 2);
 	assert_int_equal(a->nworkers, 2);

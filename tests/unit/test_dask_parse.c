@@ -2,7 +2,7 @@
  * test_dask_parse: the scheduler reply parsers, table driven.  Samples are
  * real replies of the Debian Dask 2022.12.1 scheduler, then edge cases and
  * garbage.  To keep the tables readable, inputs are written with ' where
- * the wire has "; q() swaps them back.
+ * the wire has "; tu_dq() swaps them back.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,19 +15,8 @@
 #include <string.h>
 
 #include "dask_parse.h"
+#include "testutil.h"
 #include "util.h"
-
-/* New string: s with every ' replaced by ". */
-static char *
-q(const char *s)
-{
-	char *d = xstrdup(s), *p;
-
-	for (p = d; *p != '\0'; p++)
-		if (*p == '\'')
-			*p = '"';
-	return d;
-}
 
 /* ---------------------------------------------------------------------- */
 /* GET /metrics */
@@ -204,14 +193,8 @@ check_metrics(const struct metrics_case *c, const char *buf, size_t len)
 	int rc;
 
 	rc = dask_parse_metrics(buf, len, &m, err, sizeof(err));
-	if (rc != c->rc)
-		fail_msg("%s: rc %d, want %d (%s)", c->name, rc, c->rc, err);
-	if (rc == -1) {
-		if (strstr(err, c->errsub) == NULL)
-			fail_msg("%s: err \"%s\" lacks \"%s\"", c->name, err,
-			    c->errsub);
+	if (tu_check_rc(c->name, rc, c->rc, err, c->errsub))
 		return;
-	}
 	if (m.have_tasks != c->have_tasks || m.queued != c->queued ||
 	    m.processing != c->processing || m.no_worker != c->no_worker ||
 	    m.waiting != c->waiting || m.memory != c->memory ||
@@ -230,7 +213,7 @@ test_metrics_table(void **state)
 
 	(void)state;
 	for (i = 0; i < ARRAY_LEN(metrics_cases); i++) {
-		in = q(metrics_cases[i].in);
+		in = tu_dq(metrics_cases[i].in);
 		check_metrics(&metrics_cases[i], in, strlen(in));
 		free(in);
 	}
@@ -388,19 +371,14 @@ test_target_table(void **state)
 
 	(void)state;
 	for (i = 0; i < ARRAY_LEN(target_cases); i++) {
-		in = q(target_cases[i].in);
+		in = tu_dq(target_cases[i].in);
 		err[0] = '\0';
 		t = -7;
 		rc = dask_parse_target(in, strlen(in), &t, err, sizeof(err));
-		if (rc != target_cases[i].rc)
-			fail_msg("%s: rc %d, want %d (%s)", in, rc,
-			    target_cases[i].rc, err);
-		if (rc == 0 && t != target_cases[i].target)
+		if (!tu_check_rc(in, rc, target_cases[i].rc, err,
+		    target_cases[i].errsub) && t != target_cases[i].target)
 			fail_msg("%s: target %d, want %d", in, t,
 			    target_cases[i].target);
-		if (rc == -1 && strstr(err, target_cases[i].errsub) == NULL)
-			fail_msg("%s: err \"%s\" lacks \"%s\"", in, err,
-			    target_cases[i].errsub);
 		free(in);
 	}
 }
@@ -642,22 +620,18 @@ test_identity_unique_keys(void **state)
 	};
 	struct dask_worker_info *w;
 	char err[256], *in;
-	size_t i, j, n;
+	size_t i, n;
+	int rc;
 
 	(void)state;
-	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		in = xstrdup(rows[i].in);
-		for (j = 0; in[j] != '\0'; j++)
-			if (in[j] == '\'')
-				in[j] = '"';
+	for (i = 0; i < ARRAY_LEN(rows); i++) {
+		in = tu_dq(rows[i].in);
 		w = NULL;
-		assert_int_equal(dask_parse_identity(in, strlen(in), &w, &n, err,
-		    sizeof(err)), rows[i].rc);
-		if (rows[i].rc == 0) {
+		rc = dask_parse_identity(in, strlen(in), &w, &n, err,
+		    sizeof(err));
+		if (!tu_check_rc(in, rc, rows[i].rc, err, rows[i].errsub)) {
 			assert_int_equal(n, 1);
 			assert_int_equal(w[0].unique_keys, rows[i].unique);
-		} else {
-			assert_non_null(strstr(err, rows[i].errsub));
 		}
 		free(w);
 		free(in);
@@ -677,22 +651,16 @@ test_identity_table(void **state)
 	(void)state;
 	for (i = 0; i < ARRAY_LEN(identity_cases); i++) {
 		c = &identity_cases[i];
-		in = q(c->in);
+		in = tu_dq(c->in);
 		err[0] = '\0';
 		w = (void *)1;
 		n = 99;
 		rc = dask_parse_identity(in, strlen(in), &w, &n, err,
 		    sizeof(err));
 		free(in);
-		if (rc != c->rc)
-			fail_msg("%s: rc %d, want %d (%s)", c->name, rc, c->rc,
-			    err);
-		if (rc == -1) {
+		if (tu_check_rc(c->name, rc, c->rc, err, c->errsub)) {
 			assert_null(w);
 			assert_int_equal(n, 0);
-			if (strstr(err, c->errsub) == NULL)
-				fail_msg("%s: err \"%s\" lacks \"%s\"",
-				    c->name, err, c->errsub);
 			continue;
 		}
 		assert_non_null(w);
@@ -783,16 +751,12 @@ test_retire_table(void **state)
 
 	(void)state;
 	for (i = 0; i < ARRAY_LEN(retire_cases); i++) {
-		in = q(retire_cases[i].in);
+		in = tu_dq(retire_cases[i].in);
 		err[0] = '\0';
 		rc = dask_parse_retire(in, strlen(in), retire_cases[i].address,
 		    err, sizeof(err));
-		if (rc != retire_cases[i].rc)
-			fail_msg("case %zu: rc %d, want %d (%s)", i, rc,
-			    retire_cases[i].rc, err);
-		if (rc == -1 && strstr(err, retire_cases[i].errsub) == NULL)
-			fail_msg("case %zu: err \"%s\" lacks \"%s\"", i, err,
-			    retire_cases[i].errsub);
+		tu_check_rc(in, rc, retire_cases[i].rc, err,
+		    retire_cases[i].errsub);
 		free(in);
 	}
 }
@@ -850,21 +814,16 @@ test_drain_table(void **state)
 	for (i = 0; i < ARRAY_LEN(drain_cases); i++) {
 		const struct drain_case *c = &drain_cases[i];
 
-		in = q(c->in);
+		in = tu_dq(c->in);
 		err[0] = '\0';
 		memset(&di, 0x55, sizeof(di));
 		rc = dask_parse_drain(in, strlen(in), "tcp://127.0.0.1:35319",
 		    &di, err, sizeof(err));
-		if (rc != c->rc)
-			fail_msg("case %zu: rc %d, want %d (%s)", i, rc, c->rc,
-			    err);
-		if (rc == -1 && strstr(err, c->errsub) == NULL)
-			fail_msg("case %zu: err \"%s\" lacks \"%s\"", i, err,
-			    c->errsub);
+		tu_check_rc(in, rc, c->rc, err, c->errsub);
 		if (di.draining != c->draining ||
 		    di.processing != c->processing || di.keys != c->keys ||
 		    di.unique_keys != c->unique)
-			fail_msg("case %zu: got %d/%d/%d/%d", i, di.draining,
+			fail_msg("%s: got %d/%d/%d/%d", in, di.draining,
 			    di.processing, di.keys, di.unique_keys);
 		free(in);
 	}
@@ -899,15 +858,14 @@ test_changes_table(void **state)
 
 	(void)state;
 	for (i = 0; i < ARRAY_LEN(cases); i++) {
-		in = q(cases[i].in);
+		in = tu_dq(cases[i].in);
 		seq = 77;
 		rc = dask_parse_changes(in, strlen(in), &seq, err,
 		    sizeof(err));
-		if (rc != cases[i].rc || seq != cases[i].seq)
-			fail_msg("case %zu: rc %d seq %lld (%s)", i, rc,
-			    (long long)seq, err);
-		if (rc == -1 && strstr(err, cases[i].errsub) == NULL)
-			fail_msg("case %zu: err \"%s\"", i, err);
+		tu_check_rc(in, rc, cases[i].rc, err, cases[i].errsub);
+		if (seq != cases[i].seq)
+			fail_msg("%s: seq %lld, want %lld", in, (long long)seq,
+			    (long long)cases[i].seq);
 		free(in);
 	}
 }
@@ -940,14 +898,12 @@ test_forked_table(void **state)
 
 	(void)state;
 	for (i = 0; i < ARRAY_LEN(cases); i++) {
-		in = q(cases[i].in);
+		in = tu_dq(cases[i].in);
 		pid = 77;
 		rc = dask_parse_forked(in, strlen(in), &pid, err, sizeof(err));
-		if (rc != cases[i].rc || pid != cases[i].pid)
-			fail_msg("case %zu: rc %d pid %d (%s)", i, rc, pid,
-			    err);
-		if (rc == -1 && strstr(err, cases[i].errsub) == NULL)
-			fail_msg("case %zu: err \"%s\"", i, err);
+		tu_check_rc(in, rc, cases[i].rc, err, cases[i].errsub);
+		if (pid != cases[i].pid)
+			fail_msg("%s: pid %d, want %d", in, pid, cases[i].pid);
 		free(in);
 	}
 }

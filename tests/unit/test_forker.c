@@ -18,6 +18,7 @@
 
 #include "ctl_int.h"
 #include "loop.h"
+#include "testutil.h"
 
 struct world {
 	char		 dir[64];
@@ -43,30 +44,13 @@ on_answer(pid_t pid, const char *why, void *arg)
 }
 
 
-static int64_t
-stop_loop(void *arg)
-{
-	loop_stop(arg);
-	return LOOP_NOMORE;
-}
-
-
-static void
-pump(struct world *wd, int64_t ms)
-{
-	loop_timer_add(wd->loop, ms, stop_loop, wd->loop);
-	loop_run(wd->loop);
-}
-
-
 static int
 setup(void **state)
 {
 	struct world *wd = xcalloc(1, sizeof(*wd));
 	struct sockaddr_un sa;
 
-	snprintf(wd->dir, sizeof(wd->dir), "/tmp/test_forker.XXXXXX");
-	assert_non_null(mkdtemp(wd->dir));
+	tu_mkdtemp(wd->dir, sizeof(wd->dir), "test_forker");
 	snprintf(wd->sock, sizeof(wd->sock), "%s/forker.sock", wd->dir);
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
@@ -139,7 +123,7 @@ test_answer_comes_through_the_loop(void **state)
 	assert_int_equal(buf[n - 1], '\n');
 	assert_int_equal(wd->calls, 0);
 	assert_int_equal(write(fd, "{\"pid\": 4242}\n", 14), 14);
-	pump(wd, 100);
+	tu_loop_run_for(wd->loop, 100);
 	close(fd);
 	assert_int_equal(wd->calls, 1);
 	assert_int_equal(wd->pid, 4242);
@@ -161,11 +145,11 @@ test_two_in_flight(void **state)
 	assert_true(read(a, buf, sizeof(buf)) > 0);
 	assert_true(read(b, buf, sizeof(buf)) > 0);
 	assert_int_equal(write(b, "{\"pid\": 7}\n", 11), 11);
-	pump(wd, 50);
+	tu_loop_run_for(wd->loop, 50);
 	assert_int_equal(wd->calls, 1);
 	assert_int_equal(wd->pid, 7);
 	assert_int_equal(write(a, "{\"pid\": 8}\n", 11), 11);
-	pump(wd, 50);
+	tu_loop_run_for(wd->loop, 50);
 	assert_int_equal(wd->calls, 2);
 	assert_int_equal(wd->pid, 8);
 	close(a);
@@ -185,7 +169,7 @@ test_failures_say_why(void **state)
 	fd = accept(wd->lfd, NULL, NULL);
 	assert_true(read(fd, buf, sizeof(buf)) > 0);
 	assert_int_equal(write(fd, "{\"error\": \"bad argv\"}\n", 22), 22);
-	pump(wd, 50);
+	tu_loop_run_for(wd->loop, 50);
 	close(fd);
 	assert_int_equal(wd->calls, 1);
 	assert_int_equal(wd->pid, -1);
@@ -194,14 +178,14 @@ test_failures_say_why(void **state)
 	ask(wd);
 	fd = accept(wd->lfd, NULL, NULL);
 	close(fd);
-	pump(wd, 50);
+	tu_loop_run_for(wd->loop, 50);
 	assert_int_equal(wd->calls, 2);
 	assert_int_equal(wd->pid, -1);
 	assert_non_null(strstr(wd->why, "closed without an answer"));
 
 	ask(wd);
 	fd = accept(wd->lfd, NULL, NULL);
-	pump(wd, FORKER_IO_MS + 200);
+	tu_loop_run_for(wd->loop, FORKER_IO_MS + 200);
 	close(fd);
 	assert_int_equal(wd->calls, 3);
 	assert_non_null(strstr(wd->why, "no answer within"));
@@ -219,7 +203,7 @@ test_cancel_is_silent(void **state)
 	forker_fork_cancel(r);
 	/* the other end is closed: what is written goes nowhere */
 	(void)send(fd, "{\"pid\": 9}\n", 11, MSG_NOSIGNAL);
-	pump(wd, 50);
+	tu_loop_run_for(wd->loop, 50);
 	close(fd);
 	assert_int_equal(wd->calls, 0);
 }

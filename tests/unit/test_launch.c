@@ -18,6 +18,7 @@
 
 #include "launch.h"
 #include "loop.h"
+#include "testutil.h"
 #include "util.h"
 
 static char *
@@ -275,13 +276,6 @@ on_gone(pid_t pid, int status, void *arg)
 	assert_false(launch_term_active(&s->term));
 }
 
-static int64_t
-on_quit(void *arg)
-{
-	loop_stop(arg);
-	return LOOP_NOMORE;
-}
-
 /* Starts script (its own session), waits until it wrote "ready". */
 static pid_t
 start_ready(const char *dir, const char *script)
@@ -324,8 +318,7 @@ stop_it(struct stop *s, pid_t pid, bool group, int64_t wait_ms,
 	launch_term_start(&s->term, s->l, pid, group, wait_ms, grace_ms,
 	    on_sig, s);
 	assert_true(launch_term_active(&s->term));
-	loop_timer_add(s->l, wait_ms + grace_ms + 1000, on_quit, s->l);
-	loop_run(s->l);
+	tu_loop_run_for(s->l, wait_ms + grace_ms + 1000);
 	loop_free(s->l);
 	assert_true(s->exit_ms != 0);
 	return s->exit_ms - t0;
@@ -409,8 +402,7 @@ test_term_hastened_and_cancelled(void **state)
 	t0 = mono_ms();
 	launch_term_start(&s.term, s.l, pid, true, 10000, 5000, on_sig, &s);
 	loop_timer_add(s.l, 100, on_hasten, &s);
-	loop_timer_add(s.l, 1500, on_quit, s.l);
-	loop_run(s.l);
+	tu_loop_run_for(s.l, 1500);
 	assert_true(s.exit_ms - t0 >= 100 && s.exit_ms - t0 < 1500);
 	assert_true(WIFSIGNALED(s.status) && WTERMSIG(s.status) == SIGTERM);
 	loop_free(s.l);
@@ -422,8 +414,7 @@ test_term_hastened_and_cancelled(void **state)
 	launch_term_start(&s.term, s.l, pid, true, 100, 100, on_sig, &s);
 	launch_term_cancel(&s.term);
 	launch_term_cancel(&s.term);		/* idle: no-op */
-	loop_timer_add(s.l, 400, on_quit, s.l);
-	loop_run(s.l);
+	tu_loop_run_for(s.l, 400);
 	loop_free(s.l);
 	assert_int_equal(s.kills + s.terms, 0);
 	assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);	/* runs */

@@ -238,48 +238,66 @@ on_exit_cb(pid_t pid, int status, void *arg)
 	loop_stop(r->l);
 }
 
+#define UNTIL_KILLED	(-1)
+
+/* A child that exits with code, or pauses UNTIL_KILLED. */
+static pid_t
+fork_child(int code)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (code == UNTIL_KILLED)
+			pause();
+		_exit(code == UNTIL_KILLED ? 0 : code);
+	}
+	return pid;
+}
+
+/* A watched child's end, exit or signal, is heard through its pidfd,
+ * and the child is reaped. */
 static void
 test_child_exit_through_pidfd(void **state)
 {
-	struct rec r = { 0 };
+	static const struct {
+		const char	*name;
+		int		 code;	/* or UNTIL_KILLED */
+	} rows[] = {
+		{ "exits with 7", 7 },
+		{ "killed by SIGKILL", UNTIL_KILLED },
+	};
+	struct rec r;
+	size_t i;
 	pid_t pid;
+	bool ok;
 
 	(void)state;
-	r.l = loop_new();
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(7);
-	assert_true(loop_pid_watch(r.l, pid, on_exit_cb, &r) > 0);
-	loop_run(r.l);
-	assert_int_equal(r.pid, pid);
-	assert_true(WIFEXITED(r.status));
-	assert_int_equal(WEXITSTATUS(r.status), 7);
-	/* reaped: no zombie is left */
-	assert_int_equal(waitpid(pid, NULL, WNOHANG), -1);
-	loop_free(r.l);
-}
-
-static void
-test_killed_child_reports_signal(void **state)
-{
-	struct rec r = { 0 };
-	pid_t pid;
-
-	(void)state;
-	r.l = loop_new();
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		pause();
-		_exit(0);
+	for (i = 0; i < ARRAY_LEN(rows); i++) {
+		memset(&r, 0, sizeof(r));
+		r.l = loop_new();
+		pid = fork_child(rows[i].code);
+		assert_true(loop_pid_watch(r.l, pid, on_exit_cb, &r) > 0);
+		if (rows[i].code == UNTIL_KILLED)
+			kill(pid, SIGKILL);
+		loop_run(r.l);
+		if (r.pid != pid)
+			fail_msg("%s: heard pid %d, want %d", rows[i].name,
+			    (int)r.pid, (int)pid);
+		if (rows[i].code == UNTIL_KILLED)
+			ok = WIFSIGNALED(r.status) &&
+			    WTERMSIG(r.status) == SIGKILL;
+		else
+			ok = WIFEXITED(r.status) &&
+			    WEXITSTATUS(r.status) == rows[i].code;
+		if (!ok)
+			fail_msg("%s: wait status %#x", rows[i].name,
+			    (unsigned)r.status);
+		/* reaped: no zombie is left */
+		if (waitpid(pid, NULL, WNOHANG) != -1)
+			fail_msg("%s: not reaped", rows[i].name);
+		loop_free(r.l);
 	}
-	assert_true(loop_pid_watch(r.l, pid, on_exit_cb, &r) > 0);
-	kill(pid, SIGKILL);
-	loop_run(r.l);
-	assert_true(WIFSIGNALED(r.status));
-	assert_int_equal(WTERMSIG(r.status), SIGKILL);
-	loop_free(r.l);
 }
 
 /* Two owners watch one process (a database that names one pid for a
@@ -295,12 +313,7 @@ test_two_watches_of_one_pid(void **state)
 
 	(void)state;
 	a.l = b.l = loop_new();
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		pause();
-		_exit(0);
-	}
+	pid = fork_child(UNTIL_KILLED);
 	ida = loop_pid_watch(a.l, pid, on_exit_cb, &a);
 	idb = loop_pid_watch(b.l, pid, on_exit_cb, &b);
 	assert_true(ida > 0 && idb > 0 && ida != idb);
@@ -361,7 +374,6 @@ main(void)
 		cmocka_unit_test(test_before_sleep_runs_each_turn),
 		cmocka_unit_test(test_fd_callback_and_removal),
 		cmocka_unit_test(test_child_exit_through_pidfd),
-		cmocka_unit_test(test_killed_child_reports_signal),
 		cmocka_unit_test(test_two_watches_of_one_pid),
 		cmocka_unit_test(test_signal_through_signalfd),
 		cmocka_unit_test(test_stop_before_run_returns_at_once),

@@ -3,7 +3,7 @@
  * sample is real `squeue --json` output of Slurm 22.05.8 (Debian 12,
  * openapi v0.0.38), trimmed to a few fields per job; the newer shapes
  * (job_state arrays, number objects) follow, then edge cases and garbage.
- * Inputs are written with ' where the wire has "; q() swaps them back.
+ * Inputs are written with ' where the wire has "; tu_dq() swaps them back.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,19 +17,8 @@
 #include <string.h>
 
 #include "slurm.h"
+#include "testutil.h"
 #include "util.h"
-
-/* New string: s with every ' replaced by ". */
-static char *
-q(const char *s)
-{
-	char *d = xstrdup(s), *p;
-
-	for (p = d; *p != '\0'; p++)
-		if (*p == '\'')
-			*p = '"';
-	return d;
-}
 
 /* ---------------------------------------------------------------------- */
 /* squeue --json */
@@ -153,7 +142,7 @@ test_squeue_sample(void **state)
 	char *in;
 
 	(void)state;
-	in = q(SQ_SAMPLE);
+	in = tu_dq(SQ_SAMPLE);
 	if (slurm_parse_squeue(in, strlen(in), &j, &n, err, sizeof(err)) != 0)
 		fail_msg("sample: %s", err);
 	assert_int_equal(n, ARRAY_LEN(sample_want));
@@ -357,22 +346,16 @@ test_squeue_table(void **state)
 	(void)state;
 	for (i = 0; i < ARRAY_LEN(squeue_cases); i++) {
 		c = &squeue_cases[i];
-		in = q(c->in);
+		in = tu_dq(c->in);
 		err[0] = '\0';
 		j = (void *)1;
 		n = 99;
 		rc = slurm_parse_squeue(in, strlen(in), &j, &n, err,
 		    sizeof(err));
 		free(in);
-		if (rc != c->rc)
-			fail_msg("%s: rc %d, want %d (%s)", c->name, rc, c->rc,
-			    err);
-		if (rc == -1) {
+		if (tu_check_rc(c->name, rc, c->rc, err, c->errsub)) {
 			assert_null(j);
 			assert_int_equal(n, 0);
-			if (strstr(err, c->errsub) == NULL)
-				fail_msg("%s: err \"%s\" lacks \"%s\"",
-				    c->name, err, c->errsub);
 			continue;
 		}
 		if (n != c->n)
@@ -383,6 +366,23 @@ test_squeue_table(void **state)
 			check_job(c->name, k, &j[k], &c->want[k]);
 		free(j);
 	}
+}
+
+/* squeue output (what: its name in a failure) that must be refused with
+ * errsub in the message, and nothing out. */
+static void
+squeue_refused(const char *what, const char *buf, size_t len,
+    const char *errsub)
+{
+	struct slurm_job *j = (void *)1;
+	char err[128] = "";
+	size_t n = 99;
+	int rc;
+
+	rc = slurm_parse_squeue(buf, len, &j, &n, err, sizeof(err));
+	tu_check_rc(what, rc, -1, err, errsub);
+	if (j != NULL || n != 0)
+		fail_msg("%s: refused, but %zu jobs came out", what, n);
 }
 
 /* Length, not NUL, ends the input. */
@@ -396,30 +396,12 @@ test_squeue_length(void **state)
 	size_t n;
 
 	(void)state;
-	assert_int_equal(slurm_parse_squeue(nul, sizeof(nul) - 1, &j, &n, err,
-	    sizeof(err)), -1);
+	squeue_refused("NUL inside", nul, sizeof(nul) - 1, "bad JSON");
 	assert_int_equal(slurm_parse_squeue(nul, strlen(nul), &j, &n, err,
 	    sizeof(err)), 0);
 	assert_int_equal(n, 0);
-	/* cut short: no closing brace */
-	assert_int_equal(slurm_parse_squeue(s, strlen(s) - 2, &j, &n, err,
-	    sizeof(err)), -1);
-	assert_int_equal(slurm_parse_squeue(NULL, 0, &j, &n, err,
-	    sizeof(err)), -1);
-	assert_non_null(strstr(err, "bad JSON"));
-}
-
-/* A JSON string value of len copies of ch, as "'<ch...>'". */
-static char *
-long_string(char ch, size_t len)
-{
-	char *s = xmalloc(len + 3);
-
-	s[0] = '\'';
-	memset(s + 1, ch, len);
-	s[len + 1] = '\'';
-	s[len + 2] = '\0';
-	return s;
+	squeue_refused("no closing brace", s, strlen(s) - 2, "bad JSON");
+	squeue_refused("NULL", NULL, 0, "bad JSON");
 }
 
 static struct slurm_job *
@@ -430,11 +412,30 @@ parse_one(const char *fields, size_t *n)
 	char *in, *json;
 
 	json = xasprintf("{'jobs':[{'job_id':7%s}]}", fields);
-	in = q(json);
+	in = tu_dq(json);
 	if (slurm_parse_squeue(in, strlen(in), &j, n, err, sizeof(err)) != 0)
 		fail_msg("%.60s...: %s", fields, err);
 	free(json);
 	free(in);
+	return j;
+}
+
+/* The one job of {'job_id':7<head><rep times n><tail>}. */
+static struct slurm_job *
+parse_repeated(const char *head, const char *rep, size_t times,
+    const char *tail)
+{
+	struct strbuf b = { 0 };
+	struct slurm_job *j;
+	size_t i, n;
+
+	strbuf_printf(&b, "%s", head);
+	for (i = 0; i < times; i++)
+		strbuf_printf(&b, "%s", rep);
+	strbuf_printf(&b, "%s", tail);
+	j = parse_one(b.p, &n);
+	assert_int_equal(n, 1);
+	free(b.p);
 	return j;
 }
 
@@ -458,75 +459,52 @@ test_squeue_cut(void **state)
 		    SLURM_NODE_MAX },
 	};
 	struct slurm_job *j;
-	char *s, *f;
 	const char *got;
-	size_t i, n, len;
+	size_t i, len;
+	char *head;
 
 	(void)state;
 	for (i = 0; i < ARRAY_LEN(fields); i++) {
+		head = xasprintf(",'%s':'", fields[i].key);
 		for (len = fields[i].size - 1; len <= fields[i].size + 1;
 		    len++) {
-			s = long_string('a', len);
-			f = xasprintf(",'%s':%s", fields[i].key, s);
-			j = parse_one(f, &n);
+			j = parse_repeated(head, "a", len, "'");
 			got = (const char *)j + fields[i].off;
 			assert_non_null(memchr(got, '\0', fields[i].size));
 			assert_int_equal(strlen(got), fields[i].size - 1);
 			assert_int_equal(strspn(got, "a"), fields[i].size - 1);
 			free(j);
-			free(f);
-			free(s);
 		}
+		free(head);
 	}
 	/* A long state is an unknown one. */
-	s = long_string('P', 100);
-	f = xasprintf(",'job_state':%s", s);
-	j = parse_one(f, &n);
+	j = parse_repeated(",'job_state':'", "P", 100, "'");
 	assert_int_equal(j[0].phase, SLURM_RUNNING);
 	free(j);
-	free(f);
-	free(s);
 	/* nodes, when it stands in for batch_host */
-	s = long_string('n', 1000);
-	f = xasprintf(",'nodes':%s", s);
-	j = parse_one(f, &n);
+	j = parse_repeated(",'nodes':'", "n", 1000, "'");
 	assert_int_equal(strlen(j[0].node), SLURM_NODE_MAX - 1);
 	free(j);
-	free(f);
-	free(s);
 }
 
 /* A cut backs off to a UTF-8 character boundary. */
 static void
 test_squeue_cut_utf8(void **state)
 {
-	struct strbuf b = { 0 };
 	struct slurm_job *j;
-	size_t i, n;
 
 	(void)state;
 	/* 2-byte characters: 127 bytes would keep half of the 64th. */
-	strbuf_printf(&b, ",'name':'");
-	for (i = 0; i < 100; i++)
-		strbuf_printf(&b, "\\u00e9");
-	strbuf_printf(&b, "'");
-	j = parse_one(b.p, &n);
+	j = parse_repeated(",'name':'", "\\u00e9", 100, "'");
 	assert_int_equal(strlen(j[0].name), SLURM_NAME_MAX - 2);
 	assert_int_equal((unsigned char)j[0].name[SLURM_NAME_MAX - 3], 0xa9);
 	free(j);
-	free(b.p);
 
 	/* 4-byte characters from the start of a 32-byte state. */
-	memset(&b, 0, sizeof(b));
-	strbuf_printf(&b, ",'job_state':'");
-	for (i = 0; i < 10; i++)
-		strbuf_printf(&b, "\\ud83d\\ude00");
-	strbuf_printf(&b, "'");
-	j = parse_one(b.p, &n);
+	j = parse_repeated(",'job_state':'", "\\ud83d\\ude00", 10, "'");
 	assert_int_equal(strlen(j[0].state), 28);
 	assert_int_equal((unsigned char)j[0].state[0], 0xf0);
 	free(j);
-	free(b.p);
 }
 
 /* gres keeps whole items only. */
@@ -550,38 +528,23 @@ test_squeue_gres_cut(void **state)
 	free(b.p);
 
 	/* one item longer than the whole field */
-	memset(&b, 0, sizeof(b));
-	strbuf_printf(&b, ",'gres_detail':['gpu:1(IDX:");
-	for (i = 0; i < 70; i++)
-		strbuf_printf(&b, "1");
-	strbuf_printf(&b, ")','gpu:1(IDX:2)']");
-	j = parse_one(b.p, &n);
+	j = parse_repeated(",'gres_detail':['gpu:1(IDX:", "1", 70,
+	    ")','gpu:1(IDX:2)']");
 	assert_string_equal(j[0].gres, "");
 	free(j);
-	free(b.p);
 
 	/* 61 bytes, then ",22" would need the NUL's byte: stop there */
-	memset(&b, 0, sizeof(b));
-	strbuf_printf(&b, ",'gres_detail':['gpu:1(IDX:1");
-	for (i = 0; i < 30; i++)
-		strbuf_printf(&b, ",2");
-	strbuf_printf(&b, ")','gpu:1(IDX:22)','gpu:1(IDX:3)']");
-	j = parse_one(b.p, &n);
+	j = parse_repeated(",'gres_detail':['gpu:1(IDX:1", ",2", 30,
+	    ")','gpu:1(IDX:22)','gpu:1(IDX:3)']");
 	assert_int_equal(strlen(j[0].gres), 61);
 	assert_string_equal(j[0].gres + 58, "2,2");
 	free(j);
-	free(b.p);
 
 	/* exactly 63 bytes fit */
-	memset(&b, 0, sizeof(b));
-	strbuf_printf(&b, ",'gres_detail':['gpu:1(IDX:1");
-	for (i = 0; i < 31; i++)
-		strbuf_printf(&b, ",2");
-	strbuf_printf(&b, ")','gpu:1(IDX:3)']");
-	j = parse_one(b.p, &n);
+	j = parse_repeated(",'gres_detail':['gpu:1(IDX:1", ",2", 31,
+	    ")','gpu:1(IDX:3)']");
 	assert_int_equal(strlen(j[0].gres), SLURM_GRES_MAX - 1);
 	free(j);
-	free(b.p);
 }
 
 /* Generated: SLURM_JOBS_MAX jobs parse, one more does not. */
@@ -617,10 +580,8 @@ test_squeue_max_jobs(void **state)
 	free(buf);
 
 	buf = many_jobs(SLURM_JOBS_MAX + 1);
-	assert_int_equal(slurm_parse_squeue(buf, strlen(buf), &j, &n, err,
-	    sizeof(err)), -1);
-	assert_non_null(strstr(err, "100001 jobs, more than 100000"));
-	assert_null(j);
+	squeue_refused("one job too many", buf, strlen(buf),
+	    "100001 jobs, more than 100000");
 	free(buf);
 }
 
@@ -628,18 +589,13 @@ test_squeue_max_jobs(void **state)
 static void
 test_squeue_too_big(void **state)
 {
-	size_t big = (256u << 20) + 1, n;
-	struct slurm_job *j;
-	char err[128];
+	size_t big = (256u << 20) + 1;
 	char *buf;
 
 	(void)state;
 	buf = xmalloc(big);
 	memset(buf, ' ', big);
-	assert_int_equal(slurm_parse_squeue(buf, big, &j, &n, err,
-	    sizeof(err)), -1);
-	assert_non_null(strstr(err, "more than"));
-	assert_null(j);
+	squeue_refused("256 MiB and a byte", buf, big, "more than");
 	free(buf);
 }
 
@@ -696,12 +652,11 @@ test_sbatch_table(void **state)
 		id = 77;
 		rc = slurm_parse_sbatch(cases[i].in, strlen(cases[i].in), &id,
 		    err, sizeof(err));
-		if (rc != cases[i].rc || id != cases[i].id)
-			fail_msg("case %zu: rc %d id %lld (%s)", i, rc,
-			    (long long)id, err);
-		if (rc == -1 && strstr(err, cases[i].errsub) == NULL)
-			fail_msg("case %zu: err \"%s\" lacks \"%s\"", i, err,
-			    cases[i].errsub);
+		tu_check_rc(cases[i].in, rc, cases[i].rc, err,
+		    cases[i].errsub);
+		if (id != cases[i].id)
+			fail_msg("%s: id %lld, want %lld", cases[i].in,
+			    (long long)id, (long long)cases[i].id);
 	}
 }
 

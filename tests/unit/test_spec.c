@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "spec.h"
+#include "testutil.h"
 #include "util.h"
 
 #define FNAME	"x.yaml"
@@ -59,90 +60,147 @@ parse_ok(const char *yaml)
 	return s;
 }
 
+/*
+ * Checks every field of s against want (a spec written out in the test),
+ * naming the first that differs: one list of fields, so that a field
+ * added to struct spec is added here once.
+ */
+static void
+check_spec(const char *what, const struct spec *s, const struct spec *want)
+{
+	size_t i;
+
+#define INT_FIELD(f)							\
+	if ((int64_t)s->f != (int64_t)want->f)				\
+		fail_msg("%s: " #f " is %lld, want %lld", what,		\
+		    (long long)s->f, (long long)want->f)
+#define STR_FIELD(f)							\
+	if (strcmp(s->f, want->f) != 0)					\
+		fail_msg("%s: " #f " is \"%s\", want \"%s\"", what,	\
+		    s->f, want->f)
+	STR_FIELD(name);
+	INT_FIELD(workers.min);
+	INT_FIELD(workers.max);
+	INT_FIELD(workers.gpus);
+	INT_FIELD(workers.threads);
+	INT_FIELD(workers.memory);
+	STR_FIELD(workers.command);
+	STR_FIELD(workers.imports);
+	STR_FIELD(workers.type);
+	STR_FIELD(workers.device_memory_limit);
+	STR_FIELD(workers.rmm_pool_size);
+	INT_FIELD(scaling.interval_ms);
+	INT_FIELD(scaling.idle_timeout_ms);
+	INT_FIELD(scaling.scale_down_delay_ms);
+	INT_FIELD(scaling.start_timeout_ms);
+	INT_FIELD(scaling.gpu_idle_util);
+	INT_FIELD(sharing.owned);
+	INT_FIELD(sharing.share);
+	INT_FIELD(sharing.reclaim_grace_ms);
+	STR_FIELD(scheduler.host);
+	INT_FIELD(scheduler.port);
+	INT_FIELD(scheduler.dashboard_port);
+	INT_FIELD(notebook.enabled);
+	INT_FIELD(notebook.port);
+	INT_FIELD(security.tls);
+	STR_FIELD(pool);
+	STR_FIELD(python);
+	INT_FIELD(nenv);
+	for (i = 0; i < s->nenv; i++) {
+		STR_FIELD(env[i].key);
+		STR_FIELD(env[i].value);
+	}
+#undef INT_FIELD
+#undef STR_FIELD
+}
+
 /* Defaults */
+
+/* What "name: dask" must come out as, written out field by field. */
+static struct spec
+default_want(void)
+{
+	struct spec want = {
+		.name = "dask",
+		.workers = { .min = 1, .max = SPEC_MAX_ALL, .gpus = 1,
+		    .threads = 1, .memory = 0, .command = "auto",
+		    .imports = "", .type = "auto", .device_memory_limit = "",
+		    .rmm_pool_size = "" },
+		.scaling = { .interval_ms = 1000, .idle_timeout_ms = 30000,
+		    .scale_down_delay_ms = 10000, .start_timeout_ms = 60000,
+		    .gpu_idle_util = 5 },
+		.sharing = { .owned = 0, .share = 1,
+		    .reclaim_grace_ms = 30000 },
+		.scheduler = { .host = "127.0.0.1", .port = 0,
+		    .dashboard_port = 0 },
+		.notebook = { .enabled = false, .port = 0 },
+		.security = { .tls = true },
+		.pool = "local",
+		.python = (char *)spec_python_auto(),
+		.nenv = 0,
+	};
+
+	return want;
+}
 
 static void
 test_defaults(void **state)
 {
 	struct spec *s = parse_ok("name: dask\n"), *d = spec_default("dask");
+	struct spec want = default_want();
 
 	(void)state;
-	assert_string_equal(s->name, "dask");
-	assert_int_equal(s->workers.min, 1);
-	assert_int_equal(s->workers.max, SPEC_MAX_ALL);
-	assert_int_equal(s->workers.gpus, 1);
-	assert_int_equal(s->workers.threads, 1);
-	assert_int_equal(s->workers.memory, 0);
-	assert_string_equal(s->workers.command, "auto");
-	assert_int_equal(s->scaling.interval_ms, 1000);
-	assert_int_equal(s->scaling.idle_timeout_ms, 30000);
-	assert_int_equal(s->scaling.scale_down_delay_ms, 10000);
-	assert_int_equal(s->scaling.start_timeout_ms, 60000);
-	assert_int_equal(s->scaling.gpu_idle_util, 5);
-	assert_int_equal(s->sharing.owned, 0);
-	assert_int_equal(s->sharing.share, 1);
-	assert_int_equal(s->sharing.reclaim_grace_ms, 30000);
-	assert_string_equal(s->scheduler.host, "127.0.0.1");
-	assert_int_equal(s->scheduler.port, 0);
-	assert_int_equal(s->scheduler.dashboard_port, 0);
-	assert_string_equal(s->pool, "local");
-	assert_string_equal(s->python, spec_python_auto());
-	assert_string_equal(s->workers.type, "auto");
-	assert_string_equal(s->workers.device_memory_limit, "");
-	assert_string_equal(s->workers.rmm_pool_size, "");
-	assert_int_equal(s->nenv, 0);
+	check_spec("defaults", s, &want);
 	assert_true(spec_equal(s, d));
 	spec_free(s);
 	spec_free(d);
 }
 
+/* full_yaml: the defaults with what it sets. */
 static void
 test_full(void **state)
 {
 	struct spec *s = parse_ok(full_yaml);
+	struct spec_env env[] = {
+		{ "OMP_NUM_THREADS", "4" },
+		{ "DASK_LOGGING__DISTRIBUTED", "info" },
+		{ "EMPTY", "" },
+	};
+	struct spec want = default_want();
 
 	(void)state;
-	assert_string_equal(s->name, "xgb");
-	assert_int_equal(s->workers.min, 2);
-	assert_int_equal(s->workers.max, 8);
-	assert_int_equal(s->workers.gpus, 2);
-	assert_int_equal(s->workers.threads, 4);
-	assert_int_equal(s->workers.memory, INT64_C(16) << 30);
-	assert_string_equal(s->workers.command, "dask worker --nthreads 4");
-	assert_int_equal(s->scaling.interval_ms, 500);
-	assert_int_equal(s->scaling.idle_timeout_ms, 120000);
-	assert_int_equal(s->scaling.scale_down_delay_ms, 15000);
-	assert_int_equal(s->scaling.start_timeout_ms, 90000);
-	assert_int_equal(s->scaling.gpu_idle_util, 7);
-	assert_int_equal(s->sharing.owned, 1);
-	assert_int_equal(s->sharing.share, 3);
-	assert_int_equal(s->sharing.reclaim_grace_ms, 3600000);
-	assert_string_equal(s->scheduler.host, "10.0.0.5");
-	assert_int_equal(s->scheduler.port, 8786);
-	assert_int_equal(s->scheduler.dashboard_port, 8787);
-	assert_true(s->notebook.enabled);
-	assert_int_equal(s->notebook.port, 8888);
-	assert_string_equal(s->pool, "cluster");
-	assert_string_equal(s->python, "/opt/conda/bin/python");
-	assert_int_equal(s->nenv, 3);
-	assert_string_equal(s->env[0].key, "OMP_NUM_THREADS");
-	assert_string_equal(s->env[0].value, "4");
-	assert_string_equal(s->env[1].key, "DASK_LOGGING__DISTRIBUTED");
-	assert_string_equal(s->env[1].value, "info");
-	assert_string_equal(s->env[2].key, "EMPTY");
-	assert_string_equal(s->env[2].value, "");
+	want.name = "xgb";
+	want.workers.min = 2;
+	want.workers.max = 8;
+	want.workers.gpus = 2;
+	want.workers.threads = 4;
+	want.workers.memory = INT64_C(16) << 30;
+	want.workers.command = "dask worker --nthreads 4";
+	want.scaling.interval_ms = 500;
+	want.scaling.idle_timeout_ms = 120000;
+	want.scaling.scale_down_delay_ms = 15000;
+	want.scaling.start_timeout_ms = 90000;
+	want.scaling.gpu_idle_util = 7;
+	want.sharing.owned = 1;
+	want.sharing.share = 3;
+	want.sharing.reclaim_grace_ms = 3600000;
+	want.scheduler.host = "10.0.0.5";
+	want.scheduler.port = 8786;
+	want.scheduler.dashboard_port = 8787;
+	want.notebook.enabled = true;
+	want.notebook.port = 8888;
+	want.pool = "cluster";
+	want.python = "/opt/conda/bin/python";
+	want.nenv = ARRAY_LEN(env);
+	want.env = env;
+	check_spec("full", s, &want);
 	spec_free(s);
 }
 
 /* Accepted values, seen through spec_to_json() */
 
-struct value_case {
-	const char	*yaml;
-	const char	*path;	/* "workers.min" */
-	const char	*want;	/* compact JSON of that value */
-};
 
-static const struct value_case value_cases[] = {
+static const struct tu_value_case value_cases[] = {
 	{ "name: a\n", "name", "\"a\"" },
 	{ "name: a-1\n", "name", "\"a-1\"" },
 	{ "name: abcdefghijklmnopqrstuvwxyz012345\n", "name",
@@ -250,40 +308,19 @@ static const struct value_case value_cases[] = {
 	{ "name: a\n---\n...\n--- ~\n", "name", "\"a\"" },
 };
 
-static json_t *
-json_path(json_t *j, const char *path)
-{
-	char *p = xstrdup(path), *tok, *save = NULL;
-
-	for (tok = strtok_r(p, ".", &save); tok != NULL && j != NULL;
-	    tok = strtok_r(NULL, ".", &save))
-		j = json_object_get(j, tok);
-	free(p);
-	return j;
-}
-
 static void
 test_values(void **state)
 {
-	const struct value_case *c;
 	struct spec *s;
-	json_t *j, *v;
-	char *got;
+	json_t *j;
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < ARRAY_LEN(value_cases); i++) {
-		c = &value_cases[i];
-		s = parse_ok(c->yaml);
+		s = parse_ok(value_cases[i].yaml);
 		j = spec_to_json(s);
-		v = json_path(j, c->path);
-		if (v == NULL)
-			fail_msg("case %zu: no %s", i, c->path);
-		got = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-		if (strcmp(got, c->want) != 0)
-			fail_msg("case %zu <<%s>>: %s is %s, want %s", i,
-			    c->yaml, c->path, got, c->want);
-		free(got);
+		tu_check_json_at(value_cases[i].yaml, j, value_cases[i].path,
+		    value_cases[i].want);
 		json_decref(j);
 		spec_free(s);
 	}
@@ -291,12 +328,7 @@ test_values(void **state)
 
 /* Rejected specs: the whole message, position included */
 
-struct error_case {
-	const char	*yaml;
-	const char	*want;
-};
-
-static const struct error_case error_cases[] = {
+static const struct tu_error_case error_cases[] = {
 	/* unknown keys */
 	{ "name: a\nworkers: {mn: 1}\n",
 	    "x.yaml:2:11: unknown key \"mn\" in workers (expected one of: min, "
@@ -624,33 +656,33 @@ static const struct error_case error_cases[] = {
 	    "device_memory_limit, rmm_pool_size)" },
 };
 
+/* Refused with no spec out, and validating only (no out pointer) gives
+ * the same message. */
+static int
+refuse(const char *yaml, char *err, size_t errlen)
+{
+	struct spec *s = (struct spec *)1;
+	char again[512];
+	int rc;
+
+	rc = spec_parse(yaml, strlen(yaml), FNAME, &s, err, errlen);
+	if (rc != -1) {
+		spec_free(s);
+		return rc;
+	}
+	if (s != NULL)
+		fail_msg("<<%s>>: refused, but a spec came out", yaml);
+	if (spec_parse(yaml, strlen(yaml), FNAME, NULL, again,
+	    sizeof(again)) != -1 || strcmp(again, err) != 0)
+		fail_msg("<<%s>>: validating only says: %s", yaml, again);
+	return rc;
+}
+
 static void
 test_errors(void **state)
 {
-	const struct error_case *c;
-	struct spec *s;
-	char err[512];
-	size_t i;
-	int rc;
-
 	(void)state;
-	for (i = 0; i < ARRAY_LEN(error_cases); i++) {
-		c = &error_cases[i];
-		s = (struct spec *)1;
-		strcpy(err, "unset");
-		rc = spec_parse(c->yaml, strlen(c->yaml), FNAME, &s, err,
-		    sizeof(err));
-		if (rc != -1 || s != NULL)
-			fail_msg("case %zu <<%s>>: accepted", i, c->yaml);
-		if (strcmp(err, c->want) != 0)
-			fail_msg("case %zu <<%s>>:\n got: %s\nwant: %s", i,
-			    c->yaml, err, c->want);
-		/* validating only, with no spec out */
-		rc = spec_parse(c->yaml, strlen(c->yaml), FNAME, NULL, err,
-		    sizeof(err));
-		assert_int_equal(rc, -1);
-		assert_string_equal(err, c->want);
-	}
+	tu_check_errors(error_cases, ARRAY_LEN(error_cases), refuse);
 }
 
 /* Raw input: NUL bytes, no terminator, size limits */
@@ -1122,19 +1154,6 @@ static const struct row_case row_cases[] = {
 	"workers.device_memory_limit, workers.rmm_pool_size, scheduler, " \
 	"notebook.port, security, pool, python, env"
 
-/* o's value at "workers.min" or "pool" (borrowed), or NULL. */
-static json_t *
-json_at(json_t *o, const char *path)
-{
-	const char *dot = strchr(path, '.');
-	char sect[64];
-
-	if (dot == NULL)
-		return json_object_get(o, path);
-	snprintf(sect, sizeof(sect), "%.*s", (int)(dot - path), path);
-	return json_object_get(json_object_get(o, sect), dot + 1);
-}
-
 /* The spec of row_cases[i]: "name: a" and the row's change. */
 static struct spec *
 row_changed(size_t i)
@@ -1192,7 +1211,7 @@ test_table_fields(void **state)
 		else
 			want = json_loads(r->def, JSON_DECODE_ANY, NULL);
 		assert_non_null(want);
-		if (!json_equal(json_at(dj, r->path), want))
+		if (!json_equal(tu_json_at(dj, r->path), want))
 			fail_msg("%s: default is not %s", r->path, r->def);
 		json_decref(want);
 
@@ -1201,8 +1220,8 @@ test_table_fields(void **state)
 		sj = spec_to_json(s);
 		for (j = 0; j < ARRAY_LEN(row_cases); j++)
 			if (row_cases[j].def != NULL &&
-			    json_equal(json_at(sj, row_cases[j].path),
-			    json_at(dj, row_cases[j].path)) != (i != j))
+			    json_equal(tu_json_at(sj, row_cases[j].path),
+			    tu_json_at(dj, row_cases[j].path)) != (i != j))
 				fail_msg("%s: changes %s", r->path,
 				    row_cases[j].path);
 		json_decref(sj);
@@ -1251,11 +1270,11 @@ test_restart_fields(void **state)
 		    (int)(dot - r->path) : 0, r->path);
 		o = dot != NULL ? json_object_get(aj, sect) : aj;
 		json_object_set(o, dot != NULL ? dot + 1 : r->path,
-		    json_at(sj, r->path));
+		    tu_json_at(sj, r->path));
 		if (r->restart == NULL) {
 			o = dot != NULL ? json_object_get(lj, sect) : lj;
 			json_object_set(o, dot != NULL ? dot + 1 : r->path,
-			    json_at(sj, r->path));
+			    tu_json_at(sj, r->path));
 		}
 		json_decref(sj);
 		spec_free(s);
@@ -1301,35 +1320,25 @@ test_restart_fields(void **state)
 /* spec_load */
 
 static void
-write_file(const char *path, const char *text, size_t len)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(text, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-}
-
-static void
 test_load(void **state)
 {
-	char dir[] = "/tmp/test_spec.XXXXXX", path[256], want[512];
+	char dir[64], path[256], want[512];
 	char err[512], *big;
 	struct spec *s;
 	size_t n = 1024 * 1024 + 1;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	tu_mkdtemp(dir, sizeof(dir), "test_spec");
 
 	snprintf(path, sizeof(path), "%s/ok.yaml", dir);
-	write_file(path, full_yaml, strlen(full_yaml));
+	tu_write_file(path, full_yaml, strlen(full_yaml));
 	assert_int_equal(spec_load(path, &s, err, sizeof(err)), 0);
 	assert_string_equal(s->name, "xgb");
 	spec_free(s);
 	assert_int_equal(unlink(path), 0);
 
 	snprintf(path, sizeof(path), "%s/bad.yaml", dir);
-	write_file(path, "name: a\nworkers: {mn: 1}\n", 25);
+	tu_write_file(path, "name: a\nworkers: {mn: 1}\n", 25);
 	s = (struct spec *)1;
 	assert_int_equal(spec_load(path, &s, err, sizeof(err)), -1);
 	assert_null(s);
@@ -1343,7 +1352,7 @@ test_load(void **state)
 	snprintf(path, sizeof(path), "%s/big.yaml", dir);
 	big = xmalloc(n);
 	memset(big, '#', n);
-	write_file(path, big, n);
+	tu_write_file(path, big, n);
 	free(big);
 	assert_int_equal(spec_load(path, &s, err, sizeof(err)), -1);
 	snprintf(want, sizeof(want), "%s: file is too large (at most 1048576 "

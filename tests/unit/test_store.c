@@ -88,6 +88,46 @@ open_ok(struct fx *f)
 	return s;
 }
 
+/* The store at an older schema version (store_open_at). */
+static struct store *
+open_at_ok(struct fx *f, int version)
+{
+	struct store *s = NULL;
+
+	if (store_open_at(f->path, version, &s, f->err, sizeof(f->err)) != 0)
+		fail_msg("store_open_at %d: %s", version, f->err);
+	assert_non_null(s);
+	return s;
+}
+
+/* The one instance in s; the caller frees it with
+ * store_instances_free(v, 1). */
+static struct store_instance *
+load_one_instance(struct fx *f, struct store *s)
+{
+	struct store_instance *v;
+	size_t n;
+
+	if (store_instances_load(s, &v, &n, f->err, sizeof(f->err)) != 0)
+		fail_msg("store_instances_load: %s", f->err);
+	assert_int_equal(n, 1);
+	return v;
+}
+
+/* The one worker of instance inst; the caller frees it with
+ * store_workers_free(v, 1). */
+static struct store_worker *
+load_one_worker(struct fx *f, struct store *s, const char *inst)
+{
+	struct store_worker *v;
+	size_t n;
+
+	if (store_workers_load(s, inst, &v, &n, f->err, sizeof(f->err)) != 0)
+		fail_msg("store_workers_load %s: %s", inst, f->err);
+	assert_int_equal(n, 1);
+	return v;
+}
+
 static sqlite3 *
 raw_open(const char *path)
 {
@@ -361,7 +401,6 @@ test_instance_row(void **state)
 	struct store_instance *v;
 	struct store *s;
 	char err[256];
-	size_t n;
 	int pass;
 
 	for (pass = 0; pass < 2; pass++) {
@@ -370,11 +409,9 @@ test_instance_row(void **state)
 		if (pass == 0 && store_instance_put(s, &r->in, err,
 		    sizeof(err)) != 0)
 			fail_msg("%s", err);
-		assert_int_equal(store_instances_load(s, &v, &n, err,
-		    sizeof(err)), 0);
-		assert_int_equal(n, 1);
+		v = load_one_instance(fx, s);
 		assert_instance(&r->in, &v[0]);
-		store_instances_free(v, n);
+		store_instances_free(v, 1);
 		store_close(s);
 	}
 }
@@ -415,7 +452,6 @@ test_worker_row(void **state)
 	struct store_worker *v;
 	struct store *s;
 	char err[256];
-	size_t n;
 	int pass;
 
 	for (pass = 0; pass < 2; pass++) {
@@ -425,11 +461,9 @@ test_worker_row(void **state)
 			if (store_worker_put(s, &r->w, err, sizeof(err)) != 0)
 				fail_msg("%s", err);
 		}
-		assert_int_equal(store_workers_load(s, "a", &v, &n, err,
-		    sizeof(err)), 0);
-		assert_int_equal(n, 1);
+		v = load_one_worker(fx, s, "a");
 		assert_worker(&r->w, &v[0]);
-		store_workers_free(v, n);
+		store_workers_free(v, 1);
 		store_close(s);
 	}
 }
@@ -760,8 +794,7 @@ test_migration_v1_to_v2(void **state)
 	char buf[64];
 	size_t n;
 
-	assert_int_equal(store_open_at(f->path, 1, &s, f->err,
-	    sizeof(f->err)), 0);
+	s = open_at_ok(f, 1);
 	assert_int_equal(store_schema_version(s), 1);
 	assert_string_equal(raw_text(f->path, "SELECT value FROM meta"
 	    " WHERE key = 'schema_version'", buf, sizeof(buf)), "1");
@@ -771,29 +804,24 @@ test_migration_v1_to_v2(void **state)
 	put_instance(s, "a", 1);
 	/* Schema 1 has no retire_started_ms: ignored, read back as 0. */
 	assert_int_equal(store_worker_put(s, &w, f->err, sizeof(f->err)), 0);
-	assert_int_equal(store_workers_load(s, "a", &wv, &n, f->err,
-	    sizeof(f->err)), 0);
-	assert_int_equal(n, 1);
+	wv = load_one_worker(f, s, "a");
 	assert_true(wv[0].retire_started_ms == 0);
-	store_workers_free(wv, n);
+	store_workers_free(wv, 1);
 	add_event(s, 1, 10);
 	add_event(s, 2, 10);
 	store_close(s);
 
-	assert_int_equal(store_open_at(f->path, 2, &s, f->err,
-	    sizeof(f->err)), 0);
+	s = open_at_ok(f, 2);
 	assert_int_equal(store_schema_version(s), 2);
 	assert_string_equal(raw_text(f->path, "SELECT value FROM meta"
 	    " WHERE key = 'schema_version'", buf, sizeof(buf)), "2");
 	assert_int_equal(raw_long(f->path, "SELECT count(*) FROM sqlite_master"
 	    " WHERE name = 'events_instance_seq'"), 1);
 	assert_int_equal(count_instances(s), 1);
-	assert_int_equal(store_workers_load(s, "a", &wv, &n, f->err,
-	    sizeof(f->err)), 0);
-	assert_int_equal(n, 1);
+	wv = load_one_worker(f, s, "a");
 	w.retire_started_ms = 0;
 	assert_worker(&w, &wv[0]);
-	store_workers_free(wv, n);
+	store_workers_free(wv, 1);
 	assert_event_seqs(s, 10, 1, 2);
 	assert_int_equal(store_events_load(s, 10, &ev, &n, f->err,
 	    sizeof(f->err)), 0);
@@ -802,10 +830,9 @@ test_migration_v1_to_v2(void **state)
 
 	w.retire_started_ms = 777;
 	assert_int_equal(store_worker_put(s, &w, f->err, sizeof(f->err)), 0);
-	assert_int_equal(store_workers_load(s, "a", &wv, &n, f->err,
-	    sizeof(f->err)), 0);
+	wv = load_one_worker(f, s, "a");
 	assert_true(wv[0].retire_started_ms == 777);
-	store_workers_free(wv, n);
+	store_workers_free(wv, 1);
 	store_close(s);
 
 	/* No way back down. */
@@ -826,8 +853,7 @@ test_migration_v2_to_v3(void **state)
 	struct store *s = NULL;
 	char buf[64];
 
-	assert_int_equal(store_open_at(f->path, 2, &s, f->err,
-	    sizeof(f->err)), 0);
+	s = open_at_ok(f, 2);
 	put_instance(s, "a", 1);
 	/* Schema 2 has no notebooks: a clear refusal, not a crash. */
 	assert_int_equal(store_notebook_put(s, &nb, f->err, sizeof(f->err)),
@@ -860,32 +886,25 @@ test_migration_v3_to_v4(void **state)
 		.log = "w.log", .job_id = 4242,
 	}, *wv = NULL;
 	struct store *s = NULL;
-	size_t n = 0;
 
-	assert_int_equal(store_open_at(f->path, 3, &s, f->err,
-	    sizeof(f->err)), 0);
+	s = open_at_ok(f, 3);
 	put_instance(s, "a", 1);
 	/* schema 3 has no job_id column: the id is not written */
 	assert_int_equal(store_worker_put(s, &w, f->err, sizeof(f->err)), 0);
-	assert_int_equal(store_workers_load(s, "a", &wv, &n, f->err,
-	    sizeof(f->err)), 0);
-	assert_int_equal(n, 1);
+	wv = load_one_worker(f, s, "a");
 	assert_true(wv[0].job_id == 0);
-	store_workers_free(wv, n);
+	store_workers_free(wv, 1);
 	store_close(s);
 
 	s = open_ok(f);
 	assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
-	assert_int_equal(store_workers_load(s, "a", &wv, &n, f->err,
-	    sizeof(f->err)), 0);
-	assert_int_equal(n, 1);
+	wv = load_one_worker(f, s, "a");
 	assert_true(wv[0].job_id == 0);
-	store_workers_free(wv, n);
+	store_workers_free(wv, 1);
 	assert_int_equal(store_worker_put(s, &w, f->err, sizeof(f->err)), 0);
-	assert_int_equal(store_workers_load(s, "a", &wv, &n, f->err,
-	    sizeof(f->err)), 0);
+	wv = load_one_worker(f, s, "a");
 	assert_true(wv[0].job_id == 4242);
-	store_workers_free(wv, n);
+	store_workers_free(wv, 1);
 	store_close(s);
 }
 
@@ -898,30 +917,24 @@ test_migration_v4_to_v5(void **state)
 	struct store_instance a = {
 		"a", "{}", "stopping", "", "", "", 0, 0, 0, 100, true,
 	}, *v = NULL;
-	struct store *s = NULL;
-	size_t n = 0;
+	struct store *s;
 
-	assert_int_equal(store_open_at(f->path, 4, &s, f->err,
-	    sizeof(f->err)), 0);
+	s = open_at_ok(f, 4);
 	assert_int_equal(store_instance_put(s, &a, f->err, sizeof(f->err)), 0);
-	assert_int_equal(store_instances_load(s, &v, &n, f->err,
-	    sizeof(f->err)), 0);
-	assert_int_equal(n, 1);
+	v = load_one_instance(f, s);
 	assert_false(v[0].undeploy);
-	store_instances_free(v, n);
+	store_instances_free(v, 1);
 	store_close(s);
 
 	s = open_ok(f);
 	assert_int_equal(store_schema_version(s), 5);
-	assert_int_equal(store_instances_load(s, &v, &n, f->err,
-	    sizeof(f->err)), 0);
+	v = load_one_instance(f, s);
 	assert_false(v[0].undeploy);
-	store_instances_free(v, n);
+	store_instances_free(v, 1);
 	assert_int_equal(store_instance_put(s, &a, f->err, sizeof(f->err)), 0);
-	assert_int_equal(store_instances_load(s, &v, &n, f->err,
-	    sizeof(f->err)), 0);
+	v = load_one_instance(f, s);
 	assert_true(v[0].undeploy);
-	store_instances_free(v, n);
+	store_instances_free(v, 1);
 	store_close(s);
 }
 
@@ -1215,6 +1228,25 @@ test_locked(void **state)
 
 #define FX(t)	cmocka_unit_test_setup_teardown(t, setup, teardown)
 
+/* A test of one table row: named by the row, which setup() hands on as
+ * fx->row. */
+static struct CMUnitTest
+row_test(const char *name, CMUnitTestFunction fn, const void *row)
+{
+	struct CMUnitTest t = {
+		.name = name, .test_func = fn, .setup_func = setup,
+		.teardown_func = teardown,
+		.initial_state = (void *)(uintptr_t)row,
+	};
+
+	return t;
+}
+
+/* One test per row of table, into tests[k++]. */
+#define ROW_TESTS(table, fn)						\
+	for (i = 0; i < ARRAY_LEN(table); i++)				\
+		tests[k++] = row_test(table[i].name, fn, &table[i])
+
 int
 main(void)
 {
@@ -1247,35 +1279,10 @@ main(void)
 
 	memset(long_text, 'x', sizeof(long_text) - 1);
 	memset(tests, 0, sizeof(tests));
-	for (i = 0; i < ARRAY_LEN(instance_rows); i++, k++) {
-		tests[k].name = instance_rows[i].name;
-		tests[k].test_func = test_instance_row;
-		tests[k].initial_state = (void *)(uintptr_t)&instance_rows[i];
-		tests[k].setup_func = setup;
-		tests[k].teardown_func = teardown;
-	}
-	for (i = 0; i < ARRAY_LEN(worker_rows); i++, k++) {
-		tests[k].name = worker_rows[i].name;
-		tests[k].test_func = test_worker_row;
-		tests[k].initial_state = (void *)(uintptr_t)&worker_rows[i];
-		tests[k].setup_func = setup;
-		tests[k].teardown_func = teardown;
-	}
-	for (i = 0; i < ARRAY_LEN(retention_rows); i++, k++) {
-		tests[k].name = retention_rows[i].name;
-		tests[k].test_func = test_retention_row;
-		tests[k].initial_state =
-		    (void *)(uintptr_t)&retention_rows[i];
-		tests[k].setup_func = setup;
-		tests[k].teardown_func = teardown;
-	}
-	for (i = 0; i < ARRAY_LEN(bad_rows); i++, k++) {
-		tests[k].name = bad_rows[i].name;
-		tests[k].test_func = test_bad_row;
-		tests[k].initial_state = (void *)(uintptr_t)&bad_rows[i];
-		tests[k].setup_func = setup;
-		tests[k].teardown_func = teardown;
-	}
+	ROW_TESTS(instance_rows, test_instance_row);
+	ROW_TESTS(worker_rows, test_worker_row);
+	ROW_TESTS(retention_rows, test_retention_row);
+	ROW_TESTS(bad_rows, test_bad_row);
 	for (i = 0; i < ARRAY_LEN(fixed); i++, k++)
 		tests[k] = fixed[i];
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,163 @@
+/*
+ * testutil.h: helpers the unit tests share, header only (static inline),
+ * so that each test binary stays one .c file and libedask.a.
+ *
+ * Include it after <cmocka.h> (it uses fail_msg and assert_*).  Every
+ * check names the table row it checks, so a failure says which row.
+ */
+#ifndef TESTUTIL_H
+#define TESTUTIL_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "loop.h"
+#include "util.h"
+
+/* New string: s with every ' replaced by ".  Tables of JSON inputs are
+ * written with ' so that they stay readable. */
+static inline char *
+tu_dq(const char *s)
+{
+	char *d = xstrdup(s), *p;
+
+	for (p = d; *p != '\0'; p++)
+		if (*p == '\'')
+			*p = '"';
+	return d;
+}
+
+/*
+ * Checks what a parser returned for table row `row`: rc must be want_rc,
+ * and when it is -1, err must hold errsub.  Returns true when the row is
+ * a refusal (the caller has no result to check).
+ */
+static inline bool
+tu_check_rc(const char *row, int rc, int want_rc, const char *err,
+    const char *errsub)
+{
+	if (rc != want_rc)
+		fail_msg("%s: rc %d, want %d (%s)", row, rc, want_rc, err);
+	if (rc != -1)
+		return false;
+	if (errsub == NULL)
+		fail_msg("%s: refused, but the row gives no message to want",
+		    row);
+	if (strstr(err, errsub) == NULL)
+		fail_msg("%s: err \"%s\" lacks \"%s\"", row, err, errsub);
+	return true;
+}
+
+/* j's value at a dotted path ("pools.0.gpus": a number indexes an
+ * array), borrowed, or NULL. */
+static inline json_t *
+tu_json_at(json_t *j, const char *path)
+{
+	char *p = xstrdup(path), *tok, *save = NULL;
+
+	for (tok = strtok_r(p, ".", &save); tok != NULL && j != NULL;
+	    tok = strtok_r(NULL, ".", &save)) {
+		if (json_is_array(j))
+			j = json_array_get(j, strtoul(tok, NULL, 10));
+		else
+			j = json_object_get(j, tok);
+	}
+	free(p);
+	return j;
+}
+
+/* Checks that j's value at path, dumped compact, is want. */
+static inline void
+tu_check_json_at(const char *row, json_t *j, const char *path,
+    const char *want)
+{
+	json_t *v = tu_json_at(j, path);
+	char *got;
+
+	if (v == NULL)
+		fail_msg("%s: no %s", row, path);
+	got = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (got == NULL || strcmp(got, want) != 0)
+		fail_msg("%s: %s is %s, want %s", row, path,
+		    got != NULL ? got : "(none)", want);
+	free(got);
+}
+
+/* A YAML input and one value it must give, as JSON: test_config's and
+ * test_spec's tables of accepted documents. */
+struct tu_value_case {
+	const char	*yaml;
+	const char	*path;	/* "pools.1.slots", "workers.min" */
+	const char	*want;	/* compact JSON of that value */
+};
+
+/* A YAML input that must be refused, with the whole message. */
+struct tu_error_case {
+	const char	*yaml;
+	const char	*want;
+};
+
+/* Checks every case through refuse, which parses yaml and returns its
+ * rc, the message in err (and checks that no result came out). */
+static inline void
+tu_check_errors(const struct tu_error_case *cases, size_t n,
+    int (*refuse)(const char *yaml, char *err, size_t errlen))
+{
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		strcpy(err, "unset");
+		if (refuse(cases[i].yaml, err, sizeof(err)) != -1)
+			fail_msg("<<%s>> was accepted", cases[i].yaml);
+		if (strcmp(err, cases[i].want) != 0)
+			fail_msg("<<%s>>\n got: %s\nwant: %s", cases[i].yaml,
+			    err, cases[i].want);
+	}
+}
+
+static inline int64_t
+tu_stop_loop(void *arg)
+{
+	loop_stop(arg);
+	return LOOP_NOMORE;
+}
+
+/* Runs l for ms (or until something else stops it). */
+static inline void
+tu_loop_run_for(struct loop *l, int64_t ms)
+{
+	uint64_t id = loop_timer_add(l, ms, tu_stop_loop, l);
+
+	loop_run(l);
+	loop_timer_cancel(l, id);	/* stale once it fired: no-op */
+}
+
+/* Makes a new folder /tmp/<name>.XXXXXX into dir (at least 64 bytes). */
+static inline void
+tu_mkdtemp(char *dir, size_t len, const char *name)
+{
+	snprintf(dir, len, "/tmp/%s.XXXXXX", name);
+	if (mkdtemp(dir) == NULL)
+		fail_msg("mkdtemp %s: %s", dir, strerror(errno));
+}
+
+/* Writes len bytes of text to path (created or cut). */
+static inline void
+tu_write_file(const char *path, const void *text, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		fail_msg("%s: %s", path, strerror(errno));
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+#endif
