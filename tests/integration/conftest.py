@@ -312,11 +312,12 @@ def spec(name="dask", min=1, max=None, gpus=0, threads=1, interval="500ms",
                start_timeout, extra))
 
 
-def up_with_client(edask, gpus, **spec_args):
-    """`edask up --gpus GPUS` (the edask fixture) with one spec(**spec_args),
-    waited for until started with one worker running; returns (the Edask,
-    a client of its instance), the caller to close the client."""
-    e = edask(args=["--gpus", str(gpus)], specs=[spec(**spec_args)])
+def up_with_client(edask, slots, **spec_args):
+    """`edask up --gpus SLOTS` (the edask fixture) with one
+    spec(**spec_args), waited for until started with one worker running;
+    returns (the Edask, a client of its instance), the caller to close
+    the client."""
+    e = edask(args=["--gpus", str(slots)], specs=[spec(**spec_args)])
     e.wait_started()
     e.wait_running(1)
     return e, client(e.scheduler_address())
