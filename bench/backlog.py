@@ -67,22 +67,19 @@ otherwise. Every process started here is stopped; temporary folders are
 removed.
 """
 
-import argparse
-import datetime
 import os
 import statistics
 import sys
 import tempfile
 import time
 
-from harness import (BUILT_EDASK, BenchError, check_python,
-                     check_same_python, chosen_systems, close_edask,
-                     edask_client, failed, interrupt_on_signals,
-                     kill_leftover_children, load_line, log, md_table,
-                     observe_instance, own_children, rounds, run_line,
-                     same_python_lines, shown_argv, start_edask, text_table,
-                     throttled, wait_api_url, wait_instance_started,
-                     wait_until, write_results)
+from harness import (BUILT_EDASK, BenchError, NewChildren, begin_run,
+                     bench_parser, check_python, check_same_python,
+                     close_edask, edask_client, failed, load_line, log,
+                     md_table, noted_report, observe_instance,
+                     parse_bench_args, rounds, run_line, same_python_lines,
+                     start_edask, text_table, throttled, wait_api_url,
+                     wait_instance_started, wait_until, write_results)
 
 EDASK = BUILT_EDASK
 
@@ -392,8 +389,7 @@ def bench_edask(rebalance):
 def bench_adaptive():
     from distributed import Client, LocalCluster
 
-    before = own_children()
-    seen = set()
+    children = NewChildren()
     cluster = LocalCluster(n_workers=MIN_WORKERS, threads_per_worker=1,
                            processes=True, resources={"GPU": 1},
                            host="127.0.0.1", dashboard_address=None)
@@ -402,16 +398,11 @@ def bench_adaptive():
         with Client(cluster) as client:
             log(f"adaptive: LocalCluster up, scheduler "
                 f"{cluster.scheduler_address}")
-            result = run_burst(client,
-                               lambda: seen.update(own_children() - before))
+            result = run_burst(client, children.note)
             result["preload_calls"] = result["preload_steals"] = None
             return result
     finally:
-        seen.update(own_children() - before)
-        cluster.close(timeout=60)
-        left = kill_leftover_children(seen)
-        log("adaptive: cluster closed" + (f"; killed leftover {left}"
-                                          if left else ""))
+        children.close([cluster], "adaptive: cluster")
 
 
 RUNNERS = {
@@ -561,44 +552,20 @@ def write_report(args, results, med, order_log, started, wall_s, loads):
         "## Every run",
         "",
         md_table(run_rows(results, order_log)),
-        "",
-        "Shared, noisy machine: compare the ratios of one run, not raw "
-        "seconds across runs.",
-        "",
     ]
-    return "\n".join(lines)
+    return noted_report(lines)
 
 
 # ------------------------------------------------------------------ main ---
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--edask", default=None, metavar="PATH",
-                    help="the edask binary (default build/edask)")
-    ap.add_argument("--repeat", type=int, default=1, metavar="N",
-                    help="rounds of every system, order alternating "
-                         "(default 1); the tables show medians")
-    ap.add_argument("--systems", default=",".join(SYSTEMS),
-                    help="comma-separated subset of " + ",".join(SYSTEMS))
-    ap.add_argument("--note", default="",
-                    help="a line for the results file (e.g. what else ran)")
-    ap.add_argument("--no-write", action="store_true",
-                    help="print only; write nothing under bench/results/")
-    args = ap.parse_args()
-    args.argv = shown_argv(sys.argv[1:])
-    if args.repeat < 1:
-        ap.error("--repeat must be at least 1")
-    chosen = chosen_systems(ap, args.systems, SYSTEMS)
-    if args.edask:
-        global EDASK
-        EDASK = os.path.abspath(args.edask)
+    global EDASK
+    ap = bench_parser(__doc__, systems=SYSTEMS, repeat=1, no_write=True)
+    args = parse_bench_args(ap, SYSTEMS)
+    EDASK = args.edask
 
-    interrupt_on_signals()
-
-    started = datetime.datetime.now()
-    t_start = time.monotonic()
-    loads = [load_line()]
-    order = [s for s in SYSTEMS if s in chosen]
+    started, t_start, loads = begin_run()
+    order = args.chosen
     results = {name: [] for name in order}
     order_log = []
     try:

@@ -53,23 +53,20 @@ completed (whatever PASS/MISS says), 1 with ``FAILED:`` otherwise. Every
 process started here is stopped by PID; temporary folders are removed.
 """
 
-import argparse
-import collections
-import datetime
 import os
 import shutil
 import sys
 import tempfile
 import time
 
-from harness import (BUILT_EDASK, BenchError, check_python,
-                     check_same_python, chosen_systems, close_edask,
-                     edask_client, failed, interrupt_on_signals,
-                     kill_leftover_children, load_line, log, md_table,
-                     n_workers, observe_instance, own_children, ratio,
-                     run_line, same_python_lines, shown_argv, start_edask,
-                     text_table, throttled, wait_api_url,
-                     wait_instance_started, wait_until, write_results)
+from harness import (BUILT_EDASK, BenchError, NewChildren, begin_run,
+                     bench_parser, check_all_logged, check_python,
+                     check_same_python, edask_instance, exec_counts, failed,
+                     load_line, log, md_table, n_workers, noted_report,
+                     parse_bench_args, print_targets, ratio, run_line,
+                     run_systems, same_python_lines, step_integral,
+                     targets_lines, text_table, throttled, wait_until,
+                     write_results)
 
 EDASK = BUILT_EDASK
 
@@ -162,21 +159,13 @@ def run_trace(client, args, start_workers, on_sample=None):
                 f"{'-' if t_max is None else f'{t_max:.2f} s'}")
         sample()
         t_end = bursts[-1][1]
-        with open(exec_log) as f:
-            counts = collections.Counter(line.strip() for line in f)
+        counts = exec_counts(exec_log)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    missing = [k for k in keys_all if counts[k] == 0]
-    if missing:
-        raise BenchError(f"{len(missing)} task(s) never logged an "
-                         f"execution, e.g. {missing[0]}")
+    check_all_logged(counts, keys_all)
     recomputed = sum(1 for k in keys_all if counts[k] > 1)
     # Integrate workers over [0, t_end]: each sample holds until the next.
-    ws = 0.0
-    for (t, n), (t2, _) in zip(samples, samples[1:]):
-        if t >= t_end:
-            break
-        ws += n * (min(t2, t_end) - t)
+    ws = step_integral(samples, t_end)
     return {"bursts": bursts, "to_max": to_max, "samples": samples,
             "worker_s": ws, "recomputed": recomputed,
             "executions": sum(counts.values()),
@@ -189,37 +178,14 @@ def bench_edask(args):
     if not os.access(EDASK, os.X_OK):
         raise BenchError(f"{EDASK} not found or not executable: run `make` "
                          f"first")
-    from distributed import Client
-
-    tmp = tempfile.TemporaryDirectory(prefix="edask-bursty-")
-    state = os.path.join(tmp.name, "state")
-    spec_path = os.path.join(tmp.name, "bursty.yaml")
-    with open(spec_path, "w") as f:
-        f.write(SPEC)
-    log_path = os.path.join(tmp.name, "edask.log")
-    proc, log_file = start_edask(EDASK, MAX_WORKERS, state, [spec_path],
-                                 log_path)
-    # edask starts its scheduler and workers in sessions of their own: keep
-    # their PIDs so that none can outlive the benchmark.
-    dask_pids = set()
-    client = None
-    api = None
-
-    def observe():
-        return observe_instance(proc, log_path, api, "bursty", dask_pids)
-
-    try:
-        api = wait_api_url(proc, state, log_path)
-        inst = wait_instance_started(observe, MIN_WORKERS)
+    # edask_instance keeps the PIDs of edask's scheduler and workers (in
+    # sessions of their own) so that none can outlive the benchmark.
+    with edask_instance(EDASK, MAX_WORKERS, SPEC, "bursty",
+                        MIN_WORKERS) as (inst, client, observe):
         address = inst["outputs"]["dask_scheduler_address"]
         log(f"edask: instance started, scheduler {address}")
-        client = edask_client(inst, timeout=30)
         # during the trace: once a second
         return run_trace(client, args, MIN_WORKERS, throttled(observe))
-    finally:
-        if client is not None:
-            client.close()
-        close_edask(proc, log_path, dask_pids, log_file, tmp)
 
 
 # ------------------------------------------------------- LocalCluster(s) ---
@@ -227,8 +193,7 @@ def bench_edask(args):
 def bench_local(args, n_start, adapt):
     from distributed import Client, LocalCluster
 
-    before = own_children()
-    seen = set()
+    children = NewChildren()
     name = "adaptive" if adapt else f"static-{n_start}"
     cluster = LocalCluster(n_workers=n_start, threads_per_worker=1,
                            processes=True, dashboard_address=None)
@@ -241,14 +206,9 @@ def bench_local(args, n_start, adapt):
         with Client(cluster) as client:
             log(f"{name}: LocalCluster up, scheduler "
                 f"{cluster.scheduler_address}")
-            return run_trace(client, args, n_start,
-                             lambda: seen.update(own_children() - before))
+            return run_trace(client, args, n_start, children.note)
     finally:
-        seen.update(own_children() - before)
-        cluster.close(timeout=60)
-        left = kill_leftover_children(seen)
-        log(f"{name}: cluster closed" + (f"; killed leftover {left}"
-                                         if left else ""))
+        children.close([cluster], f"{name}: cluster")
 
 
 RUNNERS = {
@@ -393,25 +353,18 @@ def write_report(res, args, rows, tgts, png_name, started, wall_s):
         "burst, seconds until 4 workers were registered. recomputed: keys "
         "whose task logged more than one execution start.",
         "",
-        "## Targets (recorded, not tuned for)",
-        "",
-    ]
-    lines += [f"- **{s}** {t}" for s, t in tgts]
-    lines += [
+    ] + targets_lines(tgts) + [
         "",
         f"![workers over time]({png_name})",
-        "",
-        "Shared, noisy machine: compare the ratios of one run, not raw "
-        "seconds across runs.",
-        "",
     ]
-    return "\n".join(lines)
+    return noted_report(lines)
 
 
 # ------------------------------------------------------------------ main ---
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    global EDASK
+    ap = bench_parser(__doc__, systems=SYSTEMS, no_write=True)
     ap.add_argument("--tasks", type=int, default=80,
                     help="tasks per burst (default 80)")
     ap.add_argument("--task-s", type=float, default=0.5,
@@ -421,38 +374,18 @@ def main():
     ap.add_argument("--gap", type=float, default=IDLE_TIMEOUT_S + 5,
                     help=f"idle seconds between bursts (default "
                          f"{IDLE_TIMEOUT_S + 5}: edask's idle_timeout + 5)")
-    ap.add_argument("--systems", default=",".join(SYSTEMS),
-                    help="comma-separated subset of " + ",".join(SYSTEMS))
-    ap.add_argument("--edask", default=None, metavar="PATH",
-                    help="the edask binary (default build/edask)")
-    ap.add_argument("--note", default="",
-                    help="a line for the results file (e.g. what else ran)")
-    ap.add_argument("--no-write", action="store_true",
-                    help="print the table only; write nothing under "
-                         "bench/results/")
-    args = ap.parse_args()
-    args.argv = shown_argv(sys.argv[1:])
-    if args.edask:
-        global EDASK
-        EDASK = os.path.abspath(args.edask)
-    chosen = chosen_systems(ap, args.systems, SYSTEMS)
+    args = parse_bench_args(ap, SYSTEMS)
+    EDASK = args.edask
     if args.tasks < 1 or args.bursts < 1 or args.gap < 0:
         ap.error("--tasks and --bursts must be >= 1, --gap >= 0")
 
-    interrupt_on_signals()
-
-    started = datetime.datetime.now()
-    t_start = time.monotonic()
-    res = {}
-    args.loads = [load_line()]
+    started, t_start, args.loads = begin_run()
     try:
         check_python()
-        for name in [s for s in SYSTEMS if s in chosen]:
-            log(f"{name}: starting")
-            res[name] = RUNNERS[name](args)
-            r = res[name]
-            log(f"{name}: total {r['total']:.2f} s, {r['worker_s']:.1f} "
-                f"worker-s, recomputed {r['recomputed']}")
+        res = run_systems(
+            args.chosen, lambda name: RUNNERS[name](args),
+            lambda r: f"total {r['total']:.2f} s, {r['worker_s']:.1f} "
+                      f"worker-s, recomputed {r['recomputed']}")
     except (BenchError, ImportError) as e:
         return failed(e)
     wall_s = time.monotonic() - t_start
@@ -464,9 +397,7 @@ def main():
           f"{args.task_s} s, gaps {args.gap} s, workers {MIN_WORKERS}.."
           f"{MAX_WORKERS} ({wall_s:.0f} s wall)\n")
     print(text_table(rows))
-    print()
-    for s, t in tgts:
-        print(f"{s}  {t}")
+    print_targets(tgts)
 
     if not args.no_write:
         when = started.strftime("%Y-%m-%d %H:%M:%S")

@@ -1,6 +1,8 @@
 """Pieces the benchmarks share: logging, the daemon's API, and stopping
 `edask up` so that no process it started outlives the benchmark."""
+import argparse
 import contextlib
+import datetime
 import json
 import os
 import shutil
@@ -116,6 +118,76 @@ def interrupt_on_signals():
         raise BenchError(f"interrupted by signal {signum}")
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+
+
+def begin_run():
+    """The start of a run: makes SIGTERM and SIGINT interrupt it
+    (interrupt_on_signals) and returns (started, a datetime; t_start,
+    time.monotonic(); loads, [load_line()], for the report's load line)."""
+    interrupt_on_signals()
+    return datetime.datetime.now(), time.monotonic(), [load_line()]
+
+
+def bench_parser(doc, systems=None, repeat=None, note=True, no_write=False,
+                 latest=None):
+    """The argparse.ArgumentParser of a benchmark (described by the first
+    line of doc) with the options the benchmarks share: --edask PATH;
+    --systems, a comma-separated subset of systems, when systems are
+    given; --repeat N (default repeat) when repeat is given; --note unless
+    note is false; --no-write with no_write; --write (also write
+    bench/results/LATEST-latest.md) with latest.  parse_bench_args reads
+    them."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--edask", default=None, metavar="PATH",
+                    help="the edask binary (default build/edask)")
+    if systems is not None:
+        ap.add_argument("--systems", default=",".join(systems),
+                        help="comma-separated subset of " + ",".join(systems))
+    if repeat is not None:
+        ap.add_argument("--repeat", type=int, default=repeat, metavar="N",
+                        help=f"rounds of every system, order alternating "
+                             f"(default {repeat}); the tables show medians")
+    if note:
+        ap.add_argument("--note", default="",
+                        help="a line for the results file (e.g. what else "
+                             "ran)")
+    if no_write:
+        ap.add_argument("--no-write", action="store_true",
+                        help="print only; write nothing under "
+                             "bench/results/")
+    if latest:
+        ap.add_argument("--write", action="store_true",
+                        help=f"also write bench/results/{latest}-latest.md")
+    return ap
+
+
+def parse_bench_args(ap, systems=None):
+    """ap.parse_args() (ap from bench_parser), with args.argv the
+    arguments as a results file quotes them (shown_argv), args.edask an
+    absolute path (build/edask by default) and, when systems are given,
+    args.chosen the --systems in the order of systems.  ap.error when
+    --repeat is below 1 or a system unknown."""
+    args = ap.parse_args()
+    args.argv = shown_argv(sys.argv[1:])
+    args.edask = os.path.abspath(args.edask) if args.edask else BUILT_EDASK
+    if getattr(args, "repeat", 1) < 1:
+        ap.error("--repeat must be at least 1")
+    if systems is not None:
+        chosen = chosen_systems(ap, args.systems, systems)
+        args.chosen = [s for s in systems if s in chosen]
+    return args
+
+
+def run_systems(names, run, summary):
+    """{name: run(name)} for each of names, one after the other, each
+    logged as it starts ("NAME: starting") and as it ends ("NAME: " +
+    summary(its result))."""
+    res = {}
+    for name in names:
+        log(f"{name}: starting")
+        res[name] = run(name)
+        log(f"{name}: {summary(res[name])}")
+    return res
 
 
 def chosen_systems(ap, text, systems):
@@ -247,6 +319,57 @@ def throttled(fn, seconds=1.0):
             last[0] = now
             fn()
     return maybe
+
+
+class NewChildren:
+    """The LocalCluster worker processes (own_children) this process
+    starts from now on: note() notes those alive now, close() closes the
+    clusters and kills any noted one they left behind."""
+
+    def __init__(self):
+        self.before = own_children()
+        self.seen = set()
+
+    def note(self):
+        self.seen.update(own_children() - self.before)
+
+    def close(self, clusters, what):
+        """Notes the processes, closes each of clusters (timeout 60 s),
+        kills (kill_leftover_children) those noted still alive and logs
+        "WHAT closed" and what it killed."""
+        self.note()
+        for cluster in clusters:
+            cluster.close(timeout=60)
+        left = kill_leftover_children(self.seen)
+        log(f"{what} closed" + (f"; killed leftover {left}" if left else ""))
+
+
+def exec_counts(exec_log):
+    """How many times each line stands in exec_log, where tasks log their
+    executions: {line: count} (a collections.Counter)."""
+    import collections
+    with open(exec_log) as f:
+        return collections.Counter(line.strip() for line in f)
+
+
+def check_all_logged(counts, lines):
+    """BenchError unless each of lines has a count in counts
+    (exec_counts): a task that never logged an execution."""
+    missing = [ln for ln in lines if counts[ln] == 0]
+    if missing:
+        raise BenchError(f"{len(missing)} task(s) never logged an "
+                         f"execution, e.g. {missing[0]}")
+
+
+def step_integral(samples, t_end, value=lambda x: x):
+    """The integral of value(x) over time, from the first sample to t_end,
+    of samples [(t, x)], each holding until the next (a step function)."""
+    total = 0.0
+    for (t, x), (t2, _) in zip(samples, samples[1:]):
+        if t >= t_end:
+            break
+        total += value(x) * (min(t2, t_end) - t)
+    return total
 
 
 def n_workers(client):
@@ -493,6 +616,29 @@ def same_python_lines(loads, note):
     if note:
         lines += ["", f"Note: {note}"]
     return lines
+
+
+NOISY_NOTE = ("Shared, noisy machine: compare the ratios of one run, not "
+              "raw seconds across runs.")
+
+
+def noted_report(lines):
+    """A report's Markdown: its lines, then, after a blank line, NOISY_NOTE
+    (that only one run's ratios mean anything)."""
+    return "\n".join(lines + ["", NOISY_NOTE, ""])
+
+
+def targets_lines(tgts):
+    """A report's section on its targets, [(PASS|MISS, text)]."""
+    return (["## Targets (recorded, not tuned for)", ""]
+            + [f"- **{s}** {t}" for s, t in tgts])
+
+
+def print_targets(tgts):
+    """The targets, [(PASS|MISS, text)], on stdout after a blank line."""
+    print()
+    for s, t in tgts:
+        print(f"{s}  {t}")
 
 
 def write_results(prefix, started, report, plot=None):

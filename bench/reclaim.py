@@ -72,9 +72,7 @@ completed (whatever PASS/MISS says), 1 with ``FAILED:`` otherwise. Every
 process started here is stopped by PID; temporary folders are removed.
 """
 
-import argparse
 import collections
-import datetime
 import functools
 import os
 import re
@@ -85,16 +83,15 @@ import tempfile
 import threading
 import time
 
-from harness import (BUILT_EDASK, ROOT, BenchError, check_edask_alive,
-                     check_python, chosen_systems, close_edask, edask_client,
-                     failed, http_json, interrupt_on_signals,
-                     kill_leftover_children, log, md_table, n_workers,
-                     observe_instance, own_children, ratio, run_line,
-                     stack_line, start_edask, text_table, throttled,
+from harness import (NOISY_NOTE, ROOT, BenchError, NewChildren, begin_run,
+                     bench_parser, check_all_logged, check_edask_alive,
+                     check_python, close_edask, edask_client, exec_counts,
+                     failed, http_json, log, md_table, n_workers,
+                     observe_instance, parse_bench_args, print_targets, ratio,
+                     run_line, run_systems, stack_line, start_edask,
+                     step_integral, targets_lines, text_table, throttled,
                      wait_api_url, wait_instance_started, wait_until,
                      write_results)
-
-EDASK = BUILT_EDASK
 
 POOL = 4
 TENANTS = ["a", "b"]
@@ -233,26 +230,17 @@ def run_trace(clients, args, start_workers, on_sample=None):
                                  f"not finish: {bad[0].status}")
             b["futures"] = None  # release the results
         sample()
-        with open(exec_log) as f:
-            counts = collections.Counter(line.strip() for line in f)
+        counts = exec_counts(exec_log)
     finally:
         stop.set()
         thread.join(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
     lines_all = [ln for b in bursts for ln in b["lines"]]
-    missing = [ln for ln in lines_all if counts[ln] == 0]
-    if missing:
-        raise BenchError(f"{len(missing)} task(s) never logged an "
-                         f"execution, e.g. {missing[0]}")
+    check_all_logged(counts, lines_all)
     makespan = max(b["td"] for b in bursts)
-    worker_s = {}
-    for tenant in clients:
-        ws = 0.0
-        for (t, n), (t2, _) in zip(samples, samples[1:]):
-            if t >= makespan:
-                break
-            ws += n[tenant] * (min(t2, makespan) - t)
-        worker_s[tenant] = ws
+    worker_s = {tenant: step_integral(samples, makespan,
+                                      lambda n, tenant=tenant: n[tenant])
+                for tenant in clients}
     for b in bursts:
         before = [n for t, n in samples if t <= b["ts"]]
         if before and before[-1][b["tenant"]] >= OWNED:
@@ -393,8 +381,7 @@ def bench_edask(args):
 def bench_static_halves(args):
     from distributed import Client, LocalCluster
 
-    before = own_children()
-    seen = set()
+    children = NewChildren()
     clusters, clients = {}, {}
     half = POOL // len(TENANTS)
     try:
@@ -403,20 +390,14 @@ def bench_static_halves(args):
                 n_workers=half, threads_per_worker=1, processes=True,
                 dashboard_address=None)
             clients[name] = Client(clusters[name])
-            seen.update(own_children() - before)
+            children.note()
             log(f"static-halves: tenant {name}: LocalCluster of {half}, "
                 f"scheduler {clusters[name].scheduler_address}")
-        return run_trace(clients, args, half,
-                         lambda: seen.update(own_children() - before))
+        return run_trace(clients, args, half, children.note)
     finally:
-        seen.update(own_children() - before)
         for c in clients.values():
             c.close()
-        for cl in clusters.values():
-            cl.close(timeout=60)
-        left = kill_leftover_children(seen)
-        log("static-halves: clusters closed" + (f"; killed leftover {left}"
-                                                if left else ""))
+        children.close(clusters.values(), "static-halves: clusters")
 
 
 RUNNERS = {"edask": bench_edask, "static-halves": bench_static_halves}
@@ -644,14 +625,11 @@ def write_report(res, args, rows, srows, tgts, png_name, started, wall_s):
             "unmatched `registered` event).",
             "",
         ]
-    lines += ["## Targets (recorded, not tuned for)", ""]
-    lines += [f"- **{s}** {t}" for s, t in tgts]
-    lines += [
+    lines += targets_lines(tgts) + [
         "",
         f"![workers per tenant over time]({png_name})",
         "",
-        "Shared, noisy machine: compare the ratios of one run, not raw "
-        "seconds across runs.",
+        NOISY_NOTE,
         "",
     ]
     e = res.get("edask")
@@ -674,23 +652,13 @@ def write_report(res, args, rows, srows, tgts, png_name, started, wall_s):
 # ------------------------------------------------------------------ main ---
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--edask", default=EDASK,
-                    help="the edask binary (default build/edask)")
+    ap = bench_parser(__doc__, systems=SYSTEMS, note=False, no_write=True)
     ap.add_argument("--trace", default=DEFAULT_TRACE,
                     help=f"bursts as TENANT:OFFSET_S:TASKS,... with tenant "
                          f"a or b (default {DEFAULT_TRACE})")
     ap.add_argument("--task-s", type=float, default=0.5,
                     help="seconds per task (default 0.5)")
-    ap.add_argument("--systems", default=",".join(SYSTEMS),
-                    help="comma-separated subset of " + ",".join(SYSTEMS))
-    ap.add_argument("--no-write", action="store_true",
-                    help="print the tables only; write nothing under "
-                         "bench/results/")
-    args = ap.parse_args()
-    args.argv = sys.argv[1:]
-    args.edask = os.path.abspath(args.edask)
-    chosen = chosen_systems(ap, args.systems, SYSTEMS)
+    args = parse_bench_args(ap, SYSTEMS)
     try:
         parse_trace(args.trace)
     except ValueError as e:
@@ -698,19 +666,13 @@ def main():
     if args.task_s <= 0:
         ap.error("--task-s must be > 0")
 
-    interrupt_on_signals()
-
-    started = datetime.datetime.now()
-    t_start = time.monotonic()
-    res = {}
+    started, t_start, _ = begin_run()
     try:
         check_python()
-        for name in [s for s in SYSTEMS if s in chosen]:
-            log(f"{name}: starting")
-            res[name] = RUNNERS[name](args)
-            r = res[name]
-            log(f"{name}: makespan {r['makespan']:.2f} s, util "
-                f"{100 * r['util']:.1f}%, restarted {r['restarted']}")
+        res = run_systems(
+            args.chosen, lambda name: RUNNERS[name](args),
+            lambda r: f"makespan {r['makespan']:.2f} s, util "
+                      f"{100 * r['util']:.1f}%, restarted {r['restarted']}")
     except (BenchError, ImportError) as e:
         return failed(e)
     wall_s = time.monotonic() - t_start
@@ -726,9 +688,7 @@ def main():
         print("\nedask reclaims (latency: reclaim event to the recipient's "
               "worker registered)\n")
         print(text_table(srows))
-    print()
-    for s, t in tgts:
-        print(f"{s}  {t}")
+    print_targets(tgts)
 
     if not args.no_write:
         when = started.strftime("%Y-%m-%d %H:%M:%S")

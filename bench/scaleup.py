@@ -43,18 +43,16 @@ Exit status: 0 when every measurement completed, 1 with a message otherwise
 Every process this script starts is stopped before it exits.
 """
 
-import argparse
-import datetime
 import os
 import statistics
 import sys
 import time
 
-from harness import (BUILT_EDASK, RESULTS, BenchError, check_python,
-                     check_same_python, edask_instance, failed,
-                     interrupt_on_signals, load_line, log, md_table,
-                     n_workers, rounds, run_line, same_python_lines,
-                     shown_argv, wait_until)
+from harness import (BUILT_EDASK, RESULTS, BenchError, begin_run,
+                     bench_parser, check_python, check_same_python,
+                     edask_instance, failed, load_line, log, md_table,
+                     n_workers, parse_bench_args, rounds, run_line,
+                     same_python_lines, wait_until)
 
 EDASK = BUILT_EDASK
 
@@ -150,32 +148,15 @@ SYSTEMS = {"edask": bench_edask, "adaptive": bench_adaptive}
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--edask", default=None, metavar="PATH",
-                    help="the edask binary (default build/edask)")
-    ap.add_argument("--repeat", type=int, default=1, metavar="N",
-                    help="rounds of both systems, order alternating "
-                         "(default 1); the table shows medians")
-    ap.add_argument("--write", action="store_true",
-                    help="also write bench/results/scaleup-latest.md")
-    ap.add_argument("--note", default="",
-                    help="a line for the results file (e.g. what else ran)")
-    args = ap.parse_args()
-    args.argv = shown_argv(sys.argv[1:])
-    if args.repeat < 1:
-        ap.error("--repeat must be at least 1")
-    if args.edask:
-        global EDASK
-        EDASK = os.path.abspath(args.edask)
+    global EDASK
+    ap = bench_parser(__doc__, repeat=1, latest="scaleup")
+    args = parse_bench_args(ap)
+    EDASK = args.edask
 
     # SIGTERM/SIGINT to the benchmark still run the cleanup in `finally`.
-    interrupt_on_signals()
-
+    started, t_start, loads = begin_run()
     results = {name: [] for name in SYSTEMS}
     order = list(SYSTEMS)
-    started = datetime.datetime.now()
-    t_start = time.monotonic()
-    loads = [load_line()]
     runs = []
     try:
         check_python()

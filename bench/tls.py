@@ -28,17 +28,15 @@ Exit status: 0 when every measurement completed, 1 with a message otherwise.
 Every process this script starts is stopped before it exits.
 """
 
-import argparse
-import datetime
 import os
 import statistics
 import sys
 import time
 
-from harness import (BUILT_EDASK, RESULTS, BenchError, check_python,
-                     edask_instance, failed, interrupt_on_signals, load_line,
-                     log, md_table, n_workers, rounds, shown_argv, stack_line,
-                     wait_until)
+from harness import (BUILT_EDASK, RESULTS, BenchError, begin_run,
+                     bench_parser, check_python, edask_instance, failed,
+                     load_line, log, md_table, n_workers, parse_bench_args,
+                     rounds, stack_line, wait_until)
 from scaleup import run_burst
 
 EDASK = BUILT_EDASK
@@ -92,21 +90,11 @@ def one(tls):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--edask", default=None, metavar="PATH")
-    ap.add_argument("--repeat", type=int, default=3, metavar="N")
-    ap.add_argument("--write", action="store_true",
-                    help="also write bench/results/tls-latest.md")
-    args = ap.parse_args()
-    if args.repeat < 1:
-        ap.error("--repeat must be at least 1")
-    if args.edask:
-        global EDASK
-        EDASK = os.path.abspath(args.edask)
-    interrupt_on_signals()
-    started = datetime.datetime.now()
-    t_start = time.monotonic()
-    loads = [load_line()]
+    global EDASK
+    ap = bench_parser(__doc__, repeat=3, note=False, latest="tls")
+    args = parse_bench_args(ap)
+    EDASK = args.edask
+    started, t_start, loads = begin_run()
     res = {"on": [], "off": []}
     try:
         check_python()
@@ -139,7 +127,7 @@ def main():
         with open(path, "w") as f:
             f.write(f"# TLS cost: security.tls on vs off\n\n"
                     f"Run {started:%Y-%m-%d %H:%M:%S}, "
-                    f"`bench/tls.py {' '.join(shown_argv(sys.argv[1:]))}`, "
+                    f"`bench/tls.py {' '.join(args.argv)}`, "
                     f"{time.monotonic() - t_start:.0f} s wall; median of "
                     f"{args.repeat} round(s), the order alternating.\n\n"
                     f"Stack: {stack_line()}\n\n"

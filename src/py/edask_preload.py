@@ -87,6 +87,26 @@ TIMEOUT_MAX = 300.0
 SCATTER_WAIT = 30.0	# seconds a retirement waits for scatters to finish
 
 
+def wake_all(waiters):
+    """Resolves every future in waiters (a set) and empties it."""
+    for fut in waiters:
+        if not fut.done():
+            fut.set_result(None)
+    waiters.clear()
+
+
+async def wait_woken(waiters, timeout):
+    """Waits, at most timeout seconds, for the next wake_all(waiters)."""
+    fut = asyncio.get_running_loop().create_future()
+    waiters.add(fut)
+    try:
+        await asyncio.wait_for(fut, timeout)
+    except asyncio.TimeoutError:
+        pass
+    finally:
+        waiters.discard(fut)
+
+
 class ChangeSignal(SchedulerPlugin):
     """Counts the events that can change the workers needed, and wakes
     the requests waiting for the count to move."""
@@ -99,10 +119,7 @@ class ChangeSignal(SchedulerPlugin):
 
     def bump(self):
         self.seq += 1
-        for fut in self.waiters:
-            if not fut.done():
-                fut.set_result(None)
-        self.waiters.clear()
+        wake_all(self.waiters)
 
     def update_graph(self, scheduler, *args, **kwargs):
         self.bump()
@@ -150,14 +167,7 @@ class ChangesHandler(RequestHandler):
             return
         timeout = min(max(timeout, 0.0), TIMEOUT_MAX)
         if signal.seq == since and timeout > 0:
-            fut = asyncio.get_running_loop().create_future()
-            signal.waiters.add(fut)
-            try:
-                await asyncio.wait_for(fut, timeout)
-            except asyncio.TimeoutError:
-                pass
-            finally:
-                signal.waiters.discard(fut)
+            await wait_woken(signal.waiters, timeout)
         self.write(json.dumps({"seq": signal.seq}))
 
 
@@ -211,10 +221,7 @@ class RetireGuard:
         self.next = 0
 
     def wake(self):
-        for fut in self.waiters:
-            if not fut.done():
-                fut.set_result(None)
-        self.waiters.clear()
+        wake_all(self.waiters)
 
     async def until(self, pred, timeout):
         """Waits, at most timeout seconds, for pred() to be true."""
@@ -223,14 +230,7 @@ class RetireGuard:
             left = end - time.monotonic()
             if left <= 0:
                 return False
-            fut = asyncio.get_running_loop().create_future()
-            self.waiters.add(fut)
-            try:
-                await asyncio.wait_for(fut, left)
-            except asyncio.TimeoutError:
-                pass
-            finally:
-                self.waiters.discard(fut)
+            await wait_woken(self.waiters, left)
         return True
 
     def running(self):

@@ -102,40 +102,41 @@ function hasDashboard(inst) {
 	return !!(inst.engine && inst.engine.dashboard);
 }
 
-/* How many pixels of the canvas are neither blank nor grid grey. */
+/*
+ * How many pixels of the canvas cv are neither blank nor grid grey (0 when
+ * it has no size or no 2d context).  It runs in the page, so it uses
+ * nothing from this file.
+ */
+function inked(cv) {
+	const c = cv.width && cv.height && cv.getContext('2d');
+	let n = 0;
+
+	if (!c)
+		return 0;
+	const d = c.getImageData(0, 0, cv.width, cv.height).data;
+	for (let i = 0; i < d.length; i += 4) {
+		const [r, g, b, a] = [d[i], d[i + 1], d[i + 2], d[i + 3]];
+
+		if (a > 200 && Math.max(r, g, b) - Math.min(r, g, b) > 60)
+			n++;
+	}
+	return n;
+}
+
+/* The inked pixels of the canvas sel. */
 async function inkedPixels(page, sel) {
-	return page.$eval(sel, (cv) => {
-		const d = cv.getContext('2d').getImageData(0, 0, cv.width,
-		    cv.height).data;
-		let n = 0;
-
-		for (let i = 0; i < d.length; i += 4) {
-			const [r, g, b, a] = [d[i], d[i + 1], d[i + 2], d[i + 3]];
-
-			if (a > 200 && Math.max(r, g, b) - Math.min(r, g, b) > 60)
-				n++;
-		}
-		return n;
-	});
+	return page.$eval(sel, inked);
 }
 
 /* The inked pixels of each canvas on the page, shadow roots too. */
 async function inkedCanvases(page) {
-	return page.$$eval('canvas', (cvs) => cvs.map((cv) => {
-		const c = cv.width && cv.height && cv.getContext('2d');
-		let n = 0;
+	const counts = [];
 
-		if (!c)
-			return 0;
-		const d = c.getImageData(0, 0, cv.width, cv.height).data;
-		for (let i = 0; i < d.length; i += 4) {
-			const [r, g, b, a] = [d[i], d[i + 1], d[i + 2], d[i + 3]];
-
-			if (a > 200 && Math.max(r, g, b) - Math.min(r, g, b) > 60)
-				n++;
-		}
-		return n;
-	}));
+	for (const cv of await page.$$('canvas')) {
+		counts.push(await cv.evaluate(inked));
+		await cv.dispose();
+	}
+	return counts;
 }
 
 /*

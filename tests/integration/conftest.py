@@ -312,6 +312,88 @@ def spec(name="dask", min=1, max=None, gpus=0, threads=1, interval="500ms",
                start_timeout, extra))
 
 
+def up_with_client(edask, slots, **spec_args):
+    """`edask up --gpus SLOTS` (the edask fixture) with one
+    spec(**spec_args), waited for until started with one worker running;
+    returns (the Edask, a client of its instance), the caller to close
+    the client."""
+    e = edask(args=["--gpus", str(slots)], specs=[spec(**spec_args)])
+    e.wait_started()
+    e.wait_running(1)
+    return e, client(e.scheduler_address())
+
+
+def counted(counter_dir, fn):
+    """Wraps fn so that every execution appends its key to a file: the
+    count of lines per key is the number of times it ran, on any worker."""
+    def run(key, *args):
+        with open(os.path.join(counter_dir, "runs"), "a") as f:
+            f.write("%s\n" % key)
+        return fn(*args)
+    return run
+
+
+def new_counter_dir(tmp_path):
+    """A new folder for counted's file: tmp_path/count."""
+    path = str(tmp_path / "count")
+    os.makedirs(path)
+    return path
+
+
+def counted_burst(c, counter_dir, n, prefix="burst", **map_args):
+    """Submits n counted tasks ("PREFIX-I") of 0.5 s that return I."""
+    sleepy = counted(counter_dir, lambda i: time.sleep(0.5) or i)
+    return c.map(sleepy, ["%s-%d" % (prefix, i) for i in range(n)], range(n),
+                 pure=False, **map_args)
+
+
+def executions(counter_dir):
+    path = os.path.join(counter_dir, "runs")
+    if not os.path.exists(path):
+        return {}
+    counts = {}
+    with open(path) as f:
+        for line in f:
+            counts[line.strip()] = counts.get(line.strip(), 0) + 1
+    return counts
+
+
+def assert_each_ran_once(counter_dir, n):
+    """n keys ran (counted under counter_dir), each exactly once."""
+    runs = executions(counter_dir)
+    twice = {k: m for k, m in runs.items() if m != 1}
+    assert not twice, "computed more than once: %s" % twice
+    assert len(runs) == n
+
+
+def pinned_chunks(c, counter_dir, n_workers, n_chunks, size):
+    """n_chunks counted arrays ("chunk-I", size int64s of value I), chunk I
+    pinned to the (I mod n_workers)-th of the n_workers workers the client
+    c must see; waits for them and checks that each worker holds some.
+    Returns their futures."""
+    import distributed
+    import numpy as np
+    make = counted(counter_dir, lambda i: np.full(size, i, dtype="i8"))
+    addrs = sorted(c.scheduler_info()["workers"])
+    assert len(addrs) == n_workers
+    chunks = [c.submit(make, "chunk-%d" % i, i,
+                       workers=[addrs[i % n_workers]],
+                       allow_other_workers=False, pure=False)
+              for i in range(n_chunks)]
+    distributed.wait(chunks)
+    holders = {w for ws in c.who_has(chunks).values() for w in ws}
+    assert len(holders) == n_workers, holders
+    return chunks
+
+
+def check_chunks_sum(c, counter_dir, chunks, size):
+    """A counted task ("total") sums the pinned_chunks chunks of size: the
+    sum of every value, each once."""
+    total = counted(counter_dir, lambda *xs: int(sum(x.sum() for x in xs)))
+    got = c.submit(total, "total", *chunks, pure=False).result(timeout=60)
+    assert got == sum(i * size for i in range(len(chunks)))
+
+
 def pytest_collection_modifyitems(session, config, items):
     """Workers cannot import test modules: ship their functions by value."""
     import cloudpickle

@@ -13,8 +13,9 @@ import distributed
 
 import pytest
 
-from conftest import EDASK, client, procs_under, spec, wait_for
-from test_elastic import counted, executions
+from conftest import (EDASK, assert_each_ran_once, client, counted_burst,
+                      new_counter_dir, procs_under, spec, up_with_client,
+                      wait_for)
 
 
 def test_cli_lifecycle_with_token(edask, tmp_path):
@@ -236,13 +237,10 @@ def test_kill9_mid_burst_then_restart_adopts_everything(edask, tmp_path):
     e.wait_started()
     e.wait_running(1)
     sched_pid = e.instance()["scheduler"]["pid"]
-    counter = str(tmp_path / "count")
-    os.makedirs(counter)
+    counter = new_counter_dir(tmp_path)
     c = client(e.scheduler_address())
     try:
-        sleepy = counted(counter, lambda i: time.sleep(0.5) or i)
-        futs = c.map(sleepy, ["t-%d" % i for i in range(90)], range(90),
-                     pure=False)
+        futs = counted_burst(c, counter, 90, prefix="t")
         before = e.wait_running(3, timeout=60)
         pids = sorted(w["pid"] for w in before["workers"])
         e.proc.kill()                           # SIGKILL mid-burst
@@ -260,10 +258,7 @@ def test_kill9_mid_burst_then_restart_adopts_everything(edask, tmp_path):
         e.wait_running(1, timeout=90)
     finally:
         c.close()
-    runs = executions(counter)
-    assert len(runs) == 90
-    assert all(n == 1 for n in runs.values()), \
-        {k: n for k, n in runs.items() if n != 1}
+    assert_each_ran_once(counter, 90)
 
 
 @pytest.mark.compat
@@ -318,11 +313,8 @@ def test_serve_detaches_on_sigterm_and_readopts(edask, tmp_path):
 
 
 def test_kill9_mid_launch_leaves_no_orphan(edask, tmp_path):
-    e = edask(args=["--gpus", "3"],
-              specs=[spec(min=1, max=3, idle="30s", interval="200ms")])
-    e.wait_started()
-    e.wait_running(1)
-    c = client(e.scheduler_address())
+    e, c = up_with_client(edask, 3, min=1, max=3, idle="30s",
+                          interval="200ms")
     try:
         futs = c.map(lambda i: time.sleep(0.5) or i, range(60), pure=False)
         wait_for(lambda: len(e.events(kind="scale_up")) >= 2, timeout=60,

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from conftest import PYTHON, client, spec, wait_for
-from test_elastic import counted, executions
+from conftest import (PYTHON, client, counted, executions, new_counter_dir,
+                      spec, wait_for)
 from test_nvml import nvml_env
 
 try:
@@ -66,8 +66,7 @@ def test_dask_cuda_workers_retired_then_stopped_and_readopted(edask, tmp_path):
     assert argv[i + 1] == b"0.8"
     i = argv.index(b"--resources")
     assert argv[i + 1] == b"GPU=1"
-    counter = str(tmp_path / "count")
-    os.makedirs(counter)
+    counter = new_counter_dir(tmp_path)
     c = client(e.scheduler_address())
     try:
         info = c.scheduler_info()["workers"]

@@ -6,31 +6,11 @@ import os
 import time
 import urllib.request
 
-import distributed
 import pytest
 
-from conftest import client, spec, wait_for
-
-
-def counted(counter_dir, fn):
-    """Wraps fn so that every execution appends its key to a file: the
-    count of lines per key is the number of times it ran, on any worker."""
-    def run(key, *args):
-        with open(os.path.join(counter_dir, "runs"), "a") as f:
-            f.write("%s\n" % key)
-        return fn(*args)
-    return run
-
-
-def executions(counter_dir):
-    path = os.path.join(counter_dir, "runs")
-    if not os.path.exists(path):
-        return {}
-    counts = {}
-    with open(path) as f:
-        for line in f:
-            counts[line.strip()] = counts.get(line.strip(), 0) + 1
-    return counts
+from conftest import (assert_each_ran_once, check_chunks_sum, client,
+                      counted_burst, new_counter_dir, pinned_chunks, spec,
+                      up_with_client, wait_for)
 
 
 def arrive(value, delay, here):
@@ -60,43 +40,26 @@ def test_burst_grows_to_max_then_idle_shrinks_to_min_without_loss(edask, tmp_pat
     e.wait_running(1)
     assert e.get("/v1/pool")["free"] == 2
 
-    counter = str(tmp_path / "count")
-    os.makedirs(counter)
+    counter = new_counter_dir(tmp_path)
     c = client(e.scheduler_address())
     try:
-        sleepy = counted(counter, lambda i: time.sleep(0.5) or i)
-        burst = c.map(sleepy, ["burst-%d" % i for i in range(60)],
-                      range(60), pure=False)
+        burst = counted_burst(c, counter, 60)
         e.wait_running(3, timeout=60)
         assert sum(c.gather(burst)) == sum(range(60))
 
         # Data spread over the three workers: one chunk each, pinned.
-        import numpy as np
-        make = counted(counter, lambda i: np.full(200_000, i, dtype="i8"))
-        workers = sorted(c.scheduler_info()["workers"])
-        assert len(workers) == 3
-        chunks = [c.submit(make, "chunk-%d" % i, i, workers=[workers[i % 3]],
-                           allow_other_workers=False, pure=False)
-                  for i in range(9)]
-        distributed.wait(chunks)
-        holders = {w for ws in c.who_has(chunks).values() for w in ws}
-        assert len(holders) == 3, holders
+        chunks = pinned_chunks(c, counter, 3, 9, 200_000)
         # Idle: back to one worker, through the scheduler.
         e.wait_running(1, timeout=90)
         retired = e.events(kind="retired")
         assert len(retired) >= 2, e.events()
         assert len(e.events(kind="retire")) >= 2
 
-        total = counted(counter, lambda *xs: int(sum(x.sum() for x in xs)))
-        result = c.submit(total, "total", *chunks, pure=False).result(timeout=60)
-        assert result == sum(i * 200_000 for i in range(9))
+        check_chunks_sum(c, counter, chunks, 200_000)
     finally:
         c.close()
 
-    runs = executions(counter)
-    twice = {k: n for k, n in runs.items() if n != 1}
-    assert not twice, "computed more than once: %s" % twice
-    assert len(runs) == 60 + 9 + 1
+    assert_each_ran_once(counter, 60 + 9 + 1)
     ups = e.events(kind="scale_up")
     assert ups[0]["message"].startswith("+1 ")
     assert any("queued=" in ev["message"] for ev in ups[1:])
@@ -209,11 +172,7 @@ def test_data_scattered_while_a_worker_retires_is_kept(edask):
     Dask's retire_workers alone, a worker retired with a scatter to it in
     flight either closes under it (CommClosedError in the client) or gets
     the data after it was emptied, and closes with it (lost)."""
-    e = edask(args=["--gpus", "2"],
-              specs=[spec(min=1, max=2, idle="2s", delay="1s")])
-    e.wait_started()
-    e.wait_running(1)
-    c = client(e.scheduler_address())
+    e, c = up_with_client(edask, 2, min=1, max=2, idle="2s", delay="1s")
     try:
         burst = c.map(lambda i: time.sleep(0.3) or i, range(20), pure=False)
         e.wait_running(2, timeout=60)
@@ -273,11 +232,8 @@ def test_a_periodic_load_settles_without_flapping(edask):
     retire-then-launch pairs a minute here).  After a warm-up, over two
     minutes, no retirement is followed by a launch within idle_timeout +
     scale_down_delay, and the flap metric stays 0."""
-    e = edask(args=["--gpus", "4"], specs=[spec(
-        min=1, max=4, idle="6s", delay="3s", interval="1s")])
-    e.wait_started()
-    e.wait_running(1)
-    c = client(e.scheduler_address())
+    e, c = up_with_client(edask, 4, min=1, max=4, idle="6s", delay="3s",
+                          interval="1s")
     stop = time.monotonic() + 130.0
     warm = time.monotonic() + 10.0
     since = None

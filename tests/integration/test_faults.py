@@ -1,5 +1,6 @@
 """Bad input and faults: each ends in one clear error or a recorded event,
 never a crash, a hang or a process left behind."""
+import contextlib
 import os
 import signal
 import socket
@@ -27,29 +28,29 @@ def up_fails(tmp_path, *args, specs=(), timeout=120):
     return r.returncode, r.stderr
 
 
-def test_listen_port_taken(tmp_path):
+@contextlib.contextmanager
+def taken_port():
+    """A port of 127.0.0.1 that something else listens on, for the while."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     s.listen(1)
-    port = s.getsockname()[1]
     try:
-        rc, err = up_fails(tmp_path, "--listen", "127.0.0.1:%d" % port)
+        yield s.getsockname()[1]
     finally:
         s.close()
+
+
+def test_listen_port_taken(tmp_path):
+    with taken_port() as port:
+        rc, err = up_fails(tmp_path, "--listen", "127.0.0.1:%d" % port)
     assert rc == 1
     assert "127.0.0.1:%d" % port in err and "Address already in use" in err, err
 
 
 def test_scheduler_port_taken_stops_up(tmp_path):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen(1)
-    port = s.getsockname()[1]
-    try:
+    with taken_port() as port:
         rc, err = up_fails(tmp_path, "--gpus", "1", specs=[
             "name: dask\nscheduler: {port: %d}\n" % port])
-    finally:
-        s.close()
     assert rc == 1
     assert "scheduler exited with status 1 while starting" in err, err
     assert "scheduler.log" in err, err

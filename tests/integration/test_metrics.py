@@ -5,7 +5,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import client, spec, wait_for
+from conftest import up_with_client
 
 
 def scrape(e):
@@ -25,12 +25,8 @@ def value(fams, family, sample_name, **labels):
 
 
 def test_metrics_and_history(edask):
-    e = edask(args=["--gpus", "3"],
-              specs=[spec(min=1, max=3, idle="2s", delay="1s",
-                          interval="300ms")])
-    e.wait_started()
-    e.wait_running(1)
-    c = client(e.scheduler_address())
+    e, c = up_with_client(edask, 3, min=1, max=3, idle="2s", delay="1s",
+                          interval="300ms")
     try:
         futs = c.map(lambda i: time.sleep(0.5) or i, range(30), pure=False)
         e.wait_running(3, timeout=60)

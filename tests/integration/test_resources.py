@@ -5,13 +5,19 @@ import time
 
 import pytest
 
-from conftest import client, spec, wait_for
+from conftest import up_with_client, wait_for
 
 
 def gpu_task(i):
     import time
     time.sleep(0.5)
     return i
+
+
+def gpu_tasks(c, n):
+    """n tasks of 0.5 s that each need a GPU: futures of gpu_task(0..n-1)."""
+    return [c.submit(gpu_task, i, resources={"GPU": 1}, pure=False)
+            for i in range(n)]
 
 
 def observed_ticks(e, n):
@@ -26,14 +32,9 @@ def observed_ticks(e, n):
 
 @pytest.mark.compat
 def test_gpu_tasks_do_not_scale_a_cpu_only_instance(edask):
-    e = edask(args=["--gpus", "3"],
-              specs=[spec(min=1, max=3, gpus=0, interval="300ms")])
-    e.wait_started()
-    e.wait_running(1)
-    c = client(e.scheduler_address())
+    e, c = up_with_client(edask, 3, min=1, max=3, gpus=0, interval="300ms")
     try:
-        futs = [c.submit(gpu_task, i, resources={"GPU": 1}, pure=False)
-                for i in range(12)]
+        futs = gpu_tasks(c, 12)
         wait_for(lambda: e.instance()["scheduler"]["no_worker"] == 12,
                  what="12 no-worker tasks")
         observed_ticks(e, 8)
@@ -50,14 +51,9 @@ def test_gpu_tasks_do_not_scale_a_cpu_only_instance(edask):
 
 @pytest.mark.compat
 def test_gpu_tasks_scale_a_gpu_instance(edask):
-    e = edask(args=["--gpus", "3"],
-              specs=[spec(min=1, max=3, gpus=1, interval="300ms")])
-    e.wait_started()
-    e.wait_running(1)
-    c = client(e.scheduler_address())
+    e, c = up_with_client(edask, 3, min=1, max=3, gpus=1, interval="300ms")
     try:
-        futs = [c.submit(gpu_task, i, resources={"GPU": 1}, pure=False)
-                for i in range(30)]
+        futs = gpu_tasks(c, 30)
         e.wait_running(3, timeout=60)
         assert sorted(c.gather(futs)) == list(range(30))
         ups = e.events(kind="scale_up")

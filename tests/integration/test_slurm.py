@@ -6,14 +6,13 @@ and the running ones retired through the scheduler (nothing computed
 twice), and a controller killed with -9 re-adopts its running jobs."""
 import os
 import subprocess
-import time
 
-import distributed
 import pytest
 
-from conftest import client, spec, wait_for
+from conftest import (assert_each_ran_once, check_chunks_sum, client,
+                      counted_burst, new_counter_dir, pinned_chunks, spec,
+                      wait_for)
 from slurm_cluster import SlurmCluster, unavailable
-from test_elastic import counted, executions
 
 
 @pytest.fixture(scope="module")
@@ -78,13 +77,10 @@ def test_burst_four_jobs_fifth_pending_idle_shrinks_without_loss(
     pool = e.get("/v1/pool")
     assert pool["kind"] == "slurm" and pool["size"] == 5
 
-    counter = str(tmp_path / "count")
-    os.makedirs(counter)
+    counter = new_counter_dir(tmp_path)
     c = client(e.scheduler_address())
     try:
-        sleepy = counted(counter, lambda i: time.sleep(0.5) or i)
-        burst = c.map(sleepy, ["burst-%d" % i for i in range(80)],
-                      range(80), resources={"GPU": 1}, pure=False)
+        burst = counted_burst(c, counter, 80, resources={"GPU": 1})
         # four GPUs: four jobs run, the fifth waits for resources
         e.wait_running(4, timeout=90, exact=False)
 
@@ -109,16 +105,7 @@ def test_burst_four_jobs_fifth_pending_idle_shrinks_without_loss(
         assert sum(c.gather(burst)) == sum(range(80))
 
         # data on each of the four running workers
-        import numpy as np
-        make = counted(counter, lambda i: np.full(100_000, i, dtype="i8"))
-        addrs = sorted(c.scheduler_info()["workers"])
-        assert len(addrs) == 4
-        chunks = [c.submit(make, "chunk-%d" % i, i, workers=[addrs[i % 4]],
-                           allow_other_workers=False, pure=False)
-                  for i in range(8)]
-        distributed.wait(chunks)
-        assert len({w for ws in c.who_has(chunks).values()
-                    for w in ws}) == 4
+        chunks = pinned_chunks(c, counter, 4, 8, 100_000)
 
         # idle: the pending job is cancelled, the running ones retired
         e.wait_running(1, timeout=120)
@@ -138,15 +125,10 @@ def test_burst_four_jobs_fifth_pending_idle_shrinks_without_loss(
         wait_for(lambda: len(slurm.active()) == 1, timeout=60,
                  what="one active job left")
 
-        total = counted(counter, lambda *xs: int(sum(x.sum() for x in xs)))
-        got = c.submit(total, "total", *chunks, pure=False).result(timeout=60)
-        assert got == sum(i * 100_000 for i in range(8))
+        check_chunks_sum(c, counter, chunks, 100_000)
     finally:
         c.close()
-    runs = executions(counter)
-    twice = {k: n for k, n in runs.items() if n != 1}
-    assert not twice, "computed more than once: %s" % twice
-    assert len(runs) == 80 + 8 + 1
+    assert_each_ran_once(counter, 80 + 8 + 1)
 
 
 def test_kill_9_then_restart_readopts_jobs_and_cancels_orphans(
