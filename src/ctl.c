@@ -569,6 +569,19 @@ ctlerr(int code, char *err, size_t errlen, const char *fmt, ...)
 }
 
 
+/* The instance named name, or NULL with err saying there is none. */
+static struct instance *
+ctl_find_err(struct ctl *c, const char *name, char *err, size_t errlen)
+{
+	struct instance *in = ctl_find(c, name);
+
+	if (in == NULL)
+		ctlerr(CTL_ENOENT, err, errlen, "no instance named \"%s\"",
+		    name);
+	return in;
+}
+
+
 /*
  * Asks the spec's python which Dask it has (pyprobe.h), at most every
  * PROBE_MEMO_MS for one python and environment.  It blocks the loop for
@@ -968,13 +981,11 @@ ctl_fatal_start(struct ctl *c, const char *name)
 int
 ctl_start(struct ctl *c, const char *name, char *err, size_t errlen)
 {
-	struct instance *in = ctl_find(c, name);
+	struct instance *in = ctl_find_err(c, name, err, errlen);
 	int rc;
 
 	if (in == NULL)
-		return ctlerr(CTL_ENOENT, err, errlen,
-		    "no instance named \"%s\"",
-		    name);
+		return CTL_ENOENT;
 	if (c->shutting_down)
 		return ctlerr(CTL_ESHUTDOWN, err, errlen,
 		    "the daemon is shutting "
@@ -1000,13 +1011,11 @@ ctl_start(struct ctl *c, const char *name, char *err, size_t errlen)
 int
 ctl_stop(struct ctl *c, const char *name, char *err, size_t errlen)
 {
-	struct instance *in = ctl_find(c, name);
+	struct instance *in = ctl_find_err(c, name, err, errlen);
 	int rc;
 
 	if (in == NULL)
-		return ctlerr(CTL_ENOENT, err, errlen,
-		    "no instance named \"%s\"",
-		    name);
+		return CTL_ENOENT;
 	if (in->state != I_STARTING && in->state != I_STARTED)
 		return 0;
 	if ((rc = instance_write_ahead(in, in->spec, I_STOPPING,
@@ -1069,13 +1078,11 @@ int
 ctl_undeploy(struct ctl *c, const char *name, bool *removed, char *err,
     size_t errlen)
 {
-	struct instance *in = ctl_find(c, name);
+	struct instance *in = ctl_find_err(c, name, err, errlen);
 
 	*removed = false;
 	if (in == NULL)
-		return ctlerr(CTL_ENOENT, err, errlen,
-		    "no instance named \"%s\"",
-		    name);
+		return CTL_ENOENT;
 	/* one removed at once is gone from the database before the answer */
 	if (!instance_running(in) && in->nworkers == 0 && in->sched_pid == 0 &&
 	    in->nb == NULL && in->forker_pid == 0) {
@@ -1114,14 +1121,12 @@ int
 ctl_scale(struct ctl *c, const char *name, bool has_min, int min,
     bool has_max, int max, char *err, size_t errlen)
 {
-	struct instance *in = ctl_find(c, name);
+	struct instance *in = ctl_find_err(c, name, err, errlen);
 	struct spec *s;
 	int rc;
 
 	if (in == NULL)
-		return ctlerr(CTL_ENOENT, err, errlen,
-		    "no instance named \"%s\"",
-		    name);
+		return CTL_ENOENT;
 	s = spec_dup(in->spec);
 	if (has_min)
 		s->workers.min = min;
