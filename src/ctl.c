@@ -283,13 +283,8 @@ int
 daemon_id(struct ctl *c, char *err, size_t errlen)
 {
 	char *path = xasprintf("%s/daemon.id", c->state_dir), buf[64];
-	FILE *f;
-	size_t n = 0;
 
-	if ((f = fopen(path, "re")) != NULL) {
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
+	if (util_read_small(path, buf, sizeof(buf)) != -1) {
 		buf[strcspn(buf, "\n")] = '\0';
 		if (strlen(buf) == SLURM_DAEMON_ID_LEN &&
 		    strspn(buf, "0123456789abcdef") == SLURM_DAEMON_ID_LEN) {
