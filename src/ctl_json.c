@@ -219,6 +219,14 @@ ctl_instances_json(struct ctl *c, bool secrets)
 
 
 /* The per-instance counters that are one uint64_t field each. */
+/* The uint64_t counter at offset off of an instance. */
+static double
+counter_at(const struct instance *in, size_t off)
+{
+	return (double)*(const uint64_t *)(const void *)
+	    ((const char *)in + off);
+}
+
 static void
 instance_counters(struct strbuf *b, struct ctl *c)
 {
@@ -246,10 +254,9 @@ instance_counters(struct strbuf *b, struct ctl *c)
 		for (i = 0; i < c->ninst; i++) {
 			const char *l[] = { "instance", c->inst[i]->spec->name,
 			    NULL };
-			const uint64_t *v = (const uint64_t *)(const void *)
-			    ((const char *)c->inst[i] + rows[r].off);
 
-			metrics_sample(b, rows[r].name, l, (double)*v);
+			metrics_sample(b, rows[r].name, l,
+			    counter_at(c->inst[i], rows[r].off));
 		}
 	}
 }
@@ -274,16 +281,64 @@ split_samples(struct strbuf *b, const char *name, const char *key,
 }
 
 
+/* A counter of every instance split by a label: its uint64_t fields. */
+struct split {
+	const char	*name;
+	const char	*help;
+	const char	*label;
+	const char	*what[3];
+	size_t		 off[3];
+	size_t		 n;
+};
+
+static const struct split lost_keys_split = {
+	"edask_lost_worker_keys_total", "Results held by lost workers, as "
+	"last observed: copied on another worker (elsewhere), on none (none: "
+	"recomputed), or not known.", "copies",
+	{ "elsewhere", "none", "unknown" },
+	{ offsetof(struct instance, lost_keys_copied),
+	  offsetof(struct instance, lost_keys_only),
+	  offsetof(struct instance, lost_keys_unknown) }, 3
+};
+
+static const struct split reclaims_split = {
+	"edask_reclaims_total", "Workers of an instance reclaimed for another "
+	"instance, and of those, how many were stopped when the grace ran "
+	"out.", "outcome", { "all", "forced" },
+	{ offsetof(struct instance, reclaims),
+	  offsetof(struct instance, forced_reclaims) }, 2
+};
+
+static const struct split scale_events_split = {
+	"edask_scale_events_total", "Scaling decisions since the daemon "
+	"started: up (a scale_up event) or down (a retirement).",
+	"direction", { "up", "down" },
+	{ offsetof(struct instance, scale_ups),
+	  offsetof(struct instance, scale_downs) }, 2
+};
+
+static void
+instance_split(struct strbuf *b, struct ctl *c, const struct split *sp)
+{
+	double v[ARRAY_LEN(sp->off)];
+	size_t i, k;
+
+	metrics_header(b, sp->name, "counter", sp->help);
+	for (i = 0; i < c->ninst; i++) {
+		for (k = 0; k < sp->n; k++)
+			v[k] = counter_at(c->inst[i], sp->off[k]);
+		split_samples(b, sp->name, "instance", c->inst[i]->spec->name,
+		    sp->label, sp->what, v, sp->n);
+	}
+}
+
+
 char *
 ctl_metrics_text(struct ctl *c)
 {
 	struct strbuf b = { NULL, 0, 0 };
-	static const char *const copies[] = { "elsewhere", "none",
-	    "unknown" };
 	static const char *const slots[] = { "free", "held" };
 	static const char *const kinds[] = { "owned", "borrowed" };
-	static const char *const outcomes[] = { "all", "forced" };
-	static const char *const directions[] = { "up", "down" };
 	double v[ARRAY_LEN(wstate_name)];	/* the most values a split has */
 	size_t i, k;
 
@@ -306,19 +361,7 @@ ctl_metrics_text(struct ctl *c)
 		    ARRAY_LEN(wstate_name));
 	}
 	instance_counters(&b, c);
-	metrics_header(&b, "edask_lost_worker_keys_total", "counter",
-	    "Results held by lost workers, as last observed: copied on "
-	    "another worker (elsewhere), on none (none: recomputed), or not "
-	    "known.");
-	for (i = 0; i < c->ninst; i++) {
-		const struct instance *in = c->inst[i];
-
-		v[0] = (double)in->lost_keys_copied;
-		v[1] = (double)in->lost_keys_only;
-		v[2] = (double)in->lost_keys_unknown;
-		split_samples(&b, "edask_lost_worker_keys_total", "instance",
-		    in->spec->name, "copies", copies, v, ARRAY_LEN(copies));
-	}
+	instance_split(&b, c, &lost_keys_split);
 	metrics_header(&b, "edask_instance_desired_workers", "gauge",
 	    "Workers the scaler wants for an instance.");
 	for (i = 0; i < c->ninst; i++) {
@@ -349,16 +392,7 @@ ctl_metrics_text(struct ctl *c)
 		split_samples(&b, "edask_instance_slots", "instance",
 		    c->inst[i]->spec->name, "kind", kinds, v, ARRAY_LEN(kinds));
 	}
-	metrics_header(&b, "edask_reclaims_total", "counter",
-	    "Workers of an instance reclaimed for another instance, and of "
-	    "those, how many were stopped when the grace ran out.");
-	for (i = 0; i < c->ninst; i++) {
-		v[0] = (double)c->inst[i]->reclaims;
-		v[1] = (double)c->inst[i]->forced_reclaims;
-		split_samples(&b, "edask_reclaims_total", "instance",
-		    c->inst[i]->spec->name, "outcome", outcomes, v,
-		    ARRAY_LEN(outcomes));
-	}
+	instance_split(&b, c, &reclaims_split);
 	metrics_header(&b, "edask_reclaim_restarted_tasks_total", "counter",
 	    "Tasks a forced reclaim cut short (Dask runs them again "
 	    "elsewhere); 0 while every reclaim drains in time.");
@@ -368,16 +402,7 @@ ctl_metrics_text(struct ctl *c)
 	    "Results only a force-reclaimed worker held.");
 	metrics_sample(&b, "edask_reclaim_lost_keys_total", NULL,
 	    (double)c->reclaim_lost_keys);
-	metrics_header(&b, "edask_scale_events_total", "counter",
-	    "Scaling decisions since the daemon started: up (a scale_up "
-	    "event) or down (a retirement).");
-	for (i = 0; i < c->ninst; i++) {
-		v[0] = (double)c->inst[i]->scale_ups;
-		v[1] = (double)c->inst[i]->scale_downs;
-		split_samples(&b, "edask_scale_events_total", "instance",
-		    c->inst[i]->spec->name, "direction", directions, v,
-		    ARRAY_LEN(directions));
-	}
+	instance_split(&b, c, &scale_events_split);
 	metrics_header(&b, "edask_worker_start_seconds", "histogram",
 	    "Seconds from a worker's launch to its registration with the "
 	    "scheduler.");
