@@ -258,17 +258,34 @@ jnum_or_dash(const json_t *o, const char *key, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * GET path for a command that shows it: the document (new) to print as
+ * text, or NULL when the command is done (the request failed, or --json
+ * printed the document) with its exit code in *rc.
+ */
+static json_t *
+get_to_show(struct opts *o, const char *path, int *rc)
+{
+	json_t *doc = api_get(o, path);
+
+	if (doc == NULL)
+		*rc = o->exit;
+	else if (o->json)
+		*rc = print_json(doc);
+	else
+		return doc;
+	return NULL;
+}
+
 static int
 cmd_ls(struct opts *o)
 {
 	json_t *doc, *arr, *in;
 	size_t i;
+	int rc;
 
-	doc = api_get(o, "/v1/instances");
-	if (doc == NULL)
-		return o->exit;
-	if (o->json)
-		return print_json(doc);
+	if ((doc = get_to_show(o, "/v1/instances", &rc)) == NULL)
+		return rc;
 	arr = json_object_get(doc, "instances");
 	printf("%-16s %-10s %-9s %-7s %-4s %-4s %s\n", "NAME", "STATE",
 	    "WORKERS", "DESIRED", "MIN", "MAX", "SCHEDULER");
@@ -299,6 +316,7 @@ cmd_show(struct opts *o)
 	char *path, a[32], b[32];
 	bool slurm;
 	size_t i;
+	int rc;
 
 	if (o->arg == NULL)
 		return usage("show");
@@ -308,12 +326,10 @@ cmd_show(struct opts *o)
 		return 2;
 	}
 	path = xasprintf("/v1/instances/%s", o->arg);
-	doc = api_get(o, path);
+	doc = get_to_show(o, path, &rc);
 	free(path);
 	if (doc == NULL)
-		return o->exit;
-	if (o->json)
-		return print_json(doc);
+		return rc;
 	outputs = json_object_get(doc, "outputs");
 	sched = json_object_get(doc, "scheduler");
 	printf("name:       %s\n", jstr(doc, "name", "?"));
@@ -487,12 +503,10 @@ cmd_pool(struct opts *o)
 {
 	json_t *doc, *pools, *p;
 	size_t i;
+	int rc;
 
-	doc = api_get(o, "/v1/pool");
-	if (doc == NULL)
-		return o->exit;
-	if (o->json)
-		return print_json(doc);
+	if ((doc = get_to_show(o, "/v1/pool", &rc)) == NULL)
+		return rc;
 	pools = json_object_get(doc, "pools");
 	if (!json_is_array(pools))
 		print_pool(doc);
