@@ -283,28 +283,25 @@ int
 daemon_id(struct ctl *c, char *err, size_t errlen)
 {
 	char *path = xasprintf("%s/daemon.id", c->state_dir), buf[64];
+	int rc = 0;
 
 	if (util_read_small(path, buf, sizeof(buf)) != -1) {
 		buf[strcspn(buf, "\n")] = '\0';
 		if (strlen(buf) == SLURM_DAEMON_ID_LEN &&
 		    strspn(buf, "0123456789abcdef") == SLURM_DAEMON_ID_LEN) {
 			strlcpy_(c->daemon_id, buf, sizeof(c->daemon_id));
-			free(path);
-			return 0;
+			goto out;
 		}
 	}
-	if (util_random_hex(c->daemon_id, sizeof(c->daemon_id),
-	    SLURM_DAEMON_ID_LEN, err, errlen) == -1) {
-		free(path);
-		return -1;
+	rc = util_random_hex(c->daemon_id, sizeof(c->daemon_id),
+	    SLURM_DAEMON_ID_LEN, err, errlen);
+	if (rc == 0) {
+		snprintf(buf, sizeof(buf), "%s\n", c->daemon_id);
+		rc = util_write_file(path, buf, strlen(buf), 0600, err, errlen);
 	}
-	snprintf(buf, sizeof(buf), "%s\n", c->daemon_id);
-	if (util_write_file(path, buf, strlen(buf), 0600, err, errlen) == -1) {
-		free(path);
-		return -1;
-	}
+out:
 	free(path);
-	return 0;
+	return rc;
 }
 
 
