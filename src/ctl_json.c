@@ -339,7 +339,7 @@ ctl_metrics_text(struct ctl *c)
 	struct strbuf b = { NULL, 0, 0 };
 	static const char *const slots[] = { "free", "held" };
 	static const char *const kinds[] = { "owned", "borrowed" };
-	double v[ARRAY_LEN(wstate_name)];	/* the most values a split has */
+	double v[ARRAY_LEN(wstate_name)];	/* the longest split */
 	size_t i, k;
 
 	metrics_header(&b, "edask_store_degraded", "gauge",
