@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "http.h"
 #include "request.h"
 #include "spec.h"
 #include "token.h"
@@ -30,12 +31,6 @@ struct opts {
 	const char	*min, *max;	/* scale */
 	char		 token[TOKEN_LEN + 1];
 	int		 exit;		/* of a failed request: 1, or 2 (400) */
-};
-
-struct buf {
-	char	*p;
-	size_t	 len;
-	bool	 too_big;
 };
 
 static const char *commands[] = { "ls", "show", "pool", "events", "deploy",
@@ -84,23 +79,6 @@ usage(const char *cmd)
 	return 2;
 }
 
-static size_t
-on_data(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	struct buf *b = arg;
-	size_t n = size * nmemb;
-
-	if (b->len + n + 1 > CLI_BODY_MAX) {
-		b->too_big = true;
-		return 0;
-	}
-	b->p = xrealloc(b->p, b->len + n + 1);
-	memcpy(b->p + b->len, ptr, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return n;
-}
-
 /*
  * One request to the daemon: method, path, optional body.  Returns the
  * parsed JSON reply (new) of a 2xx answer, or NULL after printing why;
@@ -112,7 +90,7 @@ api_call(struct opts *o, const char *method, const char *path,
     const char *body, size_t blen, long timeout_ms)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
-	struct buf b = { NULL, 0, false };
+	struct http_body b = { .max = CLI_BODY_MAX };
 	struct curl_slist *hdr = NULL;
 	json_error_t jerr;
 	json_t *doc = NULL;
@@ -132,7 +110,7 @@ api_call(struct opts *o, const char *method, const char *path,
 		fatalx("curl_easy_init failed");
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_body_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms :
@@ -280,17 +258,34 @@ jnum_or_dash(const json_t *o, const char *key, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * GET path for a command that shows it: the document (new) to print as
+ * text, or NULL when the command is done (the request failed, or --json
+ * printed the document) with its exit code in *rc.
+ */
+static json_t *
+get_to_show(struct opts *o, const char *path, int *rc)
+{
+	json_t *doc = api_get(o, path);
+
+	if (doc == NULL)
+		*rc = o->exit;
+	else if (o->json)
+		*rc = print_json(doc);
+	else
+		return doc;
+	return NULL;
+}
+
 static int
 cmd_ls(struct opts *o)
 {
 	json_t *doc, *arr, *in;
 	size_t i;
+	int rc;
 
-	doc = api_get(o, "/v1/instances");
-	if (doc == NULL)
-		return o->exit;
-	if (o->json)
-		return print_json(doc);
+	if ((doc = get_to_show(o, "/v1/instances", &rc)) == NULL)
+		return rc;
 	arr = json_object_get(doc, "instances");
 	printf("%-16s %-10s %-9s %-7s %-4s %-4s %s\n", "NAME", "STATE",
 	    "WORKERS", "DESIRED", "MIN", "MAX", "SCHEDULER");
@@ -321,6 +316,7 @@ cmd_show(struct opts *o)
 	char *path, a[32], b[32];
 	bool slurm;
 	size_t i;
+	int rc;
 
 	if (o->arg == NULL)
 		return usage("show");
@@ -330,12 +326,10 @@ cmd_show(struct opts *o)
 		return 2;
 	}
 	path = xasprintf("/v1/instances/%s", o->arg);
-	doc = api_get(o, path);
+	doc = get_to_show(o, path, &rc);
 	free(path);
 	if (doc == NULL)
-		return o->exit;
-	if (o->json)
-		return print_json(doc);
+		return rc;
 	outputs = json_object_get(doc, "outputs");
 	sched = json_object_get(doc, "scheduler");
 	printf("name:       %s\n", jstr(doc, "name", "?"));
@@ -509,12 +503,10 @@ cmd_pool(struct opts *o)
 {
 	json_t *doc, *pools, *p;
 	size_t i;
+	int rc;
 
-	doc = api_get(o, "/v1/pool");
-	if (doc == NULL)
-		return o->exit;
-	if (o->json)
-		return print_json(doc);
+	if ((doc = get_to_show(o, "/v1/pool", &rc)) == NULL)
+		return rc;
 	pools = json_object_get(doc, "pools");
 	if (!json_is_array(pools))
 		print_pool(doc);

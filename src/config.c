@@ -104,11 +104,8 @@ read_api(struct yamlx *x, const yaml_node_t *v, struct config *c)
 		    yamlx_describe(v, q, sizeof(q)));
 	for (pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top;
 	    pr++) {
-		k = yamlx_node(x, pr->key);
-		val = yamlx_node(x, pr->value);
-		if (k == NULL || val == NULL)
-			return yamlx_errat(x, v->start_mark,
-			    "malformed mapping");
+		if (yamlx_pair(x, v, pr, NULL, &k, &val) == -1)
+			return -1;
 		if (!yamlx_is_scalar(k, "open_reads"))
 			return yamlx_errat(x, k->start_mark, "unknown key %s in "
 			    "api (expected open_reads)",
@@ -582,12 +579,14 @@ read_pool(struct yamlx *x, struct config *c, size_t idx,
 	const yaml_node_t *keys[K_NKEYS] = { NULL }, *vals[K_NKEYS] = { NULL };
 	const yaml_node_t *k, *v;
 	yaml_node_pair_t *pr;
-	char q[YAMLX_QUOTE_BUF], pp[POOL_BUF], path[PATH_BUF], expected[256];
+	char q[YAMLX_QUOTE_BUF], pp[POOL_BUF], in[POOL_BUF + 4];
+	char path[PATH_BUF], expected[256];
 	enum pool_key r;
 	unsigned b;
 	size_t i;
 
 	snprintf(pp, sizeof(pp), "pools[%zu]", idx);
+	snprintf(in, sizeof(in), " in %s", pp);
 	if (n->type != YAML_MAPPING_NODE)
 		return yamlx_errat(x, n->start_mark, "%s must be a mapping "
 		    "(e.g. {name: local, backend: local}), got %s", pp,
@@ -596,15 +595,8 @@ read_pool(struct yamlx *x, struct config *c, size_t idx,
 		return -1;
 	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
 	    pr++) {
-		k = yamlx_node(x, pr->key);
-		v = yamlx_node(x, pr->value);
-		if (k == NULL || v == NULL)
-			return yamlx_errat(x, n->start_mark,
-			    "malformed mapping");
-		if (k->type != YAML_SCALAR_NODE)
-			return yamlx_errat(x, k->start_mark, "keys in %s must "
-			    "be strings, got %s", pp,
-			    yamlx_describe(k, q, sizeof(q)));
+		if (yamlx_pair(x, n, pr, in, &k, &v) == -1)
+			return -1;
 		for (i = 0; i < K_NKEYS; i++)
 			if (yamlx_is_scalar(k, pool_keys[i].key))
 				break;
@@ -758,14 +750,8 @@ read_top(struct yamlx *x, const yaml_node_t *n, struct config *c)
 
 	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
 	    pr++) {
-		k = yamlx_node(x, pr->key);
-		v = yamlx_node(x, pr->value);
-		if (k == NULL || v == NULL)
-			return yamlx_errat(x, n->start_mark,
-			    "malformed mapping");
-		if (k->type != YAML_SCALAR_NODE)
-			return yamlx_errat(x, k->start_mark, "keys must be "
-			    "strings, got %s", yamlx_describe(k, q, sizeof(q)));
+		if (yamlx_pair(x, n, pr, "", &k, &v) == -1)
+			return -1;
 		for (i = 0; i < T_NKEYS; i++)
 			if (yamlx_is_scalar(k, top_keys[i]))
 				break;

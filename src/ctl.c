@@ -283,33 +283,25 @@ int
 daemon_id(struct ctl *c, char *err, size_t errlen)
 {
 	char *path = xasprintf("%s/daemon.id", c->state_dir), buf[64];
-	FILE *f;
-	size_t n = 0;
+	int rc = 0;
 
-	if ((f = fopen(path, "re")) != NULL) {
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
+	if (util_read_small(path, buf, sizeof(buf)) != -1) {
 		buf[strcspn(buf, "\n")] = '\0';
 		if (strlen(buf) == SLURM_DAEMON_ID_LEN &&
 		    strspn(buf, "0123456789abcdef") == SLURM_DAEMON_ID_LEN) {
 			strlcpy_(c->daemon_id, buf, sizeof(c->daemon_id));
-			free(path);
-			return 0;
+			goto out;
 		}
 	}
-	if (util_random_hex(c->daemon_id, sizeof(c->daemon_id),
-	    SLURM_DAEMON_ID_LEN, err, errlen) == -1) {
-		free(path);
-		return -1;
+	rc = util_random_hex(c->daemon_id, sizeof(c->daemon_id),
+	    SLURM_DAEMON_ID_LEN, err, errlen);
+	if (rc == 0) {
+		snprintf(buf, sizeof(buf), "%s\n", c->daemon_id);
+		rc = util_write_file(path, buf, strlen(buf), 0600, err, errlen);
 	}
-	snprintf(buf, sizeof(buf), "%s\n", c->daemon_id);
-	if (util_write_file(path, buf, strlen(buf), 0600, err, errlen) == -1) {
-		free(path);
-		return -1;
-	}
+out:
 	free(path);
-	return 0;
+	return rc;
 }
 
 
@@ -566,6 +558,19 @@ ctlerr(int code, char *err, size_t errlen, const char *fmt, ...)
 		va_end(ap);
 	}
 	return code;
+}
+
+
+/* The instance named name, or NULL with err saying there is none. */
+static struct instance *
+ctl_find_err(struct ctl *c, const char *name, char *err, size_t errlen)
+{
+	struct instance *in = ctl_find(c, name);
+
+	if (in == NULL)
+		ctlerr(CTL_ENOENT, err, errlen, "no instance named \"%s\"",
+		    name);
+	return in;
 }
 
 
@@ -968,13 +973,11 @@ ctl_fatal_start(struct ctl *c, const char *name)
 int
 ctl_start(struct ctl *c, const char *name, char *err, size_t errlen)
 {
-	struct instance *in = ctl_find(c, name);
+	struct instance *in = ctl_find_err(c, name, err, errlen);
 	int rc;
 
 	if (in == NULL)
-		return ctlerr(CTL_ENOENT, err, errlen,
-		    "no instance named \"%s\"",
-		    name);
+		return CTL_ENOENT;
 	if (c->shutting_down)
 		return ctlerr(CTL_ESHUTDOWN, err, errlen,
 		    "the daemon is shutting "
@@ -1000,13 +1003,11 @@ ctl_start(struct ctl *c, const char *name, char *err, size_t errlen)
 int
 ctl_stop(struct ctl *c, const char *name, char *err, size_t errlen)
 {
-	struct instance *in = ctl_find(c, name);
+	struct instance *in = ctl_find_err(c, name, err, errlen);
 	int rc;
 
 	if (in == NULL)
-		return ctlerr(CTL_ENOENT, err, errlen,
-		    "no instance named \"%s\"",
-		    name);
+		return CTL_ENOENT;
 	if (in->state != I_STARTING && in->state != I_STARTED)
 		return 0;
 	if ((rc = instance_write_ahead(in, in->spec, I_STOPPING,
@@ -1069,13 +1070,11 @@ int
 ctl_undeploy(struct ctl *c, const char *name, bool *removed, char *err,
     size_t errlen)
 {
-	struct instance *in = ctl_find(c, name);
+	struct instance *in = ctl_find_err(c, name, err, errlen);
 
 	*removed = false;
 	if (in == NULL)
-		return ctlerr(CTL_ENOENT, err, errlen,
-		    "no instance named \"%s\"",
-		    name);
+		return CTL_ENOENT;
 	/* one removed at once is gone from the database before the answer */
 	if (!instance_running(in) && in->nworkers == 0 && in->sched_pid == 0 &&
 	    in->nb == NULL && in->forker_pid == 0) {
@@ -1114,14 +1113,12 @@ int
 ctl_scale(struct ctl *c, const char *name, bool has_min, int min,
     bool has_max, int max, char *err, size_t errlen)
 {
-	struct instance *in = ctl_find(c, name);
+	struct instance *in = ctl_find_err(c, name, err, errlen);
 	struct spec *s;
 	int rc;
 
 	if (in == NULL)
-		return ctlerr(CTL_ENOENT, err, errlen,
-		    "no instance named \"%s\"",
-		    name);
+		return CTL_ENOENT;
 	s = spec_dup(in->spec);
 	if (has_min)
 		s->workers.min = min;

@@ -219,6 +219,14 @@ ctl_instances_json(struct ctl *c, bool secrets)
 
 
 /* The per-instance counters that are one uint64_t field each. */
+/* The uint64_t counter at offset off of an instance. */
+static double
+counter_at(const struct instance *in, size_t off)
+{
+	return (double)*(const uint64_t *)(const void *)
+	    ((const char *)in + off);
+}
+
 static void
 instance_counters(struct strbuf *b, struct ctl *c)
 {
@@ -246,11 +254,81 @@ instance_counters(struct strbuf *b, struct ctl *c)
 		for (i = 0; i < c->ninst; i++) {
 			const char *l[] = { "instance", c->inst[i]->spec->name,
 			    NULL };
-			const uint64_t *v = (const uint64_t *)(const void *)
-			    ((const char *)c->inst[i] + rows[r].off);
 
-			metrics_sample(b, rows[r].name, l, (double)*v);
+			metrics_sample(b, rows[r].name, l,
+			    counter_at(c->inst[i], rows[r].off));
 		}
+	}
+}
+
+
+/*
+ * The samples of name for one instance or pool (label key = who), one
+ * for each value of a second label: label = what[k] has the value v[k].
+ */
+static void
+split_samples(struct strbuf *b, const char *name, const char *key,
+    const char *who, const char *label, const char *const *what,
+    const double *v, size_t n)
+{
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		const char *l[] = { key, who, label, what[k], NULL };
+
+		metrics_sample(b, name, l, v[k]);
+	}
+}
+
+
+/* A counter of every instance split by a label: its uint64_t fields. */
+struct split {
+	const char	*name;
+	const char	*help;
+	const char	*label;
+	const char	*what[3];
+	size_t		 off[3];
+	size_t		 n;
+};
+
+static const struct split lost_keys_split = {
+	"edask_lost_worker_keys_total", "Results held by lost workers, as "
+	"last observed: copied on another worker (elsewhere), on none (none: "
+	"recomputed), or not known.", "copies",
+	{ "elsewhere", "none", "unknown" },
+	{ offsetof(struct instance, lost_keys_copied),
+	  offsetof(struct instance, lost_keys_only),
+	  offsetof(struct instance, lost_keys_unknown) }, 3
+};
+
+static const struct split reclaims_split = {
+	"edask_reclaims_total", "Workers of an instance reclaimed for another "
+	"instance, and of those, how many were stopped when the grace ran "
+	"out.", "outcome", { "all", "forced" },
+	{ offsetof(struct instance, reclaims),
+	  offsetof(struct instance, forced_reclaims) }, 2
+};
+
+static const struct split scale_events_split = {
+	"edask_scale_events_total", "Scaling decisions since the daemon "
+	"started: up (a scale_up event) or down (a retirement).",
+	"direction", { "up", "down" },
+	{ offsetof(struct instance, scale_ups),
+	  offsetof(struct instance, scale_downs) }, 2
+};
+
+static void
+instance_split(struct strbuf *b, struct ctl *c, const struct split *sp)
+{
+	double v[ARRAY_LEN(sp->off)];
+	size_t i, k;
+
+	metrics_header(b, sp->name, "counter", sp->help);
+	for (i = 0; i < c->ninst; i++) {
+		for (k = 0; k < sp->n; k++)
+			v[k] = counter_at(c->inst[i], sp->off[k]);
+		split_samples(b, sp->name, "instance", c->inst[i]->spec->name,
+		    sp->label, sp->what, v, sp->n);
 	}
 }
 
@@ -259,6 +337,9 @@ char *
 ctl_metrics_text(struct ctl *c)
 {
 	struct strbuf b = { NULL, 0, 0 };
+	static const char *const slots[] = { "free", "held" };
+	static const char *const kinds[] = { "owned", "borrowed" };
+	double v[ARRAY_LEN(wstate_name)];	/* the longest split */
 	size_t i, k;
 
 	metrics_header(&b, "edask_store_degraded", "gauge",
@@ -272,34 +353,15 @@ ctl_metrics_text(struct ctl *c)
 	    (double)c->store_failures);
 	metrics_header(&b, "edask_instance_workers", "gauge",
 	    "Workers of an instance by state.");
-	for (i = 0; i < c->ninst; i++)
-		for (k = 0; k < ARRAY_LEN(wstate_name); k++) {
-			const char *l[] = { "instance", c->inst[i]->spec->name,
-			    "state", wstate_name[k], NULL };
-
-			metrics_sample(&b, "edask_instance_workers", l,
-			    (double)instance_count(c->inst[i],
-			    (enum wstate)k));
-		}
-	instance_counters(&b, c);
-	metrics_header(&b, "edask_lost_worker_keys_total", "counter",
-	    "Results held by lost workers, as last observed: copied on "
-	    "another worker (elsewhere), on none (none: recomputed), or not "
-	    "known.");
 	for (i = 0; i < c->ninst; i++) {
-		const struct instance *in = c->inst[i];
-		const char *copies[] = { "elsewhere", "none", "unknown" };
-		const uint64_t n[] = { in->lost_keys_copied, in->lost_keys_only,
-		    in->lost_keys_unknown };
-
-		for (k = 0; k < ARRAY_LEN(copies); k++) {
-			const char *l[] = { "instance", in->spec->name,
-			    "copies", copies[k], NULL };
-
-			metrics_sample(&b, "edask_lost_worker_keys_total", l,
-			    (double)n[k]);
-		}
+		for (k = 0; k < ARRAY_LEN(wstate_name); k++)
+			v[k] = instance_count(c->inst[i], (enum wstate)k);
+		split_samples(&b, "edask_instance_workers", "instance",
+		    c->inst[i]->spec->name, "state", wstate_name, v,
+		    ARRAY_LEN(wstate_name));
 	}
+	instance_counters(&b, c);
+	instance_split(&b, c, &lost_keys_split);
 	metrics_header(&b, "edask_instance_desired_workers", "gauge",
 	    "Workers the scaler wants for an instance.");
 	for (i = 0; i < c->ninst; i++) {
@@ -312,14 +374,11 @@ ctl_metrics_text(struct ctl *c)
 	    "Slots of a pool: free or held.");
 	for (i = 0; i < c->npools; i++) {
 		struct pool *p = c->pools[i]->pool;
-		const char *f[] = { "pool", pool_name(p), "state", "free",
-		    NULL };
-		const char *h[] = { "pool", pool_name(p), "state", "held",
-		    NULL };
 
-		metrics_sample(&b, "edask_pool_slots", f, pool_free_count(p));
-		metrics_sample(&b, "edask_pool_slots", h,
-		    pool_size(p) - pool_free_count(p));
+		v[0] = pool_free_count(p);
+		v[1] = pool_size(p) - pool_free_count(p);
+		split_samples(&b, "edask_pool_slots", "pool", pool_name(p),
+		    "state", slots, v, ARRAY_LEN(slots));
 	}
 	metrics_header(&b, "edask_instance_slots", "gauge",
 	    "Slots of the pool an instance holds: owned (within its "
@@ -327,30 +386,13 @@ ctl_metrics_text(struct ctl *c)
 	for (i = 0; i < c->ninst; i++) {
 		int held = pool_held_by(c->inst[i]->cp->pool, c->inst[i]->id);
 		int owned = c->inst[i]->spec->sharing.owned;
-		const char *o[] = { "instance", c->inst[i]->spec->name,
-		    "kind", "owned", NULL };
-		const char *bo[] = { "instance", c->inst[i]->spec->name,
-		    "kind", "borrowed", NULL };
 
-		metrics_sample(&b, "edask_instance_slots", o,
-		    held < owned ? held : owned);
-		metrics_sample(&b, "edask_instance_slots", bo,
-		    held > owned ? held - owned : 0);
+		v[0] = held < owned ? held : owned;
+		v[1] = held > owned ? held - owned : 0;
+		split_samples(&b, "edask_instance_slots", "instance",
+		    c->inst[i]->spec->name, "kind", kinds, v, ARRAY_LEN(kinds));
 	}
-	metrics_header(&b, "edask_reclaims_total", "counter",
-	    "Workers of an instance reclaimed for another instance, and of "
-	    "those, how many were stopped when the grace ran out.");
-	for (i = 0; i < c->ninst; i++) {
-		const char *g[] = { "instance", c->inst[i]->spec->name,
-		    "outcome", "all", NULL };
-		const char *f[] = { "instance", c->inst[i]->spec->name,
-		    "outcome", "forced", NULL };
-
-		metrics_sample(&b, "edask_reclaims_total", g,
-		    (double)c->inst[i]->reclaims);
-		metrics_sample(&b, "edask_reclaims_total", f,
-		    (double)c->inst[i]->forced_reclaims);
-	}
+	instance_split(&b, c, &reclaims_split);
 	metrics_header(&b, "edask_reclaim_restarted_tasks_total", "counter",
 	    "Tasks a forced reclaim cut short (Dask runs them again "
 	    "elsewhere); 0 while every reclaim drains in time.");
@@ -360,20 +402,7 @@ ctl_metrics_text(struct ctl *c)
 	    "Results only a force-reclaimed worker held.");
 	metrics_sample(&b, "edask_reclaim_lost_keys_total", NULL,
 	    (double)c->reclaim_lost_keys);
-	metrics_header(&b, "edask_scale_events_total", "counter",
-	    "Scaling decisions since the daemon started: up (a scale_up "
-	    "event) or down (a retirement).");
-	for (i = 0; i < c->ninst; i++) {
-		const char *u[] = { "instance", c->inst[i]->spec->name,
-		    "direction", "up", NULL };
-		const char *d[] = { "instance", c->inst[i]->spec->name,
-		    "direction", "down", NULL };
-
-		metrics_sample(&b, "edask_scale_events_total", u,
-		    (double)c->inst[i]->scale_ups);
-		metrics_sample(&b, "edask_scale_events_total", d,
-		    (double)c->inst[i]->scale_downs);
-	}
+	instance_split(&b, c, &scale_events_split);
 	metrics_header(&b, "edask_worker_start_seconds", "histogram",
 	    "Seconds from a worker's launch to its registration with the "
 	    "scheduler.");

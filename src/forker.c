@@ -216,14 +216,13 @@ void
 forker_adopt(struct instance *in)
 {
 	unsigned long long start = 0;
+	char line[64];
 	int pid = 0;
-	FILE *f;
 
-	if ((f = fopen(in->forker_pidfile, "r")) == NULL)
+	if (util_read_small(in->forker_pidfile, line, sizeof(line)) == -1)
 		return;
-	if (fscanf(f, "%d %llu", &pid, &start) != 2)
+	if (sscanf(line, "%d %llu", &pid, &start) != 2)
 		pid = 0;
-	fclose(f);
 	if (pid <= 1 || start == 0 || launch_start_time(pid) != start ||
 	    (in->forker_watch = loop_pid_watch(in->ctl->loop, pid,
 	    on_forker_exit, in)) == 0) {

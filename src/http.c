@@ -16,9 +16,7 @@ struct req {
 	char		*url;
 	char		*post;
 	struct curl_slist *headers;
-	char		*buf;
-	size_t		 len, cap;
-	bool		 too_big;
+	struct http_body body;
 	char		 errbuf[CURL_ERROR_SIZE];
 	http_cb		 cb;
 	void		*arg;
@@ -37,23 +35,23 @@ struct http {
 
 static void check_done(struct http *h);
 
-static size_t
-on_data(char *ptr, size_t size, size_t nmemb, void *arg)
+size_t
+http_body_write(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-	struct req *r = arg;
+	struct http_body *b = arg;
 	size_t n = size * nmemb;
 
-	if (r->len + n + 1 > HTTP_BODY_MAX) {
-		r->too_big = true;
+	if (b->len + n + 1 > b->max) {
+		b->too_big = true;
 		return 0;
 	}
-	if (r->len + n + 1 > r->cap) {
-		r->cap = (r->len + n + 1) * 2;
-		r->buf = xrealloc(r->buf, r->cap);
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->p = xrealloc(b->p, b->cap);
 	}
-	memcpy(r->buf + r->len, ptr, n);
-	r->len += n;
-	r->buf[r->len] = '\0';
+	memcpy(b->p + b->len, ptr, n);
+	b->len += n;
+	b->p[b->len] = '\0';
 	return n;
 }
 
@@ -156,7 +154,7 @@ req_free(struct http *h, struct req *r)
 	curl_slist_free_all(r->headers);
 	free(r->url);
 	free(r->post);
-	free(r->buf);
+	free(r->body.p);
 	free(r);
 }
 
@@ -213,14 +211,14 @@ check_done(struct http *h)
 		if (msg->data.result == CURLE_OK) {
 			curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
 			rep.status = (int)code;
-		} else if (r->too_big) {
+		} else if (r->body.too_big) {
 			rep.error = "reply larger than 16 MiB";
 		} else {
 			rep.error = r->errbuf[0] != '\0' ? r->errbuf :
 			    curl_easy_strerror(msg->data.result);
 		}
-		rep.body = r->buf != NULL ? r->buf : "";
-		rep.len = r->len;
+		rep.body = r->body.p != NULL ? r->body.p : "";
+		rep.len = r->body.len;
 		r->cb(&rep, r->arg);
 		req_free(h, r);
 	}
@@ -247,13 +245,14 @@ http_request(struct http *h, const char *url, const char *body,
 	r->url = xstrdup(url);
 	r->cb = cb;
 	r->arg = arg;
+	r->body.max = HTTP_BODY_MAX;
 	r->easy = curl_easy_init();
 	if (r->easy == NULL)
 		fatalx("curl_easy_init failed");
 	curl_easy_setopt(r->easy, CURLOPT_URL, r->url);
 	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
-	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, http_body_write);
+	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, &r->body);
 	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS,

@@ -6,6 +6,7 @@
 #ifndef EDASK_HTTP_H
 #define EDASK_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,5 +37,20 @@ uint64_t http_request(struct http *h, const char *url, const char *body,
     int64_t timeout_ms, http_cb cb, void *arg);
 /* Drops a pending request; its callback is not called. */
 void http_cancel(struct http *h, uint64_t id);
+
+/*
+ * A reply body as libcurl writes it: http_body_write is the
+ * CURLOPT_WRITEFUNCTION, the struct its CURLOPT_WRITEDATA.  Start it
+ * zeroed with max set; p is NUL-terminated once anything came, and the
+ * caller frees it.  A body of max bytes or more stops the transfer with
+ * too_big set.
+ */
+struct http_body {
+	char	*p;
+	size_t	 len, cap;
+	size_t	 max;
+	bool	 too_big;
+};
+size_t http_body_write(char *ptr, size_t size, size_t nmemb, void *arg);
 
 #endif

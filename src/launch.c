@@ -296,17 +296,11 @@ launch_start_time(pid_t pid)
 {
 	char path[64], buf[1024], *p;
 	unsigned long long start = 0;
-	FILE *f;
-	size_t n;
 	int field;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (f == NULL)
+	if (util_read_small(path, buf, sizeof(buf)) == -1)
 		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
 	/* comm may hold spaces and parentheses: skip to the last ')' */
 	p = strrchr(buf, ')');
 	if (p == NULL)

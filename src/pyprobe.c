@@ -148,10 +148,10 @@ pyprobe_run(const char *python, char **env, const char *dir,
 	char *log = xasprintf("%s/pyprobe.%d.out", dir, (int)getpid());
 	char *argv[] = { (char *)python, "-c", (char *)probe_code, NULL };
 	struct launch_cmd cmd = { argv, env, log, NULL };
-	char tail[PYPROBE_REPLY_MAX + 1], why[200], how[64], *last;
+	/* a byte more than a reply may have, so that a longer one shows */
+	char tail[PYPROBE_REPLY_MAX + 2], why[200], how[64], *last;
 	int status = 0, rc = -1, r;
-	FILE *f;
-	size_t n;
+	ssize_t n;
 	pid_t pid;
 
 	unlink(log);
@@ -179,13 +179,11 @@ pyprobe_run(const char *python, char **env, const char *dir,
 		    sizeof(how)), last != NULL ? last + 1 : tail);
 		goto out;
 	}
-	if ((f = fopen(log, "r")) == NULL) {
+	if ((n = util_read_small(log, tail, sizeof(tail))) == -1) {
 		seterr(err, errlen, "%s: %s", log, strerror(errno));
 		goto out;
 	}
-	n = fread(tail, 1, sizeof(tail), f);
-	fclose(f);
-	if (pyprobe_parse(tail, n, out, why, sizeof(why)) == -1) {
+	if (pyprobe_parse(tail, (size_t)n, out, why, sizeof(why)) == -1) {
 		seterr(err, errlen, "python \"%s\": %s", python, why);
 		goto out;
 	}

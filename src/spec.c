@@ -691,16 +691,9 @@ read_section(struct yamlx *c, const struct field *sec, const yaml_node_t *n,
 		    "got %s", sec->path, yamlx_describe(n, q, sizeof(q)));
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	    p++) {
-		k = yamlx_node(c, p->key);
-		v = yamlx_node(c, p->value);
-		if (k == NULL || v == NULL)
-			return yamlx_errat(c, n->start_mark,
-			    "malformed mapping");
-		if (k->type != YAML_SCALAR_NODE)
-			return yamlx_errat(c, k->start_mark,
-			    "keys%s must be strings, got %s",
-			    where(sec, in, sizeof(in)),
-			    yamlx_describe(k, q, sizeof(q)));
+		if (yamlx_pair(c, n, p, where(sec, in, sizeof(in)), &k,
+		    &v) == -1)
+			return -1;
 		if ((f = key_row(sec, k)) == NULL)
 			return yamlx_errat(c, k->start_mark, "unknown key %s%s "
 			    "(expected one of: %s)",
@@ -948,17 +941,8 @@ read_env(struct yamlx *c, const struct field *f, const yaml_node_t *n,
 	knodes = xcalloc(npairs, sizeof(*knodes));
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	    p++) {
-		k = yamlx_node(c, p->key);
-		v = yamlx_node(c, p->value);
-		if (k == NULL || v == NULL) {
-			yamlx_errat(c, n->start_mark, "malformed mapping");
+		if (yamlx_pair(c, n, p, " in env", &k, &v) == -1)
 			goto out;
-		}
-		if (k->type != YAML_SCALAR_NODE) {
-			yamlx_errat(c, k->start_mark, "keys in env must be "
-			    "strings, got %s", yamlx_describe(k, q, sizeof(q)));
-			goto out;
-		}
 		if (!env_key_valid(yamlx_sval(k), k->data.scalar.length)) {
 			yamlx_errat(c, k->start_mark, "env key %s is invalid: "
 			    "use A-Z, a-z, 0-9 and '_', not starting with a "

@@ -424,16 +424,35 @@ static const struct column notebook_cols[] = {
 	COL(struct store_notebook, COL_TEXT, log, 3),
 };
 
+/* A row struct: its columns, its size, how many rows a load starts with. */
+struct table {
+	const struct column	*cols;
+	size_t			 ncols;
+	size_t			 size;
+	size_t			 first;
+};
+
+#define TABLE(cols, t, first)	{ cols, ARRAY_LEN(cols), sizeof(t), first }
+
+static const struct table instance_table =
+    TABLE(instance_cols, struct store_instance, 8);
+static const struct table worker_table =
+    TABLE(worker_cols, struct store_worker, 8);
+static const struct table event_table = TABLE(event_cols, struct event, 64);
+static const struct table notebook_table =
+    TABLE(notebook_cols, struct store_notebook, 1);
+
 /* Binds the fields of row p that schema version has as ?1, ?2, ... */
 static void
-bind_row(sqlite3_stmt *st, const struct column *cols, size_t ncols,
-    int version, const void *p)
+bind_row(sqlite3_stmt *st, const struct table *t, int version,
+    const void *p)
 {
+	const struct column *cols = t->cols;
 	const char *f;
 	size_t i;
 	int k;
 
-	for (i = 0; i < ncols; i++) {
+	for (i = 0; i < t->ncols; i++) {
 		if (cols[i].since > version)
 			continue;
 		f = (const char *)p + cols[i].off;
@@ -466,13 +485,14 @@ bind_row(sqlite3_stmt *st, const struct column *cols, size_t ncols,
 
 /* Fills row p from the current result row of st. */
 static void
-read_row(sqlite3_stmt *st, const struct column *cols, size_t ncols, void *p)
+read_row(sqlite3_stmt *st, const struct table *t, void *p)
 {
+	const struct column *cols = t->cols;
 	void *f;
 	size_t i;
 	int k;
 
-	for (i = 0; i < ncols; i++) {
+	for (i = 0; i < t->ncols; i++) {
 		f = (char *)p + cols[i].off;
 		k = (int)i;
 		switch (cols[i].type) {
@@ -499,18 +519,17 @@ read_row(sqlite3_stmt *st, const struct column *cols, size_t ncols, void *p)
 	}
 }
 
-/* Frees the strings of n rows of size bytes at v, then v. */
+/* Frees the strings of the n rows at v, then v. */
 static void
-free_rows(const struct column *cols, size_t ncols, void *v, size_t n,
-    size_t size)
+free_rows(const struct table *t, void *v, size_t n)
 {
 	size_t r, i;
 
 	for (r = 0; r < n; r++)
-		for (i = 0; i < ncols; i++)
-			if (cols[i].type == COL_TEXT)
-				free(*(char **)(void *)((char *)v + r * size +
-				    cols[i].off));
+		for (i = 0; i < t->ncols; i++)
+			if (t->cols[i].type == COL_TEXT)
+				free(*(char **)(void *)((char *)v +
+				    r * t->size + t->cols[i].off));
 	free(v);
 }
 
@@ -604,33 +623,45 @@ write_one(struct store *s, sqlite3_stmt *st, const char *what, char *err,
 	return write_end(s, stmt_exec(s, st, what, err, errlen), err, errlen);
 }
 
+/* Writes row p of table t with statement id, as one write of its own. */
+static int
+put_row(struct store *s, enum stmt_id id, const struct table *t,
+    const void *p, const char *what, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+
+	if ((st = stmt_get(s, id, err, errlen)) == NULL)
+		return -1;
+	bind_row(st, t, s->version, p);
+	return write_one(s, st, what, err, errlen);
+}
+
 /*
- * Steps st, bound, through all its rows into a new array of rows of size
- * bytes (zeroed, then read_row; the array grows from first rows by
+ * Steps st, bound, through all its rows into a new array of t's rows
+ * (zeroed, then read_row; the array grows from t->first rows by
  * doubling).  0 with the array in *out and its length in *n (NULL and 0
  * when there is no row), or -1 with err and nothing kept.
  */
 static int
-load_rows(struct store *s, sqlite3_stmt *st, const struct column *cols,
-    size_t ncols, size_t size, size_t first, const char *what, void **out,
-    size_t *n, char *err, size_t errlen)
+load_rows(struct store *s, sqlite3_stmt *st, const struct table *t,
+    const char *what, void **out, size_t *n, char *err, size_t errlen)
 {
+	size_t len = 0, cap = 0, size = t->size;
 	char *v = NULL;
-	size_t len = 0, cap = 0;
 	int rc;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (len == cap) {
-			cap = cap ? cap * 2 : first;
+			cap = cap ? cap * 2 : t->first;
 			v = xrealloc(v, cap * size);
 		}
 		memset(v + len * size, 0, size);
-		read_row(st, cols, ncols, v + len++ * size);
+		read_row(st, t, v + len++ * size);
 	}
 	if (rc != SQLITE_DONE) {
 		dberr(s->db, err, errlen, what);
 		sqlite3_reset(st);
-		free_rows(cols, ncols, v, len, size);
+		free_rows(t, v, len);
 		return -1;
 	}
 	sqlite3_reset(st);
@@ -1015,13 +1046,8 @@ int
 store_instance_put(struct store *s, const struct store_instance *in,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
-
-	if ((st = stmt_get(s, s->version < 5 ? ST_INSTANCE_PUT_V4 :
-	    ST_INSTANCE_PUT, err, errlen)) == NULL)
-		return -1;
-	bind_row(st, instance_cols, ARRAY_LEN(instance_cols), s->version, in);
-	return write_one(s, st, "instance put", err, errlen);
+	return put_row(s, s->version < 5 ? ST_INSTANCE_PUT_V4 :
+	    ST_INSTANCE_PUT, &instance_table, in, "instance put", err, errlen);
 }
 
 int
@@ -1049,8 +1075,8 @@ store_instances_load(struct store *s, struct store_instance **out,
 	if ((st = stmt_get(s, s->version < 5 ? ST_INSTANCES_LOAD_V4 :
 	    ST_INSTANCES_LOAD, err, errlen)) == NULL)
 		return -1;
-	if (load_rows(s, st, instance_cols, ARRAY_LEN(instance_cols),
-	    sizeof(**out), 8, "instances load", &v, n, err, errlen) == -1)
+	if (load_rows(s, st, &instance_table, "instances load", &v, n, err,
+	    errlen) == -1)
 		return -1;
 	*out = v;
 	return 0;
@@ -1059,7 +1085,7 @@ store_instances_load(struct store *s, struct store_instance **out,
 void
 store_instances_free(struct store_instance *v, size_t n)
 {
-	free_rows(instance_cols, ARRAY_LEN(instance_cols), v, n, sizeof(*v));
+	free_rows(&instance_table, v, n);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1069,15 +1095,9 @@ int
 store_worker_put(struct store *s, const struct store_worker *w, char *err,
     size_t errlen)
 {
-	sqlite3_stmt *st;
-
-	st = stmt_get(s, s->version < 2 ? ST_WORKER_PUT_V1 : s->version < 3 ?
+	return put_row(s, s->version < 2 ? ST_WORKER_PUT_V1 : s->version < 3 ?
 	    ST_WORKER_PUT_V2 : s->version < 4 ? ST_WORKER_PUT_V3 :
-	    ST_WORKER_PUT, err, errlen);
-	if (st == NULL)
-		return -1;
-	bind_row(st, worker_cols, ARRAY_LEN(worker_cols), s->version, w);
-	return write_one(s, st, "worker put", err, errlen);
+	    ST_WORKER_PUT, &worker_table, w, "worker put", err, errlen);
 }
 
 int
@@ -1108,8 +1128,8 @@ store_workers_load(struct store *s, const char *instance,
 	if (st == NULL)
 		return -1;
 	bind_text(st, 1, instance);
-	if (load_rows(s, st, worker_cols, ARRAY_LEN(worker_cols),
-	    sizeof(**out), 8, "workers load", &v, n, err, errlen) == -1)
+	if (load_rows(s, st, &worker_table, "workers load", &v, n, err,
+	    errlen) == -1)
 		return -1;
 	*out = v;
 	return 0;
@@ -1118,7 +1138,7 @@ store_workers_load(struct store *s, const char *instance,
 void
 store_workers_free(struct store_worker *v, size_t n)
 {
-	free_rows(worker_cols, ARRAY_LEN(worker_cols), v, n, sizeof(*v));
+	free_rows(&worker_table, v, n);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1134,7 +1154,7 @@ store_event_add(struct store *s, const struct event *ev, size_t keep,
 	if ((add = stmt_get(s, ST_EVENT_ADD, err, errlen)) == NULL ||
 	    (trim = stmt_get(s, ST_EVENT_TRIM, err, errlen)) == NULL)
 		return -1;
-	bind_row(add, event_cols, ARRAY_LEN(event_cols), s->version, ev);
+	bind_row(add, &event_table, s->version, ev);
 	sqlite3_bind_int64(trim, 1, size_to_db(keep));
 	if (write_begin(s, err, errlen) == -1)
 		return -1;
@@ -1156,8 +1176,8 @@ store_events_load(struct store *s, size_t limit, struct event **out,
 	if ((st = stmt_get(s, ST_EVENTS_LOAD, err, errlen)) == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, size_to_db(limit));
-	if (load_rows(s, st, event_cols, ARRAY_LEN(event_cols),
-	    sizeof(**out), 64, "events load", &v, n, err, errlen) == -1)
+	if (load_rows(s, st, &event_table, "events load", &v, n, err,
+	    errlen) == -1)
 		return -1;
 	*out = v;
 	return 0;
@@ -1179,13 +1199,10 @@ int
 store_notebook_put(struct store *s, const struct store_notebook *nb,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
-
-	if (notebook_schema(s, err, errlen) == -1 ||
-	    (st = stmt_get(s, ST_NOTEBOOK_PUT, err, errlen)) == NULL)
+	if (notebook_schema(s, err, errlen) == -1)
 		return -1;
-	bind_row(st, notebook_cols, ARRAY_LEN(notebook_cols), s->version, nb);
-	return write_one(s, st, "notebook put", err, errlen);
+	return put_row(s, ST_NOTEBOOK_PUT, &notebook_table, nb,
+	    "notebook put", err, errlen);
 }
 
 int
@@ -1215,7 +1232,7 @@ store_notebook_get(struct store *s, const char *instance,
 	bind_text(st, 1, instance);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		read_row(st, notebook_cols, ARRAY_LEN(notebook_cols), out);
+		read_row(st, &notebook_table, out);
 		sqlite3_reset(st);
 		return 1;
 	}

@@ -129,37 +129,59 @@ out:
 	return rc;
 }
 
+/* The two files of a folder's pair, and the key and certificate in hand. */
+struct creds {
+	char		*crt;
+	char		*key;
+	EVP_PKEY	*pkey;
+	X509		*x;
+};
+
+static void
+creds_init(struct creds *cr, const char *dir)
+{
+	cr->crt = xasprintf("%s/%s", dir, TLS_CERT_FILE);
+	cr->key = xasprintf("%s/%s", dir, TLS_KEY_FILE);
+	cr->pkey = NULL;
+	cr->x = NULL;
+}
+
+/* Frees what creds_init and its user made; returns rc. */
+static int
+creds_done(struct creds *cr, int rc)
+{
+	X509_free(cr->x);
+	EVP_PKEY_free(cr->pkey);
+	free(cr->crt);
+	free(cr->key);
+	return rc;
+}
+
 int
 tls_make_creds(const char *dir, const char *name, char *err, size_t errlen)
 {
-	char *crt = xasprintf("%s/%s", dir, TLS_CERT_FILE);
-	char *key = xasprintf("%s/%s", dir, TLS_KEY_FILE);
-	EVP_PKEY *pkey = NULL;
-	X509 *x = NULL;
+	struct creds cr;
 	int rc = -1;
 
+	creds_init(&cr, dir);
 	if (mkdir_p(dir, 0700) == -1 || chmod(dir, 0700) == -1) {
 		seterr(err, errlen, "tls: %s: %s", dir, strerror(errno));
 		goto out;
 	}
-	if ((pkey = EVP_EC_gen("P-256")) == NULL) {
+	if ((cr.pkey = EVP_EC_gen("P-256")) == NULL) {
 		sslerr(err, errlen, "cannot make a key");
 		goto out;
 	}
-	if ((x = make_cert(pkey, name, err, errlen)) == NULL)
+	if ((cr.x = make_cert(cr.pkey, name, err, errlen)) == NULL)
 		goto out;
 	/* the key first: a crash between the two leaves a pair that
 	 * tls_check_creds() refuses, never an old key under a new name */
-	if (write_pem(key, NULL, pkey, err, errlen) == -1 ||
-	    write_pem(crt, x, NULL, err, errlen) == -1)
+	if (write_pem(cr.key, NULL, cr.pkey, err, errlen) == -1 ||
+	    write_pem(cr.crt, cr.x, NULL, err, errlen) == -1)
 		goto out;
 	rc = 0;
 out:
-	X509_free(x);
-	EVP_PKEY_free(pkey);
-	free(crt);
-	free(key);
-	return rc;
+	return creds_done(&cr, rc);
 }
 
 static void *
@@ -184,32 +206,26 @@ read_pem(const char *path, bool is_key, char *err, size_t errlen)
 int
 tls_check_creds(const char *dir, char *err, size_t errlen)
 {
-	char *crt = xasprintf("%s/%s", dir, TLS_CERT_FILE);
-	char *key = xasprintf("%s/%s", dir, TLS_KEY_FILE);
-	EVP_PKEY *pkey = NULL;
-	X509 *x = NULL;
+	struct creds cr;
 	int rc = -1;
 
-	if ((x = read_pem(crt, false, err, errlen)) == NULL ||
-	    (pkey = read_pem(key, true, err, errlen)) == NULL)
+	creds_init(&cr, dir);
+	if ((cr.x = read_pem(cr.crt, false, err, errlen)) == NULL ||
+	    (cr.pkey = read_pem(cr.key, true, err, errlen)) == NULL)
 		goto out;
-	if (X509_check_private_key(x, pkey) != 1) {
+	if (X509_check_private_key(cr.x, cr.pkey) != 1) {
 		sslerr(err, errlen, "the key does not match the certificate");
 		goto out;
 	}
-	if (X509_verify(x, X509_get0_pubkey(x)) != 1) {
+	if (X509_verify(cr.x, X509_get0_pubkey(cr.x)) != 1) {
 		sslerr(err, errlen, "the certificate does not verify");
 		goto out;
 	}
-	if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0) {
-		seterr(err, errlen, "tls: %s has expired", crt);
+	if (X509_cmp_current_time(X509_get0_notAfter(cr.x)) <= 0) {
+		seterr(err, errlen, "tls: %s has expired", cr.crt);
 		goto out;
 	}
 	rc = 0;
 out:
-	X509_free(x);
-	EVP_PKEY_free(pkey);
-	free(crt);
-	free(key);
-	return rc;
+	return creds_done(&cr, rc);
 }

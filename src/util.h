@@ -78,6 +78,13 @@ int mkdir_p(const char *path, unsigned mode);
 int util_write_all(int fd, const void *data, size_t len);
 
 /*
+ * The start of a small file the daemon or the kernel wrote (daemon.id, a
+ * pid file, /proc/PID/stat): at most size - 1 bytes into buf, then a NUL.
+ * The count, or -1 with errno.
+ */
+ssize_t util_read_small(const char *path, char *buf, size_t size);
+
+/*
  * Replaces path with data[len] so that no reader, and no crash, ever sees
  * half a file: the bytes go to PATH.tmp in the same folder (never through
  * a link), which is fsynced, given mode (exactly: the umask does not

@@ -124,6 +124,23 @@ yamlx_node(struct yamlx *x, int i)
 	return yaml_document_get_node(&x->doc, i);
 }
 
+int
+yamlx_pair(struct yamlx *x, const yaml_node_t *map,
+    const yaml_node_pair_t *pr, const char *in, const yaml_node_t **k,
+    const yaml_node_t **v)
+{
+	char q[YAMLX_QUOTE_BUF];
+
+	*k = yamlx_node(x, pr->key);
+	*v = yamlx_node(x, pr->value);
+	if (*k == NULL || *v == NULL)
+		return yamlx_errat(x, map->start_mark, "malformed mapping");
+	if (in != NULL && (*k)->type != YAML_SCALAR_NODE)
+		return yamlx_errat(x, (*k)->start_mark, "keys%s must be "
+		    "strings, got %s", in, yamlx_describe(*k, q, sizeof(q)));
+	return 0;
+}
+
 const char *
 yamlx_sval(const yaml_node_t *n)
 {

@@ -59,6 +59,15 @@ int yamlx_errat(struct yamlx *x, yaml_mark_t m, const char *fmt, ...)
 
 /* Node i of the document, or NULL. */
 const yaml_node_t *yamlx_node(struct yamlx *x, int i);
+/*
+ * The key and value nodes of pr, a pair of mapping map: 0, or -1 with the
+ * error set for a malformed mapping, or, where in is not NULL, for a key
+ * that is no scalar: "keys<in> must be strings, got ..." (in: " in api",
+ * or "" at the top).
+ */
+int yamlx_pair(struct yamlx *x, const yaml_node_t *map,
+    const yaml_node_pair_t *pr, const char *in, const yaml_node_t **k,
+    const yaml_node_t **v);
 
 /*
  * User text for a message, quoted and escaped onto one line, cut after
