@@ -70,7 +70,7 @@ $(B)/fakenvml/libnvidia-ml.so.1: tests/fakenvml/fakenvml.c
 	mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) -fPIC -shared -o $@ $<
 
-$(B)/test_%: tests/unit/test_%.c $(B)/libedask.a
+$(B)/test_%: tests/unit/test_%.c tests/unit/testutil.h $(B)/libedask.a
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(B)/libedask.a \
 	    $(shell pkg-config --libs cmocka) $(LDLIBS)
 
