@@ -1,5 +1,6 @@
 /* Unit tests of util's helpers: the whole-file write, random hex, the
  * exit-status text, ISO 8601 time and the log line's stamp. */
+#include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -276,6 +277,41 @@ test_log_stamp(void **state)
 	free(d);
 }
 
+/* util_read_small: missing, empty, cut at size - 1, whole. */
+static void
+test_read_small(void **state)
+{
+	char dir[] = "/tmp/test_util_rs.XXXXXX", path[64], buf[8];
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	errno = 0;
+	assert_int_equal(util_read_small(path, buf, sizeof(buf)), -1);
+	assert_int_equal(errno, ENOENT);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(util_read_small(path, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "");
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("0123456789", f);
+	fclose(f);
+	assert_int_equal(util_read_small(path, buf, sizeof(buf)), 7);
+	assert_string_equal(buf, "0123456");
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("42 7\n", f);
+	fclose(f);
+	assert_int_equal(util_read_small(path, buf, sizeof(buf)), 5);
+	assert_string_equal(buf, "42 7\n");
+	unlink(path);
+	rmdir(dir);
+}
+
+
 int
 main(void)
 {
@@ -285,6 +321,7 @@ main(void)
 		cmocka_unit_test(test_exit_text),
 		cmocka_unit_test(test_time_iso),
 		cmocka_unit_test(test_log_stamp),
+		cmocka_unit_test(test_read_small),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
