@@ -24,9 +24,9 @@
 static char *
 tmpdir(void)
 {
-	char base[] = "/tmp/edask-launch.XXXXXX";
+	char base[64];
 
-	assert_non_null(mkdtemp(base));
+	tu_mkdtemp(base, sizeof(base), "edask-launch");
 	return xstrdup(base);
 }
 

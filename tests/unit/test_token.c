@@ -13,18 +13,19 @@
 #include <cmocka.h>
 
 #include "token.h"
+#include "testutil.h"
 #include "util.h"
 
 static void
 test_made_then_read(void **state)
 {
-	char base[] = "/tmp/edask-token.XXXXXX";
+	char base[64];
 	char a[TOKEN_LEN + 1], b[TOKEN_LEN + 1], other[TOKEN_LEN + 1];
 	char err[512], path[300], tmp[310];
 	struct stat st;
 
 	(void)state;
-	assert_non_null(mkdtemp(base));
+	tu_mkdtemp(base, sizeof(base), "edask-token");
 	snprintf(path, sizeof(path), "%s/token", base);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	assert_int_equal(token_read(base, a, sizeof(a), err, sizeof(err)),

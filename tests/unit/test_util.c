@@ -16,14 +16,15 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
 #include "util.h"
 
 static char *
 tmpdir(void)
 {
-	char base[] = "/tmp/edask-util.XXXXXX";
+	char base[64];
 
-	assert_non_null(mkdtemp(base));
+	tu_mkdtemp(base, sizeof(base), "edask-util");
 	return xstrdup(base);
 }
 
@@ -281,32 +282,33 @@ test_log_stamp(void **state)
 static void
 test_read_small(void **state)
 {
-	char dir[] = "/tmp/test_util_rs.XXXXXX", path[64], buf[8];
-	FILE *f;
+	static const struct {
+		const char	*text;		/* NULL: no file */
+		ssize_t		 rc;
+		const char	*got;
+	} rows[] = {
+		{ NULL, -1, NULL },
+		{ "", 0, "" },
+		{ "0123456789", 7, "0123456" },		/* cut at size - 1 */
+		{ "42 7\n", 5, "42 7\n" },
+	};
+	char dir[64], path[96], buf[8];
+	size_t i;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	tu_mkdtemp(dir, sizeof(dir), "test_util_rs");
 	snprintf(path, sizeof(path), "%s/f", dir);
-	errno = 0;
-	assert_int_equal(util_read_small(path, buf, sizeof(buf)), -1);
-	assert_int_equal(errno, ENOENT);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fclose(f);
-	assert_int_equal(util_read_small(path, buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "");
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("0123456789", f);
-	fclose(f);
-	assert_int_equal(util_read_small(path, buf, sizeof(buf)), 7);
-	assert_string_equal(buf, "0123456");
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("42 7\n", f);
-	fclose(f);
-	assert_int_equal(util_read_small(path, buf, sizeof(buf)), 5);
-	assert_string_equal(buf, "42 7\n");
+	for (i = 0; i < ARRAY_LEN(rows); i++) {
+		if (rows[i].text != NULL)
+			tu_write_file(path, rows[i].text, strlen(rows[i].text));
+		errno = 0;
+		assert_int_equal(util_read_small(path, buf, sizeof(buf)),
+		    rows[i].rc);
+		if (rows[i].got != NULL)
+			assert_string_equal(buf, rows[i].got);
+		else
+			assert_int_equal(errno, ENOENT);
+	}
 	unlink(path);
 	rmdir(dir);
 }
