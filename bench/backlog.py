@@ -215,7 +215,7 @@ def median_or_none(values):
 def run_burst(client, on_poll=None):
     """Submit the burst on a cluster of one worker; return a result dict."""
     def workers():
-        return client.scheduler_info()["workers"]
+        return client.nthreads()
 
     wait_until(f"{MIN_WORKERS} worker registered",
                lambda: len(workers()) >= MIN_WORKERS, PHASE_DEADLINE_S)

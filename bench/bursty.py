@@ -30,7 +30,7 @@ Measured, the same client-side way for every system:
 * **burst N (s)**: seconds from submitting burst N until all its tasks are
   done; **total** is their sum (the idle gaps are not included);
 * **worker-s**: the number of workers registered with the scheduler
-  (``len(client.scheduler_info()['workers'])``), sampled every ~0.2 s and
+  (``len(client.nthreads())``), sampled every ~0.2 s and
   integrated over time (step function) from the submission of burst 1 to the
   end of burst 3, idle gaps included. The trailing scale-down after the last
   burst is not in the window;
@@ -348,7 +348,7 @@ def write_report(res, args, rows, tgts, png_name, started, wall_s):
         "",
         "burst N: seconds from submitting the burst to its last result. "
         "total: their sum (gaps excluded). worker-s: registered workers "
-        "(`client.scheduler_info()`, sampled every 0.2 s) integrated from "
+        "(`client.nthreads()`, sampled every 0.2 s) integrated from "
         "burst 1's submission to burst 3's end, gaps included. to max: per "
         "burst, seconds until 4 workers were registered. recomputed: keys "
         "whose task logged more than one execution start.",

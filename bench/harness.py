@@ -373,7 +373,7 @@ def step_integral(samples, t_end, value=lambda x: x):
 
 
 def n_workers(client):
-    return len(client.scheduler_info()["workers"])
+    return len(client.nthreads())
 
 
 def own_children():

@@ -39,7 +39,7 @@ Measured, the same client-side way for both systems:
 * **util**: pool utilization, (lines in the execution log x task seconds) /
   (4 slots x makespan);
 * **worker-s A / B**: the tenant's registered workers
-  (``len(client.scheduler_info()['workers'])``), sampled every ~0.2 s and
+  (``len(client.nthreads())``), sampled every ~0.2 s and
   integrated (step function) over [0, makespan]. A draining worker still
   counts for its tenant until it leaves the scheduler;
 * **to owned (s)**: per burst, seconds from its submission until the
@@ -608,7 +608,7 @@ def write_report(res, args, rows, srows, tgts, png_name, started, wall_s):
         "A/B total: sum of the tenant's bursts. makespan: t = 0 (A1 "
         "submitted) to the last task done. util: executions x task s / "
         f"({POOL} x makespan). worker-s: registered workers per tenant "
-        "(`client.scheduler_info()`, every 0.2 s) integrated over "
+        "(`client.nthreads()`, every 0.2 s) integrated over "
         "[0, makespan]. to owned: per burst, seconds until the tenant had "
         f"{OWNED} workers. restarted: keys executed more than once.",
         "",

@@ -10,7 +10,7 @@ Both systems start with one registered worker (1 thread, no GPU resource
 needed) and may grow to four. A burst of 160 independent tasks of 0.5 s each
 (``time.sleep(0.5)``, ``pure=False``) is then submitted from a
 ``distributed.Client``. From the moment of submission the client polls
-``client.scheduler_info()['workers']`` every ~50 ms (the same client-side
+``client.nthreads()`` every ~50 ms (the same client-side
 method for both systems) and records:
 
 * **to 4 workers**: seconds from submitting the burst until four workers are
@@ -214,7 +214,7 @@ def report(args, med, runs, kind, started, wall_s, loads):
         f"{N_TASKS} tasks of `time.sleep({TASK_S})` (`pure=False`, no "
         f"resources) submitted to {MIN_WORKERS} worker; seconds from the "
         f"submission until {MAX_WORKERS} workers are registered "
-        f"(`client.scheduler_info()`, polled every {POLL_S} s) and until "
+        f"(`client.nthreads()`, polled every {POLL_S} s) and until "
         f"the burst is done. edask: `build/edask up --gpus {MAX_WORKERS}`, "
         f"min {MIN_WORKERS}, max {MAX_WORKERS}, `gpus: 0`, `interval: 1s`. "
         f"adaptive: `LocalCluster(n_workers={MIN_WORKERS}, "

@@ -60,7 +60,7 @@ def make_bytes(mb, salt):
 def handoff(client):
     """Seconds per hand-off of HANDOFF_MB MB between two workers (median)."""
     wait_until("2 workers", lambda: n_workers(client) >= 2, DEADLINE_S)
-    a, b = sorted(client.scheduler_info()["workers"])[:2]
+    a, b = sorted(client.nthreads())[:2]
     took = []
     for i in range(HANDOFF_REPEAT):
         src = client.submit(make_bytes, HANDOFF_MB, i, workers=[a],

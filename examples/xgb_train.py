@@ -51,7 +51,7 @@ def say(msg):
 
 
 def nworkers(client):
-    return len(client.scheduler_info()["workers"])
+    return len(client.nthreads())
 
 
 def connect(address, timeout):
@@ -122,11 +122,16 @@ def device_params(xgb_version, cuda):
     return {"tree_method": "gpu_hist" if cuda else "hist"}
 
 
+def _resources(dask_scheduler):
+    return [dict(ws.resources) for ws in dask_scheduler.workers.values()]
+
+
 def choose_device(client):
     """-> (task resources or None, xgboost device parameters, why)."""
     import xgboost
-    workers = client.scheduler_info()["workers"].values()
-    gpu = any(w.get("resources", {}).get("GPU") for w in workers)
+    # asked of the scheduler itself: client.scheduler_info() returns the
+    # client's cache, which its own periodic refresh empties now and then
+    gpu = any(r.get("GPU") for r in client.run_on_scheduler(_resources))
     resources = {"GPU": 1} if gpu else None
     try:
         probes = client.run(probe_worker, gpu, on_error="return")

@@ -366,6 +366,14 @@ def assert_each_ran_once(counter_dir, n):
     assert len(runs) == n
 
 
+def workers_of(c):
+    """The scheduler's workers (address -> info) read fresh.  Not
+    c.scheduler_info()["workers"]: that returns the client's shared cache,
+    and the client's own refresh every 2 s (Dask 2025 and later asks for
+    n_workers=0) can empty it between the fetch and the return."""
+    return c.sync(c.scheduler.identity)["workers"]
+
+
 def pinned_chunks(c, counter_dir, n_workers, n_chunks, size):
     """n_chunks counted arrays ("chunk-I", size int64s of value I), chunk I
     pinned to the (I mod n_workers)-th of the n_workers workers the client
@@ -374,7 +382,7 @@ def pinned_chunks(c, counter_dir, n_workers, n_chunks, size):
     import distributed
     import numpy as np
     make = counted(counter_dir, lambda i: np.full(size, i, dtype="i8"))
-    addrs = sorted(c.scheduler_info()["workers"])
+    addrs = sorted(workers_of(c))
     assert len(addrs) == n_workers
     chunks = [c.submit(make, "chunk-%d" % i, i,
                        workers=[addrs[i % n_workers]],

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import (EDASK, assert_each_ran_once, client, counted_burst,
                       new_counter_dir, procs_under, spec, up_with_client,
-                      wait_for)
+                      wait_for, workers_of)
 
 
 def test_cli_lifecycle_with_token(edask, tmp_path):
@@ -59,7 +59,7 @@ def test_cli_lifecycle_with_token(edask, tmp_path):
     # its forker's, so ask the scheduler)
     c = client(e.scheduler_address("xgb"))
     try:
-        ws = list(c.scheduler_info()["workers"].values())
+        ws = list(workers_of(c).values())
         assert [w["nthreads"] for w in ws] == [2], ws
     finally:
         c.close()
@@ -273,7 +273,7 @@ def test_kill9_mid_retirement_then_restart(edask, tmp_path):
         e.wait_running(2, timeout=60)
         c.gather(futs)
         import numpy as np
-        workers = sorted(c.scheduler_info()["workers"])
+        workers = sorted(workers_of(c))
         data = [c.submit(lambda i: np.full(2_000_000, i, dtype="i8"), i,
                          workers=[workers[i % 2]], pure=False)
                 for i in range(6)]

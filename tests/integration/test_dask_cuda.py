@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import (PYTHON, client, counted, executions, new_counter_dir,
-                      spec, wait_for)
+                      spec, wait_for, workers_of)
 from test_nvml import nvml_env
 
 try:
@@ -69,7 +69,7 @@ def test_dask_cuda_workers_retired_then_stopped_and_readopted(edask, tmp_path):
     counter = new_counter_dir(tmp_path)
     c = client(e.scheduler_address())
     try:
-        info = c.scheduler_info()["workers"]
+        info = workers_of(c)
         assert [w["resources"] for w in info.values()] == [{"GPU": 1}]
         assert all(w["nanny"] for w in info.values()), info
         assert set(worker_view(c, inst).values()) == {"0"}
@@ -93,12 +93,12 @@ def test_dask_cuda_workers_retired_then_stopped_and_readopted(edask, tmp_path):
         assert len(gone) == 1, gone
         left = inst["workers"][0]
         stopped = [p for p in (first["pid"],) if p != left["pid"]]
-        wait_for(lambda: len(c.scheduler_info()["workers"]) == 1,
+        wait_for(lambda: len(workers_of(c)) == 1,
                  what="one worker left on the scheduler")
         # never restarted behind edask's back: the scheduler keeps one
         # worker, and no process of the retired one is left
         time.sleep(4)
-        assert len(c.scheduler_info()["workers"]) == 1
+        assert len(workers_of(c)) == 1
         for p in stopped:
             assert not os.path.exists("/proc/%d" % p), p
         assert [bytes(1000) + bytes([i]) for i in range(8)] == \
@@ -115,7 +115,7 @@ def test_dask_cuda_workers_retired_then_stopped_and_readopted(edask, tmp_path):
         assert after["engine"]["worker_type"] == "dask-cuda"
         assert "1 worker(s) re-adopted" in \
             e.events(kind="restored")[-1]["message"]
-        assert len(c.scheduler_info()["workers"]) == 1
+        assert len(workers_of(c)) == 1
     finally:
         c.close()
     runs = executions(counter)

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import (assert_each_ran_once, check_chunks_sum, client,
                       counted_burst, new_counter_dir, pinned_chunks, spec,
-                      up_with_client, wait_for)
+                      up_with_client, wait_for, workers_of)
 
 
 def arrive(value, delay, here):
@@ -101,7 +101,7 @@ def test_change_signal_counts_workers_leaving(edask):
         t, before = observed_at(), seq()
         addr = inst["workers"][0]["address"]
         c.retire_workers([addr], close_workers=True)
-        wait_for(lambda: addr not in c.scheduler_info()["workers"],
+        wait_for(lambda: addr not in workers_of(c),
                  what="the worker gone from the scheduler")
         assert seq() > before, "the change count did not move"
         wait_for(lambda: observed_at() != t, timeout=4, interval=0.05,
@@ -243,7 +243,7 @@ def test_a_periodic_load_settles_without_flapping(edask):
             if since is None and t0 >= warm:
                 since = e.get("/v1/events?limit=1")["last_seq"]
                 flaps0 = metric_value(e, "edask_instance_flaps_total")
-            first = sorted(c.scheduler_info()["workers"])[0]
+            first = sorted(workers_of(c))[0]
             c.gather(c.map(time.sleep, [0.2] * 4, pure=False,
                            workers=[first]))
             time.sleep(max(0.0, 2.0 - (time.monotonic() - t0)))

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import up_with_client, wait_for
+from conftest import up_with_client, wait_for, workers_of
 
 
 def gpu_task(i):
@@ -61,7 +61,7 @@ def test_gpu_tasks_scale_a_gpu_instance(edask):
         # each worker offers one GPU, and runs without a nanny (asked of
         # the worker itself: a forked worker's command line is its
         # forker's)
-        info = c.scheduler_info()["workers"]
+        info = workers_of(c)
         assert len(info) == 3
         assert all(w["resources"] == {"GPU": 1} for w in info.values()), info
         assert all(w["nanny"] is None for w in info.values()), info

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import (assert_each_ran_once, check_chunks_sum, client,
                       counted_burst, new_counter_dir, pinned_chunks, spec,
-                      wait_for)
+                      wait_for, workers_of)
 from slurm_cluster import SlurmCluster, unavailable
 
 
@@ -177,7 +177,7 @@ def test_kill_9_then_restart_readopts_jobs_and_cancels_orphans(
     assert len(e.events(kind="submitted")) == 2
     c = client(e.scheduler_address())
     try:
-        assert sorted(c.scheduler_info()["workers"]) == sorted(
+        assert sorted(workers_of(c)) == sorted(
             a for _, a in before.values())
     finally:
         c.close()
