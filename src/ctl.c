@@ -29,6 +29,7 @@
 #include "pool.h"
 #include "pyprobe.h"
 #include "scaler.h"
+#include "sched.h"
 #include "slurm.h"
 #include "spec.h"
 #include "store.h"
@@ -156,10 +157,12 @@ instance_record_put(struct instance *in, const struct spec *sp,
 	si.spec_json = spec_json;
 	si.state = (char *)istate_name[state];
 	si.error = in->error;
-	si.sched_addr = in->sched_addr != NULL ? in->sched_addr : "";
-	si.dash_url = in->dash_url != NULL ? in->dash_url : "";
-	si.sched_pid = in->sched_pid;
-	si.sched_start = in->sched_start;
+	si.sched_addr = (char *)(sched_address(in->sched) != NULL ?
+	    sched_address(in->sched) : "");
+	si.dash_url = (char *)(sched_dashboard(in->sched) != NULL ?
+	    sched_dashboard(in->sched) : "");
+	si.sched_pid = sched_pid(in->sched);
+	si.sched_start = sched_start_time(in->sched);
 	si.next_worker_id = in->next_worker_id;
 	si.created_ms = in->created_ms;
 	si.undeploy = undeploy;
@@ -429,21 +432,17 @@ instance_free(struct instance *in)
 	if (in->forker_timer != 0)
 		loop_timer_cancel(in->ctl->loop, in->forker_timer);
 	launch_term_cancel(&in->forker_term);
-	launch_term_cancel(&in->sched_term);
 	loop_pid_unwatch(in->ctl->loop, in->forker_watch);
-	loop_pid_unwatch(in->ctl->loop, in->sched_watch);
 	for (i = 0; i < in->nworkers; i++)
 		worker_free(in->workers[i]);
 	free(in->workers);
 	free(in->history);
-	in->ctl->engine->client_free(in->dask);
+	sched_free(in->sched);
 	spec_free(in->spec);
 	free(in->dir);
 	free(in->sched_log);
 	free(in->sched_file);
 	free(in->work_dir);
-	free(in->sched_addr);
-	free(in->dash_url);
 	free(in->console_url);
 	notebook_free(in->nb);
 	free(in->nb_dir);
@@ -838,6 +837,16 @@ instance_running(const struct instance *in)
 }
 
 
+/* Any of its processes still there: a worker (or its job), the scheduler,
+ * the notebook server, the forker. */
+static bool
+instance_has_processes(const struct instance *in)
+{
+	return in->nworkers > 0 || sched_pid(in->sched) > 0 ||
+	    in->nb != NULL || in->forker_pid > 0;
+}
+
+
 /* Takes back an instance_new() whose record could not be written. */
 static void
 ctl_forget_new(struct ctl *c, struct instance *in)
@@ -932,12 +941,8 @@ ctl_deploy(struct ctl *c, struct spec *spec, enum ctl_deployed *what,
 static void
 instance_reset_run(struct instance *in)
 {
-	in->ctl->engine->client_free(in->dask);
-	in->dask = NULL;
-	free(in->sched_addr);
-	in->sched_addr = NULL;
-	free(in->dash_url);
-	in->dash_url = NULL;
+	sched_free(in->sched);
+	in->sched = NULL;
 	in->error[0] = '\0';
 	in->observed = false;
 	in->obs_error[0] = '\0';
@@ -983,8 +988,7 @@ ctl_start(struct ctl *c, const char *name, char *err, size_t errlen)
 		    "the daemon is shutting "
 		    "down");
 	if (in->undeploy || in->state == I_STOPPING ||
-	    (in->state == I_ERROR && (in->nworkers > 0 || in->sched_pid > 0 ||
-	    in->nb != NULL || in->forker_pid > 0)))
+	    (in->state == I_ERROR && instance_has_processes(in)))
 		return ctlerr(CTL_ECONFLICT, err, errlen,
 		    "instance \"%s\" is %s; start it "
 		    "once it has stopped", name, in->undeploy ?
@@ -1061,8 +1065,8 @@ instance_reap(struct instance *in)
 static bool
 instance_reapable(const struct instance *in)
 {
-	return in->undeploy && in->nworkers == 0 && in->sched_pid == 0 &&
-	    in->nb == NULL && in->forker_pid == 0 && !instance_running(in);
+	return in->undeploy && !instance_has_processes(in) &&
+	    !instance_running(in);
 }
 
 
@@ -1076,8 +1080,7 @@ ctl_undeploy(struct ctl *c, const char *name, bool *removed, char *err,
 	if (in == NULL)
 		return CTL_ENOENT;
 	/* one removed at once is gone from the database before the answer */
-	if (!instance_running(in) && in->nworkers == 0 && in->sched_pid == 0 &&
-	    in->nb == NULL && in->forker_pid == 0) {
+	if (!instance_running(in) && !instance_has_processes(in)) {
 		char why[256];
 		int rc = store_instance_delete(c->store, in->spec->name, why,
 		    sizeof(why));
@@ -1157,8 +1160,8 @@ shutdown_kill_all(struct ctl *c)
 		 * last one moves into its place) */
 		for (j = in->nworkers; j-- > 0; )
 			in->cp->ops->kill(in->workers[j], true);
-		if (in->sched_pid > 0)
-			launch_kill(in->sched_pid, SIGKILL);
+		if (sched_pid(in->sched) > 0)
+			launch_kill(sched_pid(in->sched), SIGKILL);
 		if (in->nb != NULL && notebook_pid(in->nb) > 0)
 			launch_kill(notebook_pid(in->nb), SIGKILL);
 		if (in->forker_pid > 0)
@@ -1176,8 +1179,7 @@ ctl_idle(struct ctl *c)
 		if (c->pools[i]->ops->busy(c->pools[i]))
 			return false;
 	for (i = 0; i < c->ninst; i++)
-		if (c->inst[i]->nworkers > 0 || c->inst[i]->sched_pid > 0 ||
-		    c->inst[i]->nb != NULL || c->inst[i]->forker_pid > 0)
+		if (instance_has_processes(c->inst[i]))
 			return false;
 	return true;
 }
@@ -1237,9 +1239,9 @@ shutdown_left(struct ctl *c, char *buf, size_t len)
 			o += (size_t)snprintf(buf + o, len - o,
 			    "%sworker pid %d", o > 0 ? ", " : "",
 			    (int)in->workers[j]->pid);
-		if (in->sched_pid > 0 && o < len)
+		if (sched_pid(in->sched) > 0 && o < len)
 			o += (size_t)snprintf(buf + o, len - o, "%sscheduler "
-			    "pid %d", o > 0 ? ", " : "", (int)in->sched_pid);
+			    "pid %d", o > 0 ? ", " : "", (int)sched_pid(in->sched));
 	}
 }
 

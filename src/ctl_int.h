@@ -139,15 +139,11 @@ struct instance {
 	char		*sched_log;
 	char		*sched_file;
 	char		*work_dir;
-	pid_t		 sched_pid;
-	uint64_t	 sched_watch;	/* loop_pid_watch() id */
-	char		*sched_addr;	/* tcp://... */
-	char		*dash_url;	/* http://... */
+	struct sched	*sched;		/* this run's scheduler (sched.h):
+					   pid, address, API client; NULL
+					   before the first start */
 	char		*console_url;
-	struct dask	*dask;
-	uint64_t	 timer;		/* tick, or start poll */
-	struct launch_term sched_term;	/* its stop */
-	int64_t		 start_deadline_ms;
+	uint64_t	 timer;		/* the tick */
 	int		 max;		/* spec max resolved against the pool */
 	int		 demand;
 	int		 desired;
@@ -170,7 +166,6 @@ struct instance {
 	struct worker	**workers;
 	size_t		 nworkers;
 	bool		 ever_started;
-	uint64_t	 sched_start;	/* /proc start time of sched_pid */
 	int64_t		 created_ms;
 	bool		 undeploy;	/* remove once stopped */
 	bool		 fatal_start;	/* a start failure stops the daemon */
@@ -353,13 +348,10 @@ struct fork_req *forker_fork(struct instance *in, char **argv, char **env,
     const char *log, forker_cb cb, void *arg, char *err, size_t errlen);
 void forker_fork_cancel(struct fork_req *r);
 
-/* sched.c: the scheduler process: its files, command line and spawn, the
- * start poll and health, re-adoption, its exit, its stop */
-void sched_terminate(struct instance *in);
-int sched_spawn(struct instance *in, char *err, size_t errlen);
-bool sched_adopt(struct instance *in);
+/* instance.c, the scheduler's side (the process itself is sched.h's): its
+ * command line, files and credentials, and what its news mean */
+struct sched *sched_for(struct instance *in);
 const char *sched_host(const struct instance *in);
-int64_t start_poll(void *arg);
 int write_preload(struct instance *in, char *err, size_t errlen);
 int64_t sched_start_timeout(const struct instance *in);
 int instance_tls(struct instance *in, char *err, size_t errlen);

@@ -29,6 +29,7 @@
 #include "pool.h"
 #include "pyprobe.h"
 #include "scaler.h"
+#include "sched.h"
 #include "slurm.h"
 #include "spec.h"
 #include "store.h"
@@ -142,9 +143,9 @@ instance_json(const struct instance *in, bool secrets)
 	    json_integer(0));
 	/* the contract's keys are always there; null until started */
 	json_object_set_new(outputs, "dask_scheduler_address",
-	    in->state == I_STARTED ? json_string(in->sched_addr) : json_null());
+	    in->state == I_STARTED ? json_string(sched_address(in->sched)) : json_null());
 	json_object_set_new(outputs, "dask_scheduler_dashboard_address",
-	    in->state == I_STARTED ? json_string(in->dash_url) : json_null());
+	    in->state == I_STARTED ? json_string(sched_dashboard(in->sched)) : json_null());
 	json_object_set_new(outputs, "console_url",
 	    in->state == I_STARTED ? json_string(in->console_url) :
 	    json_null());
@@ -162,15 +163,15 @@ instance_json(const struct instance *in, bool secrets)
 	    "from distributed import Client, Security; client = Client(\"%s\", "
 	    "security=Security(tls_ca_file=\"%s\", tls_client_cert=\"%s\", "
 	    "tls_client_key=\"%s\", require_encryption=True))",
-	    in->sched_addr, in->tls_cert, in->tls_cert, in->tls_key) :
+	    sched_address(in->sched), in->tls_cert, in->tls_cert, in->tls_key) :
 	    json_sprintf("from distributed import Client; client = "
-	    "Client(\"%s\")", in->sched_addr));
+	    "Client(\"%s\")", sched_address(in->sched)));
 	json_object_set_new(o, "outputs", outputs);
 	json_object_set_new(o, "notebook", notebook_json(in));
 	json_object_set_new(o, "forker", json_pack("{s:i,s:b,s:s}", "pid",
 	    (int)in->forker_pid, "ready", in->forker_ready, "log",
 	    in->forker_log));
-	json_object_set_new(sched, "pid", json_integer(in->sched_pid));
+	json_object_set_new(sched, "pid", json_integer(sched_pid(in->sched)));
 	json_object_set_new(sched, "log", json_string(in->sched_log));
 	json_object_set_new(sched, "observed", json_boolean(in->observed));
 	json_object_set_new(sched, "error", in->obs_error[0] != '\0' ?

@@ -29,6 +29,7 @@
 #include "pool.h"
 #include "pyprobe.h"
 #include "scaler.h"
+#include "sched.h"
 #include "slurm.h"
 #include "spec.h"
 #include "store.h"
@@ -405,11 +406,11 @@ on_changes(int rc, int64_t seq, const char *msg, void *arg)
 static void
 change_watch(struct instance *in)
 {
-	if (in->change_watching || !in->change_signal || in->dask == NULL ||
+	if (in->change_watching || !in->change_signal || sched_client(in->sched) == NULL ||
 	    in->state != I_STARTED || in->change_timer != 0)
 		return;
 	in->change_watching = true;
-	in->ctl->engine->changes(in->dask, in->change_seq, CHANGE_WAIT_MS,
+	in->ctl->engine->changes(sched_client(in->sched), in->change_seq, CHANGE_WAIT_MS,
 	    on_changes, in);
 }
 
@@ -434,12 +435,239 @@ instance_tick(void *arg)
 		delay = LAUNCH_POLL_MS;
 	/* an observation still in flight (slow scheduler) skips this tick;
 	 * one brought forward by a change is done once that one is back */
-	if (in->ctl->engine->observe(in->dask, OBSERVE_TIMEOUT_MS, on_observed,
+	if (in->ctl->engine->observe(sched_client(in->sched), OBSERVE_TIMEOUT_MS, on_observed,
 	    in) == 0)
 		in->observe_sent_ms = mono_ms();
 	else if (kicked)
 		in->tick_again = true;
 	return delay;
+}
+
+
+/* ------------------------------------------------ the scheduler (sched.h) */
+
+/* Routes the scheduler serves: Dask's defaults plus the HTTP API
+ * (docs/design.md §2; the value must be a quoted Python literal). */
+#define SCHEDULER_ROUTES						\
+	"[\"distributed.http.scheduler.prometheus\","			\
+	"\"distributed.http.scheduler.info\","				\
+	"\"distributed.http.scheduler.json\","				\
+	"\"distributed.http.health\","					\
+	"\"distributed.http.proxy\","					\
+	"\"distributed.http.statics\","					\
+	"\"distributed.http.scheduler.api\"]"
+
+static void write_client_config(struct instance *in);
+
+/* Where the scheduler listens: its backend says (its workers may come
+ * from other machines). */
+const char *
+sched_host(const struct instance *in)
+{
+	return in->cp->ops->sched_host(in);
+}
+
+
+/*
+ * How long the scheduler may take to answer /health: start_timeout, but
+ * never less than SCHED_START_MIN_MS.  start_timeout is sized for workers
+ * (a forked one registers in half a second); today's scheduler imports
+ * bokeh and more, and takes 1-3 s on a small machine.
+ */
+int64_t
+sched_start_timeout(const struct instance *in)
+{
+	int64_t t = in->spec->scaling.start_timeout_ms;
+
+	return t < SCHED_START_MIN_MS ? SCHED_START_MIN_MS : t;
+}
+
+
+static void
+on_sched(enum sched_what what, const char *msg, void *arg)
+{
+	struct instance *in = arg;
+	char tail[600];
+
+	switch (what) {
+	case SCHED_READY:
+		if (in->state != I_STARTING)
+			return;
+		instance_set_state(in, I_STARTED);
+		in->ever_started = true;
+		write_client_config(in);
+		ev(in, "started", "scheduler up: dask_scheduler_address=%s "
+		    "dask_scheduler_dashboard_address=%s console_url=%s",
+		    sched_address(in->sched), sched_dashboard(in->sched),
+		    in->console_url);
+		in->timer = loop_timer_add(in->ctl->loop, 0, instance_tick,
+		    in);
+		notebook_begin(in);
+		return;
+	case SCHED_TIMEOUT:
+		if (in->state == I_STARTING)
+			instance_fail(in, "%s", msg);
+		return;
+	case SCHED_KILLED:
+		ev(in, "kill", "%s", msg);
+		return;
+	case SCHED_EXITED:
+		break;
+	}
+	persist_instance(in);
+	if (in->state == I_STOPPING) {
+		instance_set_state(in, I_STOPPED);
+		ev(in, "stopped", "scheduler stopped; instance stopped");
+		return;
+	}
+	if (in->state == I_ERROR)
+		return;
+	launch_log_tail(in->sched_log, tail, sizeof(tail));
+	instance_fail(in, "scheduler %s%s; log %s%s%s", msg,
+	    in->state == I_STARTING ? " while starting" : "", in->sched_log,
+	    tail[0] != '\0' ? "; it ends with: " : "", tail);
+}
+
+
+/*
+ * The supervisor of this run's scheduler: its command line is Dask's
+ * scheduler with edask's routes and preload, on the backend's address
+ * (docs/design.md §2).
+ */
+struct sched *
+sched_for(struct instance *in)
+{
+	struct sched_params p;
+	struct sched *s;
+	char **argv = NULL, **env;
+	size_t argc = 0;
+	char buf[300];
+
+	launch_argv_push(&argv, &argc, in->spec->python);
+	launch_argv_push(&argv, &argc, "-m");
+	launch_argv_push(&argv, &argc, "distributed.cli.dask_scheduler");
+	launch_argv_push(&argv, &argc, "--host");
+	launch_argv_push(&argv, &argc, sched_host(in));
+	launch_argv_push(&argv, &argc, "--port");
+	snprintf(buf, sizeof(buf), "%d", in->spec->scheduler.port);
+	launch_argv_push(&argv, &argc, buf);
+	launch_argv_push(&argv, &argc, "--dashboard-address");
+	snprintf(buf, sizeof(buf), "%s:%d", sched_host(in),
+	    in->spec->scheduler.dashboard_port);
+	launch_argv_push(&argv, &argc, buf);
+	launch_argv_push(&argv, &argc, "--scheduler-file");
+	launch_argv_push(&argv, &argc, in->sched_file);
+	launch_argv_push(&argv, &argc, "--preload");
+	launch_argv_push(&argv, &argc, in->preload);
+	if (in->tls) {
+		launch_argv_push(&argv, &argc, "--protocol");
+		launch_argv_push(&argv, &argc, "tls");
+	}
+	tls_argv(in, &argv, &argc);
+	env = spec_envv(in->spec, "DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES="
+	    SCHEDULER_ROUTES, "PYTHONUNBUFFERED=1");
+	memset(&p, 0, sizeof(p));
+	p.name = in->spec->name;
+	p.argv = argv;
+	p.env = env;
+	p.log_path = in->sched_log;
+	p.cwd = in->dir;
+	p.sched_file = in->sched_file;
+	p.host = sched_host(in);
+	p.tls = in->tls;
+	p.start_timeout_ms = sched_start_timeout(in);
+	p.grace_ms = KILL_GRACE_MS;
+	p.health_timeout_ms = HEALTH_TIMEOUT_MS;
+	p.engine = in->ctl->engine;
+	s = sched_new(in->ctl->loop, in->ctl->http, &p, on_sched, in);
+	launch_argv_free(argv);
+	launch_argv_free(env);
+	return s;
+}
+
+
+int
+write_preload(struct instance *in, char *err, size_t errlen)
+{
+	return util_write_file(in->preload, sched_preload_py,
+	    (size_t)(sched_preload_py_end - sched_preload_py), 0600, err,
+	    errlen);
+}
+
+
+/* This process's user, for messages. */
+static const char *
+user_name(void)
+{
+	static char buf[64];
+	struct passwd *pw = getpwuid(geteuid());
+
+	if (pw != NULL && pw->pw_name != NULL)
+		return pw->pw_name;
+	snprintf(buf, sizeof(buf), "uid %u", (unsigned)geteuid());
+	return buf;
+}
+
+
+/*
+ * Each run's credentials (tls.h), or, with security.tls off, a warning
+ * that anyone on the machine can connect and run code as this user.
+ */
+int
+instance_tls(struct instance *in, char *err, size_t errlen)
+{
+	char why[512];
+
+	in->tls = in->spec->security.tls;
+	if (!in->tls) {
+		unlink(in->tls_key);
+		unlink(in->tls_cert);
+		ev(in, "security", "security.tls is off: any user of this "
+		    "machine%s can connect to the scheduler and its workers "
+		    "and run code as %s; for a single-user machine only",
+		    in->cp->ops->remote ? " and of the cluster's network" :
+		    "", user_name());
+		return 0;
+	}
+	if (tls_make_creds(in->tls_dir, in->spec->name, why,
+	    sizeof(why)) == -1 ||
+	    tls_check_creds(in->tls_dir, why, sizeof(why)) == -1)
+		return seterr(err, errlen, "cannot make the instance's TLS "
+		    "credentials: %s", why);
+	return 0;
+}
+
+
+/* The DASK_CONFIG file of the outputs: the address and, with TLS, the
+ * credentials, so that Client() connects as it is. */
+static void
+write_client_config(struct instance *in)
+{
+	char err[512], *text;
+
+	if (in->tls)
+		text = xasprintf("# edask: instance %s, this run; use as\n"
+		    "#   DASK_CONFIG=%s python ...\n"
+		    "scheduler-address: \"%s\"\n"
+		    "distributed:\n"
+		    "  comm:\n"
+		    "    require-encryption: true\n"
+		    "    tls:\n"
+		    "      ca-file: \"%s\"\n"
+		    "      client:\n"
+		    "        cert: \"%s\"\n"
+		    "        key: \"%s\"\n", in->spec->name,
+		    in->client_config, sched_address(in->sched), in->tls_cert,
+		    in->tls_cert, in->tls_key);
+	else
+		text = xasprintf("# edask: instance %s, this run (no TLS); use "
+		    "as\n#   DASK_CONFIG=%s python ...\n"
+		    "scheduler-address: \"%s\"\n", in->spec->name,
+		    in->client_config, sched_address(in->sched));
+	if (util_write_file(in->client_config, text, strlen(text), 0600, err,
+	    sizeof(err)) == -1)
+		log_warnx("[%s] %s", in->spec->name, err);
+	free(text);
 }
 
 
@@ -516,7 +744,7 @@ notebook_for(struct instance *in)
 	p.dir = in->nb_dir;
 	p.runtime_dir = in->nb_runtime;
 	p.log_path = in->nb_log;
-	p.sched_addr = in->sched_addr;
+	p.sched_addr = sched_address(in->sched);
 	p.port = in->spec->notebook.port;
 	p.start_timeout_ms = in->spec->scaling.start_timeout_ms;
 	p.server_app = in->probed &&
@@ -535,7 +763,7 @@ notebook_begin(struct instance *in)
 	char err[512];
 
 	if (!in->spec->notebook.enabled || in->nb != NULL ||
-	    in->state != I_STARTED || in->sched_addr == NULL)
+	    in->state != I_STARTED || sched_address(in->sched) == NULL)
 		return;
 	in->nb = notebook_for(in);
 	if (notebook_start(in->nb, err, sizeof(err)) == -1) {
@@ -586,8 +814,7 @@ instance_fail(struct instance *in, const char *fmt, ...)
 	workers_terminate_all(in);
 	notebook_end(in);
 	forker_terminate(in);
-	if (in->sched_pid > 0)
-		sched_terminate(in);
+	sched_stop(in->sched);
 	if (!in->ever_started && in->fatal_start) {
 		in->ctl->failed = true;
 		if (!in->ctl->shutting_down)
@@ -599,7 +826,6 @@ instance_fail(struct instance *in, const char *fmt, ...)
 void
 instance_start(struct instance *in)
 {
-	struct ctl *c = in->ctl;
 	char err[512];
 
 	instance_set_state(in, I_STARTING);
@@ -630,16 +856,16 @@ instance_start(struct instance *in)
 		    err);
 		return;
 	}
-	if (sched_spawn(in, err, sizeof(err)) == -1) {
+	sched_free(in->sched);
+	in->sched = sched_for(in);
+	if (sched_start(in->sched, err, sizeof(err)) == -1) {
 		instance_fail(in, "cannot start the scheduler: %s", err);
 		return;
 	}
 	persist_instance(in);
-	ev(in, "starting", "scheduler pid %d, log %s", (int)in->sched_pid,
-	    in->sched_log);
+	ev(in, "starting", "scheduler pid %d, log %s",
+	    (int)sched_pid(in->sched), in->sched_log);
 	forker_start(in);
-	in->start_deadline_ms = mono_ms() + sched_start_timeout(in);
-	in->timer = loop_timer_add(c->loop, 100, start_poll, in);
 }
 
 
@@ -680,9 +906,9 @@ instance_stop(struct instance *in)
 		forker_terminate(in);	/* its exit comes back here */
 		return;
 	}
-	if (in->sched_pid > 0) {
-		if (!launch_term_active(&in->sched_term))
-			sched_terminate(in);
+	if (sched_pid(in->sched) > 0) {
+		if (!sched_stopping(in->sched))
+			sched_stop(in->sched);
 		return;
 	}
 	instance_set_state(in, I_STOPPED);

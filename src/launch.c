@@ -359,6 +359,22 @@ launch_argv_free(char **argv)
 	free(argv);
 }
 
+char **
+launch_argv_dup(char *const *argv)
+{
+	char **d;
+	size_t n = 0, i;
+
+	if (argv == NULL)
+		return NULL;
+	while (argv[n] != NULL)
+		n++;
+	d = xcalloc(n + 1, sizeof(*d));
+	for (i = 0; i < n; i++)
+		d[i] = xstrdup(argv[i]);
+	return d;
+}
+
 int
 launch_argv_words(const char *line, char ***argv, size_t *argc, char *err,
     size_t errlen)

@@ -126,5 +126,7 @@ int launch_argv_words(const char *line, char ***argv, size_t *argc,
     char *err, size_t errlen);
 void launch_argv_push(char ***argv, size_t *argc, const char *arg);
 void launch_argv_free(char **argv);
+/* A copy of a NULL-terminated vector (NULL: NULL), for launch_argv_free(). */
+char **launch_argv_dup(char *const *argv);
 
 #endif

@@ -74,22 +74,6 @@ struct notebook {
 
 static int64_t notebook_poll(void *arg);
 
-static char **
-env_dup(char **env)
-{
-	char **d;
-	size_t n = 0, i;
-
-	if (env == NULL)
-		return NULL;
-	while (env[n] != NULL)
-		n++;
-	d = xcalloc(n + 1, sizeof(*d));
-	for (i = 0; i < n; i++)
-		d[i] = xstrdup(env[i]);
-	return d;
-}
-
 struct notebook *
 notebook_new(struct loop *l, struct http *h, const struct notebook_params *p,
     notebook_cb cb, void *arg)
@@ -108,7 +92,7 @@ notebook_new(struct loop *l, struct http *h, const struct notebook_params *p,
 	nb->fixed_port = p->port;
 	nb->start_timeout_ms = p->start_timeout_ms;
 	nb->server_app = p->server_app;
-	nb->env = env_dup(p->env);
+	nb->env = launch_argv_dup(p->env);
 	nb->backoff_ms = BACKOFF_MIN_MS;
 	return nb;
 }

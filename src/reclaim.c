@@ -29,6 +29,7 @@
 #include "pool.h"
 #include "pyprobe.h"
 #include "scaler.h"
+#include "sched.h"
 #include "slurm.h"
 #include "spec.h"
 #include "store.h"
@@ -144,10 +145,10 @@ worker_drain_poll(struct worker *w)
 {
 	struct instance *in = w->inst;
 
-	if (w->drain_busy || in->dask == NULL)
+	if (w->drain_busy || sched_client(in->sched) == NULL)
 		return;
 	w->drain_busy = true;
-	in->ctl->engine->drain(in->dask, w->address, true, OBSERVE_TIMEOUT_MS,
+	in->ctl->engine->drain(sched_client(in->sched), w->address, true, OBSERVE_TIMEOUT_MS,
 	    on_drained, w);
 }
 
@@ -316,9 +317,9 @@ instance_drains(struct instance *in)
 				w->reclaim_timer = 0;
 			}
 			worker_set_state(w, W_RUNNING);
-			if (in->dask != NULL) {
+			if (sched_client(in->sched) != NULL) {
 				w->drain_busy = true;
-				in->ctl->engine->drain(in->dask, w->address, false,
+				in->ctl->engine->drain(sched_client(in->sched), w->address, false,
 				    OBSERVE_TIMEOUT_MS, on_undrained, w);
 			}
 			continue;

@@ -29,6 +29,7 @@
 #include "pool.h"
 #include "pyprobe.h"
 #include "scaler.h"
+#include "sched.h"
 #include "slurm.h"
 #include "spec.h"
 #include "store.h"
@@ -55,7 +56,7 @@ instance_owns_session(const struct instance *in, pid_t sid)
 
 	if (sid <= 0)
 		return false;
-	if (in->sched_pid > 0 && sid == in->sched_pid)
+	if (sid == sched_pid(in->sched))
 		return true;
 	if (in->nb != NULL && sid == notebook_pid(in->nb))
 		return true;
@@ -183,7 +184,7 @@ restore_notebook(struct instance *in, enum istate st, bool sched_alive)
 	if (pid > 0 && proc_alive(pid, sn.start_time)) {
 		if (in->spec->notebook.enabled && sched_alive &&
 		    (st == I_STARTED || st == I_STOPPING) &&
-		    in->sched_addr != NULL) {
+		    sched_address(in->sched) != NULL) {
 			in->nb = notebook_for(in);
 			if (notebook_adopt(in->nb, pid, sn.start_time,
 			    sn.port, sn.token) == 0) {
@@ -316,17 +317,11 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 	in->created_ms = si->created_ms;
 	in->next_worker_id = si->next_worker_id;
 	strlcpy_(in->error, si->error, sizeof(in->error));
-	in->sched_pid = (pid_t)si->sched_pid;
-	in->sched_start = si->sched_start;
-	if (si->sched_addr[0] != '\0')
-		in->sched_addr = xstrdup(si->sched_addr);
 	/* what the run was started with: its address says, or, before the
 	 * scheduler wrote it, the spec (a change of security.tls needs a
 	 * stop, so a running instance's spec is its run's) */
 	in->tls = si->sched_addr[0] != '\0' ?
 	    strncmp(si->sched_addr, "tls://", 6) == 0 : spec->security.tls;
-	if (si->dash_url[0] != '\0')
-		in->dash_url = xstrdup(si->dash_url);
 	in->state = st;
 	if (store_workers_load(c->store, spec->name, &sws, &n, err,
 	    sizeof(err)) == -1)
@@ -334,7 +329,11 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 	for (i = 0; i < n; i++)
 		restore_worker(in, &sws[i]);
 	store_workers_free(sws, n);
-	sched_alive = sched_adopt(in);
+	/* one that had not answered yet is waited for again */
+	in->sched = sched_for(in);
+	sched_alive = sched_adopt(in->sched, (pid_t)si->sched_pid,
+	    si->sched_start, si->sched_addr, si->dash_url,
+	    st == I_STARTING) == 0;
 	restore_notebook(in, st, sched_alive);
 	if (sched_alive && instance_probe(in, err, sizeof(err)) == -1) {
 		/* it runs: keep it, and say why new workers may fail */
@@ -344,8 +343,6 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 	if (sched_alive)
 		forker_adopt(in);
 	kill_orphans(in);
-	if (in->dash_url != NULL && sched_alive)
-		in->dask = c->engine->client_new(c->http, in->dash_url);
 	ev(in, "restored", "state %s, scheduler %s, %zu worker(s) re-adopted",
 	    istate_name[st], sched_alive ? "alive" : "gone", in->nworkers);
 	in->ever_started = st == I_STARTED || st == I_STOPPING;
@@ -362,7 +359,7 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 	switch (st) {
 	case I_STARTED:
 	case I_STOPPING:
-		if (!sched_alive || in->dask == NULL) {
+		if (sched_client(in->sched) == NULL) {
 			instance_fail(in, "scheduler exited while edask was "
 			    "down; log %s", in->sched_log);
 			break;
@@ -381,9 +378,6 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 		break;
 	case I_STARTING:
 		if (sched_alive) {
-			in->start_deadline_ms = mono_ms() +
-			    sched_start_timeout(in);
-			in->timer = loop_timer_add(c->loop, 0, start_poll, in);
 			forker_start(in);
 			break;
 		}
@@ -398,8 +392,7 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 		/* nothing should run; whatever does is stopped */
 		workers_terminate_all(in);
 		forker_terminate(in);
-		if (in->sched_pid > 0)
-			sched_terminate(in);
+		sched_stop(in->sched);
 		persist_instance(in);
 		break;
 	}

@@ -1,232 +1,160 @@
-/* sched.c: see ctl_int.h. */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <pwd.h>
+/* sched: see sched.h. */
+#include <jansson.h>
 #include <signal.h>
-#include <stddef.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "child.h"
-#include "config.h"
 #include "dask.h"
-#include "events.h"
-#include "gpu.h"
-#include "http.h"
+#include "engine.h"
 #include "launch.h"
 #include "loop.h"
-#include "metrics.h"
-#include "notebook.h"
-#include "pool.h"
-#include "pyprobe.h"
-#include "scaler.h"
-#include "slurm.h"
-#include "spec.h"
-#include "store.h"
-#include "tls.h"
+#include "sched.h"
 #include "util.h"
 
-#include "ctl_int.h"
+#define POLL_MS		200	/* scheduler file and /health, while starting */
 
-/* Routes the scheduler serves: Dask's defaults plus the HTTP API
- * (docs/design.md §2; the value must be a quoted Python literal). */
-#define SCHEDULER_ROUTES						\
-	"[\"distributed.http.scheduler.prometheus\","			\
-	"\"distributed.http.scheduler.info\","				\
-	"\"distributed.http.scheduler.json\","				\
-	"\"distributed.http.health\","					\
-	"\"distributed.http.proxy\","					\
-	"\"distributed.http.statics\","					\
-	"\"distributed.http.scheduler.api\"]"
+struct sched {
+	struct loop	*loop;
+	struct http	*http;
+	const struct engine_ops *engine;
+	sched_cb	 cb;
+	void		*arg;
+	char		*name;
+	char		**argv;
+	char		**env;
+	char		*log_path;
+	char		*cwd;
+	char		*sched_file;
+	char		*host;
+	bool		 tls;
+	int64_t		 start_timeout_ms;
+	int64_t		 grace_ms;
+	int64_t		 health_timeout_ms;
 
-static void on_sched_exit(pid_t pid, int status, void *arg);
-static void sched_watch(struct instance *in);
+	pid_t		 pid;		/* 0: none */
+	uint64_t	 start_time;	/* /proc start time of pid */
+	uint64_t	 watch;		/* loop_pid_watch() id */
+	struct launch_term term;	/* sched_stop()'s */
+	uint64_t	 poll_timer;	/* while starting */
+	int64_t		 deadline_ms;	/* of the start */
+	char		*addr;		/* tcp://, tls:// */
+	char		*dash_url;	/* http://host:port */
+	struct dask	*dask;
+};
 
-static void write_client_config(struct instance *in);
+static void notify(struct sched *s, enum sched_what what, const char *fmt,
+    ...) PRINTF(3, 4);
 
-/* ----------------------------------------------------------- scheduler */
-
-/*
- * Starts the run's scheduler (its files are written) and follows its
- * exit: its command line is Dask's scheduler with edask's routes and
- * preload, on the backend's address (docs/design.md §2).  0, or -1 with
- * err.
- */
-int
-sched_spawn(struct instance *in, char *err, size_t errlen)
-{
-	struct launch_cmd cmd;
-	char **argv = NULL, **env;
-	size_t argc = 0;
-	char buf[300];
-
-	launch_argv_push(&argv, &argc, in->spec->python);
-	launch_argv_push(&argv, &argc, "-m");
-	launch_argv_push(&argv, &argc, "distributed.cli.dask_scheduler");
-	launch_argv_push(&argv, &argc, "--host");
-	launch_argv_push(&argv, &argc, sched_host(in));
-	launch_argv_push(&argv, &argc, "--port");
-	snprintf(buf, sizeof(buf), "%d", in->spec->scheduler.port);
-	launch_argv_push(&argv, &argc, buf);
-	launch_argv_push(&argv, &argc, "--dashboard-address");
-	snprintf(buf, sizeof(buf), "%s:%d", sched_host(in),
-	    in->spec->scheduler.dashboard_port);
-	launch_argv_push(&argv, &argc, buf);
-	launch_argv_push(&argv, &argc, "--scheduler-file");
-	launch_argv_push(&argv, &argc, in->sched_file);
-	launch_argv_push(&argv, &argc, "--preload");
-	launch_argv_push(&argv, &argc, in->preload);
-	if (in->tls) {
-		launch_argv_push(&argv, &argc, "--protocol");
-		launch_argv_push(&argv, &argc, "tls");
-	}
-	tls_argv(in, &argv, &argc);
-	env = spec_envv(in->spec, "DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES="
-	    SCHEDULER_ROUTES, "PYTHONUNBUFFERED=1");
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.argv = argv;
-	cmd.env = env;
-	cmd.log_path = in->sched_log;
-	cmd.cwd = in->dir;
-	in->sched_pid = in->ctl->engine->spawn_scheduler(&cmd, err, errlen);
-	launch_argv_free(argv);
-	launch_argv_free(env);
-	if (in->sched_pid == -1) {
-		in->sched_pid = 0;
-		return -1;
-	}
-	in->sched_start = launch_start_time(in->sched_pid);
-	sched_watch(in);
-	return 0;
-}
-
-
-/* Follows the scheduler's exit. */
 static void
-sched_watch(struct instance *in)
+notify(struct sched *s, enum sched_what what, const char *fmt, ...)
 {
-	if ((in->sched_watch = loop_pid_watch(in->ctl->loop, in->sched_pid,
-	    on_sched_exit, in)) == 0)
-		log_warn("pidfd for scheduler pid %d", (int)in->sched_pid);
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s->cb(what, msg, s->arg);
 }
 
-
-/* After a restart: the stored scheduler, if it is still the process that
- * was started (pid and start time), is followed again; true then. */
-bool
-sched_adopt(struct instance *in)
+struct sched *
+sched_new(struct loop *l, struct http *h, const struct sched_params *p,
+    sched_cb cb, void *arg)
 {
-	if (!proc_alive(in->sched_pid, in->sched_start)) {
-		in->sched_pid = 0;
-		in->sched_start = 0;
-		return false;
-	}
-	sched_watch(in);
-	return true;
+	struct sched *s = xcalloc(1, sizeof(*s));
+
+	s->loop = l;
+	s->http = h;
+	s->engine = p->engine;
+	s->cb = cb;
+	s->arg = arg;
+	s->name = xstrdup(p->name);
+	s->argv = launch_argv_dup(p->argv);
+	s->env = launch_argv_dup(p->env);
+	s->log_path = xstrdup(p->log_path);
+	s->cwd = p->cwd != NULL ? xstrdup(p->cwd) : NULL;
+	s->sched_file = xstrdup(p->sched_file);
+	s->host = xstrdup(p->host);
+	s->tls = p->tls;
+	s->start_timeout_ms = p->start_timeout_ms;
+	s->grace_ms = p->grace_ms;
+	s->health_timeout_ms = p->health_timeout_ms;
+	return s;
 }
 
-
-/* The scheduler did not go within KILL_GRACE_MS of its SIGTERM. */
-static void
-on_sched_signal(pid_t pid, int sig, void *arg)
-{
-	if (sig == SIGKILL)
-		ev(arg, "kill", "scheduler (pid %d) still running %ds after "
-		    "SIGTERM: SIGKILL", (int)pid, KILL_GRACE_MS / 1000);
-}
-
-
-/* SIGTERM now, SIGKILL after KILL_GRACE_MS; again: no-op beyond a new
- * SIGTERM. */
 void
-sched_terminate(struct instance *in)
+sched_free(struct sched *s)
 {
-	launch_term_start(&in->sched_term, in->ctl->loop, in->sched_pid, true,
-	    0, KILL_GRACE_MS, on_sched_signal, in);
+	if (s == NULL)
+		return;
+	loop_timer_cancel(s->loop, s->poll_timer);
+	launch_term_cancel(&s->term);
+	loop_pid_unwatch(s->loop, s->watch);
+	s->engine->client_free(s->dask);
+	free(s->name);
+	launch_argv_free(s->argv);
+	launch_argv_free(s->env);
+	free(s->log_path);
+	free(s->cwd);
+	free(s->sched_file);
+	free(s->host);
+	free(s->addr);
+	free(s->dash_url);
+	free(s);
 }
 
+/* ------------------------------------------------------------- its exit */
 
 static void
-on_sched_exit(pid_t pid, int status, void *arg)
+on_exit_cb(pid_t pid, int status, void *arg)
 {
-	struct instance *in = arg;
-	char tail[600], how[64];
+	struct sched *s = arg;
+	char how[64];
 
 	(void)pid;
-	in->sched_pid = 0;
-	in->sched_start = 0;
-	persist_instance(in);
-	launch_term_cancel(&in->sched_term);
-	util_exit_text(status, how, sizeof(how));
-	if (in->state == I_STOPPING) {
-		instance_set_state(in, I_STOPPED);
-		ev(in, "stopped", "scheduler stopped; instance stopped");
-		return;
-	}
-	if (in->state == I_ERROR) {
-		return;
-	}
-	launch_log_tail(in->sched_log, tail, sizeof(tail));
-	instance_fail(in, "scheduler %s%s; log %s%s%s", how,
-	    in->state == I_STARTING ? " while starting" : "", in->sched_log,
-	    tail[0] != '\0' ? "; it ends with: " : "", tail);
+	s->pid = 0;
+	s->start_time = 0;
+	s->watch = 0;
+	loop_timer_cancel(s->loop, s->poll_timer);
+	s->poll_timer = 0;
+	launch_term_cancel(&s->term);
+	notify(s, SCHED_EXITED, "%s", util_exit_text(status, how,
+	    sizeof(how)));
 }
-
 
 static void
-on_health(bool ok, const char *why, void *arg)
+watch(struct sched *s)
 {
-	struct instance *in = arg;
-
-	if (in->state != I_STARTING)
-		return;
-	if (!ok) {
-		log_debug("[%s] /health: %s", in->spec->name, why);
-		return;		/* the start poll asks again */
-	}
-	if (in->timer != 0)
-		loop_timer_cancel(in->ctl->loop, in->timer);
-	instance_set_state(in, I_STARTED);
-	in->ever_started = true;
-	write_client_config(in);
-	ev(in, "started", "scheduler up: dask_scheduler_address=%s "
-	    "dask_scheduler_dashboard_address=%s console_url=%s",
-	    in->sched_addr, in->dash_url, in->console_url);
-	in->timer = loop_timer_add(in->ctl->loop, 0, instance_tick, in);
-	notebook_begin(in);
+	if ((s->watch = loop_pid_watch(s->loop, s->pid, on_exit_cb, s)) == 0)
+		log_warn("pidfd for scheduler pid %d", (int)s->pid);
 }
 
+/* ------------------------------------------------------------ the start */
+
+/* The dashboard URL and the client of its API. */
+static void
+set_dashboard(struct sched *s, const char *url)
+{
+	free(s->dash_url);
+	s->dash_url = xstrdup(url);
+	s->engine->client_free(s->dask);
+	s->dask = s->engine->client_new(s->http, url);
+}
 
 /* Reads the scheduler file: address and dashboard port; 0 once both are
  * there and valid, -1 while not yet written. */
-/* Where the scheduler listens: its backend says (its workers may come
- * from other machines). */
-const char *
-sched_host(const struct instance *in)
-{
-	return in->cp->ops->sched_host(in);
-}
-
-
 static int
-read_sched_file(struct instance *in)
+read_sched_file(struct sched *s)
 {
 	json_t *root, *addr, *dash;
 	json_error_t jerr;
-	const char *a;
+	const char *a, *host;
 	json_int_t port;
-	const char *host;
+	char url[300];
 
-	root = json_load_file(in->sched_file, 0, &jerr);
+	root = json_load_file(s->sched_file, 0, &jerr);
 	if (root == NULL)
 		return -1;
 	addr = json_object_get(root, "address");
@@ -237,148 +165,167 @@ read_sched_file(struct instance *in)
 	}
 	a = json_string_value(addr);
 	port = json_integer_value(dash);
-	if (strncmp(a, in->tls ? "tls://" : "tcp://", 6) != 0 ||
-	    strlen(a) >= DASK_ADDR_MAX ||
-	    port <= 0 || port > 65535) {
+	if (strncmp(a, s->tls ? "tls://" : "tcp://", 6) != 0 ||
+	    strlen(a) >= DASK_ADDR_MAX || port <= 0 || port > 65535) {
 		json_decref(root);
 		return -1;
 	}
-	free(in->sched_addr);
-	in->sched_addr = xstrdup(a);
-	host = sched_host(in);
+	free(s->addr);
+	s->addr = xstrdup(a);
+	host = s->host;
 	if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
 		host = "127.0.0.1";
-	free(in->dash_url);
-	in->dash_url = xasprintf("http://%s:%lld", host, (long long)port);
+	snprintf(url, sizeof(url), "http://%s:%lld", host, (long long)port);
+	set_dashboard(s, url);
 	json_decref(root);
 	return 0;
 }
 
-
-/* Every 200 ms until the scheduler answers /health (on_health() takes
- * the timer over then), or the start deadline. */
-int64_t
-start_poll(void *arg)
+static void
+on_health(bool ok, const char *why, void *arg)
 {
-	struct instance *in = arg;
+	struct sched *s = arg;
+
+	if (s->poll_timer == 0)
+		return;		/* answered already, or stopped */
+	if (!ok) {
+		log_debug("[%s] /health: %s", s->name, why);
+		return;		/* the poll asks again */
+	}
+	loop_timer_cancel(s->loop, s->poll_timer);
+	s->poll_timer = 0;
+	notify(s, SCHED_READY, "scheduler up: %s, dashboard %s", s->addr,
+	    s->dash_url);
+}
+
+/* Every POLL_MS until the scheduler answers /health, or the deadline. */
+static int64_t
+poll_cb(void *arg)
+{
+	struct sched *s = arg;
 	char d[32];
 
-	if (in->state != I_STARTING) {
-		in->timer = 0;
+	if (mono_ms() > s->deadline_ms) {
+		s->poll_timer = 0;
+		notify(s, SCHED_TIMEOUT, "scheduler did not answer /health "
+		    "within %s; log %s", fmt_duration(s->start_timeout_ms, d,
+		    sizeof(d)), s->log_path);
 		return LOOP_NOMORE;
 	}
-	if (mono_ms() > in->start_deadline_ms) {
-		in->timer = 0;
-		instance_fail(in, "scheduler did not answer /health within %s; "
-		    "log %s", fmt_duration(in->spec->scaling.start_timeout_ms,
-		    d, sizeof(d)), in->sched_log);
-		return LOOP_NOMORE;
-	}
-	if (in->dask == NULL && read_sched_file(in) == 0)
-		in->dask = in->ctl->engine->client_new(in->ctl->http,
-		    in->dash_url);
-	if (in->dask != NULL)
-		in->ctl->engine->health(in->dask, HEALTH_TIMEOUT_MS, on_health,
-		    in);
-	return 200;
+	if (s->addr == NULL || s->dask == NULL)
+		(void)read_sched_file(s);
+	if (s->dask != NULL)
+		s->engine->health(s->dask, s->health_timeout_ms, on_health, s);
+	return POLL_MS;
 }
 
+static void
+wait_ready(struct sched *s, int64_t first_ms)
+{
+	s->deadline_ms = mono_ms() + s->start_timeout_ms;
+	s->poll_timer = loop_timer_add(s->loop, first_ms, poll_cb, s);
+}
 
 int
-write_preload(struct instance *in, char *err, size_t errlen)
+sched_start(struct sched *s, char *err, size_t errlen)
 {
-	return util_write_file(in->preload, sched_preload_py,
-	    (size_t)(sched_preload_py_end - sched_preload_py), 0600, err,
-	    errlen);
-}
+	struct launch_cmd cmd;
 
-
-/*
- * How long the scheduler may take to answer /health: start_timeout, but
- * never less than SCHED_START_MIN_MS.  start_timeout is sized for workers
- * (a forked one registers in half a second); today's scheduler imports
- * bokeh and more, and takes 1-3 s on a small machine.
- */
-int64_t
-sched_start_timeout(const struct instance *in)
-{
-	int64_t t = in->spec->scaling.start_timeout_ms;
-
-	return t < SCHED_START_MIN_MS ? SCHED_START_MIN_MS : t;
-}
-
-
-/* This process's user, for messages. */
-static const char *
-user_name(void)
-{
-	static char buf[64];
-	struct passwd *pw = getpwuid(geteuid());
-
-	if (pw != NULL && pw->pw_name != NULL)
-		return pw->pw_name;
-	snprintf(buf, sizeof(buf), "uid %u", (unsigned)geteuid());
-	return buf;
-}
-
-
-/*
- * Each run's credentials (tls.h), or, with security.tls off, a warning
- * that anyone on the machine can connect and run code as this user.
- */
-int
-instance_tls(struct instance *in, char *err, size_t errlen)
-{
-	char why[512];
-
-	in->tls = in->spec->security.tls;
-	if (!in->tls) {
-		unlink(in->tls_key);
-		unlink(in->tls_cert);
-		ev(in, "security", "security.tls is off: any user of this "
-		    "machine%s can connect to the scheduler and its workers "
-		    "and run code as %s; for a single-user machine only",
-		    in->cp->ops->remote ? " and of the cluster's network" :
-		    "", user_name());
-		return 0;
+	ASSERT(s->pid == 0);
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.argv = s->argv;
+	cmd.env = s->env;
+	cmd.log_path = s->log_path;
+	cmd.cwd = s->cwd;
+	if ((s->pid = s->engine->spawn_scheduler(&cmd, err, errlen)) == -1) {
+		s->pid = 0;
+		return -1;
 	}
-	if (tls_make_creds(in->tls_dir, in->spec->name, why,
-	    sizeof(why)) == -1 ||
-	    tls_check_creds(in->tls_dir, why, sizeof(why)) == -1)
-		return seterr(err, errlen, "cannot make the instance's TLS "
-		    "credentials: %s", why);
+	s->start_time = launch_start_time(s->pid);
+	watch(s);
+	wait_ready(s, 100);
 	return 0;
 }
 
-
-/* The DASK_CONFIG file of the outputs: the address and, with TLS, the
- * credentials, so that Client() connects as it is. */
-static void
-write_client_config(struct instance *in)
+int
+sched_adopt(struct sched *s, pid_t pid, uint64_t start_time,
+    const char *addr, const char *dash_url, bool starting)
 {
-	char err[512], *text;
+	ASSERT(s->pid == 0);
+	if (pid <= 0 || start_time == 0 || launch_start_time(pid) !=
+	    start_time)
+		return -1;
+	s->pid = pid;
+	s->start_time = start_time;
+	if (addr != NULL && addr[0] != '\0')
+		s->addr = xstrdup(addr);
+	if (dash_url != NULL && dash_url[0] != '\0')
+		set_dashboard(s, dash_url);
+	watch(s);
+	if (starting)
+		wait_ready(s, 0);
+	return 0;
+}
 
-	if (in->tls)
-		text = xasprintf("# edask: instance %s, this run; use as\n"
-		    "#   DASK_CONFIG=%s python ...\n"
-		    "scheduler-address: \"%s\"\n"
-		    "distributed:\n"
-		    "  comm:\n"
-		    "    require-encryption: true\n"
-		    "    tls:\n"
-		    "      ca-file: \"%s\"\n"
-		    "      client:\n"
-		    "        cert: \"%s\"\n"
-		    "        key: \"%s\"\n", in->spec->name,
-		    in->client_config, in->sched_addr, in->tls_cert,
-		    in->tls_cert, in->tls_key);
-	else
-		text = xasprintf("# edask: instance %s, this run (no TLS); use "
-		    "as\n#   DASK_CONFIG=%s python ...\n"
-		    "scheduler-address: \"%s\"\n", in->spec->name,
-		    in->client_config, in->sched_addr);
-	if (util_write_file(in->client_config, text, strlen(text), 0600, err,
-	    sizeof(err)) == -1)
-		log_warnx("[%s] %s", in->spec->name, err);
-	free(text);
+/* ------------------------------------------------------------- its stop */
+
+static void
+on_signal(pid_t pid, int sig, void *arg)
+{
+	struct sched *s = arg;
+	char g[32];
+
+	if (sig == SIGKILL)
+		notify(s, SCHED_KILLED, "scheduler (pid %d) still running %s "
+		    "after SIGTERM: SIGKILL", (int)pid, fmt_duration(s->grace_ms,
+		    g, sizeof(g)));
+}
+
+void
+sched_stop(struct sched *s)
+{
+	if (s == NULL || s->pid == 0)
+		return;
+	loop_timer_cancel(s->loop, s->poll_timer);
+	s->poll_timer = 0;
+	launch_term_start(&s->term, s->loop, s->pid, true, 0, s->grace_ms,
+	    on_signal, s);
+}
+
+/* ------------------------------------------------------------ accessors */
+
+pid_t
+sched_pid(const struct sched *s)
+{
+	return s != NULL ? s->pid : 0;
+}
+
+uint64_t
+sched_start_time(const struct sched *s)
+{
+	return s != NULL ? s->start_time : 0;
+}
+
+bool
+sched_stopping(const struct sched *s)
+{
+	return s != NULL && s->pid != 0 && launch_term_active(&s->term);
+}
+
+const char *
+sched_address(const struct sched *s)
+{
+	return s != NULL ? s->addr : NULL;
+}
+
+const char *
+sched_dashboard(const struct sched *s)
+{
+	return s != NULL ? s->dash_url : NULL;
+}
+
+struct dask *
+sched_client(const struct sched *s)
+{
+	return s != NULL ? s->dask : NULL;
 }

@@ -29,6 +29,7 @@
 #include "pool.h"
 #include "pyprobe.h"
 #include "scaler.h"
+#include "sched.h"
 #include "slurm.h"
 #include "spec.h"
 #include "store.h"
@@ -76,8 +77,8 @@ worker_remove(struct worker *w)
 		loop_timer_cancel(c->loop, w->kill_timer);
 	if (w->reclaim_timer != 0)
 		loop_timer_cancel(c->loop, w->reclaim_timer);
-	if (in->dask != NULL)
-		in->ctl->engine->cancel(in->dask, w);
+	if (sched_client(in->sched) != NULL)
+		in->ctl->engine->cancel(sched_client(in->sched), w);
 	pool_release(in->cp->pool, w->slot);
 	forget_worker(w);
 	for (i = 0; i < in->nworkers; i++) {
@@ -284,7 +285,7 @@ worker_argv(struct instance *in, struct worker *w, char *err, size_t errlen)
 		/* dask-cuda runs its own nanny and has no --no-nanny */
 		nanny = strstr(s->workers.command, "cuda") != NULL;
 	}
-	launch_argv_push(&argv, &argc, in->sched_addr);
+	launch_argv_push(&argv, &argc, sched_address(in->sched));
 	launch_argv_push(&argv, &argc, "--nthreads");
 	snprintf(buf, sizeof(buf), "%d", s->workers.threads);
 	launch_argv_push(&argv, &argc, buf);
@@ -468,13 +469,13 @@ worker_retire(struct worker *w, int64_t timeout_ms)
 	struct instance *in = w->inst;
 
 	if ((w->state != W_RUNNING && w->state != W_DRAINING) ||
-	    w->address[0] == '\0' || in->dask == NULL) {
+	    w->address[0] == '\0' || sched_client(in->sched) == NULL) {
 		worker_terminate(w, 0);
 		return;
 	}
 	w->retire_wall_ms = wall_ms();
 	worker_set_state(w, W_RETIRING);
-	in->ctl->engine->retire(in->dask, w->address, timeout_ms, on_retired, w);
+	in->ctl->engine->retire(sched_client(in->sched), w->address, timeout_ms, on_retired, w);
 }
 
 

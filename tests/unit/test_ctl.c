@@ -23,6 +23,7 @@
 #include "ctl_int.h"
 #include "launch.h"
 #include "loop.h"
+#include "sched.h"
 #include "store.h"
 #include "testutil.h"
 
@@ -535,7 +536,7 @@ deploy(struct world *wd, const char *yaml)
 	if (in->state != I_STARTED)
 		fail_msg("instance %s: %s, %s (spawns %d, owed %zu, dask %p)",
 		    name, istate_name[in->state], in->error, fe.spawns, fe.nq,
-		    (void *)in->dask);
+		    (void *)sched_client(in->sched));
 	return in;
 }
 
