@@ -882,29 +882,22 @@ config_pool(const struct config *c, const char *name)
 }
 
 static bool
-str_eq(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
-
-static bool
 pool_equal(const struct config_pool *a, const struct config_pool *b)
 {
 	size_t i;
 
-	if (!str_eq(a->name, b->name) || !str_eq(a->backend, b->backend) ||
+	if (!util_str_eq(a->name, b->name) ||
+	    !util_str_eq(a->backend, b->backend) ||
 	    a->gpus != b->gpus || a->slots != b->slots ||
-	    !str_eq(a->partition, b->partition) ||
-	    !str_eq(a->account, b->account) ||
+	    !util_str_eq(a->partition, b->partition) ||
+	    !util_str_eq(a->account, b->account) ||
 	    a->gpus_per_job != b->gpus_per_job ||
-	    !str_eq(a->time_limit, b->time_limit) ||
+	    !util_str_eq(a->time_limit, b->time_limit) ||
 	    a->nsbatch_args != b->nsbatch_args ||
-	    !str_eq(a->scheduler_host, b->scheduler_host))
+	    !util_str_eq(a->scheduler_host, b->scheduler_host))
 		return false;
 	for (i = 0; i < a->nsbatch_args; i++)
-		if (!str_eq(a->sbatch_args[i], b->sbatch_args[i]))
+		if (!util_str_eq(a->sbatch_args[i], b->sbatch_args[i]))
 			return false;
 	return true;
 }
@@ -916,9 +909,9 @@ config_equal(const struct config *a, const struct config *b)
 
 	if (a == NULL || b == NULL)
 		return a == b;
-	if (!str_eq(a->listen, b->listen) ||
-	    !str_eq(a->state_dir, b->state_dir) ||
-	    !str_eq(a->log_file, b->log_file) ||
+	if (!util_str_eq(a->listen, b->listen) ||
+	    !util_str_eq(a->state_dir, b->state_dir) ||
+	    !util_str_eq(a->log_file, b->log_file) ||
 	    a->open_reads != b->open_reads || a->npools != b->npools)
 		return false;
 	for (i = 0; i < a->npools; i++)
@@ -941,7 +934,7 @@ pool_to_json(const struct config_pool *p)
 
 	json_object_set_new(o, "name", json_str(p->name));
 	json_object_set_new(o, "backend", json_str(p->backend));
-	if (str_eq(p->backend, "local")) {
+	if (util_str_eq(p->backend, "local")) {
 		json_object_set_new(o, "gpus", p->gpus == CONFIG_GPUS_AUTO ?
 		    json_string("auto") : json_integer(p->gpus));
 		return o;

@@ -1047,14 +1047,6 @@ dup_or_null(const char *p)
 	return p != NULL ? xstrdup(p) : NULL;
 }
 
-static bool
-str_eq(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
-
 static json_t *
 json_str(const char *s)
 {
@@ -1083,7 +1075,7 @@ str_clear(const struct field *f, struct spec *s)
 static bool
 str_equal(const struct field *f, const struct spec *a, const struct spec *b)
 {
-	return str_eq(*CAT(a, f, char *), *CAT(b, f, char *));
+	return util_str_eq(*CAT(a, f, char *), *CAT(b, f, char *));
 }
 
 static json_t *
@@ -1167,8 +1159,8 @@ env_equal(const struct field *f, const struct spec *a, const struct spec *b)
 	qsort(x, a->nenv, sizeof(*x), env_ptr_cmp);
 	qsort(y, b->nenv, sizeof(*y), env_ptr_cmp);
 	for (i = 0; i < a->nenv && eq; i++)
-		eq = str_eq(x[i]->key, y[i]->key) &&
-		    str_eq(x[i]->value, y[i]->value);
+		eq = util_str_eq(x[i]->key, y[i]->key) &&
+		    util_str_eq(x[i]->value, y[i]->value);
 	free(x);
 	free(y);
 	return eq;
