@@ -277,10 +277,7 @@ read_word(struct yamlx *x, const char *path, const yaml_node_t *v,
 		*dst = NULL;
 		return 0;
 	}
-	if (!is_text(v))
-		return yamlx_errat(x, v->start_mark, "%s must be a non-empty "
-		    "string, got %s", path, yamlx_describe(v, q, sizeof(q)));
-	if (yamlx_check_text(x, v, path, WORD_MAX) == -1)
+	if (spec_check_text(x, path, v, WORD_MAX) == -1)
 		return -1;
 	for (i = 0; i < v->data.scalar.length; i++)
 		if (strchr(" \t\r\n", yamlx_sval(v)[i]) != NULL)
@@ -298,10 +295,7 @@ read_host(struct yamlx *x, const char *path, const yaml_node_t *v,
 {
 	char q[YAMLX_QUOTE_BUF];
 
-	if (!is_text(v))
-		return yamlx_errat(x, v->start_mark, "%s must be a non-empty "
-		    "string, got %s", path, yamlx_describe(v, q, sizeof(q)));
-	if (yamlx_check_text(x, v, path, HOST_MAX) == -1)
+	if (spec_check_text(x, path, v, HOST_MAX) == -1)
 		return -1;
 	if (!host_valid(yamlx_sval(v), v->data.scalar.length, true))
 		return yamlx_errat(x, v->start_mark, "%s must be a host name "
@@ -474,11 +468,7 @@ read_args(struct yamlx *x, const char *path, const yaml_node_t *v,
 		if ((a = yamlx_node(x, *it)) == NULL)
 			return yamlx_errat(x, v->start_mark,
 			    "malformed sequence");
-		if (!is_text(a))
-			return yamlx_errat(x, a->start_mark, "%s must be a "
-			    "non-empty string, got %s", apath,
-			    yamlx_describe(a, q, sizeof(q)));
-		if (yamlx_check_text(x, a, apath, ARG_MAX_) == -1)
+		if (spec_check_text(x, apath, a, ARG_MAX_) == -1)
 			return -1;
 		p->sbatch_args[p->nsbatch_args++] = xstrndup(yamlx_sval(a),
 		    a->data.scalar.length);

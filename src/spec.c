@@ -458,6 +458,19 @@ spec_read_name(struct yamlx *c, const char *path, const yaml_node_t *v,
 	return 0;
 }
 
+int
+spec_check_text(struct yamlx *c, const char *path, const yaml_node_t *v,
+    size_t max)
+{
+	char q[YAMLX_QUOTE_BUF];
+
+	if (v->type != YAML_SCALAR_NODE || v->data.scalar.length == 0 ||
+	    yamlx_is_null(v))
+		return yamlx_errat(c, v->start_mark, "%s must be a non-empty "
+		    "string, got %s", path, yamlx_describe(v, q, sizeof(q)));
+	return yamlx_check_text(c, v, path, max);
+}
+
 /* YAML 1.1 spellings are refused on purpose: "yes" and "on" read as
  * strings to most tools, so only true and false are booleans here. */
 int
@@ -587,11 +600,7 @@ read_string(struct yamlx *c, const struct field *f, const yaml_node_t *v,
 		set_string(AT(s, f, char *), v);	/* an explicit "" */
 		return 0;
 	}
-	if (v->type != YAML_SCALAR_NODE || v->data.scalar.length == 0 ||
-	    yamlx_is_null(v))
-		return yamlx_errat(c, v->start_mark, "%s must be a non-empty "
-		    "string, got %s", f->path, yamlx_describe(v, q, sizeof(q)));
-	if (yamlx_check_text(c, v, f->path, (size_t)f->hi) == -1)
+	if (spec_check_text(c, f->path, v, (size_t)f->hi) == -1)
 		return -1;
 	if (f->type == &t_host)
 		for (i = 0; i < v->data.scalar.length; i++)
