@@ -162,13 +162,42 @@ on_epoll(int fd, uint32_t events, void *arg)
 	api_pump(arg);
 }
 
+/*
+ * A response of body (new: the response frees it) with its Content-Type;
+ * no_store adds Cache-Control: no-store, which every reply but the
+ * metrics carries.
+ */
+static struct MHD_Response *
+response_new(char *body, const char *type, bool no_store)
+{
+	struct MHD_Response *r;
+
+	r = MHD_create_response_from_buffer(strlen(body), body,
+	    MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(r, "Content-Type", type);
+	if (no_store)
+		MHD_add_response_header(r, "Cache-Control", "no-store");
+	return r;
+}
+
+/* Queues r with status; the connection keeps what it needs of r. */
 static enum MHD_Result
-reply_json(struct MHD_Connection *conn, unsigned status, json_t *doc)
+reply_queue(struct MHD_Connection *conn, unsigned status,
+    struct MHD_Response *r)
+{
+	enum MHD_Result ret = MHD_queue_response(conn, status, r);
+
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* doc (taken) as every JSON reply reads: indented, keys sorted, a newline
+ * at the end. */
+static struct MHD_Response *
+json_response(json_t *doc)
 {
 	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS |
 	    JSON_REAL_PRECISION(6));
-	struct MHD_Response *r;
-	enum MHD_Result ret;
 	size_t len;
 
 	json_decref(doc);
@@ -178,68 +207,42 @@ reply_json(struct MHD_Connection *conn, unsigned status, json_t *doc)
 	text = xrealloc(text, len + 2);
 	text[len++] = '\n';
 	text[len] = '\0';
-	r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-	MHD_add_response_header(r, "Content-Type", "application/json");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	ret = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return response_new(text, "application/json", true);
+}
+
+static enum MHD_Result
+reply_json(struct MHD_Connection *conn, unsigned status, json_t *doc)
+{
+	return reply_queue(conn, status, json_response(doc));
 }
 
 static enum MHD_Result
 reply_unauthorized(struct MHD_Connection *conn)
 {
-	json_t *doc = json_pack("{s:s}", "error", "missing or wrong token: "
-	    "send Authorization: Bearer <token>; the token is in the state "
-	    "folder's token file (the CLI reads it, or $EDASK_TOKEN)");
-	char *text = json_dumps(doc, JSON_INDENT(2));
-	char *body = xasprintf("%s\n", text);
 	struct MHD_Response *r;
-	enum MHD_Result ret;
 
-	json_decref(doc);
-	free(text);
-	r = MHD_create_response_from_buffer(strlen(body), body,
-	    MHD_RESPMEM_MUST_FREE);
-	MHD_add_response_header(r, "Content-Type", "application/json");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
+	r = json_response(json_pack("{s:s}", "error", "missing or wrong "
+	    "token: send Authorization: Bearer <token>; the token is in the "
+	    "state folder's token file (the CLI reads it, or $EDASK_TOKEN)"));
 	MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
-	ret = MHD_queue_response(conn, 401, r);
-	MHD_destroy_response(r);
-	return ret;
+	return reply_queue(conn, 401, r);
 }
 
 static enum MHD_Result
 reply_metrics(struct MHD_Connection *conn, struct api *a)
 {
-	char *text = ctl_metrics_text(a->ctl);
-	struct MHD_Response *r;
-	enum MHD_Result ret;
-
-	r = MHD_create_response_from_buffer(strlen(text), text,
-	    MHD_RESPMEM_MUST_FREE);
-	MHD_add_response_header(r, "Content-Type",
-	    "text/plain; version=0.0.4; charset=utf-8");
-	ret = MHD_queue_response(conn, 200, r);
-	MHD_destroy_response(r);
-	return ret;
+	return reply_queue(conn, 200, response_new(ctl_metrics_text(a->ctl),
+	    "text/plain; version=0.0.4; charset=utf-8", false));
 }
 
 static enum MHD_Result
 reply_html(struct MHD_Connection *conn, struct api *a, const char *url)
 {
-	struct MHD_Response *r;
-	enum MHD_Result ret;
 	int status;
 	char *html = console_render(a->ctl, url, &status);
 
-	r = MHD_create_response_from_buffer(strlen(html), html,
-	    MHD_RESPMEM_MUST_FREE);
-	MHD_add_response_header(r, "Content-Type", "text/html; charset=utf-8");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	ret = MHD_queue_response(conn, (unsigned)status, r);
-	MHD_destroy_response(r);
-	return ret;
+	return reply_queue(conn, (unsigned)status,
+	    response_new(html, "text/html; charset=utf-8", true));
 }
 
 static enum MHD_Result

@@ -277,10 +277,7 @@ read_word(struct yamlx *x, const char *path, const yaml_node_t *v,
 		*dst = NULL;
 		return 0;
 	}
-	if (!is_text(v))
-		return yamlx_errat(x, v->start_mark, "%s must be a non-empty "
-		    "string, got %s", path, yamlx_describe(v, q, sizeof(q)));
-	if (yamlx_check_text(x, v, path, WORD_MAX) == -1)
+	if (spec_check_text(x, path, v, WORD_MAX) == -1)
 		return -1;
 	for (i = 0; i < v->data.scalar.length; i++)
 		if (strchr(" \t\r\n", yamlx_sval(v)[i]) != NULL)
@@ -298,10 +295,7 @@ read_host(struct yamlx *x, const char *path, const yaml_node_t *v,
 {
 	char q[YAMLX_QUOTE_BUF];
 
-	if (!is_text(v))
-		return yamlx_errat(x, v->start_mark, "%s must be a non-empty "
-		    "string, got %s", path, yamlx_describe(v, q, sizeof(q)));
-	if (yamlx_check_text(x, v, path, HOST_MAX) == -1)
+	if (spec_check_text(x, path, v, HOST_MAX) == -1)
 		return -1;
 	if (!host_valid(yamlx_sval(v), v->data.scalar.length, true))
 		return yamlx_errat(x, v->start_mark, "%s must be a host name "
@@ -474,11 +468,7 @@ read_args(struct yamlx *x, const char *path, const yaml_node_t *v,
 		if ((a = yamlx_node(x, *it)) == NULL)
 			return yamlx_errat(x, v->start_mark,
 			    "malformed sequence");
-		if (!is_text(a))
-			return yamlx_errat(x, a->start_mark, "%s must be a "
-			    "non-empty string, got %s", apath,
-			    yamlx_describe(a, q, sizeof(q)));
-		if (yamlx_check_text(x, a, apath, ARG_MAX_) == -1)
+		if (spec_check_text(x, apath, a, ARG_MAX_) == -1)
 			return -1;
 		p->sbatch_args[p->nsbatch_args++] = xstrndup(yamlx_sval(a),
 		    a->data.scalar.length);
@@ -882,29 +872,22 @@ config_pool(const struct config *c, const char *name)
 }
 
 static bool
-str_eq(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
-
-static bool
 pool_equal(const struct config_pool *a, const struct config_pool *b)
 {
 	size_t i;
 
-	if (!str_eq(a->name, b->name) || !str_eq(a->backend, b->backend) ||
+	if (!util_str_eq(a->name, b->name) ||
+	    !util_str_eq(a->backend, b->backend) ||
 	    a->gpus != b->gpus || a->slots != b->slots ||
-	    !str_eq(a->partition, b->partition) ||
-	    !str_eq(a->account, b->account) ||
+	    !util_str_eq(a->partition, b->partition) ||
+	    !util_str_eq(a->account, b->account) ||
 	    a->gpus_per_job != b->gpus_per_job ||
-	    !str_eq(a->time_limit, b->time_limit) ||
+	    !util_str_eq(a->time_limit, b->time_limit) ||
 	    a->nsbatch_args != b->nsbatch_args ||
-	    !str_eq(a->scheduler_host, b->scheduler_host))
+	    !util_str_eq(a->scheduler_host, b->scheduler_host))
 		return false;
 	for (i = 0; i < a->nsbatch_args; i++)
-		if (!str_eq(a->sbatch_args[i], b->sbatch_args[i]))
+		if (!util_str_eq(a->sbatch_args[i], b->sbatch_args[i]))
 			return false;
 	return true;
 }
@@ -916,9 +899,9 @@ config_equal(const struct config *a, const struct config *b)
 
 	if (a == NULL || b == NULL)
 		return a == b;
-	if (!str_eq(a->listen, b->listen) ||
-	    !str_eq(a->state_dir, b->state_dir) ||
-	    !str_eq(a->log_file, b->log_file) ||
+	if (!util_str_eq(a->listen, b->listen) ||
+	    !util_str_eq(a->state_dir, b->state_dir) ||
+	    !util_str_eq(a->log_file, b->log_file) ||
 	    a->open_reads != b->open_reads || a->npools != b->npools)
 		return false;
 	for (i = 0; i < a->npools; i++)
@@ -941,7 +924,7 @@ pool_to_json(const struct config_pool *p)
 
 	json_object_set_new(o, "name", json_str(p->name));
 	json_object_set_new(o, "backend", json_str(p->backend));
-	if (str_eq(p->backend, "local")) {
+	if (util_str_eq(p->backend, "local")) {
 		json_object_set_new(o, "gpus", p->gpus == CONFIG_GPUS_AUTO ?
 		    json_string("auto") : json_integer(p->gpus));
 		return o;

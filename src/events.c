@@ -114,11 +114,27 @@ event_to_json(const struct event *ev)
 	    "message", ev->message);
 }
 
+/*
+ * Event seq s when the ring still holds it and it is instance's (any
+ * instance's for NULL); NULL for a gap or another instance's event.
+ */
+static const struct event *
+ring_event(const struct events *e, uint64_t s, const char *instance)
+{
+	const struct event *ev = &e->ring[(s - 1) % e->cap];
+
+	if (ev->seq != s || (instance != NULL &&
+	    strcmp(ev->instance, instance) != 0))
+		return NULL;
+	return ev;
+}
+
 json_t *
 events_to_json(const struct events *e, const char *instance, uint64_t since,
     size_t limit)
 {
 	json_t *arr = json_array();
+	const struct event *ev;
 	uint64_t first = e->seq - e->count + 1, s;
 	size_t n = 0;
 
@@ -126,22 +142,16 @@ events_to_json(const struct events *e, const char *instance, uint64_t since,
 		/* paging forward: the oldest `limit` after since */
 		for (s = since + 1 > first ? since + 1 : first;
 		    s <= e->seq && n < limit; s++) {
-			const struct event *ev = &e->ring[(s - 1) % e->cap];
-
-			if (ev->seq != s || (instance != NULL &&
-			    strcmp(ev->instance, instance) != 0))
-				continue;	/* a gap, or another's */
+			if ((ev = ring_event(e, s, instance)) == NULL)
+				continue;
 			json_array_append_new(arr, event_to_json(ev));
 			n++;
 		}
 	} else {
 		/* the latest: walk newest to oldest, then reverse */
 		for (s = e->seq; s >= first && s > 0 && n < limit; s--) {
-			const struct event *ev = &e->ring[(s - 1) % e->cap];
-
-			if (ev->seq != s || (instance != NULL &&
-			    strcmp(ev->instance, instance) != 0))
-				continue;	/* a gap, or another's */
+			if ((ev = ring_event(e, s, instance)) == NULL)
+				continue;
 			json_array_insert_new(arr, 0, event_to_json(ev));
 			n++;
 		}

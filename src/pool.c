@@ -117,16 +117,23 @@ pool_available(const struct pool *p, int holder)
 	return c;
 }
 
-int
-pool_held_by(const struct pool *p, int holder)
+/* How many of the pool's n slots have v in column a (holder, reserved). */
+static int
+count_of(const struct pool *p, const int *a, int v)
 {
 	int i, c = 0;
 
 	for (i = 0; i < p->n; i++) {
-		if (p->holder[i] == holder)
+		if (a[i] == v)
 			c++;
 	}
 	return c;
+}
+
+int
+pool_held_by(const struct pool *p, int holder)
+{
+	return count_of(p, p->holder, holder);
 }
 
 /*
@@ -206,14 +213,8 @@ pool_unreserve(struct pool *p, int holder)
 int
 pool_reserved_for(const struct pool *p, int holder)
 {
-	int i, c = 0;
-
 	ASSERT(holder >= 0);
-	for (i = 0; i < p->n; i++) {
-		if (p->reserved[i] == holder)
-			c++;
-	}
-	return c;
+	return count_of(p, p->reserved, holder);
 }
 
 int

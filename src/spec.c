@@ -458,6 +458,19 @@ spec_read_name(struct yamlx *c, const char *path, const yaml_node_t *v,
 	return 0;
 }
 
+int
+spec_check_text(struct yamlx *c, const char *path, const yaml_node_t *v,
+    size_t max)
+{
+	char q[YAMLX_QUOTE_BUF];
+
+	if (v->type != YAML_SCALAR_NODE || v->data.scalar.length == 0 ||
+	    yamlx_is_null(v))
+		return yamlx_errat(c, v->start_mark, "%s must be a non-empty "
+		    "string, got %s", path, yamlx_describe(v, q, sizeof(q)));
+	return yamlx_check_text(c, v, path, max);
+}
+
 /* YAML 1.1 spellings are refused on purpose: "yes" and "on" read as
  * strings to most tools, so only true and false are booleans here. */
 int
@@ -587,11 +600,7 @@ read_string(struct yamlx *c, const struct field *f, const yaml_node_t *v,
 		set_string(AT(s, f, char *), v);	/* an explicit "" */
 		return 0;
 	}
-	if (v->type != YAML_SCALAR_NODE || v->data.scalar.length == 0 ||
-	    yamlx_is_null(v))
-		return yamlx_errat(c, v->start_mark, "%s must be a non-empty "
-		    "string, got %s", f->path, yamlx_describe(v, q, sizeof(q)));
-	if (yamlx_check_text(c, v, f->path, (size_t)f->hi) == -1)
+	if (spec_check_text(c, f->path, v, (size_t)f->hi) == -1)
 		return -1;
 	if (f->type == &t_host)
 		for (i = 0; i < v->data.scalar.length; i++)
@@ -1047,14 +1056,6 @@ dup_or_null(const char *p)
 	return p != NULL ? xstrdup(p) : NULL;
 }
 
-static bool
-str_eq(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
-
 static json_t *
 json_str(const char *s)
 {
@@ -1083,7 +1084,7 @@ str_clear(const struct field *f, struct spec *s)
 static bool
 str_equal(const struct field *f, const struct spec *a, const struct spec *b)
 {
-	return str_eq(*CAT(a, f, char *), *CAT(b, f, char *));
+	return util_str_eq(*CAT(a, f, char *), *CAT(b, f, char *));
 }
 
 static json_t *
@@ -1167,8 +1168,8 @@ env_equal(const struct field *f, const struct spec *a, const struct spec *b)
 	qsort(x, a->nenv, sizeof(*x), env_ptr_cmp);
 	qsort(y, b->nenv, sizeof(*y), env_ptr_cmp);
 	for (i = 0; i < a->nenv && eq; i++)
-		eq = str_eq(x[i]->key, y[i]->key) &&
-		    str_eq(x[i]->value, y[i]->value);
+		eq = util_str_eq(x[i]->key, y[i]->key) &&
+		    util_str_eq(x[i]->value, y[i]->value);
 	free(x);
 	free(y);
 	return eq;

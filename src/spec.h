@@ -156,6 +156,10 @@ int spec_read_int(struct yamlx *x, const char *path,
 /* A name as spec_name_valid() has it; *dst replaced by a new string. */
 int spec_read_name(struct yamlx *x, const char *path,
     const struct yaml_node_s *v, char **dst);
+/* A non-empty string that yamlx_check_text() takes (at most max bytes);
+ * nothing is kept: what to keep of it is the caller's. */
+int spec_check_text(struct yamlx *x, const char *path,
+    const struct yaml_node_s *v, size_t max);
 /* true or false (not YAML 1.1's yes, no, on, off). */
 int spec_read_bool(struct yamlx *x, const char *path,
     const struct yaml_node_s *v, bool *dst);

@@ -519,17 +519,25 @@ read_row(sqlite3_stmt *st, const struct table *t, void *p)
 	}
 }
 
+/* Frees the strings of row p (its COL_TEXT fields); p itself stays. */
+static void
+clear_row(const struct table *t, void *p)
+{
+	size_t i;
+
+	for (i = 0; i < t->ncols; i++)
+		if (t->cols[i].type == COL_TEXT)
+			free(*(char **)(void *)((char *)p + t->cols[i].off));
+}
+
 /* Frees the strings of the n rows at v, then v. */
 static void
 free_rows(const struct table *t, void *v, size_t n)
 {
-	size_t r, i;
+	size_t r;
 
 	for (r = 0; r < n; r++)
-		for (i = 0; i < t->ncols; i++)
-			if (t->cols[i].type == COL_TEXT)
-				free(*(char **)(void *)((char *)v +
-				    r * t->size + t->cols[i].off));
+		clear_row(t, (char *)v + r * t->size);
 	free(v);
 }
 
@@ -1223,33 +1231,28 @@ store_notebook_get(struct store *s, const char *instance,
     struct store_notebook *out, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
-	int rc;
+	void *v;
+	size_t n;
 
 	memset(out, 0, sizeof(*out));
 	if (notebook_schema(s, err, errlen) == -1 ||
 	    (st = stmt_get(s, ST_NOTEBOOK_GET, err, errlen)) == NULL)
 		return -1;
 	bind_text(st, 1, instance);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		read_row(st, &notebook_table, out);
-		sqlite3_reset(st);
-		return 1;
-	}
-	if (rc != SQLITE_DONE) {
-		dberr(s->db, err, errlen, "notebook get");
-		sqlite3_reset(st);
+	if (load_rows(s, st, &notebook_table, "notebook get", &v, &n, err,
+	    errlen) == -1)
 		return -1;
-	}
-	sqlite3_reset(st);
-	return 0;
+	/* instance is the table's primary key: one row at the most. */
+	ASSERT(n <= 1);
+	if (n == 1)
+		memcpy(out, v, sizeof(*out));
+	free(v);
+	return n == 1;
 }
 
 void
 store_notebook_clear(struct store_notebook *nb)
 {
-	free(nb->instance);
-	free(nb->token);
-	free(nb->log);
+	clear_row(&notebook_table, nb);
 	memset(nb, 0, sizeof(*nb));
 }

@@ -251,6 +251,14 @@ strlcpy_(char *dst, const char *src, size_t size)
 	return n;
 }
 
+bool
+util_str_eq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
 int
 seterr(char *err, size_t errlen, const char *fmt, ...)
 {

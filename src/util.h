@@ -51,6 +51,9 @@ int64_t wall_ms(void);
 
 /* Copies at most size-1 bytes and always terminates; returns strlen(src). */
 size_t strlcpy_(char *dst, const char *src, size_t size);
+/* strcmp() == 0 for strings that may be unset: two NULLs are equal, NULL
+ * and a string (even "") are not. */
+bool util_str_eq(const char *a, const char *b);
 /* Makes s valid UTF-8 in place: each byte that starts no valid sequence
  * (a stray byte, a sequence cut short) becomes '?'. */
 void utf8_scrub(char *s);

@@ -19,6 +19,7 @@
 #include "spec.h"
 #include "testutil.h"
 #include "util.h"
+#include "yamlx.h"
 
 #define FNAME	"x.yaml"
 
@@ -1381,6 +1382,51 @@ test_load(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/*
+ * spec_check_text, the string check config shares: each row is one YAML
+ * document whose root is the value, read as "k" with at most 4 bytes.
+ */
+static void
+test_check_text(void **state)
+{
+	static const struct {
+		const char	*yaml;
+		const char	*err;		/* NULL: taken */
+	} rows[] = {
+		{ "abcd", NULL },
+		{ "\"a b\"", NULL },
+		{ "abcde", "t.yaml:1:1: k is too long (5 bytes, at most 4)" },
+		{ "\"\"", "t.yaml:1:1: k must be a non-empty string, got "
+		    "\"\"" },
+		{ "~", "t.yaml:1:1: k must be a non-empty string, got \"~\"" },
+		{ "[a]", "t.yaml:1:1: k must be a non-empty string, got a "
+		    "sequence" },
+		{ "\"a\\tb\\x01\"", "t.yaml:1:1: k contains control "
+		    "character U+0001" },
+	};
+	const yaml_node_t *root;
+	struct yamlx x;
+	char err[256];
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(rows); i++) {
+		err[0] = '\0';
+		assert_int_equal(yamlx_open(&x, rows[i].yaml,
+		    strlen(rows[i].yaml), "t.yaml", "spec", 1024, err,
+		    sizeof(err), &root), 0);
+		assert_non_null(root);
+		rc = yamlx_close(&x, spec_check_text(&x, "k", root, 4));
+		if (rows[i].err == NULL)
+			assert_int_equal(rc, 0);
+		else {
+			assert_int_equal(rc, -1);
+			assert_string_equal(err, rows[i].err);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -1400,6 +1446,7 @@ main(void)
 		cmocka_unit_test(test_table_fields),
 		cmocka_unit_test(test_restart_fields),
 		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_check_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

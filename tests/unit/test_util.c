@@ -1,5 +1,6 @@
 /* Unit tests of util's helpers: the whole-file write, random hex, the
- * exit-status text, ISO 8601 time and the log line's stamp. */
+ * exit-status text, ISO 8601 time, the log line's stamp, the small-file
+ * read and the string compare that takes NULL. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -313,6 +314,28 @@ test_read_small(void **state)
 	rmdir(dir);
 }
 
+/* util_str_eq: NULL equals only NULL, and "" is a string like any other. */
+static void
+test_str_eq(void **state)
+{
+	static const struct {
+		const char	*a, *b;
+		bool		 eq;
+	} rows[] = {
+		{ NULL, NULL, true },
+		{ NULL, "", false },
+		{ "", NULL, false },
+		{ "", "", true },
+		{ "gpu", "gpu", true },
+		{ "gpu", "gpus", false },
+		{ "a", "b", false },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(rows); i++)
+		assert_int_equal(util_str_eq(rows[i].a, rows[i].b), rows[i].eq);
+}
 
 int
 main(void)
@@ -324,6 +347,7 @@ main(void)
 		cmocka_unit_test(test_time_iso),
 		cmocka_unit_test(test_log_stamp),
 		cmocka_unit_test(test_read_small),
+		cmocka_unit_test(test_str_eq),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
