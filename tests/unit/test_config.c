@@ -233,22 +233,22 @@ static const struct tu_value_case value_cases[] = {
 	    "\"backend\": \"local\", \"gpus\": 2}]}", "pools.0.gpus", "2" },
 };
 
+/* yaml parsed, seen through config_to_json(). */
+static json_t *
+parsed_json(const char *yaml)
+{
+	struct config *c = parse_ok(yaml);
+	json_t *j = config_to_json(c);
+
+	config_free(c);
+	return j;
+}
+
 static void
 test_values(void **state)
 {
-	struct config *c;
-	json_t *j;
-	size_t i;
-
 	(void)state;
-	for (i = 0; i < ARRAY_LEN(value_cases); i++) {
-		c = parse_ok(value_cases[i].yaml);
-		j = config_to_json(c);
-		tu_check_json_at(value_cases[i].yaml, j, value_cases[i].path,
-		    value_cases[i].want);
-		json_decref(j);
-		config_free(c);
-	}
+	tu_check_values(value_cases, ARRAY_LEN(value_cases), parsed_json);
 }
 
 /* Refused configs, with the whole message */
@@ -725,10 +725,8 @@ test_roundtrip(void **state)
 static void
 test_load(void **state)
 {
-	char dir[64], path[96], err[512], want[600];
+	char dir[64], path[96], err[512];
 	struct config *c;
-	size_t n = 1024 * 1024 + 1;
-	char *big;
 
 	(void)state;
 	tu_mkdtemp(dir, sizeof(dir), "test_config");
@@ -741,23 +739,17 @@ test_load(void **state)
 	tu_write_file(path, "pools: 1\n", 9);
 	assert_int_equal(config_load(path, &c, err, sizeof(err)), -1);
 	assert_null(c);
-	snprintf(want, sizeof(want), "%s:1:8: pools must be a sequence of "
-	    "pools, got \"1\"", path);
-	assert_string_equal(err, want);
+	tu_check_textf(err, "%s:1:8: pools must be a sequence of pools, got "
+	    "\"1\"", path);
 
-	big = xmalloc(n);
-	memset(big, '#', n);
-	tu_write_file(path, big, n);
-	free(big);
+	tu_write_filled(path, '#', 1024 * 1024 + 1);
 	assert_int_equal(config_load(path, &c, err, sizeof(err)), -1);
-	snprintf(want, sizeof(want), "%s: file is too large (at most 1048576 "
-	    "bytes)", path);
-	assert_string_equal(err, want);
+	tu_check_textf(err, "%s: file is too large (at most 1048576 bytes)",
+	    path);
 
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(config_load(path, &c, err, sizeof(err)), -1);
-	snprintf(want, sizeof(want), "%s: %s", path, strerror(ENOENT));
-	assert_string_equal(err, want);
+	tu_check_textf(err, "%s: %s", path, strerror(ENOENT));
 	assert_int_equal(rmdir(dir), 0);
 }
 

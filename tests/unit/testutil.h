@@ -9,6 +9,7 @@
 #define TESTUTIL_H
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -97,6 +98,23 @@ struct tu_value_case {
 	const char	*want;	/* compact JSON of that value */
 };
 
+/* Checks every case: to_json parses its yaml (failing the test when it
+ * is refused) and returns the result as JSON, new. */
+static inline void
+tu_check_values(const struct tu_value_case *cases, size_t n,
+    json_t *(*to_json)(const char *yaml))
+{
+	json_t *j;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		j = to_json(cases[i].yaml);
+		tu_check_json_at(cases[i].yaml, j, cases[i].path,
+		    cases[i].want);
+		json_decref(j);
+	}
+}
+
 /* A YAML input that must be refused, with the whole message. */
 struct tu_error_case {
 	const char	*yaml;
@@ -158,6 +176,32 @@ tu_write_file(const char *path, const void *text, size_t len)
 		fail_msg("%s: %s", path, strerror(errno));
 	assert_int_equal(fwrite(text, 1, len, f), len);
 	assert_int_equal(fclose(f), 0);
+}
+
+/* Writes n bytes c to path: with '#', a file of one comment too large to
+ * load. */
+static inline void
+tu_write_filled(const char *path, int c, size_t n)
+{
+	char *text = xmalloc(n);
+
+	memset(text, c, n);
+	tu_write_file(path, text, n);
+	free(text);
+}
+
+/* Checks that got is what fmt formats to: a message that names a path
+ * the test made. */
+static inline void __attribute__((format(printf, 2, 3)))
+tu_check_textf(const char *got, const char *fmt, ...)
+{
+	char want[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(want, sizeof(want), fmt, ap);
+	va_end(ap);
+	assert_string_equal(got, want);
 }
 
 #endif
