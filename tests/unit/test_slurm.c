@@ -605,12 +605,7 @@ test_squeue_too_big(void **state)
 static void
 test_sbatch_table(void **state)
 {
-	static const struct {
-		const char	*in;
-		int		 rc;
-		int64_t		 id;
-		const char	*errsub;
-	} cases[] = {
+	static const struct tu_int_case cases[] = {
 		{ "123", 0, 123, NULL },
 		{ "123\n", 0, 123, NULL },
 		{ "123;cluster\n", 0, 123, NULL },
@@ -641,23 +636,9 @@ test_sbatch_table(void **state)
 		{ "123;\x01", -1, 0, "\"123;\\x01\"" },
 		{ "12\"3", -1, 0, "\"12\\\"3\"" },
 	};
-	char err[256];
-	int64_t id;
-	size_t i;
-	int rc;
 
 	(void)state;
-	for (i = 0; i < ARRAY_LEN(cases); i++) {
-		err[0] = '\0';
-		id = 77;
-		rc = slurm_parse_sbatch(cases[i].in, strlen(cases[i].in), &id,
-		    err, sizeof(err));
-		tu_check_rc(cases[i].in, rc, cases[i].rc, err,
-		    cases[i].errsub);
-		if (id != cases[i].id)
-			fail_msg("%s: id %lld, want %lld", cases[i].in,
-			    (long long)id, (long long)cases[i].id);
-	}
+	tu_check_int_cases(cases, ARRAY_LEN(cases), false, slurm_parse_sbatch);
 }
 
 /* NUL bytes are input like any other; length ends it. */

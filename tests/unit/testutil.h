@@ -55,6 +55,46 @@ tu_check_rc(const char *row, int rc, int want_rc, const char *err,
 	return true;
 }
 
+/* A reply that gives one integer, or is refused with errsub in err
+ * (want 0 then: a refusal clears the output). */
+struct tu_int_case {
+	const char	*in;
+	int		 rc;
+	int64_t		 want;
+	const char	*errsub;
+};
+
+/*
+ * Checks every case through parse, one of the parsers of a reply into one
+ * integer: the rc, the message, and the integer, which starts at 77 so
+ * that a parser that does not write it is caught.  With dq, the inputs
+ * are written with ' for " (tu_dq).
+ */
+static inline void
+tu_check_int_cases(const struct tu_int_case *cases, size_t n, bool dq,
+    int (*parse)(const char *in, size_t len, int64_t *out, char *err,
+    size_t errlen))
+{
+	const char *in;
+	char err[256], *q;
+	int64_t got;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		q = dq ? tu_dq(cases[i].in) : NULL;
+		in = dq ? q : cases[i].in;
+		err[0] = '\0';
+		got = 77;
+		rc = parse(in, strlen(in), &got, err, sizeof(err));
+		tu_check_rc(in, rc, cases[i].rc, err, cases[i].errsub);
+		if (got != cases[i].want)
+			fail_msg("%s: got %lld, want %lld", in, (long long)got,
+			    (long long)cases[i].want);
+		free(q);
+	}
+}
+
 /* j's value at a dotted path ("pools.0.gpus": a number indexes an
  * array), borrowed, or NULL. */
 static inline json_t *
