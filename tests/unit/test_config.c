@@ -592,20 +592,6 @@ test_errors(void **state)
 
 /* Limits and odd arguments */
 
-static char *
-repeat(const char *head, const char *item, size_t n, const char *tail)
-{
-	size_t hl = strlen(head), il = strlen(item), tl = strlen(tail), i;
-	char *s = xmalloc(hl + il * n + tl + 1), *p = s;
-
-	memcpy(p, head, hl);
-	p += hl;
-	for (i = 0; i < n; i++, p += il)
-		memcpy(p, item, il);
-	memcpy(p, tail, tl + 1);
-	return s;
-}
-
 static void
 test_limits(void **state)
 {
@@ -640,12 +626,12 @@ test_limits(void **state)
 	}
 
 	/* 64 sbatch_args are fine, 65 are not */
-	y = repeat(S0 "sbatch_args: [", "-x, ", 64, "]}]\n");
+	y = tu_repeat(S0 "sbatch_args: [", "-x, ", 64, "]}]\n");
 	c = parse_ok(y);
 	assert_int_equal(c->pools[0].nsbatch_args, 64);
 	config_free(c);
 	free(y);
-	y = repeat(S0 "sbatch_args: [", "-x, ", 65, "]}]\n");
+	y = tu_repeat(S0 "sbatch_args: [", "-x, ", 65, "]}]\n");
 	assert_int_equal(config_parse(y, strlen(y), FNAME, &c, err,
 	    sizeof(err)), -1);
 	assert_string_equal(err, "d.yaml:1:77: pools[0].sbatch_args has 65 "
@@ -653,7 +639,7 @@ test_limits(void **state)
 	free(y);
 
 	/* a path of 4096 bytes is too long */
-	y = repeat("state_dir: /", "a", 4095, "\n");
+	y = tu_repeat("state_dir: /", "a", 4095, "\n");
 	assert_int_equal(config_parse(y, strlen(y), FNAME, &c, err,
 	    sizeof(err)), -1);
 	assert_string_equal(err, "d.yaml:1:12: state_dir is too long (4096 "
@@ -661,7 +647,7 @@ test_limits(void **state)
 	free(y);
 
 	/* the whole text */
-	big = repeat("", "#", 1024 * 1024 + 1, "");
+	big = tu_repeat("", "#", 1024 * 1024 + 1, "");
 	assert_int_equal(config_parse(big, strlen(big), FNAME, &c, err,
 	    sizeof(err)), -1);
 	assert_string_equal(err, "d.yaml:1:1: config is too large (1048577 "

@@ -55,6 +55,26 @@ tu_check_rc(const char *row, int rc, int want_rc, const char *err,
 	return true;
 }
 
+/*
+ * Checks what a parser of a list returned for table row `row`: rc and
+ * message as tu_check_rc; refused, nothing may come out (list NULL, n 0);
+ * accepted, n must be want_n.  Returns true when there are n items to
+ * check.
+ */
+static inline bool
+tu_check_list(const char *row, int rc, int want_rc, const char *err,
+    const char *errsub, const void *list, size_t n, size_t want_n)
+{
+	if (tu_check_rc(row, rc, want_rc, err, errsub)) {
+		if (list != NULL || n != 0)
+			fail_msg("%s: refused, but %zu came out", row, n);
+		return false;
+	}
+	if (n != want_n)
+		fail_msg("%s: %zu items, want %zu", row, n, want_n);
+	return true;
+}
+
 /* A reply that gives one integer, or is refused with errsub in err
  * (want 0 then: a refusal clears the output). */
 struct tu_int_case {
@@ -178,6 +198,39 @@ tu_check_errors(const struct tu_error_case *cases, size_t n,
 			fail_msg("<<%s>>\n got: %s\nwant: %s", cases[i].yaml,
 			    err, cases[i].want);
 	}
+}
+
+/* New string: head, item n times, tail. */
+static inline char *
+tu_repeat(const char *head, const char *item, size_t n, const char *tail)
+{
+	struct strbuf b = { 0 };
+	size_t i;
+
+	strbuf_printf(&b, "%s", head);
+	for (i = 0; i < n; i++)
+		strbuf_printf(&b, "%s", item);
+	strbuf_printf(&b, "%s", tail);
+	return b.p;
+}
+
+/* New string: head, count items joined by ',' (item(b, i) appends the
+ * i-th, from 0), tail: a generated reply with many entries. */
+static inline char *
+tu_join(const char *head, size_t count,
+    void (*item)(struct strbuf *b, size_t i), const char *tail)
+{
+	struct strbuf b = { 0 };
+	size_t i;
+
+	strbuf_printf(&b, "%s", head);
+	for (i = 0; i < count; i++) {
+		if (i > 0)
+			strbuf_printf(&b, ",");
+		item(&b, i);
+	}
+	strbuf_printf(&b, "%s", tail);
+	return b.p;
 }
 
 static inline int64_t
