@@ -53,6 +53,17 @@ parse_ok(const char *yaml)
 	return c;
 }
 
+/* yaml parsed, seen through config_to_json(). */
+static json_t *
+parsed_json(const char *yaml)
+{
+	struct config *c = parse_ok(yaml);
+	json_t *j = config_to_json(c);
+
+	config_free(c);
+	return j;
+}
+
 /* Defaults */
 
 static void
@@ -232,17 +243,6 @@ static const struct tu_value_case value_cases[] = {
 	{ "{\"listen\": \"127.0.0.1:1\", \"pools\": [{\"name\": \"l\", "
 	    "\"backend\": \"local\", \"gpus\": 2}]}", "pools.0.gpus", "2" },
 };
-
-/* yaml parsed, seen through config_to_json(). */
-static json_t *
-parsed_json(const char *yaml)
-{
-	struct config *c = parse_ok(yaml);
-	json_t *j = config_to_json(c);
-
-	config_free(c);
-	return j;
-}
 
 static void
 test_values(void **state)

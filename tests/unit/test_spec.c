@@ -60,6 +60,17 @@ parse_ok(const char *yaml)
 	return s;
 }
 
+/* yaml parsed, seen through spec_to_json(). */
+static json_t *
+parsed_json(const char *yaml)
+{
+	struct spec *s = parse_ok(yaml);
+	json_t *j = spec_to_json(s);
+
+	spec_free(s);
+	return j;
+}
+
 /*
  * Checks every field of s against want (a spec written out in the test),
  * naming the first that differs: one list of fields, so that a field
@@ -307,17 +318,6 @@ static const struct tu_value_case value_cases[] = {
 	    "\"a\"" },
 	{ "name: a\n---\n...\n--- ~\n", "name", "\"a\"" },
 };
-
-/* yaml parsed, seen through spec_to_json(). */
-static json_t *
-parsed_json(const char *yaml)
-{
-	struct spec *s = parse_ok(yaml);
-	json_t *j = spec_to_json(s);
-
-	spec_free(s);
-	return j;
-}
 
 static void
 test_values(void **state)
