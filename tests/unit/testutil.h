@@ -285,7 +285,7 @@ tu_write_filled(const char *path, int c, size_t n)
 
 /* Checks that got is what fmt formats to: a message that names a path
  * the test made. */
-static inline void __attribute__((format(printf, 2, 3)))
+static inline void PRINTF(2, 3)
 tu_check_textf(const char *got, const char *fmt, ...)
 {
 	char want[1024];
