@@ -369,16 +369,24 @@ fake_init(const char *fn)
 	return NVML_SUCCESS;
 }
 
-/* Both memory queries; free is what used leaves of total. */
+/*
+ * Both memory queries, after fake_gpu_call(fn, device, args): the GPU's
+ * total and used into *m, free what used leaves of total.
+ */
 static nvmlReturn_t
-fake_memory(const struct fake_gpu *g, unsigned long long *total,
-    unsigned long long *used, unsigned long long *free_)
+fake_memory(const char *fn, nvmlDevice_t device, nvmlReturn_t args,
+    nvmlMemory_t *m)
 {
-	if (!g->has_mem)
+	struct fake_gpu g;
+	nvmlReturn_t r;
+
+	if ((r = fake_gpu_call(fn, device, args, &g, NULL)) != NVML_SUCCESS)
+		return r;
+	if (!g.has_mem)
 		return NVML_ERROR_NOT_SUPPORTED;
-	*total = g->total;
-	*used = g->used;
-	*free_ = g->used <= g->total ? g->total - g->used : 0;
+	m->total = g.total;
+	m->used = g.used;
+	m->free = g.used <= g.total ? g.total - g.used : 0;
 	return NVML_SUCCESS;
 }
 
@@ -485,14 +493,8 @@ nvmlDeviceGetUtilizationRates(nvmlDevice_t device,
 nvmlReturn_t
 nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t *memory)
 {
-	struct fake_gpu g;
-	nvmlReturn_t r;
-
-	r = fake_gpu_call("nvmlDeviceGetMemoryInfo", device,
-	    fake_args(memory != NULL), &g, NULL);
-	if (r != NVML_SUCCESS)
-		return r;
-	return fake_memory(&g, &memory->total, &memory->used, &memory->free);
+	return fake_memory("nvmlDeviceGetMemoryInfo", device,
+	    fake_args(memory != NULL), memory);
 }
 
 const char *
@@ -611,17 +613,20 @@ nvmlDeviceGetIndex(nvmlDevice_t device, unsigned int *index)
 nvmlReturn_t
 nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device, nvmlMemory_v2_t *memory)
 {
-	struct fake_gpu g;
+	nvmlMemory_t m;
 	nvmlReturn_t r;
 
-	r = fake_gpu_call("nvmlDeviceGetMemoryInfo_v2", device,
+	r = fake_memory("nvmlDeviceGetMemoryInfo_v2", device,
 	    memory == NULL ? NVML_ERROR_INVALID_ARGUMENT :
 	    memory->version != nvmlMemory_v2 ?
-	    NVML_ERROR_ARGUMENT_VERSION_MISMATCH : NVML_SUCCESS, &g, NULL);
+	    NVML_ERROR_ARGUMENT_VERSION_MISMATCH : NVML_SUCCESS, &m);
 	if (r != NVML_SUCCESS)
 		return r;
+	memory->total = m.total;
 	memory->reserved = 0;
-	return fake_memory(&g, &memory->total, &memory->used, &memory->free);
+	memory->free = m.free;
+	memory->used = m.used;
+	return NVML_SUCCESS;
 }
 
 /*

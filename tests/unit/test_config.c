@@ -53,6 +53,17 @@ parse_ok(const char *yaml)
 	return c;
 }
 
+/* yaml parsed, seen through config_to_json(). */
+static json_t *
+parsed_json(const char *yaml)
+{
+	struct config *c = parse_ok(yaml);
+	json_t *j = config_to_json(c);
+
+	config_free(c);
+	return j;
+}
+
 /* Defaults */
 
 static void
@@ -236,19 +247,8 @@ static const struct tu_value_case value_cases[] = {
 static void
 test_values(void **state)
 {
-	struct config *c;
-	json_t *j;
-	size_t i;
-
 	(void)state;
-	for (i = 0; i < ARRAY_LEN(value_cases); i++) {
-		c = parse_ok(value_cases[i].yaml);
-		j = config_to_json(c);
-		tu_check_json_at(value_cases[i].yaml, j, value_cases[i].path,
-		    value_cases[i].want);
-		json_decref(j);
-		config_free(c);
-	}
+	tu_check_values(value_cases, ARRAY_LEN(value_cases), parsed_json);
 }
 
 /* Refused configs, with the whole message */
@@ -592,20 +592,6 @@ test_errors(void **state)
 
 /* Limits and odd arguments */
 
-static char *
-repeat(const char *head, const char *item, size_t n, const char *tail)
-{
-	size_t hl = strlen(head), il = strlen(item), tl = strlen(tail), i;
-	char *s = xmalloc(hl + il * n + tl + 1), *p = s;
-
-	memcpy(p, head, hl);
-	p += hl;
-	for (i = 0; i < n; i++, p += il)
-		memcpy(p, item, il);
-	memcpy(p, tail, tl + 1);
-	return s;
-}
-
 static void
 test_limits(void **state)
 {
@@ -640,12 +626,12 @@ test_limits(void **state)
 	}
 
 	/* 64 sbatch_args are fine, 65 are not */
-	y = repeat(S0 "sbatch_args: [", "-x, ", 64, "]}]\n");
+	y = tu_repeat(S0 "sbatch_args: [", "-x, ", 64, "]}]\n");
 	c = parse_ok(y);
 	assert_int_equal(c->pools[0].nsbatch_args, 64);
 	config_free(c);
 	free(y);
-	y = repeat(S0 "sbatch_args: [", "-x, ", 65, "]}]\n");
+	y = tu_repeat(S0 "sbatch_args: [", "-x, ", 65, "]}]\n");
 	assert_int_equal(config_parse(y, strlen(y), FNAME, &c, err,
 	    sizeof(err)), -1);
 	assert_string_equal(err, "d.yaml:1:77: pools[0].sbatch_args has 65 "
@@ -653,7 +639,7 @@ test_limits(void **state)
 	free(y);
 
 	/* a path of 4096 bytes is too long */
-	y = repeat("state_dir: /", "a", 4095, "\n");
+	y = tu_repeat("state_dir: /", "a", 4095, "\n");
 	assert_int_equal(config_parse(y, strlen(y), FNAME, &c, err,
 	    sizeof(err)), -1);
 	assert_string_equal(err, "d.yaml:1:12: state_dir is too long (4096 "
@@ -661,7 +647,7 @@ test_limits(void **state)
 	free(y);
 
 	/* the whole text */
-	big = repeat("", "#", 1024 * 1024 + 1, "");
+	big = tu_repeat("", "#", 1024 * 1024 + 1, "");
 	assert_int_equal(config_parse(big, strlen(big), FNAME, &c, err,
 	    sizeof(err)), -1);
 	assert_string_equal(err, "d.yaml:1:1: config is too large (1048577 "
@@ -725,10 +711,8 @@ test_roundtrip(void **state)
 static void
 test_load(void **state)
 {
-	char dir[64], path[96], err[512], want[600];
+	char dir[64], path[96], err[512];
 	struct config *c;
-	size_t n = 1024 * 1024 + 1;
-	char *big;
 
 	(void)state;
 	tu_mkdtemp(dir, sizeof(dir), "test_config");
@@ -741,23 +725,17 @@ test_load(void **state)
 	tu_write_file(path, "pools: 1\n", 9);
 	assert_int_equal(config_load(path, &c, err, sizeof(err)), -1);
 	assert_null(c);
-	snprintf(want, sizeof(want), "%s:1:8: pools must be a sequence of "
-	    "pools, got \"1\"", path);
-	assert_string_equal(err, want);
+	tu_check_textf(err, "%s:1:8: pools must be a sequence of pools, got "
+	    "\"1\"", path);
 
-	big = xmalloc(n);
-	memset(big, '#', n);
-	tu_write_file(path, big, n);
-	free(big);
+	tu_write_filled(path, '#', 1024 * 1024 + 1);
 	assert_int_equal(config_load(path, &c, err, sizeof(err)), -1);
-	snprintf(want, sizeof(want), "%s: file is too large (at most 1048576 "
-	    "bytes)", path);
-	assert_string_equal(err, want);
+	tu_check_textf(err, "%s: file is too large (at most 1048576 bytes)",
+	    path);
 
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(config_load(path, &c, err, sizeof(err)), -1);
-	snprintf(want, sizeof(want), "%s: %s", path, strerror(ENOENT));
-	assert_string_equal(err, want);
+	tu_check_textf(err, "%s: %s", path, strerror(ENOENT));
 	assert_int_equal(rmdir(dir), 0);
 }
 

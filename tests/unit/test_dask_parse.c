@@ -329,12 +329,7 @@ test_reply_too_big(void **state)
 /* ---------------------------------------------------------------------- */
 /* GET /api/v1/adaptive_target */
 
-static const struct target_case {
-	const char	*in;
-	int		 rc;
-	int		 target;
-	const char	*errsub;
-} target_cases[] = {
+static const struct tu_int_case target_cases[] = {
 	{ "{'workers': 4}", 0, 4, NULL },
 	{ "{'workers': 0}", 0, 0, NULL },
 	{ "{'workers': 4.0}", 0, 4, NULL },
@@ -361,26 +356,34 @@ static const struct target_case {
 	{ "<html>404</html>", -1, 0, "bad JSON" },
 };
 
+/* dask_parse_target and dask_parse_forked (an int out), through the
+ * int64_t of tu_check_int_cases */
+static int
+parse_target(const char *in, size_t len, int64_t *out, char *err,
+    size_t errlen)
+{
+	int t = (int)*out, rc = dask_parse_target(in, len, &t, err, errlen);
+
+	*out = t;
+	return rc;
+}
+
+static int
+parse_forked(const char *in, size_t len, int64_t *out, char *err,
+    size_t errlen)
+{
+	int pid = (int)*out, rc = dask_parse_forked(in, len, &pid, err, errlen);
+
+	*out = pid;
+	return rc;
+}
+
 static void
 test_target_table(void **state)
 {
-	char err[256];
-	size_t i;
-	char *in;
-	int rc, t;
-
 	(void)state;
-	for (i = 0; i < ARRAY_LEN(target_cases); i++) {
-		in = tu_dq(target_cases[i].in);
-		err[0] = '\0';
-		t = -7;
-		rc = dask_parse_target(in, strlen(in), &t, err, sizeof(err));
-		if (!tu_check_rc(in, rc, target_cases[i].rc, err,
-		    target_cases[i].errsub) && t != target_cases[i].target)
-			fail_msg("%s: target %d, want %d", in, t,
-			    target_cases[i].target);
-		free(in);
-	}
+	tu_check_int_cases(target_cases, ARRAY_LEN(target_cases), true,
+	    parse_target);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -658,34 +661,23 @@ test_identity_table(void **state)
 		rc = dask_parse_identity(in, strlen(in), &w, &n, err,
 		    sizeof(err));
 		free(in);
-		if (tu_check_rc(c->name, rc, c->rc, err, c->errsub)) {
-			assert_null(w);
-			assert_int_equal(n, 0);
+		if (!tu_check_list(c->name, rc, c->rc, err, c->errsub, w, n,
+		    c->n))
 			continue;
-		}
 		assert_non_null(w);
-		if (n != c->n)
-			fail_msg("%s: %zu workers, want %zu", c->name, n, c->n);
 		for (j = 0; j < n; j++)
 			check_worker(c->name, j, &w[j], &c->want[j]);
 		free(w);
 	}
 }
 
-/* Generated: DASK_WORKERS_MAX workers parse, one more does not. */
-static char *
-many_workers(size_t count)
+/* The i-th of generated workers: DASK_WORKERS_MAX parse, one more does
+ * not. */
+static void
+worker_item(struct strbuf *b, size_t i)
 {
-	size_t cap = 64 + count * 48, off = 0, i;
-	char *buf = xmalloc(cap);
-
-	off += (size_t)snprintf(buf, cap, "{\"workers\":{");
-	for (i = 0; i < count; i++)
-		off += (size_t)snprintf(buf + off, cap - off,
-		    "%s\"tcp://10.0.%zu.%zu:4000\":{\"nthreads\":1}",
-		    i > 0 ? "," : "", i / 256, i % 256);
-	snprintf(buf + off, cap - off, "}}");
-	return buf;
+	strbuf_printf(b, "\"tcp://10.0.%zu.%zu:4000\":{\"nthreads\":1}",
+	    i / 256, i % 256);
 }
 
 static void
@@ -697,7 +689,7 @@ test_identity_max_workers(void **state)
 	char *buf;
 
 	(void)state;
-	buf = many_workers(DASK_WORKERS_MAX);
+	buf = tu_join("{\"workers\":{", DASK_WORKERS_MAX, worker_item, "}}");
 	assert_int_equal(dask_parse_identity(buf, strlen(buf), &w, &n, err,
 	    sizeof(err)), 0);
 	assert_int_equal(n, DASK_WORKERS_MAX);
@@ -706,7 +698,8 @@ test_identity_max_workers(void **state)
 	free(w);
 	free(buf);
 
-	buf = many_workers(DASK_WORKERS_MAX + 1);
+	buf = tu_join("{\"workers\":{", DASK_WORKERS_MAX + 1, worker_item,
+	    "}}");
 	assert_int_equal(dask_parse_identity(buf, strlen(buf), &w, &n, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "4097 workers, more than 4096"));
@@ -833,12 +826,7 @@ test_drain_table(void **state)
 static void
 test_changes_table(void **state)
 {
-	static const struct {
-		const char	*in;
-		int		 rc;
-		int64_t		 seq;
-		const char	*errsub;
-	} cases[] = {
+	static const struct tu_int_case cases[] = {
 		{ "{'seq': 0}", 0, 0, NULL },
 		{ "{'seq': 9007199254740993}", 0, INT64_C(9007199254740993),
 		    NULL },
@@ -850,36 +838,16 @@ test_changes_table(void **state)
 		{ "[4]", -1, 0, "not a JSON object" },
 		{ "", -1, 0, "bad JSON" },
 	};
-	char err[256];
-	int64_t seq;
-	size_t i;
-	char *in;
-	int rc;
 
 	(void)state;
-	for (i = 0; i < ARRAY_LEN(cases); i++) {
-		in = tu_dq(cases[i].in);
-		seq = 77;
-		rc = dask_parse_changes(in, strlen(in), &seq, err,
-		    sizeof(err));
-		tu_check_rc(in, rc, cases[i].rc, err, cases[i].errsub);
-		if (seq != cases[i].seq)
-			fail_msg("%s: seq %lld, want %lld", in, (long long)seq,
-			    (long long)cases[i].seq);
-		free(in);
-	}
+	tu_check_int_cases(cases, ARRAY_LEN(cases), true, dask_parse_changes);
 }
 
 /* The worker forker's reply (src/py/edask_forker.py) */
 static void
 test_forked_table(void **state)
 {
-	static const struct {
-		const char	*in;
-		int		 rc;
-		int		 pid;
-		const char	*errsub;
-	} cases[] = {
+	static const struct tu_int_case cases[] = {
 		{ "{'pid': 4242}", 0, 4242, NULL },
 		{ "{'pid': 2}", 0, 2, NULL },
 		{ "{'pid': 1}", -1, 0, "must be an integer > 1" },
@@ -891,21 +859,9 @@ test_forked_table(void **state)
 		{ "{}", -1, 0, "must be an integer > 1" },
 		{ "", -1, 0, "bad JSON" },
 	};
-	char err[256];
-	size_t i;
-	char *in;
-	int rc, pid;
 
 	(void)state;
-	for (i = 0; i < ARRAY_LEN(cases); i++) {
-		in = tu_dq(cases[i].in);
-		pid = 77;
-		rc = dask_parse_forked(in, strlen(in), &pid, err, sizeof(err));
-		tu_check_rc(in, rc, cases[i].rc, err, cases[i].errsub);
-		if (pid != cases[i].pid)
-			fail_msg("%s: pid %d, want %d", in, pid, cases[i].pid);
-		free(in);
-	}
+	tu_check_int_cases(cases, ARRAY_LEN(cases), true, parse_forked);
 }
 
 /* A NULL or short err buffer is fine. */

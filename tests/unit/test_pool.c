@@ -23,12 +23,14 @@
 #define CL(h, d, m, o, s, l)	{ .held = (h), .demand = (d), .max = (m), \
 				  .owned = (o), .share = (s), .locked = (l) }
 
+/* A row of pool_allocate (want: the grants) or of pool_entitle (want:
+ * the entitlements). */
 struct row {
 	const char	*name;
 	int		 nslots;
 	size_t		 n;
 	struct pool_claim c[MAXC];
-	int		 grant[MAXC];
+	int		 want[MAXC];
 };
 
 static const struct row rows[] = {
@@ -83,36 +85,40 @@ static const struct row rows[] = {
 	    { C(-1, -3, 8, -2, 1), C(0, 8, -1, 0, 1) }, { 0, 0 } },
 };
 
+/* Checks got[] (n of them) against r->want[]; returns their sum. */
+static int
+check_want(const struct row *r, const int *got)
+{
+	int sum = 0;
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		assert_int_equal(got[i], r->want[i]);
+		sum += got[i];
+	}
+	return sum;
+}
+
 static void
 test_row(void **state)
 {
 	const struct row *r = *state;
 	int grant[MAXC];
-	int sum = 0, held = 0;
+	int sum, held = 0;
 	size_t i;
 
 	memset(grant, 0x55, sizeof(grant));
 	pool_allocate(r->nslots, r->c, r->n, grant);
-	for (i = 0; i < r->n; i++) {
-		assert_int_equal(grant[i], r->grant[i]);
-		sum += grant[i];
+	sum = check_want(r, grant);
+	for (i = 0; i < r->n; i++)
 		held += r->c[i].held > 0 ? r->c[i].held : 0;
-	}
 	/* Sum of grants within nslots whenever the holdings fit. */
 	if (held <= r->nslots)
 		assert_true(sum <= r->nslots);
 }
 
 /* Entitlement: held plays no part. */
-struct erow {
-	const char	*name;
-	int		 nslots;
-	size_t		 n;
-	struct pool_claim c[MAXC];
-	int		 ent[MAXC];
-};
-
-static const struct erow erows[] = {
+static const struct row erows[] = {
 	{ "ent: owned only", 8, 2,
 	    { C(0, 3, 8, 3, 1), C(0, 5, 8, 5, 1) }, { 3, 5 } },
 	{ "ent: shares 1:1:2", 8, 3,
@@ -143,18 +149,12 @@ static const struct erow erows[] = {
 static void
 test_erow(void **state)
 {
-	const struct erow *r = *state;
+	const struct row *r = *state;
 	int ent[MAXC];
-	int sum = 0;
-	size_t i;
 
 	memset(ent, 0x55, sizeof(ent));
 	pool_entitle(r->nslots, r->c, r->n, ent);
-	for (i = 0; i < r->n; i++) {
-		assert_int_equal(ent[i], r->ent[i]);
-		sum += ent[i];
-	}
-	assert_true(sum <= r->nslots);
+	assert_true(check_want(r, ent) <= r->nslots);
 }
 
 #define MAXM	8

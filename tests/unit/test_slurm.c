@@ -353,13 +353,9 @@ test_squeue_table(void **state)
 		rc = slurm_parse_squeue(in, strlen(in), &j, &n, err,
 		    sizeof(err));
 		free(in);
-		if (tu_check_rc(c->name, rc, c->rc, err, c->errsub)) {
-			assert_null(j);
-			assert_int_equal(n, 0);
+		if (!tu_check_list(c->name, rc, c->rc, err, c->errsub, j, n,
+		    c->n))
 			continue;
-		}
-		if (n != c->n)
-			fail_msg("%s: %zu jobs, want %zu", c->name, n, c->n);
 		if (n == 0)
 			assert_null(j);
 		for (k = 0; k < n; k++)
@@ -380,9 +376,7 @@ squeue_refused(const char *what, const char *buf, size_t len,
 	int rc;
 
 	rc = slurm_parse_squeue(buf, len, &j, &n, err, sizeof(err));
-	tu_check_rc(what, rc, -1, err, errsub);
-	if (j != NULL || n != 0)
-		fail_msg("%s: refused, but %zu jobs came out", what, n);
+	tu_check_list(what, rc, -1, err, errsub, j, n, 0);
 }
 
 /* Length, not NUL, ends the input. */
@@ -425,17 +419,13 @@ static struct slurm_job *
 parse_repeated(const char *head, const char *rep, size_t times,
     const char *tail)
 {
-	struct strbuf b = { 0 };
+	char *fields = tu_repeat(head, rep, times, tail);
 	struct slurm_job *j;
-	size_t i, n;
+	size_t n;
 
-	strbuf_printf(&b, "%s", head);
-	for (i = 0; i < times; i++)
-		strbuf_printf(&b, "%s", rep);
-	strbuf_printf(&b, "%s", tail);
-	j = parse_one(b.p, &n);
+	j = parse_one(fields, &n);
 	assert_int_equal(n, 1);
-	free(b.p);
+	free(fields);
 	return j;
 }
 
@@ -547,19 +537,11 @@ test_squeue_gres_cut(void **state)
 	free(j);
 }
 
-/* Generated: SLURM_JOBS_MAX jobs parse, one more does not. */
-static char *
-many_jobs(size_t count)
+/* The i-th of generated jobs: SLURM_JOBS_MAX parse, one more does not. */
+static void
+job_item(struct strbuf *b, size_t i)
 {
-	size_t cap = 32 + count * 24, off = 0, i;
-	char *buf = xmalloc(cap);
-
-	off += (size_t)snprintf(buf, cap, "{\"jobs\":[");
-	for (i = 0; i < count; i++)
-		off += (size_t)snprintf(buf + off, cap - off,
-		    "%s{\"job_id\":%zu}", i > 0 ? "," : "", i + 1);
-	snprintf(buf + off, cap - off, "]}");
-	return buf;
+	strbuf_printf(b, "{\"job_id\":%zu}", i + 1);
 }
 
 static void
@@ -571,7 +553,7 @@ test_squeue_max_jobs(void **state)
 	char *buf;
 
 	(void)state;
-	buf = many_jobs(SLURM_JOBS_MAX);
+	buf = tu_join("{\"jobs\":[", SLURM_JOBS_MAX, job_item, "]}");
 	assert_int_equal(slurm_parse_squeue(buf, strlen(buf), &j, &n, err,
 	    sizeof(err)), 0);
 	assert_int_equal(n, SLURM_JOBS_MAX);
@@ -579,7 +561,7 @@ test_squeue_max_jobs(void **state)
 	free(j);
 	free(buf);
 
-	buf = many_jobs(SLURM_JOBS_MAX + 1);
+	buf = tu_join("{\"jobs\":[", SLURM_JOBS_MAX + 1, job_item, "]}");
 	squeue_refused("one job too many", buf, strlen(buf),
 	    "100001 jobs, more than 100000");
 	free(buf);
@@ -605,12 +587,7 @@ test_squeue_too_big(void **state)
 static void
 test_sbatch_table(void **state)
 {
-	static const struct {
-		const char	*in;
-		int		 rc;
-		int64_t		 id;
-		const char	*errsub;
-	} cases[] = {
+	static const struct tu_int_case cases[] = {
 		{ "123", 0, 123, NULL },
 		{ "123\n", 0, 123, NULL },
 		{ "123;cluster\n", 0, 123, NULL },
@@ -641,23 +618,9 @@ test_sbatch_table(void **state)
 		{ "123;\x01", -1, 0, "\"123;\\x01\"" },
 		{ "12\"3", -1, 0, "\"12\\\"3\"" },
 	};
-	char err[256];
-	int64_t id;
-	size_t i;
-	int rc;
 
 	(void)state;
-	for (i = 0; i < ARRAY_LEN(cases); i++) {
-		err[0] = '\0';
-		id = 77;
-		rc = slurm_parse_sbatch(cases[i].in, strlen(cases[i].in), &id,
-		    err, sizeof(err));
-		tu_check_rc(cases[i].in, rc, cases[i].rc, err,
-		    cases[i].errsub);
-		if (id != cases[i].id)
-			fail_msg("%s: id %lld, want %lld", cases[i].in,
-			    (long long)id, (long long)cases[i].id);
-	}
+	tu_check_int_cases(cases, ARRAY_LEN(cases), false, slurm_parse_sbatch);
 }
 
 /* NUL bytes are input like any other; length ends it. */

@@ -61,6 +61,17 @@ parse_ok(const char *yaml)
 	return s;
 }
 
+/* yaml parsed, seen through spec_to_json(). */
+static json_t *
+parsed_json(const char *yaml)
+{
+	struct spec *s = parse_ok(yaml);
+	json_t *j = spec_to_json(s);
+
+	spec_free(s);
+	return j;
+}
+
 /*
  * Checks every field of s against want (a spec written out in the test),
  * naming the first that differs: one list of fields, so that a field
@@ -312,19 +323,8 @@ static const struct tu_value_case value_cases[] = {
 static void
 test_values(void **state)
 {
-	struct spec *s;
-	json_t *j;
-	size_t i;
-
 	(void)state;
-	for (i = 0; i < ARRAY_LEN(value_cases); i++) {
-		s = parse_ok(value_cases[i].yaml);
-		j = spec_to_json(s);
-		tu_check_json_at(value_cases[i].yaml, j, value_cases[i].path,
-		    value_cases[i].want);
-		json_decref(j);
-		spec_free(s);
-	}
+	tu_check_values(value_cases, ARRAY_LEN(value_cases), parsed_json);
 }
 
 /* Rejected specs: the whole message, position included */
@@ -1323,10 +1323,8 @@ test_restart_fields(void **state)
 static void
 test_load(void **state)
 {
-	char dir[64], path[256], want[512];
-	char err[512], *big;
+	char dir[64], path[256], err[512];
 	struct spec *s;
-	size_t n = 1024 * 1024 + 1;
 
 	(void)state;
 	tu_mkdtemp(dir, sizeof(dir), "test_spec");
@@ -1343,40 +1341,30 @@ test_load(void **state)
 	s = (struct spec *)1;
 	assert_int_equal(spec_load(path, &s, err, sizeof(err)), -1);
 	assert_null(s);
-	snprintf(want, sizeof(want), "%s:2:11: unknown key \"mn\" in workers "
-	    "(expected one of: min, max, gpus, threads, memory, command, imports, type, "
-	    "device_memory_limit, rmm_pool_size)",
-	    path);
-	assert_string_equal(err, want);
+	tu_check_textf(err, "%s:2:11: unknown key \"mn\" in workers (expected "
+	    "one of: min, max, gpus, threads, memory, command, imports, type, "
+	    "device_memory_limit, rmm_pool_size)", path);
 	assert_int_equal(unlink(path), 0);
 
 	snprintf(path, sizeof(path), "%s/big.yaml", dir);
-	big = xmalloc(n);
-	memset(big, '#', n);
-	tu_write_file(path, big, n);
-	free(big);
+	tu_write_filled(path, '#', 1024 * 1024 + 1);
 	assert_int_equal(spec_load(path, &s, err, sizeof(err)), -1);
-	snprintf(want, sizeof(want), "%s: file is too large (at most 1048576 "
-	    "bytes)", path);
-	assert_string_equal(err, want);
+	tu_check_textf(err, "%s: file is too large (at most 1048576 bytes)",
+	    path);
 	assert_int_equal(unlink(path), 0);
 
 	snprintf(path, sizeof(path), "%s/missing.yaml", dir);
 	assert_int_equal(spec_load(path, &s, err, sizeof(err)), -1);
-	snprintf(want, sizeof(want), "%s: No such file or directory", path);
-	assert_string_equal(err, want);
+	tu_check_textf(err, "%s: No such file or directory", path);
 
 	assert_int_equal(spec_load(dir, &s, err, sizeof(err)), -1);
-	snprintf(want, sizeof(want), "%s: not a regular file (a folder)", dir);
-	assert_string_equal(err, want);
+	tu_check_textf(err, "%s: not a regular file (a folder)", dir);
 
 	/* a named pipe with no writer: refused at once, never waited on */
 	snprintf(path, sizeof(path), "%s/pipe.yaml", dir);
 	assert_int_equal(mkfifo(path, 0600), 0);
 	assert_int_equal(spec_load(path, &s, err, sizeof(err)), -1);
-	snprintf(want, sizeof(want), "%s: not a regular file (a named pipe)",
-	    path);
-	assert_string_equal(err, want);
+	tu_check_textf(err, "%s: not a regular file (a named pipe)", path);
 	assert_int_equal(unlink(path), 0);
 
 	assert_int_equal(rmdir(dir), 0);

@@ -9,6 +9,7 @@
 #define TESTUTIL_H
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -54,6 +55,66 @@ tu_check_rc(const char *row, int rc, int want_rc, const char *err,
 	return true;
 }
 
+/*
+ * Checks what a parser of a list returned for table row `row`: rc and
+ * message as tu_check_rc; refused, nothing may come out (list NULL, n 0);
+ * accepted, n must be want_n.  Returns true when there are n items to
+ * check.
+ */
+static inline bool
+tu_check_list(const char *row, int rc, int want_rc, const char *err,
+    const char *errsub, const void *list, size_t n, size_t want_n)
+{
+	if (tu_check_rc(row, rc, want_rc, err, errsub)) {
+		if (list != NULL || n != 0)
+			fail_msg("%s: refused, but %zu came out", row, n);
+		return false;
+	}
+	if (n != want_n)
+		fail_msg("%s: %zu items, want %zu", row, n, want_n);
+	return true;
+}
+
+/* A reply that gives one integer, or is refused with errsub in err
+ * (want 0 then: a refusal clears the output). */
+struct tu_int_case {
+	const char	*in;
+	int		 rc;
+	int64_t		 want;
+	const char	*errsub;
+};
+
+/*
+ * Checks every case through parse, one of the parsers of a reply into one
+ * integer: the rc, the message, and the integer, which starts at 77 so
+ * that a parser that does not write it is caught.  With dq, the inputs
+ * are written with ' for " (tu_dq).
+ */
+static inline void
+tu_check_int_cases(const struct tu_int_case *cases, size_t n, bool dq,
+    int (*parse)(const char *in, size_t len, int64_t *out, char *err,
+    size_t errlen))
+{
+	const char *in;
+	char err[256], *q;
+	int64_t got;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		q = dq ? tu_dq(cases[i].in) : NULL;
+		in = dq ? q : cases[i].in;
+		err[0] = '\0';
+		got = 77;
+		rc = parse(in, strlen(in), &got, err, sizeof(err));
+		tu_check_rc(in, rc, cases[i].rc, err, cases[i].errsub);
+		if (got != cases[i].want)
+			fail_msg("%s: got %lld, want %lld", in, (long long)got,
+			    (long long)cases[i].want);
+		free(q);
+	}
+}
+
 /* j's value at a dotted path ("pools.0.gpus": a number indexes an
  * array), borrowed, or NULL. */
 static inline json_t *
@@ -97,6 +158,23 @@ struct tu_value_case {
 	const char	*want;	/* compact JSON of that value */
 };
 
+/* Checks every case: to_json parses its yaml (failing the test when it
+ * is refused) and returns the result as JSON, new. */
+static inline void
+tu_check_values(const struct tu_value_case *cases, size_t n,
+    json_t *(*to_json)(const char *yaml))
+{
+	json_t *j;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		j = to_json(cases[i].yaml);
+		tu_check_json_at(cases[i].yaml, j, cases[i].path,
+		    cases[i].want);
+		json_decref(j);
+	}
+}
+
 /* A YAML input that must be refused, with the whole message. */
 struct tu_error_case {
 	const char	*yaml;
@@ -120,6 +198,39 @@ tu_check_errors(const struct tu_error_case *cases, size_t n,
 			fail_msg("<<%s>>\n got: %s\nwant: %s", cases[i].yaml,
 			    err, cases[i].want);
 	}
+}
+
+/* New string: head, item n times, tail. */
+static inline char *
+tu_repeat(const char *head, const char *item, size_t n, const char *tail)
+{
+	struct strbuf b = { 0 };
+	size_t i;
+
+	strbuf_printf(&b, "%s", head);
+	for (i = 0; i < n; i++)
+		strbuf_printf(&b, "%s", item);
+	strbuf_printf(&b, "%s", tail);
+	return b.p;
+}
+
+/* New string: head, count items joined by ',' (item(b, i) appends the
+ * i-th, from 0), tail: a generated reply with many entries. */
+static inline char *
+tu_join(const char *head, size_t count,
+    void (*item)(struct strbuf *b, size_t i), const char *tail)
+{
+	struct strbuf b = { 0 };
+	size_t i;
+
+	strbuf_printf(&b, "%s", head);
+	for (i = 0; i < count; i++) {
+		if (i > 0)
+			strbuf_printf(&b, ",");
+		item(&b, i);
+	}
+	strbuf_printf(&b, "%s", tail);
+	return b.p;
 }
 
 static inline int64_t
@@ -158,6 +269,32 @@ tu_write_file(const char *path, const void *text, size_t len)
 		fail_msg("%s: %s", path, strerror(errno));
 	assert_int_equal(fwrite(text, 1, len, f), len);
 	assert_int_equal(fclose(f), 0);
+}
+
+/* Writes n bytes c to path: with '#', a file of one comment too large to
+ * load. */
+static inline void
+tu_write_filled(const char *path, int c, size_t n)
+{
+	char *text = xmalloc(n);
+
+	memset(text, c, n);
+	tu_write_file(path, text, n);
+	free(text);
+}
+
+/* Checks that got is what fmt formats to: a message that names a path
+ * the test made. */
+static inline void PRINTF(2, 3)
+tu_check_textf(const char *got, const char *fmt, ...)
+{
+	char want[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(want, sizeof(want), fmt, ap);
+	va_end(ap);
+	assert_string_equal(got, want);
 }
 
 #endif
