@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -475,16 +474,6 @@ setup(void **state)
 
 
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(path);
-}
-
-
-static int
 teardown(void **state)
 {
 	struct world *wd = *state;
@@ -496,7 +485,7 @@ teardown(void **state)
 		kill(fe.sched_pids[i], SIGKILL);
 		waitpid(fe.sched_pids[i], NULL, 0);
 	}
-	nftw(wd->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tu_rm_rf(wd->dir);
 	free(wd);
 	return 0;
 }

@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,15 +180,6 @@ setup(void **state)
 }
 
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(path);
-}
-
-static int
 teardown(void **state)
 {
 	struct world *wd = *state;
@@ -200,7 +190,7 @@ teardown(void **state)
 	sched_free(wd->s);
 	assert_int_equal(fe.clients, 0);
 	loop_free(wd->loop);
-	nftw(wd->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	tu_rm_rf(wd->dir);
 	free(wd);
 	return 0;
 }

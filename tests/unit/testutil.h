@@ -9,6 +9,7 @@
 #define TESTUTIL_H
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -295,6 +296,23 @@ tu_check_textf(const char *got, const char *fmt, ...)
 	vsnprintf(want, sizeof(want), fmt, ap);
 	va_end(ap);
 	assert_string_equal(got, want);
+}
+
+static inline int
+tu_rm_entry(const char *path, const struct stat *st, int flag,
+    struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(path);
+}
+
+/* Removes dir and everything under it (a test's temp folder). */
+static inline void
+tu_rm_rf(const char *dir)
+{
+	nftw(dir, tu_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 #endif
