@@ -206,6 +206,20 @@ hold_explain(const struct scaler_input *in, int kept, const struct tally *t,
 	}
 }
 
+/* How many of ncand candidates go: the running workers above floor.
+ * Launching workers are capacity, but do not stand in for running ones:
+ * retiring down to floor counting them could leave none registered (the
+ * backend's trim takes the launching excess). */
+static int
+retire_count(int running, int floor, size_t ncand)
+{
+	int n = running - floor;
+
+	if (n < 0)
+		n = 0;
+	return (size_t)n > ncand ? (int)ncand : n;
+}
+
 /*
  * Picks the workers to retire when capacity is above desired.  The scale-
  * down delay is checked first: right after a scale up the queue often
@@ -219,7 +233,7 @@ decide_down(const struct scaler_input *in, int capacity,
 	const struct scaler_worker **cand;
 	struct tally t;
 	size_t i, ncand = 0;
-	int excess, lowest, nretire;
+	int excess, lowest, nretire, running;
 	bool delayed, peak = false;
 
 	memset(&t, 0, sizeof(t));
@@ -238,19 +252,14 @@ decide_down(const struct scaler_input *in, int capacity,
 		if (is_candidate(in, &in->workers[i], &t))
 			cand[ncand++] = &in->workers[i];
 	}
-	nretire = 0;
-	if (!delayed && capacity > lowest) {
-		nretire = capacity - lowest;
-		if ((size_t)nretire > ncand)
-			nretire = (int)ncand;
-	}
+	running = capacity - t.launching;
+	nretire = delayed ? 0 : retire_count(running, lowest, ncand);
 	/* said only where the peak kept a worker that would have gone */
 	if (peak) {
 		int floor = out->desired > in->min ? out->desired : in->min;
-		int without = delayed ? 0 : capacity - floor;
+		int without = delayed ? 0 : retire_count(running, floor,
+		    ncand);
 
-		if ((size_t)without > ncand)
-			without = (int)ncand;
 		peak = without > nretire;
 	}
 	if (nretire > 0) {

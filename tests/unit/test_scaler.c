@@ -193,6 +193,17 @@ static const struct row rows[] = {
 		.demand = 0, .desired = 0, .nretire = 1, .retire = { 2 },
 		.hold = "1 above desired kept: 1 launching",
 	}, {
+		/* four idle running jobs and a fifth pending in Slurm: the
+		 * running ones must not all go while the pending one stands
+		 * in for them (its trim is the backend's); the old code
+		 * retired all four */
+		.name = "launching workers do not stand in for running ones",
+		.min = 1,
+		.nw = 5, .w = { IDLE(1, 40), IDLE(2, 30), IDLE(3, 20),
+		    IDLE(4, 10), LAUNCHING(5) },
+		.demand = 0, .desired = 1, .nretire = 3, .retire = { 4, 3, 2 },
+		.hold = "1 above desired kept: 1 launching",
+	}, {
 		.name = "retiring worker not retired again",
 		.nw = 2, .w = { RETIRING(1), IDLE(2, 0) },
 		.demand = 0, .desired = 0, .nretire = 1, .retire = { 2 },
