@@ -827,6 +827,8 @@ slurm_slot_json(const struct cpool *cp, int slot, const struct worker *w,
 	    str_or_null(sj(w)->job_state) : json_null());
 	json_object_set_new(o, "node", w != NULL ?
 	    str_or_null(sj(w)->job_node) : json_null());
+	json_object_set_new(o, "job_gpus", w != NULL ?
+	    str_or_null(sj(w)->job_gpus) : json_null());
 }
 
 

@@ -440,9 +440,9 @@ print_pool(const json_t *p)
 		printf("listing error: %s\n", jstr(p, "listing_error", ""));
 	printf("\n");
 	if (slurm)
-		printf("%-5s %-16s %-9s %-7s %-10s %-8s %-10s %-12s %s\n",
-		    "SLOT", "INSTANCE", "HOLD", "WORKER", "STATE", "JOB",
-		    "JOB STATE", "NODE", "RECLAIMED FOR");
+		printf("%-5s %-16s %-9s %-7s %-10s %-8s %-10s %-12s %-5s "
+		    "%s\n", "SLOT", "INSTANCE", "HOLD", "WORKER", "STATE",
+		    "JOB", "JOB STATE", "NODE", "GPUS", "RECLAIMED FOR");
 	else
 		printf("%-5s %-4s %-16s %-9s %-7s %-10s %-6s %s\n", "SLOT",
 		    "GPU", "INSTANCE", "HOLD", "WORKER", "STATE", "UTIL",
@@ -457,13 +457,14 @@ print_pool(const json_t *p)
 
 		if (slurm) {
 			printf("%-5lld %-16s %-9s %-7s %-10s %-8s %-10s %-12s "
-			    "%s\n", jint(s, "slot", -1),
+			    "%-5s %s\n", jint(s, "slot", -1),
 			    jstr(s, "instance", "(free)"), held,
 			    jstr(s, "worker", "-"),
 			    jstr(s, "worker_state", "-"),
 			    jnum_or_dash(s, "job_id", g, sizeof(g)),
 			    jstr(s, "job_state", "-"),
-			    jstr(s, "node", "-"), jstr(s, "reserved_for", "-"));
+			    jstr(s, "node", "-"), jstr(s, "job_gpus", "-"),
+			    jstr(s, "reserved_for", "-"));
 			continue;
 		}
 		if (json_is_integer(util))
