@@ -94,6 +94,9 @@ struct backend_ops {
 		    size_t *argc);
 	/* The address the scheduler listens on, for its workers. */
 	const char *(*sched_host)(const struct instance *in);
+	/* Where a worker runs, for events ("job 6 on node3"); may be NULL
+	 * (a local worker's name says it). */
+	void	(*where)(const struct worker *w, char *buf, size_t len);
 	/* The backend's members of a worker's JSON, and of a pool slot's
 	 * (w: its worker, NULL when free), and of the pool's. */
 	void	(*worker_json)(const struct worker *w, json_t *o);

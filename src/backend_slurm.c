@@ -275,11 +275,17 @@ slurm_job_gone(struct worker *w, const char *state, const char *reason)
 		    (long long)(backoff_ms(in->failures) / 1000), w->log);
 		break;
 	case W_RUNNING:
-	case W_DRAINING:
-		ev(in, "worker_lost", "worker w%d (%s): job %lld %s%s; "
+	case W_DRAINING: {
+		char held[200];
+
+		worker_loss(w, held, sizeof(held));
+		ev(in, "worker_lost", "worker w%d (%s): job %lld %s%s%s%s; %s; "
 		    "replaced if demand remains", w->id, w->name,
-		    (long long)sj(w)->job_id, state, extra);
+		    (long long)sj(w)->job_id, state, extra,
+		    sj(w)->job_node[0] != '\0' ? " on " : "", sj(w)->job_node,
+		    held);
 		break;
+	}
 	}
 	worker_remove(w);
 	after_worker_gone(in);
@@ -816,6 +822,19 @@ slurm_worker_json(const struct worker *w, json_t *o)
 
 
 static void
+slurm_where(const struct worker *w, char *buf, size_t len)
+{
+	const struct slurm_worker *j = sj(w);
+
+	if (j->job_node[0] != '\0')
+		snprintf(buf, len, "job %lld on %s", (long long)j->job_id,
+		    j->job_node);
+	else
+		snprintf(buf, len, "job %lld", (long long)j->job_id);
+}
+
+
+static void
 slurm_slot_json(const struct cpool *cp, int slot, const struct worker *w,
     json_t *o)
 {
@@ -895,6 +914,7 @@ const struct backend_ops backend_slurm = {
 	.worker_gpus = slurm_worker_gpus,
 	.sched_host = slurm_sched_host,
 	.worker_args = slurm_worker_args,
+	.where = slurm_where,
 	.worker_json = slurm_worker_json,
 	.slot_json = slurm_slot_json,
 	.pool_json = slurm_pool_json,

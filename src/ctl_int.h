@@ -317,6 +317,7 @@ int64_t backoff_ms(int failures);
 void count_failure(struct instance *in);
 void after_worker_gone(struct instance *in);
 void worker_lost(struct worker *w, const char *how);
+void worker_loss(struct worker *w, char *held, size_t len);
 int64_t on_start_timeout(void *arg);
 void tls_argv(const struct instance *in, char ***argv, size_t *argc);
 char **worker_argv(struct instance *in, struct worker *w, char *err,

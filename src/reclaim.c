@@ -175,8 +175,11 @@ on_drained(int rc, const struct dask_drain_info *di, const char *msg,
 		    "retiring it as it is", w->id, w->name, msg);
 		w->drain.processing = w->busy;
 	} else if (rc == 0) {
+		char held[200];
+
+		worker_loss(w, held, sizeof(held));
 		ev(in, "worker_lost", "worker w%d (%s) left the scheduler while "
-		    "draining: stopping it", w->id, w->name);
+		    "draining: stopping it; %s", w->id, w->name, held);
 		worker_terminate(w, 0);
 		return;
 	} else {

@@ -177,21 +177,41 @@ void
 worker_lost(struct worker *w, const char *how)
 {
 	struct instance *in = w->inst;
-	char tail[400], held[200], bytes[32];
+	char tail[400], held[200];
 	const char *last;
 
 	launch_log_tail(w->log, tail, sizeof(tail));
 	last = strrchr(tail, '\n');
 	last = last != NULL ? last + 1 : tail;
+	worker_loss(w, held, sizeof(held));
+	ev(in, "worker_lost", "worker w%d (%s) %s while running; %s; "
+	    "slot %d freed, a new worker comes as demand asks, without "
+	    "backoff; log %s%s%s", w->id, w->name, how, held, w->slot, w->log,
+	    *last != '\0' ? ": " : "", last);
+}
+
+
+/*
+ * A registered worker is lost, however: counted (the worker, and its
+ * results as last observed: copied elsewhere, nowhere else, or not known),
+ * and what it held said in held ("it held 3 results (1.2 MiB), 2 of them
+ * nowhere else: ...").
+ */
+void
+worker_loss(struct worker *w, char *held, size_t len)
+{
+	struct instance *in = w->inst;
+	char bytes[32];
+
 	in->lost_workers++;
 	if (w->keys == 0)
-		snprintf(held, sizeof(held), "it held no results");
+		snprintf(held, len, "it held no results");
 	else if (w->unique_keys < 0)
-		snprintf(held, sizeof(held), "it held %d results (%s); whether "
+		snprintf(held, len, "it held %d results (%s); whether "
 		    "other workers have copies is unknown (no edask preload)",
 		    w->keys, fmt_bytes(w->bytes, bytes, sizeof(bytes)));
 	else
-		snprintf(held, sizeof(held), "it held %d results (%s), %d of "
+		snprintf(held, len, "it held %d results (%s), %d of "
 		    "them nowhere else: the scheduler recomputes those from "
 		    "their inputs", w->keys, fmt_bytes(w->bytes, bytes,
 		    sizeof(bytes)), w->unique_keys);
@@ -201,10 +221,6 @@ worker_lost(struct worker *w, const char *how)
 	} else {
 		in->lost_keys_unknown += (uint64_t)w->keys;
 	}
-	ev(in, "worker_lost", "worker w%d (%s) %s while running; %s; "
-	    "slot %d freed, a new worker comes as demand asks, without "
-	    "backoff; log %s%s%s", w->id, w->name, how, held, w->slot, w->log,
-	    *last != '\0' ? ": " : "", last);
 }
 
 
@@ -504,8 +520,16 @@ observe_workers(struct instance *in, const struct dask_obs *obs,
 			 * scheduler; the process is of no use any more */
 			if (w->state == W_RUNNING &&
 			    ++w->missing >= MISSING_TICKS) {
-				ev(in, "worker_lost", "worker w%d (%s) left the "
-				    "scheduler: stopping it", w->id, w->name);
+				char where[96] = "", held[200];
+
+				if (in->cp->ops->where != NULL)
+					in->cp->ops->where(w, where,
+					    sizeof(where));
+				worker_loss(w, held, sizeof(held));
+				ev(in, "worker_lost", "worker w%d (%s%s%s) left "
+				    "the scheduler: stopping it; %s", w->id,
+				    w->name, where[0] != '\0' ? ", " : "",
+				    where, held);
 				worker_terminate(w, 0);
 			}
 			continue;

@@ -366,6 +366,15 @@ def assert_each_ran_once(counter_dir, n):
     assert len(runs) == n
 
 
+def metric_value(e, name, labels='{instance="dask"}'):
+    """A sample of the daemon's /metrics, or None."""
+    with urllib.request.urlopen(e.url + "/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + labels + " "):
+                return float(line.split()[-1])
+    return None
+
+
 def workers_of(c):
     """The scheduler's workers (address -> info) read fresh.  Not
     c.scheduler_info()["workers"]: that returns the client's shared cache,

@@ -9,8 +9,9 @@ import urllib.request
 import pytest
 
 from conftest import (assert_each_ran_once, check_chunks_sum, client,
-                      counted_burst, new_counter_dir, pinned_chunks, spec,
-                      up_with_client, wait_for, workers_of)
+                      counted_burst, metric_value, new_counter_dir,
+                      pinned_chunks, spec, up_with_client, wait_for,
+                      workers_of)
 
 
 def arrive(value, delay, here):
@@ -202,14 +203,6 @@ def test_data_scattered_while_a_worker_retires_is_kept(edask):
         e.wait_running(1, timeout=30)
     finally:
         c.close()
-
-
-def metric_value(e, name, labels='{instance="dask"}'):
-    with urllib.request.urlopen(e.url + "/metrics", timeout=10) as r:
-        for line in r.read().decode().splitlines():
-            if line.startswith(name + labels + " "):
-                return float(line.split()[-1])
-    return None
 
 
 def flap_pairs(events, window_s):
