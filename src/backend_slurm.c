@@ -358,6 +358,34 @@ slurm_worker_of(struct ctl *c, struct cpool *cp, const struct slurm_job *j)
 }
 
 
+/*
+ * A running job within retire_before_limit of its time limit: its worker
+ * is retired through the scheduler before Slurm ends the job with its
+ * data (the limit is the pool's time_limit, counted from the job's
+ * start_time).
+ */
+static void
+slurm_check_limit(struct worker *w, const struct slurm_job *j)
+{
+	const struct config_pool *cfg = sp(w->inst->cp)->cfg;
+	int64_t end_ms, left;
+	char why[160], d[32], l[32];
+
+	if (cfg->time_limit_s <= 0 || cfg->retire_before_ms <= 0 ||
+	    j->start_time <= 0)
+		return;
+	end_ms = (j->start_time + cfg->time_limit_s) * 1000;
+	left = end_ms - wall_ms();
+	if (left > cfg->retire_before_ms)
+		return;
+	snprintf(why, sizeof(why), "(job %lld on %s): its time_limit %s ends "
+	    "in %s (retire_before_limit %s)", (long long)j->id, j->node,
+	    cfg->time_limit, fmt_duration(left, d, sizeof(d)),
+	    fmt_duration(cfg->retire_before_ms, l, sizeof(l)));
+	worker_expire(w, end_ms, why);
+}
+
+
 /* What one job listing says about w. */
 static void
 slurm_job_seen(struct worker *w, const struct slurm_job *j)
@@ -377,6 +405,8 @@ slurm_job_seen(struct worker *w, const struct slurm_job *j)
 	strlcpy_(sj(w)->job_gpus, j->gres, sizeof(sj(w)->job_gpus));
 	if (sj(w)->cancel_wanted && sj(w)->job_cmd == NULL)
 		slurm_cancel(w);
+	if (j->phase == SLURM_RUNNING && w->state == W_RUNNING)
+		slurm_check_limit(w, j);
 	if (j->phase == SLURM_RUNNING && sj(w)->job_running_ms == 0) {
 		sj(w)->job_running_ms = mono_ms();
 		if (changed)

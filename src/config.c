@@ -29,6 +29,7 @@
 #define ARGS_MAX	64		/* sbatch_args entries */
 #define ARG_MAX_	4096		/* bytes of one of them */
 #define POOL_BUF	32		/* "pools[63]" */
+#define RETIRE_BEFORE_DEFAULT_MS (2 * 60 * 1000)	/* retire_before_limit */
 #define PATH_BUF	64		/* "pools[63].scheduler_host" */
 #define ARGP_BUF	(PATH_BUF + 32)	/* "pools[63].sbatch_args[63]" */
 
@@ -48,6 +49,7 @@ enum pool_key {
 	K_SCHEDULER_HOST,
 	K_ACCOUNT,
 	K_GPUS_PER_JOB,
+	K_RETIRE_BEFORE,
 	K_NKEYS
 };
 
@@ -65,6 +67,7 @@ static const struct {
 	[K_SCHEDULER_HOST] =	{ "scheduler_host", B_SLURM },
 	[K_ACCOUNT] =		{ "account", B_SLURM },
 	[K_GPUS_PER_JOB] =	{ "gpus_per_job", B_SLURM },
+	[K_RETIRE_BEFORE] =	{ "retire_before_limit", B_SLURM },
 };
 
 enum top_key {
@@ -416,11 +419,12 @@ read_backend(struct yamlx *x, const char *path, const yaml_node_t *v,
 
 static int
 read_time_limit(struct yamlx *x, const char *path, const yaml_node_t *v,
-    char **dst)
+    char **dst, int64_t *secs_out)
 {
 	char q[YAMLX_QUOTE_BUF];
 	int64_t secs;
 
+	*secs_out = 0;
 	if (yamlx_is_null(v)) {
 		free(*dst);
 		*dst = NULL;
@@ -437,7 +441,30 @@ read_time_limit(struct yamlx *x, const char *path, const yaml_node_t *v,
 		return yamlx_errat(x, v->start_mark, "%s must be more than "
 		    "zero, got %s", path, yamlx_describe(v, q, sizeof(q)));
 	set_string(dst, v);
+	*secs_out = secs;
 	return 0;
+}
+
+/* A duration such as 2m or 90s, 0s (off) to 24h. */
+static int
+read_lead(struct yamlx *x, const char *path, const yaml_node_t *v,
+    int64_t *ms)
+{
+	char q[YAMLX_QUOTE_BUF], buf[32];
+
+	if (v->type != YAML_SCALAR_NODE || v->data.scalar.length >=
+	    sizeof(buf))
+		goto bad;
+	memcpy(buf, yamlx_sval(v), v->data.scalar.length);
+	buf[v->data.scalar.length] = '\0';
+	if (spec_parse_duration(buf, ms) == -1 || *ms < 0 ||
+	    *ms > 24 * 3600 * 1000LL)
+		goto bad;
+	return 0;
+bad:
+	return yamlx_errat(x, v->start_mark, "%s must be a duration from 0s "
+	    "to 24h (e.g. 2m, 90s), got %s", path,
+	    yamlx_describe(v, q, sizeof(q)));
 }
 
 static int
@@ -545,7 +572,10 @@ read_pool_value(struct yamlx *x, enum pool_key key, const char *path,
 		return read_int(x, path, v, 1, CONFIG_GPUS_PER_JOB_MAX, false,
 		    &p->gpus_per_job);
 	case K_TIME_LIMIT:
-		return read_time_limit(x, path, v, &p->time_limit);
+		return read_time_limit(x, path, v, &p->time_limit,
+		    &p->time_limit_s);
+	case K_RETIRE_BEFORE:
+		return read_lead(x, path, v, &p->retire_before_ms);
 	case K_SBATCH_ARGS:
 		return read_args(x, path, v, p);
 	case K_SCHEDULER_HOST:
@@ -630,6 +660,16 @@ read_pool(struct yamlx *x, struct config *c, size_t idx,
 			    "slots (%d) must be a multiple of gpus_per_job "
 			    "(%d): a worker is one job of gpus_per_job GPUs",
 			    pp, p->slots, p->gpus_per_job);
+		/* unwritten: 2 minutes, but at most a quarter of the limit */
+		if (vals[K_RETIRE_BEFORE] == NULL)
+			p->retire_before_ms = p->time_limit_s * 250 <
+			    RETIRE_BEFORE_DEFAULT_MS ? p->time_limit_s * 250 :
+			    RETIRE_BEFORE_DEFAULT_MS;
+		else if (p->time_limit_s > 0 &&
+		    p->retire_before_ms >= p->time_limit_s * 1000)
+			return yamlx_errat(x, vals[K_RETIRE_BEFORE]->start_mark,
+			    "%s.retire_before_limit must be shorter than "
+			    "time_limit (%s)", pp, p->time_limit);
 	}
 	seen[idx].name = vals[K_NAME];
 	for (i = 0; i < idx; i++) {
@@ -883,6 +923,7 @@ pool_equal(const struct config_pool *a, const struct config_pool *b)
 	    !util_str_eq(a->account, b->account) ||
 	    a->gpus_per_job != b->gpus_per_job ||
 	    !util_str_eq(a->time_limit, b->time_limit) ||
+	    a->retire_before_ms != b->retire_before_ms ||
 	    a->nsbatch_args != b->nsbatch_args ||
 	    !util_str_eq(a->scheduler_host, b->scheduler_host))
 		return false;
@@ -920,6 +961,7 @@ static json_t *
 pool_to_json(const struct config_pool *p)
 {
 	json_t *o = json_object(), *args;
+	char d[32];
 	size_t i;
 
 	json_object_set_new(o, "name", json_str(p->name));
@@ -934,6 +976,14 @@ pool_to_json(const struct config_pool *p)
 	json_object_set_new(o, "account", json_str(p->account));
 	json_object_set_new(o, "gpus_per_job", json_integer(p->gpus_per_job));
 	json_object_set_new(o, "time_limit", json_str(p->time_limit));
+	/* in a shape read_lead() reads back */
+	if (p->retire_before_ms % 1000 == 0)
+		snprintf(d, sizeof(d), "%llds",
+		    (long long)(p->retire_before_ms / 1000));
+	else
+		snprintf(d, sizeof(d), "%lldms",
+		    (long long)p->retire_before_ms);
+	json_object_set_new(o, "retire_before_limit", json_string(d));
 	args = json_array();
 	for (i = 0; i < p->nsbatch_args; i++)
 		json_array_append_new(args, json_str(p->sbatch_args[i]));

@@ -59,6 +59,10 @@ struct config_pool {
 	char	 *account;		/* NULL: the user's default */
 	int	  gpus_per_job;		/* 1..CONFIG_GPUS_PER_JOB_MAX */
 	char	 *time_limit;		/* as written; NULL: partition's */
+	int64_t	  time_limit_s;		/* of time_limit; 0: not written */
+	int64_t	  retire_before_ms;	/* retire_before_limit: a worker is
+					 * retired that long before its job's
+					 * time_limit; 0: never */
 	char	**sbatch_args;		/* nsbatch_args strings */
 	size_t	  nsbatch_args;
 	char	 *scheduler_host;

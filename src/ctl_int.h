@@ -94,6 +94,8 @@ struct worker {
 	/* reclaim: its slot goes to another instance */
 	int		 reclaim_for;	/* that instance's id, or -1 */
 	int64_t		 reclaim_deadline_wall_ms;
+	int64_t		 expires_wall_ms;	/* draining before its job's
+						   time limit (then), or 0 */
 	uint64_t	 reclaim_timer;	/* grace: forced after it */
 	bool		 drain_busy;	/* a drain request in flight */
 	int64_t		 retire_retry_ms;	/* monotonic: after a refusal */
@@ -363,6 +365,7 @@ size_t pool_claims(struct ctl *c, struct cpool *cp, struct instance *me,
 int instance_free_slots(struct instance *in);
 void arm_reclaim_deadline(struct worker *w);
 void instance_drains(struct instance *in);
+void worker_expire(struct worker *w, int64_t end_wall_ms, const char *why);
 int instance_reclaim(struct instance *in, int64_t now, char *why,
     size_t whylen);
 

@@ -78,6 +78,17 @@ pool_claims(struct ctl *c, struct cpool *cp, struct instance *me,
 			else if (r == o->id)
 				cl->held++;
 		}
+		/* a worker retired before its job's time limit is on its
+		 * way out: its replacement may come while it moves its data */
+		for (k = 0; k < o->nworkers; k++) {
+			struct worker *w = o->workers[k];
+
+			if (w->expires_wall_ms > 0 && (w->state == W_DRAINING ||
+			    w->state == W_RETIRING) && w->slot >= 0 &&
+			    pool_slot_reserved(cp->pool, w->slot) == POOL_FREE &&
+			    cl->held > 0)
+				cl->held--;
+		}
 		/* until its first decision (a restarted daemon), an instance
 		 * wants at least what it runs: else the first tick of
 		 * another could reclaim everything from it */
@@ -187,7 +198,8 @@ on_drained(int rc, const struct dask_drain_info *di, const char *msg,
 		if (di->processing > 0 || mono_ms() < w->retire_retry_ms)
 			return;		/* asked again at the next tick */
 	}
-	left = w->reclaim_deadline_wall_ms - wall_ms();
+	left = (w->expires_wall_ms > 0 ? w->expires_wall_ms :
+	    w->reclaim_deadline_wall_ms) - wall_ms();
 	worker_retire(w, left > 1000 ? left : 1000);
 }
 
@@ -293,6 +305,34 @@ worker_reclaim(struct worker *w, struct instance *to, enum pool_why why)
 }
 
 
+/*
+ * w's job ends at end_wall_ms (its time limit): drained and retired
+ * through the scheduler before, as a reclaimed worker is, so that its
+ * data moves first.  It no longer counts as capacity, so a replacement
+ * comes while demand wants one.  why says when, for the event.
+ */
+void
+worker_expire(struct worker *w, int64_t end_wall_ms, const char *why)
+{
+	struct instance *in = w->inst;
+	char bytes[32];
+
+	if (w->state != W_RUNNING)
+		return;
+	w->expires_wall_ms = end_wall_ms;
+	ev(in, "expiring", "worker w%d (%s) %s: %s, %s in %d keys; draining, "
+	    "then retired through the scheduler (its data moved first); "
+	    "replaced if demand remains", w->id, w->name, why,
+	    w->busy > 0 ? "busy" : "idle", fmt_bytes(w->bytes, bytes,
+	    sizeof(bytes)), w->keys);
+	memset(&w->drain, 0, sizeof(w->drain));
+	w->drain.processing = w->busy;
+	w->drain.unique_keys = w->keys;
+	worker_set_state(w, W_DRAINING);
+	worker_drain_poll(w);
+}
+
+
 /* Each tick of the donor: drains go on, or stop where the recipient no
  * longer wants the slot (its reservation was dropped). */
 void
@@ -306,6 +346,10 @@ instance_drains(struct instance *in)
 
 		if (w->state != W_DRAINING)
 			continue;
+		if (w->expires_wall_ms > 0) {
+			worker_drain_poll(w);
+			continue;
+		}
 		if (w->reclaim_for < 0 ||
 		    pool_slot_reserved(p, w->slot) != w->reclaim_for) {
 			ev(in, "reclaim_cancelled", "worker w%d (%s) keeps slot "

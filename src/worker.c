@@ -459,6 +459,17 @@ on_retired(int result, const char *msg, void *arg)
 		worker_terminate(w, 0);
 		return;
 	}
+	if (w->expires_wall_ms > 0) {
+		/* asked again a little later, until its job ends */
+		w->retire_retry_ms = mono_ms() + RECLAIM_RETRY_MS;
+		worker_set_state(w, W_DRAINING);
+		if (!w->refusal_told)
+			ev(in, "held", "worker w%d (%s), near its job's time "
+			    "limit, not retired yet: %s; asking again every "
+			    "%ds", w->id, w->name, msg, RECLAIM_RETRY_MS / 1000);
+		w->refusal_told = true;
+		return;
+	}
 	if (w->reclaim_for >= 0) {
 		/* asked again a little later, until the grace ends; said
 		 * once */

@@ -42,13 +42,14 @@ def slurm_clean(slurm):
         (j["job_id"], j["name"], j["job_state"]) for j in left]
 
 
-def config(tmp_path, slots=5, local=False):
+def config(tmp_path, slots=5, local=False, time_limit="30:00", extra=""):
     p = tmp_path / "edask.yaml"
     p.write_text("pools:\n"
                  "  - {name: cluster, backend: slurm, slots: %d,\n"
-                 "     partition: gpu, time_limit: \"30:00\",\n"
+                 "     partition: gpu, time_limit: \"%s\",%s\n"
                  "     scheduler_host: 127.0.0.1}\n%s"
-                 % (slots, "  - {name: local, backend: local, gpus: 1}\n"
+                 % (slots, time_limit, extra,
+                    "  - {name: local, backend: local, gpus: 1}\n"
                     if local else ""))
     return str(p)
 
@@ -198,3 +199,47 @@ def test_kill_9_then_restart_readopts_jobs_and_cancels_orphans(
     assert victim_id not in now and victim_job not in now.values()
     wait_for(lambda: len(slurm.active()) == 2, timeout=60,
              what="two active jobs")
+
+
+def test_a_job_near_its_time_limit_is_retired_with_its_data_first(
+        slurm_clean, edask, tmp_path):
+    """time_limit 1:00 and retire_before_limit 45s: some 15 s after its job
+    starts, the worker is drained and retired through the scheduler, its
+    data moved to a replacement that came first; Slurm never ends the job
+    with the data (no worker_lost, no TIMEOUT), nothing is computed twice."""
+    slurm = slurm_clean
+    e = edask(args=["-c", config(tmp_path, time_limit="1:00",
+                                 extra=" retire_before_limit: 45s,")],
+              env=slurm.env,
+              specs=[spec(min=1, max=2, gpus=1, idle="60s", delay="1s",
+                          start_timeout="60s", extra="pool: cluster\n")])
+    e.wait_started()
+    e.wait_running(1, timeout=90)
+    (w1,) = workers(e)
+    counter = new_counter_dir(tmp_path)
+    c = client(e.scheduler_address())
+    try:
+        chunks = pinned_chunks(c, counter, 1, 3, 100_000)
+        ev = wait_for(lambda: e.events(kind="expiring"), timeout=60,
+                      what="the expiring event")[0]
+        assert ev["message"].startswith(
+            "worker %s (dask-%s) (job %d on edasknode): its time_limit 1:00 "
+            "ends in " % (w1["id"], w1["id"], w1["job_id"])), ev
+        assert "retire_before_limit 45s" in ev["message"], ev
+
+        def retired():
+            return [x for x in e.events(kind="retired")
+                    if x["message"].startswith("worker %s " % w1["id"])]
+        wait_for(retired, timeout=60, what="w1 retired")
+        # its replacement holds the data now
+        (w2,) = e.running()
+        assert w2["id"] != w1["id"], w2
+        holders = {w for ws in c.who_has(chunks).values() for w in ws}
+        assert holders == {w2["address"]}, holders
+        check_chunks_sum(c, counter, chunks, 100_000)
+    finally:
+        c.close()
+    assert not e.events(kind="worker_lost"), e.events(kind="worker_lost")
+    byid = {j["job_id"]: j for j in slurm.jobs()}
+    assert byid[w1["job_id"]]["job_state"] != "TIMEOUT", byid[w1["job_id"]]
+    assert_each_ran_once(counter, 3 + 1)

@@ -218,6 +218,20 @@ static const struct tu_value_case value_cases[] = {
 	{ SLURM "time_limit: \"0:1\"}]\n", "pools.0.time_limit",
 	    "\"0:1\"" },
 	{ SLURM "time_limit: ~}]\n", "pools.0.time_limit", "null" },
+	/* retire_before_limit: 2 minutes, at most a quarter of the limit,
+	 * unless written */
+	{ SLURM "time_limit: \"30:00\"}]\n", "pools.0.retire_before_limit",
+	    "\"120s\"" },
+	{ SLURM "time_limit: \"1:00\"}]\n", "pools.0.retire_before_limit",
+	    "\"15s\"" },
+	{ SLURM "time_limit: ~}]\n", "pools.0.retire_before_limit",
+	    "\"0s\"" },
+	{ SLURM "time_limit: \"1:00\", retire_before_limit: 45s}]\n",
+	    "pools.0.retire_before_limit", "\"45s\"" },
+	{ SLURM "time_limit: \"30:00\", retire_before_limit: 0s}]\n",
+	    "pools.0.retire_before_limit", "\"0s\"" },
+	{ SLURM "retire_before_limit: 1500ms}]\n",
+	    "pools.0.retire_before_limit", "\"1500ms\"" },
 	{ SLURM "sbatch_args: []}]\n", "pools.0.sbatch_args", "[]" },
 	{ SLURM "sbatch_args: ~}]\n", "pools.0.sbatch_args", "[]" },
 	{ SLURM "sbatch_args: [\"--mem 4G\"]}]\n", "pools.0.sbatch_args",
@@ -383,11 +397,11 @@ static const struct tu_error_case error_cases[] = {
 	{ "pools:\n  - name: a\n    backend: slurm\n    size: 3\n",
 	    "d.yaml:4:5: unknown key \"size\" in pools[0] (expected one of: "
 	    "name, backend, slots, partition, time_limit, sbatch_args, "
-	    "scheduler_host, account, gpus_per_job)" },
+	    "scheduler_host, account, gpus_per_job, retire_before_limit)" },
 	{ "pools: [{name: a, size: 3}]\n",
 	    "d.yaml:1:19: unknown key \"size\" in pools[0] (expected one of: "
 	    "name, backend, gpus, slots, partition, time_limit, sbatch_args, "
-	    "scheduler_host, account, gpus_per_job)" },
+	    "scheduler_host, account, gpus_per_job, retire_before_limit)" },
 	{ "pools: [{name: a, backend: local, name: b}]\n",
 	    "d.yaml:1:35: duplicate key \"name\" in pools[0] (first at line "
 	    "1)" },
@@ -513,6 +527,15 @@ static const struct tu_error_case error_cases[] = {
 	    "scheduler_host: h}]\n",
 	    "d.yaml:1:42: pools[0].slots (6) must be a multiple of "
 	    "gpus_per_job (4): a worker is one job of gpus_per_job GPUs" },
+	{ S0 "time_limit: \"1:00\", retire_before_limit: 1m}]\n",
+	    "d.yaml:1:105: pools[0].retire_before_limit must be shorter than "
+	    "time_limit (1:00)" },
+	{ S0 "retire_before_limit: soon}]\n",
+	    "d.yaml:1:85: pools[0].retire_before_limit must be a duration "
+	    "from 0s to 24h (e.g. 2m, 90s), got \"soon\"" },
+	{ S0 "retire_before_limit: 25h}]\n",
+	    "d.yaml:1:85: pools[0].retire_before_limit must be a duration "
+	    "from 0s to 24h (e.g. 2m, 90s), got \"25h\"" },
 	{ S0 "time_limit: 8h}]\n",
 	    "d.yaml:1:76: pools[0].time_limit: bad time limit \"8h\" (use MM, "
 	    "MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS)" },
