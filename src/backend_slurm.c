@@ -17,6 +17,7 @@
 #include "launch.h"
 #include "loop.h"
 #include "slurm.h"
+#include "sched.h"
 #include "store.h"
 
 #define SQUEUE_EVERY_MS		2000	/* a slurm pool's job listing */
@@ -127,17 +128,30 @@ on_scancel(int status, const char *out, size_t len, const char *msg,
 
 
 /*
- * The batch script: it runs its arguments, so no quoting is needed.  Its
- * first is the scheduler's host: the worker listens on the address this
- * node reaches it by (the kernel's route), not on every interface; where
- * `ip` cannot tell, Dask's default.
+ * The batch script: it runs its arguments, so no quoting is needed.  They
+ * are the scheduler's host and port, the instance's Python, then the
+ * worker's command line.  It first checks that this node reaches the
+ * scheduler (10 s): if not, it says so in the job's log and exits 3, so
+ * the failure names the address tried instead of a worker that never
+ * registers.  The worker listens on the address this node reaches the
+ * scheduler by (the kernel's route), not on every interface; where `ip`
+ * cannot tell, Dask's default.
  */
 static char *
 slurm_script(struct instance *in, char *err, size_t errlen)
 {
 	static const char body[] = "#!/bin/sh\n"
 	    "# edask: one Dask worker as a Slurm job (docs/slurm.md)\n"
-	    "sched=$1; shift\n"
+	    "sched=$1; port=$2; py=$3; shift 3\n"
+	    "\"$py\" -c 'import socket, sys\n"
+	    "try:\n"
+	    "    socket.create_connection((sys.argv[1], int(sys.argv[2])),"
+	    " 10).close()\n"
+	    "except (OSError, ValueError) as e:\n"
+	    "    sys.exit(\"edask: cannot reach the scheduler at %s:%s from "
+	    "node %s: %s\" % (sys.argv[1], sys.argv[2], sys.argv[3], e))'"
+	    " \"$sched\" \"$port\" \"${SLURMD_NODENAME:-$(hostname)}\" ||"
+	    " exit 3\n"
 	    "src=$(ip -o route get \"$sched\" 2>/dev/null |"
 	    " sed -n 's/.* src \\([^ ]*\\).*/\\1/p')\n"
 	    "if [ -n \"$src\" ]; then\n"
@@ -197,6 +211,7 @@ slurm_submit(struct worker *w, char **argv, char **env, char *err,
 	struct instance *in = w->inst;
 	const struct config_pool *cfg = sp(in->cp)->cfg;
 	char **sb = NULL, tag[SLURM_COMMENT_MAX], buf[SLURM_COMMENT_MAX + 32];
+	const char *port;
 	char *script;
 	size_t n = 0, i;
 
@@ -235,6 +250,9 @@ slurm_submit(struct worker *w, char **argv, char **env, char *err,
 		launch_argv_push(&sb, &n, cfg->sbatch_args[i]);
 	launch_argv_push(&sb, &n, script);
 	launch_argv_push(&sb, &n, sched_host(in));
+	port = strrchr(sched_address(in->sched), ':');
+	launch_argv_push(&sb, &n, port != NULL ? port + 1 : "0");
+	launch_argv_push(&sb, &n, in->spec->python);
 	for (i = 0; argv[i] != NULL; i++)
 		launch_argv_push(&sb, &n, argv[i]);
 	free(script);
@@ -266,14 +284,19 @@ slurm_job_gone(struct worker *w, const char *state, const char *reason)
 		    "freed", w->id, w->name, (long long)sj(w)->job_id, state,
 		    w->slot);
 		break;
-	case W_LAUNCHING:
+	case W_LAUNCHING: {
+		char last[400];
+
 		count_failure(in);
+		worker_log_last(w, last, sizeof(last));
 		ev(in, "worker_failed", "worker w%d (%s): job %lld %s%s "
 		    "before the worker registered; failure %d, next launch "
-		    "in %llds; log %s", w->id, w->name, (long long)sj(w)->job_id,
-		    state, extra, in->failures,
-		    (long long)(backoff_ms(in->failures) / 1000), w->log);
+		    "in %llds; log %s%s%s", w->id, w->name,
+		    (long long)sj(w)->job_id, state, extra, in->failures,
+		    (long long)(backoff_ms(in->failures) / 1000), w->log,
+		    last[0] != '\0' ? ": " : "", last);
 		break;
+	}
 	case W_RUNNING:
 	case W_DRAINING: {
 		char held[200];

@@ -320,6 +320,7 @@ void count_failure(struct instance *in);
 void after_worker_gone(struct instance *in);
 void worker_lost(struct worker *w, const char *how);
 void worker_loss(struct worker *w, char *held, size_t len);
+const char *worker_log_last(const struct worker *w, char *buf, size_t len);
 int64_t on_start_timeout(void *arg);
 void tls_argv(const struct instance *in, char ***argv, size_t *argc);
 char **worker_argv(struct instance *in, struct worker *w, char *err,

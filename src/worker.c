@@ -173,21 +173,32 @@ after_worker_gone(struct instance *in)
  * worker, told with what it held as last observed.  Not a launch
  * failure: the next launch is not held back.
  */
-void
-worker_lost(struct worker *w, const char *how)
+/* The last line of w's log (at most len - 1 bytes), "" when none. */
+const char *
+worker_log_last(const struct worker *w, char *buf, size_t len)
 {
-	struct instance *in = w->inst;
-	char tail[400], held[200];
+	char tail[400];
 	const char *last;
 
 	launch_log_tail(w->log, tail, sizeof(tail));
 	last = strrchr(tail, '\n');
-	last = last != NULL ? last + 1 : tail;
+	strlcpy_(buf, last != NULL ? last + 1 : tail, len);
+	return buf;
+}
+
+
+void
+worker_lost(struct worker *w, const char *how)
+{
+	struct instance *in = w->inst;
+	char last[400], held[200];
+
+	worker_log_last(w, last, sizeof(last));
 	worker_loss(w, held, sizeof(held));
 	ev(in, "worker_lost", "worker w%d (%s) %s while running; %s; "
 	    "slot %d freed, a new worker comes as demand asks, without "
 	    "backoff; log %s%s%s", w->id, w->name, how, held, w->slot, w->log,
-	    *last != '\0' ? ": " : "", last);
+	    last[0] != '\0' ? ": " : "", last);
 }
 
 

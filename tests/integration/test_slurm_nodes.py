@@ -200,3 +200,29 @@ def test_a_node_cut_off_loses_its_workers_which_are_replaced(
         if victim is not None:
             cl.net.link(victim, True)
         c.close()
+
+
+def test_a_scheduler_host_the_nodes_cannot_reach_is_named(
+        cluster_clean, edask, tmp_path):
+    """scheduler_host 127.0.0.1 on a cluster whose nodes are other hosts:
+    each node's 127.0.0.1 is its own.  The first worker's job fails at
+    once with an event that names the address tried and the node, and
+    launches back off, instead of workers that never register."""
+    cl = cluster_clean
+    p = tmp_path / "edask.yaml"
+    p.write_text("pools:\n"
+                 "  - {name: cluster, backend: slurm, slots: 2,\n"
+                 "     partition: gpu, scheduler_host: 127.0.0.1}\n")
+    e = edask(args=["-c", str(p)], env=cl.env,
+              specs=[spec(min=1, max=2, gpus=1, start_timeout="60s",
+                          extra="pool: cluster\n")])
+    e.wait_started()
+    port = e.scheduler_address().rsplit(":", 1)[1]
+    fails = wait_for(lambda: e.events(kind="worker_failed"), timeout=60,
+                     what="a worker_failed event")
+    msg = fails[0]["message"]
+    assert "before the worker registered; failure 1, next launch in" in msg
+    assert ("edask: cannot reach the scheduler at 127.0.0.1:%s from node "
+            "node" % port) in msg, msg
+    assert "Connection refused" in msg, msg
+    assert not e.events(kind="registered")
