@@ -40,7 +40,7 @@ INSTFILES := examples/dask_xgb_training.ipynb examples/xgb_train.py \
 # (src/console_assets.S).
 LIBOBJ	+= $(B)/obj/console_assets.o $(B)/obj/instance_assets.o
 
-.PHONY: all unit demo test deps check-unit asan fuzz integration bench clean \
+.PHONY: bench-slurm all unit demo test deps check-unit asan fuzz integration bench clean \
 	coverage
 
 all: $(B)/edask $(B)/fakenvml/libnvidia-ml.so.1
@@ -129,6 +129,11 @@ bench: deps all
 	$(VENV_PY) bench/reclaim.py
 	$(VENV_PY) bench/footprint.py
 	$(VENV_PY) bench/tls.py
+
+# edask against dask-jobqueue on a three-node Slurm cluster in network
+# namespaces (root; slurmctld and slurmd from make deps).
+bench-slurm: deps all
+	$(VENV_PY) bench/slurm_vs_jobqueue.py
 
 clean:
 	rm -rf build
