@@ -32,6 +32,7 @@ struct slurm_worker {
 	int64_t		 submitted_ms;	/* monotonic: sbatch answered */
 	int64_t		 job_running_ms;	/* monotonic: seen running */
 	bool		 pending_told;	/* its "pending too long" event */
+	bool		 requeue_told;	/* its "job_requeued" event */
 	bool		 job_listed;	/* in the latest listing */
 	char		 job_state[SLURM_STATE_MAX];
 	char		 job_reason[SLURM_REASON_MAX];
@@ -409,6 +410,31 @@ slurm_check_limit(struct worker *w, const struct slurm_job *j)
 }
 
 
+/*
+ * The job of a registered worker is pending again: Slurm requeued it (its
+ * node went down: slurmd gone, or the node unreachable; a preemption with
+ * requeue).  Its processes may still run and its worker still answer the
+ * scheduler.  edask makes its own replacements, so the job is cancelled
+ * (Slurm would start a second copy of the worker later), and the worker is
+ * retired through the scheduler, which moves its data while it answers;
+ * it is no longer capacity, so a replacement comes while demand wants one.
+ */
+static void
+slurm_requeued(struct worker *w, const struct slurm_job *j)
+{
+	sj(w)->requeue_told = true;
+	ev(w->inst, "job_requeued", "worker w%d (%s): job %lld was running%s%s "
+	    "and is %s again%s%s (requeued by Slurm): cancelled; the worker "
+	    "is retired through the scheduler while it still answers, and "
+	    "replaced if demand remains", w->id, w->name,
+	    (long long)sj(w)->job_id, sj(w)->job_node[0] != '\0' ? " on " : "",
+	    sj(w)->job_node, j->state, j->reason[0] != '\0' ? ", " : "",
+	    j->reason);
+	slurm_cancel(w);
+	worker_retire(w, RETIRE_TIMEOUT_MS);
+}
+
+
 /* What one job listing says about w. */
 static void
 slurm_job_seen(struct worker *w, const struct slurm_job *j)
@@ -416,6 +442,10 @@ slurm_job_seen(struct worker *w, const struct slurm_job *j)
 	struct instance *in = w->inst;
 	bool changed = strcmp(sj(w)->job_state, j->state) != 0;
 
+	if (j->phase == SLURM_PENDING && sj(w)->job_running_ms != 0 &&
+	    (w->state == W_RUNNING || w->state == W_DRAINING) &&
+	    !sj(w)->requeue_told)
+		slurm_requeued(w, j);
 	if (sj(w)->job_id == 0) {
 		/* re-adopted by its tag: sbatch answered, the record did
 		 * not get the id before the controller stopped */

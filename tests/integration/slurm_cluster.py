@@ -256,6 +256,16 @@ JobAcctGatherType=jobacct_gather/none
         self.procs.append(p)
         return p
 
+    def kill_slurmd(self, name):
+        """SIGKILL to node `name`'s slurmd: its jobs' processes go on."""
+        p = self.slurmd[name]
+        p.kill()
+        p.wait()
+
+    def restart_slurmd(self, name):
+        with open(os.path.join(self.dir, "log", "daemons.out"), "ab") as log:
+            self.slurmd[name] = self.start_slurmd(name, log)
+
     def logs(self):
         out = []
         names = ["daemons.out", "slurmctld.log"] + [

@@ -226,3 +226,63 @@ def test_a_scheduler_host_the_nodes_cannot_reach_is_named(
             "node" % port) in msg, msg
     assert "Connection refused" in msg, msg
     assert not e.events(kind="registered")
+
+
+def test_slurmd_killed_on_a_node_ends_with_the_right_workers(
+        cluster_clean, edask, tmp_path):
+    """slurmd of a node holding two of four workers is killed mid-burst:
+    its jobs' processes go on, but Slurm marks the node down (after
+    SlurmdTimeout, 10 s here) and ends its jobs.  edask replaces them on
+    the other nodes, and their workers, still connected, do not stay in
+    the scheduler as workers edask no longer knows.  slurmd back: no job
+    edask does not account for, nothing lost."""
+    cl = cluster_clean
+    e = edask(args=["-c", config(tmp_path, cl)], env=cl.env,
+              specs=[spec(min=1, max=4, gpus=1, idle="120s", delay="1s",
+                          start_timeout="60s", extra="pool: cluster\n")])
+    e.wait_started()
+    e.wait_running(1, timeout=120)
+    counter = new_counter_dir(tmp_path)
+    c = client(e.scheduler_address())
+    victim = None
+    try:
+        first = counted_burst(c, counter, 40, prefix="a",
+                              resources={"GPU": 1})
+        e.wait_running(4, timeout=180)
+        assert sum(c.gather(first)) == sum(range(40))
+        ws = e.instance()["workers"]
+        by_node = {}
+        for w in ws:
+            by_node.setdefault(w["node"], []).append(w)
+        victim, lost = max(by_node.items(), key=lambda kv: len(kv[1]))
+        assert len(lost) == 2, by_node
+        lost_addrs = {w["address"] for w in lost}
+        # long enough that demand remains once Slurm has ended the
+        # node's jobs (SlurmdTimeout and a listing later)
+        burst = counted_burst(c, counter, 480, prefix="b",
+                              resources={"GPU": 1})
+        cl.kill_slurmd(victim)
+
+        def replaced():
+            run = e.running()
+            new = [w for w in run if w["id"] not in {x["id"] for x in ws}]
+            return run if len(run) == 4 and len(new) == 2 else None
+        run = wait_for(replaced, timeout=150, what="two replacements")
+        assert victim not in {w["node"] for w in run}, run
+        # the victim's workers left the scheduler
+        wait_for(lambda: not lost_addrs & set(workers_of(c)), timeout=60,
+                 what="the lost workers out of the scheduler")
+        assert sum(c.gather(burst)) == sum(range(480))
+        cl.restart_slurmd(victim)
+        victim = None
+
+        def settled():
+            mine = {w["address"] for w in e.running()}
+            jobs = {j["job_id"] for j in cl.active()}
+            ids = {w["job_id"] for w in e.instance()["workers"]}
+            return set(workers_of(c)) == mine and jobs <= ids
+        wait_for(settled, timeout=120, what="no ghost worker, no stray job")
+    finally:
+        if victim is not None:
+            cl.restart_slurmd(victim)
+        c.close()
