@@ -58,6 +58,45 @@ def config(tmp_path, cluster):
     return str(p)
 
 
+def four_workers(e, c, counter):
+    """A first burst grows the instance to four workers; returns them."""
+    first = counted_burst(c, counter, 40, prefix="a", resources={"GPU": 1})
+    e.wait_running(4, timeout=180)
+    assert sum(c.gather(first)) == sum(range(40))
+    return e.instance()["workers"]
+
+
+def victim_of(ws):
+    """The node holding two of the four workers ws, and those two."""
+    by_node = {}
+    for w in ws:
+        by_node.setdefault(w["node"], []).append(w)
+    victim, lost = max(by_node.items(), key=lambda kv: len(kv[1]))
+    assert len(lost) == 2, by_node
+    return victim, lost
+
+
+def wait_replaced(e, ws, victim):
+    """Four running again, two of them new, none on the victim node."""
+    def replaced():
+        run = e.running()
+        new = [w for w in run if w["id"] not in {x["id"] for x in ws}]
+        return run if len(run) == 4 and len(new) == 2 else None
+    run = wait_for(replaced, timeout=150, what="two replacements")
+    assert victim not in {w["node"] for w in run}, run
+
+
+def wait_settled(e, c, cl):
+    """No ghost: the scheduler's workers are edask's, and every active job
+    is one of edask's workers."""
+    def settled():
+        mine = {w["address"] for w in e.running()}
+        jobs = {j["job_id"] for j in cl.active()}
+        ids = {w["job_id"] for w in e.instance()["workers"]}
+        return set(workers_of(c)) == mine and jobs <= ids
+    wait_for(settled, timeout=120, what="no ghost worker, no stray job")
+
+
 def test_burst_spreads_over_three_nodes_and_shrinks_without_loss(
         cluster_clean, edask, tmp_path):
     cl = cluster_clean
@@ -131,18 +170,10 @@ def test_a_node_cut_off_loses_its_workers_which_are_replaced(
     c = client(e.scheduler_address())
     victim = None
     try:
-        first = counted_burst(c, counter, 40, prefix="a",
-                              resources={"GPU": 1})
-        e.wait_running(4, timeout=180)
-        assert sum(c.gather(first)) == sum(range(40))
+        ws = four_workers(e, c, counter)
         # two results only on each worker (held: the futures are kept)
         chunks = pinned_chunks(c, counter, 4, 8, 100_000)
-        ws = e.instance()["workers"]
-        by_node = {}
-        for w in ws:
-            by_node.setdefault(w["node"], []).append(w)
-        victim, lost = max(by_node.items(), key=lambda kv: len(kv[1]))
-        assert len(lost) == 2, by_node
+        victim, lost = victim_of(ws)
         lost_ids = {w["id"] for w in lost}
         keys0 = metric_value(e, "edask_lost_worker_keys_total",
                              '{instance="dask",copies="none"}') or 0
@@ -170,12 +201,7 @@ def test_a_node_cut_off_loses_its_workers_which_are_replaced(
         assert keys1 - keys0 >= 4, (keys0, keys1)
 
         # replaced on the other nodes while the burst goes on
-        def replaced():
-            run = e.running()
-            new = [w for w in run if w["id"] not in {x["id"] for x in ws}]
-            return run if len(run) == 4 and len(new) == 2 else None
-        run = wait_for(replaced, timeout=120, what="two replacements")
-        assert victim not in {w["node"] for w in run}, run
+        wait_replaced(e, ws, victim)
         assert sum(c.gather(burst)) == sum(range(160))
         # the chunks of the other nodes' workers are still held, the
         # victim's are gone (pinned to it: nothing recomputes them)
@@ -185,14 +211,7 @@ def test_a_node_cut_off_loses_its_workers_which_are_replaced(
         cl.net.link(victim, True)
         victim = None
 
-        # no ghost: the scheduler's workers are edask's, and every active
-        # job is one of edask's workers
-        def settled():
-            mine = {w["address"] for w in e.running()}
-            jobs = {j["job_id"] for j in cl.active()}
-            ids = {w["job_id"] for w in e.instance()["workers"]}
-            return set(workers_of(c)) == mine and jobs <= ids
-        wait_for(settled, timeout=120, what="no ghost worker, no stray job")
+        wait_settled(e, c, cl)
         assert not [ev for ev in e.events(kind="worker_lost")
                     if ev["message"].split()[1] not in lost_ids], \
             e.events(kind="worker_lost")
@@ -246,42 +265,22 @@ def test_slurmd_killed_on_a_node_ends_with_the_right_workers(
     c = client(e.scheduler_address())
     victim = None
     try:
-        first = counted_burst(c, counter, 40, prefix="a",
-                              resources={"GPU": 1})
-        e.wait_running(4, timeout=180)
-        assert sum(c.gather(first)) == sum(range(40))
-        ws = e.instance()["workers"]
-        by_node = {}
-        for w in ws:
-            by_node.setdefault(w["node"], []).append(w)
-        victim, lost = max(by_node.items(), key=lambda kv: len(kv[1]))
-        assert len(lost) == 2, by_node
+        ws = four_workers(e, c, counter)
+        victim, lost = victim_of(ws)
         lost_addrs = {w["address"] for w in lost}
         # long enough that demand remains once Slurm has ended the
         # node's jobs (SlurmdTimeout and a listing later)
         burst = counted_burst(c, counter, 480, prefix="b",
                               resources={"GPU": 1})
         cl.kill_slurmd(victim)
-
-        def replaced():
-            run = e.running()
-            new = [w for w in run if w["id"] not in {x["id"] for x in ws}]
-            return run if len(run) == 4 and len(new) == 2 else None
-        run = wait_for(replaced, timeout=150, what="two replacements")
-        assert victim not in {w["node"] for w in run}, run
+        wait_replaced(e, ws, victim)
         # the victim's workers left the scheduler
         wait_for(lambda: not lost_addrs & set(workers_of(c)), timeout=60,
                  what="the lost workers out of the scheduler")
         assert sum(c.gather(burst)) == sum(range(480))
         cl.restart_slurmd(victim)
         victim = None
-
-        def settled():
-            mine = {w["address"] for w in e.running()}
-            jobs = {j["job_id"] for j in cl.active()}
-            ids = {w["job_id"] for w in e.instance()["workers"]}
-            return set(workers_of(c)) == mine and jobs <= ids
-        wait_for(settled, timeout=120, what="no ghost worker, no stray job")
+        wait_settled(e, c, cl)
     finally:
         if victim is not None:
             cl.restart_slurmd(victim)
