@@ -599,7 +599,8 @@ function poolBlock(p, titled) {
 		    h('div', { class: 'w' }, s.worker ? s.worker + ' · ' +
 			(s.worker_state || '') : held ? 'reserved' : '\u00a0'),
 		    s.job_state ? h('div', { class: 'w' }, s.job_state,
-			s.node ? ' on ' + s.node : '') : null,
+			s.node ? ' on ' + s.node : '',
+			s.job_gpus ? ', GPU ' + s.job_gpus : '') : null,
 		    util === null ? h('div', { class: 'util faint' },
 			s.name ? s.name : held ? 'utilization n/a' : '') :
 			h('div', { class: 'util' }, h('div', { class: 'bar' },
