@@ -406,32 +406,31 @@ slurm_check_limit(struct worker *w, const struct slurm_job *j)
 	    "in %s (retire_before_limit %s)", (long long)j->id, j->node,
 	    cfg->time_limit, fmt_duration(left, d, sizeof(d)),
 	    fmt_duration(cfg->retire_before_ms, l, sizeof(l)));
-	worker_expire(w, end_ms, why);
+	worker_expire(w, end_ms, "expiring", why);
 }
 
 
 /*
  * The job of a registered worker is pending again: Slurm requeued it (its
  * node went down: slurmd gone, or the node unreachable; a preemption with
- * requeue).  Its processes may still run and its worker still answer the
- * scheduler.  edask makes its own replacements, so the job is cancelled
- * (Slurm would start a second copy of the worker later), and the worker is
- * retired through the scheduler, which moves its data while it answers;
- * it is no longer capacity, so a replacement comes while demand wants one.
+ * requeue; a slurmctld that lost its state).  Its worker may still run and
+ * answer the scheduler, and Slurm would start a second copy of it later.
+ * edask makes its own replacements: the worker is drained and retired
+ * through the scheduler as before a time limit (its data moves first,
+ * once a replacement can take it), and its job is cancelled with it.
  */
 static void
 slurm_requeued(struct worker *w, const struct slurm_job *j)
 {
+	char why[512];
+
 	sj(w)->requeue_told = true;
-	ev(w->inst, "job_requeued", "worker w%d (%s): job %lld was running%s%s "
-	    "and is %s again%s%s (requeued by Slurm): cancelled; the worker "
-	    "is retired through the scheduler while it still answers, and "
-	    "replaced if demand remains", w->id, w->name,
+	snprintf(why, sizeof(why), "(job %lld%s%s): Slurm requeued its job "
+	    "(%s again%s%s); it is cancelled once the worker is retired",
 	    (long long)sj(w)->job_id, sj(w)->job_node[0] != '\0' ? " on " : "",
 	    sj(w)->job_node, j->state, j->reason[0] != '\0' ? ", " : "",
 	    j->reason);
-	slurm_cancel(w);
-	worker_retire(w, RETIRE_TIMEOUT_MS);
+	worker_expire(w, wall_ms() + RETIRE_TIMEOUT_MS, "job_requeued", why);
 }
 
 

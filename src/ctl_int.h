@@ -366,7 +366,8 @@ size_t pool_claims(struct ctl *c, struct cpool *cp, struct instance *me,
 int instance_free_slots(struct instance *in);
 void arm_reclaim_deadline(struct worker *w);
 void instance_drains(struct instance *in);
-void worker_expire(struct worker *w, int64_t end_wall_ms, const char *why);
+void worker_expire(struct worker *w, int64_t end_wall_ms, const char *kind,
+    const char *why);
 int instance_reclaim(struct instance *in, int64_t now, char *why,
     size_t whylen);
 

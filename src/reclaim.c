@@ -306,21 +306,24 @@ worker_reclaim(struct worker *w, struct instance *to, enum pool_why why)
 
 
 /*
- * w's job ends at end_wall_ms (its time limit): drained and retired
- * through the scheduler before, as a reclaimed worker is, so that its
- * data moves first.  It no longer counts as capacity, so a replacement
- * comes while demand wants one.  why says when, for the event.
+ * w's job ends at end_wall_ms (its time limit), or is no use any more
+ * (requeued): drained and retired through the scheduler before, as a
+ * reclaimed worker is, so that its data moves first; its job goes with it
+ * (worker_terminate).  It no longer counts as capacity, so a replacement
+ * comes while demand wants one, and a refused retirement is asked again.
+ * kind and why make the event.
  */
 void
-worker_expire(struct worker *w, int64_t end_wall_ms, const char *why)
+worker_expire(struct worker *w, int64_t end_wall_ms, const char *kind,
+    const char *why)
 {
 	struct instance *in = w->inst;
 	char bytes[32];
 
-	if (w->state != W_RUNNING)
+	if (w->state != W_RUNNING && w->state != W_DRAINING)
 		return;
 	w->expires_wall_ms = end_wall_ms;
-	ev(in, "expiring", "worker w%d (%s) %s: %s, %s in %d keys; draining, "
+	ev(in, kind, "worker w%d (%s) %s: %s, %s in %d keys; draining, "
 	    "then retired through the scheduler (its data moved first); "
 	    "replaced if demand remains", w->id, w->name, why,
 	    w->busy > 0 ? "busy" : "idle", fmt_bytes(w->bytes, bytes,

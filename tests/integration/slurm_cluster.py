@@ -221,9 +221,10 @@ JobAcctGatherType=jobacct_gather/none
             os.makedirs(os.path.join(self.dir, "spool", name), exist_ok=True)
         log = open(os.path.join(self.dir, "log", "daemons.out"), "ab")
         # -i: ignore state a previous run may have saved
-        self.procs.append(subprocess.Popen(
+        self.slurmctld = subprocess.Popen(
             ["slurmctld", "-D", "-i", "-f", self.conf], env=self.env,
-            stdout=log, stderr=subprocess.STDOUT))
+            stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append(self.slurmctld)
         self.slurmd = {}
         for name in self.node_names():
             self.slurmd[name] = self.start_slurmd(name, log)
@@ -265,6 +266,31 @@ JobAcctGatherType=jobacct_gather/none
     def restart_slurmd(self, name):
         with open(os.path.join(self.dir, "log", "daemons.out"), "ab") as log:
             self.slurmd[name] = self.start_slurmd(name, log)
+
+    def restart_slurmctld(self, crash=False, timeout=60):
+        """Stops slurmctld (SIGTERM: it saves its state and exits, as on
+        an admin's restart; crash: SIGKILL, so what it had not saved yet
+        is lost), then starts a new one that recovers the saved state (no
+        -i).  Returns once it answers again."""
+        if crash:
+            self.slurmctld.kill()
+        else:
+            self.slurmctld.terminate()
+        self.slurmctld.wait(timeout=timeout)
+        with open(os.path.join(self.dir, "log", "daemons.out"), "ab") as log:
+            self.slurmctld = subprocess.Popen(
+                ["slurmctld", "-D", "-f", self.conf], env=self.env,
+                stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append(self.slurmctld)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r = subprocess.run(["sinfo", "-h"], env=self.env,
+                               capture_output=True, text=True)
+            if r.returncode == 0:
+                return
+            time.sleep(0.2)
+        raise RuntimeError("slurmctld not back within %ds:\n%s"
+                           % (timeout, self.logs()))
 
     def logs(self):
         out = []

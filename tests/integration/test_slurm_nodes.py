@@ -10,7 +10,7 @@ import re
 import pytest
 
 from conftest import (assert_each_ran_once, check_chunks_sum, client,
-                      counted_burst, metric_value, new_counter_dir,
+                      counted_burst, executions, metric_value, new_counter_dir,
                       pinned_chunks, spec, wait_for, workers_of)
 from slurm_cluster import (GPUS_PER_NODE, SlurmCluster, netns_unavailable,
                            unavailable)
@@ -285,3 +285,46 @@ def test_slurmd_killed_on_a_node_ends_with_the_right_workers(
         if victim is not None:
             cl.restart_slurmd(victim)
         c.close()
+
+
+@pytest.mark.parametrize("crash", [False, True], ids=["restart", "crash"])
+def test_slurmctld_restarted_mid_scale_up(cluster_clean, edask, tmp_path,
+                                          crash):
+    """slurmctld goes away while a burst's jobs are being submitted and
+    comes back with its saved state: edask rides out the refused listings
+    and submissions and ends with the workers the burst wants, and every
+    job Slurm has is one edask accounts for.  Stopped as an admin's
+    restart does, it loses nothing and nothing is recomputed.  Killed, it
+    may lose the jobs it had not saved and take a running one back to
+    PENDING and end its processes: if that costs recomputed results, a
+    worker_lost event and the lost-keys metric say so."""
+    cl = cluster_clean
+    e = edask(args=["-c", config(tmp_path, cl)], env=cl.env,
+              specs=[spec(min=1, max=4, gpus=1, idle="120s", delay="1s",
+                          start_timeout="60s", extra="pool: cluster\n")])
+    e.wait_started()
+    e.wait_running(1, timeout=120)
+    counter = new_counter_dir(tmp_path)
+    c = client(e.scheduler_address())
+    try:
+        burst = counted_burst(c, counter, 240, resources={"GPU": 1})
+        wait_for(lambda: e.events(kind="scale_up")[1:], timeout=60,
+                 what="the burst's scale-up")
+        cl.restart_slurmctld(crash=crash)
+        e.wait_running(4, timeout=180)
+        assert sum(c.gather(burst)) == sum(range(240))
+        wait_settled(e, c, cl)
+        ids = [w["job_id"] for w in e.instance()["workers"]]
+        assert len(ids) == len(set(ids)) == 4, e.instance()["workers"]
+    finally:
+        c.close()
+    if not crash:
+        assert_each_ran_once(counter, 240)
+        return
+    twice = sum(1 for m in executions(counter).values() if m > 1)
+    told = metric_value(e, "edask_lost_worker_keys_total",
+                        '{instance="dask",copies="none"}') or 0
+    # the count is as the last observation saw the worker: results made
+    # after it, and the task it was running, are recomputed uncounted
+    assert (twice == 0) == (told == 0), (twice, told,
+                                         e.events(kind="worker_lost"))
