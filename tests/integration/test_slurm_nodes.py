@@ -325,6 +325,8 @@ def test_slurmctld_restarted_mid_scale_up(cluster_clean, edask, tmp_path,
     told = metric_value(e, "edask_lost_worker_keys_total",
                         '{instance="dask",copies="none"}') or 0
     # the count is as the last observation saw the worker: results made
-    # after it, and the task it was running, are recomputed uncounted
-    assert (twice == 0) == (told == 0), (twice, told,
-                                         e.events(kind="worker_lost"))
+    # after it, and the task it was running, are recomputed uncounted, so
+    # the count is a floor; a recomputation always has its event
+    lost = e.events(kind="worker_lost")
+    assert twice >= told, (twice, told, lost)
+    assert twice == 0 or lost, (twice, told)
