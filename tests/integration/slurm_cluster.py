@@ -153,9 +153,16 @@ class SlurmCluster:
             % (name, name, addr, GPUS_PER_NODE)
             for name, _, addr in self.net.nodes)
         names = ",".join(name for name, _, _ in self.net.nodes)
-        # a node cut off is DOWN after 10 s, not Slurm's default 5 min
-        return ("SlurmdTimeout=10\n" + nodes + "PartitionName=gpu Nodes=%s Default=YES "
-                "MaxTime=INFINITE State=UP OverSubscribe=YES\n" % names,
+        # a node cut off is DOWN after 10 s, not Slurm's default 5 min;
+        # a job of partition urgent (a higher tier) preempts the gpu
+        # partition's jobs it needs the GPUs of, which Slurm requeues
+        return ("SlurmdTimeout=10\n"
+                "PreemptType=preempt/partition_prio\nPreemptMode=REQUEUE\n"
+                + nodes +
+                "PartitionName=gpu Nodes=%s Default=YES MaxTime=INFINITE "
+                "State=UP OverSubscribe=YES PriorityTier=1\n"
+                "PartitionName=urgent Nodes=%s MaxTime=INFINITE State=UP "
+                "PriorityTier=10\n" % (names, names),
                 "".join("NodeName=%s Name=gpu File=%s/dev/gpu[0-%d]\n"
                         % (name, self.dir, GPUS_PER_NODE - 1)
                         for name, _, _ in self.net.nodes))
@@ -236,7 +243,7 @@ JobAcctGatherType=jobacct_gather/none
                 if p.poll() is not None:
                     raise RuntimeError("a Slurm daemon exited (%s):\n%s"
                                        % (p.returncode, self.logs()))
-            r = subprocess.run(["sinfo", "-h", "-N", "-o", "%T"],
+            r = subprocess.run(["sinfo", "-h", "-N", "-p", "gpu", "-o", "%T"],
                                env=self.env, capture_output=True, text=True)
             if r.returncode == 0 and r.stdout.split() == want:
                 return self
@@ -262,6 +269,18 @@ JobAcctGatherType=jobacct_gather/none
         p = self.slurmd[name]
         p.kill()
         p.wait()
+
+    def preempt(self, name, gpus=GPUS_PER_NODE):
+        """Submits another user's job to partition urgent that wants
+        `gpus` GPUs of node `name`: Slurm preempts the gpu partition's
+        jobs holding them (PreemptMode=REQUEUE: ended and queued again).
+        Returns its job id; scancel it when done."""
+        r = subprocess.run(
+            ["sbatch", "--parsable", "-p", "urgent", "-w", name,
+             "--gres=gpu:%d" % gpus, "-J", "urgent", "-o", "/dev/null",
+             "--wrap", "sleep 600"],
+            env=self.env, capture_output=True, text=True, check=True)
+        return int(r.stdout.strip().split(";")[0])
 
     def restart_slurmd(self, name):
         with open(os.path.join(self.dir, "log", "daemons.out"), "ab") as log:

@@ -6,6 +6,7 @@ node's namespace: it listens on its node's address and reaches the
 scheduler over the bridge, as on a real cluster."""
 import os
 import re
+import subprocess
 
 import pytest
 
@@ -330,3 +331,59 @@ def test_slurmctld_restarted_mid_scale_up(cluster_clean, edask, tmp_path,
     lost = e.events(kind="worker_lost")
     assert twice >= told, (twice, told, lost)
     assert twice == 0 or lost, (twice, told)
+
+
+def test_a_preempted_job_is_replaced_and_not_run_twice(cluster_clean, edask,
+                                                       tmp_path):
+    """Another user's job in a higher-tier partition takes a node that
+    holds two of four workers: Slurm preempts their jobs (PreemptMode=
+    REQUEUE ends them and queues them again).  edask says so, cancels the
+    requeued jobs (Slurm would start a second copy of each worker later),
+    counts what was lost and replaces the workers on the other nodes while
+    demand remains: the burst ends on four workers, every job Slurm lists
+    is edask's or the preemptor's, and no requeued job comes back."""
+    cl = cluster_clean
+    e = edask(args=["-c", config(tmp_path, cl)], env=cl.env,
+              specs=[spec(min=1, max=4, gpus=1, idle="120s", delay="1s",
+                          start_timeout="60s", extra="pool: cluster\n")])
+    e.wait_started()
+    e.wait_running(1, timeout=120)
+    counter = new_counter_dir(tmp_path)
+    c = client(e.scheduler_address())
+    urgent = None
+    try:
+        ws = four_workers(e, c, counter)
+        victim, lost = victim_of(ws)
+        lost_jobs = {w["job_id"] for w in lost}
+        burst = counted_burst(c, counter, 320, prefix="b",
+                              resources={"GPU": 1})
+        urgent = cl.preempt(victim)
+        wait_replaced(e, ws, victim)
+        assert sum(c.gather(burst)) == sum(range(320))
+        # the preemptor runs where the workers were
+        wait_for(lambda: [j for j in cl.active() if j["job_id"] == urgent
+                          and j["job_state"] == "RUNNING"], timeout=60,
+                 what="the urgent job running")
+        said = " ".join(ev["message"] for ev in
+                        e.events(kind="worker_lost") +
+                        e.events(kind="job_requeued"))
+        for w in lost:
+            assert "worker %s " % w["id"] in said, (w, said)
+
+        def settled():
+            jobs = {j["job_id"] for j in cl.active()} - {urgent}
+            ids = {w["job_id"] for w in e.instance()["workers"]}
+            return (set(workers_of(c)) == {w["address"]
+                                           for w in e.running()}
+                    and jobs <= ids and not jobs & lost_jobs)
+        wait_for(settled, timeout=120,
+                 what="no requeued job left, no ghost worker")
+        assert len(e.running()) == 4
+    finally:
+        if urgent is not None:
+            subprocess.run(["scancel", str(urgent)], env=cl.env)
+        c.close()
+    twice = sum(1 for m in executions(counter).values() if m > 1)
+    told = metric_value(e, "edask_lost_worker_keys_total",
+                        '{instance="dask",copies="none"}') or 0
+    assert twice >= told, (twice, told)
