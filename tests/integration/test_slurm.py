@@ -6,6 +6,7 @@ and the running ones retired through the scheduler (nothing computed
 twice), and a controller killed with -9 re-adopts its running jobs."""
 import os
 import subprocess
+from datetime import datetime
 
 import pytest
 
@@ -243,3 +244,36 @@ def test_a_job_near_its_time_limit_is_retired_with_its_data_first(
     byid = {j["job_id"]: j for j in slurm.jobs()}
     assert byid[w1["job_id"]]["job_state"] != "TIMEOUT", byid[w1["job_id"]]
     assert_each_ran_once(counter, 3 + 1)
+
+
+def test_sbatch_refusing_the_job_is_one_event_with_slurms_words(
+        slurm_clean, edask, tmp_path):
+    """A pool whose partition Slurm does not have: each refused sbatch is
+    one worker_failed event quoting Slurm's own message, the launches
+    back off (1 s, 2 s, 4 s...: no tight loop of submissions), and the
+    instance stays started with its scheduler up, no job left behind."""
+    slurm = slurm_clean
+    p = tmp_path / "edask.yaml"
+    p.write_text("pools:\n"
+                 "  - {name: cluster, backend: slurm, slots: 2,\n"
+                 "     partition: nosuch, scheduler_host: 127.0.0.1}\n")
+    e = edask(args=["-c", str(p)], env=slurm.env,
+              specs=[spec(min=1, max=2, gpus=1, start_timeout="60s",
+                          extra="pool: cluster\n")])
+    e.wait_started()
+    fails = wait_for(lambda: e.events(kind="worker_failed")[2:] and
+                     e.events(kind="worker_failed"), timeout=60,
+                     what="three worker_failed events")
+    for n, ev in enumerate(fails[:3], 1):
+        assert ("sbatch failed: sbatch: error: Batch job submission "
+                "failed: Invalid partition name specified") in \
+            ev["message"], ev
+        assert "failure %d, next launch in %ds" % (n, 2 ** (n - 1)) in \
+            ev["message"], ev
+    # one submission per attempt, spaced by the backoff
+    ts = [datetime.fromisoformat(ev["time"]) for ev in fails[:3]]
+    assert (ts[1] - ts[0]).total_seconds() >= 0.9, ts
+    assert (ts[2] - ts[1]).total_seconds() >= 1.9, ts
+    assert e.instance()["state"] == "started"
+    assert not e.instance()["workers"]
+    assert not [j for j in slurm.active()], slurm.active()
