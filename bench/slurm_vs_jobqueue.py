@@ -37,7 +37,10 @@ for both, from the client and from ``squeue --json`` every 0.5 s:
   end of the last gap;
 * **jobs** submitted (distinct job ids seen), of which **never ran**
   (seen only pending, then gone: submitted and cancelled, a flap);
-* **recomputed**: tasks log each execution; a key with two lines ran twice.
+* **recomputed**: tasks log each execution; a key with two lines ran twice;
+* **keys lost**: each burst's results are held through the gap that
+  follows it, while the system shrinks; a key no worker holds after the
+  gap (``client.who_has``) was lost.
 
 The machine is small and noisy: compare the ratios of one run.  Exit
 status 0 when every measurement completed, 1 with ``FAILED:`` otherwise.
@@ -110,7 +113,7 @@ class Sampler(threading.Thread):
 
 def play(client, sampler, args, exec_log):
     """The trace on one system; returns its measurements."""
-    bursts, to_max = [], []
+    bursts, to_max, lost = [], [], 0
     t_start = time.monotonic()
     for b in range(args.bursts):
         keys = ["b%d-%d" % (b, i) for i in range(args.tasks)]
@@ -125,8 +128,11 @@ def play(client, sampler, args, exec_log):
         client.gather(futs)
         bursts.append(time.monotonic() - t0)
         to_max.append(reached)
-        del futs
+        # the burst's results stay held through the gap, while the
+        # system shrinks: a key no worker holds after it was lost
         time.sleep(args.gap)
+        lost += sum(1 for ws in client.who_has(futs).values() if not ws)
+        del futs
     t_end = time.monotonic()
     sampler.stop.set()
     sampler.join()
@@ -141,6 +147,7 @@ def play(client, sampler, args, exec_log):
         "never_ran": sum(1 for sts in jobs.values() if not sts & {
             "RUNNING", "COMPLETING", "COMPLETED", "TIMEOUT", "FAILED"}),
         "recomputed": sum(1 for n in counts.values() if n > 1),
+        "lost": lost,
         "samples": [(t - t_start, n) for t, n in sampler.workers],
     }
 
@@ -256,10 +263,11 @@ def report_rows(res):
                      fmt(ratio(a, b), 2) if a and b else "-"])
     rows.append(["GPU-s held", fmt(e["gpu_s"], 0), fmt(j["gpu_s"], 0),
                  fmt(ratio(e["gpu_s"], j["gpu_s"]), 2)])
-    for k in ("jobs", "never_ran", "recomputed"):
+    for k in ("jobs", "never_ran", "recomputed", "lost"):
         rows.append([{"jobs": "jobs submitted",
                       "never_ran": "jobs cancelled before running",
-                      "recomputed": "tasks recomputed"}[k],
+                      "recomputed": "tasks recomputed",
+                      "lost": "keys lost"}[k],
                      str(e[k]), str(j[k]), ""])
     return rows
 

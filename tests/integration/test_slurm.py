@@ -43,13 +43,14 @@ def slurm_clean(slurm):
         (j["job_id"], j["name"], j["job_state"]) for j in left]
 
 
-def config(tmp_path, slots=5, local=False, time_limit="30:00", extra=""):
+def config(tmp_path, slots=5, local=False, time_limit="30:00", extra="",
+           partition="gpu"):
     p = tmp_path / "edask.yaml"
     p.write_text("pools:\n"
                  "  - {name: cluster, backend: slurm, slots: %d,\n"
-                 "     partition: gpu, time_limit: \"%s\",%s\n"
+                 "     partition: %s, time_limit: \"%s\",%s\n"
                  "     scheduler_host: 127.0.0.1}\n%s"
-                 % (slots, time_limit, extra,
+                 % (slots, partition, time_limit, extra,
                     "  - {name: local, backend: local, gpus: 1}\n"
                     if local else ""))
     return str(p)
@@ -253,11 +254,8 @@ def test_sbatch_refusing_the_job_is_one_event_with_slurms_words(
     back off (1 s, 2 s, 4 s...: no tight loop of submissions), and the
     instance stays started with its scheduler up, no job left behind."""
     slurm = slurm_clean
-    p = tmp_path / "edask.yaml"
-    p.write_text("pools:\n"
-                 "  - {name: cluster, backend: slurm, slots: 2,\n"
-                 "     partition: nosuch, scheduler_host: 127.0.0.1}\n")
-    e = edask(args=["-c", str(p)], env=slurm.env,
+    e = edask(args=["-c", config(tmp_path, slots=2, partition="nosuch")],
+              env=slurm.env,
               specs=[spec(min=1, max=2, gpus=1, start_timeout="60s",
                           extra="pool: cluster\n")])
     e.wait_started()

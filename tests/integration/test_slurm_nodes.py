@@ -60,21 +60,18 @@ def config(tmp_path, cluster):
 
 
 def four_workers(e, c, counter):
-    """A first burst grows the instance to four workers; returns them."""
+    """A first burst grows the instance to four workers; returns them,
+    the node that holds two of them (the victim) and those two."""
     first = counted_burst(c, counter, 40, prefix="a", resources={"GPU": 1})
     e.wait_running(4, timeout=180)
     assert sum(c.gather(first)) == sum(range(40))
-    return e.instance()["workers"]
-
-
-def victim_of(ws):
-    """The node holding two of the four workers ws, and those two."""
+    ws = e.instance()["workers"]
     by_node = {}
     for w in ws:
         by_node.setdefault(w["node"], []).append(w)
     victim, lost = max(by_node.items(), key=lambda kv: len(kv[1]))
     assert len(lost) == 2, by_node
-    return victim, lost
+    return ws, victim, lost
 
 
 def wait_replaced(e, ws, victim):
@@ -96,6 +93,18 @@ def wait_settled(e, c, cl):
         ids = {w["job_id"] for w in e.instance()["workers"]}
         return set(workers_of(c)) == mine and jobs <= ids
     wait_for(settled, timeout=120, what="no ghost worker, no stray job")
+
+
+def up_to_four(cl, edask, tmp_path, env=""):
+    """An instance of min 1, max 4 on the cluster, started with one
+    worker; returns it, a counter folder and a client."""
+    e = edask(args=["-c", config(tmp_path, cl)], env=cl.env,
+              specs=[spec(min=1, max=4, gpus=1, idle="120s", delay="1s",
+                          start_timeout="60s",
+                          extra="pool: cluster\n" + env)])
+    e.wait_started()
+    e.wait_running(1, timeout=120)
+    return e, new_counter_dir(tmp_path), client(e.scheduler_address())
 
 
 def test_burst_spreads_over_three_nodes_and_shrinks_without_loss(
@@ -160,21 +169,14 @@ def test_a_node_cut_off_loses_its_workers_which_are_replaced(
     demand remains.  Link back up: no ghost worker, no job edask does not
     account for."""
     cl = cluster_clean
-    e = edask(args=["-c", config(tmp_path, cl)], env=cl.env,
-              specs=[spec(min=1, max=4, gpus=1, idle="120s", delay="1s",
-                          start_timeout="60s",
-                          extra="pool: cluster\nenv:\n  "
-                          "DASK_DISTRIBUTED__SCHEDULER__WORKER_TTL: 5s\n")])
-    e.wait_started()
-    e.wait_running(1, timeout=120)
-    counter = new_counter_dir(tmp_path)
-    c = client(e.scheduler_address())
+    e, counter, c = up_to_four(
+        cl, edask, tmp_path,
+        env="env:\n  DASK_DISTRIBUTED__SCHEDULER__WORKER_TTL: 5s\n")
     victim = None
     try:
-        ws = four_workers(e, c, counter)
+        ws, victim, lost = four_workers(e, c, counter)
         # two results only on each worker (held: the futures are kept)
         chunks = pinned_chunks(c, counter, 4, 8, 100_000)
-        victim, lost = victim_of(ws)
         lost_ids = {w["id"] for w in lost}
         keys0 = metric_value(e, "edask_lost_worker_keys_total",
                              '{instance="dask",copies="none"}') or 0
@@ -257,17 +259,10 @@ def test_slurmd_killed_on_a_node_ends_with_the_right_workers(
     the scheduler as workers edask no longer knows.  slurmd back: no job
     edask does not account for, nothing lost."""
     cl = cluster_clean
-    e = edask(args=["-c", config(tmp_path, cl)], env=cl.env,
-              specs=[spec(min=1, max=4, gpus=1, idle="120s", delay="1s",
-                          start_timeout="60s", extra="pool: cluster\n")])
-    e.wait_started()
-    e.wait_running(1, timeout=120)
-    counter = new_counter_dir(tmp_path)
-    c = client(e.scheduler_address())
+    e, counter, c = up_to_four(cl, edask, tmp_path)
     victim = None
     try:
-        ws = four_workers(e, c, counter)
-        victim, lost = victim_of(ws)
+        ws, victim, lost = four_workers(e, c, counter)
         lost_addrs = {w["address"] for w in lost}
         # long enough that demand remains once Slurm has ended the
         # node's jobs (SlurmdTimeout and a listing later)
@@ -300,13 +295,7 @@ def test_slurmctld_restarted_mid_scale_up(cluster_clean, edask, tmp_path,
     PENDING and end its processes: if that costs recomputed results, a
     worker_lost event and the lost-keys metric say so."""
     cl = cluster_clean
-    e = edask(args=["-c", config(tmp_path, cl)], env=cl.env,
-              specs=[spec(min=1, max=4, gpus=1, idle="120s", delay="1s",
-                          start_timeout="60s", extra="pool: cluster\n")])
-    e.wait_started()
-    e.wait_running(1, timeout=120)
-    counter = new_counter_dir(tmp_path)
-    c = client(e.scheduler_address())
+    e, counter, c = up_to_four(cl, edask, tmp_path)
     try:
         burst = counted_burst(c, counter, 240, resources={"GPU": 1})
         wait_for(lambda: e.events(kind="scale_up")[1:], timeout=60,
@@ -343,17 +332,10 @@ def test_a_preempted_job_is_replaced_and_not_run_twice(cluster_clean, edask,
     demand remains: the burst ends on four workers, every job Slurm lists
     is edask's or the preemptor's, and no requeued job comes back."""
     cl = cluster_clean
-    e = edask(args=["-c", config(tmp_path, cl)], env=cl.env,
-              specs=[spec(min=1, max=4, gpus=1, idle="120s", delay="1s",
-                          start_timeout="60s", extra="pool: cluster\n")])
-    e.wait_started()
-    e.wait_running(1, timeout=120)
-    counter = new_counter_dir(tmp_path)
-    c = client(e.scheduler_address())
+    e, counter, c = up_to_four(cl, edask, tmp_path)
     urgent = None
     try:
-        ws = four_workers(e, c, counter)
-        victim, lost = victim_of(ws)
+        ws, victim, lost = four_workers(e, c, counter)
         lost_jobs = {w["job_id"] for w in lost}
         burst = counted_burst(c, counter, 320, prefix="b",
                               resources={"GPU": 1})
