@@ -541,7 +541,8 @@ def edask_instance(edask, gpus, spec_text, name, min_workers=1,
     """`edask up --gpus GPUS` with one spec (its text; the instance is
     NAME) in a temporary state folder: waits for it to be started with
     min_workers running and yields (instance JSON, client, observe).
-    observe() reads the instance again (and notes its PIDs).  Afterwards
+    observe() reads the instance again (and notes its PIDs);
+    observe.events(kind=None) reads its events.  Afterwards
     the client is closed and edask stopped (close_edask), whatever
     happened."""
     tmp = tempfile.TemporaryDirectory(prefix="edask-bench-")
@@ -560,6 +561,13 @@ def edask_instance(edask, gpus, spec_text, name, min_workers=1,
     def observe():
         return observe_instance(proc, log_path, where["api"], name,
                                 dask_pids)
+
+    def events(kind=None):
+        """The instance's events (GET /v1/events), oldest first."""
+        evs = http_json(f"{where['api']}/v1/events?instance={name}"
+                        f"&limit=10000")["events"]
+        return [e for e in evs if kind is None or e["kind"] == kind]
+    observe.events = events
     try:
         where["api"] = wait_api_url(proc, state, log_path, deadline_s)
         inst = wait_instance_started(observe, min_workers,

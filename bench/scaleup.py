@@ -52,7 +52,7 @@ from harness import (BUILT_EDASK, RESULTS, BenchError, begin_run,
                      bench_parser, check_python, check_same_python,
                      edask_instance, failed, load_line, log, md_table,
                      n_workers, parse_bench_args, rounds, run_line,
-                     same_python_lines, wait_until)
+                     same_python_lines, text_table, wait_until)
 
 EDASK = BUILT_EDASK
 
@@ -70,8 +70,77 @@ scaling: {{interval: 1s, idle_timeout: 30s, scale_down_delay: 10s}}
 """
 
 
+class Stages:
+    """A scheduler plugin (registered from the client, so it runs in either
+    system's scheduler): the wall-clock times of the graph's arrival and of
+    each worker's registration."""
+    name = "bench-stages"
+
+    def __init__(self):
+        self.graph = []
+        self.joined = {}
+
+    def update_graph(self, scheduler, *args, **kwargs):
+        self.graph.append(time.time())
+
+    def add_worker(self, scheduler=None, worker=None, **kwargs):
+        self.joined.setdefault(worker, time.time())
+
+    # the other hooks Dask may call on a plugin
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return lambda *a, **kw: None
+
+
+def stage_plugin():
+    from distributed.diagnostics.plugin import SchedulerPlugin
+    return type("BenchStages", (Stages, SchedulerPlugin), {})()
+
+
+def register_stages(client):
+    p = stage_plugin()
+    if hasattr(client, "register_plugin"):
+        client.register_plugin(p, name=Stages.name)
+    else:
+        client.register_scheduler_plugin(p, name=Stages.name)
+
+
+def read_stages(client, t0, old):
+    """Where the seconds to MAX_WORKERS went: the graph's arrival at the
+    scheduler, and for each new worker (not in old) its process's start
+    (from /proc: the fork, or the spawn) and its registration,
+    all as seconds after the submission at t0 (wall clock)."""
+    def on_scheduler(dask_scheduler):
+        p = dask_scheduler.plugins["bench-stages"]
+        return list(p.graph), dict(p.joined)
+
+    def created():
+        # the process's age from /proc (its start in clock ticks since
+        # boot, against the uptime); psutil's create_time adds the boot
+        # time, which /proc/stat gives in whole seconds
+        import os
+        import time
+        with open("/proc/self/stat") as f:
+            start = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            up = float(f.read().split()[0])
+        now = time.time()
+        return now - (up - start / os.sysconf("SC_CLK_TCK"))
+    graph, joined = client.run_on_scheduler(on_scheduler)
+    born = client.run(created)
+    new = [a for a in born if a not in old]
+    return {
+        "t0": t0,
+        "graph": (graph[0] - t0) if graph else None,
+        "born": sorted(born[a] - t0 for a in new),
+        "joined": sorted(joined[a] - t0 for a in new if a in joined),
+    }
+
+
 def run_burst(client):
-    """Submit the burst; return (seconds to MAX_WORKERS, burst seconds)."""
+    """Submit the burst; return (seconds to MAX_WORKERS, burst seconds,
+    stages: read_stages' dict)."""
     # Start from exactly the minimum, so both systems face the same start.
     wait_until(f"{MIN_WORKERS} worker registered",
                lambda: n_workers(client) >= MIN_WORKERS, PHASE_DEADLINE_S)
@@ -79,7 +148,10 @@ def run_burst(client):
         raise BenchError(f"expected {MIN_WORKERS} worker before the burst, "
                          f"scheduler has {n_workers(client)}")
     check_same_python(client)
+    register_stages(client)
+    old = set(client.nthreads())
 
+    t0_wall = time.time()
     t0 = time.monotonic()
     futures = client.map(time.sleep, [TASK_S] * N_TASKS, pure=False)
     t_full = t_done = None
@@ -106,7 +178,9 @@ def run_burst(client):
         raise BenchError(f"{len(errors)} task(s) did not finish: "
                          f"{errors[0].status}")
     del futures
-    return t_full, t_done
+    stages = read_stages(client, t0_wall, old)
+    stages["seen"] = t_full
+    return t_full, t_done, stages
 
 
 # ----------------------------------------------------------------- edask ---
@@ -119,9 +193,14 @@ def bench_edask():
                         PHASE_DEADLINE_S) as (inst, client, observe):
         log(f"edask: instance started, scheduler "
             f"{inst['outputs']['dask_scheduler_address']}")
-        result = run_burst(client)
+        t_full, t_done, stages = run_burst(client)
         observe()                  # collect the PIDs of the new workers
-        return result
+        ups = observe.events("scale_up")
+        if ups:
+            from datetime import datetime
+            t = datetime.fromisoformat(ups[-1]["time"]).timestamp()
+            stages["decided"] = t - stages["t0"]
+        return t_full, t_done, stages
 
 
 # -------------------------------------------------------------- adaptive ---
@@ -156,15 +235,17 @@ def main():
     # SIGTERM/SIGINT to the benchmark still run the cleanup in `finally`.
     started, t_start, loads = begin_run()
     results = {name: [] for name in SYSTEMS}
+    stages = {name: [] for name in SYSTEMS}
     order = list(SYSTEMS)
     runs = []
     try:
         check_python()
         for rnd, name in rounds(args.repeat, order):
-            t_full, t_done = SYSTEMS[name]()
+            t_full, t_done, st = SYSTEMS[name]()
             log(f"{name}: 4 workers after {t_full:.2f} s, burst done "
-                f"after {t_done:.2f} s")
+                f"after {t_done:.2f} s; stages {stage_times(st)}")
             results[name].append((t_full, t_done))
+            stages[name].append(stage_times(st))
             runs.append((rnd, name, t_full, t_done))
     except (BenchError, ImportError) as e:
         return failed(e)
@@ -182,18 +263,65 @@ def main():
     print(f"{'ratio e/a':<10} {e[0] / a[0]:>17.2f} {e[1] / a[1]:>15.2f}")
     print("\n(ratio < 1: edask faster. Only same-run ratios are meaningful; "
           "this machine is noisy.)")
+    srows = stage_rows(stages)
+    print("\nWhere the time to %d workers goes (s after the submission, "
+          "median):\n" % MAX_WORKERS)
+    print(text_table(srows))
     if args.write:
         loads.append(load_line())
         path = os.path.join(RESULTS, "scaleup-latest.md")
         os.makedirs(RESULTS, exist_ok=True)
         with open(path, "w") as f:
             f.write(report(args, med, runs, kind, started,
-                           time.monotonic() - t_start, loads))
+                           time.monotonic() - t_start, loads, srows))
         print(f"\nwrote bench/results/{os.path.basename(path)}")
     return 0
 
 
-def report(args, med, runs, kind, started, wall_s, loads):
+STAGES = [
+    ("graph", "the graph reaches the scheduler"),
+    ("decided", "edask's scale_up event (written once the forks are asked)"),
+    ("born_first", "first new worker process started"),
+    ("born_last", "last new worker process started"),
+    ("joined_first", "first new worker registered"),
+    ("joined_last", "last new worker registered"),
+    ("seen", "the client sees %d workers" % MAX_WORKERS),
+]
+
+
+def stage_times(st):
+    """read_stages' dict as the STAGES' times (None where not measured)."""
+    return {
+        "graph": st.get("graph"),
+        "decided": st.get("decided"),
+        "born_first": st["born"][0] if st["born"] else None,
+        "born_last": st["born"][-1] if st["born"] else None,
+        "joined_first": st["joined"][0] if st["joined"] else None,
+        "joined_last": st["joined"][-1] if st["joined"] else None,
+        "seen": st["seen"],
+    }
+
+
+def stage_rows(stages):
+    """One row per stage: its median time after the submission in each
+    system, and the step from the stage before (edask's)."""
+    def med(name, key):
+        xs = [t[key] for t in stages[name] if t.get(key) is not None]
+        return statistics.median(xs) if xs else None
+    rows = [["stage"] + [f"{n} (s)" for n in SYSTEMS] + ["edask step (s)"]]
+    prev = 0.0
+    for key, what in STAGES:
+        vals = [med(n, key) for n in SYSTEMS]
+        e = vals[0]
+        step = "-" if e is None else f"{e - prev:.3f}"
+        if e is not None:
+            prev = e
+        rows.append([what] + ["-" if v is None else f"{v:.3f}"
+                              for v in vals] + [step])
+    return rows
+
+
+def report(args, med, runs, kind, started, wall_s, loads, srows):
     e, a = med["edask"], med["adaptive"]
     rows = [["system", "to 4 workers (s)", "burst done (s)"]]
     rows += [[name, f"{med[name][0]:.2f}", f"{med[name][1]:.2f}"]
@@ -222,6 +350,15 @@ def report(args, med, runs, kind, started, wall_s, loads):
         f"maximum={MAX_WORKERS})`.",
         "",
         md_table(rows),
+        "",
+        "Where the time to %d workers goes: seconds after the submission "
+        "(wall clock: the client's submission, a scheduler plugin's "
+        "`update_graph` and `add_worker` times, each new worker's process "
+        "start time from psutil, edask's `scale_up` event), median of the "
+        "runs. Adaptive has no decision event: its first new process "
+        "follows its decision." % MAX_WORKERS,
+        "",
+        md_table(srows),
         "",
         "Every run:",
         "",

@@ -12,7 +12,8 @@ scheduler and runs it as
 
     python -u edask_forker.py SOCKET [MODULE...]
 
-It imports distributed's worker command and each MODULE, listens on the
+It imports distributed's worker command, what a worker imports as it
+starts (warm_up) and each MODULE, listens on the
 unix socket SOCKET (mode 0600) and prints "ready".  Each connection carries
 one request, a JSON line:
 
@@ -117,12 +118,33 @@ def run_worker(req, listener, conn, worker_main):
             os._exit(code)
 
 
+def warm_up():
+    """Imports what a worker would import as it starts, beyond its
+    command: the modules of its HTTP routes (prometheus_client) and, where
+    bokeh is installed, its dashboard (bokeh itself).  Measured on 2
+    cores, a worker forked without them imported some 300 modules before
+    it registered, 0.5 s; with them, 0.04 s.  A module that cannot be
+    imported here (no bokeh: the worker serves no dashboard either) is
+    left to the worker, as before."""
+    import dask
+    names = list(dask.config.get("distributed.worker.http.routes", []))
+    names += ["distributed.dashboard.worker", "dask.distributed"]
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+        except Exception as e:  # a worker importing it says more
+            print("edask_forker: import %s: %r" % (name, e), file=sys.stderr)
+
+
 def main():
     if len(sys.argv) < 2:
         print("usage: edask_forker.py SOCKET [MODULE...]", file=sys.stderr)
         return 2
     path = sys.argv[1]
     from distributed.cli import dask_worker
+    warm_up()
     for name in sys.argv[2:]:
         importlib.import_module(name)
     signal.signal(signal.SIGCHLD, reap)
