@@ -53,7 +53,7 @@ pyprobe_parse(const char *buf, size_t len, struct pyprobe *out, char *err,
 	};
 	size_t pos = 0, lineno = 0, n, k, i, vlen;
 	bool have_python = false;
-	const char *nl, *line, *eq;
+	const char *line, *eq;
 
 	ASSERT(out != NULL);
 	ASSERT(buf != NULL || len == 0);
@@ -61,12 +61,8 @@ pyprobe_parse(const char *buf, size_t len, struct pyprobe *out, char *err,
 	if (len > PYPROBE_REPLY_MAX)
 		return seterr(err, errlen, "probe: %zu bytes of output, more "
 		    "than %d", len, PYPROBE_REPLY_MAX);
-	while (pos < len) {
+	while ((line = util_next_line(buf, len, &pos, &n)) != NULL) {
 		lineno++;
-		line = buf + pos;
-		nl = memchr(line, '\n', len - pos);
-		n = nl != NULL ? (size_t)(nl - line) : len - pos;
-		pos += n + 1;
 		if (n == 0)
 			continue;
 		eq = memchr(line, '=', n);
