@@ -233,8 +233,7 @@ launch_term_start(struct launch_term *t, struct loop *l, pid_t pid,
 		return;
 	} else if (t->sent == 0) {
 		/* hastened: the wait ends now */
-		loop_timer_cancel(t->loop, t->timer);
-		t->timer = 0;
+		loop_timer_clear(t->loop, &t->timer);
 	}
 	term_now(t);
 }

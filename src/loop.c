@@ -261,6 +261,15 @@ loop_timer_cancel(struct loop *l, uint64_t id)
 	}
 }
 
+void
+loop_timer_clear(struct loop *l, uint64_t *id)
+{
+	if (*id == 0)
+		return;
+	loop_timer_cancel(l, *id);
+	*id = 0;
+}
+
 uint64_t
 loop_pid_watch(struct loop *l, pid_t pid, loop_pid_cb cb, void *arg)
 {
