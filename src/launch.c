@@ -338,6 +338,14 @@ launch_log_tail(const char *path, char *buf, size_t max)
 	return buf;
 }
 
+const char *
+launch_log_last(const char *path, char *buf, size_t max)
+{
+	const char *last = strrchr(launch_log_tail(path, buf, max), '\n');
+
+	return last != NULL ? last + 1 : buf;
+}
+
 void
 launch_argv_push(char ***argv, size_t *argc, const char *arg)
 {

@@ -166,11 +166,8 @@ const char *
 worker_log_last(const struct worker *w, char *buf, size_t len)
 {
 	char tail[400];
-	const char *last;
 
-	launch_log_tail(w->log, tail, sizeof(tail));
-	last = strrchr(tail, '\n');
-	strlcpy_(buf, last != NULL ? last + 1 : tail, len);
+	strlcpy_(buf, launch_log_last(w->log, tail, sizeof(tail)), len);
 	return buf;
 }
 
