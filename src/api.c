@@ -146,10 +146,7 @@ api_pump(struct api *a)
 	MHD_UNSIGNED_LONG_LONG to;
 
 	MHD_run(a->mhd);
-	if (a->timer != 0) {
-		loop_timer_cancel(a->loop, a->timer);
-		a->timer = 0;
-	}
+	loop_timer_clear(a->loop, &a->timer);
 	if (MHD_get_timeout(a->mhd, &to) == MHD_YES)
 		a->timer = loop_timer_add(a->loop, (int64_t)to, on_timer, a);
 }
@@ -907,12 +904,9 @@ api_free(struct api *a)
 {
 	if (a == NULL)
 		return;
-	if (a->timer != 0)
-		loop_timer_cancel(a->loop, a->timer);
-	if (a->wait_timer != 0)
-		loop_timer_cancel(a->loop, a->wait_timer);
-	if (a->sweep_timer != 0)
-		loop_timer_cancel(a->loop, a->sweep_timer);
+	loop_timer_clear(a->loop, &a->timer);
+	loop_timer_clear(a->loop, &a->wait_timer);
+	loop_timer_clear(a->loop, &a->sweep_timer);
 	while (a->waits != NULL) {
 		struct req *rq = a->waits;
 

@@ -157,9 +157,7 @@ on_worker_exit(pid_t pid, int status, void *arg)
 		worker_lost(w, how);
 		break;
 	case W_LAUNCHING:
-		launch_log_tail(w->log, tail, sizeof(tail));
-		last = strrchr(tail, '\n');
-		last = last != NULL ? last + 1 : tail;
+		last = launch_log_last(w->log, tail, sizeof(tail));
 		count_failure(in);
 		ev(in, "worker_failed", "worker w%d (%s) %s before "
 		    "registering; failure %d, next launch in %llds; log "

@@ -778,9 +778,7 @@ slurm_kill(struct worker *w, bool forget)
 	struct instance *in = w->inst;
 
 	if (!forget) {
-		if (w->kill_timer != 0)
-			loop_timer_cancel(in->ctl->loop, w->kill_timer);
-		w->kill_timer = 0;
+		loop_timer_clear(in->ctl->loop, &w->kill_timer);
 		slurm_terminate(w, 0);
 		return;
 	}

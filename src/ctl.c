@@ -427,10 +427,8 @@ instance_free(struct instance *in)
 
 	if (in == NULL)
 		return;
-	if (in->change_timer != 0)
-		loop_timer_cancel(in->ctl->loop, in->change_timer);
-	if (in->forker_timer != 0)
-		loop_timer_cancel(in->ctl->loop, in->forker_timer);
+	loop_timer_clear(in->ctl->loop, &in->change_timer);
+	loop_timer_clear(in->ctl->loop, &in->forker_timer);
 	launch_term_cancel(&in->forker_term);
 	loop_pid_unwatch(in->ctl->loop, in->forker_watch);
 	for (i = 0; i < in->nworkers; i++)
@@ -471,8 +469,7 @@ ctl_free(struct ctl *c)
 	loop_timer_cancel(c->loop, c->shutdown_timer);
 	loop_before_sleep_remove(c->loop, ctl_before_sleep, c);
 	for (i = 0; i < c->ninst; i++) {
-		if (c->inst[i]->timer != 0)
-			loop_timer_cancel(c->loop, c->inst[i]->timer);
+		loop_timer_clear(c->loop, &c->inst[i]->timer);
 		instance_free(c->inst[i]);
 	}
 	free(c->inst);
@@ -1054,8 +1051,7 @@ instance_reap(struct instance *in)
 			break;
 		}
 	}
-	if (in->timer != 0)
-		loop_timer_cancel(c->loop, in->timer);
+	loop_timer_clear(c->loop, &in->timer);
 	instance_free(in);
 }
 
@@ -1192,10 +1188,7 @@ ctl_check_shutdown(struct ctl *c)
 
 	if (!c->shutting_down || !ctl_idle(c))
 		return;
-	if (c->shutdown_timer != 0) {
-		loop_timer_cancel(c->loop, c->shutdown_timer);
-		c->shutdown_timer = 0;
-	}
+	loop_timer_clear(c->loop, &c->shutdown_timer);
 	done = c->stopped;
 	c->stopped = NULL;
 	if (done != NULL)

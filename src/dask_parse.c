@@ -377,7 +377,7 @@ dask_parse_metrics(const char *buf, size_t len, struct dask_metrics *out,
 {
 	int64_t acc[SLOT_N] = { 0 };
 	bool have_tasks = false, connected = false;
-	const char *why = NULL, *nl;
+	const char *why = NULL, *line;
 	size_t pos = 0, lineno = 0, n;
 
 	ASSERT(out != NULL);
@@ -386,15 +386,12 @@ dask_parse_metrics(const char *buf, size_t len, struct dask_metrics *out,
 	if (len > DASK_REPLY_MAX)
 		return seterr(err, errlen, "metrics: reply of %zu bytes, more "
 		    "than %u", len, DASK_REPLY_MAX);
-	while (pos < len) {
+	while ((line = util_next_line(buf, len, &pos, &n)) != NULL) {
 		lineno++;
-		nl = memchr(buf + pos, '\n', len - pos);
-		n = nl != NULL ? (size_t)(nl - (buf + pos)) : len - pos;
-		if (metrics_line(buf + pos, n, acc, &have_tasks, &connected,
+		if (metrics_line(line, n, acc, &have_tasks, &connected,
 		    &why) == -1)
 			return seterr(err, errlen, "metrics: line %zu: %s",
 			    lineno, why);
-		pos += n + 1;
 	}
 	out->have_tasks = have_tasks;
 	out->queued = (int)acc[SLOT_QUEUED];

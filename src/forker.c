@@ -61,10 +61,7 @@ on_forker_exit(pid_t pid, int status, void *arg)
 	in->forker_pid = 0;
 	in->forker_ready = false;
 	launch_term_cancel(&in->forker_term);
-	if (in->forker_timer != 0) {
-		loop_timer_cancel(in->ctl->loop, in->forker_timer);
-		in->forker_timer = 0;
-	}
+	loop_timer_clear(in->ctl->loop, &in->forker_timer);
 	unlink(in->forker_sock);
 	unlink(in->forker_pidfile);
 	if (!in->forker_stop && (in->state == I_STARTED ||
@@ -262,18 +259,15 @@ on_forker_signal(pid_t pid, int sig, void *arg)
 void
 forker_terminate(struct instance *in)
 {
-	if (in->forker_timer != 0 && in->forker_pid <= 0) {
-		loop_timer_cancel(in->ctl->loop, in->forker_timer);
-		in->forker_timer = 0;	/* a pending restart */
-	}
-	if (in->forker_pid <= 0)
+	if (in->forker_pid <= 0) {
+		/* a pending restart */
+		loop_timer_clear(in->ctl->loop, &in->forker_timer);
 		return;
+	}
 	in->forker_stop = true;
 	in->forker_ready = false;
-	if (in->forker_timer != 0) {
-		loop_timer_cancel(in->ctl->loop, in->forker_timer);
-		in->forker_timer = 0;	/* its readiness poll */
-	}
+	/* its readiness poll */
+	loop_timer_clear(in->ctl->loop, &in->forker_timer);
 	launch_term_start(&in->forker_term, in->ctl->loop, in->forker_pid,
 	    true, 0, KILL_GRACE_MS, on_forker_signal, in);
 }

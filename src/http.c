@@ -115,10 +115,7 @@ on_timer_set(CURLM *multi, long timeout_ms, void *userp)
 	struct http *h = userp;
 
 	(void)multi;
-	if (h->timer != 0) {
-		loop_timer_cancel(h->loop, h->timer);
-		h->timer = 0;
-	}
+	loop_timer_clear(h->loop, &h->timer);
 	if (timeout_ms >= 0)
 		h->timer = loop_timer_add(h->loop, timeout_ms, on_timer, h);
 	return 0;
@@ -183,10 +180,8 @@ http_free(struct http *h)
 		h->reqs = r->next;
 		req_free(h, r);
 	}
-	if (h->timer != 0)
-		loop_timer_cancel(h->loop, h->timer);
-	if (h->kick_timer != 0)
-		loop_timer_cancel(h->loop, h->kick_timer);
+	loop_timer_clear(h->loop, &h->timer);
+	loop_timer_clear(h->loop, &h->kick_timer);
 	curl_multi_cleanup(h->multi);
 	free(h);
 }

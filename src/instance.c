@@ -348,8 +348,7 @@ instance_kick(struct instance *in)
 {
 	if (in->state != I_STARTED)
 		return;
-	if (in->timer != 0)
-		loop_timer_cancel(in->ctl->loop, in->timer);
+	loop_timer_clear(in->ctl->loop, &in->timer);
 	in->kicked = true;
 	in->kicks++;
 	in->timer = loop_timer_add(in->ctl->loop, 0, instance_tick, in);
@@ -805,10 +804,7 @@ instance_fail(struct instance *in, const char *fmt, ...)
 	vsnprintf(in->error, sizeof(in->error), fmt, ap);
 	va_end(ap);
 	instance_set_state(in, I_ERROR);
-	if (in->timer != 0) {
-		loop_timer_cancel(in->ctl->loop, in->timer);
-		in->timer = 0;
-	}
+	loop_timer_clear(in->ctl->loop, &in->timer);
 	ev(in, "error", "%s", in->error);
 	pool_unreserve(in->cp->pool, in->id);
 	workers_terminate_all(in);
@@ -883,10 +879,7 @@ instance_stop(struct instance *in)
 	}
 	if (in->state != I_STOPPING) {
 		instance_set_state(in, I_STOPPING);
-		if (in->timer != 0) {
-			loop_timer_cancel(in->ctl->loop, in->timer);
-			in->timer = 0;
-		}
+		loop_timer_clear(in->ctl->loop, &in->timer);
 		ev(in, "stopping", "retiring %zu worker(s), then the scheduler",
 		    in->nworkers);
 		pool_unreserve(in->cp->pool, in->id);

@@ -233,8 +233,7 @@ launch_term_start(struct launch_term *t, struct loop *l, pid_t pid,
 		return;
 	} else if (t->sent == 0) {
 		/* hastened: the wait ends now */
-		loop_timer_cancel(t->loop, t->timer);
-		t->timer = 0;
+		loop_timer_clear(t->loop, &t->timer);
 	}
 	term_now(t);
 }
@@ -337,6 +336,14 @@ launch_log_tail(const char *path, char *buf, size_t max)
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
 	return buf;
+}
+
+const char *
+launch_log_last(const char *path, char *buf, size_t max)
+{
+	const char *last = strrchr(launch_log_tail(path, buf, max), '\n');
+
+	return last != NULL ? last + 1 : buf;
 }
 
 void

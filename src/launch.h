@@ -112,6 +112,8 @@ uint64_t launch_start_time(pid_t pid);
 
 /* Last lines of a log file, at most max bytes, into buf (for errors). */
 const char *launch_log_tail(const char *path, char *buf, size_t max);
+/* The last of those lines (borrowed from buf), "" when there is none. */
+const char *launch_log_last(const char *path, char *buf, size_t max);
 
 /*
  * Splits a command line as sh(1) would, with wordexp(3): quotes and

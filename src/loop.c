@@ -95,6 +95,18 @@ reg_untrack(struct loop *l, enum reg_kind kind, int fd, uint64_t pid_id)
 	return NULL;
 }
 
+/* epoll_ctl op (ADD or MOD) of r's fd for events, with r as its data. */
+static int
+reg_ctl(struct loop *l, int op, struct reg *r, uint32_t events)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = events;
+	ev.data.ptr = r;
+	return epoll_ctl(l->epfd, op, r->fd, &ev);
+}
+
 static void
 reg_bury(struct loop *l, struct reg *r)
 {
@@ -128,7 +140,6 @@ struct loop *
 loop_new(void)
 {
 	struct loop *l = xcalloc(1, sizeof(*l));
-	struct epoll_event ev;
 
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	l->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -141,13 +152,8 @@ loop_new(void)
 	l->tfd_reg.fd = l->tfd;
 	l->sfd_reg.kind = REG_INTERNAL;
 	l->sfd_reg.fd = l->sfd;
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN;
-	ev.data.ptr = &l->tfd_reg;
-	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->tfd, &ev) == -1)
-		fatal("loop: epoll_ctl");
-	ev.data.ptr = &l->sfd_reg;
-	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->sfd, &ev) == -1)
+	if (reg_ctl(l, EPOLL_CTL_ADD, &l->tfd_reg, EPOLLIN) == -1 ||
+	    reg_ctl(l, EPOLL_CTL_ADD, &l->sfd_reg, EPOLLIN) == -1)
 		fatal("loop: epoll_ctl");
 	return l;
 }
@@ -189,17 +195,13 @@ loop_free(struct loop *l)
 int
 loop_fd_add(struct loop *l, int fd, uint32_t events, loop_fd_cb cb, void *arg)
 {
-	struct epoll_event ev;
 	struct reg *r = xcalloc(1, sizeof(*r));
 
 	r->kind = REG_FD;
 	r->fd = fd;
 	r->fd_cb = cb;
 	r->arg = arg;
-	memset(&ev, 0, sizeof(ev));
-	ev.events = events;
-	ev.data.ptr = r;
-	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+	if (reg_ctl(l, EPOLL_CTL_ADD, r, events) == -1) {
 		free(r);
 		return -1;
 	}
@@ -210,17 +212,11 @@ loop_fd_add(struct loop *l, int fd, uint32_t events, loop_fd_cb cb, void *arg)
 int
 loop_fd_mod(struct loop *l, int fd, uint32_t events)
 {
-	struct epoll_event ev;
 	size_t i;
 
-	for (i = 0; i < l->nregs; i++) {
-		if (l->regs[i]->kind == REG_FD && l->regs[i]->fd == fd) {
-			memset(&ev, 0, sizeof(ev));
-			ev.events = events;
-			ev.data.ptr = l->regs[i];
-			return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev);
-		}
-	}
+	for (i = 0; i < l->nregs; i++)
+		if (l->regs[i]->kind == REG_FD && l->regs[i]->fd == fd)
+			return reg_ctl(l, EPOLL_CTL_MOD, l->regs[i], events);
 	errno = ENOENT;
 	return -1;
 }
@@ -265,10 +261,18 @@ loop_timer_cancel(struct loop *l, uint64_t id)
 	}
 }
 
+void
+loop_timer_clear(struct loop *l, uint64_t *id)
+{
+	if (*id == 0)
+		return;
+	loop_timer_cancel(l, *id);
+	*id = 0;
+}
+
 uint64_t
 loop_pid_watch(struct loop *l, pid_t pid, loop_pid_cb cb, void *arg)
 {
-	struct epoll_event ev;
 	struct reg *r;
 	int fd, e;
 
@@ -282,10 +286,7 @@ loop_pid_watch(struct loop *l, pid_t pid, loop_pid_cb cb, void *arg)
 	r->pid_id = ++l->next_pid_id;
 	r->pid_cb = cb;
 	r->arg = arg;
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN;
-	ev.data.ptr = r;
-	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+	if (reg_ctl(l, EPOLL_CTL_ADD, r, EPOLLIN) == -1) {
 		e = errno;
 		close(fd);
 		free(r);

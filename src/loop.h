@@ -45,6 +45,8 @@ void loop_fd_del(struct loop *l, int fd);	/* does not close fd */
 uint64_t loop_timer_add(struct loop *l, int64_t delay_ms, loop_timer_cb cb,
     void *arg);
 void loop_timer_cancel(struct loop *l, uint64_t id);	/* 0 or stale: no-op */
+/* Cancels the timer *id, if any (0: none), and sets *id to 0. */
+void loop_timer_clear(struct loop *l, uint64_t *id);
 
 /*
  * Watches pid through a pidfd; cb once when it exits (reaped if a child).

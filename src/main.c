@@ -121,7 +121,8 @@ preflight_python(const char *python, const char *dir, char *err,
 	    "import distributed.cli.dask_scheduler, "
 	    "distributed.cli.dask_worker", NULL };
 	struct launch_cmd cmd = { argv, NULL, log, NULL };
-	char tail[512], *last;
+	char tail[512];
+	const char *last;
 	int status = 0, r;
 	pid_t pid;
 
@@ -147,11 +148,10 @@ preflight_python(const char *python, const char *dir, char *err,
 		free(log);
 		return 0;
 	}
-	launch_log_tail(log, tail, sizeof(tail));
-	last = strrchr(tail, '\n');
+	last = launch_log_last(log, tail, sizeof(tail));
 	seterr(err, errlen, "%s cannot import Dask's distributed: %s (install "
 	    "python3-distributed, or name another interpreter with python: "
-	    "in the spec)", python, last != NULL ? last + 1 : tail);
+	    "in the spec)", python, last);
 	unlink(log);
 	free(log);
 	return -1;

@@ -100,10 +100,9 @@ notebook_new(struct loop *l, struct http *h, const struct notebook_params *p,
 static void
 cancel_all(struct notebook *nb)
 {
-	loop_timer_cancel(nb->loop, nb->poll_timer);
+	loop_timer_clear(nb->loop, &nb->poll_timer);
 	launch_term_cancel(&nb->term);
-	loop_timer_cancel(nb->loop, nb->restart_timer);
-	nb->poll_timer = nb->restart_timer = 0;
+	loop_timer_clear(nb->loop, &nb->restart_timer);
 	if (nb->probe != 0)
 		http_cancel(nb->http, nb->probe);
 	nb->probe = 0;

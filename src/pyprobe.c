@@ -53,7 +53,7 @@ pyprobe_parse(const char *buf, size_t len, struct pyprobe *out, char *err,
 	};
 	size_t pos = 0, lineno = 0, n, k, i, vlen;
 	bool have_python = false;
-	const char *nl, *line, *eq;
+	const char *line, *eq;
 
 	ASSERT(out != NULL);
 	ASSERT(buf != NULL || len == 0);
@@ -61,12 +61,8 @@ pyprobe_parse(const char *buf, size_t len, struct pyprobe *out, char *err,
 	if (len > PYPROBE_REPLY_MAX)
 		return seterr(err, errlen, "probe: %zu bytes of output, more "
 		    "than %d", len, PYPROBE_REPLY_MAX);
-	while (pos < len) {
+	while ((line = util_next_line(buf, len, &pos, &n)) != NULL) {
 		lineno++;
-		line = buf + pos;
-		nl = memchr(line, '\n', len - pos);
-		n = nl != NULL ? (size_t)(nl - line) : len - pos;
-		pos += n + 1;
 		if (n == 0)
 			continue;
 		eq = memchr(line, '=', n);
@@ -149,7 +145,8 @@ pyprobe_run(const char *python, char **env, const char *dir,
 	char *argv[] = { (char *)python, "-c", (char *)probe_code, NULL };
 	struct launch_cmd cmd = { argv, env, log, NULL };
 	/* a byte more than a reply may have, so that a longer one shows */
-	char tail[PYPROBE_REPLY_MAX + 2], why[200], how[64], *last;
+	char tail[PYPROBE_REPLY_MAX + 2], why[200], how[64];
+	const char *last;
 	int status = 0, rc = -1, r;
 	ssize_t n;
 	pid_t pid;
@@ -172,11 +169,10 @@ pyprobe_run(const char *python, char **env, const char *dir,
 		goto out;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		launch_log_tail(log, tail, 300);
-		last = strrchr(tail, '\n');
+		last = launch_log_last(log, tail, 300);
 		seterr(err, errlen, "python \"%s\" is not a working Python "
 		    "(%s): %s", python, util_exit_text(status, how,
-		    sizeof(how)), last != NULL ? last + 1 : tail);
+		    sizeof(how)), last);
 		goto out;
 	}
 	if ((n = util_read_small(log, tail, sizeof(tail))) == -1) {

@@ -255,8 +255,7 @@ arm_reclaim_deadline(struct worker *w)
 {
 	int64_t left = w->reclaim_deadline_wall_ms - wall_ms();
 
-	if (w->reclaim_timer != 0)
-		loop_timer_cancel(w->inst->ctl->loop, w->reclaim_timer);
+	loop_timer_clear(w->inst->ctl->loop, &w->reclaim_timer);
 	w->reclaim_timer = loop_timer_add(w->inst->ctl->loop,
 	    left > 0 ? left : 0, on_reclaim_deadline, w);
 }
@@ -361,11 +360,7 @@ instance_drains(struct instance *in)
 			    "its recipient");
 			w->reclaim_for = -1;
 			w->idle_since_ms = -1;
-			if (w->reclaim_timer != 0) {
-				loop_timer_cancel(in->ctl->loop,
-				    w->reclaim_timer);
-				w->reclaim_timer = 0;
-			}
+			loop_timer_clear(in->ctl->loop, &w->reclaim_timer);
 			worker_set_state(w, W_RUNNING);
 			if (sched_client(in->sched) != NULL) {
 				w->drain_busy = true;

@@ -117,8 +117,7 @@ on_exit_cb(pid_t pid, int status, void *arg)
 	s->pid = 0;
 	s->start_time = 0;
 	s->watch = 0;
-	loop_timer_cancel(s->loop, s->poll_timer);
-	s->poll_timer = 0;
+	loop_timer_clear(s->loop, &s->poll_timer);
 	launch_term_cancel(&s->term);
 	notify(s, SCHED_EXITED, "%s", util_exit_text(status, how,
 	    sizeof(how)));
@@ -192,8 +191,7 @@ on_health(bool ok, const char *why, void *arg)
 		log_debug("[%s] /health: %s", s->name, why);
 		return;		/* the poll asks again */
 	}
-	loop_timer_cancel(s->loop, s->poll_timer);
-	s->poll_timer = 0;
+	loop_timer_clear(s->loop, &s->poll_timer);
 	notify(s, SCHED_READY, "scheduler up: %s, dashboard %s", s->addr,
 	    s->dash_url);
 }
@@ -286,8 +284,7 @@ sched_stop(struct sched *s)
 {
 	if (s == NULL || s->pid == 0)
 		return;
-	loop_timer_cancel(s->loop, s->poll_timer);
-	s->poll_timer = 0;
+	loop_timer_clear(s->loop, &s->poll_timer);
 	launch_term_start(&s->term, s->loop, s->pid, true, 0, s->grace_ms,
 	    on_signal, s);
 }

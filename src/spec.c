@@ -277,34 +277,46 @@ decimal_scale(const struct decimal *d, uint64_t mult, int64_t *out)
 	return 0;
 }
 
-int
-spec_parse_duration(const char *s, int64_t *ms)
+/* A unit suffix and what one of it is worth. */
+struct unit {
+	const char	*name;
+	uint64_t	 mult;
+};
+
+/*
+ * s as a decimal and one of the n units after it (the suffix compared by
+ * cmp: strcmp or strcasecmp), scaled exactly into *out.
+ */
+static int
+parse_units(const char *s, const struct unit *units, size_t n,
+    int (*cmp)(const char *, const char *), int64_t *out)
 {
-	static const struct {
-		const char	*unit;
-		uint64_t	 ms;
-	} units[] = {
-		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
-	};
 	struct decimal d;
 	const char *end;
 	size_t i;
 
 	if (s == NULL || parse_decimal(s, &d, &end) == -1)
 		return -1;
-	for (i = 0; i < ARRAY_LEN(units); i++)
-		if (strcmp(end, units[i].unit) == 0)
-			return decimal_scale(&d, units[i].ms, ms);
+	for (i = 0; i < n; i++)
+		if (cmp(end, units[i].name) == 0)
+			return decimal_scale(&d, units[i].mult, out);
 	return -1;
+}
+
+int
+spec_parse_duration(const char *s, int64_t *ms)
+{
+	static const struct unit units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+	};
+
+	return parse_units(s, units, ARRAY_LEN(units), strcmp, ms);
 }
 
 int
 spec_parse_size(const char *s, int64_t *bytes)
 {
-	static const struct {
-		const char	*unit;
-		uint64_t	 mult;
-	} units[] = {
+	static const struct unit units[] = {
 		{ "", 1 }, { "b", 1 },
 		{ "kb", UINT64_C(1000) }, { "mb", UINT64_C(1000000) },
 		{ "gb", UINT64_C(1000000000) },
@@ -312,16 +324,8 @@ spec_parse_size(const char *s, int64_t *bytes)
 		{ "kib", UINT64_C(1) << 10 }, { "mib", UINT64_C(1) << 20 },
 		{ "gib", UINT64_C(1) << 30 }, { "tib", UINT64_C(1) << 40 },
 	};
-	struct decimal d;
-	const char *end;
-	size_t i;
 
-	if (s == NULL || parse_decimal(s, &d, &end) == -1)
-		return -1;
-	for (i = 0; i < ARRAY_LEN(units); i++)
-		if (strcasecmp(end, units[i].unit) == 0)
-			return decimal_scale(&d, units[i].mult, bytes);
-	return -1;
+	return parse_units(s, units, ARRAY_LEN(units), strcasecmp, bytes);
 }
 
 /* Shortest exact form that spec_parse_duration() reads back. */

@@ -259,6 +259,20 @@ util_str_eq(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+const char *
+util_next_line(const char *buf, size_t len, size_t *pos, size_t *n)
+{
+	const char *line, *nl;
+
+	if (*pos >= len)
+		return NULL;
+	line = buf + *pos;
+	nl = memchr(line, '\n', len - *pos);
+	*n = nl != NULL ? (size_t)(nl - line) : len - *pos;
+	*pos += *n + 1;
+	return line;
+}
+
 int
 seterr(char *err, size_t errlen, const char *fmt, ...)
 {

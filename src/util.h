@@ -57,6 +57,13 @@ bool util_str_eq(const char *a, const char *b);
 /* Makes s valid UTF-8 in place: each byte that starts no valid sequence
  * (a stray byte, a sequence cut short) becomes '?'. */
 void utf8_scrub(char *s);
+/*
+ * The line of buf[len] that starts at *pos, for a loop over a reply's
+ * lines: returns its start (borrowed from buf) with its length, less the
+ * '\n', in *n, and moves *pos past it; NULL once *pos reaches len.
+ */
+const char *util_next_line(const char *buf, size_t len, size_t *pos,
+    size_t *n);
 /* snprintf into err[errlen] and return -1: `return seterr(err, len, ...)`. */
 int seterr(char *err, size_t errlen, const char *fmt, ...) PRINTF(3, 4);
 

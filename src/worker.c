@@ -71,12 +71,9 @@ worker_remove(struct worker *w)
 	struct ctl *c = in->ctl;
 	size_t i;
 
-	if (w->start_timer != 0)
-		loop_timer_cancel(c->loop, w->start_timer);
-	if (w->kill_timer != 0)
-		loop_timer_cancel(c->loop, w->kill_timer);
-	if (w->reclaim_timer != 0)
-		loop_timer_cancel(c->loop, w->reclaim_timer);
+	loop_timer_clear(c->loop, &w->start_timer);
+	loop_timer_clear(c->loop, &w->kill_timer);
+	loop_timer_clear(c->loop, &w->reclaim_timer);
 	if (sched_client(in->sched) != NULL)
 		in->ctl->engine->cancel(sched_client(in->sched), w);
 	pool_release(in->cp->pool, w->slot);
@@ -112,14 +109,8 @@ worker_terminate(struct worker *w, int64_t wait_ms)
 
 	if (w->state != W_STOPPING)
 		worker_set_state(w, W_STOPPING);
-	if (w->start_timer != 0) {
-		loop_timer_cancel(l, w->start_timer);
-		w->start_timer = 0;
-	}
-	if (w->kill_timer != 0) {
-		loop_timer_cancel(l, w->kill_timer);
-		w->kill_timer = 0;
-	}
+	loop_timer_clear(l, &w->start_timer);
+	loop_timer_clear(l, &w->kill_timer);
 	w->inst->cp->ops->terminate(w, wait_ms);
 }
 
@@ -128,10 +119,7 @@ worker_terminate(struct worker *w, int64_t wait_ms)
 void
 worker_kill(struct worker *w)
 {
-	if (w->kill_timer != 0) {
-		loop_timer_cancel(w->inst->ctl->loop, w->kill_timer);
-		w->kill_timer = 0;
-	}
+	loop_timer_clear(w->inst->ctl->loop, &w->kill_timer);
 	if (w->state != W_STOPPING)
 		worker_set_state(w, W_STOPPING);
 	w->inst->cp->ops->kill(w, false);
@@ -178,11 +166,8 @@ const char *
 worker_log_last(const struct worker *w, char *buf, size_t len)
 {
 	char tail[400];
-	const char *last;
 
-	launch_log_tail(w->log, tail, sizeof(tail));
-	last = strrchr(tail, '\n');
-	strlcpy_(buf, last != NULL ? last + 1 : tail, len);
+	strlcpy_(buf, launch_log_last(w->log, tail, sizeof(tail)), len);
 	return buf;
 }
 
@@ -561,10 +546,7 @@ observe_workers(struct instance *in, const struct dask_obs *obs,
 
 			w->registered_ms = now;
 			strlcpy_(w->address, wi->address, sizeof(w->address));
-			if (w->start_timer != 0) {
-				loop_timer_cancel(in->ctl->loop, w->start_timer);
-				w->start_timer = 0;
-			}
+			loop_timer_clear(in->ctl->loop, &w->start_timer);
 			in->failures = 0;
 			in->backoff_until_ms = 0;
 			worker_set_state(w, W_RUNNING);
