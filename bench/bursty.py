@@ -58,16 +58,13 @@ import shutil
 import tempfile
 import time
 
-from harness import (BUILT_EDASK, BenchError, NewChildren, Targets,
-                     bench_parser, check_all_logged, check_same_python,
-                     edask_instance, exec_counts, finish_run, log,
-                     logging_task, md_table, n_workers, noted_report,
-                     parse_bench_args, plot_rows, print_targets, ratio,
-                     run_chosen, run_line, run_main, same_python_lines,
-                     save_plot, step_integral, targets_lines, text_table,
-                     throttled, wait_until)
-
-EDASK = BUILT_EDASK
+from harness import (BenchError, NewChildren, Targets, bench_parser,
+                     check_all_logged, check_same_python, edask_instance,
+                     exec_counts, finish_run, log, logging_task, md_table,
+                     n_workers, noted_report, parse_bench_args, plot_rows,
+                     print_targets, ratio, run_chosen, run_line, run_main,
+                     same_python_lines, save_plot, step_integral,
+                     targets_lines, text_table, throttled, wait_until)
 
 MIN_WORKERS = 1
 MAX_WORKERS = 4
@@ -167,12 +164,12 @@ def run_trace(client, args, start_workers, on_sample=None):
 # ----------------------------------------------------------------- edask ---
 
 def bench_edask(args):
-    if not os.access(EDASK, os.X_OK):
-        raise BenchError(f"{EDASK} not found or not executable: run `make` "
-                         f"first")
+    if not os.access(args.edask, os.X_OK):
+        raise BenchError(f"{args.edask} not found or not executable: run "
+                         f"`make` first")
     # edask_instance keeps the PIDs of edask's scheduler and workers (in
     # sessions of their own) so that none can outlive the benchmark.
-    with edask_instance(EDASK, MAX_WORKERS, SPEC, "bursty",
+    with edask_instance(args.edask, MAX_WORKERS, SPEC, "bursty",
                         MIN_WORKERS) as (inst, client, observe):
         address = inst["outputs"]["dask_scheduler_address"]
         log(f"edask: instance started, scheduler {address}")
@@ -349,7 +346,6 @@ def write_report(res, args, rows, tgts, png_name, started, wall_s):
 # ------------------------------------------------------------------ main ---
 
 def main():
-    global EDASK
     ap = bench_parser(__doc__, systems=SYSTEMS, no_write=True)
     ap.add_argument("--tasks", type=int, default=80,
                     help="tasks per burst (default 80)")
@@ -361,7 +357,6 @@ def main():
                     help=f"idle seconds between bursts (default "
                          f"{IDLE_TIMEOUT_S + 5}: edask's idle_timeout + 5)")
     args = parse_bench_args(ap, SYSTEMS)
-    EDASK = args.edask
     if args.tasks < 1 or args.bursts < 1 or args.gap < 0:
         ap.error("--tasks and --bursts must be >= 1, --gap >= 0")
 
