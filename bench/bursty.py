@@ -55,20 +55,16 @@ process started here is stopped by PID; temporary folders are removed.
 
 import os
 import shutil
-import sys
 import tempfile
 import time
 
-from harness import (BUILT_EDASK, BenchError, NewChildren, begin_run,
-                     bench_parser, check_all_logged, check_python,
-                     check_same_python, edask_instance, exec_counts, failed,
-                     load_line, log, md_table, n_workers, noted_report,
-                     parse_bench_args, print_targets, ratio, run_line,
-                     run_systems, same_python_lines, step_integral,
-                     targets_lines, text_table, throttled, wait_until,
-                     write_results)
-
-EDASK = BUILT_EDASK
+from harness import (BenchError, NewChildren, Targets, bench_parser,
+                     check_all_logged, check_same_python, edask_instance,
+                     exec_counts, finish_run, log, logging_task, md_table,
+                     n_workers, noted_report, parse_bench_args, plot_rows,
+                     print_targets, ratio, run_chosen, run_line, run_main,
+                     same_python_lines, save_plot, step_integral,
+                     targets_lines, text_table, throttled, wait_until)
 
 MIN_WORKERS = 1
 MAX_WORKERS = 4
@@ -87,16 +83,9 @@ scale_down_delay: {SCALE_DOWN_DELAY_S}s}}
 SYSTEMS = ["edask", "adaptive", "static-max", "static-min"]
 
 
-# The task. Defined in __main__, so cloudpickle ships it by value.
-def train_step(log_path, key, seconds):
-    line = (key + "\n").encode()
-    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)       # one small O_APPEND write: atomic
-    finally:
-        os.close(fd)
-    time.sleep(seconds)
-    return key
+# The task: train_step(log_path, key, seconds) logs key, sleeps, returns
+# key (shipped by value: see logging_task).
+train_step = logging_task()
 
 
 def run_trace(client, args, start_workers, on_sample=None):
@@ -175,12 +164,12 @@ def run_trace(client, args, start_workers, on_sample=None):
 # ----------------------------------------------------------------- edask ---
 
 def bench_edask(args):
-    if not os.access(EDASK, os.X_OK):
-        raise BenchError(f"{EDASK} not found or not executable: run `make` "
-                         f"first")
+    if not os.access(args.edask, os.X_OK):
+        raise BenchError(f"{args.edask} not found or not executable: run "
+                         f"`make` first")
     # edask_instance keeps the PIDs of edask's scheduler and workers (in
     # sessions of their own) so that none can outlive the benchmark.
-    with edask_instance(EDASK, MAX_WORKERS, SPEC, "bursty",
+    with edask_instance(args.edask, MAX_WORKERS, SPEC, "bursty",
                         MIN_WORKERS) as (inst, client, observe):
         address = inst["outputs"]["dask_scheduler_address"]
         log(f"edask: instance started, scheduler {address}")
@@ -219,6 +208,12 @@ RUNNERS = {
 }
 
 
+def summary(r):
+    """What the log says of a system's result r."""
+    return (f"total {r['total']:.2f} s, {r['worker_s']:.1f} worker-s, "
+            f"recomputed {r['recomputed']}")
+
+
 # ---------------------------------------------------------------- report ---
 
 def fmt_max(v):
@@ -254,45 +249,36 @@ def build_table(res, args):
 def targets(res):
     """[(PASS|MISS, text)] for the recorded targets."""
     e, m, a = res.get("edask"), res.get("static-max"), res.get("adaptive")
-    out = []
+    out = Targets()
     if not e:
         return out
-
-    def add(ok, text):
-        out.append(("PASS" if ok else "MISS", text))
     if m:
         rt = ratio(e["total"], m["total"])
         rw = ratio(e["worker_s"], m["worker_s"])
-        add(rt <= 1.05, f"edask completion <= 1.05x static-max: "
-                        f"{e['total']:.2f} s / {m['total']:.2f} s = "
-                        f"{rt:.2f}x")
-        add(rw <= 0.6, f"edask worker-s <= 0.6x static-max: "
-                       f"{e['worker_s']:.1f} / {m['worker_s']:.1f} = "
-                       f"{rw:.2f}x")
+        out.add(rt <= 1.05, f"edask completion <= 1.05x static-max: "
+                            f"{e['total']:.2f} s / {m['total']:.2f} s = "
+                            f"{rt:.2f}x")
+        out.add(rw <= 0.6, f"edask worker-s <= 0.6x static-max: "
+                           f"{e['worker_s']:.1f} / {m['worker_s']:.1f} = "
+                           f"{rw:.2f}x")
     if a:
-        add(e["total"] < a["total"],
-            f"edask completion better than adaptive: {e['total']:.2f} s vs "
-            f"{a['total']:.2f} s")
-        add(e["worker_s"] < a["worker_s"],
-            f"edask worker-s better than adaptive: {e['worker_s']:.1f} vs "
-            f"{a['worker_s']:.1f}")
-    add(e["recomputed"] == 0,
-        f"edask recomputed tasks == 0: {e['recomputed']}")
+        out.add(e["total"] < a["total"],
+                f"edask completion better than adaptive: {e['total']:.2f} "
+                f"s vs {a['total']:.2f} s")
+        out.add(e["worker_s"] < a["worker_s"],
+                f"edask worker-s better than adaptive: {e['worker_s']:.1f} "
+                f"vs {a['worker_s']:.1f}")
+    out.add(e["recomputed"] == 0,
+            f"edask recomputed tasks == 0: {e['recomputed']}")
     return out
 
 
 def plot(res, args, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names = [n for n in SYSTEMS if n in res]
-    fig, axes = plt.subplots(len(names), 1, sharex=True,
-                             figsize=(10, 1.9 * len(names) + 1.0),
-                             squeeze=False)
+    fig, axes = plot_rows(len(names), 10, 1.9)
     colors = {"edask": "tab:blue", "adaptive": "tab:orange",
               "static-max": "tab:red", "static-min": "tab:green"}
-    for ax, name in zip(axes[:, 0], names):
+    for ax, name in zip(axes, names):
         r = res[name]
         ts = [t for t, _ in r["samples"]]
         ns = [n for _, n in r["samples"]]
@@ -311,14 +297,11 @@ def plot(res, args, path):
                      f"{r['worker_s']:.0f} worker-s, "
                      f"recomputed {r['recomputed']}",
                      fontsize=10, loc="left")
-    axes[-1, 0].set_xlabel("seconds since burst 1 was submitted")
-    axes[0, 0].legend(loc="upper right", fontsize=8)
-    fig.suptitle(f"Registered workers over a bursty trace ({args.bursts} x "
-                 f"{args.tasks} tasks of {args.task_s} s, gaps {args.gap} s; "
-                 f"min {MIN_WORKERS}, max {MAX_WORKERS})", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    axes[-1].set_xlabel("seconds since burst 1 was submitted")
+    axes[0].legend(loc="upper right", fontsize=8)
+    save_plot(fig, path, f"Registered workers over a bursty trace "
+              f"({args.bursts} x {args.tasks} tasks of {args.task_s} s, gaps "
+              f"{args.gap} s; min {MIN_WORKERS}, max {MAX_WORKERS})")
 
 
 def write_report(res, args, rows, tgts, png_name, started, wall_s):
@@ -363,7 +346,6 @@ def write_report(res, args, rows, tgts, png_name, started, wall_s):
 # ------------------------------------------------------------------ main ---
 
 def main():
-    global EDASK
     ap = bench_parser(__doc__, systems=SYSTEMS, no_write=True)
     ap.add_argument("--tasks", type=int, default=80,
                     help="tasks per burst (default 80)")
@@ -375,21 +357,10 @@ def main():
                     help=f"idle seconds between bursts (default "
                          f"{IDLE_TIMEOUT_S + 5}: edask's idle_timeout + 5)")
     args = parse_bench_args(ap, SYSTEMS)
-    EDASK = args.edask
     if args.tasks < 1 or args.bursts < 1 or args.gap < 0:
         ap.error("--tasks and --bursts must be >= 1, --gap >= 0")
 
-    started, t_start, args.loads = begin_run()
-    try:
-        check_python()
-        res = run_systems(
-            args.chosen, lambda name: RUNNERS[name](args),
-            lambda r: f"total {r['total']:.2f} s, {r['worker_s']:.1f} "
-                      f"worker-s, recomputed {r['recomputed']}")
-    except (BenchError, ImportError) as e:
-        return failed(e)
-    wall_s = time.monotonic() - t_start
-    args.loads.append(load_line())
+    res, started, wall_s, args.loads = run_chosen(args, RUNNERS, summary)
 
     rows = build_table(res, args)
     tgts = targets(res)
@@ -399,14 +370,11 @@ def main():
     print(text_table(rows))
     print_targets(tgts)
 
-    if not args.no_write:
-        when = started.strftime("%Y-%m-%d %H:%M:%S")
-        write_results("bursty", started,
-                      lambda png: write_report(res, args, rows, tgts, png,
-                                               when, wall_s),
+    return finish_run(args, "bursty", started,
+                      lambda png, when: write_report(res, args, rows, tgts,
+                                                     png, when, wall_s),
                       lambda path: plot(res, args, path))
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -190,6 +190,22 @@ def run_systems(names, run, summary):
     return res
 
 
+def run_chosen(args, runners, summary):
+    """The measuring part of a benchmark's main: begin_run, check_python,
+    then run_systems over args.chosen, system NAME run by
+    runners[NAME](args).  Returns (res, started, wall_s, loads), loads the
+    load_line()s at the start and at the end.  Raises BenchError, or
+    ImportError when not under the project's interpreter (failed says
+    which)."""
+    started, t_start, loads = begin_run()
+    check_python()
+    res = run_systems(args.chosen, lambda name: runners[name](args),
+                      summary)
+    wall_s = time.monotonic() - t_start
+    loads.append(load_line())
+    return res, started, wall_s, loads
+
+
 def chosen_systems(ap, text, systems):
     """The systems named in text (--systems: comma-separated), through
     ap.error unless each is one of systems and there is at least one."""
@@ -342,6 +358,26 @@ class NewChildren:
             cluster.close(timeout=60)
         left = kill_leftover_children(self.seen)
         log(f"{what} closed" + (f"; killed leftover {left}" if left else ""))
+
+
+def logging_task():
+    """The benchmarks' task, task(log_path, line, seconds): appends line to
+    log_path (exec_counts reads it), sleeps seconds, returns line.  Made
+    nested here so that cloudpickle ships it by value: the workers need
+    not import harness."""
+    def train_step(log_path, line, seconds):
+        import os as _os
+        import time as _time
+        data = (line + "\n").encode()
+        fd = _os.open(log_path, _os.O_WRONLY | _os.O_APPEND | _os.O_CREAT,
+                      0o644)
+        try:
+            _os.write(fd, data)      # one small O_APPEND write: atomic
+        finally:
+            _os.close(fd)
+        _time.sleep(seconds)
+        return line
+    return train_step
 
 
 def exec_counts(exec_log):
@@ -591,6 +627,16 @@ def failed(e):
     return 1
 
 
+def run_main(main):
+    """Exits with main()'s status; a BenchError or ImportError out of it
+    is said by failed, status 1."""
+    try:
+        status = main()
+    except (BenchError, ImportError) as e:
+        status = failed(e)
+    sys.exit(status)
+
+
 def rounds(repeat, order, label=str):
     """(round from 1, name) for `repeat` rounds of every name in order, the
     order reversed every other round so that no system always goes first;
@@ -636,6 +682,14 @@ def noted_report(lines):
     return "\n".join(lines + ["", NOISY_NOTE, ""])
 
 
+class Targets(list):
+    """A benchmark's targets, [(PASS|MISS, text)], as targets_lines and
+    print_targets take them."""
+
+    def add(self, ok, text):
+        self.append(("PASS" if ok else "MISS", text))
+
+
 def targets_lines(tgts):
     """A report's section on its targets, [(PASS|MISS, text)]."""
     return (["## Targets (recorded, not tuned for)", ""]
@@ -647,6 +701,30 @@ def print_targets(tgts):
     print()
     for s, t in tgts:
         print(f"{s}  {t}")
+
+
+def plot_rows(n, width, row_height):
+    """A matplotlib figure (Agg) of n rows of axes sharing their x axis,
+    row_height inches each plus an inch: (fig, [axes of each row])."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(n, 1, sharex=True,
+                             figsize=(width, row_height * n + 1.0),
+                             squeeze=False)
+    return fig, list(axes[:, 0])
+
+
+def save_plot(fig, path, title, rect=None):
+    """Titles fig (plot_rows), lays it out (within rect, default the whole
+    figure), writes it to path as PNG and closes it."""
+    import matplotlib.pyplot as plt
+
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout(rect=rect)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def write_results(prefix, started, report, plot=None):
@@ -666,3 +744,14 @@ def write_results(prefix, started, report, plot=None):
     ext = "{md,png}" if plot is not None else "md"
     print(f"\nwrote bench/results/{written[0]}.{ext} and "
           f"bench/results/{written[1]}.{ext}")
+
+
+def finish_run(args, prefix, started, report, plot):
+    """The end of a benchmark's main: unless --no-write, write_results
+    (prefix, started, ...), report(png_name, when) getting the start as
+    text too.  Returns the exit status, 0."""
+    if not args.no_write:
+        when = started.strftime("%Y-%m-%d %H:%M:%S")
+        write_results(prefix, started, lambda png: report(png, when), plot)
+    return 0
+

@@ -78,20 +78,19 @@ import os
 import re
 import shutil
 import statistics
-import sys
 import tempfile
 import threading
 import time
 
-from harness import (NOISY_NOTE, ROOT, BenchError, NewChildren, begin_run,
+from harness import (NOISY_NOTE, ROOT, BenchError, NewChildren, Targets,
                      bench_parser, check_all_logged, check_edask_alive,
-                     check_python, close_edask, edask_client, exec_counts,
-                     failed, http_json, log, md_table, n_workers,
-                     observe_instance, parse_bench_args, print_targets, ratio,
-                     run_line, run_systems, stack_line, start_edask,
-                     step_integral, targets_lines, text_table, throttled,
-                     wait_api_url, wait_instance_started, wait_until,
-                     write_results)
+                     close_edask, edask_client, exec_counts, finish_run,
+                     http_json, log, logging_task, md_table, n_workers,
+                     observe_instance, parse_bench_args, plot_rows,
+                     print_targets, ratio, run_chosen, run_line, run_main,
+                     save_plot, stack_line, start_edask, step_integral,
+                     targets_lines, text_table, throttled, wait_api_url,
+                     wait_instance_started, wait_until)
 
 POOL = 4
 TENANTS = ["a", "b"]
@@ -137,16 +136,9 @@ def parse_trace(text):
     return sorted(bursts, key=lambda b: b["at"])
 
 
-# The task. Defined in __main__, so cloudpickle ships it by value.
-def train_step(log_path, line, seconds):
-    data = (line + "\n").encode()
-    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, data)       # one small O_APPEND write: atomic
-    finally:
-        os.close(fd)
-    time.sleep(seconds)
-    return line
+# The task: train_step(log_path, line, seconds) logs line, sleeps, returns
+# line (shipped by value: see logging_task).
+train_step = logging_task()
 
 
 def run_trace(clients, args, start_workers, on_sample=None):
@@ -403,6 +395,12 @@ def bench_static_halves(args):
 RUNNERS = {"edask": bench_edask, "static-halves": bench_static_halves}
 
 
+def summary(r):
+    """What the log says of a system's result r."""
+    return (f"makespan {r['makespan']:.2f} s, util {100 * r['util']:.1f}%, "
+            f"restarted {r['restarted']}")
+
+
 # ---------------------------------------------------------------- report ---
 
 def fmt(v, spec=".1f"):
@@ -463,49 +461,42 @@ def sharing_table(res):
 def targets(res):
     """[(PASS|MISS, text)] for the recorded targets."""
     e, s = res.get("edask"), res.get("static-halves")
-    out = []
+    out = Targets()
     if not e:
         return out
-
-    def add(ok, text):
-        out.append(("PASS" if ok else "MISS", text))
     if s:
-        add(e["makespan"] <= s["makespan"],
-            f"edask makespan <= static-halves: {e['makespan']:.2f} s vs "
-            f"{s['makespan']:.2f} s ({ratio(e['makespan'], s['makespan']):.2f}"
-            f"x)")
-        add(e["util"] >= s["util"],
-            f"edask utilization >= static-halves: {100 * e['util']:.1f}% vs "
-            f"{100 * s['util']:.1f}%")
-    add(e["restarted"] == 0, f"edask restarted tasks == 0: {e['restarted']}")
+        out.add(e["makespan"] <= s["makespan"],
+                f"edask makespan <= static-halves: {e['makespan']:.2f} s "
+                f"vs {s['makespan']:.2f} s "
+                f"({ratio(e['makespan'], s['makespan']):.2f}x)")
+        out.add(e["util"] >= s["util"],
+                f"edask utilization >= static-halves: "
+                f"{100 * e['util']:.1f}% vs {100 * s['util']:.1f}%")
+    out.add(e["restarted"] == 0,
+            f"edask restarted tasks == 0: {e['restarted']}")
     sh = e["sharing"]
-    add(sh["forced"] == 0, f"edask forced reclaims == 0: {sh['forced']}")
+    out.add(sh["forced"] == 0, f"edask forced reclaims == 0: {sh['forced']}")
     if sh["lat_median"] is None:
-        add(False, f"edask median reclaim latency <= reclaim_grace "
-                   f"({sh['grace_s']} s): no reclaim followed by a "
-                   f"registration ({len(sh['reclaims'])} reclaim(s))")
+        out.add(False, f"edask median reclaim latency <= reclaim_grace "
+                       f"({sh['grace_s']} s): no reclaim followed by a "
+                       f"registration ({len(sh['reclaims'])} reclaim(s))")
     else:
-        add(sh["lat_median"] <= sh["grace_s"],
-            f"edask median reclaim latency <= reclaim_grace: "
-            f"{sh['lat_median']:.2f} s <= {sh['grace_s']} s "
-            f"({len(sh['reclaims'])} reclaim(s), max "
-            f"{sh['lat_max']:.2f} s)")
+        out.add(sh["lat_median"] <= sh["grace_s"],
+                f"edask median reclaim latency <= reclaim_grace: "
+                f"{sh['lat_median']:.2f} s <= {sh['grace_s']} s "
+                f"({len(sh['reclaims'])} reclaim(s), max "
+                f"{sh['lat_max']:.2f} s)")
     return out
 
 
 def plot(res, args, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     names = [n for n in SYSTEMS if n in res]
-    fig, axes = plt.subplots(len(names), 1, sharex=True,
-                             figsize=(11, 2.9 * len(names) + 1.0),
-                             squeeze=False)
+    fig, axes = plot_rows(len(names), 11, 2.9)
     xmax = max(res[n]["makespan"] for n in names) + 2
-    for ax, name in zip(axes[:, 0], names):
+    for ax, name in zip(axes, names):
         r = res[name]
         ts = [t for t, _ in r["samples"]]
         na = [n["a"] for _, n in r["samples"]]
@@ -547,7 +538,7 @@ def plot(res, args, path):
                      f"{r['worker_s']['a']:.0f} / B {r['worker_s']['b']:.0f}"
                      f", restarted {r['restarted']}{extra}",
                      fontsize=10, loc="left")
-    axes[-1, 0].set_xlabel("seconds since A1 was submitted (t = 0)")
+    axes[-1].set_xlabel("seconds since A1 was submitted (t = 0)")
     handles = [Patch(color=COLORS["a"], alpha=0.75, label="tenant A workers"),
                Patch(color=COLORS["b"], alpha=0.75, label="tenant B workers"),
                Line2D([], [], color="0.4", ls="--",
@@ -559,12 +550,9 @@ def plot(res, args, path):
                       markeredgecolor="k", label="reclaim (for color)")]
     fig.legend(handles=handles, loc="lower center", ncol=6, fontsize=8,
                frameon=False)
-    fig.suptitle(f"Two tenants on {POOL} GPU slots, trace {args.trace} "
-                 f"(tenant:t_s:tasks), {args.task_s} s tasks; edask owned "
-                 f"{OWNED} each, share {SHARE}", fontsize=11)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_plot(fig, path, f"Two tenants on {POOL} GPU slots, trace "
+              f"{args.trace} (tenant:t_s:tasks), {args.task_s} s tasks; edask "
+              f"owned {OWNED} each, share {SHARE}", rect=(0, 0.05, 1, 1))
 
 
 def events_appendix(sh):
@@ -666,16 +654,7 @@ def main():
     if args.task_s <= 0:
         ap.error("--task-s must be > 0")
 
-    started, t_start, _ = begin_run()
-    try:
-        check_python()
-        res = run_systems(
-            args.chosen, lambda name: RUNNERS[name](args),
-            lambda r: f"makespan {r['makespan']:.2f} s, util "
-                      f"{100 * r['util']:.1f}%, restarted {r['restarted']}")
-    except (BenchError, ImportError) as e:
-        return failed(e)
-    wall_s = time.monotonic() - t_start
+    res, started, wall_s, _ = run_chosen(args, RUNNERS, summary)
 
     rows = build_table(res, args)
     srows = sharing_table(res)
@@ -690,14 +669,11 @@ def main():
         print(text_table(srows))
     print_targets(tgts)
 
-    if not args.no_write:
-        when = started.strftime("%Y-%m-%d %H:%M:%S")
-        write_results("reclaim", started,
-                      lambda png: write_report(res, args, rows, srows, tgts,
-                                               png, when, wall_s),
+    return finish_run(args, "reclaim", started,
+                      lambda png, when: write_report(res, args, rows, srows,
+                                                     tgts, png, when, wall_s),
                       lambda path: plot(res, args, path))
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -128,6 +128,14 @@ wait_news(struct world *wd, int n)
 		fail_msg("%d news after 10 s, not %d", wd->n, n);
 }
 
+/* Runs the loop for ms: nothing is said past the n news so far. */
+static void
+quiet_for(struct world *wd, int64_t ms, int n)
+{
+	tu_loop_run_for(wd->loop, ms);
+	assert_int_equal(wd->n, n);
+}
+
 /*
  * A supervisor of `sh -c script` (FILE in script is the scheduler file),
  * listening on host, with TLS or not, a start timeout and a grace.
@@ -163,6 +171,18 @@ new_sched(struct world *wd, const char *script, const char *host, bool tls,
 #define WRITES_FILE(proto)						\
 	"printf '{\"address\": \"" proto "://127.0.0.1:8786\", "	\
 	"\"services\": {\"dashboard\": 8787}}' > \"$FILE\"; "
+
+/* Starts s and waits for its first news, which must be want. */
+static void
+start_until(struct world *wd, struct sched *s, enum sched_what want)
+{
+	char err[256];
+
+	if (sched_start(s, err, sizeof(err)) != 0)
+		fail_msg("sched_start: %s", err);
+	wait_news(wd, 1);
+	assert_int_equal(wd->what[0], want);
+}
 
 static int
 setup(void **state)
@@ -232,8 +252,7 @@ test_start_ready_stop(void **state)
 	assert_false(sched_stopping(s));
 	/* the last address stays readable; nothing more comes */
 	assert_string_equal(sched_address(s), "tls://127.0.0.1:8786");
-	tu_loop_run_for(wd->loop, 300);
-	assert_int_equal(wd->n, 2);
+	quiet_for(wd, 300, 2);
 }
 
 /* A file with the other protocol is not the run's: no /health is asked,
@@ -243,13 +262,10 @@ test_wrong_protocol_times_out(void **state)
 {
 	struct world *wd = *state;
 	struct sched *s;
-	char err[256];
 
 	s = new_sched(wd, WRITES_FILE("tcp") "exec sleep 600", "127.0.0.1",
 	    true, 400, 5000);
-	assert_int_equal(sched_start(s, err, sizeof(err)), 0);
-	wait_news(wd, 1);
-	assert_int_equal(wd->what[0], SCHED_TIMEOUT);
+	start_until(wd, s, SCHED_TIMEOUT);
 	assert_non_null(strstr(wd->msg[0], "did not answer /health within "
 	    "0.4s"));
 	assert_int_equal(fe.asked, 0);
@@ -266,18 +282,14 @@ test_exit_on_its_own(void **state)
 {
 	struct world *wd = *state;
 	struct sched *s;
-	char err[256];
 
 	s = new_sched(wd, "echo broken >&2; exit 3", "127.0.0.1", false,
 	    10000, 5000);
-	assert_int_equal(sched_start(s, err, sizeof(err)), 0);
-	wait_news(wd, 1);
-	assert_int_equal(wd->what[0], SCHED_EXITED);
+	start_until(wd, s, SCHED_EXITED);
 	assert_string_equal(wd->msg[0], "exited with status 3");
 	assert_int_equal(sched_pid(s), 0);
 	/* the poll went with it */
-	tu_loop_run_for(wd->loop, 500);
-	assert_int_equal(wd->n, 1);
+	quiet_for(wd, 500, 1);
 }
 
 /* One that ignores SIGTERM gets SIGKILL after the grace, said first. */
@@ -286,13 +298,10 @@ test_sigkill_after_grace(void **state)
 {
 	struct world *wd = *state;
 	struct sched *s;
-	char err[256];
 
 	s = new_sched(wd, "trap '' TERM; " WRITES_FILE("tcp") "sleep 600",
 	    "127.0.0.1", false, 10000, 300);
-	assert_int_equal(sched_start(s, err, sizeof(err)), 0);
-	wait_news(wd, 1);
-	assert_int_equal(wd->what[0], SCHED_READY);
+	start_until(wd, s, SCHED_READY);
 	sched_stop(s);
 	wait_news(wd, 3);
 	assert_int_equal(wd->what[1], SCHED_KILLED);
@@ -324,8 +333,7 @@ test_spawn_error(void **state)
 	assert_int_equal(sched_start(wd->s, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "/nonexistent/dask-scheduler"));
 	assert_int_equal(sched_pid(wd->s), 0);
-	tu_loop_run_for(wd->loop, 300);
-	assert_int_equal(wd->n, 0);
+	quiet_for(wd, 300, 0);
 }
 
 /*
@@ -359,8 +367,7 @@ test_adopt(void **state)
 	assert_int_equal(sched_pid(s), pid);
 	assert_string_equal(sched_address(s), "tcp://127.0.0.1:9");
 	assert_string_equal(fe.base, "http://127.0.0.1:10");
-	tu_loop_run_for(wd->loop, 300);
-	assert_int_equal(wd->n, 0);		/* no wait for /health */
+	quiet_for(wd, 300, 0);		/* no wait for /health */
 	assert_int_equal(fe.asked, 0);
 	sched_free(s);				/* forgets, does not signal */
 	wd->s = NULL;

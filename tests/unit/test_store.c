@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -24,6 +23,7 @@
 
 #include "events.h"
 #include "store.h"
+#include "testutil.h"
 #include "util.h"
 
 struct fx {
@@ -40,35 +40,20 @@ setup(void **state)
 	struct fx *f = xcalloc(1, sizeof(*f));
 
 	f->row = *state;
-	strlcpy_(f->dir, "/tmp/test_store.XXXXXX", sizeof(f->dir));
-	if (mkdtemp(f->dir) == NULL) {
-		free(f);
-		return -1;
-	}
+	tu_mkdtemp(f->dir, sizeof(f->dir), "test_store");
 	snprintf(f->path, sizeof(f->path), "%s/state.db", f->dir);
 	*state = f;
 	return 0;
 }
 
-/* The directory is flat: its files, then itself. */
+/* A test may have left the directory read-only: writable again first. */
 static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	struct dirent *de;
-	DIR *d;
-	int fd;
 
 	chmod(f->dir, 0700);
-	if ((d = opendir(f->dir)) != NULL) {
-		fd = dirfd(d);
-		while ((de = readdir(d)) != NULL)
-			if (strcmp(de->d_name, ".") != 0 &&
-			    strcmp(de->d_name, "..") != 0)
-				unlinkat(fd, de->d_name, 0);
-		closedir(d);
-	}
-	rmdir(f->dir);
+	tu_rm_rf(f->dir);
 	free(f);
 	return 0;
 }
