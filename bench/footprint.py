@@ -17,11 +17,15 @@ Method
    processes sharing it) of the forker, of each forked worker and of the
    exec'd one. The saving per worker is the exec'd worker's PSS minus a
    forked worker's (median).
-4. CPU of the idle scheduler: user+system ticks of the scheduler process
-   over ``--idle`` seconds (default 30) while edask watches it (its
-   interval poll plus the open change-signal long poll), against a plain
-   ``dask_scheduler`` with nobody watching, measured for the same time in
-   the same run.
+4. Idle CPU: user+system ticks of the instance's scheduler and of the
+   edask daemon over ``--idle`` seconds (default 30) while edask watches
+   the scheduler (its polls plus the open change-signal long poll); then
+   the same scheduler, with the same four idle workers, for the same time
+   with edask stopped (SIGSTOP, then SIGCONT): what watching adds is the
+   difference.  The daemon's memory at the end of the first window: RSS
+   (VmRSS, and the peak VmHWM), PSS (shared library pages divided among
+   the processes that map them) and its anonymous memory (RssAnon: heap,
+   stacks, what is edask's own).
 
 Exit status 0 when every measurement completed, 1 with ``FAILED:``
 otherwise; every process started here is stopped by PID.
@@ -35,8 +39,10 @@ import sys
 import tempfile
 import time
 
-from harness import (BUILT_EDASK, BenchError, check_python, edask_env,
-                     http_json, log, stop_edask, tail, wait_until)
+from harness import (BUILT_EDASK, BenchError, begin_run, check_python,
+                     edask_env, http_json, log, md_table, run_line,
+                     stop_edask, tail, text_table, wait_until,
+                     write_results)
 
 PY = sys.executable          # the exec'd baseline runs what edask runs
 TICK = os.sysconf("SC_CLK_TCK")
@@ -62,10 +68,24 @@ def mib(b):
     return f"{b / (1 << 20):.1f} MiB"
 
 
-def idle_cpu(pid, seconds):
-    t0, c0 = time.monotonic(), cpu_ticks(pid)
+def pct(x):
+    return f"{x * 100:.2f}%"
+
+
+def idle_cpu(pids, seconds):
+    """The share of a core each of pids used over the next seconds."""
+    t0, c0 = time.monotonic(), [cpu_ticks(p) for p in pids]
     time.sleep(seconds)
-    return (cpu_ticks(pid) - c0) / TICK / (time.monotonic() - t0)
+    dt = time.monotonic() - t0
+    return [(cpu_ticks(p) - c) / TICK / dt for p, c in zip(pids, c0)]
+
+
+def status_kib(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise BenchError(f"no {key} in /proc/{pid}/status")
 
 
 def main():
@@ -73,7 +93,10 @@ def main():
     ap.add_argument("--edask", default=BUILT_EDASK)
     ap.add_argument("--idle", type=float, default=30.0,
                     help="seconds of idle CPU measured (default 30)")
+    ap.add_argument("--write", action="store_true",
+                    help="write bench/results/footprint-*.md")
     args = ap.parse_args()
+    started, t_start, _ = begin_run()
     check_python()
     tmp = tempfile.TemporaryDirectory(prefix="edask-footprint-")
     state = os.path.join(tmp.name, "state")
@@ -106,11 +129,14 @@ def main():
         if not forker or len(forked) < 2:
             raise BenchError(f"expected forked workers: {inst['workers']}")
         wlog = open(os.path.join(tmp.name, "exec-worker.log"), "w")
+        tls = inst["outputs"].get("dask_tls") or {}
+        creds = ["--tls-ca-file", tls["ca_file"], "--tls-cert", tls["cert"],
+                 "--tls-key", tls["key"]] if tls else []
         ex = subprocess.Popen([PY, "-m", "distributed.cli.dask_worker",
                                inst["outputs"]["dask_scheduler_address"],
                                "--nthreads", "1", "--no-nanny", "--name",
                                "exec-baseline", "--local-directory",
-                               tmp.name], stdout=wlog,
+                               tmp.name] + creds, stdout=wlog,
                               stderr=subprocess.STDOUT)
         extra.append(ex)
         wait_until("the exec'd worker",
@@ -125,24 +151,23 @@ def main():
         extra.clear()
 
         sched = inst["scheduler"]["pid"]
-        log(f"idle CPU of the watched scheduler for {args.idle:.0f} s")
-        watched = idle_cpu(sched, args.idle)
-        # the baseline: a scheduler nobody watches
-        sf = os.path.join(tmp.name, "plain.json")
-        plain = subprocess.Popen([PY, "-m", "distributed.cli.dask_scheduler",
-                                  "--host", "127.0.0.1", "--port", "0",
-                                  "--dashboard-address", "127.0.0.1:0",
-                                  "--scheduler-file", sf],
-                                 stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
-        extra.append(plain)
-        wait_until("the plain scheduler", lambda: os.path.exists(sf))
-        time.sleep(3)
-        log(f"idle CPU of a plain scheduler for {args.idle:.0f} s")
-        alone = idle_cpu(plain.pid, args.idle)
-        plain.terminate()
-        plain.wait(timeout=30)
-        extra.clear()
+        log(f"idle CPU of the scheduler and of edask for {args.idle:.0f} s, "
+            f"edask watching")
+        watched, own = idle_cpu([sched, proc.pid], args.idle)
+        rss = status_kib(proc.pid, "VmRSS") * 1024
+        hwm = status_kib(proc.pid, "VmHWM") * 1024
+        own_mem = smaps(proc.pid)
+        own_anon = status_kib(proc.pid, "RssAnon") * 1024
+        # the baseline: the same scheduler and workers, edask stopped
+        # (SIGSTOP: nobody asks the scheduler anything, its change-signal
+        # request stays open)
+        log(f"idle CPU of the same scheduler for {args.idle:.0f} s, edask "
+            f"stopped")
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            (alone,) = idle_cpu([sched], args.idle)
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
     except BenchError as e:
         print(f"bench/footprint.py: FAILED: {e}{tail(logp)}",
               file=sys.stderr)
@@ -160,18 +185,46 @@ def main():
             logf.close()
             tmp.cleanup()
 
+    mem_table = [["process", "RSS", "PSS"],
+                 ["forker", mib(fk["rss"]), mib(fk["pss"])]]
+    mem_table += [[f"forked worker {i + 1}", mib(w["rss"]), mib(w["pss"])]
+                  for i, w in enumerate(fw)]
+    mem_table.append(["exec worker", mib(ew["rss"]), mib(ew["pss"])])
     print("\nMemory (RSS counts shared pages in full, PSS shares them out)\n")
-    print(f"{'process':<22}{'RSS':>12}{'PSS':>12}")
-    print(f"{'forker':<22}{mib(fk['rss']):>12}{mib(fk['pss']):>12}")
-    for i, w in enumerate(fw):
-        print(f"{'forked worker ' + str(i + 1):<22}{mib(w['rss']):>12}"
-              f"{mib(w['pss']):>12}")
-    print(f"{'exec worker':<22}{mib(ew['rss']):>12}{mib(ew['pss']):>12}")
+    print(text_table(mem_table))
     print(f"\nPSS saved per forked worker: {mib(pss_saving)} "
           f"({pss_saving / ew['pss'] * 100:.0f}% of an exec'd worker's)")
-    print(f"\nIdle scheduler CPU: watched by edask {watched * 100:.2f}%, "
-          f"alone {alone * 100:.2f}% (ratio "
-          f"{watched / alone if alone else float('nan'):.2f})")
+    watch = watched - alone
+    cpu_rows = [
+        ["", "share of a core", "target"],
+        ["edask daemon (one instance, 4 idle workers)", pct(own),
+         "<= 0.50%"],
+        ["its scheduler, watched by edask", pct(watched), ""],
+        ["the same scheduler, edask stopped", pct(alone), ""],
+        ["watching adds to the scheduler", pct(watch), "<= 0.50%"],
+    ]
+    mem_rows = [["edask daemon", "RSS now", "RSS peak", "PSS",
+                 "anonymous (heap, stacks)", "target"],
+                ["", mib(rss), mib(hwm), mib(own_mem["pss"]),
+                 mib(own_anon), "<= 10 MiB"]]
+    print("\nIdle CPU over %.0f s each\n" % args.idle)
+    print(text_table(cpu_rows))
+    print()
+    print(text_table(mem_rows))
+    if args.write:
+        def report(_png):
+            return "\n".join([
+                "# Footprint: edask idle, forked workers' memory", "",
+                run_line(f"{started:%Y-%m-%d %H:%M:%S}", sys.argv[1:],
+                         time.monotonic() - t_start) + ".", "",
+                "Method: bench/footprint.py's docstring. One instance, min "
+                "4, max 4, `interval: 1s`, four forked idle workers.", "",
+                md_table(cpu_rows), "", md_table(mem_rows), "",
+                "Memory of the forker and its workers (RSS counts shared "
+                "pages in full, PSS shares them out):", "",
+                md_table(mem_table), "",
+                f"PSS saved per forked worker: {mib(pss_saving)}.", ""])
+        write_results("footprint", started, report)
     return 0
 
 
