@@ -776,6 +776,7 @@ struct instance *
 instance_new(struct ctl *c, struct spec *spec)
 {
 	struct instance *in = xcalloc(1, sizeof(*in));
+	size_t k;
 
 	in->ctl = c;
 	in->cp = ctl_pool(c, spec->pool);
@@ -785,6 +786,8 @@ instance_new(struct ctl *c, struct spec *spec)
 	in->state = I_REGISTERED;
 	in->last_scale_up_ms = -1;
 	in->last_retire_ms = -1;
+	for (k = 0; k < SCALER_START_COSTS; k++)
+		in->start_ms[k] = -1;
 	in->change_signal = true;
 	in->created_ms = wall_ms();
 	in->max = spec->workers.max == SPEC_MAX_ALL ? pool_size(in->cp->pool) :

@@ -202,6 +202,10 @@ struct instance {
 	 * (a flap: the retired worker was wanted again) */
 	uint64_t	 flaps;
 	int64_t		 last_retire_ms;	/* monotonic, -1: none */
+	/* launch to registered of the most recent workers, ms (a ring;
+	 * -1: empty), for idle_timeout: auto (instance_idle_timeout) */
+	int64_t		 start_ms[SCALER_START_COSTS];
+	size_t		 start_next;
 	int64_t		 observe_sent_ms;	/* the observation in flight */
 	uint64_t	 stale_observations;	/* answers too late to use */
 	uint64_t	 lost_keys_copied;
@@ -299,6 +303,8 @@ extern const char worker_forker_py[], worker_forker_py_end[];
 int64_t instance_tick(void *arg);
 void instance_observed(struct instance *in, const struct dask_obs *obs,
     int64_t now);
+int64_t instance_idle_timeout(const struct instance *in);
+void instance_note_start(struct instance *in, int64_t start_ms);
 void persist_notebook(struct instance *in);
 struct notebook *notebook_for(struct instance *in);
 void notebook_begin(struct instance *in);

@@ -136,6 +136,8 @@ instance_json(const struct instance *in, bool secrets)
 	json_object_set_new(o, "pending", json_integer(in->pending));
 	json_object_set_new(o, "reason", json_string(in->reason));
 	json_object_set_new(o, "hold", json_string(in->hold));
+	json_object_set_new(o, "idle_timeout_s",
+	    json_real((double)instance_idle_timeout(in) / 1000.0));
 	json_object_set_new(o, "pool", json_string(in->spec->pool));
 	json_object_set_new(o, "failures", json_integer(in->failures));
 	json_object_set_new(o, "backoff_s", in->backoff_until_ms > now ?
@@ -240,8 +242,9 @@ instance_counters(struct strbuf *b, struct ctl *c)
 		    "instance that died while running (not launch failures).",
 		    offsetof(struct instance, lost_workers) },
 		{ "edask_instance_flaps_total", "Launches within idle_timeout + "
-		    "scale_down_delay of a retirement of the same instance (the "
-		    "retired worker was wanted again).",
+		    "scale_down_delay (the learned idle_timeout with auto) of a "
+		    "retirement of the same instance (the retired worker was "
+		    "wanted again).",
 		    offsetof(struct instance, flaps) },
 		{ "edask_stale_observations_total", "Scheduler answers that "
 		    "came more than an interval (at least 1 s) after the "

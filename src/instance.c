@@ -63,12 +63,39 @@ pending_event(struct instance *in, const char *fmt, ...)
 
 
 /* Records this tick for the chart; the oldest samples fall off. */
-/* What a flap is measured by, and the scale-down's memory of demand. */
+/* The idle timeout in force: the spec's, or, with idle_timeout: auto, the
+ * one learned from what this instance's workers took to start
+ * (scaler_auto_idle_ms). */
+int64_t
+instance_idle_timeout(const struct instance *in)
+{
+	if (in->spec->scaling.idle_timeout_ms != SPEC_AUTO_MS)
+		return in->spec->scaling.idle_timeout_ms;
+	return scaler_auto_idle_ms(in->start_ms, SCALER_START_COSTS);
+}
+
+
+/* A worker registered start_ms after its launch: one more sample of what
+ * a new worker costs. */
+void
+instance_note_start(struct instance *in, int64_t start_ms)
+{
+	in->start_ms[in->start_next] = start_ms;
+	in->start_next = (in->start_next + 1) % SCALER_START_COSTS;
+}
+
+
+/* What a flap is measured by, and the scale-down's memory of demand: the
+ * idle timeout and the scale-down delay; with idle_timeout: auto, the
+ * learned idle timeout alone (a worker that is cheap to start again is
+ * not held against a burst that may not come). */
 static int64_t
 flap_window_ms(const struct instance *in)
 {
-	return in->spec->scaling.idle_timeout_ms +
-	    in->spec->scaling.scale_down_delay_ms;
+	int64_t idle = instance_idle_timeout(in);
+
+	return in->spec->scaling.idle_timeout_ms == SPEC_AUTO_MS ? idle :
+	    idle + in->spec->scaling.scale_down_delay_ms;
 }
 
 
@@ -153,8 +180,9 @@ instance_decide(struct instance *in, int64_t now)
 	si.max = in->max;
 	si.threads = in->spec->workers.threads;
 	si.gpus = in->spec->workers.gpus;
-	si.idle_timeout_ms = in->spec->scaling.idle_timeout_ms;
+	si.idle_timeout_ms = instance_idle_timeout(in);
 	si.scale_down_delay_ms = in->spec->scaling.scale_down_delay_ms;
+	si.peak_window_ms = flap_window_ms(in);
 	si.gpu_idle_util = in->spec->scaling.gpu_idle_util;
 	si.observed = in->observed;
 	si.adaptive_target = in->target;

@@ -170,11 +170,12 @@ hold_explain(const struct scaler_input *in, int kept, const struct tally *t,
 	snprintf(buf, size, "%d above desired kept: ", kept);
 	if (peak) {
 		hold_part(buf, size, &first);
-		buf_append(buf, size, "demand was %d %s ago (within "
-		    "idle_timeout + scale_down_delay, %s)", in->recent_peak,
+		buf_append(buf, size, "demand was %d %s ago (within %s, %s)",
+		    in->recent_peak,
 		    fmt_duration(in->now_ms - in->recent_peak_ms, a, sizeof(a)),
-		    fmt_duration(in->idle_timeout_ms + in->scale_down_delay_ms,
-		    b, sizeof(b)));
+		    in->peak_window_ms == in->idle_timeout_ms ?
+		    "idle_timeout" : "idle_timeout + scale_down_delay",
+		    fmt_duration(in->peak_window_ms, b, sizeof(b)));
 	}
 	if (t->launching > 0) {
 		hold_part(buf, size, &first);
@@ -338,4 +339,32 @@ scaler_decision_free(struct scaler_decision *d)
 	free(d->retire);
 	d->retire = NULL;
 	d->nretire = 0;
+}
+
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int64_t
+scaler_auto_idle_ms(const int64_t *start_ms, size_t n)
+{
+	int64_t v[SCALER_START_COSTS], t;
+	size_t i, k = 0;
+
+	for (i = 0; i < n && k < SCALER_START_COSTS; i++)
+		if (start_ms[i] >= 0)
+			v[k++] = start_ms[i];
+	if (k == 0)
+		return SCALER_AUTO_IDLE_NONE_MS;
+	qsort(v, k, sizeof(v[0]), cmp_i64);
+	t = k % 2 == 1 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+	if (t > SCALER_AUTO_IDLE_MAX_MS / SCALER_AUTO_IDLE_FACTOR)
+		return SCALER_AUTO_IDLE_MAX_MS;
+	t *= SCALER_AUTO_IDLE_FACTOR;
+	return t < SCALER_AUTO_IDLE_MIN_MS ? SCALER_AUTO_IDLE_MIN_MS : t;
 }

@@ -14,8 +14,9 @@
  * utilization is known, under gpu_idle_util), least data first, never below
  * max(desired, min, recent_peak), never within scale_down_delay of the last
  * scale up.  recent_peak (the highest desired of the last idle_timeout +
- * scale_down_delay) is what keeps a periodic load from retiring a worker
- * between two of its bursts and launching one at the next.
+ * scale_down_delay; of the learned idle_timeout alone with "auto") is what
+ * keeps a periodic load from retiring a worker between two of its bursts
+ * and launching one at the next.
  */
 #ifndef EDASK_SCALER_H
 #define EDASK_SCALER_H
@@ -44,8 +45,10 @@ struct scaler_input {
 	int		 min, max;	/* max already resolved (>= 1) */
 	int		 threads;	/* per worker, >= 1 */
 	int		 gpus;		/* per worker */
-	int64_t		 idle_timeout_ms;
+	int64_t		 idle_timeout_ms;	/* resolved: never "auto" */
 	int64_t		 scale_down_delay_ms;
+	int64_t		 peak_window_ms;	/* of recent_peak, for the
+					   hold message */
 	int		 gpu_idle_util;
 	/* scheduler, this tick; observed == false: scheduler not answering,
 	 * then nothing is launched for demand and nothing retired */
@@ -58,8 +61,8 @@ struct scaler_input {
 	int		 free_slots;	/* slots the caller may still grant */
 	int64_t		 last_scale_up_ms;	/* -1: never */
 	int		 recent_peak;	/* highest desired of the last
-					   idle_timeout + scale_down_delay,
-					   this decision's excluded; 0: none */
+					   peak_window_ms, this decision's
+					   excluded; 0: none */
 	int64_t		 recent_peak_ms;	/* when it was, for the hold
 					   message */
 	size_t		 nworkers;
@@ -84,5 +87,24 @@ struct scaler_decision {
 
 void scaler_decide(const struct scaler_input *in, struct scaler_decision *out);
 void scaler_decision_free(struct scaler_decision *d);
+
+/*
+ * idle_timeout: auto.  Holding an idle worker costs a worker-second per
+ * second; letting it go costs a start when demand comes back.  As in the
+ * ski-rental problem, an idle worker is held for about what a new one
+ * costs to start (SCALER_AUTO_IDLE_FACTOR times the median of the n most
+ * recent launch-to-registered times in start_ms, negative entries
+ * skipped, at most SCALER_START_COSTS read), within
+ * [SCALER_AUTO_IDLE_MIN_MS, SCALER_AUTO_IDLE_MAX_MS]: a warm fork of a
+ * fraction of a second releases at the next tick, a Slurm job that waits
+ * in the queue is held for as long as the queue makes it wait.  With no
+ * start measured yet, SCALER_AUTO_IDLE_NONE_MS.
+ */
+#define SCALER_AUTO_IDLE_FACTOR	2
+#define SCALER_AUTO_IDLE_MIN_MS	1000	/* a tick: idleness is seen no finer */
+#define SCALER_AUTO_IDLE_MAX_MS	600000
+#define SCALER_AUTO_IDLE_NONE_MS	30000	/* the fixed default */
+#define SCALER_START_COSTS	8	/* start times kept; more are not read */
+int64_t scaler_auto_idle_ms(const int64_t *start_ms, size_t n);
 
 #endif

@@ -101,6 +101,8 @@ static const struct ftype t_max;	/* as t_int, or null/"all" for
 static const struct ftype t_bool;	/* bool; true or false */
 static const struct ftype t_switch;	/* bool; on or off (true, false) */
 static const struct ftype t_duration;	/* int64_t ms in [lo, hi] */
+static const struct ftype t_duration_auto;	/* the same, or "auto" for
+					 * SPEC_AUTO_MS */
 static const struct ftype t_memory;	/* int64_t bytes in [lo, hi], or
 					 * "auto" for 0 */
 static const struct ftype t_env;	/* env and nenv: NAME: value */
@@ -156,7 +158,7 @@ static const struct field fields[] = {
 	SECTION("scaling", NULL, 0),
 	NUM("scaling.interval", t_duration, scaling.interval_ms, SECOND_MS,
 	    100, HOUR_MS, LIVE),
-	NUM("scaling.idle_timeout", t_duration, scaling.idle_timeout_ms,
+	NUM("scaling.idle_timeout", t_duration_auto, scaling.idle_timeout_ms,
 	    30 * SECOND_MS, 0, WEEK_MS, LIVE),
 	NUM("scaling.scale_down_delay", t_duration,
 	    scaling.scale_down_delay_ms, 10 * SECOND_MS, 0, WEEK_MS, LIVE),
@@ -535,6 +537,17 @@ read_duration(struct yamlx *c, const struct field *f, const yaml_node_t *v,
 		    yamlx_describe(v, q, sizeof(q)));
 	*AT(s, f, int64_t) = x;
 	return 0;
+}
+
+static int
+read_duration_auto(struct yamlx *c, const struct field *f,
+    const yaml_node_t *v, struct spec *s)
+{
+	if (yamlx_is_scalar(v, "auto")) {
+		*AT(s, f, int64_t) = SPEC_AUTO_MS;
+		return 0;
+	}
+	return read_duration(c, f, v, s);
 }
 
 static int
@@ -1029,6 +1042,13 @@ duration_json(const struct field *f, const struct spec *s)
 }
 
 static json_t *
+duration_auto_json(const struct field *f, const struct spec *s)
+{
+	return *CAT(s, f, int64_t) == SPEC_AUTO_MS ? json_string("auto") :
+	    duration_json(f, s);
+}
+
+static json_t *
 memory_json(const struct field *f, const struct spec *s)
 {
 	int64_t v = *CAT(s, f, int64_t);
@@ -1247,6 +1267,8 @@ static const struct ftype t_switch = { .name = "switch",
 	.read = read_switch, BOOL_OPS, .to_json = switch_json };
 static const struct ftype t_duration = { .name = "duration",
 	.read = read_duration, I64_OPS, .to_json = duration_json };
+static const struct ftype t_duration_auto = { .name = "duration",
+	.read = read_duration_auto, I64_OPS, .to_json = duration_auto_json };
 static const struct ftype t_memory = { .name = "size", .read = read_memory,
 	I64_OPS, .to_json = memory_json };
 static const struct ftype t_env = { .name = "map", .read = read_env,

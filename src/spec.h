@@ -12,6 +12,7 @@
  *             device_memory_limit: "", rmm_pool_size: ""}
  *   scaling: {interval: 1s, idle_timeout: 30s, scale_down_delay: 10s,
  *             start_timeout: 60s, gpu_idle_util: 5}
+ *                                   # idle_timeout: auto (SPEC_AUTO_MS)
  *   sharing: {owned: 0, share: 1, reclaim_grace: 30s}
  *   scheduler: {host: 127.0.0.1, port: 0, dashboard_port: 0}
  *   notebook: {enabled: false, port: 0}
@@ -30,6 +31,9 @@
 
 #define SPEC_NAME_MAX	32	/* longest name, without the NUL */
 #define SPEC_MAX_ALL	0	/* workers.max not given: all slots of the pool */
+/* scaling.idle_timeout: auto, learned from what a new worker costs to
+ * start (instance_idle_timeout(), ctl_int.h) */
+#define SPEC_AUTO_MS	(-1)
 
 struct spec_env {
 	char	*key;
@@ -53,7 +57,7 @@ struct spec {
 	} workers;
 	struct {
 		int64_t	 interval_ms;
-		int64_t	 idle_timeout_ms;
+		int64_t	 idle_timeout_ms;	/* or SPEC_AUTO_MS */
 		int64_t	 scale_down_delay_ms;
 		int64_t	 start_timeout_ms;
 		int	 gpu_idle_util;	/* percent, 0..100 */

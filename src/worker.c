@@ -552,6 +552,7 @@ observe_workers(struct instance *in, const struct dask_obs *obs,
 			worker_set_state(w, W_RUNNING);
 			histogram_observe(&in->ctl->start_hist,
 			    (double)(now - w->launched_ms) / 1000.0);
+			instance_note_start(in, now - w->launched_ms);
 			ev(in, "registered", "worker w%d (%s) registered at %s "
 			    "after %s", w->id, w->name, w->address,
 			    fmt_duration(now - w->launched_ms, d, sizeof(d)));

@@ -3,6 +3,7 @@ instance to max, idle shrinks it back to min, and data persisted across the
 workers survives the shrink with no task computed twice."""
 import json
 import os
+import re
 import time
 import urllib.request
 
@@ -73,6 +74,41 @@ def test_burst_grows_to_max_then_idle_shrinks_to_min_without_loss(edask, tmp_pat
     with open(e.instance()["scheduler"]["log"]) as f:
         log = f.read()
     assert "Traceback" not in log, log[-3000:]
+
+
+def test_idle_timeout_auto_is_learned_from_the_start_times(edask,
+                                                             tmp_path):
+    """idle_timeout: auto holds an idle worker about as long as a new one
+    took to start: twice the median of the registration times the events
+    report, at least 1 s.  A warm fork takes a fraction of a second here,
+    so the burst's second worker goes within seconds of the burst's end,
+    not after the 30 s a fixed default holds it, with nothing lost."""
+    e, c = up_with_client(edask, 2, min=1, max=2, idle="auto", delay="0s")
+    counter = new_counter_dir(tmp_path)
+    try:
+        burst = counted_burst(c, counter, 16)
+        e.wait_running(2, timeout=60)
+        assert sum(c.gather(burst)) == sum(range(16))
+        done = time.monotonic()
+        chunks = pinned_chunks(c, counter, 2, 2, 100_000)
+        e.wait_running(1, timeout=60)
+        held = time.monotonic() - done
+        check_chunks_sum(c, counter, chunks, 100_000)
+    finally:
+        c.close()
+    assert_each_ran_once(counter, 16 + 2 + 1)
+    starts = sorted(float(re.search(r"after ([\d.]+)s$",
+                                    ev["message"]).group(1))
+                    for ev in e.events(kind="registered"))
+    assert len(starts) == 2, e.events(kind="registered")
+    want = max(1.0, 2 * sum(starts) / 2)
+    learned = e.instance()["idle_timeout_s"]
+    # the events round to 0.1 s (whole seconds from 10 s on)
+    assert abs(learned - want) <= (0.25 if starts[-1] < 10 else 1.1), (
+        learned, starts)
+    assert learned < 30
+    assert held < learned + 15, (held, learned)
+    assert e.instance()["spec"]["scaling"]["idle_timeout"] == "auto"
 
 
 @pytest.mark.compat

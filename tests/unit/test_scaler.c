@@ -280,6 +280,7 @@ row_input(const struct row *r, struct scaler_input *in)
 	in->gpus = r->gpus == 0 ? 1 : r->gpus < 0 ? 0 : r->gpus;
 	in->idle_timeout_ms = 30000;
 	in->scale_down_delay_ms = 10000;
+	in->peak_window_ms = 40000;
 	in->gpu_idle_util = 5;
 	in->observed = !r->unobserved;
 	in->adaptive_target = r->target;
@@ -357,10 +358,47 @@ test_hold_bounded(void **state)
 	scaler_decision_free(NULL);
 }
 
+/* idle_timeout: auto from the start times kept (ms, -1 an empty slot). */
+static void
+test_auto_idle(void **state)
+{
+	static const struct {
+		int64_t	 start[SCALER_START_COSTS + 2];
+		size_t	 n;
+		int64_t	 want;
+	} cases[] = {
+		/* nothing measured yet: the fixed default */
+		{ { 0 }, 0, SCALER_AUTO_IDLE_NONE_MS },
+		{ { -1, -1 }, 2, SCALER_AUTO_IDLE_NONE_MS },
+		/* a warm fork: no finer than a tick */
+		{ { 120 }, 1, SCALER_AUTO_IDLE_MIN_MS },
+		/* twice the median: odd and even counts, empties skipped */
+		{ { 3000 }, 1, 6000 },
+		{ { 200, 5000, 900 }, 3, 1800 },
+		{ { 1000, -1, 3000 }, 3, 4000 },
+		/* one exec'd start among forks does not hold every worker */
+		{ { 2500, 150, 180, 160 }, 4, SCALER_AUTO_IDLE_MIN_MS },
+		/* a queue that made a job wait an hour: capped */
+		{ { 3600000 }, 1, SCALER_AUTO_IDLE_MAX_MS },
+		{ { INT64_MAX }, 1, SCALER_AUTO_IDLE_MAX_MS },
+		/* only SCALER_START_COSTS entries are read */
+		{ { 5000, 5000, 5000, 5000, 5000, 5000, 5000, 5000, 1, 1 },
+		    SCALER_START_COSTS + 2, 10000 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(cases); i++) {
+		print_message("case %zu\n", i);
+		assert_int_equal(scaler_auto_idle_ms(cases[i].start,
+		    cases[i].n), cases[i].want);
+	}
+}
+
 int
 main(void)
 {
-	struct CMUnitTest tests[ARRAY_LEN(rows) + 1];
+	struct CMUnitTest tests[ARRAY_LEN(rows) + 2];
 	size_t i;
 
 	for (i = 0; i < ARRAY_LEN(rows); i++) {
@@ -372,5 +410,9 @@ main(void)
 	memset(&tests[i], 0, sizeof(tests[i]));
 	tests[i].name = "hold line with many workers";
 	tests[i].test_func = test_hold_bounded;
+	i++;
+	memset(&tests[i], 0, sizeof(tests[i]));
+	tests[i].name = "idle_timeout: auto from the start times";
+	tests[i].test_func = test_auto_idle;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -257,6 +257,8 @@ static const struct tu_value_case value_cases[] = {
 	    "\"0s\"" },
 	{ "name: a\nscaling: {idle_timeout: 90s}\n", "scaling.idle_timeout",
 	    "\"90s\"" },
+	{ "name: a\nscaling: {idle_timeout: auto}\n", "scaling.idle_timeout",
+	    "\"auto\"" },
 	{ "name: a\nscaling: {scale_down_delay: 168h}\n",
 	    "scaling.scale_down_delay", "\"168h\"" },
 	{ "name: a\nscaling: {start_timeout: 1s}\n", "scaling.start_timeout",
