@@ -393,7 +393,7 @@ slurm_check_limit(struct worker *w, const struct slurm_job *j)
 {
 	const struct config_pool *cfg = sp(w->inst->cp)->cfg;
 	int64_t end_ms, left;
-	char why[160], d[32], l[32];
+	char why[512], d[32], l[32];
 
 	if (cfg->time_limit_s <= 0 || cfg->retire_before_ms <= 0 ||
 	    j->start_time <= 0)
