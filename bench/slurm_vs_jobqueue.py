@@ -204,6 +204,11 @@ def run_edask(cluster, args, tmp):
             wait_until("edask's jobs gone", lambda: not [
                 j for j in cluster.active()
                 if j["name"].startswith("edask.bench.")], 120)
+            # the undeploy goes on after the jobs (the scheduler stops
+            # last), and `edask serve` leaves its instances running when
+            # it is stopped: wait until the instance is gone
+            wait_until("edask's instance removed", lambda: cli(
+                "show", "bench").returncode != 0, 120)
     finally:
         proc.terminate()
         try:
