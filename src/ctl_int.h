@@ -33,6 +33,13 @@ struct notebook;
 
 #define OBSERVE_TIMEOUT_MS	5000
 #define LAUNCH_POLL_MS		200
+/* A quiet instance (no task anywhere, every worker running, nothing
+ * pending, a change signal to wake it) is observed every QUIET_POLL_MS
+ * once QUIET_AFTER observations in a row were quiet, or when a worker's
+ * idle timeout ends if that is sooner: nothing else can change without
+ * the change signal telling. */
+#define QUIET_AFTER		3
+#define QUIET_POLL_MS		10000
 #define HEALTH_TIMEOUT_MS	2000
 #define RETIRE_TIMEOUT_MS	60000
 #define STOP_RETIRE_TIMEOUT_MS	10000
@@ -180,6 +187,7 @@ struct instance {
 	bool		 kicked;	/* this tick was brought forward */
 	bool		 tick_again;	/* a kick found an observation busy */
 	uint64_t	 kicks;		/* ticks brought forward by a change */
+	int		 quiet;		/* quiet observations in a row */
 	bool		 decided;	/* a tick has decided since this daemon
 					   started it or took it over */
 	uint64_t	 reclaims;	/* its workers reclaimed by others */
@@ -304,6 +312,7 @@ int64_t instance_tick(void *arg);
 void instance_observed(struct instance *in, const struct dask_obs *obs,
     int64_t now);
 int64_t instance_idle_timeout(const struct instance *in);
+void instance_wake(struct instance *in);
 void instance_note_start(struct instance *in, int64_t start_ms);
 void persist_notebook(struct instance *in);
 struct notebook *notebook_for(struct instance *in);

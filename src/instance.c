@@ -283,6 +283,47 @@ instance_decide(struct instance *in, int64_t now)
 }
 
 
+/* Nothing to do until something changes: no task in the scheduler,
+ * every worker running and seen, no worker wanted, and a change signal
+ * that wakes the instance when a graph comes or a worker comes or goes.
+ * Its ticks may then come less often (quiet_delay). */
+static bool
+observation_quiet(const struct instance *in)
+{
+	size_t i;
+
+	if (!in->observed || !in->change_signal || in->pending > 0 ||
+	    in->metrics.queued > 0 || in->metrics.processing > 0 ||
+	    in->metrics.no_worker > 0 || in->metrics.waiting > 0)
+		return false;
+	for (i = 0; i < in->nworkers; i++)
+		if (in->workers[i]->state != W_RUNNING ||
+		    in->workers[i]->missing > 0)
+			return false;
+	return true;
+}
+
+
+/* The next tick's delay for a quiet instance: QUIET_POLL_MS, or sooner
+ * when an idle worker's idle timeout ends (it may be retired then); never
+ * under delay, the interval. */
+static int64_t
+quiet_delay(const struct instance *in, int64_t now, int64_t delay)
+{
+	int64_t idle = instance_idle_timeout(in), next = QUIET_POLL_MS;
+	size_t i;
+
+	for (i = 0; i < in->nworkers; i++) {
+		const struct worker *w = in->workers[i];
+		int64_t left = w->idle_since_ms + idle - now;
+
+		if (w->idle_since_ms >= 0 && left > 0 && left < next)
+			next = left;
+	}
+	return next > delay ? next : delay;
+}
+
+
 /* An observation is decided on only when its answer came within one
  * interval, but never less than a second (a small machine under load
  * takes a few hundred milliseconds). */
@@ -356,6 +397,7 @@ instance_observed(struct instance *in, const struct dask_obs *obs,
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	instance_decide(in, now);
+	in->quiet = observation_quiet(in) ? in->quiet + 1 : 0;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	histogram_observe(&in->ctl->decide_hist,
 	    (double)(t1.tv_sec - t0.tv_sec) +
@@ -370,6 +412,16 @@ instance_observed(struct instance *in, const struct dask_obs *obs,
 /* ------------------------------------------------------ change signal */
 
 
+/* Something changed outside a tick (a worker's state, a worker gone): a
+ * quiet instance ticks at once instead of at its slow pace. */
+void
+instance_wake(struct instance *in)
+{
+	if (in->quiet >= QUIET_AFTER)
+		instance_kick(in);
+}
+
+
 /* Brings the next tick forward to now. */
 static void
 instance_kick(struct instance *in)
@@ -379,6 +431,7 @@ instance_kick(struct instance *in)
 	loop_timer_clear(in->ctl->loop, &in->timer);
 	in->kicked = true;
 	in->kicks++;
+	in->quiet = 0;
 	in->timer = loop_timer_add(in->ctl->loop, 0, instance_tick, in);
 }
 
@@ -460,6 +513,8 @@ instance_tick(void *arg)
 	delay = in->spec->scaling.interval_ms;
 	if (instance_count(in, W_LAUNCHING) > 0 && delay > LAUNCH_POLL_MS)
 		delay = LAUNCH_POLL_MS;
+	else if (in->quiet >= QUIET_AFTER)
+		delay = quiet_delay(in, mono_ms(), delay);
 	/* an observation still in flight (slow scheduler) skips this tick;
 	 * one brought forward by a change is done once that one is back */
 	if (in->ctl->engine->observe(sched_client(in->sched), OBSERVE_TIMEOUT_MS, on_observed,

@@ -94,6 +94,7 @@ worker_set_state(struct worker *w, enum wstate st)
 {
 	w->state = st;
 	persist_worker(w);
+	instance_wake(w->inst);
 }
 
 
@@ -153,6 +154,8 @@ after_worker_gone(struct instance *in)
 {
 	if (in->state == I_STOPPING && in->nworkers == 0)
 		instance_stop(in);
+	else
+		instance_wake(in);
 }
 
 

@@ -789,6 +789,52 @@ test_restore_adopts_what_the_store_holds(void **state)
 }
 
 
+/* Quiet: no task, every worker running and idle, a change signal.  After
+ * QUIET_AFTER such observations the ticks come every QUIET_POLL_MS, or
+ * when an idle worker's timeout ends if sooner; work, or a worker's state
+ * changed outside a tick, brings the interval back at once. */
+static void
+test_a_quiet_instance_ticks_slowly(void **state)
+{
+	struct world *wd = *state;
+	struct instance *in = deploy(wd, "name: q\n" "python: /bin/sh\n"
+	    "pool: fake\n" "workers: {min: 1, max: 2, gpus: 1}\n"
+	    "scaling: {interval: 1s, idle_timeout: 30s, "
+	    "scale_down_delay: 0s}\n");
+	int64_t t = mono_ms(), kicks;
+	int i;
+
+	observe(in, t, 0, 0);
+	observe(in, t + 100, 0, 0);
+	assert_int_equal(count(in, W_RUNNING), 1);
+	/* the fake engine has no change signal: not quiet, ever */
+	assert_int_equal(instance_tick(in), 1000);
+	in->change_signal = true;
+	for (i = 0; i < QUIET_AFTER; i++) {
+		assert_int_equal(instance_tick(in), 1000);
+		in->change_signal = true;	/* the fake said "none" */
+		observe(in, t + 200 + i * 100, 0, 0);
+	}
+	assert_int_equal(in->quiet, QUIET_AFTER);
+	assert_int_equal(instance_tick(in), QUIET_POLL_MS);
+	in->change_signal = true;
+	/* work comes: the interval again */
+	observe(in, t + 600, 0, 1);
+	assert_int_equal(in->quiet, 0);
+	assert_int_equal(instance_tick(in), 1000);
+	/* quiet again, then a worker drained outside a tick: woken */
+	for (i = 0; i < QUIET_AFTER; i++) {
+		in->change_signal = true;
+		observe(in, t + 700 + i * 100, 0, 0);
+	}
+	assert_int_equal(in->quiet, QUIET_AFTER);
+	kicks = (int64_t)in->kicks;
+	worker_set_state(in->workers[0], W_DRAINING);
+	assert_int_equal(in->quiet, 0);
+	assert_int_equal((int64_t)in->kicks, kicks + 1);
+}
+
+
 /* The JSON view asks the backend for its members. */
 static void
 test_json_has_the_backends_members(void **state)
@@ -830,6 +876,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_json_has_the_backends_members, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_quiet_instance_ticks_slowly, setup, teardown),
 	};
 
 	log_set_level(LOG_LEVEL_WARN);
