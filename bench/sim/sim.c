@@ -877,8 +877,8 @@ draw_instances(void)
 		s->delay_s = rng_int(10, 60);
 		s->grace_s = rng_int(20, 120);
 		s->task_s = 5.0 + 55.0 * rng_unit();
-		s->gap_s = 60.0 + 840.0 * rng_unit();
-		s->burst_s = 60.0 + 540.0 * rng_unit();
+		s->gap_s = 30.0 + 420.0 * rng_unit();
+		s->burst_s = 120.0 + 780.0 * rng_unit();
 		s->phase = 0.3 * rng_unit() - 0.15;
 	}
 }
