@@ -257,45 +257,140 @@ alloc_new(const struct pool_claim *claims, size_t n)
 	return a;
 }
 
+/* The working state of one fill(): claims below their limit, in a heap
+ * ordered as fill() hands slots out. */
+struct fillq {
+	const struct alloc *a;
+	const int	*grant;
+	bool		 guarantee;
+	size_t		*h;		/* claim indices */
+	size_t		 n;
+};
+
+/* Claim i's weight: its whole grant in the guarantee phase, else what it
+ * has beyond its guarantee. */
+static long long
+fill_weight(const struct fillq *q, size_t i)
+{
+	long long w = q->guarantee ? q->grant[i] :
+	    q->grant[i] - q->a[i].guar;
+
+	return w < 0 ? 0 : w;
+}
+
+/* Claim i gets the next slot before claim j: the lower weight/share
+ * (compared without division), then the lower index. */
+static bool
+fill_before(const struct fillq *q, size_t i, size_t j)
+{
+	long long l = fill_weight(q, i) * q->a[j].share;
+	long long r = fill_weight(q, j) * q->a[i].share;
+
+	return l < r || (l == r && i < j);
+}
+
+static void
+fill_down(struct fillq *q, size_t k)
+{
+	size_t c, t;
+
+	for (;;) {
+		c = 2 * k + 1;
+		if (c >= q->n)
+			return;
+		if (c + 1 < q->n && fill_before(q, q->h[c + 1], q->h[c]))
+			c++;
+		if (!fill_before(q, q->h[c], q->h[k]))
+			return;
+		t = q->h[k];
+		q->h[k] = q->h[c];
+		q->h[c] = t;
+		k = c;
+	}
+}
+
 /*
- * Hands out up to *avail slots one at a time, each to the claim below its
- * limit (guar in the guarantee phase, cap after) with the lowest
- * weight/share ratio; ties go to the lower index.  In the guarantee phase
- * the weight is the whole grant; afterwards it is only what was granted
- * beyond the guarantee, because share weighs "the rest" (docs/design.md
- * §4): an instance's owned slots must not count against its share of the
- * rest.
+ * How many slots in a row top claim b takes before claim j (the next in
+ * line) would come first: while b's weight w stays at most
+ * m = (w_j * share_b - (b < j ? 0 : 1)) / share_j.
+ */
+static long long
+fill_run(const struct fillq *q, size_t b, size_t j)
+{
+	long long m, raw;
+
+	m = fill_weight(q, j) * q->a[b].share - (b < j ? 0 : 1);
+	m = m < 0 ? -1 : m / q->a[j].share;
+	raw = q->guarantee ? q->grant[b] : q->grant[b] - q->a[b].guar;
+	return m - raw + 1 > 1 ? m - raw + 1 : 1;
+}
+
+/*
+ * Hands out up to *avail slots, each to the claim below its limit (guar
+ * in the guarantee phase, cap after) with the lowest weight/share ratio;
+ * ties go to the lower index.  In the guarantee phase the weight is the
+ * whole grant; afterwards it is only what was granted beyond the
+ * guarantee, because share weighs "the rest" (docs/design.md §4): an
+ * instance's owned slots must not count against its share of the rest.
+ *
+ * That order, one slot at a time, is what the grants are; it is walked in
+ * runs: the first claim in line takes slots until the next one would come
+ * first (fill_run), and a heap keeps the line.  When every limit fits in
+ * *avail, the order does not matter.  So a pool of thousands of slots
+ * costs little more than its claims, not slots times claims.
  */
 static void
 fill(const struct alloc *a, size_t n, bool guarantee, int *grant,
     int *avail)
 {
-	long long wi, wb;
-	size_t i, best;
+	struct fillq q;
+	long long want = 0, run;
+	size_t i, b, j;
 	int limit;
 
-	while (*avail > 0) {
-		best = n;
-		wb = 0;
+	for (i = 0; i < n; i++) {
+		limit = guarantee ? a[i].guar : a[i].cap;
+		if (grant[i] < limit)
+			want += limit - grant[i];
+	}
+	if (want <= *avail) {
 		for (i = 0; i < n; i++) {
 			limit = guarantee ? a[i].guar : a[i].cap;
-			if (grant[i] >= limit)
-				continue;
-			wi = guarantee ? grant[i] : grant[i] - a[i].guar;
-			if (wi < 0)
-				wi = 0;
-			/* wi/share[i] < wb/share[best], without division */
-			if (best == n ||
-			    wi * a[best].share < wb * a[i].share) {
-				best = i;
-				wb = wi;
-			}
+			if (grant[i] < limit)
+				grant[i] = limit;
 		}
-		if (best == n)
-			return;
-		grant[best]++;
-		(*avail)--;
+		*avail -= (int)want;
+		return;
 	}
+	q.a = a;
+	q.grant = grant;
+	q.guarantee = guarantee;
+	q.h = xcalloc(n + 1, sizeof(*q.h));
+	q.n = 0;
+	for (i = 0; i < n; i++)
+		if (grant[i] < (guarantee ? a[i].guar : a[i].cap))
+			q.h[q.n++] = i;
+	for (i = q.n / 2; i-- > 0; )
+		fill_down(&q, i);
+	while (*avail > 0 && q.n > 0) {
+		b = q.h[0];
+		limit = guarantee ? a[b].guar : a[b].cap;
+		run = limit - grant[b];
+		if (run > *avail)
+			run = *avail;
+		if (q.n > 1) {
+			j = q.n > 2 && fill_before(&q, q.h[2], q.h[1]) ?
+			    q.h[2] : q.h[1];
+			if (fill_run(&q, b, j) < run)
+				run = fill_run(&q, b, j);
+		}
+		grant[b] += (int)run;
+		*avail -= (int)run;
+		if (grant[b] >= limit)
+			q.h[0] = q.h[--q.n];
+		fill_down(&q, 0);
+	}
+	free(q.h);
 }
 
 /*
