@@ -12,6 +12,11 @@ struct pool {
 	int		*gpu;		/* n entries: NVML / simulated index */
 	int		*holder;	/* n entries: POOL_FREE or a holder */
 	int		*reserved;	/* n entries: POOL_FREE or a holder */
+	/* Kept as the columns change, so that what every tick asks costs
+	 * nothing on a pool of thousands of slots: */
+	int		 nfree;		/* slots whose holder is POOL_FREE */
+	int		 nreserved;	/* slots with a reservation */
+	int		 lowest_free;	/* every slot below it is held */
 };
 
 struct pool *
@@ -29,6 +34,7 @@ pool_new(const char *name, enum pool_kind kind, int n, const int *gpu_index)
 	p->gpu = xcalloc((size_t)n, sizeof(*p->gpu));
 	p->holder = xcalloc((size_t)n, sizeof(*p->holder));
 	p->reserved = xcalloc((size_t)n, sizeof(*p->reserved));
+	p->nfree = n;
 	for (i = 0; i < n; i++) {
 		p->gpu[i] = gpu_index != NULL ? gpu_index[i] : i;
 		p->holder[i] = POOL_FREE;
@@ -101,7 +107,7 @@ pool_slot_holder(const struct pool *p, int slot)
 int
 pool_free_count(const struct pool *p)
 {
-	return pool_held_by(p, POOL_FREE);
+	return p->nfree;
 }
 
 int
@@ -133,7 +139,8 @@ count_of(const struct pool *p, const int *a, int v)
 int
 pool_held_by(const struct pool *p, int holder)
 {
-	return count_of(p, p->holder, holder);
+	return holder == POOL_FREE ? p->nfree :
+	    count_of(p, p->holder, holder);
 }
 
 /*
@@ -144,21 +151,31 @@ int
 pool_acquire(struct pool *p, int holder)
 {
 	int i, pick = -1;
+	bool plain = p->nreserved == 0;
 
 	ASSERT(holder >= 0);
-	for (i = 0; i < p->n; i++) {
+	/* without reservations, the lowest free slot, from lowest_free */
+	for (i = plain ? p->lowest_free : 0; i < p->n; i++) {
 		if (p->holder[i] != POOL_FREE)
 			continue;
 		if (p->reserved[i] == holder) {
 			pick = i;
 			break;
 		}
-		if (p->reserved[i] == POOL_FREE && pick == -1)
+		if (p->reserved[i] == POOL_FREE && pick == -1) {
 			pick = i;
+			if (plain)
+				break;
+		}
 	}
 	if (pick != -1) {
 		p->holder[pick] = holder;
+		p->nfree--;
+		if (p->reserved[pick] != POOL_FREE)
+			p->nreserved--;
 		p->reserved[pick] = POOL_FREE;
+		if (plain || pick == p->lowest_free)
+			p->lowest_free = pick + 1;
 	}
 	return pick;
 }
@@ -176,9 +193,13 @@ pool_take(struct pool *p, int slot, int holder)
 		return -1;
 	if (p->holder[slot] != POOL_FREE && p->holder[slot] != holder)
 		return -1;
+	if (p->holder[slot] == POOL_FREE)
+		p->nfree--;
 	p->holder[slot] = holder;
-	if (p->reserved[slot] == holder)
+	if (p->reserved[slot] == holder) {
 		p->reserved[slot] = POOL_FREE;
+		p->nreserved--;
+	}
 	return 0;
 }
 
@@ -186,7 +207,11 @@ void
 pool_release(struct pool *p, int slot)
 {
 	ASSERT(slot >= 0 && slot < p->n);
+	if (p->holder[slot] != POOL_FREE)
+		p->nfree++;
 	p->holder[slot] = POOL_FREE;
+	if (slot < p->lowest_free)
+		p->lowest_free = slot;
 }
 
 void
@@ -195,6 +220,10 @@ pool_reserve(struct pool *p, int slot, int holder)
 	ASSERT(slot >= 0 && slot < p->n);
 	ASSERT(holder >= 0 || holder == POOL_FREE);
 	ASSERT(holder == POOL_FREE || p->holder[slot] != holder);
+	if (p->reserved[slot] != POOL_FREE)
+		p->nreserved--;
+	if (holder != POOL_FREE)
+		p->nreserved++;
 	p->reserved[slot] = holder;
 }
 
@@ -204,9 +233,11 @@ pool_unreserve(struct pool *p, int holder)
 	int i;
 
 	ASSERT(holder >= 0);
-	for (i = 0; i < p->n; i++) {
-		if (p->reserved[i] == holder)
+	for (i = 0; i < p->n && p->nreserved > 0; i++) {
+		if (p->reserved[i] == holder) {
 			p->reserved[i] = POOL_FREE;
+			p->nreserved--;
+		}
 	}
 }
 
@@ -214,7 +245,7 @@ int
 pool_reserved_for(const struct pool *p, int holder)
 {
 	ASSERT(holder >= 0);
-	return count_of(p, p->reserved, holder);
+	return p->nreserved == 0 ? 0 : count_of(p, p->reserved, holder);
 }
 
 int

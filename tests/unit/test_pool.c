@@ -770,6 +770,73 @@ test_runs_are_one_at_a_time(void **state)
 	}
 }
 
+/* What pool_acquire() must pick, read slot by slot. */
+static int
+acquire_want(const struct pool *p, int holder)
+{
+	int i, pick = -1;
+
+	for (i = 0; i < pool_size(p); i++) {
+		if (pool_slot_holder(p, i) != POOL_FREE)
+			continue;
+		if (pool_slot_reserved(p, i) == holder)
+			return i;
+		if (pool_slot_reserved(p, i) == POOL_FREE && pick == -1)
+			pick = i;
+	}
+	return pick;
+}
+
+/* The counts the pool keeps as it goes match its slots, read one by one,
+ * through seeded random acquires, takes, releases and reservations. */
+static void
+test_random_bookkeeping(void **state)
+{
+	struct pool *p = pool_new("r", POOL_SIMULATED, 12, NULL);
+	uint32_t seed = 0xdecafbadu;
+	int k, h, slot, free_n, res_n[4];
+
+	(void)state;
+	for (k = 0; k < 20000; k++) {
+		h = rnd(&seed, 0, 3);
+		slot = rnd(&seed, 0, 11);
+		switch (rnd(&seed, 0, 5)) {
+		case 0:
+		case 1:
+			slot = acquire_want(p, h);
+			assert_int_equal(pool_acquire(p, h), slot);
+			break;
+		case 2:
+			(void)pool_take(p, slot, h);
+			break;
+		case 3:
+			pool_release(p, slot);
+			break;
+		case 4:
+			if (pool_slot_holder(p, slot) != h)
+				pool_reserve(p, slot, rnd(&seed, 0, 1) ? h :
+				    POOL_FREE);
+			break;
+		default:
+			pool_unreserve(p, h);
+			break;
+		}
+		free_n = 0;
+		memset(res_n, 0, sizeof(res_n));
+		for (slot = 0; slot < 12; slot++) {
+			if (pool_slot_holder(p, slot) == POOL_FREE)
+				free_n++;
+			if (pool_slot_reserved(p, slot) != POOL_FREE)
+				res_n[pool_slot_reserved(p, slot)]++;
+		}
+		assert_int_equal(pool_free_count(p), free_n);
+		assert_int_equal(pool_held_by(p, POOL_FREE), free_n);
+		for (h = 0; h < 4; h++)
+			assert_int_equal(pool_reserved_for(p, h), res_n[h]);
+	}
+	pool_free(p);
+}
+
 #define TABLE(t, f)	{ (const void *)(t), ARRAY_LEN(t), sizeof((t)[0]), f }
 
 /* pool_victim: one row per rule, each with the index it must pick. */
@@ -836,6 +903,7 @@ main(void)
 		cmocka_unit_test(test_random_properties),
 		cmocka_unit_test(test_random_shares_112),
 		cmocka_unit_test(test_runs_are_one_at_a_time),
+		cmocka_unit_test(test_random_bookkeeping),
 		cmocka_unit_test(test_victim_table),
 	};
 	/* Each row's first member is its name. */
