@@ -357,6 +357,26 @@ fill_run(const struct fillq *q, size_t b, size_t j)
 }
 
 /*
+ * The slots claim i takes, of those still below its limit, whose weight
+ * would be under level * share (level >= 1): its weight is raw + t for
+ * its t-th slot (raw: below 0 beyond the guarantee while the grant is
+ * short of it, and the weight 0 then).
+ */
+static long long
+fill_below(const struct fillq *q, size_t i, long long level)
+{
+	long long raw = q->guarantee ? q->grant[i] :
+	    q->grant[i] - q->a[i].guar;
+	long long rem = (q->guarantee ? q->a[i].guar : q->a[i].cap) -
+	    q->grant[i];
+	long long k = level * q->a[i].share - raw;
+
+	if (k > rem)
+		k = rem;
+	return k < 0 ? 0 : k;
+}
+
+/*
  * Hands out up to *avail slots, each to the claim below its limit (guar
  * in the guarantee phase, cap after) with the lowest weight/share ratio;
  * ties go to the lower index.  In the guarantee phase the weight is the
@@ -364,18 +384,20 @@ fill_run(const struct fillq *q, size_t b, size_t j)
  * guarantee, because share weighs "the rest" (docs/design.md §4): an
  * instance's owned slots must not count against its share of the rest.
  *
- * That order, one slot at a time, is what the grants are; it is walked in
- * runs: the first claim in line takes slots until the next one would come
- * first (fill_run), and a heap keeps the line.  When every limit fits in
- * *avail, the order does not matter.  So a pool of thousands of slots
- * costs little more than its claims, not slots times claims.
+ * That order, one slot at a time, is what the grants are.  When every
+ * limit fits in *avail, the order does not matter.  Else the slots of
+ * weight/share under the highest whole level that *avail covers come
+ * first whatever the order, and are given at once (fill_below); the rest
+ * is walked in runs: the first claim in line takes slots until the next
+ * one would come first (fill_run), and a heap keeps the line.  So a pool
+ * of thousands of slots costs about its claims, not slots times claims.
  */
 static void
 fill(const struct alloc *a, size_t n, bool guarantee, int *grant,
     int *avail)
 {
 	struct fillq q;
-	long long want = 0, run;
+	long long want = 0, run, lo, hi, mid, got;
 	size_t i, b, j;
 	int limit;
 
@@ -396,6 +418,29 @@ fill(const struct alloc *a, size_t n, bool guarantee, int *grant,
 	q.a = a;
 	q.grant = grant;
 	q.guarantee = guarantee;
+	/* the highest level whose slots below fit: a weight never passes
+	 * its limit, so hi = limit + 1 is over every claim's */
+	lo = 0;
+	hi = 1;
+	for (i = 0; i < n; i++)
+		if ((guarantee ? a[i].guar : a[i].cap) + 1 > hi)
+			hi = (guarantee ? a[i].guar : a[i].cap) + 1;
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		for (i = 0, got = 0; i < n && got <= *avail; i++)
+			got += fill_below(&q, i, mid);
+		if (got <= *avail)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (lo > 0) {
+		for (i = 0; i < n; i++) {
+			got = fill_below(&q, i, lo);
+			grant[i] += (int)got;
+			*avail -= (int)got;
+		}
+	}
 	q.h = xcalloc(n + 1, sizeof(*q.h));
 	q.n = 0;
 	for (i = 0; i < n; i++)
