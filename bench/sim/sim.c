@@ -1407,6 +1407,16 @@ growth(FILE *f, const struct result *r, size_t n, bool md)
 	    "GPU at %d GPUs is %.2fx that at %d: %s\n", md ? "- " : "", er,
 	    et, n, r[n - 1].gpus, per1 / per0, r[0].gpus,
 	    er <= 1.05 ? "at most linear" : "FASTER THAN LINEAR");
+	/* the small fleets rarely fill their pool: from 1,000 GPUs on,
+	 * every size pends and reclaims */
+	if (n > 4 && r[3].gpus == 1000) {
+		er = fit_exponent(r + 3, n - 3, true);
+		per0 = r[3].round_p99 / r[3].gpus;
+		fprintf(f, "%sfrom %d GPUs on (every size contended): round p50 "
+		    "~ GPUs^%.2f; round p99 per GPU at %d is %.2fx that at "
+		    "%d\n", md ? "- " : "", r[3].gpus, er, r[n - 1].gpus,
+		    per1 / per0, r[3].gpus);
+	}
 }
 
 
