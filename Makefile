@@ -40,7 +40,7 @@ INSTFILES := examples/dask_xgb_training.ipynb examples/xgb_train.py \
 # (src/console_assets.S).
 LIBOBJ	+= $(B)/obj/console_assets.o $(B)/obj/instance_assets.o
 
-.PHONY: bench-slurm all unit demo test deps check-unit asan fuzz integration bench clean \
+.PHONY: bench-sim bench-slurm all unit demo test deps check-unit asan fuzz integration bench clean \
 	coverage
 
 all: $(B)/edask $(B)/fakenvml/libnvidia-ml.so.1
@@ -134,6 +134,18 @@ bench: deps all
 # namespaces (root; slurmctld and slurmd from make deps).
 bench-slurm: deps all
 	$(VENV_PY) bench/slurm_vs_jobqueue.py
+
+# The controller at scale (bench/sim/sim.c): the real decision code over
+# a simulated fleet, 100 to 8,000 GPUs, then 8,000 GPUs and 200 instances
+# through a compressed day.  The link wraps the controller's clocks and
+# the loop's timerfd, so that it runs on simulated time (see sim.c).
+SIM_WRAP := -Wl,--wrap=mono_ms,--wrap=wall_ms,--wrap=timerfd_settime
+
+$(B)/sim: bench/sim/sim.c $(HDR) $(B)/libedask.a
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(B)/libedask.a $(SIM_WRAP) $(LDLIBS)
+
+bench-sim: all $(B)/sim
+	$(B)/sim --sweep --plot "$(VENV_PY) bench/sim/plot.py"
 
 clean:
 	rm -rf build

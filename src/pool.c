@@ -12,6 +12,11 @@ struct pool {
 	int		*gpu;		/* n entries: NVML / simulated index */
 	int		*holder;	/* n entries: POOL_FREE or a holder */
 	int		*reserved;	/* n entries: POOL_FREE or a holder */
+	/* Kept as the columns change, so that what every tick asks costs
+	 * nothing on a pool of thousands of slots: */
+	int		 nfree;		/* slots whose holder is POOL_FREE */
+	int		 nreserved;	/* slots with a reservation */
+	int		 lowest_free;	/* every slot below it is held */
 };
 
 struct pool *
@@ -29,6 +34,7 @@ pool_new(const char *name, enum pool_kind kind, int n, const int *gpu_index)
 	p->gpu = xcalloc((size_t)n, sizeof(*p->gpu));
 	p->holder = xcalloc((size_t)n, sizeof(*p->holder));
 	p->reserved = xcalloc((size_t)n, sizeof(*p->reserved));
+	p->nfree = n;
 	for (i = 0; i < n; i++) {
 		p->gpu[i] = gpu_index != NULL ? gpu_index[i] : i;
 		p->holder[i] = POOL_FREE;
@@ -101,7 +107,7 @@ pool_slot_holder(const struct pool *p, int slot)
 int
 pool_free_count(const struct pool *p)
 {
-	return pool_held_by(p, POOL_FREE);
+	return p->nfree;
 }
 
 int
@@ -133,7 +139,8 @@ count_of(const struct pool *p, const int *a, int v)
 int
 pool_held_by(const struct pool *p, int holder)
 {
-	return count_of(p, p->holder, holder);
+	return holder == POOL_FREE ? p->nfree :
+	    count_of(p, p->holder, holder);
 }
 
 /*
@@ -144,21 +151,31 @@ int
 pool_acquire(struct pool *p, int holder)
 {
 	int i, pick = -1;
+	bool plain = p->nreserved == 0;
 
 	ASSERT(holder >= 0);
-	for (i = 0; i < p->n; i++) {
+	/* without reservations, the lowest free slot, from lowest_free */
+	for (i = plain ? p->lowest_free : 0; i < p->n; i++) {
 		if (p->holder[i] != POOL_FREE)
 			continue;
 		if (p->reserved[i] == holder) {
 			pick = i;
 			break;
 		}
-		if (p->reserved[i] == POOL_FREE && pick == -1)
+		if (p->reserved[i] == POOL_FREE && pick == -1) {
 			pick = i;
+			if (plain)
+				break;
+		}
 	}
 	if (pick != -1) {
 		p->holder[pick] = holder;
+		p->nfree--;
+		if (p->reserved[pick] != POOL_FREE)
+			p->nreserved--;
 		p->reserved[pick] = POOL_FREE;
+		if (plain || pick == p->lowest_free)
+			p->lowest_free = pick + 1;
 	}
 	return pick;
 }
@@ -176,9 +193,13 @@ pool_take(struct pool *p, int slot, int holder)
 		return -1;
 	if (p->holder[slot] != POOL_FREE && p->holder[slot] != holder)
 		return -1;
+	if (p->holder[slot] == POOL_FREE)
+		p->nfree--;
 	p->holder[slot] = holder;
-	if (p->reserved[slot] == holder)
+	if (p->reserved[slot] == holder) {
 		p->reserved[slot] = POOL_FREE;
+		p->nreserved--;
+	}
 	return 0;
 }
 
@@ -186,7 +207,11 @@ void
 pool_release(struct pool *p, int slot)
 {
 	ASSERT(slot >= 0 && slot < p->n);
+	if (p->holder[slot] != POOL_FREE)
+		p->nfree++;
 	p->holder[slot] = POOL_FREE;
+	if (slot < p->lowest_free)
+		p->lowest_free = slot;
 }
 
 void
@@ -195,6 +220,10 @@ pool_reserve(struct pool *p, int slot, int holder)
 	ASSERT(slot >= 0 && slot < p->n);
 	ASSERT(holder >= 0 || holder == POOL_FREE);
 	ASSERT(holder == POOL_FREE || p->holder[slot] != holder);
+	if (p->reserved[slot] != POOL_FREE)
+		p->nreserved--;
+	if (holder != POOL_FREE)
+		p->nreserved++;
 	p->reserved[slot] = holder;
 }
 
@@ -204,9 +233,11 @@ pool_unreserve(struct pool *p, int holder)
 	int i;
 
 	ASSERT(holder >= 0);
-	for (i = 0; i < p->n; i++) {
-		if (p->reserved[i] == holder)
+	for (i = 0; i < p->n && p->nreserved > 0; i++) {
+		if (p->reserved[i] == holder) {
 			p->reserved[i] = POOL_FREE;
+			p->nreserved--;
+		}
 	}
 }
 
@@ -214,7 +245,7 @@ int
 pool_reserved_for(const struct pool *p, int holder)
 {
 	ASSERT(holder >= 0);
-	return count_of(p, p->reserved, holder);
+	return p->nreserved == 0 ? 0 : count_of(p, p->reserved, holder);
 }
 
 int
@@ -257,45 +288,185 @@ alloc_new(const struct pool_claim *claims, size_t n)
 	return a;
 }
 
+/* The working state of one fill(): claims below their limit, in a heap
+ * ordered as fill() hands slots out. */
+struct fillq {
+	const struct alloc *a;
+	const int	*grant;
+	bool		 guarantee;
+	size_t		*h;		/* claim indices */
+	size_t		 n;
+};
+
+/* Claim i's weight: its whole grant in the guarantee phase, else what it
+ * has beyond its guarantee. */
+static long long
+fill_weight(const struct fillq *q, size_t i)
+{
+	long long w = q->guarantee ? q->grant[i] :
+	    q->grant[i] - q->a[i].guar;
+
+	return w < 0 ? 0 : w;
+}
+
+/* Claim i gets the next slot before claim j: the lower weight/share
+ * (compared without division), then the lower index. */
+static bool
+fill_before(const struct fillq *q, size_t i, size_t j)
+{
+	long long l = fill_weight(q, i) * q->a[j].share;
+	long long r = fill_weight(q, j) * q->a[i].share;
+
+	return l < r || (l == r && i < j);
+}
+
+static void
+fill_down(struct fillq *q, size_t k)
+{
+	size_t c, t;
+
+	for (;;) {
+		c = 2 * k + 1;
+		if (c >= q->n)
+			return;
+		if (c + 1 < q->n && fill_before(q, q->h[c + 1], q->h[c]))
+			c++;
+		if (!fill_before(q, q->h[c], q->h[k]))
+			return;
+		t = q->h[k];
+		q->h[k] = q->h[c];
+		q->h[c] = t;
+		k = c;
+	}
+}
+
 /*
- * Hands out up to *avail slots one at a time, each to the claim below its
- * limit (guar in the guarantee phase, cap after) with the lowest
- * weight/share ratio; ties go to the lower index.  In the guarantee phase
- * the weight is the whole grant; afterwards it is only what was granted
- * beyond the guarantee, because share weighs "the rest" (docs/design.md
- * §4): an instance's owned slots must not count against its share of the
- * rest.
+ * How many slots in a row top claim b takes before claim j (the next in
+ * line) would come first: while b's weight w stays at most
+ * m = (w_j * share_b - (b < j ? 0 : 1)) / share_j.
+ */
+static long long
+fill_run(const struct fillq *q, size_t b, size_t j)
+{
+	long long m, raw;
+
+	m = fill_weight(q, j) * q->a[b].share - (b < j ? 0 : 1);
+	m = m < 0 ? -1 : m / q->a[j].share;
+	raw = q->guarantee ? q->grant[b] : q->grant[b] - q->a[b].guar;
+	return m - raw + 1 > 1 ? m - raw + 1 : 1;
+}
+
+/*
+ * The slots claim i takes, of those still below its limit, whose weight
+ * would be under level * share (level >= 1): its weight is raw + t for
+ * its t-th slot (raw: below 0 beyond the guarantee while the grant is
+ * short of it, and the weight 0 then).
+ */
+static long long
+fill_below(const struct fillq *q, size_t i, long long level)
+{
+	long long raw = q->guarantee ? q->grant[i] :
+	    q->grant[i] - q->a[i].guar;
+	long long rem = (q->guarantee ? q->a[i].guar : q->a[i].cap) -
+	    q->grant[i];
+	long long k = level * q->a[i].share - raw;
+
+	if (k > rem)
+		k = rem;
+	return k < 0 ? 0 : k;
+}
+
+/*
+ * Hands out up to *avail slots, each to the claim below its limit (guar
+ * in the guarantee phase, cap after) with the lowest weight/share ratio;
+ * ties go to the lower index.  In the guarantee phase the weight is the
+ * whole grant; afterwards it is only what was granted beyond the
+ * guarantee, because share weighs "the rest" (docs/design.md §4): an
+ * instance's owned slots must not count against its share of the rest.
+ *
+ * That order, one slot at a time, is what the grants are.  When every
+ * limit fits in *avail, the order does not matter.  Else the slots of
+ * weight/share under the highest whole level that *avail covers come
+ * first whatever the order, and are given at once (fill_below); the rest
+ * is walked in runs: the first claim in line takes slots until the next
+ * one would come first (fill_run), and a heap keeps the line.  So a pool
+ * of thousands of slots costs about its claims, not slots times claims.
  */
 static void
 fill(const struct alloc *a, size_t n, bool guarantee, int *grant,
     int *avail)
 {
-	long long wi, wb;
-	size_t i, best;
+	struct fillq q;
+	long long want = 0, run, lo, hi, mid, got;
+	size_t i, b, j;
 	int limit;
 
-	while (*avail > 0) {
-		best = n;
-		wb = 0;
+	for (i = 0; i < n; i++) {
+		limit = guarantee ? a[i].guar : a[i].cap;
+		if (grant[i] < limit)
+			want += limit - grant[i];
+	}
+	if (want <= *avail) {
 		for (i = 0; i < n; i++) {
 			limit = guarantee ? a[i].guar : a[i].cap;
-			if (grant[i] >= limit)
-				continue;
-			wi = guarantee ? grant[i] : grant[i] - a[i].guar;
-			if (wi < 0)
-				wi = 0;
-			/* wi/share[i] < wb/share[best], without division */
-			if (best == n ||
-			    wi * a[best].share < wb * a[i].share) {
-				best = i;
-				wb = wi;
-			}
+			if (grant[i] < limit)
+				grant[i] = limit;
 		}
-		if (best == n)
-			return;
-		grant[best]++;
-		(*avail)--;
+		*avail -= (int)want;
+		return;
 	}
+	q.a = a;
+	q.grant = grant;
+	q.guarantee = guarantee;
+	/* the highest level whose slots below fit: a weight never passes
+	 * its limit, so hi = limit + 1 is over every claim's */
+	lo = 0;
+	hi = 1;
+	for (i = 0; i < n; i++)
+		if ((guarantee ? a[i].guar : a[i].cap) + 1 > hi)
+			hi = (guarantee ? a[i].guar : a[i].cap) + 1;
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		for (i = 0, got = 0; i < n && got <= *avail; i++)
+			got += fill_below(&q, i, mid);
+		if (got <= *avail)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (lo > 0) {
+		for (i = 0; i < n; i++) {
+			got = fill_below(&q, i, lo);
+			grant[i] += (int)got;
+			*avail -= (int)got;
+		}
+	}
+	q.h = xcalloc(n + 1, sizeof(*q.h));
+	q.n = 0;
+	for (i = 0; i < n; i++)
+		if (grant[i] < (guarantee ? a[i].guar : a[i].cap))
+			q.h[q.n++] = i;
+	for (i = q.n / 2; i-- > 0; )
+		fill_down(&q, i);
+	while (*avail > 0 && q.n > 0) {
+		b = q.h[0];
+		limit = guarantee ? a[b].guar : a[b].cap;
+		run = limit - grant[b];
+		if (run > *avail)
+			run = *avail;
+		if (q.n > 1) {
+			j = q.n > 2 && fill_before(&q, q.h[2], q.h[1]) ?
+			    q.h[2] : q.h[1];
+			if (fill_run(&q, b, j) < run)
+				run = fill_run(&q, b, j);
+		}
+		grant[b] += (int)run;
+		*avail -= (int)run;
+		if (grant[b] >= limit)
+			q.h[0] = q.h[--q.n];
+		fill_down(&q, 0);
+	}
+	free(q.h);
 }
 
 /*

@@ -48,36 +48,47 @@ static void on_drained(int rc, const struct dask_drain_info *di,
  * (started ones, and `me` whatever its state).  held counts what is
  * attributable to it: the slots it holds, less those reserved for someone
  * else (being reclaimed away), plus those reserved for it (free, or still
- * held by the instance they are reclaimed from).  locked counts the
- * workers it launched less than its scale_down_delay ago: a share-based
- * reclaim leaves those alone, so two busy instances do not trade a GPU
- * back and forth.
+ * held by the instance they are reclaimed from): each slot counts for its
+ * reservation's holder if it has one, else for its own holder, and the
+ * pool is read once for all the claims.  locked counts the workers it
+ * launched less than its scale_down_delay ago: a share-based reclaim
+ * leaves those alone, so two busy instances do not trade a GPU back and
+ * forth.
  */
 size_t
 pool_claims(struct ctl *c, struct cpool *cp, struct instance *me,
     struct pool_claim *claims, struct instance **who)
 {
 	int64_t now = mono_ms();
-	int slot, n = pool_size(cp->pool);
+	int slot, n = pool_size(cp->pool), *claim_of;
 	size_t i, k, m = 0;
 
+	/* the claim of each instance id, -1 for none */
+	claim_of = xcalloc((size_t)c->next_inst_id + 1, sizeof(*claim_of));
+	for (i = 0; i <= (size_t)c->next_inst_id; i++)
+		claim_of[i] = -1;
 	for (i = 0; i < c->ninst; i++) {
 		struct instance *o = c->inst[i];
-		struct pool_claim *cl = &claims[m];
 
 		if ((o->state != I_STARTED && o != me) || o->cp != cp)
 			continue;
-		memset(cl, 0, sizeof(*cl));
-		cl->holder = o->id;
-		for (slot = 0; slot < n; slot++) {
-			int h = pool_slot_holder(cp->pool, slot);
-			int r = pool_slot_reserved(cp->pool, slot);
+		memset(&claims[m], 0, sizeof(claims[m]));
+		claims[m].holder = o->id;
+		claim_of[o->id] = (int)m;
+		who[m++] = o;
+	}
+	for (slot = 0; slot < n; slot++) {
+		int r = pool_slot_reserved(cp->pool, slot);
+		int h = r != POOL_FREE ? r : pool_slot_holder(cp->pool, slot);
 
-			if (h == o->id && (r == POOL_FREE || r == o->id))
-				cl->held++;
-			else if (r == o->id)
-				cl->held++;
-		}
+		if (h >= 0 && h <= c->next_inst_id && claim_of[h] >= 0)
+			claims[claim_of[h]].held++;
+	}
+	free(claim_of);
+	for (i = 0; i < m; i++) {
+		struct instance *o = who[i];
+		struct pool_claim *cl = &claims[i];
+
 		/* a worker retired before its job's time limit is on its
 		 * way out: its replacement may come while it moves its data */
 		for (k = 0; k < o->nworkers; k++) {
@@ -111,7 +122,6 @@ pool_claims(struct ctl *c, struct cpool *cp, struct instance *me,
 			    o->spec->scaling.scale_down_delay_ms)
 				cl->locked++;
 		}
-		who[m++] = o;
 	}
 	return m;
 }

@@ -668,6 +668,175 @@ test_random_shares_112(void **state)
 	}
 }
 
+/*
+ * The allocation as pool.h words it, one slot at a time: the claim below
+ * its limit with the lowest weight/share, ties to the lower index; the
+ * weight is the grant in the guarantee phase, what is beyond the
+ * guarantee after.  pool.c hands out runs of slots; its grants must be
+ * these, slot for slot.
+ */
+static int
+imax(int a, int b)
+{
+	return a > b ? a : b;
+}
+
+/* cap_of and guar_of as pool.c reads them: negative inputs as 0. */
+static int
+cap0(const struct pool_claim *c)
+{
+	return imin(imax(c->demand, 0), imax(c->max, 0));
+}
+
+static int
+guar0(const struct pool_claim *c)
+{
+	return imin(imax(c->owned, 0), cap0(c));
+}
+
+static void
+one_at_a_time(int nslots, const struct pool_claim *c, size_t n,
+    bool from_held, int *grant)
+{
+	long long wi, wb;
+	size_t i, best;
+	int phase, avail = nslots, lim;
+
+	for (i = 0; i < n; i++) {
+		grant[i] = from_held ? imin(imax(c[i].held, 0), cap0(&c[i])) :
+		    0;
+		avail -= grant[i];
+	}
+	for (phase = 0; phase < 2; phase++) {
+		while (avail > 0) {
+			best = n;
+			wb = 0;
+			for (i = 0; i < n; i++) {
+				lim = phase == 0 ? guar0(&c[i]) :
+				    cap0(&c[i]);
+				if (grant[i] >= lim)
+					continue;
+				wi = phase == 0 ? grant[i] :
+				    imax(grant[i] - guar0(&c[i]), 0);
+				if (best == n || wi * imax(c[best].share, 1) <
+				    wb * imax(c[i].share, 1)) {
+					best = i;
+					wb = wi;
+				}
+			}
+			if (best == n)
+				break;
+			grant[best]++;
+			avail--;
+		}
+	}
+}
+
+/* Seeded cases from 1 to 150 claims and up to 3,000 slots. */
+static void
+test_runs_are_one_at_a_time(void **state)
+{
+	struct pool_claim c[150];
+	int want[150], got[150], nslots;
+	uint32_t seed = 0x2545f491u;
+	size_t i, n, k;
+
+	(void)state;
+	for (k = 0; k < 3000; k++) {
+		bool big = k % 10 == 0;
+
+		n = (size_t)rnd(&seed, 1, big ? 150 : 12);
+		nslots = rnd(&seed, 0, big ? 3000 : 60);
+		for (i = 0; i < n; i++) {
+			memset(&c[i], 0, sizeof(c[i]));
+			c[i].holder = (int)i;
+			c[i].held = rnd(&seed, 0, 3) == 0 ? 0 :
+			    rnd(&seed, 0, big ? 40 : 12);
+			c[i].demand = rnd(&seed, -2, big ? 80 : 25);
+			c[i].max = rnd(&seed, -1, big ? 70 : 20);
+			c[i].owned = rnd(&seed, 0, 2) == 0 ? 0 :
+			    rnd(&seed, -1, big ? 30 : 10);
+			c[i].share = rnd(&seed, 0, 4) == 0 ?
+			    rnd(&seed, -1, 1) : rnd(&seed, 1, 7);
+		}
+		one_at_a_time(nslots, c, n, true, want);
+		pool_allocate(nslots, c, n, got);
+		for (i = 0; i < n; i++)
+			assert_int_equal(got[i], want[i]);
+		one_at_a_time(nslots, c, n, false, want);
+		pool_entitle(nslots, c, n, got);
+		for (i = 0; i < n; i++)
+			assert_int_equal(got[i], want[i]);
+	}
+}
+
+/* What pool_acquire() must pick, read slot by slot. */
+static int
+acquire_want(const struct pool *p, int holder)
+{
+	int i, pick = -1;
+
+	for (i = 0; i < pool_size(p); i++) {
+		if (pool_slot_holder(p, i) != POOL_FREE)
+			continue;
+		if (pool_slot_reserved(p, i) == holder)
+			return i;
+		if (pool_slot_reserved(p, i) == POOL_FREE && pick == -1)
+			pick = i;
+	}
+	return pick;
+}
+
+/* The counts the pool keeps as it goes match its slots, read one by one,
+ * through seeded random acquires, takes, releases and reservations. */
+static void
+test_random_bookkeeping(void **state)
+{
+	struct pool *p = pool_new("r", POOL_SIMULATED, 12, NULL);
+	uint32_t seed = 0xdecafbadu;
+	int k, h, slot, free_n, res_n[4];
+
+	(void)state;
+	for (k = 0; k < 20000; k++) {
+		h = rnd(&seed, 0, 3);
+		slot = rnd(&seed, 0, 11);
+		switch (rnd(&seed, 0, 5)) {
+		case 0:
+		case 1:
+			slot = acquire_want(p, h);
+			assert_int_equal(pool_acquire(p, h), slot);
+			break;
+		case 2:
+			(void)pool_take(p, slot, h);
+			break;
+		case 3:
+			pool_release(p, slot);
+			break;
+		case 4:
+			if (pool_slot_holder(p, slot) != h)
+				pool_reserve(p, slot, rnd(&seed, 0, 1) ? h :
+				    POOL_FREE);
+			break;
+		default:
+			pool_unreserve(p, h);
+			break;
+		}
+		free_n = 0;
+		memset(res_n, 0, sizeof(res_n));
+		for (slot = 0; slot < 12; slot++) {
+			if (pool_slot_holder(p, slot) == POOL_FREE)
+				free_n++;
+			if (pool_slot_reserved(p, slot) != POOL_FREE)
+				res_n[pool_slot_reserved(p, slot)]++;
+		}
+		assert_int_equal(pool_free_count(p), free_n);
+		assert_int_equal(pool_held_by(p, POOL_FREE), free_n);
+		for (h = 0; h < 4; h++)
+			assert_int_equal(pool_reserved_for(p, h), res_n[h]);
+	}
+	pool_free(p);
+}
+
 #define TABLE(t, f)	{ (const void *)(t), ARRAY_LEN(t), sizeof((t)[0]), f }
 
 /* pool_victim: one row per rule, each with the index it must pick. */
@@ -733,6 +902,8 @@ main(void)
 		cmocka_unit_test(test_cpu_and_names),
 		cmocka_unit_test(test_random_properties),
 		cmocka_unit_test(test_random_shares_112),
+		cmocka_unit_test(test_runs_are_one_at_a_time),
+		cmocka_unit_test(test_random_bookkeeping),
 		cmocka_unit_test(test_victim_table),
 	};
 	/* Each row's first member is its name. */
