@@ -354,7 +354,7 @@ def report(args, med, runs, kind, started, wall_s, loads, srows):
         "Where the time to %d workers goes: seconds after the submission "
         "(wall clock: the client's submission, a scheduler plugin's "
         "`update_graph` and `add_worker` times, each new worker's process "
-        "start time from psutil, edask's `scale_up` event), median of the "
+        "start time from /proc, edask's `scale_up` event), median of the "
         "runs. Adaptive has no decision event: its first new process "
         "follows its decision." % MAX_WORKERS,
         "",
