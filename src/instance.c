@@ -62,7 +62,6 @@ pending_event(struct instance *in, const char *fmt, ...)
 }
 
 
-/* Records this tick for the chart; the oldest samples fall off. */
 /* The idle timeout in force: the spec's, or, with idle_timeout: auto, the
  * one learned from what this instance's workers took to start
  * (scaler_auto_idle_ms). */
@@ -128,6 +127,7 @@ recent_peak(const struct instance *in, int64_t now_mono, int *peak,
 }
 
 
+/* Records this tick for the chart; the oldest samples fall off. */
 static void
 history_add(struct instance *in, int64_t now)
 {
