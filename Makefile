@@ -144,7 +144,7 @@ SIM_WRAP := -Wl,--wrap=mono_ms,--wrap=wall_ms,--wrap=timerfd_settime
 $(B)/sim: bench/sim/sim.c $(HDR) $(B)/libedask.a
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(B)/libedask.a $(SIM_WRAP) $(LDLIBS)
 
-bench-sim: all $(B)/sim
+bench-sim: deps all $(B)/sim
 	$(B)/sim --sweep --plot "$(VENV_PY) bench/sim/plot.py"
 
 clean:
