@@ -20,8 +20,8 @@ step() { echo; echo "=== $*"; }
 
 rm -f build/unit.tally build/asan/unit.tally build/integration.tally
 
-step "build (-Werror)"
-if make -s -j2 all unit; then :; else
+step "build (-Werror; the simulator too)"
+if make -s -j2 all unit build/sim; then :; else
 	echo "build failed"; echo "0 passed, 1 failed"; exit 1
 fi
 
