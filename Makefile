@@ -70,9 +70,20 @@ $(B)/fakenvml/libnvidia-ml.so.1: tests/fakenvml/fakenvml.c
 	mkdir -p $(dir $@)
 	$(CC) -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) -fPIC -shared -o $@ $<
 
+# The controller's fake engine and backend (tests/fake/fake_ctl.h), for
+# test_ctl and the simulator.
+FAKEOBJ	:= $(B)/fake/fake_ctl.o
+
+$(FAKEOBJ): tests/fake/fake_ctl.c tests/fake/fake_ctl.h $(HDR)
+	mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
+
+# A test links the objects among its prerequisites (test_ctl: the fakes).
 $(B)/test_%: tests/unit/test_%.c tests/unit/testutil.h $(B)/libedask.a
-	$(CC) $(CFLAGS) -Isrc -o $@ $< $(B)/libedask.a \
-	    $(shell pkg-config --libs cmocka) $(LDLIBS)
+	$(CC) $(CFLAGS) -Isrc -Itests/fake -o $@ $< $(filter %.o,$^) \
+	    $(B)/libedask.a $(shell pkg-config --libs cmocka) $(LDLIBS)
+
+$(B)/test_ctl: tests/fake/fake_ctl.h $(FAKEOBJ)
 
 unit: $(UNIT) $(B)/fakenvml/libnvidia-ml.so.1
 
@@ -141,8 +152,10 @@ bench-slurm: deps all
 # the loop's timerfd, so that it runs on simulated time (see sim.c).
 SIM_WRAP := -Wl,--wrap=mono_ms,--wrap=wall_ms,--wrap=timerfd_settime
 
-$(B)/sim: bench/sim/sim.c $(HDR) $(B)/libedask.a
-	$(CC) $(CFLAGS) -Isrc -o $@ $< $(B)/libedask.a $(SIM_WRAP) $(LDLIBS)
+$(B)/sim: bench/sim/sim.c tests/fake/fake_ctl.h $(HDR) $(FAKEOBJ) \
+    $(B)/libedask.a
+	$(CC) $(CFLAGS) -Isrc -Itests/fake -o $@ $< $(FAKEOBJ) $(B)/libedask.a \
+	    $(SIM_WRAP) $(LDLIBS)
 
 bench-sim: deps all $(B)/sim
 	$(B)/sim --sweep --plot "$(VENV_PY) bench/sim/plot.py"

@@ -2,7 +2,9 @@
  * test_ctl: the controller end to end without Python: deploy, scale up,
  * retire, reclaim and restore, through a fake backend (workers are rows,
  * no processes) and a fake engine (canned probe, a `sleep` as the
- * scheduler process, canned scheduler replies).  Decisions are driven by
+ * scheduler process, canned scheduler replies), those of
+ * tests/fake/fake_ctl.h; the fake scheduler answers when the test pumps
+ * or calls fake_answer().  Decisions are driven by
  * instance_observed() with time passed in, so idle time is made by moving
  * the clock, not by waiting.
  */
@@ -12,405 +14,16 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "ctl_int.h"
-#include "launch.h"
+#include "fake_ctl.h"
 #include "loop.h"
 #include "sched.h"
 #include "store.h"
 #include "testutil.h"
-
-/* ------------------------------------------------------- fake engine */
-
-/* A reply the fake scheduler owes: run at the next pump. */
-struct reply {
-	enum { R_HEALTH, R_RETIRE, R_DRAIN } kind;
-	void		*cb;
-	void		*arg;
-	char		 address[DASK_ADDR_MAX];
-	bool		 drain;
-};
-
-static struct {
-	struct reply	 q[64];
-	size_t		 nq;
-	int		 retire_result;	/* what a retire answers: 1 retired */
-	int		 retires, drains, spawns;
-	pid_t		 sched_pids[4];
-	size_t		 nsched;
-} fe;
-
-static int
-fake_probe(const char *python, char **env, const char *dir,
-    struct pyprobe *out, char *err, size_t errlen)
-{
-	(void)python;
-	(void)env;
-	(void)dir;
-	(void)err;
-	(void)errlen;
-	memset(out, 0, sizeof(*out));
-	strlcpy_(out->python, "3.11.2", sizeof(out->python));
-	strlcpy_(out->distributed, PYPROBE_DASK_OLDEST,
-	    sizeof(out->distributed));
-	return 0;
-}
-
-
-/* The scheduler: a sleep that stands for its process, and the file a
- * real one writes once it listens. */
-static pid_t
-fake_spawn(const struct launch_cmd *cmd, char *err, size_t errlen)
-{
-	char *sleep_argv[] = { "sleep", "600", NULL };
-	struct launch_cmd sc;
-	const char *file = NULL, *proto = "tcp";
-	size_t i;
-	pid_t pid;
-	FILE *f;
-
-	for (i = 0; cmd->argv[i] != NULL; i++) {
-		if (strcmp(cmd->argv[i], "--scheduler-file") == 0)
-			file = cmd->argv[i + 1];
-		if (strcmp(cmd->argv[i], "--protocol") == 0)
-			proto = cmd->argv[i + 1];
-	}
-	assert_non_null(file);
-	memset(&sc, 0, sizeof(sc));
-	sc.argv = sleep_argv;
-	sc.log_path = cmd->log_path;
-	sc.cwd = cmd->cwd;
-	if ((pid = launch_spawn(&sc, err, errlen)) == -1)
-		return -1;
-	f = fopen(file, "w");
-	assert_non_null(f);
-	fprintf(f, "{\"address\": \"%s://127.0.0.1:8786\", \"services\": "
-	    "{\"dashboard\": 8787}}\n", proto);
-	fclose(f);
-	fe.spawns++;
-	fe.sched_pids[fe.nsched++] = pid;
-	return pid;
-}
-
-
-static struct dask *
-fake_client_new(struct http *h, const char *base)
-{
-	(void)h;
-	(void)base;
-	return (struct dask *)xcalloc(1, 1);
-}
-
-
-static void
-fake_client_free(struct dask *d)
-{
-	free(d);
-}
-
-
-static struct reply *
-owe(int kind, void *cb, void *arg)
-{
-	struct reply *r;
-
-	assert_true(fe.nq < ARRAY_LEN(fe.q));
-	r = &fe.q[fe.nq++];
-	memset(r, 0, sizeof(*r));
-	r->kind = kind;
-	r->cb = cb;
-	r->arg = arg;
-	return r;
-}
-
-
-static void
-fake_health(struct dask *d, int64_t timeout_ms, dask_health_cb cb,
-    void *arg)
-{
-	(void)d;
-	(void)timeout_ms;
-	owe(R_HEALTH, (void *)cb, arg);
-}
-
-
-/* The tick's own observations are refused (one "in flight"): the test
- * observes, with its own clock. */
-static int
-fake_observe(struct dask *d, int64_t timeout_ms, dask_obs_cb cb, void *arg)
-{
-	(void)d;
-	(void)timeout_ms;
-	(void)cb;
-	(void)arg;
-	return -1;
-}
-
-
-static void
-fake_retire(struct dask *d, const char *address, int64_t timeout_ms,
-    dask_retire_cb cb, void *arg)
-{
-	struct reply *r = owe(R_RETIRE, (void *)cb, arg);
-
-	(void)d;
-	(void)timeout_ms;
-	strlcpy_(r->address, address, sizeof(r->address));
-	fe.retires++;
-}
-
-
-static void
-fake_drain(struct dask *d, const char *address, bool drain,
-    int64_t timeout_ms, dask_drain_cb cb, void *arg)
-{
-	struct reply *r = owe(R_DRAIN, (void *)cb, arg);
-
-	(void)d;
-	(void)timeout_ms;
-	strlcpy_(r->address, address, sizeof(r->address));
-	r->drain = drain;
-	fe.drains++;
-}
-
-
-/* No change signal: the scheduler "has none" (a 404). */
-static void
-fake_changes(struct dask *d, int64_t since, int64_t wait_ms,
-    dask_changes_cb cb, void *arg)
-{
-	(void)d;
-	(void)since;
-	(void)wait_ms;
-	cb(-2, 0, "no change signal in this test", arg);
-}
-
-
-static void
-fake_cancel(struct dask *d, void *arg)
-{
-	size_t i;
-
-	(void)d;
-	for (i = 0; i < fe.nq; i++)
-		if (fe.q[i].arg == arg)
-			fe.q[i].cb = NULL;
-}
-
-
-static const struct engine_ops fake_engine = {
-	.probe = fake_probe,
-	.spawn_scheduler = fake_spawn,
-	.client_new = fake_client_new,
-	.client_free = fake_client_free,
-	.health = fake_health,
-	.observe = fake_observe,
-	.retire = fake_retire,
-	.drain = fake_drain,
-	.changes = fake_changes,
-	.cancel = fake_cancel,
-};
-
-/* Answers what the scheduler owes: healthy; retired as fe.retire_result
- * says; drained, with nothing left on the worker. */
-static void
-answer_all(void)
-{
-	struct reply q[64];
-	size_t n = fe.nq, i;
-
-	memcpy(q, fe.q, n * sizeof(*q));
-	fe.nq = 0;
-	for (i = 0; i < n; i++) {
-		struct dask_drain_info di = { .draining = true };
-
-		if (q[i].cb == NULL)
-			continue;
-		switch (q[i].kind) {
-		case R_HEALTH:
-			((dask_health_cb)q[i].cb)(true, "", q[i].arg);
-			break;
-		case R_RETIRE:
-			((dask_retire_cb)q[i].cb)(fe.retire_result,
-			    fe.retire_result == 1 ? "" : "held", q[i].arg);
-			break;
-		case R_DRAIN:
-			((dask_drain_cb)q[i].cb)(0, &di, "", q[i].arg);
-			break;
-		}
-	}
-}
-
-/* ------------------------------------------------------ fake backend */
-
-static struct {
-	int	 launches, terminates, kills, adopts;
-	bool	 adopt_refuses;
-} fb;
-
-static bool
-fake_launch(struct instance *in, struct worker *w)
-{
-	snprintf(w->name, sizeof(w->name), "%s-f%d", in->spec->name, w->id);
-	w->log = xasprintf("%s/w%d.log", in->dir, w->id);
-	w->launched_wall_ms = wall_ms();
-	persist_worker(w);
-	worker_launched(w);
-	fb.launches++;
-	return true;
-}
-
-
-static void
-fake_terminate(struct worker *w, int64_t wait_ms)
-{
-	(void)wait_ms;
-	w->term_sent = true;
-	fb.terminates++;
-}
-
-
-static void
-fake_kill(struct worker *w, bool forget)
-{
-	w->term_sent = true;
-	fb.kills++;
-	if (forget)
-		worker_remove(w);
-}
-
-
-static int64_t
-fake_start_overdue(struct worker *w)
-{
-	(void)w;
-	return BACKEND_OVERDUE;
-}
-
-
-static bool
-fake_adopt(struct worker *w, const struct store_worker *sw)
-{
-	(void)sw;
-	fb.adopts++;
-	return !fb.adopt_refuses && worker_take_slot(w);
-}
-
-
-static void
-fake_save(const struct worker *w, struct store_worker *sw)
-{
-	(void)w;
-	(void)sw;
-}
-
-
-static int64_t
-fake_memory(const struct instance *in)
-{
-	(void)in;
-	return 0;
-}
-
-
-static int
-fake_gpus(const struct instance *in)
-{
-	(void)in;
-	return 1;
-}
-
-
-static const char *
-fake_sched_host(const struct instance *in)
-{
-	return in->spec->scheduler.host;
-}
-
-
-static void
-fake_args(const struct instance *in, char ***argv, size_t *argc)
-{
-	(void)in;
-	(void)argv;
-	(void)argc;
-}
-
-
-static void
-fake_worker_json(const struct worker *w, json_t *o)
-{
-	json_object_set_new(o, "fake", json_integer(w->id));
-}
-
-
-static void
-fake_slot_json(const struct cpool *cp, int slot, const struct worker *w,
-    json_t *o)
-{
-	(void)cp;
-	(void)slot;
-	(void)w;
-	(void)o;
-}
-
-
-static void
-fake_pool_json(const struct cpool *cp, json_t *o)
-{
-	(void)cp;
-	json_object_set_new(o, "backend", json_string("fake"));
-}
-
-
-static void
-fake_worker_free(struct worker *w)
-{
-	(void)w;
-}
-
-
-static void
-fake_pool_free(struct cpool *cp)
-{
-	(void)cp;
-}
-
-
-static bool
-fake_busy(const struct cpool *cp)
-{
-	(void)cp;
-	return false;
-}
-
-
-static const struct backend_ops fake_backend = {
-	.name = "fake",
-	.remote = true,
-	.launch = fake_launch,
-	.terminate = fake_terminate,
-	.kill = fake_kill,
-	.start_overdue = fake_start_overdue,
-	.adopt = fake_adopt,
-	.save = fake_save,
-	.worker_memory = fake_memory,
-	.worker_gpus = fake_gpus,
-	.sched_host = fake_sched_host,
-	.worker_args = fake_args,
-	.worker_json = fake_worker_json,
-	.slot_json = fake_slot_json,
-	.pool_json = fake_pool_json,
-	.worker_free = fake_worker_free,
-	.pool_free = fake_pool_free,
-	.busy = fake_busy,
-};
 
 /* ----------------------------------------------------------- harness */
 
@@ -428,7 +41,7 @@ pump(struct world *wd, int64_t ms)
 
 	while (mono_ms() < end) {
 		tu_loop_run_for(wd->loop, 20);
-		answer_all();
+		fake_answer(INT64_MAX);
 	}
 }
 
@@ -436,23 +49,12 @@ pump(struct world *wd, int64_t ms)
 static struct ctl *
 open_ctl(struct world *wd)
 {
-	struct ctl_config cfg;
-	struct cpool *cp;
 	struct ctl *c;
 	char err[512];
 
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.state_dir = wd->dir;
-	cfg.api_url = "http://127.0.0.1:1";
-	cfg.engine = &fake_engine;
-	c = ctl_new(wd->loop, &cfg, err, sizeof(err));
+	c = fake_ctl_new(wd->loop, wd->dir, "fake", 4, err, sizeof(err));
 	if (c == NULL)
 		fail_msg("ctl_new: %s", err);
-	cp = xcalloc(1, sizeof(*cp));
-	cp->ctl = c;
-	cp->ops = &fake_backend;
-	cp->pool = pool_new("fake", POOL_SIMULATED, 4, NULL);
-	ctl_pool_add(c, cp);
 	return c;
 }
 
@@ -462,9 +64,7 @@ setup(void **state)
 {
 	struct world *wd = xcalloc(1, sizeof(*wd));
 
-	memset(&fe, 0, sizeof(fe));
-	memset(&fb, 0, sizeof(fb));
-	fe.retire_result = 1;
+	fake_reset();
 	tu_mkdtemp(wd->dir, sizeof(wd->dir), "test_ctl");
 	wd->loop = loop_new();
 	wd->ctl = open_ctl(wd);
@@ -477,14 +77,10 @@ static int
 teardown(void **state)
 {
 	struct world *wd = *state;
-	size_t i;
 
 	ctl_free(wd->ctl);
 	loop_free(wd->loop);
-	for (i = 0; i < fe.nsched; i++) {
-		kill(fe.sched_pids[i], SIGKILL);
-		waitpid(fe.sched_pids[i], NULL, 0);
-	}
+	fake_end();
 	tu_rm_rf(wd->dir);
 	free(wd);
 	return 0;
@@ -523,8 +119,9 @@ deploy(struct world *wd, const char *yaml)
 	while (in->state != I_STARTED && mono_ms() < end)
 		pump(wd, 50);
 	if (in->state != I_STARTED)
-		fail_msg("instance %s: %s, %s (spawns %d, owed %zu, dask %p)",
-		    name, istate_name[in->state], in->error, fe.spawns, fe.nq,
+		fail_msg("instance %s: %s, %s (spawns %llu, owed %zu, "
+		    "dask %p)", name, istate_name[in->state], in->error,
+		    (unsigned long long)fake_counts.spawns, fake_owed(),
 		    (void *)sched_client(in->sched));
 	return in;
 }
@@ -577,26 +174,6 @@ count(const struct instance *in, enum wstate st)
 }
 
 
-/* The backend's part of a worker's end: the process is gone. */
-static void
-worker_exits(struct instance *in, struct worker *w)
-{
-	worker_remove(w);
-	after_worker_gone(in);
-}
-
-/* The backend's part for every worker of in told to stop. */
-static void
-stopping_workers_exit(struct instance *in)
-{
-	size_t i;
-
-	for (i = in->nworkers; i-- > 0; )
-		if (in->workers[i]->state == W_STOPPING)
-			worker_exits(in, in->workers[i]);
-}
-
-
 static size_t
 stored_workers(struct world *wd, const char *name)
 {
@@ -635,16 +212,16 @@ test_deploy_launches_min(void **state)
 	struct instance *in = deploy(wd, SPEC_A);
 	int64_t t = mono_ms();
 
-	assert_int_equal(fe.spawns, 1);
+	assert_int_equal(fake_counts.spawns, 1);
 	assert_int_equal(in->nworkers, 0);
 	observe(in, t, 0, 0);
-	assert_int_equal(fb.launches, 1);
+	assert_int_equal(fake_counts.launches, 1);
 	assert_int_equal(count(in, W_LAUNCHING), 1);
 	assert_int_equal(stored_workers(wd, "a"), 1);
 	/* seen by the scheduler: running, and nothing more wanted */
 	observe(in, t + 100, 0, 0);
 	assert_int_equal(count(in, W_RUNNING), 1);
-	assert_int_equal(fb.launches, 1);
+	assert_int_equal(fake_counts.launches, 1);
 }
 
 
@@ -659,23 +236,23 @@ test_scale_up_then_retire_to_min(void **state)
 
 	observe(in, t, 0, 0);
 	observe(in, t + 100, 50, 1);	/* busy, 50 waiting */
-	assert_int_equal(fb.launches, 4);
+	assert_int_equal(fake_counts.launches, 4);
 	assert_int_equal(in->nworkers, 4);
 	observe(in, t + 200, 50, 1);
 	assert_int_equal(count(in, W_RUNNING), 4);
 	/* idle from t + 300 on; 5 s later nothing is retired yet */
 	observe(in, t + 300, 0, 0);
 	observe(in, t + 5300, 0, 0);
-	assert_int_equal(fe.retires, 0);
+	assert_int_equal(fake_counts.retires, 0);
 	/* past idle_timeout: three retirements asked, min kept */
 	observe(in, t + 10400, 0, 0);
-	assert_int_equal(fe.retires, 3);
+	assert_int_equal(fake_counts.retires, 3);
 	assert_int_equal(count(in, W_RETIRING), 3);
 	assert_int_equal(count(in, W_RUNNING), 1);
-	answer_all();			/* the scheduler moved their data */
+	fake_answer(INT64_MAX);	/* the scheduler moved their data */
 	assert_int_equal(count(in, W_STOPPING), 3);
-	assert_int_equal(fb.terminates, 3);
-	stopping_workers_exit(in);
+	assert_int_equal(fake_counts.terminates, 3);
+	fake_exits(in, INT64_MAX);
 	assert_int_equal(in->nworkers, 1);
 	assert_int_equal(stored_workers(wd, "a"), 1);
 	assert_int_equal(pool_free_count(in->cp->pool), 3);
@@ -694,12 +271,12 @@ test_refused_retirement_keeps_the_worker(void **state)
 	observe(in, t + 100, 2, 1);
 	assert_int_equal(in->nworkers, 3);
 	observe(in, t + 200, 0, 0);
-	fe.retire_result = 0;
+	fake_conf.retire_result = 0;
 	observe(in, t + 10300, 0, 0);
-	assert_int_equal(fe.retires, 2);
-	answer_all();
+	assert_int_equal(fake_counts.retires, 2);
+	fake_answer(INT64_MAX);
 	assert_int_equal(count(in, W_RUNNING), 3);
-	assert_int_equal(fb.terminates, 0);
+	assert_int_equal(fake_counts.terminates, 0);
 }
 
 
@@ -727,13 +304,13 @@ test_reclaim_gives_owned_slots_back(void **state)
 	observe(b, t + 300, 20, 0);
 	assert_int_equal(b->nworkers, 0);
 	assert_int_equal(count(a, W_DRAINING), 2);
-	assert_true(fe.drains >= 2);
+	assert_true(fake_counts.drains >= 2);
 	/* drained (nothing left on them): retired through the scheduler */
-	answer_all();
+	fake_answer(INT64_MAX);
 	observe(a, t + 400, 50, 1);
-	answer_all();
+	fake_answer(INT64_MAX);
 	assert_int_equal(count(a, W_STOPPING), 2);
-	stopping_workers_exit(a);
+	fake_exits(a, INT64_MAX);
 	observe(b, t + 500, 20, 0);
 	assert_int_equal(b->nworkers, 2);
 	assert_int_equal(a->nworkers, 2);
@@ -767,7 +344,7 @@ test_restore_adopts_what_the_store_holds(void **state)
 		fail_msg("restore: %s", err);
 	in = ctl_find(wd->ctl, "a");
 	assert_non_null(in);
-	assert_int_equal(fb.adopts, 4);
+	assert_int_equal(fake_counts.adopts, 4);
 	assert_int_equal(in->nworkers, 4);
 	for (i = 0; i < n; i++) {
 		struct worker *w = worker_by_id(in, ids[i]);
@@ -775,12 +352,13 @@ test_restore_adopts_what_the_store_holds(void **state)
 		assert_non_null(w);
 		assert_int_equal(w->state, W_RUNNING);
 	}
-	assert_int_equal(fe.spawns, 1);	/* the scheduler was adopted */
+	/* the scheduler was adopted */
+	assert_int_equal(fake_counts.spawns, 1);
 	assert_int_equal(pool_free_count(in->cp->pool), 0);
 	/* and a second restart where the backend lost them */
 	ctl_free(wd->ctl);
 	wd->ctl = open_ctl(wd);
-	fb.adopt_refuses = true;
+	fake_conf.adopt_refuses = true;
 	if (ctl_restore(wd->ctl, err, sizeof(err)) != 0)
 		fail_msg("restore: %s", err);
 	in = ctl_find(wd->ctl, "a");
