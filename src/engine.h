@@ -2,9 +2,9 @@
  * engine: what the controller asks of Dask's side, in one table: the
  * probe of an instance's Python, the start of its scheduler process, and
  * the scheduler's HTTP client (dask.h).  The daemon runs engine_dask (the
- * real ones); the controller's unit tests and a simulator run a table of
- * their own with canned answers, so that deploy, scale-up, retirement,
- * reclaim and restore are driven without Python.
+ * real ones); the controller's unit tests and the simulator (bench/sim)
+ * run tests/fake/fake_ctl.h's table, with canned answers, so that deploy,
+ * scale-up, retirement, reclaim and restore are driven without Python.
  */
 #ifndef EDASK_ENGINE_H
 #define EDASK_ENGINE_H

@@ -288,6 +288,17 @@ test_refused_retirement_keeps_the_worker(void **state)
 
 /* b owns two slots that a holds: when b has work, a's workers are
  * drained and retired for it, and b launches on the freed slots. */
+/* The scheduler's answer to a drain: the worker has nothing left to run
+ * or to hand over. */
+static int
+drained_empty(void *arg, bool drain, struct dask_drain_info *di)
+{
+	(void)arg;
+	di->draining = drain;
+	return 1;
+}
+
+
 static void
 test_reclaim_gives_owned_slots_back(void **state)
 {
@@ -306,9 +317,11 @@ test_reclaim_gives_owned_slots_back(void **state)
 	assert_int_equal(count(a, W_DRAINING), 2);
 	assert_true(fake_counts.drains >= 2);
 	/* drained (nothing left on them): retired through the scheduler */
+	fake_conf.drain_answer = drained_empty;
 	fake_answer(INT64_MAX);
 	observe(a, t + 400, 50, 1);
 	fake_answer(INT64_MAX);
+	assert_int_equal(fake_counts.retires, 2);
 	assert_int_equal(count(a, W_STOPPING), 2);
 	fake_exits(a, INT64_MAX);
 	observe(b, t + 500, 20, 0);
