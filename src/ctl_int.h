@@ -377,8 +377,8 @@ int instance_tls(struct instance *in, char *err, size_t errlen);
 
 /* reclaim.c: sharing: claims, drains and reclaims across instances */
 size_t pool_claims(struct ctl *c, struct cpool *cp, struct instance *me,
-    struct pool_claim *claims, struct instance **who);
-int instance_free_slots(struct instance *in);
+    int64_t now, struct pool_claim *claims, struct instance **who);
+int instance_free_slots(struct instance *in, int64_t now);
 void arm_reclaim_deadline(struct worker *w);
 void instance_drains(struct instance *in);
 void worker_expire(struct worker *w, int64_t end_wall_ms, const char *kind,

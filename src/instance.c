@@ -203,7 +203,7 @@ instance_decide(struct instance *in, int64_t now)
 	in->decided = true;
 	instance_drains(in);
 	if (d.launch > 0) {
-		int allowed = instance_free_slots(in);
+		int allowed = instance_free_slots(in, now);
 
 		if (d.launch > allowed) {
 			d.pending += d.launch - allowed;

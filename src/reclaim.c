@@ -45,28 +45,21 @@ static void on_drained(int rc, const struct dask_drain_info *di,
 
 /*
  * The pool's view of each instance that takes part in the allocation
- * (started ones, and `me` whatever its state).  held counts what is
- * attributable to it: the slots it holds, less those reserved for someone
- * else (being reclaimed away), plus those reserved for it (free, or still
- * held by the instance they are reclaimed from): each slot counts for its
- * reservation's holder if it has one, else for its own holder, and the
- * pool is read once for all the claims.  locked counts the workers it
- * launched less than its scale_down_delay ago: a share-based reclaim
- * leaves those alone, so two busy instances do not trade a GPU back and
- * forth.
+ * (started ones, and `me` whatever its state), at now.  held counts what
+ * is attributable to it: the slots it holds, less those reserved for
+ * someone else (being reclaimed away), plus those reserved for it (free,
+ * or still held by the instance they are reclaimed from), which is what
+ * the pool keeps as pool_claimed_by(): no slot is read.  locked counts
+ * the workers it launched less than its scale_down_delay before now: a
+ * share-based reclaim leaves those alone, so two busy instances do not
+ * trade a GPU back and forth.
  */
 size_t
 pool_claims(struct ctl *c, struct cpool *cp, struct instance *me,
-    struct pool_claim *claims, struct instance **who)
+    int64_t now, struct pool_claim *claims, struct instance **who)
 {
-	int64_t now = mono_ms();
-	int slot, n = pool_size(cp->pool), *claim_of;
 	size_t i, k, m = 0;
 
-	/* the claim of each instance id, -1 for none */
-	claim_of = xcalloc((size_t)c->next_inst_id + 1, sizeof(*claim_of));
-	for (i = 0; i <= (size_t)c->next_inst_id; i++)
-		claim_of[i] = -1;
 	for (i = 0; i < c->ninst; i++) {
 		struct instance *o = c->inst[i];
 
@@ -74,17 +67,9 @@ pool_claims(struct ctl *c, struct cpool *cp, struct instance *me,
 			continue;
 		memset(&claims[m], 0, sizeof(claims[m]));
 		claims[m].holder = o->id;
-		claim_of[o->id] = (int)m;
+		claims[m].held = pool_claimed_by(cp->pool, o->id);
 		who[m++] = o;
 	}
-	for (slot = 0; slot < n; slot++) {
-		int r = pool_slot_reserved(cp->pool, slot);
-		int h = r != POOL_FREE ? r : pool_slot_holder(cp->pool, slot);
-
-		if (h >= 0 && h <= c->next_inst_id && claim_of[h] >= 0)
-			claims[claim_of[h]].held++;
-	}
-	free(claim_of);
 	for (i = 0; i < m; i++) {
 		struct instance *o = who[i];
 		struct pool_claim *cl = &claims[i];
@@ -127,29 +112,27 @@ pool_claims(struct ctl *c, struct cpool *cp, struct instance *me,
 }
 
 
-/* Slots this instance may take now, as the pool's allocation says: what
- * the allocation adds, plus the free slots already reserved for it. */
+/* Slots this instance may take at now, as the pool's allocation says:
+ * what the allocation adds, plus the free slots already reserved for
+ * it. */
 int
-instance_free_slots(struct instance *in)
+instance_free_slots(struct instance *in, int64_t now)
 {
 	struct ctl *c = in->ctl;
 	struct pool_claim *claims = xcalloc(c->ninst, sizeof(*claims));
 	struct instance **who = xcalloc(c->ninst, sizeof(*who));
 	int *grant = xcalloc(c->ninst, sizeof(*grant));
-	int mine = 0, slot;
+	int mine = 0;
 	size_t i, n;
 
-	n = pool_claims(c, in->cp, in, claims, who);
+	n = pool_claims(c, in->cp, in, now, claims, who);
 	pool_allocate(pool_size(in->cp->pool), claims, n, grant);
 	for (i = 0; i < n; i++)
 		if (who[i] == in)
 			mine = grant[i] - claims[i].held;
 	if (mine < 0)
 		mine = 0;
-	for (slot = 0; slot < pool_size(in->cp->pool); slot++)
-		if (pool_slot_holder(in->cp->pool, slot) == POOL_FREE &&
-		    pool_slot_reserved(in->cp->pool, slot) == in->id)
-			mine++;
+	mine += pool_waiting_for(in->cp->pool, in->id);
 	if (mine > pool_available(in->cp->pool, in->id))
 		mine = pool_available(in->cp->pool, in->id);
 	free(claims);
@@ -438,7 +421,7 @@ instance_reclaim(struct instance *in, int64_t now, char *why, size_t whylen)
 	int taken = 0;
 
 	why[0] = '\0';
-	n = pool_claims(c, in->cp, in, claims, who);
+	n = pool_claims(c, in->cp, in, now, claims, who);
 	/* a demand not known yet (a restarted daemon) is no ground for
 	 * taking anything */
 	for (i = 0; i < n; i++) {

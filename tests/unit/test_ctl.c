@@ -741,6 +741,50 @@ test_reclaim_gives_owned_slots_back(void **state)
 }
 
 
+/* pool_claims() at the time it is given (never the clock): a worker
+ * launched less than scale_down_delay before it is locked; held is what
+ * the pool counts for each instance, a reclaimed slot for its
+ * recipient. */
+static void
+test_claims_at_the_time_given(void **state)
+{
+	static const struct {
+		int64_t	 after_ms;	/* since the last launch */
+		int	 locked;
+	} rows[] = {
+		{ 0, 3 }, { 29999, 3 }, { 30000, 0 }, { 3600000, 0 },
+	};
+	struct world *wd = *state;
+	struct instance *a = deploy(wd, "name: a\n" "python: /bin/sh\n"
+	    "pool: fake\n" "workers: {min: 1, max: 3, gpus: 1}\n"
+	    "scaling: {interval: 1h, idle_timeout: 10s, "
+	    "scale_down_delay: 30s}\n");
+	struct instance *b, *who[2];
+	struct pool_claim cl[2];
+	int64_t t = mono_ms(), last = 0;
+	size_t i, k;
+
+	observe(a, t, 0, 0);
+	observe(a, t + 100, 50, 1);
+	assert_int_equal(a->nworkers, 3);
+	for (k = 0; k < a->nworkers; k++)
+		if (a->workers[k]->launched_ms > last)
+			last = a->workers[k]->launched_ms;
+	b = deploy(wd, SPEC_B);
+	pool_reserve(a->cp->pool, a->workers[0]->slot, b->id);
+	for (i = 0; i < ARRAY_LEN(rows); i++) {
+		assert_int_equal(pool_claims(wd->ctl, a->cp, b,
+		    last + rows[i].after_ms, cl, who), 2);
+		assert_ptr_equal(who[0], a);
+		assert_ptr_equal(who[1], b);
+		assert_int_equal(cl[0].held, 2);
+		assert_int_equal(cl[1].held, 1);
+		assert_int_equal(cl[0].locked, rows[i].locked);
+		assert_int_equal(cl[1].locked, 0);
+	}
+}
+
+
 /* After a restart, the scheduler and the workers are adopted from the
  * store, with their ids and states; a worker its backend no longer
  * knows is forgotten. */
@@ -871,6 +915,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_reclaim_gives_owned_slots_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_claims_at_the_time_given, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_restore_adopts_what_the_store_holds, setup,
 		    teardown),
