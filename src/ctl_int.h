@@ -111,6 +111,8 @@ struct worker {
 	char		 reclaim_restored[SPEC_NAME_MAX + 1];	/* from the
 					   store, until resolved to an id */
 	void		*be;		/* the backend's (backend.h) */
+	bool		 listed;	/* in its instance's workers */
+	bool		 lockable;	/* in its instance's by_launch */
 };
 
 /* One pool of the daemon: its slots, and its backend. */
@@ -174,6 +176,12 @@ struct instance {
 	int		 next_worker_id;
 	struct worker	**workers;
 	size_t		 nworkers;
+	/* its workers launching or running and not reclaimed, by
+	 * launched_ms: those launched less than scale_down_delay ago are
+	 * locked (instance_locked), found without reading every worker */
+	struct worker	**by_launch;
+	size_t		 nby_launch;
+	size_t		 expiring;	/* workers with expires_wall_ms set */
 	bool		 ever_started;
 	int64_t		 created_ms;
 	bool		 undeploy;	/* remove once stopped */
@@ -326,6 +334,15 @@ void instance_stop(struct instance *in);
 
 /* worker.c: the worker lifecycle: launch, exit, retirement, observation */
 size_t instance_count(const struct instance *in, enum wstate st);
+/* Adds w to its instance's workers (after launched_ms and state are
+ * set); worker_remove() takes it out.  worker_index() keeps by_launch
+ * right after w's state or reclaim_for changed (worker_set_state() does
+ * it). */
+void worker_add(struct worker *w);
+void worker_index(struct worker *w);
+/* Its workers launching or running, not reclaimed, and launched less
+ * than its scale_down_delay before now. */
+int instance_locked(const struct instance *in, int64_t now);
 struct worker *worker_by_id(struct instance *in, int id);
 void worker_remove(struct worker *w);
 void worker_terminate(struct worker *w, int64_t wait_ms);

@@ -50,9 +50,11 @@ static void on_drained(int rc, const struct dask_drain_info *di,
  * someone else (being reclaimed away), plus those reserved for it (free,
  * or still held by the instance they are reclaimed from), which is what
  * the pool keeps as pool_claimed_by(): no slot is read.  locked counts
- * the workers it launched less than its scale_down_delay before now: a
+ * the workers it launched less than its scale_down_delay before now
+ * (instance_locked(), a search, not a walk of its workers): a
  * share-based reclaim leaves those alone, so two busy instances do not
- * trade a GPU back and forth.
+ * trade a GPU back and forth.  Only an instance with workers expiring
+ * (a job's time limit) has its workers read.
  */
 size_t
 pool_claims(struct ctl *c, struct cpool *cp, struct instance *me,
@@ -76,7 +78,7 @@ pool_claims(struct ctl *c, struct cpool *cp, struct instance *me,
 
 		/* a worker retired before its job's time limit is on its
 		 * way out: its replacement may come while it moves its data */
-		for (k = 0; k < o->nworkers; k++) {
+		for (k = 0; o->expiring > 0 && k < o->nworkers; k++) {
 			struct worker *w = o->workers[k];
 
 			if (w->expires_wall_ms > 0 && (w->state == W_DRAINING ||
@@ -99,14 +101,7 @@ pool_claims(struct ctl *c, struct cpool *cp, struct instance *me,
 		cl->max = o->max;
 		cl->owned = o->spec->sharing.owned;
 		cl->share = o->spec->sharing.share;
-		for (k = 0; k < o->nworkers; k++) {
-			struct worker *w = o->workers[k];
-
-			if ((w->state == W_LAUNCHING || w->state == W_RUNNING) &&
-			    w->reclaim_for < 0 && now - w->launched_ms <
-			    o->spec->scaling.scale_down_delay_ms)
-				cl->locked++;
-		}
+		cl->locked = instance_locked(o, now);
 	}
 	return m;
 }
@@ -269,6 +264,7 @@ worker_reclaim(struct worker *w, struct instance *to, enum pool_why why)
 
 	pool_reserve(in->cp->pool, w->slot, to->id);
 	w->reclaim_for = to->id;
+	worker_index(w);
 	w->reclaim_deadline_wall_ms = wall_ms() +
 	    to->spec->sharing.reclaim_grace_ms;
 	in->reclaims++;
@@ -314,6 +310,10 @@ worker_expire(struct worker *w, int64_t end_wall_ms, const char *kind,
 
 	if (w->state != W_RUNNING && w->state != W_DRAINING)
 		return;
+	if (w->expires_wall_ms <= 0 && end_wall_ms > 0 && w->listed)
+		in->expiring++;
+	else if (w->expires_wall_ms > 0 && end_wall_ms <= 0 && w->listed)
+		in->expiring--;
 	w->expires_wall_ms = end_wall_ms;
 	ev(in, kind, "worker w%d (%s) %s: %s, %s in %d keys; draining, "
 	    "then retired through the scheduler (its data moved first); "
@@ -352,6 +352,7 @@ instance_drains(struct instance *in)
 			    w->slot, w->reclaim_for >= 0 ? reclaim_name(w) :
 			    "its recipient");
 			w->reclaim_for = -1;
+			worker_index(w);
 			w->idle_since_ms = -1;
 			loop_timer_clear(in->ctl->loop, &w->reclaim_timer);
 			worker_set_state(w, W_RUNNING);

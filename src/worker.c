@@ -64,6 +64,83 @@ worker_by_id(struct instance *in, int id)
 }
 
 
+/* The first of in's by_launch launched after t. */
+static size_t
+by_launch_after(const struct instance *in, int64_t t)
+{
+	size_t lo = 0, hi = in->nby_launch, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (in->by_launch[mid]->launched_ms > t)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+
+/*
+ * w is in by_launch while it is listed, launching or running, and not
+ * reclaimed for another instance: it goes in after those launched no
+ * later (usually at the end) and comes out by a search among those
+ * launched when it was.
+ */
+void
+worker_index(struct worker *w)
+{
+	struct instance *in = w->inst;
+	bool want = w->listed && w->reclaim_for < 0 &&
+	    (w->state == W_LAUNCHING || w->state == W_RUNNING);
+	size_t i;
+
+	if (want == w->lockable)
+		return;
+	if (want) {
+		i = by_launch_after(in, w->launched_ms);
+		in->by_launch = xrealloc(in->by_launch,
+		    (in->nby_launch + 1) * sizeof(*in->by_launch));
+		memmove(&in->by_launch[i + 1], &in->by_launch[i],
+		    (in->nby_launch - i) * sizeof(*in->by_launch));
+		in->by_launch[i] = w;
+		in->nby_launch++;
+	} else {
+		i = by_launch_after(in, w->launched_ms - 1);
+		while (i < in->nby_launch && in->by_launch[i] != w)
+			i++;
+		ASSERT(i < in->nby_launch);
+		memmove(&in->by_launch[i], &in->by_launch[i + 1],
+		    (in->nby_launch - i - 1) * sizeof(*in->by_launch));
+		in->nby_launch--;
+	}
+	w->lockable = want;
+}
+
+
+int
+instance_locked(const struct instance *in, int64_t now)
+{
+	return (int)(in->nby_launch - by_launch_after(in,
+	    now - in->spec->scaling.scale_down_delay_ms));
+}
+
+
+void
+worker_add(struct worker *w)
+{
+	struct instance *in = w->inst;
+
+	in->workers = xrealloc(in->workers,
+	    (in->nworkers + 1) * sizeof(*in->workers));
+	in->workers[in->nworkers++] = w;
+	w->listed = true;
+	if (w->expires_wall_ms > 0)
+		in->expiring++;
+	worker_index(w);
+}
+
+
 void
 worker_remove(struct worker *w)
 {
@@ -84,6 +161,10 @@ worker_remove(struct worker *w)
 			break;
 		}
 	}
+	w->listed = false;
+	if (w->expires_wall_ms > 0)
+		in->expiring--;
+	worker_index(w);
 	worker_free(w);
 }
 
@@ -93,6 +174,7 @@ void
 worker_set_state(struct worker *w, enum wstate st)
 {
 	w->state = st;
+	worker_index(w);
 	persist_worker(w);
 	instance_wake(w->inst);
 }
@@ -403,9 +485,7 @@ worker_launched(struct worker *w)
 	w->launched_ms = mono_ms();
 	w->start_timer = loop_timer_add(in->ctl->loop,
 	    in->spec->scaling.start_timeout_ms, on_start_timeout, w);
-	in->workers = xrealloc(in->workers,
-	    (in->nworkers + 1) * sizeof(*in->workers));
-	in->workers[in->nworkers++] = w;
+	worker_add(w);
 }
 
 

@@ -532,6 +532,59 @@ deploy(struct world *wd, const char *yaml)
 
 /* What the fake scheduler reports: every worker of in registered, busy
  * or idle, and `queued` tasks waiting. */
+/*
+ * What the controller keeps for pool_claims() against a recount of every
+ * worker of every instance: by_launch sorted and made of the launching
+ * or running workers not reclaimed, instance_locked() at times around
+ * each launch, and the expiring count.
+ */
+static void
+check_kept(struct ctl *c)
+{
+	size_t i, k, j, n, exp;
+	int64_t t, d;
+	int locked;
+
+	for (i = 0; i < c->ninst; i++) {
+		struct instance *in = c->inst[i];
+
+		d = in->spec->scaling.scale_down_delay_ms;
+		for (k = 1; k < in->nby_launch; k++)
+			assert_true(in->by_launch[k - 1]->launched_ms <=
+			    in->by_launch[k]->launched_ms);
+		for (k = 0, n = 0, exp = 0; k < in->nworkers; k++) {
+			struct worker *w = in->workers[k];
+			bool want = (w->state == W_LAUNCHING ||
+			    w->state == W_RUNNING) && w->reclaim_for < 0;
+
+			assert_true(w->listed);
+			assert_int_equal(w->lockable, want);
+			n += want;
+			exp += w->expires_wall_ms > 0;
+		}
+		assert_int_equal(in->nby_launch, n);
+		assert_int_equal(in->expiring, exp);
+		for (k = 0; k < in->nworkers; k++) {
+			for (t = in->workers[k]->launched_ms - d - 1;
+			    t <= in->workers[k]->launched_ms + d + 1;
+			    t += d / 2 + 1) {
+				for (j = 0, locked = 0; j < in->nworkers; j++) {
+					struct worker *w = in->workers[j];
+
+					if ((w->state == W_LAUNCHING ||
+					    w->state == W_RUNNING) &&
+					    w->reclaim_for < 0 &&
+					    t - w->launched_ms < d)
+						locked++;
+				}
+				assert_int_equal(instance_locked(in, t),
+				    locked);
+			}
+		}
+	}
+}
+
+
 static void
 observe(struct instance *in, int64_t now, int queued, int busy_each)
 {
@@ -566,7 +619,9 @@ observe(struct instance *in, int64_t now, int queued, int busy_each)
 	obs.nworkers = n;
 	obs.metrics.workers = (int)n;
 	in->observe_sent_ms = now;
+	check_kept(in->ctl);
 	instance_observed(in, &obs, now);
+	check_kept(in->ctl);
 }
 
 
@@ -738,6 +793,7 @@ test_reclaim_gives_owned_slots_back(void **state)
 	assert_int_equal(b->nworkers, 2);
 	assert_int_equal(a->nworkers, 2);
 	assert_int_equal(a->reclaims, 2);
+	check_kept(wd->ctl);
 }
 
 
@@ -782,6 +838,16 @@ test_claims_at_the_time_given(void **state)
 		assert_int_equal(cl[0].locked, rows[i].locked);
 		assert_int_equal(cl[1].locked, 0);
 	}
+	/* a draining worker, or one reclaimed, is not locked */
+	worker_set_state(a->workers[1], W_DRAINING);
+	assert_int_equal(instance_locked(a, last), 2);
+	a->workers[2]->reclaim_for = b->id;
+	worker_index(a->workers[2]);
+	assert_int_equal(instance_locked(a, last), 1);
+	check_kept(wd->ctl);
+	worker_exits(a, a->workers[0]);
+	assert_int_equal(instance_locked(a, last), 0);
+	check_kept(wd->ctl);
 }
 
 
@@ -811,6 +877,7 @@ test_restore_adopts_what_the_store_holds(void **state)
 		fail_msg("restore: %s", err);
 	in = ctl_find(wd->ctl, "a");
 	assert_non_null(in);
+	check_kept(wd->ctl);
 	assert_int_equal(fb.adopts, 4);
 	assert_int_equal(in->nworkers, 4);
 	for (i = 0; i < n; i++) {
