@@ -587,24 +587,39 @@ worker_retire(struct worker *w, int64_t timeout_ms)
 
 /* ------------------------------------------------------------- ticking */
 
+/*
+ * Each worker takes what the scheduler says of it: the first observed
+ * worker with its address (its name until it registered), found through
+ * an index of the observation rather than a strcmp against each, which
+ * an instance of hundreds of workers paid squared every tick.
+ */
 void
 observe_workers(struct instance *in, const struct dask_obs *obs,
     int64_t now)
 {
+	struct strindex *by_addr = NULL, *by_name = NULL;
 	size_t i, j;
+	ssize_t k;
 
 	for (i = 0; i < in->nworkers; i++) {
 		struct worker *w = in->workers[i];
 		const struct dask_worker_info *wi = NULL;
 
-		for (j = 0; j < obs->nworkers && wi == NULL; j++) {
-			const struct dask_worker_info *o = &obs->workers[j];
-
-			if (w->address[0] != '\0' ?
-			    strcmp(o->address, w->address) == 0 :
-			    strcmp(o->name, w->name) == 0)
-				wi = o;
+		/* the first observed worker with its address, or its name
+		 * before it has one: each index built when first needed */
+		if (w->address[0] != '\0' && by_addr == NULL) {
+			by_addr = strindex_new(obs->nworkers);
+			for (j = 0; j < obs->nworkers; j++)
+				strindex_add(by_addr, obs->workers[j].address, j);
+		} else if (w->address[0] == '\0' && by_name == NULL) {
+			by_name = strindex_new(obs->nworkers);
+			for (j = 0; j < obs->nworkers; j++)
+				strindex_add(by_name, obs->workers[j].name, j);
 		}
+		k = w->address[0] != '\0' ? strindex_get(by_addr, w->address) :
+		    strindex_get(by_name, w->name);
+		if (k >= 0)
+			wi = &obs->workers[k];
 		if (wi == NULL) {
 			/* registered once, gone now: it closed or lost its
 			 * scheduler; the process is of no use any more */
@@ -651,6 +666,8 @@ observe_workers(struct instance *in, const struct dask_obs *obs,
 		else if (w->idle_since_ms < 0)
 			w->idle_since_ms = now;
 	}
+	strindex_free(by_addr);
+	strindex_free(by_name);
 	if (in->cp->ops->observe != NULL)
 		in->cp->ops->observe(in, now);
 }

@@ -851,6 +851,73 @@ test_claims_at_the_time_given(void **state)
 }
 
 
+/* observe_workers: a launching worker is found by its name, a registered
+ * one by its address; of two observed alike, the first counts; one not
+ * observed is missing. */
+static void
+test_observe_matches_the_first(void **state)
+{
+	static const struct {
+		const char	*name, *address;
+		int		 busy;
+	} first[] = {
+		{ "", "tcp://10.0.0.9:1", 7 },		/* nobody's */
+		{ NULL, "tcp://10.0.0.2:1", 2 },	/* lw[1]'s name */
+		{ NULL, "tcp://10.0.0.1:1", 1 },	/* lw[0]'s name */
+		{ NULL, "tcp://10.0.0.3:1", 5 },	/* again: not it */
+	}, second[] = {
+		{ "x", "tcp://10.0.0.1:1", 3 },
+		{ "y", "tcp://10.0.0.1:1", 9 },		/* a second: not it */
+	};
+	static const int name_of[] = { -1, 1, 0, 0 };
+	struct world *wd = *state;
+	struct instance *in = deploy(wd, SPEC_A);
+	struct dask_worker_info wi[4];
+	struct dask_obs obs;
+	struct worker *lw[2];
+	int64_t t = mono_ms();
+	size_t i, n = 0;
+
+	observe(in, t, 0, 0);
+	observe(in, t + 100, 50, 1);
+	assert_int_equal(count(in, W_LAUNCHING), 3);
+	for (i = 0; i < in->nworkers && n < 2; i++)
+		if (in->workers[i]->state == W_LAUNCHING)
+			lw[n++] = in->workers[i];
+	memset(&obs, 0, sizeof(obs));
+	memset(wi, 0, sizeof(wi));
+	for (i = 0; i < ARRAY_LEN(first); i++) {
+		strlcpy_(wi[i].name, name_of[i] < 0 ? first[i].name :
+		    lw[name_of[i]]->name, sizeof(wi[i].name));
+		strlcpy_(wi[i].address, first[i].address,
+		    sizeof(wi[i].address));
+		wi[i].busy = first[i].busy;
+	}
+	obs.ok = true;
+	obs.workers = wi;
+	obs.nworkers = ARRAY_LEN(first);
+	observe_workers(in, &obs, t + 200);
+	assert_int_equal(lw[0]->state, W_RUNNING);
+	assert_string_equal(lw[0]->address, "tcp://10.0.0.1:1");
+	assert_int_equal(lw[0]->busy, 1);
+	assert_string_equal(lw[1]->address, "tcp://10.0.0.2:1");
+	assert_int_equal(lw[1]->busy, 2);
+	memset(wi, 0, sizeof(wi));
+	for (i = 0; i < ARRAY_LEN(second); i++) {
+		strlcpy_(wi[i].name, second[i].name, sizeof(wi[i].name));
+		strlcpy_(wi[i].address, second[i].address,
+		    sizeof(wi[i].address));
+		wi[i].busy = second[i].busy;
+	}
+	obs.nworkers = ARRAY_LEN(second);
+	observe_workers(in, &obs, t + 300);
+	assert_int_equal(lw[0]->busy, 3);
+	assert_int_equal(lw[0]->missing, 0);
+	assert_int_equal(lw[1]->missing, 1);
+	check_kept(wd->ctl);
+}
+
+
 /* After a restart, the scheduler and the workers are adopted from the
  * store, with their ids and states; a worker its backend no longer
  * knows is forgotten. */
@@ -984,6 +1051,8 @@ main(void)
 		    test_reclaim_gives_owned_slots_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_claims_at_the_time_given, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_observe_matches_the_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_restore_adopts_what_the_store_holds, setup,
 		    teardown),
