@@ -776,10 +776,15 @@ reclaim_from(const struct alloc *a, const int *ent, size_t n,
  * entitlement; only the deficits left after that are reclaimed.  Since
  * recipients never pass their entitlement and donors never go below it,
  * no claim is both.
+ *
+ * With me < n, only the moves to claim me are written (outmax bounds
+ * those), and the plan ends once me is at its entitlement: me only ever
+ * receives, so no later move is its.  ent, when not NULL, gets the
+ * entitlements (n entries).
  */
-size_t
-pool_reclaim_plan(int nslots, const struct pool_claim *claims, size_t n,
-    struct pool_move *out, size_t outmax)
+static size_t
+reclaim_plan(int nslots, const struct pool_claim *claims, size_t n,
+    size_t me, struct pool_move *out, size_t outmax, int *ent_out)
 {
 	struct alloc *a, *r;
 	enum pool_why why;
@@ -807,7 +812,7 @@ pool_reclaim_plan(int nslots, const struct pool_claim *claims, size_t n,
 	fill(r, n, true, lvl, &avail);
 	fill(r, n, false, lvl, &avail);
 
-	while (nout < outmax) {
+	while (nout < outmax && (me >= n || lvl[me] < r[me].cap)) {
 		to = reclaim_to(r, n, lvl, &why);
 		if (to == n)
 			break;
@@ -822,14 +827,19 @@ pool_reclaim_plan(int nslots, const struct pool_claim *claims, size_t n,
 		 */
 		ASSERT(from != to);
 		ASSERT(why == POOL_WHY_OWNED || lvl[from] > a[from].guar);
-		out[nout].from = from;
-		out[nout].to = to;
-		out[nout].why = why;
-		nout++;
+		if (me >= n || to == me) {
+			out[nout].from = from;
+			out[nout].to = to;
+			out[nout].why = why;
+			nout++;
+		}
 		lvl[from]--;
 		given[from]++;
 		lvl[to]++;
 	}
+	if (ent_out != NULL)
+		for (i = 0; i < n; i++)
+			ent_out[i] = ent[i];
 	free(a);
 	free(r);
 	free(ent);
@@ -839,6 +849,20 @@ pool_reclaim_plan(int nslots, const struct pool_claim *claims, size_t n,
 	return nout;
 }
 
+size_t
+pool_reclaim_plan(int nslots, const struct pool_claim *claims, size_t n,
+    struct pool_move *out, size_t outmax)
+{
+	return reclaim_plan(nslots, claims, n, n, out, outmax, NULL);
+}
+
+size_t
+pool_reclaim_for(int nslots, const struct pool_claim *claims, size_t n,
+    size_t me, struct pool_move *out, size_t outmax, int *ent)
+{
+	ASSERT(me < n);
+	return reclaim_plan(nslots, claims, n, me, out, outmax, ent);
+}
 
 int
 pool_victim(const struct pool_candidate *c, size_t n, bool share,

@@ -160,6 +160,15 @@ struct pool_move {		/* one slot */
 
 size_t pool_reclaim_plan(int nslots, const struct pool_claim *claims,
     size_t n, struct pool_move *out, size_t outmax);
+/*
+ * The moves of that plan whose recipient is claim me, in order, at most
+ * outmax of them; the plan is not carried on once me is at its
+ * entitlement.  ent (n entries), when not NULL, gets the entitlements it
+ * planned with, as pool_entitle() gives them.  For the instance that
+ * waits: it carries out only its own moves.
+ */
+size_t pool_reclaim_for(int nslots, const struct pool_claim *claims,
+    size_t n, size_t me, struct pool_move *out, size_t outmax, int *ent);
 
 /*
  * The donor's worker a reclaim takes, among its candidates: a worker

@@ -406,9 +406,11 @@ reclaim_victim(struct instance *donor, bool share, int64_t now)
 
 
 /*
- * For an instance whose workers wait for a slot: the pool's reclaim plan,
- * and the moves meant for it carried out.  Returns how many slots it is
- * taking back now; *why says why none could be, when that is so.
+ * For an instance whose workers wait for a slot: the moves the pool's
+ * reclaim plan makes for it (pool_reclaim_for(): the plan goes no further
+ * than its own moves), carried out.  Returns how many slots it is taking
+ * back now; *why says why none could be, when that is so, from the
+ * entitlements the plan used.
  */
 int
 instance_reclaim(struct instance *in, int64_t now, char *why, size_t whylen)
@@ -418,11 +420,12 @@ instance_reclaim(struct instance *in, int64_t now, char *why, size_t whylen)
 	struct instance **who = xcalloc(c->ninst, sizeof(*who));
 	int *ent = xcalloc(c->ninst, sizeof(*ent));
 	struct pool_move *moves;
-	size_t i, n, nm, me = 0;
-	int taken = 0;
+	size_t i, n, nm, me;
+	int taken = 0, cap;
 
 	why[0] = '\0';
 	n = pool_claims(c, in->cp, in, now, claims, who);
+	me = n;
 	/* a demand not known yet (a restarted daemon) is no ground for
 	 * taking anything */
 	for (i = 0; i < n; i++) {
@@ -434,15 +437,21 @@ instance_reclaim(struct instance *in, int64_t now, char *why, size_t whylen)
 			free(ent);
 			return 0;
 		}
+		if (who[i] == in)
+			me = i;
 	}
-	moves = xcalloc((size_t)pool_size(in->cp->pool) + 1, sizeof(*moves));
-	nm = pool_reclaim_plan(pool_size(in->cp->pool), claims, n, moves,
-	    (size_t)pool_size(in->cp->pool) + 1);
+	ASSERT(me < n);		/* pool_claims() includes in */
+	/* it is brought up to its entitlement at most, which is no more
+	 * than min(demand, max): room for that many moves, not the pool's */
+	cap = claims[me].demand < claims[me].max ? claims[me].demand :
+	    claims[me].max;
+	cap = cap > 0 ? cap : 0;
+	moves = xcalloc((size_t)cap + 1, sizeof(*moves));
+	nm = pool_reclaim_for(pool_size(in->cp->pool), claims, n, me, moves,
+	    (size_t)cap + 1, ent);
 	for (i = 0; i < nm; i++) {
 		struct worker *w;
 
-		if (who[moves[i].to] != in)
-			continue;
 		w = reclaim_victim(who[moves[i].from],
 		    moves[i].why == POOL_WHY_SHARE, now);
 		if (w == NULL)
@@ -451,10 +460,6 @@ instance_reclaim(struct instance *in, int64_t now, char *why, size_t whylen)
 		taken++;
 	}
 	if (taken == 0) {
-		pool_entitle(pool_size(in->cp->pool), claims, n, ent);
-		for (i = 0; i < n; i++)
-			if (who[i] == in)
-				me = i;
 		if (n > 1 && claims[me].held >= ent[me])
 			snprintf(why, whylen, "at its fair share (%d of %d "
 			    "slots; owned %d, share %d)", claims[me].held,

@@ -223,6 +223,42 @@ static const struct rrow rrows[] = {
 	    2, { M(0, 1, OWN), M(0, 1, OWN) } },
 };
 
+/*
+ * pool_reclaim_for(), for each claim: the moves of the whole plan m[k]
+ * that go to it, in order, and the entitlements pool_entitle() gives.
+ */
+static void
+check_reclaim_for(int nslots, const struct pool_claim *c, size_t n,
+    const struct pool_move *m, size_t k)
+{
+	struct pool_move mine[64];
+	int ent[8], want[8];
+	size_t me, i, j, got;
+
+	assert_true(n <= ARRAY_LEN(ent) && k <= ARRAY_LEN(mine));
+	pool_entitle(nslots, c, n, want);
+	for (me = 0; me < n; me++) {
+		got = pool_reclaim_for(nslots, c, n, me, mine,
+		    ARRAY_LEN(mine), ent);
+		for (i = 0, j = 0; i < k; i++) {
+			if (m[i].to != me)
+				continue;
+			assert_true(j < got);
+			assert_int_equal(mine[j].from, m[i].from);
+			assert_int_equal(mine[j].to, me);
+			assert_int_equal(mine[j].why, m[i].why);
+			j++;
+		}
+		assert_int_equal(got, j);
+		for (i = 0; i < n; i++)
+			assert_int_equal(ent[i], want[i]);
+		/* outmax bounds its own moves; NULL ent is fine */
+		if (got > 1)
+			assert_int_equal(pool_reclaim_for(nslots, c, n, me,
+			    mine, 1, NULL), 1);
+	}
+}
+
 static void
 test_rrow(void **state)
 {
@@ -246,6 +282,7 @@ test_rrow(void **state)
 	}
 	assert_int_equal(pool_reclaim_plan(r->nslots, r->c, r->n, NULL, 0),
 	    0);
+	check_reclaim_for(r->nslots, r->c, r->n, r->m, r->nmoves);
 }
 
 static void
@@ -618,10 +655,10 @@ static void
 test_random_properties(void **state)
 {
 	struct pool_claim c[MAXP];
-	struct pool_move m[8];
+	struct pool_move m[8], all[64];
 	uint32_t seed = 0x9e3779b9u;
 	int nslots, t, worst = 0;
-	size_t i, n, k;
+	size_t i, n, k, nm;
 
 	(void)state;
 	for (k = 0; k < NCASES; k++) {
@@ -630,6 +667,8 @@ test_random_properties(void **state)
 		check_plan(nslots, c, n, m, (size_t)rnd(&seed, 0, 8));
 		for (i = 0; i < n; i++)
 			c[i].locked = rnd(&seed, 0, c[i].held);
+		nm = pool_reclaim_plan(nslots, c, n, all, ARRAY_LEN(all));
+		check_reclaim_for(nslots, c, n, all, nm);
 		tick(nslots, c, n);			/* locked: may stall */
 		t = settle(nslots, c, n);
 		if (t > worst)
