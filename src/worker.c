@@ -453,7 +453,8 @@ worker_launch(struct instance *in)
 	slot = pool_acquire(in->cp->pool, in->id);
 	if (slot < 0)
 		return false;
-	for (k = 0; k < c->ninst; k++)
+	/* whether it shares the pool: two instances are enough to know */
+	for (k = 0; k < c->ninst && sharers < 2; k++)
 		if (c->inst[k]->cp == in->cp)
 			sharers++;
 	if (sharers > 1 &&

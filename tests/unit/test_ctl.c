@@ -918,6 +918,42 @@ test_observe_matches_the_first(void **state)
 }
 
 
+/* How many events of kind instance name has. */
+static size_t
+events_of(struct world *wd, const char *name, const char *kind)
+{
+	json_t *o = events_to_json(wd->ctl->events, name, 0, EVENTS_KEPT);
+	json_t *a = json_object_get(o, "events");
+	size_t i, n = 0;
+
+	for (i = 0; i < json_array_size(a); i++)
+		if (strcmp(json_string_value(json_object_get(
+		    json_array_get(a, i), "kind")), kind) == 0)
+			n++;
+	json_decref(o);
+	return n;
+}
+
+
+/* A launch beyond what the instance owns is a lend only when another
+ * instance shares its pool. */
+static void
+test_lend_only_when_shared(void **state)
+{
+	struct world *wd = *state;
+	struct instance *a = deploy(wd, SPEC_A);
+	int64_t t = mono_ms();
+
+	observe(a, t, 0, 0);
+	assert_int_equal(a->nworkers, 1);
+	assert_int_equal(events_of(wd, "a", "lend"), 0);
+	(void)deploy(wd, SPEC_B);
+	observe(a, t + 100, 50, 1);
+	assert_int_equal(a->nworkers, 4);
+	assert_int_equal(events_of(wd, "a", "lend"), 3);
+}
+
+
 /* After a restart, the scheduler and the workers are adopted from the
  * store, with their ids and states; a worker its backend no longer
  * knows is forgotten. */
@@ -1053,6 +1089,8 @@ main(void)
 		    test_claims_at_the_time_given, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_observe_matches_the_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_lend_only_when_shared, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_restore_adopts_what_the_store_holds, setup,
 		    teardown),
