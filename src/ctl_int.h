@@ -142,6 +142,8 @@ struct instance {
 	struct sample	*history;	/* ring of HISTORY_LEN */
 	size_t		 nhistory;	/* samples kept, <= HISTORY_LEN */
 	size_t		 history_next;
+	bool		 history_unordered;	/* a sample was ever older
+						   than the one before it */
 	int		 id;
 	struct spec	*spec;
 	enum istate	 state;
@@ -320,6 +322,10 @@ int64_t instance_tick(void *arg);
 void instance_observed(struct instance *in, const struct dask_obs *obs,
     int64_t now);
 int64_t instance_idle_timeout(const struct instance *in);
+/* The highest desired of the history within the flap window before
+ * now_mono, and when (recent_peak of scaler.h). */
+void instance_recent_peak(const struct instance *in, int64_t now_mono,
+    int *peak, int64_t *at_mono);
 void instance_wake(struct instance *in);
 void instance_note_start(struct instance *in, int64_t start_ms);
 void persist_notebook(struct instance *in);

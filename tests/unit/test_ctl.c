@@ -954,6 +954,84 @@ test_lend_only_when_shared(void **state)
 }
 
 
+/* The peak as every sample read oldest first would give it. */
+static void
+peak_by_reading_all(const struct instance *in, int64_t now, int64_t window,
+    int *peak, int64_t *at)
+{
+	size_t i, first = (in->history_next + HISTORY_LEN - in->nhistory) %
+	    HISTORY_LEN;
+
+	*peak = 0;
+	*at = now;
+	for (i = 0; i < in->nhistory; i++) {
+		const struct sample *s = &in->history[(first + i) % HISTORY_LEN];
+
+		if (s->t_mono >= now - window && s->desired >= *peak) {
+			*peak = s->desired;
+			*at = s->t_mono;
+		}
+	}
+}
+
+
+/*
+ * instance_recent_peak() reads back from the newest sample to the window's
+ * start, and all of them once a sample came out of time order: the same
+ * peak and time as reading every sample, over seeded histories (empty,
+ * partial, wrapped round, equal times, ties, a window longer than the
+ * history, samples out of order).
+ */
+static void
+test_recent_peak_reads_the_window(void **state)
+{
+	struct world *wd = *state;
+	struct instance *in = deploy(wd, SPEC_A);
+	uint32_t seed = 0x2545f491u;
+	int64_t t, now, window, at, want_at;
+	int peak, want, k, n, unordered;
+	size_t i;
+
+	observe(in, 100000, 0, 0);
+	assert_false(in->history_unordered);
+	observe(in, 99000, 0, 0);		/* the clock went back */
+	assert_true(in->history_unordered);
+	for (k = 0; k < 3000; k++) {
+		seed ^= seed << 13;
+		seed ^= seed >> 17;
+		seed ^= seed << 5;
+		n = (int)(seed % (2 * HISTORY_LEN + 1)) * (k % 4 != 0);
+		unordered = k % 5 == 0;
+		window = 1000 * (int64_t)(1 + seed % 1200);
+		in->spec->scaling.idle_timeout_ms = window;
+		in->spec->scaling.scale_down_delay_ms = 0;
+		memset(in->history, 0, HISTORY_LEN * sizeof(*in->history));
+		in->nhistory = 0;
+		in->history_next = seed % HISTORY_LEN;
+		in->history_unordered = unordered;
+		for (i = 0, t = 1000000; i < (size_t)n; i++) {
+			struct sample *s = &in->history[in->history_next];
+
+			seed ^= seed << 13;
+			seed ^= seed >> 17;
+			seed ^= seed << 5;
+			t += unordered ? (int64_t)(seed % 4001) - 2000 :
+			    (int64_t)(seed % 3) * 1000;
+			s->t_mono = t;
+			s->desired = (int)(seed >> 8) % 6;
+			in->history_next = (in->history_next + 1) % HISTORY_LEN;
+			if (in->nhistory < HISTORY_LEN)
+				in->nhistory++;
+		}
+		now = t + (int64_t)(seed % 3000);
+		instance_recent_peak(in, now, &peak, &at);
+		peak_by_reading_all(in, now, window, &want, &want_at);
+		assert_int_equal(peak, want);
+		assert_int_equal(at, want_at);
+	}
+}
+
+
 /* After a restart, the scheduler and the workers are adopted from the
  * store, with their ids and states; a worker its backend no longer
  * knows is forgotten. */
@@ -1091,6 +1169,8 @@ main(void)
 		    test_observe_matches_the_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_lend_only_when_shared, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_recent_peak_reads_the_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_restore_adopts_what_the_store_holds, setup,
 		    teardown),
