@@ -804,11 +804,15 @@ test_reclaim_gives_owned_slots_back(void **state)
 static void
 test_claims_at_the_time_given(void **state)
 {
+	/* times after the first launch or the last (the three need not
+	 * come in the same millisecond) */
 	static const struct {
-		int64_t	 after_ms;	/* since the last launch */
+		bool	 from_last;
+		int64_t	 after_ms;
 		int	 locked;
 	} rows[] = {
-		{ 0, 3 }, { 29999, 3 }, { 30000, 0 }, { 3600000, 0 },
+		{ false, 0, 3 }, { true, 0, 3 }, { false, 29999, 3 },
+		{ true, 30000, 0 }, { true, 3600000, 0 },
 	};
 	struct world *wd = *state;
 	struct instance *a = deploy(wd, "name: a\n" "python: /bin/sh\n"
@@ -817,20 +821,26 @@ test_claims_at_the_time_given(void **state)
 	    "scale_down_delay: 30s}\n");
 	struct instance *b, *who[2];
 	struct pool_claim cl[2];
-	int64_t t = mono_ms(), last = 0;
+	int64_t t = mono_ms(), first = INT64_MAX, last = 0;
 	size_t i, k;
 
 	observe(a, t, 0, 0);
 	observe(a, t + 100, 50, 1);
 	assert_int_equal(a->nworkers, 3);
-	for (k = 0; k < a->nworkers; k++)
+	for (k = 0; k < a->nworkers; k++) {
 		if (a->workers[k]->launched_ms > last)
 			last = a->workers[k]->launched_ms;
+		if (a->workers[k]->launched_ms < first)
+			first = a->workers[k]->launched_ms;
+	}
+	/* the test's own premise: all three within the delay */
+	assert_true(last - first < 29999);
 	b = deploy(wd, SPEC_B);
 	pool_reserve(a->cp->pool, a->workers[0]->slot, b->id);
 	for (i = 0; i < ARRAY_LEN(rows); i++) {
 		assert_int_equal(pool_claims(wd->ctl, a->cp, b,
-		    last + rows[i].after_ms, cl, who), 2);
+		    (rows[i].from_last ? last : first) + rows[i].after_ms, cl,
+		    who), 2);
 		assert_ptr_equal(who[0], a);
 		assert_ptr_equal(who[1], b);
 		assert_int_equal(cl[0].held, 2);
