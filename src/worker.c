@@ -611,7 +611,8 @@ observe_workers(struct instance *in, const struct dask_obs *obs,
 		if (w->address[0] != '\0' && by_addr == NULL) {
 			by_addr = strindex_new(obs->nworkers);
 			for (j = 0; j < obs->nworkers; j++)
-				strindex_add(by_addr, obs->workers[j].address, j);
+				strindex_add(by_addr,
+				    obs->workers[j].address, j);
 		} else if (w->address[0] == '\0' && by_name == NULL) {
 			by_name = strindex_new(obs->nworkers);
 			for (j = 0; j < obs->nworkers; j++)

@@ -1387,8 +1387,8 @@ table(FILE *f, const struct result *r, size_t n, bool md)
 
 		if (md)
 			fprintf(f, "| %d | %d | %d | %llu | %.3f | %.3f | %.3f "
-			    "| %.2f | %.2f | %.2f | %.3f | %.3f | %.1f | %llu | "
-			    "%llu | %llu |\n", x->gpus, x->instances,
+			    "| %.2f | %.2f | %.2f | %.3f | %.3f | %.1f | "
+			    "%llu | %llu | %llu |\n", x->gpus, x->instances,
 			    x->duration_s, (unsigned long long)x->ticks,
 			    x->tick_p50, x->tick_p99, x->tick_max,
 			    x->round_p50, x->round_p99,

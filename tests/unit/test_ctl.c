@@ -975,7 +975,8 @@ peak_by_reading_all(const struct instance *in, int64_t now, int64_t window,
 	*peak = 0;
 	*at = now;
 	for (i = 0; i < in->nhistory; i++) {
-		const struct sample *s = &in->history[(first + i) % HISTORY_LEN];
+		const struct sample *s =
+		    &in->history[(first + i) % HISTORY_LEN];
 
 		if (s->t_mono >= now - window && s->desired >= *peak) {
 			*peak = s->desired;
