@@ -434,6 +434,7 @@ instance_free(struct instance *in)
 	for (i = 0; i < in->nworkers; i++)
 		worker_free(in->workers[i]);
 	free(in->workers);
+	free(in->by_launch);
 	free(in->history);
 	sched_free(in->sched);
 	spec_free(in->spec);

@@ -111,6 +111,8 @@ struct worker {
 	char		 reclaim_restored[SPEC_NAME_MAX + 1];	/* from the
 					   store, until resolved to an id */
 	void		*be;		/* the backend's (backend.h) */
+	bool		 listed;	/* in its instance's workers */
+	bool		 lockable;	/* in its instance's by_launch */
 };
 
 /* One pool of the daemon: its slots, and its backend. */
@@ -140,6 +142,8 @@ struct instance {
 	struct sample	*history;	/* ring of HISTORY_LEN */
 	size_t		 nhistory;	/* samples kept, <= HISTORY_LEN */
 	size_t		 history_next;
+	bool		 history_unordered;	/* a sample was ever older
+						   than the one before it */
 	int		 id;
 	struct spec	*spec;
 	enum istate	 state;
@@ -174,6 +178,12 @@ struct instance {
 	int		 next_worker_id;
 	struct worker	**workers;
 	size_t		 nworkers;
+	/* its workers launching or running and not reclaimed, by
+	 * launched_ms: those launched less than scale_down_delay ago are
+	 * locked (instance_locked), found without reading every worker */
+	struct worker	**by_launch;
+	size_t		 nby_launch;
+	size_t		 expiring;	/* workers with expires_wall_ms set */
 	bool		 ever_started;
 	int64_t		 created_ms;
 	bool		 undeploy;	/* remove once stopped */
@@ -312,6 +322,10 @@ int64_t instance_tick(void *arg);
 void instance_observed(struct instance *in, const struct dask_obs *obs,
     int64_t now);
 int64_t instance_idle_timeout(const struct instance *in);
+/* The highest desired of the history within the flap window before
+ * now_mono, and when (recent_peak of scaler.h). */
+void instance_recent_peak(const struct instance *in, int64_t now_mono,
+    int *peak, int64_t *at_mono);
 void instance_wake(struct instance *in);
 void instance_note_start(struct instance *in, int64_t start_ms);
 void persist_notebook(struct instance *in);
@@ -326,6 +340,15 @@ void instance_stop(struct instance *in);
 
 /* worker.c: the worker lifecycle: launch, exit, retirement, observation */
 size_t instance_count(const struct instance *in, enum wstate st);
+/* Adds w to its instance's workers (after launched_ms and state are
+ * set); worker_remove() takes it out.  worker_index() keeps by_launch
+ * right after w's state or reclaim_for changed (worker_set_state() does
+ * it). */
+void worker_add(struct worker *w);
+void worker_index(struct worker *w);
+/* Its workers launching or running, not reclaimed, and launched less
+ * than its scale_down_delay before now. */
+int instance_locked(const struct instance *in, int64_t now);
 struct worker *worker_by_id(struct instance *in, int id);
 void worker_remove(struct worker *w);
 void worker_terminate(struct worker *w, int64_t wait_ms);
@@ -377,8 +400,8 @@ int instance_tls(struct instance *in, char *err, size_t errlen);
 
 /* reclaim.c: sharing: claims, drains and reclaims across instances */
 size_t pool_claims(struct ctl *c, struct cpool *cp, struct instance *me,
-    struct pool_claim *claims, struct instance **who);
-int instance_free_slots(struct instance *in);
+    int64_t now, struct pool_claim *claims, struct instance **who);
+int instance_free_slots(struct instance *in, int64_t now);
 void arm_reclaim_deadline(struct worker *w);
 void instance_drains(struct instance *in);
 void worker_expire(struct worker *w, int64_t end_wall_ms, const char *kind,

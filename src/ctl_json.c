@@ -477,7 +477,7 @@ pool_json(struct ctl *c, struct cpool *cp)
 	size_t i, j, nc;
 	int pass;
 
-	nc = pool_claims(c, cp, NULL, claims, who);
+	nc = pool_claims(c, cp, NULL, mono_ms(), claims, who);
 	pool_entitle(n, claims, nc, ent);
 	/* Which held slots count as owned and which as borrowed: up to
 	 * `owned` per instance are owned, those it keeps before those being

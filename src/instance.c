@@ -100,28 +100,51 @@ flap_window_ms(const struct instance *in)
 
 /*
  * The highest desired of the samples within flap_window_ms() (this
- * decision not yet among them), and when; 0 when none.  One sample per
- * decision, 15 minutes at 1 s ticks: a longer window sees what the
- * history holds.  On the decisions' own clock (now_mono).
+ * decision not yet among them), and when (the newest of equal ones); 0
+ * when none.  One sample per decision, 15 minutes at 1 s ticks: a longer
+ * window sees what the history holds.  On the decisions' own clock
+ * (now_mono).  The samples are read from the newest back to the first
+ * outside the window, not all 900 of them every tick (43 KiB an
+ * instance, which a fleet of hundreds does not keep in cache), unless
+ * one was ever recorded out of time order: then all of them.
  */
-static void
-recent_peak(const struct instance *in, int64_t now_mono, int *peak,
+void
+instance_recent_peak(const struct instance *in, int64_t now_mono, int *peak,
     int64_t *at_mono)
 {
 	int64_t from = now_mono - flap_window_ms(in);
-	size_t i, first;
+	size_t i, k, first;
+	bool found = false;
 
 	*peak = 0;
 	*at_mono = now_mono;
 	if (in->history == NULL)
 		return;
-	first = (in->history_next + HISTORY_LEN - in->nhistory) % HISTORY_LEN;
-	for (i = 0; i < in->nhistory; i++) {
-		const struct sample *s = &in->history[(first + i) % HISTORY_LEN];
+	if (in->history_unordered) {
+		first = (in->history_next + HISTORY_LEN - in->nhistory) %
+		    HISTORY_LEN;
+		for (i = 0; i < in->nhistory; i++) {
+			const struct sample *s =
+			    &in->history[(first + i) % HISTORY_LEN];
 
-		if (s->t_mono >= from && s->desired >= *peak) {
+			if (s->t_mono >= from && s->desired >= *peak) {
+				*peak = s->desired;
+				*at_mono = s->t_mono;
+			}
+		}
+		return;
+	}
+	for (i = 0; i < in->nhistory; i++) {
+		const struct sample *s;
+
+		k = (in->history_next + HISTORY_LEN - 1 - i) % HISTORY_LEN;
+		s = &in->history[k];
+		if (s->t_mono < from)
+			break;
+		if (s->desired > *peak || (!found && s->desired >= *peak)) {
 			*peak = s->desired;
 			*at_mono = s->t_mono;
+			found = true;
 		}
 	}
 }
@@ -135,6 +158,9 @@ history_add(struct instance *in, int64_t now)
 
 	if (in->history == NULL)
 		in->history = xcalloc(HISTORY_LEN, sizeof(*in->history));
+	if (in->nhistory > 0 && now < in->history[(in->history_next +
+	    HISTORY_LEN - 1) % HISTORY_LEN].t_mono)
+		in->history_unordered = true;
 	s = &in->history[in->history_next];
 	in->history_next = (in->history_next + 1) % HISTORY_LEN;
 	if (in->nhistory < HISTORY_LEN)
@@ -194,7 +220,7 @@ instance_decide(struct instance *in, int64_t now)
 	in->desired = in->desired > 0 ? in->desired : in->spec->workers.min;
 	si.free_slots = pool_free_count(in->cp->pool);
 	si.last_scale_up_ms = in->last_scale_up_ms;
-	recent_peak(in, now, &si.recent_peak, &si.recent_peak_ms);
+	instance_recent_peak(in, now, &si.recent_peak, &si.recent_peak_ms);
 	si.nworkers = in->nworkers;
 	si.workers = sw;
 	scaler_decide(&si, &d);
@@ -203,7 +229,7 @@ instance_decide(struct instance *in, int64_t now)
 	in->decided = true;
 	instance_drains(in);
 	if (d.launch > 0) {
-		int allowed = instance_free_slots(in);
+		int allowed = instance_free_slots(in, now);
 
 		if (d.launch > allowed) {
 			d.pending += d.launch - allowed;

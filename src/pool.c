@@ -2,8 +2,21 @@
 #include "pool.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "util.h"
+
+/* What the pool keeps for each holder, indexed by holder. */
+struct pool_count {
+	int	held;		/* slots it holds */
+	int	away;		/* of those, reserved for another holder */
+	int	res;		/* slots reserved for it */
+	int	res_free;	/* of those, free */
+	int	res_head;	/* first slot of its reservation list, -1 */
+};
+
+/* Levels of the open-slot bitmap: 64^6 covers any int slot number. */
+#define OPEN_LEVELS	6
 
 struct pool {
 	char		*name;
@@ -12,18 +25,187 @@ struct pool {
 	int		*gpu;		/* n entries: NVML / simulated index */
 	int		*holder;	/* n entries: POOL_FREE or a holder */
 	int		*reserved;	/* n entries: POOL_FREE or a holder */
-	/* Kept as the columns change, so that what every tick asks costs
-	 * nothing on a pool of thousands of slots: */
+	/*
+	 * Kept as the columns change (slot_out, slot_in), so that what
+	 * every tick asks costs nothing on a pool of thousands of slots:
+	 */
 	int		 nfree;		/* slots whose holder is POOL_FREE */
 	int		 nreserved;	/* slots with a reservation */
-	int		 lowest_free;	/* every slot below it is held */
+	int		 nfree_res;	/* free slots with a reservation */
+	struct pool_count *by;		/* nby entries, by holder */
+	int		 nby;
+	/* each holder's reserved slots, a doubly linked list */
+	int		*res_next;	/* n entries, -1 ends */
+	int		*res_prev;	/* n entries, -1 starts */
+	/* open slots (free, reserved for no one) as a bitmap of
+	 * OPEN_LEVELS at most: a bit of level l + 1 is set when word i of
+	 * level l is not 0, so the lowest one is found in a few words */
+	uint64_t	*open;
+	int		 open_at[OPEN_LEVELS];	/* first word of each level */
+	int		 nlevels;
 };
+
+/* Sets bit i of the open bitmap, and the bits above it that were not. */
+static void
+open_set(struct pool *p, int i)
+{
+	uint64_t *w;
+	int l;
+
+	for (l = 0; l < p->nlevels; l++) {
+		w = &p->open[p->open_at[l] + i / 64];
+		if (*w != 0) {
+			*w |= (uint64_t)1 << (i % 64);
+			return;
+		}
+		*w = (uint64_t)1 << (i % 64);
+		i /= 64;
+	}
+}
+
+/* Clears bit i of the open bitmap, and the bits above it left empty. */
+static void
+open_clear(struct pool *p, int i)
+{
+	uint64_t *w;
+	int l;
+
+	for (l = 0; l < p->nlevels; l++) {
+		w = &p->open[p->open_at[l] + i / 64];
+		*w &= ~((uint64_t)1 << (i % 64));
+		if (*w != 0)
+			return;
+		i /= 64;
+	}
+}
+
+/* The lowest open slot, or -1. */
+static int
+open_lowest(const struct pool *p)
+{
+	uint64_t w;
+	int l, i = 0;
+
+	if (p->nlevels == 0 || p->open[p->open_at[p->nlevels - 1]] == 0)
+		return -1;
+	for (l = p->nlevels; l-- > 0; ) {
+		w = p->open[p->open_at[l] + i];
+		i = i * 64 + __builtin_ctzll(w);
+	}
+	return i;
+}
+
+/* holder's counts, the array grown to hold them. */
+static struct pool_count *
+count_for(struct pool *p, int holder)
+{
+	int i, n;
+
+	ASSERT(holder >= 0);
+	if (holder >= p->nby) {
+		n = holder + 1 > 2 * p->nby ? holder + 1 : 2 * p->nby;
+		p->by = xrealloc(p->by, (size_t)n * sizeof(*p->by));
+		for (i = p->nby; i < n; i++) {
+			memset(&p->by[i], 0, sizeof(p->by[i]));
+			p->by[i].res_head = -1;
+		}
+		p->nby = n;
+	}
+	return &p->by[holder];
+}
+
+/* holder's counts to read; NULL when it never held nor was reserved. */
+static const struct pool_count *
+count_of(const struct pool *p, int holder)
+{
+	return holder >= 0 && holder < p->nby ? &p->by[holder] : NULL;
+}
+
+/*
+ * Every change of a slot's holder or reservation goes between these two:
+ * slot_out takes the slot out of the counts, the reservation lists and
+ * the bitmap as it is, slot_in puts it back as it has become.
+ */
+static void
+slot_out(struct pool *p, int s)
+{
+	int h = p->holder[s], r = p->reserved[s];
+	struct pool_count *rc;
+
+	if (h == POOL_FREE)
+		p->nfree--;
+	else {
+		p->by[h].held--;
+		if (r != POOL_FREE)
+			p->by[h].away--;
+	}
+	if (r == POOL_FREE) {
+		if (h == POOL_FREE)
+			open_clear(p, s);
+		return;
+	}
+	rc = &p->by[r];
+	p->nreserved--;
+	rc->res--;
+	if (h == POOL_FREE) {
+		p->nfree_res--;
+		rc->res_free--;
+	}
+	if (p->res_prev[s] != -1)
+		p->res_next[p->res_prev[s]] = p->res_next[s];
+	else
+		rc->res_head = p->res_next[s];
+	if (p->res_next[s] != -1)
+		p->res_prev[p->res_next[s]] = p->res_prev[s];
+}
+
+static void
+slot_in(struct pool *p, int s)
+{
+	int h = p->holder[s], r = p->reserved[s];
+	struct pool_count *rc;
+
+	if (h == POOL_FREE)
+		p->nfree++;
+	else {
+		count_for(p, h)->held++;
+		if (r != POOL_FREE)
+			p->by[h].away++;
+	}
+	if (r == POOL_FREE) {
+		if (h == POOL_FREE)
+			open_set(p, s);
+		return;
+	}
+	rc = count_for(p, r);
+	p->nreserved++;
+	rc->res++;
+	if (h == POOL_FREE) {
+		p->nfree_res++;
+		rc->res_free++;
+	}
+	p->res_prev[s] = -1;
+	p->res_next[s] = rc->res_head;
+	if (rc->res_head != -1)
+		p->res_prev[rc->res_head] = s;
+	rc->res_head = s;
+}
+
+/* Sets slot s's holder and reservation, and what is kept of them. */
+static void
+slot_set(struct pool *p, int s, int holder, int reserved)
+{
+	slot_out(p, s);
+	p->holder[s] = holder;
+	p->reserved[s] = reserved;
+	slot_in(p, s);
+}
 
 struct pool *
 pool_new(const char *name, enum pool_kind kind, int n, const int *gpu_index)
 {
 	struct pool *p;
-	int i;
+	int i, l, words, total = 0;
 
 	ASSERT(name != NULL);
 	ASSERT(n >= 0);
@@ -34,11 +216,23 @@ pool_new(const char *name, enum pool_kind kind, int n, const int *gpu_index)
 	p->gpu = xcalloc((size_t)n, sizeof(*p->gpu));
 	p->holder = xcalloc((size_t)n, sizeof(*p->holder));
 	p->reserved = xcalloc((size_t)n, sizeof(*p->reserved));
+	p->res_next = xcalloc((size_t)n, sizeof(*p->res_next));
+	p->res_prev = xcalloc((size_t)n, sizeof(*p->res_prev));
+	for (words = n, l = 0; words > 1 || (l == 0 && n > 0); l++) {
+		ASSERT(l < OPEN_LEVELS);
+		words = (words + 63) / 64;
+		p->open_at[l] = total;
+		total += words;
+	}
+	p->nlevels = l;
+	p->open = xcalloc((size_t)total + 1, sizeof(*p->open));
 	p->nfree = n;
 	for (i = 0; i < n; i++) {
 		p->gpu[i] = gpu_index != NULL ? gpu_index[i] : i;
 		p->holder[i] = POOL_FREE;
 		p->reserved[i] = POOL_FREE;
+		p->res_next[i] = p->res_prev[i] = -1;
+		open_set(p, i);
 	}
 	return p;
 }
@@ -52,6 +246,10 @@ pool_free(struct pool *p)
 	free(p->gpu);
 	free(p->holder);
 	free(p->reserved);
+	free(p->by);
+	free(p->res_next);
+	free(p->res_prev);
+	free(p->open);
 	free(p);
 }
 
@@ -113,70 +311,50 @@ pool_free_count(const struct pool *p)
 int
 pool_available(const struct pool *p, int holder)
 {
-	int i, c = 0;
+	const struct pool_count *c = count_of(p, holder);
 
-	for (i = 0; i < p->n; i++) {
-		if (p->holder[i] == POOL_FREE && (p->reserved[i] == POOL_FREE ||
-		    p->reserved[i] == holder))
-			c++;
-	}
-	return c;
-}
-
-/* How many of the pool's n slots have v in column a (holder, reserved). */
-static int
-count_of(const struct pool *p, const int *a, int v)
-{
-	int i, c = 0;
-
-	for (i = 0; i < p->n; i++) {
-		if (a[i] == v)
-			c++;
-	}
-	return c;
+	return p->nfree - p->nfree_res + (c != NULL ? c->res_free : 0);
 }
 
 int
 pool_held_by(const struct pool *p, int holder)
 {
-	return holder == POOL_FREE ? p->nfree :
-	    count_of(p, p->holder, holder);
+	const struct pool_count *c = count_of(p, holder);
+
+	if (holder == POOL_FREE)
+		return p->nfree;
+	return c != NULL ? c->held : 0;
+}
+
+int
+pool_claimed_by(const struct pool *p, int holder)
+{
+	const struct pool_count *c = count_of(p, holder);
+
+	ASSERT(holder >= 0);
+	return c != NULL ? c->res + c->held - c->away : 0;
 }
 
 /*
- * A slot reserved for holder was reclaimed for it, so it goes first;
- * otherwise the lowest unreserved one.
+ * A slot reserved for holder was reclaimed for it, so it goes first (the
+ * lowest of its list); otherwise the lowest open one, from the bitmap.
  */
 int
 pool_acquire(struct pool *p, int holder)
 {
-	int i, pick = -1;
-	bool plain = p->nreserved == 0;
+	const struct pool_count *c = count_of(p, holder);
+	int s, pick = -1;
 
 	ASSERT(holder >= 0);
-	/* without reservations, the lowest free slot, from lowest_free */
-	for (i = plain ? p->lowest_free : 0; i < p->n; i++) {
-		if (p->holder[i] != POOL_FREE)
-			continue;
-		if (p->reserved[i] == holder) {
-			pick = i;
-			break;
-		}
-		if (p->reserved[i] == POOL_FREE && pick == -1) {
-			pick = i;
-			if (plain)
-				break;
-		}
-	}
-	if (pick != -1) {
-		p->holder[pick] = holder;
-		p->nfree--;
-		if (p->reserved[pick] != POOL_FREE)
-			p->nreserved--;
-		p->reserved[pick] = POOL_FREE;
-		if (plain || pick == p->lowest_free)
-			p->lowest_free = pick + 1;
-	}
+	if (c != NULL && c->res_free > 0) {
+		for (s = c->res_head; s != -1; s = p->res_next[s])
+			if (p->holder[s] == POOL_FREE && (pick == -1 ||
+			    s < pick))
+				pick = s;
+	} else
+		pick = open_lowest(p);
+	if (pick != -1)
+		slot_set(p, pick, holder, POOL_FREE);
 	return pick;
 }
 
@@ -193,13 +371,8 @@ pool_take(struct pool *p, int slot, int holder)
 		return -1;
 	if (p->holder[slot] != POOL_FREE && p->holder[slot] != holder)
 		return -1;
-	if (p->holder[slot] == POOL_FREE)
-		p->nfree--;
-	p->holder[slot] = holder;
-	if (p->reserved[slot] == holder) {
-		p->reserved[slot] = POOL_FREE;
-		p->nreserved--;
-	}
+	slot_set(p, slot, holder, p->reserved[slot] == holder ? POOL_FREE :
+	    p->reserved[slot]);
 	return 0;
 }
 
@@ -207,11 +380,7 @@ void
 pool_release(struct pool *p, int slot)
 {
 	ASSERT(slot >= 0 && slot < p->n);
-	if (p->holder[slot] != POOL_FREE)
-		p->nfree++;
-	p->holder[slot] = POOL_FREE;
-	if (slot < p->lowest_free)
-		p->lowest_free = slot;
+	slot_set(p, slot, POOL_FREE, p->reserved[slot]);
 }
 
 void
@@ -220,32 +389,37 @@ pool_reserve(struct pool *p, int slot, int holder)
 	ASSERT(slot >= 0 && slot < p->n);
 	ASSERT(holder >= 0 || holder == POOL_FREE);
 	ASSERT(holder == POOL_FREE || p->holder[slot] != holder);
-	if (p->reserved[slot] != POOL_FREE)
-		p->nreserved--;
-	if (holder != POOL_FREE)
-		p->nreserved++;
-	p->reserved[slot] = holder;
+	slot_set(p, slot, p->holder[slot], holder);
 }
 
+/* Walks holder's list, not the pool. */
 void
 pool_unreserve(struct pool *p, int holder)
 {
-	int i;
+	const struct pool_count *c;
+	int s;
 
 	ASSERT(holder >= 0);
-	for (i = 0; i < p->n && p->nreserved > 0; i++) {
-		if (p->reserved[i] == holder) {
-			p->reserved[i] = POOL_FREE;
-			p->nreserved--;
-		}
-	}
+	while ((c = count_of(p, holder)) != NULL && (s = c->res_head) != -1)
+		slot_set(p, s, p->holder[s], POOL_FREE);
 }
 
 int
 pool_reserved_for(const struct pool *p, int holder)
 {
+	const struct pool_count *c = count_of(p, holder);
+
 	ASSERT(holder >= 0);
-	return p->nreserved == 0 ? 0 : count_of(p, p->reserved, holder);
+	return c != NULL ? c->res : 0;
+}
+
+int
+pool_waiting_for(const struct pool *p, int holder)
+{
+	const struct pool_count *c = count_of(p, holder);
+
+	ASSERT(holder >= 0);
+	return c != NULL ? c->res_free : 0;
 }
 
 int
@@ -602,10 +776,15 @@ reclaim_from(const struct alloc *a, const int *ent, size_t n,
  * entitlement; only the deficits left after that are reclaimed.  Since
  * recipients never pass their entitlement and donors never go below it,
  * no claim is both.
+ *
+ * With me < n, only the moves to claim me are written (outmax bounds
+ * those), and the plan ends once me is at its entitlement: me only ever
+ * receives, so no later move is its.  ent, when not NULL, gets the
+ * entitlements (n entries).
  */
-size_t
-pool_reclaim_plan(int nslots, const struct pool_claim *claims, size_t n,
-    struct pool_move *out, size_t outmax)
+static size_t
+reclaim_plan(int nslots, const struct pool_claim *claims, size_t n,
+    size_t me, struct pool_move *out, size_t outmax, int *ent_out)
 {
 	struct alloc *a, *r;
 	enum pool_why why;
@@ -633,7 +812,7 @@ pool_reclaim_plan(int nslots, const struct pool_claim *claims, size_t n,
 	fill(r, n, true, lvl, &avail);
 	fill(r, n, false, lvl, &avail);
 
-	while (nout < outmax) {
+	while (nout < outmax && (me >= n || lvl[me] < r[me].cap)) {
 		to = reclaim_to(r, n, lvl, &why);
 		if (to == n)
 			break;
@@ -648,14 +827,19 @@ pool_reclaim_plan(int nslots, const struct pool_claim *claims, size_t n,
 		 */
 		ASSERT(from != to);
 		ASSERT(why == POOL_WHY_OWNED || lvl[from] > a[from].guar);
-		out[nout].from = from;
-		out[nout].to = to;
-		out[nout].why = why;
-		nout++;
+		if (me >= n || to == me) {
+			out[nout].from = from;
+			out[nout].to = to;
+			out[nout].why = why;
+			nout++;
+		}
 		lvl[from]--;
 		given[from]++;
 		lvl[to]++;
 	}
+	if (ent_out != NULL)
+		for (i = 0; i < n; i++)
+			ent_out[i] = ent[i];
 	free(a);
 	free(r);
 	free(ent);
@@ -665,6 +849,20 @@ pool_reclaim_plan(int nslots, const struct pool_claim *claims, size_t n,
 	return nout;
 }
 
+size_t
+pool_reclaim_plan(int nslots, const struct pool_claim *claims, size_t n,
+    struct pool_move *out, size_t outmax)
+{
+	return reclaim_plan(nslots, claims, n, n, out, outmax, NULL);
+}
+
+size_t
+pool_reclaim_for(int nslots, const struct pool_claim *claims, size_t n,
+    size_t me, struct pool_move *out, size_t outmax, int *ent)
+{
+	ASSERT(me < n);
+	return reclaim_plan(nslots, claims, n, me, out, outmax, ent);
+}
 
 int
 pool_victim(const struct pool_candidate *c, size_t n, bool share,

@@ -8,6 +8,12 @@
  * reclaimed from one instance for another is reserved for the recipient,
  * so that once the donor releases it nobody else (the donor included)
  * acquires it.
+ *
+ * Every question below about slots is answered from counts kept as slots
+ * change (per holder, and a bitmap of the open slots), not by reading
+ * the slots: a tick of a controller with thousands of slots asks them
+ * many times.  Only pool_acquire() of a reserved slot and
+ * pool_unreserve() walk anything: the holder's own reservations.
  */
 #ifndef EDASK_POOL_H
 #define EDASK_POOL_H
@@ -46,6 +52,13 @@ int pool_free_count(const struct pool *p);
 /* Free slots holder could acquire: unreserved or reserved for holder. */
 int pool_available(const struct pool *p, int holder);
 int pool_held_by(const struct pool *p, int holder);
+/*
+ * Slots that count for holder in the sharing: those reserved for it (free,
+ * or held by the instance they are reclaimed from), and those it holds
+ * that are reserved for no one.  A slot with a reservation counts for its
+ * reservation's holder, any other held one for its holder.
+ */
+int pool_claimed_by(const struct pool *p, int holder);
 
 /*
  * Takes a free slot for holder: the lowest one reserved for holder, else
@@ -70,6 +83,8 @@ void pool_reserve(struct pool *p, int slot, int holder);
 void pool_unreserve(struct pool *p, int holder);	/* all of holder's */
 /* Slots reserved for holder (free or held by others). */
 int pool_reserved_for(const struct pool *p, int holder);
+/* Of those, the free ones: reclaimed, released, waiting for holder. */
+int pool_waiting_for(const struct pool *p, int holder);
 int pool_slot_reserved(const struct pool *p, int slot); /* POOL_FREE: none */
 
 /*
@@ -145,6 +160,15 @@ struct pool_move {		/* one slot */
 
 size_t pool_reclaim_plan(int nslots, const struct pool_claim *claims,
     size_t n, struct pool_move *out, size_t outmax);
+/*
+ * The moves of that plan whose recipient is claim me, in order, at most
+ * outmax of them; the plan is not carried on once me is at its
+ * entitlement.  ent (n entries), when not NULL, gets the entitlements it
+ * planned with, as pool_entitle() gives them.  For the instance that
+ * waits: it carries out only its own moves.
+ */
+size_t pool_reclaim_for(int nslots, const struct pool_claim *claims,
+    size_t n, size_t me, struct pool_move *out, size_t outmax, int *ent);
 
 /*
  * The donor's worker a reclaim takes, among its candidates: a worker

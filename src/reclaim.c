@@ -45,28 +45,23 @@ static void on_drained(int rc, const struct dask_drain_info *di,
 
 /*
  * The pool's view of each instance that takes part in the allocation
- * (started ones, and `me` whatever its state).  held counts what is
- * attributable to it: the slots it holds, less those reserved for someone
- * else (being reclaimed away), plus those reserved for it (free, or still
- * held by the instance they are reclaimed from): each slot counts for its
- * reservation's holder if it has one, else for its own holder, and the
- * pool is read once for all the claims.  locked counts the workers it
- * launched less than its scale_down_delay ago: a share-based reclaim
- * leaves those alone, so two busy instances do not trade a GPU back and
- * forth.
+ * (started ones, and `me` whatever its state), at now.  held counts what
+ * is attributable to it: the slots it holds, less those reserved for
+ * someone else (being reclaimed away), plus those reserved for it (free,
+ * or still held by the instance they are reclaimed from), which is what
+ * the pool keeps as pool_claimed_by(): no slot is read.  locked counts
+ * the workers it launched less than its scale_down_delay before now
+ * (instance_locked(), a search, not a walk of its workers): a
+ * share-based reclaim leaves those alone, so two busy instances do not
+ * trade a GPU back and forth.  Only an instance with workers expiring
+ * (a job's time limit) has its workers read.
  */
 size_t
 pool_claims(struct ctl *c, struct cpool *cp, struct instance *me,
-    struct pool_claim *claims, struct instance **who)
+    int64_t now, struct pool_claim *claims, struct instance **who)
 {
-	int64_t now = mono_ms();
-	int slot, n = pool_size(cp->pool), *claim_of;
 	size_t i, k, m = 0;
 
-	/* the claim of each instance id, -1 for none */
-	claim_of = xcalloc((size_t)c->next_inst_id + 1, sizeof(*claim_of));
-	for (i = 0; i <= (size_t)c->next_inst_id; i++)
-		claim_of[i] = -1;
 	for (i = 0; i < c->ninst; i++) {
 		struct instance *o = c->inst[i];
 
@@ -74,24 +69,16 @@ pool_claims(struct ctl *c, struct cpool *cp, struct instance *me,
 			continue;
 		memset(&claims[m], 0, sizeof(claims[m]));
 		claims[m].holder = o->id;
-		claim_of[o->id] = (int)m;
+		claims[m].held = pool_claimed_by(cp->pool, o->id);
 		who[m++] = o;
 	}
-	for (slot = 0; slot < n; slot++) {
-		int r = pool_slot_reserved(cp->pool, slot);
-		int h = r != POOL_FREE ? r : pool_slot_holder(cp->pool, slot);
-
-		if (h >= 0 && h <= c->next_inst_id && claim_of[h] >= 0)
-			claims[claim_of[h]].held++;
-	}
-	free(claim_of);
 	for (i = 0; i < m; i++) {
 		struct instance *o = who[i];
 		struct pool_claim *cl = &claims[i];
 
 		/* a worker retired before its job's time limit is on its
 		 * way out: its replacement may come while it moves its data */
-		for (k = 0; k < o->nworkers; k++) {
+		for (k = 0; o->expiring > 0 && k < o->nworkers; k++) {
 			struct worker *w = o->workers[k];
 
 			if (w->expires_wall_ms > 0 && (w->state == W_DRAINING ||
@@ -114,42 +101,33 @@ pool_claims(struct ctl *c, struct cpool *cp, struct instance *me,
 		cl->max = o->max;
 		cl->owned = o->spec->sharing.owned;
 		cl->share = o->spec->sharing.share;
-		for (k = 0; k < o->nworkers; k++) {
-			struct worker *w = o->workers[k];
-
-			if ((w->state == W_LAUNCHING || w->state == W_RUNNING) &&
-			    w->reclaim_for < 0 && now - w->launched_ms <
-			    o->spec->scaling.scale_down_delay_ms)
-				cl->locked++;
-		}
+		cl->locked = instance_locked(o, now);
 	}
 	return m;
 }
 
 
-/* Slots this instance may take now, as the pool's allocation says: what
- * the allocation adds, plus the free slots already reserved for it. */
+/* Slots this instance may take at now, as the pool's allocation says:
+ * what the allocation adds, plus the free slots already reserved for
+ * it. */
 int
-instance_free_slots(struct instance *in)
+instance_free_slots(struct instance *in, int64_t now)
 {
 	struct ctl *c = in->ctl;
 	struct pool_claim *claims = xcalloc(c->ninst, sizeof(*claims));
 	struct instance **who = xcalloc(c->ninst, sizeof(*who));
 	int *grant = xcalloc(c->ninst, sizeof(*grant));
-	int mine = 0, slot;
+	int mine = 0;
 	size_t i, n;
 
-	n = pool_claims(c, in->cp, in, claims, who);
+	n = pool_claims(c, in->cp, in, now, claims, who);
 	pool_allocate(pool_size(in->cp->pool), claims, n, grant);
 	for (i = 0; i < n; i++)
 		if (who[i] == in)
 			mine = grant[i] - claims[i].held;
 	if (mine < 0)
 		mine = 0;
-	for (slot = 0; slot < pool_size(in->cp->pool); slot++)
-		if (pool_slot_holder(in->cp->pool, slot) == POOL_FREE &&
-		    pool_slot_reserved(in->cp->pool, slot) == in->id)
-			mine++;
+	mine += pool_waiting_for(in->cp->pool, in->id);
 	if (mine > pool_available(in->cp->pool, in->id))
 		mine = pool_available(in->cp->pool, in->id);
 	free(claims);
@@ -286,6 +264,7 @@ worker_reclaim(struct worker *w, struct instance *to, enum pool_why why)
 
 	pool_reserve(in->cp->pool, w->slot, to->id);
 	w->reclaim_for = to->id;
+	worker_index(w);
 	w->reclaim_deadline_wall_ms = wall_ms() +
 	    to->spec->sharing.reclaim_grace_ms;
 	in->reclaims++;
@@ -331,6 +310,10 @@ worker_expire(struct worker *w, int64_t end_wall_ms, const char *kind,
 
 	if (w->state != W_RUNNING && w->state != W_DRAINING)
 		return;
+	if (w->expires_wall_ms <= 0 && end_wall_ms > 0 && w->listed)
+		in->expiring++;
+	else if (w->expires_wall_ms > 0 && end_wall_ms <= 0 && w->listed)
+		in->expiring--;
 	w->expires_wall_ms = end_wall_ms;
 	ev(in, kind, "worker w%d (%s) %s: %s, %s in %d keys; draining, "
 	    "then retired through the scheduler (its data moved first); "
@@ -369,6 +352,7 @@ instance_drains(struct instance *in)
 			    w->slot, w->reclaim_for >= 0 ? reclaim_name(w) :
 			    "its recipient");
 			w->reclaim_for = -1;
+			worker_index(w);
 			w->idle_since_ms = -1;
 			loop_timer_clear(in->ctl->loop, &w->reclaim_timer);
 			worker_set_state(w, W_RUNNING);
@@ -422,9 +406,11 @@ reclaim_victim(struct instance *donor, bool share, int64_t now)
 
 
 /*
- * For an instance whose workers wait for a slot: the pool's reclaim plan,
- * and the moves meant for it carried out.  Returns how many slots it is
- * taking back now; *why says why none could be, when that is so.
+ * For an instance whose workers wait for a slot: the moves the pool's
+ * reclaim plan makes for it (pool_reclaim_for(): the plan goes no further
+ * than its own moves), carried out.  Returns how many slots it is taking
+ * back now; *why says why none could be, when that is so, from the
+ * entitlements the plan used.
  */
 int
 instance_reclaim(struct instance *in, int64_t now, char *why, size_t whylen)
@@ -434,11 +420,12 @@ instance_reclaim(struct instance *in, int64_t now, char *why, size_t whylen)
 	struct instance **who = xcalloc(c->ninst, sizeof(*who));
 	int *ent = xcalloc(c->ninst, sizeof(*ent));
 	struct pool_move *moves;
-	size_t i, n, nm, me = 0;
-	int taken = 0;
+	size_t i, n, nm, me;
+	int taken = 0, cap;
 
 	why[0] = '\0';
-	n = pool_claims(c, in->cp, in, claims, who);
+	n = pool_claims(c, in->cp, in, now, claims, who);
+	me = n;
 	/* a demand not known yet (a restarted daemon) is no ground for
 	 * taking anything */
 	for (i = 0; i < n; i++) {
@@ -450,15 +437,21 @@ instance_reclaim(struct instance *in, int64_t now, char *why, size_t whylen)
 			free(ent);
 			return 0;
 		}
+		if (who[i] == in)
+			me = i;
 	}
-	moves = xcalloc((size_t)pool_size(in->cp->pool) + 1, sizeof(*moves));
-	nm = pool_reclaim_plan(pool_size(in->cp->pool), claims, n, moves,
-	    (size_t)pool_size(in->cp->pool) + 1);
+	ASSERT(me < n);		/* pool_claims() includes in */
+	/* it is brought up to its entitlement at most, which is no more
+	 * than min(demand, max): room for that many moves, not the pool's */
+	cap = claims[me].demand < claims[me].max ? claims[me].demand :
+	    claims[me].max;
+	cap = cap > 0 ? cap : 0;
+	moves = xcalloc((size_t)cap + 1, sizeof(*moves));
+	nm = pool_reclaim_for(pool_size(in->cp->pool), claims, n, me, moves,
+	    (size_t)cap + 1, ent);
 	for (i = 0; i < nm; i++) {
 		struct worker *w;
 
-		if (who[moves[i].to] != in)
-			continue;
 		w = reclaim_victim(who[moves[i].from],
 		    moves[i].why == POOL_WHY_SHARE, now);
 		if (w == NULL)
@@ -467,10 +460,6 @@ instance_reclaim(struct instance *in, int64_t now, char *why, size_t whylen)
 		taken++;
 	}
 	if (taken == 0) {
-		pool_entitle(pool_size(in->cp->pool), claims, n, ent);
-		for (i = 0; i < n; i++)
-			if (who[i] == in)
-				me = i;
 		if (n > 1 && claims[me].held >= ent[me])
 			snprintf(why, whylen, "at its fair share (%d of %d "
 			    "slots; owned %d, share %d)", claims[me].held,

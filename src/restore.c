@@ -245,9 +245,7 @@ restore_worker(struct instance *in, const struct store_worker *sw)
 		return;
 	}
 	w->state = (enum wstate)st;
-	in->workers = xrealloc(in->workers,
-	    (in->nworkers + 1) * sizeof(*in->workers));
-	in->workers[in->nworkers++] = w;
+	worker_add(w);
 }
 
 
@@ -426,6 +424,7 @@ restore_reclaims(struct ctl *c)
 			    to->state != I_STARTING))
 				continue;
 			w->reclaim_for = to->id;
+			worker_index(w);
 			pool_reserve(in->cp->pool, w->slot, to->id);
 			if (w->state == W_DRAINING || w->state == W_RETIRING)
 				arm_reclaim_deadline(w);

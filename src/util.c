@@ -346,6 +346,85 @@ out:
 	return rc;
 }
 
+/* Open addressing, linear probing, at most half full. */
+struct strindex_slot {
+	const char	*s;		/* NULL: empty */
+	size_t		 i;
+	uint32_t	 h;
+};
+
+struct strindex {
+	struct strindex_slot *slot;
+	size_t		 mask;		/* size - 1, a power of two */
+	size_t		 n, max;
+};
+
+/* FNV-1a, 32 bits. */
+static uint32_t
+strindex_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+struct strindex *
+strindex_new(size_t n)
+{
+	struct strindex *x = xcalloc(1, sizeof(*x));
+	size_t size = 8;
+
+	while (size < 2 * n)
+		size *= 2;
+	x->slot = xcalloc(size, sizeof(*x->slot));
+	x->mask = size - 1;
+	x->max = n;
+	return x;
+}
+
+void
+strindex_free(struct strindex *x)
+{
+	if (x == NULL)
+		return;
+	free(x->slot);
+	free(x);
+}
+
+void
+strindex_add(struct strindex *x, const char *s, size_t i)
+{
+	uint32_t h = strindex_hash(s);
+	size_t k;
+
+	ASSERT(s != NULL);
+	for (k = h & x->mask; x->slot[k].s != NULL; k = (k + 1) & x->mask)
+		if (x->slot[k].h == h && strcmp(x->slot[k].s, s) == 0)
+			return;
+	ASSERT(x->n < x->max);
+	x->slot[k].s = s;
+	x->slot[k].i = i;
+	x->slot[k].h = h;
+	x->n++;
+}
+
+ssize_t
+strindex_get(const struct strindex *x, const char *s)
+{
+	uint32_t h = strindex_hash(s);
+	size_t k;
+
+	for (k = h & x->mask; x->slot[k].s != NULL; k = (k + 1) & x->mask)
+		if (x->slot[k].h == h && strcmp(x->slot[k].s, s) == 0)
+			return (ssize_t)x->slot[k].i;
+	return -1;
+}
+
+
 void
 strbuf_printf(struct strbuf *b, const char *fmt, ...)
 {

@@ -72,6 +72,20 @@ const char *fmt_bytes(int64_t bytes, char *buf, size_t len);
 /* Formats a duration in ms as "1.5s", "30s", "2m10s". */
 const char *fmt_duration(int64_t ms, char *buf, size_t len);
 
+/*
+ * An index of strings, for lookups by value in O(1) instead of a strcmp
+ * against each: strindex_new(n) has room for n strings; strindex_add()
+ * records i for s unless s is there already (the first one stays, as a
+ * loop that stops at the first match would find); strindex_get() is the
+ * index recorded for s, or -1.  The strings are borrowed: they must
+ * outlive the index, unchanged.  strindex_free(NULL) is a no-op.
+ */
+struct strindex;
+struct strindex *strindex_new(size_t n);
+void strindex_free(struct strindex *x);
+void strindex_add(struct strindex *x, const char *s, size_t i);
+ssize_t strindex_get(const struct strindex *x, const char *s);
+
 /* A growable string: start zeroed ({0}); p is NUL-terminated once
  * anything was appended; the caller frees p. */
 struct strbuf {

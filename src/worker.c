@@ -64,6 +64,83 @@ worker_by_id(struct instance *in, int id)
 }
 
 
+/* The first of in's by_launch launched after t. */
+static size_t
+by_launch_after(const struct instance *in, int64_t t)
+{
+	size_t lo = 0, hi = in->nby_launch, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (in->by_launch[mid]->launched_ms > t)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+
+/*
+ * w is in by_launch while it is listed, launching or running, and not
+ * reclaimed for another instance: it goes in after those launched no
+ * later (usually at the end) and comes out by a search among those
+ * launched when it was.
+ */
+void
+worker_index(struct worker *w)
+{
+	struct instance *in = w->inst;
+	bool want = w->listed && w->reclaim_for < 0 &&
+	    (w->state == W_LAUNCHING || w->state == W_RUNNING);
+	size_t i;
+
+	if (want == w->lockable)
+		return;
+	if (want) {
+		i = by_launch_after(in, w->launched_ms);
+		in->by_launch = xrealloc(in->by_launch,
+		    (in->nby_launch + 1) * sizeof(*in->by_launch));
+		memmove(&in->by_launch[i + 1], &in->by_launch[i],
+		    (in->nby_launch - i) * sizeof(*in->by_launch));
+		in->by_launch[i] = w;
+		in->nby_launch++;
+	} else {
+		i = by_launch_after(in, w->launched_ms - 1);
+		while (i < in->nby_launch && in->by_launch[i] != w)
+			i++;
+		ASSERT(i < in->nby_launch);
+		memmove(&in->by_launch[i], &in->by_launch[i + 1],
+		    (in->nby_launch - i - 1) * sizeof(*in->by_launch));
+		in->nby_launch--;
+	}
+	w->lockable = want;
+}
+
+
+int
+instance_locked(const struct instance *in, int64_t now)
+{
+	return (int)(in->nby_launch - by_launch_after(in,
+	    now - in->spec->scaling.scale_down_delay_ms));
+}
+
+
+void
+worker_add(struct worker *w)
+{
+	struct instance *in = w->inst;
+
+	in->workers = xrealloc(in->workers,
+	    (in->nworkers + 1) * sizeof(*in->workers));
+	in->workers[in->nworkers++] = w;
+	w->listed = true;
+	if (w->expires_wall_ms > 0)
+		in->expiring++;
+	worker_index(w);
+}
+
+
 void
 worker_remove(struct worker *w)
 {
@@ -84,6 +161,10 @@ worker_remove(struct worker *w)
 			break;
 		}
 	}
+	w->listed = false;
+	if (w->expires_wall_ms > 0)
+		in->expiring--;
+	worker_index(w);
 	worker_free(w);
 }
 
@@ -93,6 +174,7 @@ void
 worker_set_state(struct worker *w, enum wstate st)
 {
 	w->state = st;
+	worker_index(w);
 	persist_worker(w);
 	instance_wake(w->inst);
 }
@@ -371,7 +453,8 @@ worker_launch(struct instance *in)
 	slot = pool_acquire(in->cp->pool, in->id);
 	if (slot < 0)
 		return false;
-	for (k = 0; k < c->ninst; k++)
+	/* whether it shares the pool: two instances are enough to know */
+	for (k = 0; k < c->ninst && sharers < 2; k++)
 		if (c->inst[k]->cp == in->cp)
 			sharers++;
 	if (sharers > 1 &&
@@ -403,9 +486,7 @@ worker_launched(struct worker *w)
 	w->launched_ms = mono_ms();
 	w->start_timer = loop_timer_add(in->ctl->loop,
 	    in->spec->scaling.start_timeout_ms, on_start_timeout, w);
-	in->workers = xrealloc(in->workers,
-	    (in->nworkers + 1) * sizeof(*in->workers));
-	in->workers[in->nworkers++] = w;
+	worker_add(w);
 }
 
 
@@ -507,24 +588,40 @@ worker_retire(struct worker *w, int64_t timeout_ms)
 
 /* ------------------------------------------------------------- ticking */
 
+/*
+ * Each worker takes what the scheduler says of it: the first observed
+ * worker with its address (its name until it registered), found through
+ * an index of the observation rather than a strcmp against each, which
+ * an instance of hundreds of workers paid squared every tick.
+ */
 void
 observe_workers(struct instance *in, const struct dask_obs *obs,
     int64_t now)
 {
+	struct strindex *by_addr = NULL, *by_name = NULL;
 	size_t i, j;
+	ssize_t k;
 
 	for (i = 0; i < in->nworkers; i++) {
 		struct worker *w = in->workers[i];
 		const struct dask_worker_info *wi = NULL;
 
-		for (j = 0; j < obs->nworkers && wi == NULL; j++) {
-			const struct dask_worker_info *o = &obs->workers[j];
-
-			if (w->address[0] != '\0' ?
-			    strcmp(o->address, w->address) == 0 :
-			    strcmp(o->name, w->name) == 0)
-				wi = o;
+		/* the first observed worker with its address, or its name
+		 * before it has one: each index built when first needed */
+		if (w->address[0] != '\0' && by_addr == NULL) {
+			by_addr = strindex_new(obs->nworkers);
+			for (j = 0; j < obs->nworkers; j++)
+				strindex_add(by_addr,
+				    obs->workers[j].address, j);
+		} else if (w->address[0] == '\0' && by_name == NULL) {
+			by_name = strindex_new(obs->nworkers);
+			for (j = 0; j < obs->nworkers; j++)
+				strindex_add(by_name, obs->workers[j].name, j);
 		}
+		k = w->address[0] != '\0' ? strindex_get(by_addr, w->address) :
+		    strindex_get(by_name, w->name);
+		if (k >= 0)
+			wi = &obs->workers[k];
 		if (wi == NULL) {
 			/* registered once, gone now: it closed or lost its
 			 * scheduler; the process is of no use any more */
@@ -571,6 +668,8 @@ observe_workers(struct instance *in, const struct dask_obs *obs,
 		else if (w->idle_since_ms < 0)
 			w->idle_since_ms = now;
 	}
+	strindex_free(by_addr);
+	strindex_free(by_name);
 	if (in->cp->ops->observe != NULL)
 		in->cp->ops->observe(in, now);
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Draws bench/sim's sweep: tick p99 and fleet round p99 against GPUs.
+"""Draws bench/sim's sweep: ticks and fleet rounds against GPUs.
 
 usage: plot.py SWEEP.tsv OUT.png [COPY.png]   (run by `sim --sweep --plot`)
 """
@@ -23,6 +23,7 @@ def main():
     for key, label, style in (
             ("round_p99", "fleet round p99 (all instances once)", "o-"),
             ("round_p50", "fleet round p50", "o--"),
+            ("round_mean", "fleet round mean (the work)", "o-."),
             ("tick_p99", "tick p99 (one instance_observed)", "s-"),
             ("tick_p50", "tick p50", "s--")):
         ax.plot(gpus, [float(r[key]) for r in rows], style, label=label)

@@ -129,6 +129,59 @@ deploy(struct world *wd, const char *yaml)
 
 /* What the fake scheduler reports: every worker of in registered, busy
  * or idle, and `queued` tasks waiting. */
+/*
+ * What the controller keeps for pool_claims() against a recount of every
+ * worker of every instance: by_launch sorted and made of the launching
+ * or running workers not reclaimed, instance_locked() at times around
+ * each launch, and the expiring count.
+ */
+static void
+check_kept(struct ctl *c)
+{
+	size_t i, k, j, n, exp;
+	int64_t t, d;
+	int locked;
+
+	for (i = 0; i < c->ninst; i++) {
+		struct instance *in = c->inst[i];
+
+		d = in->spec->scaling.scale_down_delay_ms;
+		for (k = 1; k < in->nby_launch; k++)
+			assert_true(in->by_launch[k - 1]->launched_ms <=
+			    in->by_launch[k]->launched_ms);
+		for (k = 0, n = 0, exp = 0; k < in->nworkers; k++) {
+			struct worker *w = in->workers[k];
+			bool want = (w->state == W_LAUNCHING ||
+			    w->state == W_RUNNING) && w->reclaim_for < 0;
+
+			assert_true(w->listed);
+			assert_int_equal(w->lockable, want);
+			n += want;
+			exp += w->expires_wall_ms > 0;
+		}
+		assert_int_equal(in->nby_launch, n);
+		assert_int_equal(in->expiring, exp);
+		for (k = 0; k < in->nworkers; k++) {
+			for (t = in->workers[k]->launched_ms - d - 1;
+			    t <= in->workers[k]->launched_ms + d + 1;
+			    t += d / 2 + 1) {
+				for (j = 0, locked = 0; j < in->nworkers; j++) {
+					struct worker *w = in->workers[j];
+
+					if ((w->state == W_LAUNCHING ||
+					    w->state == W_RUNNING) &&
+					    w->reclaim_for < 0 &&
+					    t - w->launched_ms < d)
+						locked++;
+				}
+				assert_int_equal(instance_locked(in, t),
+				    locked);
+			}
+		}
+	}
+}
+
+
 static void
 observe(struct instance *in, int64_t now, int queued, int busy_each)
 {
@@ -163,7 +216,9 @@ observe(struct instance *in, int64_t now, int queued, int busy_each)
 	obs.nworkers = n;
 	obs.metrics.workers = (int)n;
 	in->observe_sent_ms = now;
+	check_kept(in->ctl);
 	instance_observed(in, &obs, now);
+	check_kept(in->ctl);
 }
 
 
@@ -328,6 +383,255 @@ test_reclaim_gives_owned_slots_back(void **state)
 	assert_int_equal(b->nworkers, 2);
 	assert_int_equal(a->nworkers, 2);
 	assert_int_equal(a->reclaims, 2);
+	check_kept(wd->ctl);
+}
+
+
+/* pool_claims() at the time it is given (never the clock): a worker
+ * launched less than scale_down_delay before it is locked; held is what
+ * the pool counts for each instance, a reclaimed slot for its
+ * recipient. */
+static void
+test_claims_at_the_time_given(void **state)
+{
+	/* times after the first launch or the last (the three need not
+	 * come in the same millisecond) */
+	static const struct {
+		bool	 from_last;
+		int64_t	 after_ms;
+		int	 locked;
+	} rows[] = {
+		{ false, 0, 3 }, { true, 0, 3 }, { false, 29999, 3 },
+		{ true, 30000, 0 }, { true, 3600000, 0 },
+	};
+	struct world *wd = *state;
+	struct instance *a = deploy(wd, "name: a\n" "python: /bin/sh\n"
+	    "pool: fake\n" "workers: {min: 1, max: 3, gpus: 1}\n"
+	    "scaling: {interval: 1h, idle_timeout: 10s, "
+	    "scale_down_delay: 30s}\n");
+	struct instance *b, *who[2];
+	struct pool_claim cl[2];
+	int64_t t = mono_ms(), first = INT64_MAX, last = 0;
+	size_t i, k;
+
+	observe(a, t, 0, 0);
+	observe(a, t + 100, 50, 1);
+	assert_int_equal(a->nworkers, 3);
+	for (k = 0; k < a->nworkers; k++) {
+		if (a->workers[k]->launched_ms > last)
+			last = a->workers[k]->launched_ms;
+		if (a->workers[k]->launched_ms < first)
+			first = a->workers[k]->launched_ms;
+	}
+	/* the test's own premise: all three within the delay */
+	assert_true(last - first < 29999);
+	b = deploy(wd, SPEC_B);
+	pool_reserve(a->cp->pool, a->workers[0]->slot, b->id);
+	for (i = 0; i < ARRAY_LEN(rows); i++) {
+		assert_int_equal(pool_claims(wd->ctl, a->cp, b,
+		    (rows[i].from_last ? last : first) + rows[i].after_ms, cl,
+		    who), 2);
+		assert_ptr_equal(who[0], a);
+		assert_ptr_equal(who[1], b);
+		assert_int_equal(cl[0].held, 2);
+		assert_int_equal(cl[1].held, 1);
+		assert_int_equal(cl[0].locked, rows[i].locked);
+		assert_int_equal(cl[1].locked, 0);
+	}
+	/* a draining worker, or one reclaimed, is not locked */
+	worker_set_state(a->workers[1], W_DRAINING);
+	assert_int_equal(instance_locked(a, last), 2);
+	a->workers[2]->reclaim_for = b->id;
+	worker_index(a->workers[2]);
+	assert_int_equal(instance_locked(a, last), 1);
+	check_kept(wd->ctl);
+	/* the backend's part of a worker's end: its process is gone */
+	worker_remove(a->workers[0]);
+	after_worker_gone(a);
+	assert_int_equal(instance_locked(a, last), 0);
+	check_kept(wd->ctl);
+}
+
+
+/* observe_workers: a launching worker is found by its name, a registered
+ * one by its address; of two observed alike, the first counts; one not
+ * observed is missing. */
+static void
+test_observe_matches_the_first(void **state)
+{
+	static const struct {
+		const char	*name, *address;
+		int		 busy;
+	} first[] = {
+		{ "", "tcp://10.0.0.9:1", 7 },		/* nobody's */
+		{ NULL, "tcp://10.0.0.2:1", 2 },	/* lw[1]'s name */
+		{ NULL, "tcp://10.0.0.1:1", 1 },	/* lw[0]'s name */
+		{ NULL, "tcp://10.0.0.3:1", 5 },	/* again: not it */
+	}, second[] = {
+		{ "x", "tcp://10.0.0.1:1", 3 },
+		{ "y", "tcp://10.0.0.1:1", 9 },		/* a second: not it */
+	};
+	static const int name_of[] = { -1, 1, 0, 0 };
+	struct world *wd = *state;
+	struct instance *in = deploy(wd, SPEC_A);
+	struct dask_worker_info wi[4];
+	struct dask_obs obs;
+	struct worker *lw[2];
+	int64_t t = mono_ms();
+	size_t i, n = 0;
+
+	observe(in, t, 0, 0);
+	observe(in, t + 100, 50, 1);
+	assert_int_equal(count(in, W_LAUNCHING), 3);
+	for (i = 0; i < in->nworkers && n < 2; i++)
+		if (in->workers[i]->state == W_LAUNCHING)
+			lw[n++] = in->workers[i];
+	memset(&obs, 0, sizeof(obs));
+	memset(wi, 0, sizeof(wi));
+	for (i = 0; i < ARRAY_LEN(first); i++) {
+		strlcpy_(wi[i].name, name_of[i] < 0 ? first[i].name :
+		    lw[name_of[i]]->name, sizeof(wi[i].name));
+		strlcpy_(wi[i].address, first[i].address,
+		    sizeof(wi[i].address));
+		wi[i].busy = first[i].busy;
+	}
+	obs.ok = true;
+	obs.workers = wi;
+	obs.nworkers = ARRAY_LEN(first);
+	observe_workers(in, &obs, t + 200);
+	assert_int_equal(lw[0]->state, W_RUNNING);
+	assert_string_equal(lw[0]->address, "tcp://10.0.0.1:1");
+	assert_int_equal(lw[0]->busy, 1);
+	assert_string_equal(lw[1]->address, "tcp://10.0.0.2:1");
+	assert_int_equal(lw[1]->busy, 2);
+	memset(wi, 0, sizeof(wi));
+	for (i = 0; i < ARRAY_LEN(second); i++) {
+		strlcpy_(wi[i].name, second[i].name, sizeof(wi[i].name));
+		strlcpy_(wi[i].address, second[i].address,
+		    sizeof(wi[i].address));
+		wi[i].busy = second[i].busy;
+	}
+	obs.nworkers = ARRAY_LEN(second);
+	observe_workers(in, &obs, t + 300);
+	assert_int_equal(lw[0]->busy, 3);
+	assert_int_equal(lw[0]->missing, 0);
+	assert_int_equal(lw[1]->missing, 1);
+	check_kept(wd->ctl);
+}
+
+
+/* How many events of kind instance name has. */
+static size_t
+events_of(struct world *wd, const char *name, const char *kind)
+{
+	json_t *o = events_to_json(wd->ctl->events, name, 0, EVENTS_KEPT);
+	json_t *a = json_object_get(o, "events");
+	size_t i, n = 0;
+
+	for (i = 0; i < json_array_size(a); i++)
+		if (strcmp(json_string_value(json_object_get(
+		    json_array_get(a, i), "kind")), kind) == 0)
+			n++;
+	json_decref(o);
+	return n;
+}
+
+
+/* A launch beyond what the instance owns is a lend only when another
+ * instance shares its pool. */
+static void
+test_lend_only_when_shared(void **state)
+{
+	struct world *wd = *state;
+	struct instance *a = deploy(wd, SPEC_A);
+	int64_t t = mono_ms();
+
+	observe(a, t, 0, 0);
+	assert_int_equal(a->nworkers, 1);
+	assert_int_equal(events_of(wd, "a", "lend"), 0);
+	(void)deploy(wd, SPEC_B);
+	observe(a, t + 100, 50, 1);
+	assert_int_equal(a->nworkers, 4);
+	assert_int_equal(events_of(wd, "a", "lend"), 3);
+}
+
+
+/* The peak as every sample read oldest first would give it. */
+static void
+peak_by_reading_all(const struct instance *in, int64_t now, int64_t window,
+    int *peak, int64_t *at)
+{
+	size_t i, first = (in->history_next + HISTORY_LEN - in->nhistory) %
+	    HISTORY_LEN;
+
+	*peak = 0;
+	*at = now;
+	for (i = 0; i < in->nhistory; i++) {
+		const struct sample *s =
+		    &in->history[(first + i) % HISTORY_LEN];
+
+		if (s->t_mono >= now - window && s->desired >= *peak) {
+			*peak = s->desired;
+			*at = s->t_mono;
+		}
+	}
+}
+
+
+/*
+ * instance_recent_peak() reads back from the newest sample to the window's
+ * start, and all of them once a sample came out of time order: the same
+ * peak and time as reading every sample, over seeded histories (empty,
+ * partial, wrapped round, equal times, ties, a window longer than the
+ * history, samples out of order).
+ */
+static void
+test_recent_peak_reads_the_window(void **state)
+{
+	struct world *wd = *state;
+	struct instance *in = deploy(wd, SPEC_A);
+	uint32_t seed = 0x2545f491u;
+	int64_t t, now, window, at, want_at;
+	int peak, want, k, n, unordered;
+	size_t i;
+
+	observe(in, 100000, 0, 0);
+	assert_false(in->history_unordered);
+	observe(in, 99000, 0, 0);		/* the clock went back */
+	assert_true(in->history_unordered);
+	for (k = 0; k < 3000; k++) {
+		seed ^= seed << 13;
+		seed ^= seed >> 17;
+		seed ^= seed << 5;
+		n = (int)(seed % (2 * HISTORY_LEN + 1)) * (k % 4 != 0);
+		unordered = k % 5 == 0;
+		window = 1000 * (int64_t)(1 + seed % 1200);
+		in->spec->scaling.idle_timeout_ms = window;
+		in->spec->scaling.scale_down_delay_ms = 0;
+		memset(in->history, 0, HISTORY_LEN * sizeof(*in->history));
+		in->nhistory = 0;
+		in->history_next = seed % HISTORY_LEN;
+		in->history_unordered = unordered;
+		for (i = 0, t = 1000000; i < (size_t)n; i++) {
+			struct sample *s = &in->history[in->history_next];
+
+			seed ^= seed << 13;
+			seed ^= seed >> 17;
+			seed ^= seed << 5;
+			t += unordered ? (int64_t)(seed % 4001) - 2000 :
+			    (int64_t)(seed % 3) * 1000;
+			s->t_mono = t;
+			s->desired = (int)(seed >> 8) % 6;
+			in->history_next = (in->history_next + 1) % HISTORY_LEN;
+			if (in->nhistory < HISTORY_LEN)
+				in->nhistory++;
+		}
+		now = t + (int64_t)(seed % 3000);
+		instance_recent_peak(in, now, &peak, &at);
+		peak_by_reading_all(in, now, window, &want, &want_at);
+		assert_int_equal(peak, want);
+		assert_int_equal(at, want_at);
+	}
 }
 
 
@@ -357,6 +661,7 @@ test_restore_adopts_what_the_store_holds(void **state)
 		fail_msg("restore: %s", err);
 	in = ctl_find(wd->ctl, "a");
 	assert_non_null(in);
+	check_kept(wd->ctl);
 	assert_int_equal(fake_counts.adopts, 4);
 	assert_int_equal(in->nworkers, 4);
 	for (i = 0; i < n; i++) {
@@ -462,6 +767,14 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_reclaim_gives_owned_slots_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_claims_at_the_time_given, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_observe_matches_the_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_lend_only_when_shared, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_recent_peak_reads_the_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_restore_adopts_what_the_store_holds, setup,
 		    teardown),

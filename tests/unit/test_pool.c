@@ -223,6 +223,42 @@ static const struct rrow rrows[] = {
 	    2, { M(0, 1, OWN), M(0, 1, OWN) } },
 };
 
+/*
+ * pool_reclaim_for(), for each claim: the moves of the whole plan m[k]
+ * that go to it, in order, and the entitlements pool_entitle() gives.
+ */
+static void
+check_reclaim_for(int nslots, const struct pool_claim *c, size_t n,
+    const struct pool_move *m, size_t k)
+{
+	struct pool_move mine[64];
+	int ent[8], want[8];
+	size_t me, i, j, got;
+
+	assert_true(n <= ARRAY_LEN(ent) && k <= ARRAY_LEN(mine));
+	pool_entitle(nslots, c, n, want);
+	for (me = 0; me < n; me++) {
+		got = pool_reclaim_for(nslots, c, n, me, mine,
+		    ARRAY_LEN(mine), ent);
+		for (i = 0, j = 0; i < k; i++) {
+			if (m[i].to != me)
+				continue;
+			assert_true(j < got);
+			assert_int_equal(mine[j].from, m[i].from);
+			assert_int_equal(mine[j].to, me);
+			assert_int_equal(mine[j].why, m[i].why);
+			j++;
+		}
+		assert_int_equal(got, j);
+		for (i = 0; i < n; i++)
+			assert_int_equal(ent[i], want[i]);
+		/* outmax bounds its own moves; NULL ent is fine */
+		if (got > 1)
+			assert_int_equal(pool_reclaim_for(nslots, c, n, me,
+			    mine, 1, NULL), 1);
+	}
+}
+
 static void
 test_rrow(void **state)
 {
@@ -246,6 +282,7 @@ test_rrow(void **state)
 	}
 	assert_int_equal(pool_reclaim_plan(r->nslots, r->c, r->n, NULL, 0),
 	    0);
+	check_reclaim_for(r->nslots, r->c, r->n, r->m, r->nmoves);
 }
 
 static void
@@ -618,10 +655,10 @@ static void
 test_random_properties(void **state)
 {
 	struct pool_claim c[MAXP];
-	struct pool_move m[8];
+	struct pool_move m[8], all[64];
 	uint32_t seed = 0x9e3779b9u;
 	int nslots, t, worst = 0;
-	size_t i, n, k;
+	size_t i, n, k, nm;
 
 	(void)state;
 	for (k = 0; k < NCASES; k++) {
@@ -630,6 +667,8 @@ test_random_properties(void **state)
 		check_plan(nslots, c, n, m, (size_t)rnd(&seed, 0, 8));
 		for (i = 0; i < n; i++)
 			c[i].locked = rnd(&seed, 0, c[i].held);
+		nm = pool_reclaim_plan(nslots, c, n, all, ARRAY_LEN(all));
+		check_reclaim_for(nslots, c, n, all, nm);
 		tick(nslots, c, n);			/* locked: may stall */
 		t = settle(nslots, c, n);
 		if (t > worst)
@@ -770,6 +809,107 @@ test_runs_are_one_at_a_time(void **state)
 	}
 }
 
+/*
+ * The kept counts, step by step: one row per operation on a pool of 4
+ * slots, then holder 1's and holder 2's counts (held, claimed, reserved,
+ * waiting, available) and what the pool has open (free, unreserved).
+ */
+enum cop { C_ACQ, C_TAKE, C_REL, C_RES, C_UNRES };
+
+struct cnt {
+	int	held, claimed, reserved, waiting, avail;
+};
+
+static void
+test_counts_table(void **state)
+{
+	static const struct {
+		const char	*name;
+		enum cop	 op;
+		int		 slot, holder;
+		int		 ret;		/* acquire's slot, take's rc */
+		struct cnt	 h[2];		/* holders 1 and 2 */
+		int		 open;
+	} steps[] = {
+		{ "1 acquires", C_ACQ, 0, 1, 0,
+		    { { 1, 1, 0, 0, 3 }, { 0, 0, 0, 0, 3 } }, 3 },
+		{ "1 acquires again", C_ACQ, 0, 1, 1,
+		    { { 2, 2, 0, 0, 2 }, { 0, 0, 0, 0, 2 } }, 2 },
+		{ "1's slot reserved for 2", C_RES, 1, 2, 0,
+		    { { 2, 1, 0, 0, 2 }, { 0, 1, 1, 0, 2 } }, 2 },
+		{ "a free slot reserved for 2", C_RES, 3, 2, 0,
+		    { { 2, 1, 0, 0, 1 }, { 0, 2, 2, 1, 2 } }, 1 },
+		{ "1 released the reclaimed one", C_REL, 1, 0, 0,
+		    { { 1, 1, 0, 0, 1 }, { 0, 2, 2, 2, 3 } }, 1 },
+		{ "2 gets its lowest reserved", C_ACQ, 0, 2, 1,
+		    { { 1, 1, 0, 0, 1 }, { 1, 2, 1, 1, 2 } }, 1 },
+		{ "1 takes the open one", C_TAKE, 2, 1, 0,
+		    { { 2, 2, 0, 0, 0 }, { 1, 2, 1, 1, 1 } }, 0 },
+		{ "1 cannot take 2's", C_TAKE, 1, 1, -1,
+		    { { 2, 2, 0, 0, 0 }, { 1, 2, 1, 1, 1 } }, 0 },
+		{ "1 finds nothing", C_ACQ, 0, 1, -1,
+		    { { 2, 2, 0, 0, 0 }, { 1, 2, 1, 1, 1 } }, 0 },
+		{ "2's held slot reserved for 1", C_RES, 1, 1, 0,
+		    { { 2, 3, 1, 0, 0 }, { 1, 1, 1, 1, 1 } }, 0 },
+		{ "a reservation replaced", C_RES, 3, 1, 0,
+		    { { 2, 4, 2, 1, 1 }, { 1, 0, 0, 0, 0 } }, 0 },
+		{ "one cleared", C_RES, 1, POOL_FREE, 0,
+		    { { 2, 3, 1, 1, 1 }, { 1, 1, 0, 0, 0 } }, 0 },
+		{ "1 unreserves all", C_UNRES, 0, 1, 0,
+		    { { 2, 2, 0, 0, 1 }, { 1, 1, 0, 0, 1 } }, 1 },
+		{ "take keeps another's", C_RES, 0, 2, 0,
+		    { { 2, 1, 0, 0, 1 }, { 1, 2, 1, 0, 1 } }, 1 },
+		{ "its holder takes it again", C_TAKE, 0, 1, 0,
+		    { { 2, 1, 0, 0, 1 }, { 1, 2, 1, 0, 1 } }, 1 },
+		{ "released to its reservation", C_REL, 0, 0, 0,
+		    { { 1, 1, 0, 0, 1 }, { 1, 2, 1, 1, 2 } }, 1 },
+		{ "take of one's own clears it", C_TAKE, 0, 2, 0,
+		    { { 1, 1, 0, 0, 1 }, { 2, 2, 0, 0, 1 } }, 1 },
+		{ "a holder never seen", C_UNRES, 0, 9, 0,
+		    { { 1, 1, 0, 0, 1 }, { 2, 2, 0, 0, 1 } }, 1 },
+	};
+	struct pool *p = pool_new("c", POOL_SIMULATED, 4, NULL);
+	size_t i;
+	int k, got;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(steps); i++) {
+		got = 0;
+		switch (steps[i].op) {
+		case C_ACQ:
+			got = pool_acquire(p, steps[i].holder);
+			break;
+		case C_TAKE:
+			got = pool_take(p, steps[i].slot, steps[i].holder);
+			break;
+		case C_REL:
+			pool_release(p, steps[i].slot);
+			break;
+		case C_RES:
+			pool_reserve(p, steps[i].slot, steps[i].holder);
+			break;
+		case C_UNRES:
+			pool_unreserve(p, steps[i].holder);
+			break;
+		}
+		print_message("%s\n", steps[i].name);
+		assert_int_equal(got, steps[i].ret);
+		for (k = 0; k < 2; k++) {
+			const struct cnt *w = &steps[i].h[k];
+
+			assert_int_equal(pool_held_by(p, k + 1), w->held);
+			assert_int_equal(pool_claimed_by(p, k + 1), w->claimed);
+			assert_int_equal(pool_reserved_for(p, k + 1),
+			    w->reserved);
+			assert_int_equal(pool_waiting_for(p, k + 1),
+			    w->waiting);
+			assert_int_equal(pool_available(p, k + 1), w->avail);
+		}
+		assert_int_equal(pool_available(p, POOL_FREE), steps[i].open);
+	}
+	pool_free(p);
+}
+
 /* What pool_acquire() must pick, read slot by slot. */
 static int
 acquire_want(const struct pool *p, int holder)
@@ -787,54 +927,112 @@ acquire_want(const struct pool *p, int holder)
 	return pick;
 }
 
-/* The counts the pool keeps as it goes match its slots, read one by one,
- * through seeded random acquires, takes, releases and reservations. */
+#define BK_HOLDERS	40
+
+/* Every count the pool keeps, against a recount of its slots. */
+static void
+check_counts(const struct pool *p, int nh)
+{
+	int free_n = 0, open_n = 0, slot, h, r, o;
+	int held[BK_HOLDERS], claimed[BK_HOLDERS], res[BK_HOLDERS];
+	int waiting[BK_HOLDERS];
+
+	memset(held, 0, sizeof(held));
+	memset(claimed, 0, sizeof(claimed));
+	memset(res, 0, sizeof(res));
+	memset(waiting, 0, sizeof(waiting));
+	for (slot = 0; slot < pool_size(p); slot++) {
+		o = pool_slot_holder(p, slot);
+		r = pool_slot_reserved(p, slot);
+		if (o == POOL_FREE)
+			free_n++;
+		else
+			held[o]++;
+		if (o == POOL_FREE && r == POOL_FREE)
+			open_n++;
+		if (r != POOL_FREE) {
+			res[r]++;
+			claimed[r]++;
+			if (o == POOL_FREE)
+				waiting[r]++;
+		} else if (o != POOL_FREE)
+			claimed[o]++;
+	}
+	assert_int_equal(pool_free_count(p), free_n);
+	assert_int_equal(pool_held_by(p, POOL_FREE), free_n);
+	assert_int_equal(pool_available(p, POOL_FREE), open_n);
+	for (h = 0; h < nh; h++) {
+		assert_int_equal(pool_held_by(p, h), held[h]);
+		assert_int_equal(pool_claimed_by(p, h), claimed[h]);
+		assert_int_equal(pool_reserved_for(p, h), res[h]);
+		assert_int_equal(pool_waiting_for(p, h), waiting[h]);
+		assert_int_equal(pool_available(p, h), open_n + waiting[h]);
+	}
+}
+
+/*
+ * The counts the pool keeps as it goes match its slots, read one by one,
+ * through seeded random acquires, takes, releases and reservations, and
+ * acquire picks what a reading of every slot would: on pools whose open
+ * bitmap has one level (12, 64 slots), two (65, 300) and three (4,200),
+ * with holders that first appear late (up to 39).
+ */
 static void
 test_random_bookkeeping(void **state)
 {
-	struct pool *p = pool_new("r", POOL_SIMULATED, 12, NULL);
+	static const struct {
+		int	 n, holders, steps;
+	} sizes[] = {
+		{ 1, 3, 2000 }, { 12, 4, 20000 }, { 64, 6, 20000 },
+		{ 65, 8, 20000 }, { 300, 20, 20000 },
+		{ 4200, BK_HOLDERS, 20000 },
+	};
 	uint32_t seed = 0xdecafbadu;
-	int k, h, slot, free_n, res_n[4];
+	size_t z;
+	int k, h, slot, nh, n;
 
 	(void)state;
-	for (k = 0; k < 20000; k++) {
-		h = rnd(&seed, 0, 3);
-		slot = rnd(&seed, 0, 11);
-		switch (rnd(&seed, 0, 5)) {
-		case 0:
-		case 1:
-			slot = acquire_want(p, h);
-			assert_int_equal(pool_acquire(p, h), slot);
-			break;
-		case 2:
-			(void)pool_take(p, slot, h);
-			break;
-		case 3:
-			pool_release(p, slot);
-			break;
-		case 4:
-			if (pool_slot_holder(p, slot) != h)
-				pool_reserve(p, slot, rnd(&seed, 0, 1) ? h :
-				    POOL_FREE);
-			break;
-		default:
-			pool_unreserve(p, h);
-			break;
+	for (z = 0; z < ARRAY_LEN(sizes); z++) {
+		struct pool *p;
+
+		n = sizes[z].n;
+		p = pool_new("r", POOL_SIMULATED, n, NULL);
+		for (k = 0; k < sizes[z].steps; k++) {
+			/* more holders as it goes: the kept arrays grow */
+			nh = 1 + (sizes[z].holders - 1) * k / sizes[z].steps;
+			h = rnd(&seed, 0, nh - 1);
+			slot = rnd(&seed, 0, n - 1);
+			switch (rnd(&seed, 0, 6)) {
+			case 0:
+			case 1:
+			case 2:
+				slot = acquire_want(p, h);
+				assert_int_equal(pool_acquire(p, h), slot);
+				break;
+			case 3:
+				(void)pool_take(p, slot, h);
+				break;
+			case 4:
+				pool_release(p, slot);
+				break;
+			case 5:
+				if (pool_slot_holder(p, slot) != h)
+					pool_reserve(p, slot, rnd(&seed, 0, 1) ?
+					    h : POOL_FREE);
+				break;
+			default:
+				if (rnd(&seed, 0, 3) == 0)
+					pool_unreserve(p, h);
+				else
+					pool_release(p, slot);
+				break;
+			}
+			if (n <= 300 || k % 97 == 0)
+				check_counts(p, sizes[z].holders);
 		}
-		free_n = 0;
-		memset(res_n, 0, sizeof(res_n));
-		for (slot = 0; slot < 12; slot++) {
-			if (pool_slot_holder(p, slot) == POOL_FREE)
-				free_n++;
-			if (pool_slot_reserved(p, slot) != POOL_FREE)
-				res_n[pool_slot_reserved(p, slot)]++;
-		}
-		assert_int_equal(pool_free_count(p), free_n);
-		assert_int_equal(pool_held_by(p, POOL_FREE), free_n);
-		for (h = 0; h < 4; h++)
-			assert_int_equal(pool_reserved_for(p, h), res_n[h]);
+		check_counts(p, sizes[z].holders);
+		pool_free(p);
 	}
-	pool_free(p);
 }
 
 #define TABLE(t, f)	{ (const void *)(t), ARRAY_LEN(t), sizeof((t)[0]), f }
@@ -903,6 +1101,7 @@ main(void)
 		cmocka_unit_test(test_random_properties),
 		cmocka_unit_test(test_random_shares_112),
 		cmocka_unit_test(test_runs_are_one_at_a_time),
+		cmocka_unit_test(test_counts_table),
 		cmocka_unit_test(test_random_bookkeeping),
 		cmocka_unit_test(test_victim_table),
 	};

@@ -337,6 +337,72 @@ test_str_eq(void **state)
 		assert_int_equal(util_str_eq(rows[i].a, rows[i].b), rows[i].eq);
 }
 
+/* strindex: a table of lookups after the adds, the first of equal
+ * strings kept, then seeded random strings against a linear search. */
+static void
+test_strindex(void **state)
+{
+	static const char *const adds[] = {
+		"tcp://10.0.0.1:40001", "w-1", "", "tcp://10.0.0.1:40001",
+		"w-2", "", "w-1", "tcp://10.0.0.2:40001",
+	};
+	static const struct {
+		const char	*s;
+		ssize_t		 want;
+	} gets[] = {
+		{ "tcp://10.0.0.1:40001", 0 },	/* the first of two */
+		{ "w-1", 1 },
+		{ "", 2 },
+		{ "w-2", 4 },
+		{ "tcp://10.0.0.2:40001", 7 },
+		{ "tcp://10.0.0.3:40001", -1 },
+		{ "w-", -1 },
+		{ "w-10", -1 },
+	};
+	char pool[300][8];
+	struct strindex *x;
+	uint32_t seed = 12345;
+	size_t i, j, n;
+	ssize_t want;
+
+	(void)state;
+	x = strindex_new(ARRAY_LEN(adds));
+	for (i = 0; i < ARRAY_LEN(adds); i++)
+		strindex_add(x, adds[i], i);
+	for (i = 0; i < ARRAY_LEN(gets); i++)
+		assert_int_equal(strindex_get(x, gets[i].s), gets[i].want);
+	strindex_free(x);
+	strindex_free(NULL);
+	x = strindex_new(0);
+	assert_int_equal(strindex_get(x, ""), -1);
+	strindex_free(x);
+
+	/* short strings of 3 letters: many equal ones, many collisions */
+	for (n = 1; n <= ARRAY_LEN(pool); n = n * 3 + 1) {
+		for (i = 0; i < n; i++) {
+			for (j = 0; j < 3; j++) {
+				seed ^= seed << 13;
+				seed ^= seed >> 17;
+				seed ^= seed << 5;
+				pool[i][j] = (char)('a' + seed % 7);
+			}
+			pool[i][seed % 4] = '\0';
+		}
+		x = strindex_new(n);
+		for (i = 0; i < n; i++)
+			strindex_add(x, pool[i], i);
+		for (i = 0; i < n; i++) {
+			for (j = 0, want = -1; j < n && want < 0; j++)
+				if (strcmp(pool[j], pool[i]) == 0)
+					want = (ssize_t)j;
+			assert_int_equal(strindex_get(x, pool[i]), want);
+		}
+		assert_int_equal(strindex_get(x, "zzz"), -1);
+		strindex_free(x);
+	}
+}
+
+
 int
 main(void)
 {
@@ -348,6 +414,7 @@ main(void)
 		cmocka_unit_test(test_log_stamp),
 		cmocka_unit_test(test_read_small),
 		cmocka_unit_test(test_str_eq),
+		cmocka_unit_test(test_strindex),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
