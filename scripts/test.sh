@@ -49,10 +49,32 @@ pass=$((pass + fp)); fail=$((fail + ff))
 # training that exercises nothing the other tests do not) and the tests
 # marked plain (their time goes to a browser or a third Dask cluster, not
 # to daemon code) run against the plain build, the one users run.
-step "integration tests (real Dask), daemon under ASan/UBSan"
+#
+# The Slurm tests go beside the others, in a second pytest: most of their
+# time is spent waiting on Slurm (a node declared down after its
+# SlurmdTimeout, jobs started and ended by slurmctld's passes), and run
+# one after the other the lane took 15 minutes.  Each run has its own
+# temporary folder and log; the Slurm run's output is shown after.
+step "integration tests (real Dask), daemon under ASan/UBSan; the Slurm ones beside them"
+rm -f build/integration-slurm.tally
+slurm_tests="tests/integration/test_slurm.py tests/integration/test_slurm_nodes.py"
+slurm_tmp=$(mktemp -d /tmp/edask-it-slurm.XXXXXX)
+EDASK_BIN=$PWD/build/asan/edask INTEGRATION_NAME=integration-slurm \
+    INTEGRATION_TESTS="$slurm_tests" scripts/run-integration.sh \
+    -m "not workload and not plain" --basetemp="$slurm_tmp/t" \
+    > build/integration-slurm.out 2>&1 &
+slurm_pid=$!
 EDASK_BIN=$PWD/build/asan/edask scripts/run-integration.sh \
-    -m "not workload and not plain"
+    -m "not workload and not plain" \
+    --ignore=tests/integration/test_slurm.py \
+    --ignore=tests/integration/test_slurm_nodes.py
 add integration-asan build/integration.tally $?
+wait "$slurm_pid"
+rc=$?
+echo; echo "--- the Slurm tests (run beside the above)"
+cat build/integration-slurm.out
+add integration-asan-slurm build/integration-slurm.tally $rc
+rm -rf "$slurm_tmp"
 
 step "integration tests (real Dask), workload and plain tests, plain daemon"
 scripts/run-integration.sh -m "workload or plain"

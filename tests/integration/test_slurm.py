@@ -10,9 +10,9 @@ from datetime import datetime
 
 import pytest
 
-from conftest import (assert_each_ran_once, check_chunks_sum, client,
-                      counted_burst, new_counter_dir, pinned_chunks, spec,
-                      wait_for, workers_of)
+from conftest import (PYTHON, assert_each_ran_once, check_chunks_sum,
+                      client, counted_burst, new_counter_dir, pinned_chunks,
+                      spec, wait_for, workers_of)
 from slurm_cluster import SlurmCluster, unavailable
 
 
@@ -275,3 +275,62 @@ def test_sbatch_refusing_the_job_is_one_event_with_slurms_words(
     assert e.instance()["state"] == "started"
     assert not e.instance()["workers"]
     assert not [j for j in slurm.active()], slurm.active()
+
+
+def test_a_job_about_to_register_is_not_cancelled_nor_stood_in_for(
+        slurm_clean, edask, tmp_path):
+    """Workers that take 10 s from their job's start to registering (a
+    slow node): a short burst asks for a second worker, whose job starts
+    at once; the burst is over long before it registers, and the first
+    worker sits idle past idle_timeout meanwhile.  The job that is about
+    to register is not cancelled (its start is nearly paid), and the idle
+    worker is not retired in its place: it stays until the second one is
+    there, so the scheduler never has no worker.  Then one of the two
+    goes, as demand no longer wants it, with nothing lost.  (The old
+    scaler counted the launching job toward the floor and retired the
+    idle worker at once.)"""
+    slurm = slurm_clean
+    slow = tmp_path / "slow-worker.sh"
+    slow.write_text("#!/bin/sh\nsleep 10\nexec \"$@\"\n")
+    slow.chmod(0o755)
+    e = edask(args=["-c", config(tmp_path, slots=2)], env=slurm.env,
+              specs=[spec(min=1, max=2, gpus=1, idle="2s", delay="3s",
+                          start_timeout="60s",
+                          workers="command: %s %s -m "
+                          "distributed.cli.dask_worker" % (slow, PYTHON),
+                          extra="pool: cluster\n")])
+    e.wait_started()
+    e.wait_running(1, timeout=120)
+    (w1,) = workers(e)
+    counter = new_counter_dir(tmp_path)
+    c = client(e.scheduler_address())
+    try:
+        chunks = pinned_chunks(c, counter, 1, 2, 100_000)
+        # 3 s of work: the second job is asked for and starts (Slurm
+        # has a free GPU) well within the burst and scale_down_delay
+        burst = counted_burst(c, counter, 6, resources={"GPU": 1})
+        assert sum(c.gather(burst)) == sum(range(6))
+        ws = wait_for(lambda: len(workers(e)) == 2 and workers(e),
+                      timeout=30, what="a second job")
+        (w2,) = [w for w in ws if w["id"] != w1["id"]]
+        wait_for(lambda: [x for x in e.events(kind="registered")
+                          if x["message"].split()[1] == w2["id"]],
+                 timeout=90, what="the second worker registered")
+        # one of the two goes (the one idle longer, its data moved)
+        wait_for(lambda: len(workers(e)) == 1, timeout=60,
+                 what="one worker left")
+        check_chunks_sum(c, counter, chunks, 100_000)
+    finally:
+        c.close()
+    assert_each_ran_once(counter, 2 + 6 + 1)
+    evs = e.events()
+    assert not [x for x in evs if x["kind"] == "cancel"], evs
+    seq_of = {}
+    for x in evs:
+        if x["kind"] in ("registered", "retire"):
+            seq_of.setdefault((x["kind"], x["message"].split()[1]),
+                              x["seq"])
+    # w1 retired, if it was, only once w2 had registered
+    w2_up = seq_of[("registered", w2["id"])]
+    w1_out = seq_of.get(("retire", w1["id"]))
+    assert w1_out is None or w1_out > w2_up, evs

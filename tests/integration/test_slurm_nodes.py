@@ -303,7 +303,7 @@ def test_slurmctld_restarted_mid_scale_up(cluster_clean, edask, tmp_path,
                  what="the burst's scale-up")
         cl.restart_slurmctld(crash=crash)
         e.wait_running(4, timeout=180)
-        assert sum(c.gather(burst)) == sum(range(480))
+        assert sum(c.gather(burst)) == sum(range(240))
         wait_settled(e, c, cl)
         ids = [w["job_id"] for w in e.instance()["workers"]]
         assert len(ids) == len(set(ids)) == 4, e.instance()["workers"]
