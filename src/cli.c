@@ -343,6 +343,19 @@ cmd_show(struct opts *o)
 	printf("demand:     %s\n", jstr(doc, "reason", ""));
 	if (jstr(doc, "hold", "")[0] != '\0')
 		printf("held:       %s\n", jstr(doc, "hold", ""));
+	if (json_is_number(json_object_get(doc, "idle_timeout_s"))) {
+		const json_t *sc = json_object_get(json_object_get(doc,
+		    "spec"), "scaling");
+		bool learned = strcmp(jstr(sc, "idle_timeout", ""),
+		    "auto") == 0;
+		char d[32];
+
+		printf("idle:       workers idle %s go%s\n", fmt_duration(
+		    (int64_t)(json_number_value(json_object_get(doc,
+		    "idle_timeout_s")) * 1000.0), d, sizeof(d)),
+		    learned ? " (idle_timeout: auto, learned from how long "
+		    "new workers took to start)" : "");
+	}
 	if (jint(doc, "pending", 0) > 0)
 		printf("pending:    %lld worker(s) wait for a free slot\n",
 		    jint(doc, "pending", 0));

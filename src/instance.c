@@ -310,15 +310,18 @@ instance_decide(struct instance *in, int64_t now)
 
 
 /* Nothing to do until something changes: no task in the scheduler,
- * every worker running and seen, no worker wanted, and a change signal
- * that wakes the instance when a graph comes or a worker comes or goes.
- * Its ticks may then come less often (quiet_delay). */
+ * every worker running and seen, no worker wanted, none held above
+ * desired for a while (the scale-down delay, the recent peak, an idle
+ * timeout not over: the decision will change when that time is up), and
+ * a change signal that wakes the instance when a graph comes or a worker
+ * comes or goes.  Its ticks may then come less often (quiet_delay). */
 static bool
 observation_quiet(const struct instance *in)
 {
 	size_t i;
 
 	if (!in->observed || !in->change_signal || in->pending > 0 ||
+	    in->hold[0] != '\0' ||
 	    in->metrics.queued > 0 || in->metrics.processing > 0 ||
 	    in->metrics.no_worker > 0 || in->metrics.waiting > 0)
 		return false;

@@ -728,6 +728,19 @@ test_a_quiet_instance_ticks_slowly(void **state)
 	worker_set_state(in->workers[0], W_DRAINING);
 	assert_int_equal(in->quiet, 0);
 	assert_int_equal((int64_t)in->kicks, kicks + 1);
+	worker_set_state(in->workers[0], W_RUNNING);
+	/* a worker held above desired until its idle timeout is over (or
+	 * the scale-down delay, or the recent peak): the decision changes
+	 * then, so the instance is not quiet */
+	observe(in, t + 1100, 0, 2);
+	assert_int_equal(in->nworkers, 2);
+	for (i = 0; i < QUIET_AFTER + 1; i++) {
+		in->change_signal = true;
+		observe(in, t + 1200 + i * 100, 0, 0);
+		assert_string_not_equal(in->hold, "");
+		assert_int_equal(in->quiet, 0);
+	}
+	assert_int_equal(instance_tick(in), 1000);
 }
 
 
