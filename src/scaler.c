@@ -362,7 +362,9 @@ scaler_auto_idle_ms(const int64_t *start_ms, size_t n)
 	if (k == 0)
 		return SCALER_AUTO_IDLE_NONE_MS;
 	qsort(v, k, sizeof(v[0]), cmp_i64);
-	t = k % 2 == 1 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+	/* the middle one, or halfway between the two (without overflow) */
+	t = k % 2 == 1 ? v[k / 2] :
+	    v[k / 2 - 1] + (v[k / 2] - v[k / 2 - 1]) / 2;
 	if (t > SCALER_AUTO_IDLE_MAX_MS / SCALER_AUTO_IDLE_FACTOR)
 		return SCALER_AUTO_IDLE_MAX_MS;
 	t *= SCALER_AUTO_IDLE_FACTOR;
