@@ -34,10 +34,10 @@ struct notebook;
 #define OBSERVE_TIMEOUT_MS	5000
 #define LAUNCH_POLL_MS		200
 /* A quiet instance (no task anywhere, every worker running, nothing
- * pending, a change signal to wake it) is observed every QUIET_POLL_MS
- * once QUIET_AFTER observations in a row were quiet, or when a worker's
- * idle timeout ends if that is sooner: nothing else can change without
- * the change signal telling. */
+ * pending, no worker held above desired, a change signal to wake it) is
+ * observed every QUIET_POLL_MS once QUIET_AFTER observations in a row
+ * were quiet: nothing can change its decision without the change signal
+ * telling, or a worker's state changing (instance_wake). */
 #define QUIET_AFTER		3
 #define QUIET_POLL_MS		10000
 #define HEALTH_TIMEOUT_MS	2000

@@ -314,7 +314,7 @@ instance_decide(struct instance *in, int64_t now)
  * desired for a while (the scale-down delay, the recent peak, an idle
  * timeout not over: the decision will change when that time is up), and
  * a change signal that wakes the instance when a graph comes or a worker
- * comes or goes.  Its ticks may then come less often (quiet_delay). */
+ * comes or goes.  Its ticks may then come every QUIET_POLL_MS. */
 static bool
 observation_quiet(const struct instance *in)
 {
@@ -330,26 +330,6 @@ observation_quiet(const struct instance *in)
 		    in->workers[i]->missing > 0)
 			return false;
 	return true;
-}
-
-
-/* The next tick's delay for a quiet instance: QUIET_POLL_MS, or sooner
- * when an idle worker's idle timeout ends (it may be retired then); never
- * under delay, the interval. */
-static int64_t
-quiet_delay(const struct instance *in, int64_t now, int64_t delay)
-{
-	int64_t idle = instance_idle_timeout(in), next = QUIET_POLL_MS;
-	size_t i;
-
-	for (i = 0; i < in->nworkers; i++) {
-		const struct worker *w = in->workers[i];
-		int64_t left = w->idle_since_ms + idle - now;
-
-		if (w->idle_since_ms >= 0 && left > 0 && left < next)
-			next = left;
-	}
-	return next > delay ? next : delay;
 }
 
 
@@ -542,8 +522,8 @@ instance_tick(void *arg)
 	delay = in->spec->scaling.interval_ms;
 	if (instance_count(in, W_LAUNCHING) > 0 && delay > LAUNCH_POLL_MS)
 		delay = LAUNCH_POLL_MS;
-	else if (in->quiet >= QUIET_AFTER)
-		delay = quiet_delay(in, mono_ms(), delay);
+	else if (in->quiet >= QUIET_AFTER && delay < QUIET_POLL_MS)
+		delay = QUIET_POLL_MS;
 	/* an observation still in flight (slow scheduler) skips this tick;
 	 * one brought forward by a change is done once that one is back */
 	if (in->ctl->engine->observe(sched_client(in->sched), OBSERVE_TIMEOUT_MS, on_observed,
