@@ -86,14 +86,10 @@ class Stages:
     def add_worker(self, scheduler=None, worker=None, **kwargs):
         self.joined.setdefault(worker, time.time())
 
-    # the other hooks Dask may call on a plugin
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return lambda *a, **kw: None
-
 
 def stage_plugin():
+    """Stages as a SchedulerPlugin (whose other hooks do nothing); made
+    here so that importing this file does not import distributed."""
     from distributed.diagnostics.plugin import SchedulerPlugin
     return type("BenchStages", (Stages, SchedulerPlugin), {})()
 
