@@ -61,155 +61,22 @@
 
 #define BUSY_TIMEOUT_MS	2000
 
-/* Prepared once per store, on first use. */
-enum stmt_id {
-	ST_INSTANCE_PUT_V4,
-	ST_INSTANCE_PUT,
-	ST_INSTANCE_DELETE,
-	ST_INSTANCES_LOAD_V4,
-	ST_INSTANCES_LOAD,
-	ST_WORKER_PUT_V1,
-	ST_WORKER_PUT_V2,
-	ST_WORKER_PUT_V3,
-	ST_WORKER_PUT,
-	ST_WORKER_DELETE,
-	ST_WORKERS_LOAD_V1,
-	ST_WORKERS_LOAD_V2,
-	ST_WORKERS_LOAD_V3,
-	ST_WORKERS_LOAD,
-	ST_EVENT_ADD,
-	ST_EVENT_TRIM,
-	ST_EVENTS_LOAD,
-	ST_NOTEBOOK_PUT,
-	ST_NOTEBOOK_DELETE,
-	ST_NOTEBOOK_GET,
-	ST_COUNT
+/*
+ * The store's tables, and what is done to a row of one.  The statements
+ * are written from the table's columns (below) for the store's schema
+ * version, and prepared once, on first use.
+ */
+enum table_id { T_INSTANCES, T_WORKERS, T_EVENTS, T_NOTEBOOKS, T_COUNT };
+enum table_op {
+	OP_PUT,		/* insert, or update the row with the same key */
+	OP_DELETE,	/* the row with the key ?1, ?2, ... */
+	OP_LOAD,	/* the rows the table's load clause picks */
+	OP_COUNT
 };
 
-static const char *const stmt_sql[ST_COUNT] = {
-	[ST_INSTANCE_PUT_V4] =
-	    "INSERT INTO instances(name, spec_json, state, error, sched_addr,"
-	    " dash_url, sched_pid, sched_start, next_worker_id, created_ms)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
-	    " ON CONFLICT(name) DO UPDATE SET spec_json = excluded.spec_json,"
-	    " state = excluded.state, error = excluded.error,"
-	    " sched_addr = excluded.sched_addr, dash_url = excluded.dash_url,"
-	    " sched_pid = excluded.sched_pid,"
-	    " sched_start = excluded.sched_start,"
-	    " next_worker_id = excluded.next_worker_id,"
-	    " created_ms = excluded.created_ms",
-	[ST_INSTANCE_PUT] =
-	    "INSERT INTO instances(name, spec_json, state, error, sched_addr,"
-	    " dash_url, sched_pid, sched_start, next_worker_id, created_ms,"
-	    " undeploy)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-	    " ON CONFLICT(name) DO UPDATE SET spec_json = excluded.spec_json,"
-	    " state = excluded.state, error = excluded.error,"
-	    " sched_addr = excluded.sched_addr, dash_url = excluded.dash_url,"
-	    " sched_pid = excluded.sched_pid,"
-	    " sched_start = excluded.sched_start,"
-	    " next_worker_id = excluded.next_worker_id,"
-	    " created_ms = excluded.created_ms, undeploy = excluded.undeploy",
-	[ST_INSTANCE_DELETE] =
-	    "DELETE FROM instances WHERE name = ?1",
-	[ST_INSTANCES_LOAD_V4] =
-	    "SELECT name, spec_json, state, error, sched_addr, dash_url,"
-	    " sched_pid, sched_start, next_worker_id, created_ms, 0"
-	    " FROM instances ORDER BY created_ms, name",
-	[ST_INSTANCES_LOAD] =
-	    "SELECT name, spec_json, state, error, sched_addr, dash_url,"
-	    " sched_pid, sched_start, next_worker_id, created_ms, undeploy"
-	    " FROM instances ORDER BY created_ms, name",
-	[ST_WORKER_PUT_V1] =
-	    "INSERT INTO workers(instance, id, slot, gpu, state, pid,"
-	    " start_time, name, address, log, launched_ms)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-	    " ON CONFLICT(instance, id) DO UPDATE SET slot = excluded.slot,"
-	    " gpu = excluded.gpu, state = excluded.state, pid = excluded.pid,"
-	    " start_time = excluded.start_time, name = excluded.name,"
-	    " address = excluded.address, log = excluded.log,"
-	    " launched_ms = excluded.launched_ms",
-	[ST_WORKER_PUT_V2] =
-	    "INSERT INTO workers(instance, id, slot, gpu, state, pid,"
-	    " start_time, name, address, log, launched_ms, retire_started_ms)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-	    " ON CONFLICT(instance, id) DO UPDATE SET slot = excluded.slot,"
-	    " gpu = excluded.gpu, state = excluded.state, pid = excluded.pid,"
-	    " start_time = excluded.start_time, name = excluded.name,"
-	    " address = excluded.address, log = excluded.log,"
-	    " launched_ms = excluded.launched_ms,"
-	    " retire_started_ms = excluded.retire_started_ms",
-	[ST_WORKER_PUT_V3] =
-	    "INSERT INTO workers(instance, id, slot, gpu, state, pid,"
-	    " start_time, name, address, log, launched_ms, retire_started_ms,"
-	    " reclaim_for, reclaim_deadline_ms)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-	    " ?14)"
-	    " ON CONFLICT(instance, id) DO UPDATE SET slot = excluded.slot,"
-	    " gpu = excluded.gpu, state = excluded.state, pid = excluded.pid,"
-	    " start_time = excluded.start_time, name = excluded.name,"
-	    " address = excluded.address, log = excluded.log,"
-	    " launched_ms = excluded.launched_ms,"
-	    " retire_started_ms = excluded.retire_started_ms,"
-	    " reclaim_for = excluded.reclaim_for,"
-	    " reclaim_deadline_ms = excluded.reclaim_deadline_ms",
-	[ST_WORKER_PUT] =
-	    "INSERT INTO workers(instance, id, slot, gpu, state, pid,"
-	    " start_time, name, address, log, launched_ms, retire_started_ms,"
-	    " reclaim_for, reclaim_deadline_ms, job_id)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-	    " ?14, ?15)"
-	    " ON CONFLICT(instance, id) DO UPDATE SET slot = excluded.slot,"
-	    " gpu = excluded.gpu, state = excluded.state, pid = excluded.pid,"
-	    " start_time = excluded.start_time, name = excluded.name,"
-	    " address = excluded.address, log = excluded.log,"
-	    " launched_ms = excluded.launched_ms,"
-	    " retire_started_ms = excluded.retire_started_ms,"
-	    " reclaim_for = excluded.reclaim_for,"
-	    " reclaim_deadline_ms = excluded.reclaim_deadline_ms,"
-	    " job_id = excluded.job_id",
-	[ST_WORKER_DELETE] =
-	    "DELETE FROM workers WHERE instance = ?1 AND id = ?2",
-	[ST_WORKERS_LOAD_V1] =
-	    "SELECT instance, id, slot, gpu, state, pid, start_time, name,"
-	    " address, log, launched_ms, 0, '', 0, 0"
-	    " FROM workers WHERE instance = ?1 ORDER BY id",
-	[ST_WORKERS_LOAD_V2] =
-	    "SELECT instance, id, slot, gpu, state, pid, start_time, name,"
-	    " address, log, launched_ms, retire_started_ms, '', 0, 0"
-	    " FROM workers WHERE instance = ?1 ORDER BY id",
-	[ST_WORKERS_LOAD_V3] =
-	    "SELECT instance, id, slot, gpu, state, pid, start_time, name,"
-	    " address, log, launched_ms, retire_started_ms, reclaim_for,"
-	    " reclaim_deadline_ms, 0"
-	    " FROM workers WHERE instance = ?1 ORDER BY id",
-	[ST_WORKERS_LOAD] =
-	    "SELECT instance, id, slot, gpu, state, pid, start_time, name,"
-	    " address, log, launched_ms, retire_started_ms, reclaim_for,"
-	    " reclaim_deadline_ms, job_id"
-	    " FROM workers WHERE instance = ?1 ORDER BY id",
-	[ST_EVENT_ADD] =
-	    "INSERT INTO events(seq, ts_ms, instance, kind, message)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5)",
-	[ST_EVENT_TRIM] =
-	    "DELETE FROM events"
-	    " WHERE seq <= (SELECT MAX(seq) FROM events) - ?1",
-	[ST_EVENTS_LOAD] =
-	    "SELECT seq, ts_ms, instance, kind, message FROM"
-	    " (SELECT * FROM events ORDER BY seq DESC LIMIT ?1)"
-	    " ORDER BY seq",
-	[ST_NOTEBOOK_PUT] =
-	    "INSERT INTO notebooks(instance, pid, start_time, port, token, log)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-	    " ON CONFLICT(instance) DO UPDATE SET pid = excluded.pid,"
-	    " start_time = excluded.start_time, port = excluded.port,"
-	    " token = excluded.token, log = excluded.log",
-	[ST_NOTEBOOK_DELETE] =
-	    "DELETE FROM notebooks WHERE instance = ?1",
-	[ST_NOTEBOOK_GET] =
-	    "SELECT instance, pid, start_time, port, token, log"
-	    " FROM notebooks WHERE instance = ?1",
-};
+/* The one statement that no table's columns describe. */
+#define EVENT_TRIM_SQL							\
+	"DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?1"
 
 /*
  * migrations[i] brings the schema from version i to i + 1.  Append only:
@@ -288,7 +155,8 @@ struct store {
 	char		*path;
 	int		 version;
 	int		 in_txn;	/* between store_begin and commit */
-	sqlite3_stmt	*stmt[ST_COUNT];
+	sqlite3_stmt	*stmt[T_COUNT * OP_COUNT];	/* prepared on first use */
+	sqlite3_stmt	*event_trim;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -366,6 +234,7 @@ enum col_type {
 };
 
 struct column {
+	const char	*name;	/* the field's name is the column's */
 	enum col_type	 type;
 	size_t		 off;
 	size_t		 size;	/* COL_CHARS */
@@ -373,7 +242,7 @@ struct column {
 };
 
 #define COL(t, type, field, since)					\
-	{ type, offsetof(t, field), sizeof(((t *)0)->field), since }
+	{ #field, type, offsetof(t, field), sizeof(((t *)0)->field), since }
 
 static const struct column instance_cols[] = {
 	COL(struct store_instance, COL_TEXT, name, 1),
@@ -424,23 +293,116 @@ static const struct column notebook_cols[] = {
 	COL(struct store_notebook, COL_TEXT, log, 3),
 };
 
-/* A row struct: its columns, its size, how many rows a load starts with. */
+/*
+ * A row struct and its SQL table: its columns, its size, how many rows a
+ * load starts with, how many leading columns are its primary key (0: rows
+ * are only ever added), and what follows the column list of its load.
+ * The columns' since never goes down the list, so the columns of an older
+ * schema are a prefix and keep their parameter numbers.
+ */
 struct table {
+	const char		*name;
 	const struct column	*cols;
 	size_t			 ncols;
 	size_t			 size;
 	size_t			 first;
+	size_t			 nkeys;
+	const char		*load;
 };
 
-#define TABLE(cols, t, first)	{ cols, ARRAY_LEN(cols), sizeof(t), first }
+#define TABLE(name, cols, t, first, nkeys, load)			\
+	{ name, cols, ARRAY_LEN(cols), sizeof(t), first, nkeys, load }
 
-static const struct table instance_table =
-    TABLE(instance_cols, struct store_instance, 8);
-static const struct table worker_table =
-    TABLE(worker_cols, struct store_worker, 8);
-static const struct table event_table = TABLE(event_cols, struct event, 64);
-static const struct table notebook_table =
-    TABLE(notebook_cols, struct store_notebook, 1);
+static const struct table tables[T_COUNT] = {
+	[T_INSTANCES] = TABLE("instances", instance_cols,
+	    struct store_instance, 8, 1,
+	    "FROM instances ORDER BY created_ms, name"),
+	[T_WORKERS] = TABLE("workers", worker_cols, struct store_worker, 8, 2,
+	    "FROM workers WHERE instance = ?1 ORDER BY id"),
+	[T_EVENTS] = TABLE("events", event_cols, struct event, 64, 0,
+	    "FROM (SELECT * FROM events ORDER BY seq DESC LIMIT ?1)"
+	    " ORDER BY seq"),
+	[T_NOTEBOOKS] = TABLE("notebooks", notebook_cols,
+	    struct store_notebook, 1, 1, "FROM notebooks WHERE instance = ?1"),
+};
+
+/* The columns of t that schema version has: a prefix of them. */
+static size_t
+cols_at(const struct table *t, int version)
+{
+	size_t i, n = 0;
+
+	while (n < t->ncols && t->cols[n].since <= version)
+		n++;
+	for (i = n; i < t->ncols; i++)
+		ASSERT(t->cols[i].since > version);
+	return n;
+}
+
+/*
+ * Appends the names of columns from..to-1, comma-separated; with
+ * from_new, as "c = excluded.c" (the SET list of an upsert).
+ */
+static void
+list_cols(struct strbuf *b, const struct column *cols, size_t from,
+    size_t to, bool from_new)
+{
+	size_t i;
+
+	for (i = from; i < to; i++) {
+		strbuf_printf(b, "%s%s", i > from ? ", " : "", cols[i].name);
+		if (from_new)
+			strbuf_printf(b, " = excluded.%s", cols[i].name);
+	}
+}
+
+/*
+ * The SQL of op on t at schema version, a new string.  A load selects a
+ * constant ('' or 0) for a column newer than the schema, so a row read
+ * from an older store has the field empty.
+ */
+static char *
+table_sql(const struct table *t, enum table_op op, int version)
+{
+	struct strbuf b = { 0 };
+	size_t i, n = cols_at(t, version);
+
+	switch (op) {
+	case OP_PUT:
+		strbuf_printf(&b, "INSERT INTO %s(", t->name);
+		list_cols(&b, t->cols, 0, n, false);
+		strbuf_printf(&b, ") VALUES (");
+		for (i = 0; i < n; i++)
+			strbuf_printf(&b, "%s?%zu", i > 0 ? ", " : "", i + 1);
+		strbuf_printf(&b, ")");
+		if (t->nkeys > 0 && n > t->nkeys) {
+			strbuf_printf(&b, " ON CONFLICT(");
+			list_cols(&b, t->cols, 0, t->nkeys, false);
+			strbuf_printf(&b, ") DO UPDATE SET ");
+			list_cols(&b, t->cols, t->nkeys, n, true);
+		}
+		break;
+	case OP_DELETE:
+		ASSERT(t->nkeys > 0);
+		strbuf_printf(&b, "DELETE FROM %s WHERE ", t->name);
+		for (i = 0; i < t->nkeys; i++)
+			strbuf_printf(&b, "%s%s = ?%zu", i > 0 ? " AND " : "",
+			    t->cols[i].name, i + 1);
+		break;
+	case OP_LOAD:
+		strbuf_printf(&b, "SELECT ");
+		list_cols(&b, t->cols, 0, n, false);
+		for (i = n; i < t->ncols; i++)
+			strbuf_printf(&b, "%s%s", i > 0 ? ", " : "",
+			    t->cols[i].type == COL_TEXT ||
+			    t->cols[i].type == COL_CHARS ? "''" : "0");
+		strbuf_printf(&b, " %s", t->load);
+		break;
+	case OP_COUNT:
+		ASSERT(0);
+	}
+	return b.p;
+}
 
 /* Binds the fields of row p that schema version has as ?1, ?2, ... */
 static void
@@ -541,22 +503,51 @@ free_rows(const struct table *t, void *v, size_t n)
 	free(v);
 }
 
-/* The cached statement id, reset and with no bindings. */
+/*
+ * The statement cached in *slot, prepared from sql when the slot is empty;
+ * reset and with no bindings.
+ */
 static sqlite3_stmt *
-stmt_get(struct store *s, enum stmt_id id, char *err, size_t errlen)
+stmt_cached(struct store *s, sqlite3_stmt **slot, const char *sql,
+    char *err, size_t errlen)
 {
-	sqlite3_stmt *st = s->stmt[id];
+	sqlite3_stmt *st = *slot;
 
 	if (st == NULL) {
-		if (sqlite3_prepare_v3(s->db, stmt_sql[id], -1,
+		if (sqlite3_prepare_v3(s->db, sql, -1,
 		    SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
 			dberr(s->db, err, errlen, "prepare");
 			return NULL;
 		}
-		s->stmt[id] = st;
+		*slot = st;
 	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
+	return st;
+}
+
+/* The statement of op on table t, at the store's schema version. */
+static sqlite3_stmt *
+stmt_get(struct store *s, enum table_id t, enum table_op op, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt **slot = &s->stmt[t * OP_COUNT + op], *st;
+	char *sql;
+
+	if (*slot != NULL)
+		return stmt_cached(s, slot, NULL, err, errlen);
+	sql = table_sql(&tables[t], op, s->version);
+	st = stmt_cached(s, slot, sql, err, errlen);
+	free(sql);
+	return st;
+}
+
+/* st with text bound as ?1; NULL stays NULL (stmt_get failed). */
+static sqlite3_stmt *
+with_text(sqlite3_stmt *st, const char *text)
+{
+	if (st != NULL)
+		bind_text(st, 1, text);
 	return st;
 }
 
@@ -621,43 +612,52 @@ write_end(struct store *s, int rc, char *err, size_t errlen)
 	return -1;
 }
 
-/* Runs st, bound and returning no rows, as one write of its own. */
+/*
+ * Runs st, bound and returning no rows, as one write of its own; a NULL
+ * st (stmt_get failed, err says why) is -1.
+ */
 static int
 write_one(struct store *s, sqlite3_stmt *st, const char *what, char *err,
     size_t errlen)
 {
-	if (write_begin(s, err, errlen) == -1)
+	if (st == NULL || write_begin(s, err, errlen) == -1)
 		return -1;
 	return write_end(s, stmt_exec(s, st, what, err, errlen), err, errlen);
 }
 
-/* Writes row p of table t with statement id, as one write of its own. */
+/* Writes row p of table t, as one write of its own. */
 static int
-put_row(struct store *s, enum stmt_id id, const struct table *t,
-    const void *p, const char *what, char *err, size_t errlen)
+put_row(struct store *s, enum table_id t, const void *p, const char *what,
+    char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 
-	if ((st = stmt_get(s, id, err, errlen)) == NULL)
+	if ((st = stmt_get(s, t, OP_PUT, err, errlen)) == NULL)
 		return -1;
-	bind_row(st, t, s->version, p);
+	bind_row(st, &tables[t], s->version, p);
 	return write_one(s, st, what, err, errlen);
 }
 
 /*
- * Steps st, bound, through all its rows into a new array of t's rows
- * (zeroed, then read_row; the array grows from t->first rows by
- * doubling).  0 with the array in *out and its length in *n (NULL and 0
- * when there is no row), or -1 with err and nothing kept.
+ * Steps st, the load of table id bound, through all its rows into a new
+ * array of the table's rows (zeroed, then read_row; the array grows from
+ * t->first rows by doubling).  0 with the array in *out and its length in
+ * *n (NULL and 0 when there is no row), or -1 with err, NULL and 0; a
+ * NULL st (stmt_get failed, err says why) is -1.
  */
 static int
-load_rows(struct store *s, sqlite3_stmt *st, const struct table *t,
-    const char *what, void **out, size_t *n, char *err, size_t errlen)
+load_rows(struct store *s, sqlite3_stmt *st, enum table_id id, void **out,
+    size_t *n, char *err, size_t errlen)
 {
+	const struct table *t = &tables[id];
 	size_t len = 0, cap = 0, size = t->size;
 	char *v = NULL;
 	int rc;
 
+	*out = NULL;
+	*n = 0;
+	if (st == NULL)
+		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (len == cap) {
 			cap = cap ? cap * 2 : t->first;
@@ -667,7 +667,8 @@ load_rows(struct store *s, sqlite3_stmt *st, const struct table *t,
 		read_row(st, t, v + len++ * size);
 	}
 	if (rc != SQLITE_DONE) {
-		dberr(s->db, err, errlen, what);
+		seterr(err, errlen, "store: %s load: %s", t->name,
+		    sqlite3_errmsg(s->db));
 		sqlite3_reset(st);
 		free_rows(t, v, len);
 		return -1;
@@ -986,8 +987,9 @@ store_close(struct store *s)
 		return;
 	if (s->in_txn)
 		store_rollback(s);
-	for (i = 0; i < ST_COUNT; i++)
+	for (i = 0; i < ARRAY_LEN(s->stmt); i++)
 		sqlite3_finalize(s->stmt[i]);
+	sqlite3_finalize(s->event_trim);
 	sqlite3_close_v2(s->db);
 	free(s->path);
 	free(s);
@@ -1054,46 +1056,34 @@ int
 store_instance_put(struct store *s, const struct store_instance *in,
     char *err, size_t errlen)
 {
-	return put_row(s, s->version < 5 ? ST_INSTANCE_PUT_V4 :
-	    ST_INSTANCE_PUT, &instance_table, in, "instance put", err, errlen);
+	return put_row(s, T_INSTANCES, in, "instance put", err, errlen);
 }
 
 int
 store_instance_delete(struct store *s, const char *name, char *err,
     size_t errlen)
 {
-	sqlite3_stmt *st;
-
-	if ((st = stmt_get(s, ST_INSTANCE_DELETE, err, errlen)) == NULL)
-		return -1;
-	bind_text(st, 1, name);
 	/* Its workers go by ON DELETE CASCADE. */
-	return write_one(s, st, "instance delete", err, errlen);
+	return write_one(s, with_text(stmt_get(s, T_INSTANCES, OP_DELETE, err,
+	    errlen), name), "instance delete", err, errlen);
 }
 
 int
 store_instances_load(struct store *s, struct store_instance **out,
     size_t *n, char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
 	void *v;
+	int rc = load_rows(s, stmt_get(s, T_INSTANCES, OP_LOAD, err, errlen),
+	    T_INSTANCES, &v, n, err, errlen);
 
-	*out = NULL;
-	*n = 0;
-	if ((st = stmt_get(s, s->version < 5 ? ST_INSTANCES_LOAD_V4 :
-	    ST_INSTANCES_LOAD, err, errlen)) == NULL)
-		return -1;
-	if (load_rows(s, st, &instance_table, "instances load", &v, n, err,
-	    errlen) == -1)
-		return -1;
 	*out = v;
-	return 0;
+	return rc;
 }
 
 void
 store_instances_free(struct store_instance *v, size_t n)
 {
-	free_rows(&instance_table, v, n);
+	free_rows(&tables[T_INSTANCES], v, n);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1103,9 +1093,7 @@ int
 store_worker_put(struct store *s, const struct store_worker *w, char *err,
     size_t errlen)
 {
-	return put_row(s, s->version < 2 ? ST_WORKER_PUT_V1 : s->version < 3 ?
-	    ST_WORKER_PUT_V2 : s->version < 4 ? ST_WORKER_PUT_V3 :
-	    ST_WORKER_PUT, &worker_table, w, "worker put", err, errlen);
+	return put_row(s, T_WORKERS, w, "worker put", err, errlen);
 }
 
 int
@@ -1114,10 +1102,10 @@ store_worker_delete(struct store *s, const char *instance, int id,
 {
 	sqlite3_stmt *st;
 
-	if ((st = stmt_get(s, ST_WORKER_DELETE, err, errlen)) == NULL)
-		return -1;
-	bind_text(st, 1, instance);
-	sqlite3_bind_int(st, 2, id);
+	st = with_text(stmt_get(s, T_WORKERS, OP_DELETE, err, errlen),
+	    instance);
+	if (st != NULL)
+		sqlite3_bind_int(st, 2, id);
 	return write_one(s, st, "worker delete", err, errlen);
 }
 
@@ -1125,28 +1113,18 @@ int
 store_workers_load(struct store *s, const char *instance,
     struct store_worker **out, size_t *n, char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
 	void *v;
+	int rc = load_rows(s, with_text(stmt_get(s, T_WORKERS, OP_LOAD, err,
+	    errlen), instance), T_WORKERS, &v, n, err, errlen);
 
-	*out = NULL;
-	*n = 0;
-	st = stmt_get(s, s->version < 2 ? ST_WORKERS_LOAD_V1 :
-	    s->version < 3 ? ST_WORKERS_LOAD_V2 : s->version < 4 ?
-	    ST_WORKERS_LOAD_V3 : ST_WORKERS_LOAD, err, errlen);
-	if (st == NULL)
-		return -1;
-	bind_text(st, 1, instance);
-	if (load_rows(s, st, &worker_table, "workers load", &v, n, err,
-	    errlen) == -1)
-		return -1;
 	*out = v;
-	return 0;
+	return rc;
 }
 
 void
 store_workers_free(struct store_worker *v, size_t n)
 {
-	free_rows(&worker_table, v, n);
+	free_rows(&tables[T_WORKERS], v, n);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1159,10 +1137,11 @@ store_event_add(struct store *s, const struct event *ev, size_t keep,
 	sqlite3_stmt *add, *trim;
 	int rc;
 
-	if ((add = stmt_get(s, ST_EVENT_ADD, err, errlen)) == NULL ||
-	    (trim = stmt_get(s, ST_EVENT_TRIM, err, errlen)) == NULL)
+	if ((add = stmt_get(s, T_EVENTS, OP_PUT, err, errlen)) == NULL ||
+	    (trim = stmt_cached(s, &s->event_trim, EVENT_TRIM_SQL, err,
+	    errlen)) == NULL)
 		return -1;
-	bind_row(add, &event_table, s->version, ev);
+	bind_row(add, &tables[T_EVENTS], s->version, ev);
 	sqlite3_bind_int64(trim, 1, size_to_db(keep));
 	if (write_begin(s, err, errlen) == -1)
 		return -1;
@@ -1176,19 +1155,15 @@ int
 store_events_load(struct store *s, size_t limit, struct event **out,
     size_t *n, char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = stmt_get(s, T_EVENTS, OP_LOAD, err, errlen);
 	void *v;
+	int rc;
 
-	*out = NULL;
-	*n = 0;
-	if ((st = stmt_get(s, ST_EVENTS_LOAD, err, errlen)) == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, size_to_db(limit));
-	if (load_rows(s, st, &event_table, "events load", &v, n, err,
-	    errlen) == -1)
-		return -1;
+	if (st != NULL)
+		sqlite3_bind_int64(st, 1, size_to_db(limit));
+	rc = load_rows(s, st, T_EVENTS, &v, n, err, errlen);
 	*out = v;
-	return 0;
+	return rc;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1209,38 +1184,30 @@ store_notebook_put(struct store *s, const struct store_notebook *nb,
 {
 	if (notebook_schema(s, err, errlen) == -1)
 		return -1;
-	return put_row(s, ST_NOTEBOOK_PUT, &notebook_table, nb,
-	    "notebook put", err, errlen);
+	return put_row(s, T_NOTEBOOKS, nb, "notebook put", err, errlen);
 }
 
 int
 store_notebook_delete(struct store *s, const char *instance, char *err,
     size_t errlen)
 {
-	sqlite3_stmt *st;
-
-	if (notebook_schema(s, err, errlen) == -1 ||
-	    (st = stmt_get(s, ST_NOTEBOOK_DELETE, err, errlen)) == NULL)
+	if (notebook_schema(s, err, errlen) == -1)
 		return -1;
-	bind_text(st, 1, instance);
-	return write_one(s, st, "notebook delete", err, errlen);
+	return write_one(s, with_text(stmt_get(s, T_NOTEBOOKS, OP_DELETE, err,
+	    errlen), instance), "notebook delete", err, errlen);
 }
 
 int
 store_notebook_get(struct store *s, const char *instance,
     struct store_notebook *out, char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
 	void *v;
 	size_t n;
 
 	memset(out, 0, sizeof(*out));
 	if (notebook_schema(s, err, errlen) == -1 ||
-	    (st = stmt_get(s, ST_NOTEBOOK_GET, err, errlen)) == NULL)
-		return -1;
-	bind_text(st, 1, instance);
-	if (load_rows(s, st, &notebook_table, "notebook get", &v, &n, err,
-	    errlen) == -1)
+	    load_rows(s, with_text(stmt_get(s, T_NOTEBOOKS, OP_LOAD, err,
+	    errlen), instance), T_NOTEBOOKS, &v, &n, err, errlen) == -1)
 		return -1;
 	/* instance is the table's primary key: one row at the most. */
 	ASSERT(n <= 1);
@@ -1253,6 +1220,6 @@ store_notebook_get(struct store *s, const char *instance,
 void
 store_notebook_clear(struct store_notebook *nb)
 {
-	clear_row(&notebook_table, nb);
+	clear_row(&tables[T_NOTEBOOKS], nb);
 	memset(nb, 0, sizeof(*nb));
 }
