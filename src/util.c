@@ -100,92 +100,51 @@ log_set_level(enum log_level lvl)
 	log_level = lvl;
 }
 
-static void vlog(const char *, const char *, va_list, const char *)
-    __attribute__((format(printf, 2, 0)));
+/* The rest of a log or fatal line: the message, ": suffix", newline. */
+static void vline(const char *, va_list, const char *)
+    __attribute__((format(printf, 1, 0)));
 
 static void
-vlog(const char *tag, const char *fmt, va_list ap, const char *suffix)
+vline(const char *fmt, va_list ap, const char *suffix)
 {
-	char stamp[40];
-
-	fprintf(stderr, "%s %s", util_time_iso(wall_ms(), stamp,
-	    sizeof(stamp)), tag);
 	vfprintf(stderr, fmt, ap);
 	if (suffix != NULL)
 		fprintf(stderr, ": %s", suffix);
 	fputc('\n', stderr);
-	fflush(stderr);
 }
 
 void
-log_warn(const char *fmt, ...)
+log_at(enum log_level lvl, bool with_errno, const char *fmt, ...)
 {
-	va_list ap;
+	static const char *const tag[] = {
+		[LOG_LEVEL_WARN] = "warning: ",
+		[LOG_LEVEL_INFO] = "",
+		[LOG_LEVEL_DEBUG] = "debug: ",
+	};
 	int saved = errno;
+	char stamp[40];
+	va_list ap;
 
+	if (log_level < lvl)
+		return;
+	fprintf(stderr, "%s %s", util_time_iso(wall_ms(), stamp,
+	    sizeof(stamp)), tag[lvl]);
 	va_start(ap, fmt);
-	vlog("warning: ", fmt, ap, strerror(saved));
+	vline(fmt, ap, with_errno ? strerror(saved) : NULL);
 	va_end(ap);
+	fflush(stderr);
 	errno = saved;
 }
 
 void
-log_warnx(const char *fmt, ...)
+fatal_at(bool with_errno, const char *fmt, ...)
 {
+	const char *why = with_errno ? strerror(errno) : NULL;
 	va_list ap;
 
-	va_start(ap, fmt);
-	vlog("warning: ", fmt, ap, NULL);
-	va_end(ap);
-}
-
-void
-log_info(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (log_level < LOG_LEVEL_INFO)
-		return;
-	va_start(ap, fmt);
-	vlog("", fmt, ap, NULL);
-	va_end(ap);
-}
-
-void
-log_debug(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (log_level < LOG_LEVEL_DEBUG)
-		return;
-	va_start(ap, fmt);
-	vlog("debug: ", fmt, ap, NULL);
-	va_end(ap);
-}
-
-void
-fatal(const char *fmt, ...)
-{
-	va_list ap;
-	int saved = errno;
-
-	va_start(ap, fmt);
 	fputs("edask: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, ": %s\n", strerror(saved));
-	va_end(ap);
-	exit(1);
-}
-
-void
-fatalx(const char *fmt, ...)
-{
-	va_list ap;
-
 	va_start(ap, fmt);
-	fputs("edask: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vline(fmt, ap, why);
 	va_end(ap);
 	exit(1);
 }

@@ -37,13 +37,20 @@ char *xasprintf(const char *fmt, ...) PRINTF(1, 2);
 
 enum log_level { LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 void log_set_level(enum log_level lvl);
-void log_warn(const char *fmt, ...) PRINTF(1, 2);	/* adds strerror */
-void log_warnx(const char *fmt, ...) PRINTF(1, 2);
-void log_info(const char *fmt, ...) PRINTF(1, 2);
-void log_debug(const char *fmt, ...) PRINTF(1, 2);
-/* Start-up only: print and exit(1). */
-NORETURN void fatal(const char *fmt, ...) PRINTF(1, 2);
-NORETURN void fatalx(const char *fmt, ...) PRINTF(1, 2);
+/*
+ * One line at lvl, dropped when the level set is lower; with_errno appends
+ * strerror(errno) and keeps errno.  Called through the four names below.
+ */
+void log_at(enum log_level lvl, bool with_errno, const char *fmt, ...)
+    PRINTF(3, 4);
+#define log_warn(...)	log_at(LOG_LEVEL_WARN, true, __VA_ARGS__)
+#define log_warnx(...)	log_at(LOG_LEVEL_WARN, false, __VA_ARGS__)
+#define log_info(...)	log_at(LOG_LEVEL_INFO, false, __VA_ARGS__)
+#define log_debug(...)	log_at(LOG_LEVEL_DEBUG, false, __VA_ARGS__)
+/* Start-up only: print (with strerror(errno) when with_errno) and exit(1). */
+NORETURN void fatal_at(bool with_errno, const char *fmt, ...) PRINTF(2, 3);
+#define fatal(...)	fatal_at(true, __VA_ARGS__)
+#define fatalx(...)	fatal_at(false, __VA_ARGS__)
 
 /* Milliseconds: monotonic (for deadlines) and wall clock (for display). */
 int64_t mono_ms(void);
