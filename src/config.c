@@ -835,31 +835,21 @@ config_default(void)
 	return c;
 }
 
-int
-config_parse(const char *text, size_t len, const char *fname,
-    struct config **out, char *err, size_t errlen)
+/* The top of a config; an empty one keeps every default. */
+static int
+read_root(struct yamlx *x, const yaml_node_t *root, void *arg)
 {
-	const yaml_node_t *root;
-	struct config *c;
-	struct yamlx x;
-	char q[YAMLX_QUOTE_BUF];
-	int rc = -1;
+	return root != NULL ? read_top(x, root, arg) : 0;
+}
 
-	if (out != NULL)
-		*out = NULL;
-	if (yamlx_open(&x, text, len, fname != NULL ? fname : "<config>",
-	    "config", CONFIG_TEXT_MAX, err, errlen, &root) == -1)
-		return -1;
-	c = config_default();
-	if (root == NULL || yamlx_is_null(root))
-		rc = 0;		/* every default */
-	else if (root->type != YAML_MAPPING_NODE)
-		yamlx_errat(&x, root->start_mark, "config must be a mapping "
-		    "(e.g. listen: 127.0.0.1:8780), got %s",
-		    yamlx_describe(root, q, sizeof(q)));
-	else
-		rc = read_top(&x, root, c);
-	rc = yamlx_close(&x, rc);
+static const struct yamlx_doc config_doc = {
+	"config", CONFIG_TEXT_MAX, "listen: 127.0.0.1:8780", read_root,
+};
+
+/* c, read with rc: kept in *out, or freed (on error, or out NULL). */
+static int
+config_done(struct config *c, int rc, struct config **out)
+{
 	if (rc == -1 || out == NULL) {
 		config_free(c);
 		return rc;
@@ -869,20 +859,26 @@ config_parse(const char *text, size_t len, const char *fname,
 }
 
 int
-config_load(const char *path, struct config **out, char *err, size_t errlen)
+config_parse(const char *text, size_t len, const char *fname,
+    struct config **out, char *err, size_t errlen)
 {
-	char *buf;
-	size_t n;
-	int rc;
+	struct config *c = config_default();
 
 	if (out != NULL)
 		*out = NULL;
-	if (yamlx_read_file(path, CONFIG_TEXT_MAX, &buf, &n, err,
-	    errlen) == -1)
-		return -1;
-	rc = config_parse(buf, n, path, out, err, errlen);
-	free(buf);
-	return rc;
+	return config_done(c, yamlx_read_text(&config_doc, text, len, fname,
+	    c, err, errlen), out);
+}
+
+int
+config_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+	struct config *c = config_default();
+
+	if (out != NULL)
+		*out = NULL;
+	return config_done(c, yamlx_read_path(&config_doc, path, c, err,
+	    errlen), out);
 }
 
 void

@@ -1302,35 +1302,29 @@ spec_default(const char *name)
 	return s;
 }
 
-int
-spec_parse(const char *text, size_t len, const char *fname,
-    struct spec **out, char *err, size_t errlen)
+/* The top of a spec, which has at least a name. */
+static int
+read_root(struct yamlx *x, const yaml_node_t *root, void *arg)
 {
-	const yaml_node_t *root;
-	struct spec *s = NULL;
-	struct yamlx c;
-	char q[YAMLX_QUOTE_BUF];
-	int rc = -1;
+	struct spec *s = arg;
 
-	if (out != NULL)
-		*out = NULL;
-	if (yamlx_open(&c, text, len, fname != NULL ? fname : "<spec>", "spec",
-	    SPEC_TEXT_MAX, err, errlen, &root) == -1)
+	if (root == NULL)
+		return yamlx_errpos(x, 1, 1, "spec is empty (expected a "
+		    "mapping with at least \"name\")");
+	if (read_section(x, ROOT, root, s) == -1)
 		return -1;
-	if (root == NULL || yamlx_is_null(root))
-		yamlx_errpos(&c, 1, 1, "spec is empty (expected a mapping with "
-		    "at least \"name\")");
-	else if (root->type != YAML_MAPPING_NODE)
-		yamlx_errat(&c, root->start_mark, "spec must be a mapping "
-		    "(e.g. name: xgb), got %s",
-		    yamlx_describe(root, q, sizeof(q)));
-	else {
-		s = spec_default("");
-		rc = read_section(&c, ROOT, root, s);
-		if (rc == 0)
-			python_resolve(s);
-	}
-	rc = yamlx_close(&c, rc);
+	python_resolve(s);
+	return 0;
+}
+
+static const struct yamlx_doc spec_doc = {
+	"spec", SPEC_TEXT_MAX, "name: xgb", read_root,
+};
+
+/* s, read with rc: kept in *out, or freed (on error, or out NULL). */
+static int
+spec_done(struct spec *s, int rc, struct spec **out)
+{
 	if (rc == -1 || out == NULL) {
 		spec_free(s);
 		return rc;
@@ -1340,19 +1334,26 @@ spec_parse(const char *text, size_t len, const char *fname,
 }
 
 int
-spec_load(const char *path, struct spec **out, char *err, size_t errlen)
+spec_parse(const char *text, size_t len, const char *fname,
+    struct spec **out, char *err, size_t errlen)
 {
-	char *buf;
-	size_t n;
-	int rc;
+	struct spec *s = spec_default("");
 
 	if (out != NULL)
 		*out = NULL;
-	if (yamlx_read_file(path, SPEC_TEXT_MAX, &buf, &n, err, errlen) == -1)
-		return -1;
-	rc = spec_parse(buf, n, path, out, err, errlen);
-	free(buf);
-	return rc;
+	return spec_done(s, yamlx_read_text(&spec_doc, text, len, fname, s,
+	    err, errlen), out);
+}
+
+int
+spec_load(const char *path, struct spec **out, char *err, size_t errlen)
+{
+	struct spec *s = spec_default("");
+
+	if (out != NULL)
+		*out = NULL;
+	return spec_done(s, yamlx_read_path(&spec_doc, path, s, err, errlen),
+	    out);
 }
 
 void

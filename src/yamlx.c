@@ -437,6 +437,48 @@ yamlx_close(struct yamlx *x, int rc)
 }
 
 int
+yamlx_read_text(const struct yamlx_doc *d, const char *text, size_t len,
+    const char *fname, void *arg, char *err, size_t errlen)
+{
+	const yaml_node_t *root;
+	struct yamlx x;
+	char anon[32], q[YAMLX_QUOTE_BUF];
+	int rc = -1;
+
+	if (fname == NULL) {
+		snprintf(anon, sizeof(anon), "<%s>", d->what);
+		fname = anon;
+	}
+	if (yamlx_open(&x, text, len, fname, d->what, d->maxlen, err, errlen,
+	    &root) == -1)
+		return -1;
+	if (root == NULL || yamlx_is_null(root))
+		rc = d->read(&x, NULL, arg);
+	else if (root->type != YAML_MAPPING_NODE)
+		yamlx_errat(&x, root->start_mark, "%s must be a mapping "
+		    "(e.g. %s), got %s", d->what, d->example,
+		    yamlx_describe(root, q, sizeof(q)));
+	else
+		rc = d->read(&x, root, arg);
+	return yamlx_close(&x, rc);
+}
+
+int
+yamlx_read_path(const struct yamlx_doc *d, const char *path, void *arg,
+    char *err, size_t errlen)
+{
+	char *buf;
+	size_t n;
+	int rc;
+
+	if (yamlx_read_file(path, d->maxlen, &buf, &n, err, errlen) == -1)
+		return -1;
+	rc = yamlx_read_text(d, buf, n, path, arg, err, errlen);
+	free(buf);
+	return rc;
+}
+
+int
 yamlx_read_file(const char *path, size_t maxlen, char **bufp, size_t *lenp,
     char *err, size_t errlen)
 {

@@ -51,6 +51,29 @@ int yamlx_open(struct yamlx *x, const char *text, size_t len,
  */
 int yamlx_close(struct yamlx *x, int rc);
 
+/*
+ * A kind of YAML text whose root is a mapping (the config, a spec), and
+ * the reader that fills arg from it.  read() gets the root, or NULL for
+ * an empty text, and returns 0 or -1 with the error set.
+ */
+struct yamlx_doc {
+	const char	*what;		/* "config", "spec" */
+	size_t		 maxlen;	/* bytes */
+	const char	*example;	/* a line of a valid text */
+	int		(*read)(struct yamlx *x, const yaml_node_t *root,
+			    void *arg);
+};
+/*
+ * Reads text[len] (named fname; NULL: "<what>") or the file at path as a
+ * d: loads it, refuses a root that is no mapping ("config must be a
+ * mapping (e.g. listen: ...), got ..."), runs d->read and checks that no
+ * second document follows.  0, or -1 with the error in err.
+ */
+int yamlx_read_text(const struct yamlx_doc *d, const char *text, size_t len,
+    const char *fname, void *arg, char *err, size_t errlen);
+int yamlx_read_path(const struct yamlx_doc *d, const char *path, void *arg,
+    char *err, size_t errlen);
+
 /* Errors: at a 1-based line and column, or at a libyaml mark. */
 int yamlx_errpos(struct yamlx *x, size_t line, size_t col, const char *fmt,
     ...) PRINTF(4, 5);
