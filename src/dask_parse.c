@@ -22,6 +22,8 @@
 #define DASK_REPLY_MAX	(16u << 20)	/* bytes in one reply */
 #define DASK_COUNT_MAX	1000000000	/* a task or worker count */
 #define DASK_TARGET_MAX	1000000		/* adaptive_target */
+#define DIGITS_(n)	#n
+#define DIGITS(n)	DIGITS_(n)	/* a number macro as a string */
 #define DASK_NTHREADS_MAX 1000000
 #define DASK_LABEL_MAX	64		/* longest label value we look at */
 #define DASK_NUMBER_MAX	64		/* longest sample value token */
@@ -468,31 +470,46 @@ json_int_range(const json_t *v, int64_t min, int64_t max, int64_t *out)
 	return -1;
 }
 
+/*
+ * The integer at key of the JSON object buf, in [min, max]; what names
+ * the reply and range says the bounds in words ("> 1") for the message.
+ * A reply whose "error" is a string is that error.
+ */
+static int
+object_int(const char *what, const char *buf, size_t len, const char *key,
+    int64_t min, int64_t max, const char *range, int64_t *out, char *err,
+    size_t errlen)
+{
+	json_t *root, *v;
+	int rc = 0;
+
+	ASSERT(buf != NULL || len == 0);
+	*out = 0;
+	if ((root = json_object_load(what, buf, len, err, errlen)) == NULL)
+		return -1;
+	v = json_object_get(root, "error");
+	if (json_is_string(v))
+		rc = seterr(err, errlen, "%s: %.200s", what,
+		    json_string_value(v));
+	else if ((v = json_object_get(root, key)) == NULL)
+		rc = seterr(err, errlen, "%s: no \"%s\"", what, key);
+	else if (json_int_range(v, min, max, out) == -1)
+		rc = seterr(err, errlen, "%s: \"%s\" must be an integer %s",
+		    what, key, range);
+	json_decref(root);
+	return rc;
+}
+
 int
 dask_parse_target(const char *buf, size_t len, int *target, char *err,
     size_t errlen)
 {
-	json_t *root, *v;
 	int64_t n;
+	int rc = object_int("adaptive_target", buf, len, "workers", 0,
+	    DASK_TARGET_MAX, "in [0, " DIGITS(DASK_TARGET_MAX) "]", &n, err, errlen);
 
-	ASSERT(target != NULL);
-	ASSERT(buf != NULL || len == 0);
-	*target = 0;
-	if ((root = json_object_load("adaptive_target", buf, len, err,
-	    errlen)) == NULL)
-		return -1;
-	if ((v = json_object_get(root, "workers")) == NULL) {
-		json_decref(root);
-		return seterr(err, errlen, "adaptive_target: no \"workers\"");
-	}
-	if (json_int_range(v, 0, DASK_TARGET_MAX, &n) == -1) {
-		json_decref(root);
-		return seterr(err, errlen, "adaptive_target: \"workers\" is "
-		    "not an integer in [0, %d]", DASK_TARGET_MAX);
-	}
 	*target = (int)n;
-	json_decref(root);
-	return 0;
+	return rc;
 }
 
 /*
@@ -851,50 +868,18 @@ int
 dask_parse_changes(const char *buf, size_t len, int64_t *seq, char *err,
     size_t errlen)
 {
-	json_t *root, *v;
-	int64_t n;
-
-	ASSERT(buf != NULL || len == 0);
-	*seq = 0;
-	if ((root = json_object_load("edask/changes", buf, len, err,
-	    errlen)) == NULL)
-		return -1;
-	v = json_object_get(root, "seq");
-	if (v == NULL || json_int_range(v, 0, INT64_MAX, &n) == -1) {
-		json_decref(root);
-		return seterr(err, errlen, "edask/changes: \"seq\" must be an "
-		    "integer >= 0");
-	}
-	json_decref(root);
-	*seq = n;
-	return 0;
+	return object_int("edask/changes", buf, len, "seq", 0, INT64_MAX,
+	    ">= 0", seq, err, errlen);
 }
 
 int
 dask_parse_forked(const char *buf, size_t len, int *pid, char *err,
     size_t errlen)
 {
-	json_t *root, *v;
 	int64_t n;
+	int rc = object_int("forker", buf, len, "pid", 2, INT32_MAX, "> 1",
+	    &n, err, errlen);
 
-	ASSERT(buf != NULL || len == 0);
-	*pid = 0;
-	if ((root = json_object_load("forker", buf, len, err, errlen)) ==
-	    NULL)
-		return -1;
-	v = json_object_get(root, "error");
-	if (json_is_string(v)) {
-		seterr(err, errlen, "forker: %.200s", json_string_value(v));
-		json_decref(root);
-		return -1;
-	}
-	v = json_object_get(root, "pid");
-	if (v == NULL || json_int_range(v, 2, INT32_MAX, &n) == -1) {
-		json_decref(root);
-		return seterr(err, errlen, "forker: \"pid\" must be an "
-		    "integer > 1");
-	}
-	json_decref(root);
 	*pid = (int)n;
-	return 0;
+	return rc;
 }
