@@ -243,13 +243,32 @@ struct simw {
 	unsigned	 addr;
 };
 
+/* The event kinds counted apart; the rest count as EV_OTHER. */
+enum ev_kind {
+	EV_SCALE_UP, EV_RETIRE, EV_RETIRED, EV_RECLAIM, EV_FORCED,
+	EV_CANCELLED, EV_PENDING, EV_LEND, EV_HELD, EV_REGISTERED, EV_LOST,
+	EV_TIMEOUT, EV_OTHER, EV_COUNT
+};
+
+static const char *const ev_kind_name[EV_OTHER] = {
+	[EV_SCALE_UP] = "scale_up",
+	[EV_RETIRE] = "retire",
+	[EV_RETIRED] = "retired",
+	[EV_RECLAIM] = "reclaim",
+	[EV_FORCED] = "forced_reclaim",
+	[EV_CANCELLED] = "reclaim_cancelled",
+	[EV_PENDING] = "pending",
+	[EV_LEND] = "lend",
+	[EV_HELD] = "held",
+	[EV_REGISTERED] = "registered",
+	[EV_LOST] = "worker_lost",
+	[EV_TIMEOUT] = "start_timeout",
+};
+
 struct counts {
 	struct fake_counts f;		/* launches, exits, retires, drains */
 	uint64_t	 tasks, bursts;
-	uint64_t	 ev_scale_up, ev_retire, ev_retired, ev_reclaim;
-	uint64_t	 ev_forced, ev_cancelled, ev_pending, ev_lend;
-	uint64_t	 ev_held, ev_registered, ev_lost, ev_timeout;
-	uint64_t	 ev_other, events;
+	uint64_t	 ev[EV_COUNT], events;
 	uint64_t	 pending_ticks;	/* ticks that left workers pending */
 	int		 peak_workers, peak_busy, peak_pending;
 };
@@ -357,35 +376,15 @@ on_event(const struct event *e, void *arg)
 {
 	struct ctl *c = arg;
 	char err[256];
+	int k;
 
 	S.c.events++;
-	if (strcmp(e->kind, "scale_up") == 0)
-		S.c.ev_scale_up++;
-	else if (strcmp(e->kind, "retire") == 0)
-		S.c.ev_retire++;
-	else if (strcmp(e->kind, "retired") == 0)
-		S.c.ev_retired++;
-	else if (strcmp(e->kind, "reclaim") == 0 &&
-	    strncmp(e->message, "taking", 6) == 0)
-		S.c.ev_reclaim++;
-	else if (strcmp(e->kind, "forced_reclaim") == 0)
-		S.c.ev_forced++;
-	else if (strcmp(e->kind, "reclaim_cancelled") == 0)
-		S.c.ev_cancelled++;
-	else if (strcmp(e->kind, "pending") == 0)
-		S.c.ev_pending++;
-	else if (strcmp(e->kind, "lend") == 0)
-		S.c.ev_lend++;
-	else if (strcmp(e->kind, "held") == 0)
-		S.c.ev_held++;
-	else if (strcmp(e->kind, "registered") == 0)
-		S.c.ev_registered++;
-	else if (strcmp(e->kind, "worker_lost") == 0)
-		S.c.ev_lost++;
-	else if (strcmp(e->kind, "start_timeout") == 0)
-		S.c.ev_timeout++;
-	else if (strcmp(e->kind, "reclaim") != 0)
-		S.c.ev_other++;
+	for (k = 0; k < EV_OTHER; k++)
+		if (strcmp(e->kind, ev_kind_name[k]) == 0)
+			break;
+	/* A reclaim counts once, as it starts ("taking ..."). */
+	if (k != EV_RECLAIM || strncmp(e->message, "taking", 6) == 0)
+		S.c.ev[k]++;
 	store_result(c, store_event_add(c->store, e, EVENTS_KEPT, err,
 	    sizeof(err)), err);
 }
@@ -869,21 +868,21 @@ print_result(FILE *f, const struct result *r)
 	    "%llu retired, %llu exits\n",
 	    (unsigned long long)c->bursts, (unsigned long long)c->tasks,
 	    (unsigned long long)c->f.launches,
-	    (unsigned long long)c->ev_registered,
-	    (unsigned long long)c->ev_scale_up,
-	    (unsigned long long)c->ev_retire,
-	    (unsigned long long)c->ev_retired, (unsigned long long)c->f.exits);
+	    (unsigned long long)c->ev[EV_REGISTERED],
+	    (unsigned long long)c->ev[EV_SCALE_UP],
+	    (unsigned long long)c->ev[EV_RETIRE],
+	    (unsigned long long)c->ev[EV_RETIRED], (unsigned long long)c->f.exits);
 	fprintf(f, "shared: %llu lends, %llu reclaims (%llu drains asked, "
 	    "%llu forced, %llu cancelled), %llu pending events, %llu "
 	    "pending ticks; %llu held, %llu lost, %llu start timeouts\n",
-	    (unsigned long long)c->ev_lend, (unsigned long long)c->ev_reclaim,
+	    (unsigned long long)c->ev[EV_LEND], (unsigned long long)c->ev[EV_RECLAIM],
 	    (unsigned long long)c->f.drains,
-	    (unsigned long long)c->ev_forced,
-	    (unsigned long long)c->ev_cancelled,
-	    (unsigned long long)c->ev_pending,
+	    (unsigned long long)c->ev[EV_FORCED],
+	    (unsigned long long)c->ev[EV_CANCELLED],
+	    (unsigned long long)c->ev[EV_PENDING],
 	    (unsigned long long)c->pending_ticks,
-	    (unsigned long long)c->ev_held, (unsigned long long)c->ev_lost,
-	    (unsigned long long)c->ev_timeout);
+	    (unsigned long long)c->ev[EV_HELD], (unsigned long long)c->ev[EV_LOST],
+	    (unsigned long long)c->ev[EV_TIMEOUT]);
 	fprintf(f, "peak: %d workers, %d busy, %d pending; %llu events\n",
 	    c->peak_workers, c->peak_busy, c->peak_pending,
 	    (unsigned long long)c->events);
@@ -999,8 +998,8 @@ table(FILE *f, const struct result *r, size_t n, bool md)
 			    x->round_p99 * 1000.0 / x->gpus, x->round_mean,
 			    x->round_mean * 1000.0 / x->gpus,
 			    x->rss_mib, (unsigned long long)x->c.f.launches,
-			    (unsigned long long)x->c.ev_reclaim,
-			    (unsigned long long)x->c.ev_pending);
+			    (unsigned long long)x->c.ev[EV_RECLAIM],
+			    (unsigned long long)x->c.ev[EV_PENDING]);
 		else
 			fprintf(f, "%6d %5d %6d %8llu %9.3f %9.3f %9.3f %9.2f "
 			    "%9.2f %10.3f %11.3f %8.1f %8llu\n", x->gpus,
@@ -1009,7 +1008,7 @@ table(FILE *f, const struct result *r, size_t n, bool md)
 			    x->tick_p99, x->tick_max, x->round_p99,
 			    x->round_p99 * 1000.0 / x->gpus, x->round_mean,
 			    x->round_mean * 1000.0 / x->gpus, x->rss_mib,
-			    (unsigned long long)x->c.ev_reclaim);
+			    (unsigned long long)x->c.ev[EV_RECLAIM]);
 	}
 }
 
