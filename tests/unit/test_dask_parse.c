@@ -586,6 +586,18 @@ static const struct identity_case {
 	    "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}", 0, 0, { NO_WORKER }, NULL },
 };
 
+/* dask_parse_identity as a tu_list_parser */
+static int
+parse_identity(const char *in, size_t len, void **list, size_t *n,
+    char *err, size_t errlen)
+{
+	struct dask_worker_info *w = *list;
+	int rc = dask_parse_identity(in, len, &w, n, err, errlen);
+
+	*list = w;
+	return rc;
+}
+
 static void
 check_worker(const char *cname, size_t i, const struct dask_worker_info *g,
     const struct want_worker *w)
@@ -624,22 +636,16 @@ test_identity_unique_keys(void **state)
 		    "\"unique_keys\" is not" },
 	};
 	struct dask_worker_info *w;
-	char err[256], *in;
 	size_t i, n;
-	int rc;
 
 	(void)state;
 	for (i = 0; i < ARRAY_LEN(rows); i++) {
-		in = tu_dq(rows[i].in);
-		w = NULL;
-		rc = dask_parse_identity(in, strlen(in), &w, &n, err,
-		    sizeof(err));
-		if (!tu_check_rc(in, rc, rows[i].rc, err, rows[i].errsub)) {
-			assert_int_equal(n, 1);
+		/* one worker when accepted */
+		w = tu_parse_list_dq(rows[i].in, rows[i].in, parse_identity,
+		    rows[i].rc, rows[i].errsub, 1, &n);
+		if (rows[i].rc != -1)
 			assert_int_equal(w[0].unique_keys, rows[i].unique);
-		}
 		free(w);
-		free(in);
 	}
 }
 
@@ -648,23 +654,14 @@ test_identity_table(void **state)
 {
 	const struct identity_case *c;
 	struct dask_worker_info *w;
-	char err[256];
 	size_t i, j, n;
-	char *in;
-	int rc;
 
 	(void)state;
 	for (i = 0; i < ARRAY_LEN(identity_cases); i++) {
 		c = &identity_cases[i];
-		in = tu_dq(c->in);
-		err[0] = '\0';
-		w = (void *)1;
-		n = 99;
-		rc = dask_parse_identity(in, strlen(in), &w, &n, err,
-		    sizeof(err));
-		free(in);
-		if (!tu_check_list(c->name, rc, c->rc, err, c->errsub, w, n,
-		    c->n))
+		w = tu_parse_list_dq(c->name, c->in, parse_identity, c->rc,
+		    c->errsub, c->n, &n);
+		if (c->rc == -1)
 			continue;
 		assert_non_null(w);
 		for (j = 0; j < n; j++)
@@ -686,15 +683,13 @@ static void
 test_identity_max_workers(void **state)
 {
 	struct dask_worker_info *w;
-	char err[128];
 	size_t n, i;
 	char *buf;
 
 	(void)state;
 	buf = tu_join("{\"workers\":{", DASK_WORKERS_MAX, worker_item, "}}");
-	assert_int_equal(dask_parse_identity(buf, strlen(buf), &w, &n, err,
-	    sizeof(err)), 0);
-	assert_int_equal(n, DASK_WORKERS_MAX);
+	w = tu_parse_list("most workers", buf, strlen(buf), parse_identity, 0,
+	    NULL, DASK_WORKERS_MAX, &n);
 	for (i = 1; i < n; i++)
 		assert_true(strcmp(w[i - 1].address, w[i].address) < 0);
 	free(w);
@@ -702,10 +697,8 @@ test_identity_max_workers(void **state)
 
 	buf = tu_join("{\"workers\":{", DASK_WORKERS_MAX + 1, worker_item,
 	    "}}");
-	assert_int_equal(dask_parse_identity(buf, strlen(buf), &w, &n, err,
-	    sizeof(err)), -1);
-	assert_non_null(strstr(err, "4097 workers, more than 4096"));
-	assert_null(w);
+	tu_parse_list("one worker too many", buf, strlen(buf), parse_identity,
+	    -1, "4097 workers, more than 4096", 0, &n);
 	free(buf);
 }
 

@@ -333,29 +333,30 @@ static const struct squeue_case {
 	    "jobs[2]: \"name\"" },
 };
 
+/* slurm_parse_squeue as a tu_list_parser */
+static int
+parse_squeue(const char *in, size_t len, void **list, size_t *n, char *err,
+    size_t errlen)
+{
+	struct slurm_job *j = *list;
+	int rc = slurm_parse_squeue(in, len, &j, n, err, errlen);
+
+	*list = j;
+	return rc;
+}
+
 static void
 test_squeue_table(void **state)
 {
 	const struct squeue_case *c;
 	struct slurm_job *j;
-	char err[256];
 	size_t i, k, n;
-	char *in;
-	int rc;
 
 	(void)state;
 	for (i = 0; i < ARRAY_LEN(squeue_cases); i++) {
 		c = &squeue_cases[i];
-		in = tu_dq(c->in);
-		err[0] = '\0';
-		j = (void *)1;
-		n = 99;
-		rc = slurm_parse_squeue(in, strlen(in), &j, &n, err,
-		    sizeof(err));
-		free(in);
-		if (!tu_check_list(c->name, rc, c->rc, err, c->errsub, j, n,
-		    c->n))
-			continue;
+		j = tu_parse_list_dq(c->name, c->in, parse_squeue, c->rc,
+		    c->errsub, c->n, &n);
 		if (n == 0)
 			assert_null(j);
 		for (k = 0; k < n; k++)
@@ -370,13 +371,9 @@ static void
 squeue_refused(const char *what, const char *buf, size_t len,
     const char *errsub)
 {
-	struct slurm_job *j = (void *)1;
-	char err[128] = "";
-	size_t n = 99;
-	int rc;
+	size_t n;
 
-	rc = slurm_parse_squeue(buf, len, &j, &n, err, sizeof(err));
-	tu_check_list(what, rc, -1, err, errsub, j, n, 0);
+	tu_parse_list(what, buf, len, parse_squeue, -1, errsub, 0, &n);
 }
 
 /* Length, not NUL, ends the input. */
@@ -385,15 +382,12 @@ test_squeue_length(void **state)
 {
 	static const char nul[] = "{\"jobs\":[]}\0garbage";
 	const char *s = "{\"jobs\":[{\"job_id\":7}]} ";
-	struct slurm_job *j;
-	char err[128];
 	size_t n;
 
 	(void)state;
 	squeue_refused("NUL inside", nul, sizeof(nul) - 1, "bad JSON");
-	assert_int_equal(slurm_parse_squeue(nul, strlen(nul), &j, &n, err,
-	    sizeof(err)), 0);
-	assert_int_equal(n, 0);
+	free(tu_parse_list("up to the NUL", nul, strlen(nul), parse_squeue, 0,
+	    NULL, 0, &n));
 	squeue_refused("no closing brace", s, strlen(s) - 2, "bad JSON");
 	squeue_refused("NULL", NULL, 0, "bad JSON");
 }
@@ -548,15 +542,13 @@ static void
 test_squeue_max_jobs(void **state)
 {
 	struct slurm_job *j;
-	char err[128];
 	size_t n;
 	char *buf;
 
 	(void)state;
 	buf = tu_join("{\"jobs\":[", SLURM_JOBS_MAX, job_item, "]}");
-	assert_int_equal(slurm_parse_squeue(buf, strlen(buf), &j, &n, err,
-	    sizeof(err)), 0);
-	assert_int_equal(n, SLURM_JOBS_MAX);
+	j = tu_parse_list("most jobs", buf, strlen(buf), parse_squeue, 0, NULL,
+	    SLURM_JOBS_MAX, &n);
 	assert_int_equal(j[n - 1].id, SLURM_JOBS_MAX);
 	free(j);
 	free(buf);

@@ -315,4 +315,52 @@ tu_rm_rf(const char *dir)
 	nftw(dir, tu_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+
+/* ---------------------------------------------------------------------- */
+/* Running a list parser on one input (test_dask_parse, test_slurm) */
+
+/*
+ * A parser of a reply into a list, as tu_parse_list calls it: on success
+ * *list is new and holds *n items, refused it is NULL and *n 0.  A test
+ * file wraps its typed parser (dask_parse_identity, slurm_parse_squeue)
+ * into this form, as it does for tu_check_int_cases.
+ */
+typedef int tu_list_parser(const char *in, size_t len, void **list,
+    size_t *n, char *err, size_t errlen);
+
+/*
+ * Parses len bytes of in through parse for table row `row` and checks
+ * the outcome as tu_check_list does.  The list and count start as junk,
+ * so that a parser that leaves them unset is caught.  Returns the list,
+ * new (NULL when refused), with its count in *n.
+ */
+static inline void *
+tu_parse_list(const char *row, const char *in, size_t len,
+    tu_list_parser *parse, int want_rc, const char *errsub, size_t want_n,
+    size_t *n)
+{
+	void *list = (void *)1;
+	char err[256] = "";
+	int rc;
+
+	*n = 99;
+	rc = parse(in, len, &list, n, err, sizeof(err));
+	tu_check_list(row, rc, want_rc, err, errsub, list, *n, want_n);
+	return list;
+}
+
+/* tu_parse_list of a table's input written with ' for " (tu_dq). */
+static inline void *
+tu_parse_list_dq(const char *row, const char *in, tu_list_parser *parse,
+    int want_rc, const char *errsub, size_t want_n, size_t *n)
+{
+	char *q = tu_dq(in);
+	void *list;
+
+	list = tu_parse_list(row, q, strlen(q), parse, want_rc, errsub,
+	    want_n, n);
+	free(q);
+	return list;
+}
+
 #endif
