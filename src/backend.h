@@ -65,7 +65,7 @@ struct backend_ops {
 	 * failure (the caller stops it), or the backend keeps waiting (a job
 	 * still queued is Slurm's business): a delay in ms to ask again
 	 * after, or LOOP_NOMORE (the backend re-arms w->start_timer itself
-	 * when the wait is over).
+	 * when the wait is over).  NULL: BACKEND_OVERDUE.
 	 */
 	int64_t	(*start_overdue)(struct worker *w);
 	/*
@@ -89,7 +89,8 @@ struct backend_ops {
 	int64_t	(*worker_memory)(const struct instance *in);
 	/* The GPU count in a worker's `--resources GPU=`. */
 	int	(*worker_gpus)(const struct instance *in);
-	/* Adds the backend's own options to a worker's command line. */
+	/* Adds the backend's own options to a worker's command line.  NULL:
+	 * none. */
 	void	(*worker_args)(const struct instance *in, char ***argv,
 		    size_t *argc);
 	/* The address the scheduler listens on, for its workers. */
@@ -108,7 +109,7 @@ struct backend_ops {
 	/* Frees cp->be. */
 	void	(*pool_free)(struct cpool *cp);
 	/* True while the backend has a command of its own in flight (the
-	 * daemon is not idle). */
+	 * daemon is not idle).  NULL: never. */
 	bool	(*busy)(const struct cpool *cp);
 };
 

@@ -376,14 +376,6 @@ local_kill(struct worker *w, bool forget)
 }
 
 
-static int64_t
-local_start_overdue(struct worker *w)
-{
-	(void)w;
-	return BACKEND_OVERDUE;
-}
-
-
 static bool
 local_adopt(struct worker *w, const struct store_worker *sw)
 {
@@ -530,21 +522,12 @@ local_pool_free(struct cpool *cp)
 }
 
 
-static bool
-local_busy(const struct cpool *cp)
-{
-	(void)cp;
-	return false;
-}
-
-
 const struct backend_ops backend_local = {
 	.name = "local",
 	.remote = false,
 	.launch = local_launch,
 	.terminate = local_terminate,
 	.kill = local_kill,
-	.start_overdue = local_start_overdue,
 	.adopt = local_adopt,
 	.save = local_save,
 	.observe = local_observe,
@@ -557,5 +540,4 @@ const struct backend_ops backend_local = {
 	.pool_json = local_pool_json,
 	.worker_free = local_worker_free,
 	.pool_free = local_pool_free,
-	.busy = local_busy,
 };

@@ -868,17 +868,6 @@ slurm_sched_host(const struct instance *in)
 }
 
 
-/* Nothing: the node's temporary folder, and the job's script adds the
- * node's address (slurm_script). */
-static void
-slurm_worker_args(const struct instance *in, char ***argv, size_t *argc)
-{
-	(void)in;
-	(void)argv;
-	(void)argc;
-}
-
-
 static json_t *
 str_or_null(const char *s)
 {
@@ -993,7 +982,8 @@ const struct backend_ops backend_slurm = {
 	.worker_memory = slurm_worker_memory,
 	.worker_gpus = slurm_worker_gpus,
 	.sched_host = slurm_sched_host,
-	.worker_args = slurm_worker_args,
+	/* no worker_args: the node's temporary folder, and the job's script
+	 * adds the node's address (slurm_script) */
 	.where = slurm_where,
 	.worker_json = slurm_worker_json,
 	.slot_json = slurm_slot_json,

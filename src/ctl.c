@@ -1176,7 +1176,8 @@ ctl_idle(struct ctl *c)
 	size_t i;
 
 	for (i = 0; i < c->npools; i++)
-		if (c->pools[i]->ops->busy(c->pools[i]))
+		if (c->pools[i]->ops->busy != NULL &&
+		    c->pools[i]->ops->busy(c->pools[i]))
 			return false;
 	for (i = 0; i < c->ninst; i++)
 		if (instance_has_processes(c->inst[i]))

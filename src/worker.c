@@ -313,8 +313,8 @@ on_start_timeout(void *arg)
 	int64_t more;
 	char d[32];
 
-	if (w->state != W_LAUNCHING ||
-	    (more = in->cp->ops->start_overdue(w)) != BACKEND_OVERDUE) {
+	if (w->state != W_LAUNCHING || (in->cp->ops->start_overdue != NULL &&
+	    (more = in->cp->ops->start_overdue(w)) != BACKEND_OVERDUE)) {
 		if (w->state != W_LAUNCHING || more == LOOP_NOMORE) {
 			w->start_timer = 0;
 			return LOOP_NOMORE;
@@ -415,7 +415,8 @@ worker_argv(struct instance *in, struct worker *w, char *err, size_t errlen)
 	if (!nanny)
 		launch_argv_push(&argv, &argc, "--no-nanny");
 	tls_argv(in, &argv, &argc);
-	in->cp->ops->worker_args(in, &argv, &argc);
+	if (in->cp->ops->worker_args != NULL)
+		in->cp->ops->worker_args(in, &argv, &argc);
 	return argv;
 }
 

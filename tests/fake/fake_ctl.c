@@ -374,14 +374,6 @@ fake_kill(struct worker *w, bool forget)
 }
 
 
-static int64_t
-fake_start_overdue(struct worker *w)
-{
-	(void)w;
-	return BACKEND_OVERDUE;
-}
-
-
 static bool
 fake_adopt(struct worker *w, const struct store_worker *sw)
 {
@@ -422,15 +414,6 @@ static const char *
 fake_sched_host(const struct instance *in)
 {
 	return in->spec->scheduler.host;
-}
-
-
-static void
-fake_args(const struct instance *in, char ***argv, size_t *argc)
-{
-	(void)in;
-	(void)argv;
-	(void)argc;
 }
 
 
@@ -479,33 +462,22 @@ fake_pool_free(struct cpool *cp)
 }
 
 
-static bool
-fake_busy(const struct cpool *cp)
-{
-	(void)cp;
-	return false;
-}
-
-
 const struct backend_ops fake_backend_ops = {
 	.name = "fake",
 	.remote = true,
 	.launch = fake_launch,
 	.terminate = fake_terminate,
 	.kill = fake_kill,
-	.start_overdue = fake_start_overdue,
 	.adopt = fake_adopt,
 	.save = fake_save,
 	.worker_memory = fake_memory,
 	.worker_gpus = fake_gpus,
 	.sched_host = fake_sched_host,
-	.worker_args = fake_args,
 	.worker_json = fake_worker_json,
 	.slot_json = fake_slot_json,
 	.pool_json = fake_pool_json,
 	.worker_free = fake_worker_free,
 	.pool_free = fake_pool_free,
-	.busy = fake_busy,
 };
 
 
