@@ -87,17 +87,7 @@ teardown(void **state)
 }
 
 
-static struct spec *
-spec_of(const char *yaml)
-{
-	struct spec *s = NULL;
-	char err[512];
-
-	if (spec_parse(yaml, strlen(yaml), "test.yaml", &s, err,
-	    sizeof(err)) != 0)
-		fail_msg("spec: %s", err);
-	return s;
-}
+TU_DEFINE_PARSE_OK(spec_of, spec, spec_parse, "test.yaml")
 
 
 /* Deploys and waits until the scheduler "answers". */
