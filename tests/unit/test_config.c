@@ -40,29 +40,11 @@ static const char full_yaml[] =
     "    backend: slurm\n"
     "    name: small\n";
 
-static struct config *
-parse_ok(const char *yaml)
-{
-	struct config *c = NULL;
-	char err[512] = "";
-
-	if (config_parse(yaml, strlen(yaml), FNAME, &c, err,
-	    sizeof(err)) != 0)
-		fail_msg("parse of <<%s>> failed: %s", yaml, err);
-	assert_non_null(c);
-	return c;
-}
+TU_DEFINE_PARSE_OK(parse_ok, config, config_parse, FNAME)
 
 /* yaml parsed, seen through config_to_json(). */
-static json_t *
-parsed_json(const char *yaml)
-{
-	struct config *c = parse_ok(yaml);
-	json_t *j = config_to_json(c);
-
-	config_free(c);
-	return j;
-}
+TU_DEFINE_PARSED_JSON(parsed_json, config, parse_ok, config_to_json,
+    config_free)
 
 /* Defaults */
 

@@ -87,17 +87,7 @@ teardown(void **state)
 }
 
 
-static struct spec *
-spec_of(const char *yaml)
-{
-	struct spec *s = NULL;
-	char err[512];
-
-	if (spec_parse(yaml, strlen(yaml), "test.yaml", &s, err,
-	    sizeof(err)) != 0)
-		fail_msg("spec: %s", err);
-	return s;
-}
+TU_DEFINE_PARSE_OK(spec_of, spec, spec_parse, "test.yaml")
 
 
 /* Deploys and waits until the scheduler "answers". */
@@ -222,6 +212,19 @@ observe(struct instance *in, int64_t now, int queued, int busy_each)
 }
 
 
+/* Deploys yaml, then the scheduler's first look at it, at *now (the time
+ * deploy() returned): no work queued.  Most scenarios start here. */
+static struct instance *
+deploy_observed(struct world *wd, const char *yaml, int64_t *now)
+{
+	struct instance *in = deploy(wd, yaml);
+
+	*now = mono_ms();
+	observe(in, *now, 0, 0);
+	return in;
+}
+
+
 static size_t
 count(const struct instance *in, enum wstate st)
 {
@@ -286,10 +289,9 @@ static void
 test_scale_up_then_retire_to_min(void **state)
 {
 	struct world *wd = *state;
-	struct instance *in = deploy(wd, SPEC_A);
-	int64_t t = mono_ms();
+	int64_t t;
+	struct instance *in = deploy_observed(wd, SPEC_A, &t);
 
-	observe(in, t, 0, 0);
 	observe(in, t + 100, 50, 1);	/* busy, 50 waiting */
 	assert_int_equal(fake_counts.launches, 4);
 	assert_int_equal(in->nworkers, 4);
@@ -319,10 +321,9 @@ static void
 test_refused_retirement_keeps_the_worker(void **state)
 {
 	struct world *wd = *state;
-	struct instance *in = deploy(wd, SPEC_A);
-	int64_t t = mono_ms();
+	int64_t t;
+	struct instance *in = deploy_observed(wd, SPEC_A, &t);
 
-	observe(in, t, 0, 0);
 	observe(in, t + 100, 2, 1);
 	assert_int_equal(in->nworkers, 3);
 	observe(in, t + 200, 0, 0);
@@ -358,11 +359,10 @@ static void
 test_reclaim_gives_owned_slots_back(void **state)
 {
 	struct world *wd = *state;
-	struct instance *a = deploy(wd, SPEC_A);
+	int64_t t;
+	struct instance *a = deploy_observed(wd, SPEC_A, &t);
 	struct instance *b;
-	int64_t t = mono_ms();
 
-	observe(a, t, 0, 0);
 	observe(a, t + 100, 50, 1);
 	observe(a, t + 200, 50, 1);
 	assert_int_equal(count(a, W_RUNNING), 4);
@@ -473,14 +473,13 @@ test_observe_matches_the_first(void **state)
 	};
 	static const int name_of[] = { -1, 1, 0, 0 };
 	struct world *wd = *state;
-	struct instance *in = deploy(wd, SPEC_A);
+	int64_t t;
+	struct instance *in = deploy_observed(wd, SPEC_A, &t);
 	struct dask_worker_info wi[4];
 	struct dask_obs obs;
 	struct worker *lw[2];
-	int64_t t = mono_ms();
 	size_t i, n = 0;
 
-	observe(in, t, 0, 0);
 	observe(in, t + 100, 50, 1);
 	assert_int_equal(count(in, W_LAUNCHING), 3);
 	for (i = 0; i < in->nworkers && n < 2; i++)
@@ -543,10 +542,9 @@ static void
 test_lend_only_when_shared(void **state)
 {
 	struct world *wd = *state;
-	struct instance *a = deploy(wd, SPEC_A);
-	int64_t t = mono_ms();
+	int64_t t;
+	struct instance *a = deploy_observed(wd, SPEC_A, &t);
 
-	observe(a, t, 0, 0);
 	assert_int_equal(a->nworkers, 1);
 	assert_int_equal(events_of(wd, "a", "lend"), 0);
 	(void)deploy(wd, SPEC_B);
@@ -642,13 +640,12 @@ static void
 test_restore_adopts_what_the_store_holds(void **state)
 {
 	struct world *wd = *state;
-	struct instance *in = deploy(wd, SPEC_A);
-	int64_t t = mono_ms();
+	int64_t t;
+	struct instance *in = deploy_observed(wd, SPEC_A, &t);
 	char err[512];
 	int ids[4];
 	size_t i, n;
 
-	observe(in, t, 0, 0);
 	observe(in, t + 100, 50, 1);
 	observe(in, t + 200, 50, 1);
 	n = in->nworkers;

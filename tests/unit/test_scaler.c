@@ -27,6 +27,9 @@
 #define RETIRING(i)	{ .id = (i), .state = SCALER_W_RETIRING,	\
 			  .idle_since_ms = 0, .gpu_util = -1 }
 
+/* The reason's note when no_worker tasks are left out of the demand. */
+#define LACKS	" (no_worker tasks need resources this instance's workers lack)"
+
 struct row {
 	const char	*name;
 	/* input; zero means the default noted in row_input() */
@@ -93,9 +96,7 @@ static const struct row rows[] = {
 		.name = "no_worker tasks ignored for CPU-only workers",
 		.gpus = -1, .no_worker = 3, .queued = 1, .free_slots = 8,
 		.demand = 1, .desired = 1, .launch = 1,
-		.reason = "queued=1 processing=0 no_worker=3 target=0"
-		    " (no_worker tasks need resources this instance's"
-		    " workers lack)",
+		.reason = "queued=1 processing=0 no_worker=3 target=0" LACKS,
 	}, {
 		/* Dask since 2024 counts unrunnable tasks in its target */
 		.name = "CPU-only: a target that counts no_worker tasks is "
@@ -103,9 +104,7 @@ static const struct row rows[] = {
 		.min = 1, .gpus = -1, .no_worker = 12, .target = 2,
 		.free_slots = 8, .nw = 1, .w = { BUSY(1) },
 		.demand = 0, .desired = 1, .launch = 0,
-		.reason = "queued=0 processing=0 no_worker=12 target=2"
-		    " (no_worker tasks need resources this instance's"
-		    " workers lack)",
+		.reason = "queued=0 processing=0 no_worker=12 target=2" LACKS,
 	}, {
 		.name = "CPU-only with no_worker tasks: the target still counts "
 		    "up to the runnable tasks",

@@ -49,28 +49,10 @@ static const char full_yaml[] =
     "  DASK_LOGGING__DISTRIBUTED: \"info\"\n"
     "  EMPTY:\n";
 
-static struct spec *
-parse_ok(const char *yaml)
-{
-	struct spec *s = NULL;
-	char err[512] = "";
-
-	if (spec_parse(yaml, strlen(yaml), FNAME, &s, err, sizeof(err)) != 0)
-		fail_msg("parse of <<%s>> failed: %s", yaml, err);
-	assert_non_null(s);
-	return s;
-}
+TU_DEFINE_PARSE_OK(parse_ok, spec, spec_parse, FNAME)
 
 /* yaml parsed, seen through spec_to_json(). */
-static json_t *
-parsed_json(const char *yaml)
-{
-	struct spec *s = parse_ok(yaml);
-	json_t *j = spec_to_json(s);
-
-	spec_free(s);
-	return j;
-}
+TU_DEFINE_PARSED_JSON(parsed_json, spec, parse_ok, spec_to_json, spec_free)
 
 /*
  * Checks every field of s against want (a spec written out in the test),

@@ -363,4 +363,41 @@ tu_parse_list_dq(const char *row, const char *in, tu_list_parser *parse,
 	return list;
 }
 
+/* ---------------------------------------------------------------------- */
+/* Parsers of YAML documents: config_parse() and spec_parse() */
+
+/*
+ * Defines `static struct type *name(const char *yaml)`: yaml parsed by
+ * parse (text, len, file name, out, err, errlen) as if read from fname,
+ * the result new.  A refusal fails the test with parse's message.
+ */
+#define TU_DEFINE_PARSE_OK(name, type, parse, fname)			\
+static struct type *							\
+name(const char *yaml)							\
+{									\
+	struct type *r = NULL;						\
+	char err[512] = "";						\
+									\
+	if (parse(yaml, strlen(yaml), fname, &r, err, sizeof(err)) != 0) \
+		fail_msg("parse of <<%s>> failed: %s", yaml, err);	\
+	assert_non_null(r);						\
+	return r;							\
+}
+
+/*
+ * Defines `static json_t *name(const char *yaml)`: yaml parsed by
+ * parse_ok (a TU_DEFINE_PARSE_OK function) and seen through to_json,
+ * new; the parsed struct type is freed with free_fn.
+ */
+#define TU_DEFINE_PARSED_JSON(name, type, parse_ok, to_json, free_fn)	\
+static json_t *								\
+name(const char *yaml)							\
+{									\
+	struct type *r = parse_ok(yaml);				\
+	json_t *j = to_json(r);						\
+									\
+	free_fn(r);							\
+	return j;							\
+}
+
 #endif
