@@ -111,8 +111,11 @@ class Sampler(threading.Thread):
             self.stop.wait(0.5)
 
 
-def play(client, sampler, args, exec_log):
-    """The trace on one system; returns its measurements."""
+def play(client, cluster, prefix, args, exec_log):
+    """The trace on one system, whose Slurm jobs' names start with
+    prefix (sampled meanwhile); returns its measurements."""
+    sampler = Sampler(client, cluster, prefix)
+    sampler.start()
     bursts, to_max, lost = [], [], 0
     t_start = time.monotonic()
     for b in range(args.bursts):
@@ -157,11 +160,8 @@ def run_edask(cluster, args, tmp):
     port = free_port()
     cfg = os.path.join(tmp, "edask.yaml")
     with open(cfg, "w") as f:
-        f.write("listen: 127.0.0.1:%d\nstate_dir: %s\npools:\n"
-                "  - {name: cluster, backend: slurm, slots: %d,\n"
-                "     partition: gpu, time_limit: \"30:00\",\n"
-                "     scheduler_host: %s}\n"
-                % (port, state, MAX, cluster.host_addr))
+        f.write("listen: 127.0.0.1:%d\nstate_dir: %s\npools:\n%s"
+                % (port, state, cluster.edask_pool(MAX)))
     spec = os.path.join(tmp, "bench.yaml")
     with open(spec, "w") as f:
         f.write("name: bench\npool: cluster\npython: %s\n"
@@ -194,9 +194,7 @@ def run_edask(cluster, args, tmp):
         inst = wait_until("edask's instance with one worker", started, 120)
         client = edask_client(inst, timeout=60)
         try:
-            sampler = Sampler(client, cluster, "edask.bench.")
-            sampler.start()
-            return play(client, sampler, args,
+            return play(client, cluster, "edask.bench.", args,
                         os.path.join(tmp, "edask-exec.log"))
         finally:
             client.close()
@@ -237,9 +235,7 @@ def run_jobqueue(cluster, args, tmp):
         try:
             wait_until("jobqueue's first worker",
                        lambda: len(client.nthreads()) >= 1, 120)
-            sampler = Sampler(client, cluster, "dask-worker-jq")
-            sampler.start()
-            return play(client, sampler, args,
+            return play(client, cluster, "dask-worker-jq", args,
                         os.path.join(tmp, "jq-exec.log"))
         finally:
             client.close()

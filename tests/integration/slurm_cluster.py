@@ -138,6 +138,16 @@ class SlurmCluster:
         """Where the nodes reach the host (slurmctld, the schedulers)."""
         return self.net.host_addr if self.net else "127.0.0.1"
 
+    def edask_pool(self, slots, partition="gpu", time_limit="30:00",
+                   extra=""):
+        """The entry of edask's `pools:` list for a slurm pool "cluster"
+        on this cluster, its schedulers at host_addr; extra adds keys
+        (" key: value,")."""
+        return ("  - {name: cluster, backend: slurm, slots: %d,\n"
+                "     partition: %s, time_limit: \"%s\",%s\n"
+                "     scheduler_host: %s}\n"
+                % (slots, partition, time_limit, extra, self.host_addr))
+
     def node_lines(self):
         if self.net is None:
             return ("NodeName=edasknode NodeHostname=localhost "

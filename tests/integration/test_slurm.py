@@ -8,49 +8,16 @@ import os
 import subprocess
 from datetime import datetime
 
-import pytest
-
 from conftest import (PYTHON, assert_each_ran_once, check_chunks_sum,
-                      client, counted_burst, new_counter_dir, pinned_chunks,
-                      spec, wait_for, workers_of)
-from slurm_cluster import SlurmCluster, unavailable
+                      client, client_once_started, counted_burst,
+                      pinned_chunks, spec, wait_for, workers_of)
 
 
-@pytest.fixture(scope="module")
-def slurm(tmp_path_factory):
-    why = unavailable()
-    if why is not None:
-        if os.environ.get("EDASK_REQUIRE_SLURM") == "1":
-            pytest.fail("Slurm tests required here, but: %s" % why)
-        pytest.skip("no Slurm test cluster on this machine: %s" % why)
-    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm"))
-    cluster.start()
-    yield cluster
-    left = cluster.stop()
-    assert not left, "jobs still active at the end: %s" % left
-
-
-@pytest.fixture
-def slurm_clean(slurm):
-    """Each test starts and ends with no active job (ask for it before
-    `edask`, so that its teardown runs after the daemon's)."""
-    assert not slurm.cancel_all()
-    yield slurm
-    left = slurm.active()
-    # the daemon has stopped by now (edask's teardown ran first): every
-    # job it submitted must be gone with it
-    assert not left, "jobs left behind: %s" % [
-        (j["job_id"], j["name"], j["job_state"]) for j in left]
-
-
-def config(tmp_path, slots=5, local=False, time_limit="30:00", extra="",
-           partition="gpu"):
+def config(tmp_path, slurm, slots=5, local=False, time_limit="30:00",
+           extra="", partition="gpu"):
     p = tmp_path / "edask.yaml"
-    p.write_text("pools:\n"
-                 "  - {name: cluster, backend: slurm, slots: %d,\n"
-                 "     partition: %s, time_limit: \"%s\",%s\n"
-                 "     scheduler_host: 127.0.0.1}\n%s"
-                 % (slots, partition, time_limit, extra,
+    p.write_text("pools:\n%s%s"
+                 % (slurm.edask_pool(slots, partition, time_limit, extra),
                     "  - {name: local, backend: local, gpus: 1}\n"
                     if local else ""))
     return str(p)
@@ -67,22 +34,18 @@ def ours(slurm, prefix="edask.dask."):
 def test_burst_four_jobs_fifth_pending_idle_shrinks_without_loss(
         slurm_clean, edask, tmp_path):
     slurm = slurm_clean
-    e = edask(args=["-c", config(tmp_path)], env=slurm.env,
+    e = edask(args=["-c", config(tmp_path, slurm)], env=slurm.env,
               specs=[spec(min=1, max=5, gpus=1, idle="4s", delay="1s",
                           start_timeout="6s", extra="pool: cluster\n")])
-    e.wait_started()
-    e.wait_running(1, timeout=90)
-    (w1,) = workers(e)
-    jobs = ours(slurm)
-    assert [j["job_id"] for j in jobs] == [w1["job_id"]]
-    assert jobs[0]["job_state"] == "RUNNING"
-    assert jobs[0]["comment"].endswith(":dask:%s" % w1["id"][1:])
-    pool = e.get("/v1/pool")
-    assert pool["kind"] == "slurm" and pool["size"] == 5
+    with client_once_started(e, tmp_path) as (counter, c):
+        (w1,) = workers(e)
+        jobs = ours(slurm)
+        assert [j["job_id"] for j in jobs] == [w1["job_id"]]
+        assert jobs[0]["job_state"] == "RUNNING"
+        assert jobs[0]["comment"].endswith(":dask:%s" % w1["id"][1:])
+        pool = e.get("/v1/pool")
+        assert pool["kind"] == "slurm" and pool["size"] == 5
 
-    counter = new_counter_dir(tmp_path)
-    c = client(e.scheduler_address())
-    try:
         burst = counted_burst(c, counter, 80, resources={"GPU": 1})
         # four GPUs: four jobs run, the fifth waits for resources
         e.wait_running(4, timeout=90, exact=False)
@@ -129,8 +92,6 @@ def test_burst_four_jobs_fifth_pending_idle_shrinks_without_loss(
                  what="one active job left")
 
         check_chunks_sum(c, counter, chunks, 100_000)
-    finally:
-        c.close()
     assert_each_ran_once(counter, 80 + 8 + 1)
 
 
@@ -139,7 +100,7 @@ def test_kill_9_then_restart_readopts_jobs_and_cancels_orphans(
     slurm = slurm_clean
     # a local pool beside the slurm one (listed first, as the daemon's
     # first pool is the local one)
-    e = edask(args=["-c", config(tmp_path, local=True)], env=slurm.env,
+    e = edask(args=["-c", config(tmp_path, slurm, local=True)], env=slurm.env,
               specs=[spec(min=2, max=2, gpus=1, extra="pool: cluster\n")])
     e.wait_started()
     e.wait_running(2, timeout=90)
@@ -210,17 +171,13 @@ def test_a_job_near_its_time_limit_is_retired_with_its_data_first(
     data moved to a replacement that came first; Slurm never ends the job
     with the data (no worker_lost, no TIMEOUT), nothing is computed twice."""
     slurm = slurm_clean
-    e = edask(args=["-c", config(tmp_path, time_limit="1:00",
+    e = edask(args=["-c", config(tmp_path, slurm, time_limit="1:00",
                                  extra=" retire_before_limit: 45s,")],
               env=slurm.env,
               specs=[spec(min=1, max=2, gpus=1, idle="60s", delay="1s",
                           start_timeout="60s", extra="pool: cluster\n")])
-    e.wait_started()
-    e.wait_running(1, timeout=90)
-    (w1,) = workers(e)
-    counter = new_counter_dir(tmp_path)
-    c = client(e.scheduler_address())
-    try:
+    with client_once_started(e, tmp_path) as (counter, c):
+        (w1,) = workers(e)
         chunks = pinned_chunks(c, counter, 1, 3, 100_000)
         ev = wait_for(lambda: e.events(kind="expiring"), timeout=60,
                       what="the expiring event")[0]
@@ -239,8 +196,6 @@ def test_a_job_near_its_time_limit_is_retired_with_its_data_first(
         holders = {w for ws in c.who_has(chunks).values() for w in ws}
         assert holders == {w2["address"]}, holders
         check_chunks_sum(c, counter, chunks, 100_000)
-    finally:
-        c.close()
     assert not e.events(kind="worker_lost"), e.events(kind="worker_lost")
     byid = {j["job_id"]: j for j in slurm.jobs()}
     assert byid[w1["job_id"]]["job_state"] != "TIMEOUT", byid[w1["job_id"]]
@@ -254,7 +209,8 @@ def test_sbatch_refusing_the_job_is_one_event_with_slurms_words(
     back off (1 s, 2 s, 4 s...: no tight loop of submissions), and the
     instance stays started with its scheduler up, no job left behind."""
     slurm = slurm_clean
-    e = edask(args=["-c", config(tmp_path, slots=2, partition="nosuch")],
+    e = edask(args=["-c", config(tmp_path, slurm, slots=2,
+                                 partition="nosuch")],
               env=slurm.env,
               specs=[spec(min=1, max=2, gpus=1, start_timeout="60s",
                           extra="pool: cluster\n")])
@@ -293,18 +249,14 @@ def test_a_job_about_to_register_is_not_cancelled_nor_stood_in_for(
     slow = tmp_path / "slow-worker.sh"
     slow.write_text("#!/bin/sh\nsleep 10\nexec \"$@\"\n")
     slow.chmod(0o755)
-    e = edask(args=["-c", config(tmp_path, slots=2)], env=slurm.env,
+    e = edask(args=["-c", config(tmp_path, slurm, slots=2)], env=slurm.env,
               specs=[spec(min=1, max=2, gpus=1, idle="2s", delay="3s",
                           start_timeout="60s",
                           workers="command: %s %s -m "
                           "distributed.cli.dask_worker" % (slow, PYTHON),
                           extra="pool: cluster\n")])
-    e.wait_started()
-    e.wait_running(1, timeout=120)
-    (w1,) = workers(e)
-    counter = new_counter_dir(tmp_path)
-    c = client(e.scheduler_address())
-    try:
+    with client_once_started(e, tmp_path, timeout=120) as (counter, c):
+        (w1,) = workers(e)
         chunks = pinned_chunks(c, counter, 1, 2, 100_000)
         # 3 s of work: the second job is asked for and starts (Slurm
         # has a free GPU) well within the burst and scale_down_delay
@@ -320,8 +272,6 @@ def test_a_job_about_to_register_is_not_cancelled_nor_stood_in_for(
         wait_for(lambda: len(workers(e)) == 1, timeout=60,
                  what="one worker left")
         check_chunks_sum(c, counter, chunks, 100_000)
-    finally:
-        c.close()
     assert_each_ran_once(counter, 2 + 6 + 1)
     evs = e.events()
     assert not [x for x in evs if x["kind"] == "cancel"], evs

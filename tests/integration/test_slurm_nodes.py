@@ -4,58 +4,24 @@ address, its own slurmd and two GPUs as GRES; slurmctld, edask and the
 scheduler on the host, at the bridge's address.  A worker runs inside its
 node's namespace: it listens on its node's address and reaches the
 scheduler over the bridge, as on a real cluster."""
-import os
+import contextlib
 import re
 import subprocess
 
 import pytest
 
-from conftest import (assert_each_ran_once, check_chunks_sum, client,
-                      counted_burst, executions, metric_value, new_counter_dir,
-                      pinned_chunks, spec, wait_for, workers_of)
-from slurm_cluster import (GPUS_PER_NODE, SlurmCluster, netns_unavailable,
-                           unavailable)
+from conftest import (assert_each_ran_once, check_chunks_sum,
+                      client_once_started, counted_burst, executions,
+                      metric_value, pinned_chunks, spec, wait_for,
+                      workers_of)
+from slurm_cluster import GPUS_PER_NODE
 
-NODES = 3
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    why = unavailable()
-    if why is not None:
-        if os.environ.get("EDASK_REQUIRE_SLURM") == "1":
-            pytest.fail("Slurm tests required here, but: %s" % why)
-        pytest.skip("no Slurm test cluster on this machine: %s" % why)
-    # a missing package is make deps' to fix; a kernel that refuses
-    # namespaces (a container without CAP_SYS_ADMIN) is not
-    why = netns_unavailable()
-    if why is not None:
-        pytest.skip("no namespaced Slurm cluster on this machine: %s" % why)
-    c = SlurmCluster(tmp_path_factory.mktemp("slurm-nodes"), nodes=NODES)
-    c.start()
-    yield c
-    left = c.stop()
-    assert not left, "jobs still active at the end: %s" % left
-    assert not c.net.left(), "namespaces or links left: %s" % c.net.left()
-
-
-@pytest.fixture
-def cluster_clean(cluster):
-    """No active job before or after (ask for it before `edask`)."""
-    assert not cluster.cancel_all()
-    yield cluster
-    left = cluster.active()
-    assert not left, "jobs left behind: %s" % [
-        (j["job_id"], j["name"], j["job_state"]) for j in left]
+NODES = 3      # the slurm fixture's node hosts (conftest.py)
 
 
 def config(tmp_path, cluster):
     p = tmp_path / "edask.yaml"
-    p.write_text("pools:\n"
-                 "  - {name: cluster, backend: slurm, slots: %d,\n"
-                 "     partition: gpu, time_limit: \"30:00\",\n"
-                 "     scheduler_host: %s}\n"
-                 % (NODES * GPUS_PER_NODE, cluster.host_addr))
+    p.write_text("pools:\n" + cluster.edask_pool(NODES * GPUS_PER_NODE))
     return str(p)
 
 
@@ -72,6 +38,16 @@ def four_workers(e, c, counter):
     victim, lost = max(by_node.items(), key=lambda kv: len(kv[1]))
     assert len(lost) == 2, by_node
     return ws, victim, lost
+
+
+def four_busy_workers(e, c, counter, tasks):
+    """four_workers, then a second burst of `tasks` counted GPU tasks
+    ("b-I") to keep them busy; returns four_workers' three and the
+    burst's futures."""
+    ws, victim, lost = four_workers(e, c, counter)
+    burst = counted_burst(c, counter, tasks, prefix="b",
+                          resources={"GPU": 1})
+    return ws, victim, lost, burst
 
 
 def wait_replaced(e, ws, victim):
@@ -95,34 +71,31 @@ def wait_settled(e, c, cl):
     wait_for(settled, timeout=120, what="no ghost worker, no stray job")
 
 
+@contextlib.contextmanager
 def up_to_four(cl, edask, tmp_path, env=""):
     """An instance of min 1, max 4 on the cluster, started with one
-    worker; returns it, a counter folder and a client."""
+    worker; gives it, a counter folder and a client, closed on
+    leaving."""
     e = edask(args=["-c", config(tmp_path, cl)], env=cl.env,
               specs=[spec(min=1, max=4, gpus=1, idle="120s", delay="1s",
                           start_timeout="60s",
                           extra="pool: cluster\n" + env)])
-    e.wait_started()
-    e.wait_running(1, timeout=120)
-    return e, new_counter_dir(tmp_path), client(e.scheduler_address())
+    with client_once_started(e, tmp_path, timeout=120) as (counter, c):
+        yield e, counter, c
 
 
 def test_burst_spreads_over_three_nodes_and_shrinks_without_loss(
-        cluster_clean, edask, tmp_path):
-    cl = cluster_clean
+        slurm_clean, edask, tmp_path):
+    cl = slurm_clean
     addr_of = {name: addr for name, _, addr in cl.net.nodes}
     e = edask(args=["-c", config(tmp_path, cl)], env=cl.env,
               specs=[spec(min=1, max=NODES * GPUS_PER_NODE, gpus=1,
                           idle="4s", delay="1s", start_timeout="60s",
                           extra="pool: cluster\n")])
-    e.wait_started()
-    # the scheduler listens where the nodes reach it, not on loopback
-    assert e.scheduler_address().startswith("tls://%s:" % cl.host_addr)
-    e.wait_running(1, timeout=120)
+    with client_once_started(e, tmp_path, timeout=120) as (counter, c):
+        # the scheduler listens where the nodes reach it, not on loopback
+        assert e.scheduler_address().startswith("tls://%s:" % cl.host_addr)
 
-    counter = new_counter_dir(tmp_path)
-    c = client(e.scheduler_address())
-    try:
         burst = counted_burst(c, counter, 120, resources={"GPU": 1})
         e.wait_running(NODES * GPUS_PER_NODE, timeout=180)
         ws = e.instance()["workers"]
@@ -155,25 +128,20 @@ def test_burst_spreads_over_three_nodes_and_shrinks_without_loss(
                  what="one worker left")
         assert len(e.events(kind="retired")) >= NODES * GPUS_PER_NODE - 1
         check_chunks_sum(c, counter, chunks, 100_000)
-    finally:
-        c.close()
     assert_each_ran_once(counter, 120 + 12 + 1)
 
 
 def test_a_node_cut_off_loses_its_workers_which_are_replaced(
-        cluster_clean, edask, tmp_path):
+        slurm_clean, edask, tmp_path):
     """The link of a node holding workers goes down mid-burst: the
     scheduler loses them (worker-ttl 5 s here, Dask's default is 5 min),
     edask says so naming the node and counts the results that were only
     there, cancels their jobs and replaces them on the other nodes while
     demand remains.  Link back up: no ghost worker, no job edask does not
     account for."""
-    cl = cluster_clean
-    e, counter, c = up_to_four(
-        cl, edask, tmp_path,
-        env="env:\n  DASK_DISTRIBUTED__SCHEDULER__WORKER_TTL: 5s\n")
-    victim = None
-    try:
+    cl = slurm_clean
+    ttl = "env:\n  DASK_DISTRIBUTED__SCHEDULER__WORKER_TTL: 5s\n"
+    with up_to_four(cl, edask, tmp_path, env=ttl) as (e, counter, c):
         ws, victim, lost = four_workers(e, c, counter)
         # two results only on each worker (held: the futures are kept)
         chunks = pinned_chunks(c, counter, 4, 8, 100_000)
@@ -185,52 +153,50 @@ def test_a_node_cut_off_loses_its_workers_which_are_replaced(
                               resources={"GPU": 1})
         wait_for(lambda: all(w["busy_tasks"] > 0 for w in e.running()),
                  timeout=60, what="every worker busy")
-        cl.net.link(victim, False)
+        try:
+            cl.net.link(victim, False)
 
-        def told():
-            evs = [ev for ev in e.events(kind="worker_lost")
-                   if ev["message"].split()[1] in lost_ids]
-            return evs if len(evs) == 2 else None
-        evs = wait_for(told, timeout=90, what="two worker_lost events")
-        for ev in evs:
-            assert "on %s) left the scheduler" % victim in ev["message"], ev
-            # its two chunks at least, 800 kB each
-            m = re.search(r"it held (\d+) results \(([\d.]+) ([KMG]iB|B)\), "
-                          r"(\d+) of them nowhere else", ev["message"])
-            assert m and int(m.group(4)) >= 2, ev
-            assert m.group(3) == "MiB" and float(m.group(2)) >= 1.5, ev
-        keys1 = metric_value(e, "edask_lost_worker_keys_total",
-                             '{instance="dask",copies="none"}')
-        assert keys1 - keys0 >= 4, (keys0, keys1)
+            def told():
+                evs = [ev for ev in e.events(kind="worker_lost")
+                       if ev["message"].split()[1] in lost_ids]
+                return evs if len(evs) == 2 else None
+            evs = wait_for(told, timeout=90, what="two worker_lost events")
+            for ev in evs:
+                assert "on %s) left the scheduler" % victim in \
+                    ev["message"], ev
+                # its two chunks at least, 800 kB each
+                m = re.search(r"it held (\d+) results "
+                              r"\(([\d.]+) ([KMG]iB|B)\), "
+                              r"(\d+) of them nowhere else", ev["message"])
+                assert m and int(m.group(4)) >= 2, ev
+                assert m.group(3) == "MiB" and float(m.group(2)) >= 1.5, ev
+            keys1 = metric_value(e, "edask_lost_worker_keys_total",
+                                 '{instance="dask",copies="none"}')
+            assert keys1 - keys0 >= 4, (keys0, keys1)
 
-        # replaced on the other nodes while the burst goes on
-        wait_replaced(e, ws, victim)
-        assert sum(c.gather(burst)) == sum(range(160))
-        # the chunks of the other nodes' workers are still held, the
-        # victim's are gone (pinned to it: nothing recomputes them)
-        held = [k for k, ws in c.who_has(chunks).items() if ws]
-        assert len(held) == 4, c.who_has(chunks)
-
-        cl.net.link(victim, True)
-        victim = None
+            # replaced on the other nodes while the burst goes on
+            wait_replaced(e, ws, victim)
+            assert sum(c.gather(burst)) == sum(range(160))
+            # the chunks of the other nodes' workers are still held, the
+            # victim's are gone (pinned to it: nothing recomputes them)
+            held = [k for k, ws in c.who_has(chunks).items() if ws]
+            assert len(held) == 4, c.who_has(chunks)
+        finally:
+            cl.net.link(victim, True)
 
         wait_settled(e, c, cl)
         assert not [ev for ev in e.events(kind="worker_lost")
                     if ev["message"].split()[1] not in lost_ids], \
             e.events(kind="worker_lost")
-    finally:
-        if victim is not None:
-            cl.net.link(victim, True)
-        c.close()
 
 
 def test_a_scheduler_host_the_nodes_cannot_reach_is_named(
-        cluster_clean, edask, tmp_path):
+        slurm_clean, edask, tmp_path):
     """scheduler_host 127.0.0.1 on a cluster whose nodes are other hosts:
     each node's 127.0.0.1 is its own.  The first worker's job fails at
     once with an event that names the address tried and the node, and
     launches back off, instead of workers that never register."""
-    cl = cluster_clean
+    cl = slurm_clean
     p = tmp_path / "edask.yaml"
     p.write_text("pools:\n"
                  "  - {name: cluster, backend: slurm, slots: 2,\n"
@@ -251,41 +217,35 @@ def test_a_scheduler_host_the_nodes_cannot_reach_is_named(
 
 
 def test_slurmd_killed_on_a_node_ends_with_the_right_workers(
-        cluster_clean, edask, tmp_path):
+        slurm_clean, edask, tmp_path):
     """slurmd of a node holding two of four workers is killed mid-burst:
     its jobs' processes go on, but Slurm marks the node down (after
     SlurmdTimeout, 10 s here) and ends its jobs.  edask replaces them on
     the other nodes, and their workers, still connected, do not stay in
     the scheduler as workers edask no longer knows.  slurmd back: no job
     edask does not account for, nothing lost."""
-    cl = cluster_clean
-    e, counter, c = up_to_four(cl, edask, tmp_path)
-    victim = None
-    try:
-        ws, victim, lost = four_workers(e, c, counter)
-        lost_addrs = {w["address"] for w in lost}
+    cl = slurm_clean
+    with up_to_four(cl, edask, tmp_path) as (e, counter, c):
         # long enough that demand remains once Slurm has ended the
         # node's jobs (SlurmdTimeout and a listing later; the victim's
         # workers compute until then): 240 tasks were not
-        burst = counted_burst(c, counter, 480, prefix="b",
-                              resources={"GPU": 1})
-        cl.kill_slurmd(victim)
-        wait_replaced(e, ws, victim)
-        # the victim's workers left the scheduler
-        wait_for(lambda: not lost_addrs & set(workers_of(c)), timeout=60,
-                 what="the lost workers out of the scheduler")
-        assert sum(c.gather(burst)) == sum(range(480))
-        cl.restart_slurmd(victim)
-        victim = None
-        wait_settled(e, c, cl)
-    finally:
-        if victim is not None:
+        ws, victim, lost, burst = four_busy_workers(e, c, counter, 480)
+        lost_addrs = {w["address"] for w in lost}
+        try:
+            cl.kill_slurmd(victim)
+            wait_replaced(e, ws, victim)
+            # the victim's workers left the scheduler
+            wait_for(lambda: not lost_addrs & set(workers_of(c)),
+                     timeout=60,
+                     what="the lost workers out of the scheduler")
+            assert sum(c.gather(burst)) == sum(range(480))
+        finally:
             cl.restart_slurmd(victim)
-        c.close()
+        wait_settled(e, c, cl)
 
 
 @pytest.mark.parametrize("crash", [False, True], ids=["restart", "crash"])
-def test_slurmctld_restarted_mid_scale_up(cluster_clean, edask, tmp_path,
+def test_slurmctld_restarted_mid_scale_up(slurm_clean, edask, tmp_path,
                                           crash):
     """slurmctld goes away while a burst's jobs are being submitted and
     comes back with its saved state: edask rides out the refused listings
@@ -295,9 +255,8 @@ def test_slurmctld_restarted_mid_scale_up(cluster_clean, edask, tmp_path,
     may lose the jobs it had not saved and take a running one back to
     PENDING and end its processes: if that costs recomputed results, a
     worker_lost event and the lost-keys metric say so."""
-    cl = cluster_clean
-    e, counter, c = up_to_four(cl, edask, tmp_path)
-    try:
+    cl = slurm_clean
+    with up_to_four(cl, edask, tmp_path) as (e, counter, c):
         burst = counted_burst(c, counter, 240, resources={"GPU": 1})
         wait_for(lambda: e.events(kind="scale_up")[1:], timeout=60,
                  what="the burst's scale-up")
@@ -307,8 +266,6 @@ def test_slurmctld_restarted_mid_scale_up(cluster_clean, edask, tmp_path,
         wait_settled(e, c, cl)
         ids = [w["job_id"] for w in e.instance()["workers"]]
         assert len(ids) == len(set(ids)) == 4, e.instance()["workers"]
-    finally:
-        c.close()
     if not crash:
         assert_each_ran_once(counter, 240)
         return
@@ -323,7 +280,7 @@ def test_slurmctld_restarted_mid_scale_up(cluster_clean, edask, tmp_path,
     assert twice == 0 or lost, (twice, told)
 
 
-def test_a_preempted_job_is_replaced_and_not_run_twice(cluster_clean, edask,
+def test_a_preempted_job_is_replaced_and_not_run_twice(slurm_clean, edask,
                                                        tmp_path):
     """Another user's job in a higher-tier partition takes a node that
     holds two of four workers: Slurm preempts their jobs (PreemptMode=
@@ -332,40 +289,35 @@ def test_a_preempted_job_is_replaced_and_not_run_twice(cluster_clean, edask,
     counts what was lost and replaces the workers on the other nodes while
     demand remains: the burst ends on four workers, every job Slurm lists
     is edask's or the preemptor's, and no requeued job comes back."""
-    cl = cluster_clean
-    e, counter, c = up_to_four(cl, edask, tmp_path)
-    urgent = None
-    try:
-        ws, victim, lost = four_workers(e, c, counter)
+    cl = slurm_clean
+    with up_to_four(cl, edask, tmp_path) as (e, counter, c):
+        ws, victim, lost, burst = four_busy_workers(e, c, counter, 200)
         lost_jobs = {w["job_id"] for w in lost}
-        burst = counted_burst(c, counter, 200, prefix="b",
-                              resources={"GPU": 1})
         urgent = cl.preempt(victim)
-        wait_replaced(e, ws, victim)
-        assert sum(c.gather(burst)) == sum(range(200))
-        # the preemptor runs where the workers were
-        wait_for(lambda: [j for j in cl.active() if j["job_id"] == urgent
-                          and j["job_state"] == "RUNNING"], timeout=60,
-                 what="the urgent job running")
-        said = " ".join(ev["message"] for ev in
-                        e.events(kind="worker_lost") +
-                        e.events(kind="job_requeued"))
-        for w in lost:
-            assert "worker %s " % w["id"] in said, (w, said)
+        try:
+            wait_replaced(e, ws, victim)
+            assert sum(c.gather(burst)) == sum(range(200))
+            # the preemptor runs where the workers were
+            wait_for(lambda: [j for j in cl.active() if j["job_id"] == urgent
+                              and j["job_state"] == "RUNNING"], timeout=60,
+                     what="the urgent job running")
+            said = " ".join(ev["message"] for ev in
+                            e.events(kind="worker_lost") +
+                            e.events(kind="job_requeued"))
+            for w in lost:
+                assert "worker %s " % w["id"] in said, (w, said)
 
-        def settled():
-            jobs = {j["job_id"] for j in cl.active()} - {urgent}
-            ids = {w["job_id"] for w in e.instance()["workers"]}
-            return (set(workers_of(c)) == {w["address"]
-                                           for w in e.running()}
-                    and jobs <= ids and not jobs & lost_jobs)
-        wait_for(settled, timeout=120,
-                 what="no requeued job left, no ghost worker")
-        assert len(e.running()) == 4
-    finally:
-        if urgent is not None:
+            def settled():
+                jobs = {j["job_id"] for j in cl.active()} - {urgent}
+                ids = {w["job_id"] for w in e.instance()["workers"]}
+                return (set(workers_of(c)) == {w["address"]
+                                               for w in e.running()}
+                        and jobs <= ids and not jobs & lost_jobs)
+            wait_for(settled, timeout=120,
+                     what="no requeued job left, no ghost worker")
+            assert len(e.running()) == 4
+        finally:
             subprocess.run(["scancel", str(urgent)], env=cl.env)
-        c.close()
     twice = sum(1 for m in executions(counter).values() if m > 1)
     told = metric_value(e, "edask_lost_worker_keys_total",
                         '{instance="dask",copies="none"}') or 0
