@@ -462,7 +462,8 @@ slurm_job_seen(struct worker *w, const struct slurm_job *j)
 	if (j->phase == SLURM_RUNNING && sj(w)->job_running_ms == 0) {
 		sj(w)->job_running_ms = mono_ms();
 		if (changed)
-			ev(in, "job_running", "worker w%d: job %lld runs on %s%s%s",
+			ev(in, "job_running", "worker w%d: job %lld runs "
+			    "on %s%s%s",
 			    w->id, (long long)sj(w)->job_id, j->node,
 			    j->gres[0] != '\0' ? ", GPU " : "", j->gres);
 		/* registering is timed from here: queueing is Slurm's */
@@ -698,7 +699,8 @@ slurm_trim(struct instance *in, int desired, int64_t now)
 		for (k = 0; k < in->nworkers; k++) {
 			struct worker *o = in->workers[k];
 
-			if (o->state == W_LAUNCHING && sj(o)->job_running_ms == 0 &&
+			if (o->state == W_LAUNCHING &&
+			    sj(o)->job_running_ms == 0 &&
 			    (w == NULL || o->id > w->id))
 				w = o;
 		}

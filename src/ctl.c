@@ -1239,7 +1239,8 @@ shutdown_left(struct ctl *c, char *buf, size_t len)
 			    (int)in->workers[j]->pid);
 		if (sched_pid(in->sched) > 0 && o < len)
 			o += (size_t)snprintf(buf + o, len - o, "%sscheduler "
-			    "pid %d", o > 0 ? ", " : "", (int)sched_pid(in->sched));
+			    "pid %d", o > 0 ? ", " : "",
+			    (int)sched_pid(in->sched));
 	}
 }
 

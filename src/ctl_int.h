@@ -201,7 +201,7 @@ struct instance {
 	bool		 decided;	/* a tick has decided since this daemon
 					   started it or took it over */
 	uint64_t	 reclaims;	/* its workers reclaimed by others */
-	uint64_t	 forced_reclaims;	/* of those, stopped at the grace */
+	uint64_t	 forced_reclaims;	/* of those, stopped at grace */
 	struct notebook	*nb;		/* NULL: no notebook server */
 	char		*nb_dir;	/* folder it serves */
 	char		*nb_log;
@@ -211,7 +211,7 @@ struct instance {
 	char		*forker_py;
 	char		*forker_sock;
 	char		*forker_log;
-	char		*forker_pidfile;	/* "PID STARTTIME", for a restart */
+	char		*forker_pidfile;	/* "PID STARTTIME": restart */
 	bool		 tls;		/* this run is tls:// (tls.h) */
 	/* workers that died while running, and the keys they held as last
 	 * observed: with a copy elsewhere, or not (counters) */

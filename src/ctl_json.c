@@ -145,9 +145,11 @@ instance_json(const struct instance *in, bool secrets)
 	    json_integer(0));
 	/* the contract's keys are always there; null until started */
 	json_object_set_new(outputs, "dask_scheduler_address",
-	    in->state == I_STARTED ? json_string(sched_address(in->sched)) : json_null());
+	    in->state == I_STARTED ? json_string(sched_address(in->sched)) :
+	    json_null());
 	json_object_set_new(outputs, "dask_scheduler_dashboard_address",
-	    in->state == I_STARTED ? json_string(sched_dashboard(in->sched)) : json_null());
+	    in->state == I_STARTED ? json_string(sched_dashboard(in->sched)) :
+	    json_null());
 	json_object_set_new(outputs, "console_url",
 	    in->state == I_STARTED ? json_string(in->console_url) :
 	    json_null());

@@ -506,7 +506,8 @@ dask_parse_target(const char *buf, size_t len, int *target, char *err,
 {
 	int64_t n;
 	int rc = object_int("adaptive_target", buf, len, "workers", 0,
-	    DASK_TARGET_MAX, "in [0, " DIGITS(DASK_TARGET_MAX) "]", &n, err, errlen);
+	    DASK_TARGET_MAX, "in [0, " DIGITS(DASK_TARGET_MAX) "]", &n, err,
+	    errlen);
 
 	*target = (int)n;
 	return rc;

@@ -19,7 +19,7 @@ struct http_reply {
 	int		 status;	/* HTTP status, 0 when no reply */
 	const char	*body;		/* borrowed for the callback; NUL-ended */
 	size_t		 len;
-	const char	*error;		/* transport error, NULL when status != 0 */
+	const char	*error;		/* transport error; NULL: status set */
 };
 
 typedef void (*http_cb)(const struct http_reply *r, void *arg);

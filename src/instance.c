@@ -495,12 +495,13 @@ on_changes(int rc, int64_t seq, const char *msg, void *arg)
 static void
 change_watch(struct instance *in)
 {
-	if (in->change_watching || !in->change_signal || sched_client(in->sched) == NULL ||
-	    in->state != I_STARTED || in->change_timer != 0)
+	if (in->change_watching || !in->change_signal ||
+	    sched_client(in->sched) == NULL || in->state != I_STARTED ||
+	    in->change_timer != 0)
 		return;
 	in->change_watching = true;
-	in->ctl->engine->changes(sched_client(in->sched), in->change_seq, CHANGE_WAIT_MS,
-	    on_changes, in);
+	in->ctl->engine->changes(sched_client(in->sched), in->change_seq,
+	    CHANGE_WAIT_MS, on_changes, in);
 }
 
 
@@ -526,8 +527,8 @@ instance_tick(void *arg)
 		delay = QUIET_POLL_MS;
 	/* an observation still in flight (slow scheduler) skips this tick;
 	 * one brought forward by a change is done once that one is back */
-	if (in->ctl->engine->observe(sched_client(in->sched), OBSERVE_TIMEOUT_MS, on_observed,
-	    in) == 0)
+	if (in->ctl->engine->observe(sched_client(in->sched),
+	    OBSERVE_TIMEOUT_MS, on_observed, in) == 0)
 		in->observe_sent_ms = mono_ms();
 	else if (kicked)
 		in->tick_again = true;

@@ -147,8 +147,8 @@ worker_drain_poll(struct worker *w)
 	if (w->drain_busy || sched_client(in->sched) == NULL)
 		return;
 	w->drain_busy = true;
-	in->ctl->engine->drain(sched_client(in->sched), w->address, true, OBSERVE_TIMEOUT_MS,
-	    on_drained, w);
+	in->ctl->engine->drain(sched_client(in->sched), w->address, true,
+	    OBSERVE_TIMEOUT_MS, on_drained, w);
 }
 
 
@@ -358,8 +358,10 @@ instance_drains(struct instance *in)
 			worker_set_state(w, W_RUNNING);
 			if (sched_client(in->sched) != NULL) {
 				w->drain_busy = true;
-				in->ctl->engine->drain(sched_client(in->sched), w->address, false,
-				    OBSERVE_TIMEOUT_MS, on_undrained, w);
+				in->ctl->engine->drain(
+				    sched_client(in->sched), w->address,
+				    false, OBSERVE_TIMEOUT_MS, on_undrained,
+				    w);
 			}
 			continue;
 		}

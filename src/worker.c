@@ -583,7 +583,8 @@ worker_retire(struct worker *w, int64_t timeout_ms)
 	}
 	w->retire_wall_ms = wall_ms();
 	worker_set_state(w, W_RETIRING);
-	in->ctl->engine->retire(sched_client(in->sched), w->address, timeout_ms, on_retired, w);
+	in->ctl->engine->retire(sched_client(in->sched), w->address,
+	    timeout_ms, on_retired, w);
 }
 
 

@@ -875,7 +875,8 @@ print_result(FILE *f, const struct result *r)
 	fprintf(f, "shared: %llu lends, %llu reclaims (%llu drains asked, "
 	    "%llu forced, %llu cancelled), %llu pending events, %llu "
 	    "pending ticks; %llu held, %llu lost, %llu start timeouts\n",
-	    (unsigned long long)c->ev[EV_LEND], (unsigned long long)c->ev[EV_RECLAIM],
+	    (unsigned long long)c->ev[EV_LEND],
+	    (unsigned long long)c->ev[EV_RECLAIM],
 	    (unsigned long long)c->f.drains,
 	    (unsigned long long)c->ev[EV_FORCED],
 	    (unsigned long long)c->ev[EV_CANCELLED],
