@@ -340,18 +340,18 @@ cols_at(const struct table *t, int version)
 }
 
 /*
- * Appends the names of columns from..to-1, comma-separated; with
- * from_new, as "c = excluded.c" (the SET list of an upsert).
+ * Appends the names of columns from..to-1, comma-separated; with set, as
+ * "c = excluded.c" (the SET list of an upsert).
  */
 static void
 list_cols(struct strbuf *b, const struct column *cols, size_t from,
-    size_t to, bool from_new)
+    size_t to, bool set)
 {
 	size_t i;
 
 	for (i = from; i < to; i++) {
 		strbuf_printf(b, "%s%s", i > from ? ", " : "", cols[i].name);
-		if (from_new)
+		if (set)
 			strbuf_printf(b, " = excluded.%s", cols[i].name);
 	}
 }
