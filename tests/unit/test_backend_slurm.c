@@ -92,11 +92,13 @@ get(struct world *wd, const char *name)
 	if ((f = fopen(path, "r")) == NULL)
 		return xstrdup("");
 	for (n = 0;;) {
+		size_t got;
+
 		if (n + 1 >= cap)
 			buf = xrealloc(buf, cap = cap * 2 + 4096);
-		if (fread(buf + n, 1, 1, f) != 1)
+		if ((got = fread(buf + n, 1, cap - n - 1, f)) == 0)
 			break;
-		n++;
+		n += got;
 	}
 	buf[n] = '\0';
 	fclose(f);
@@ -583,12 +585,13 @@ test_retired_worker_has_its_job_cancelled(void **state)
 	/* still holding its slot while Slurm lists the job */
 	assert_int_equal(in->nworkers, 1);
 	assert_int_equal(pool_free_count(in->cp->pool), 3);
+	want = xasprintf("worker w%d (%s), job 4101 CANCELLED, slot", w->id,
+	    w->name);
 	squeue_lists_one(wd, 4101, "a", w->id, "CANCELLED", "None", "n1");
-	PUMP_UNTIL(wd, in->nworkers == 0);
+	PUMP_UNTIL(wd, in->nworkers == 0);	/* w is freed */
 	assert_int_equal(in->nworkers, 0);
 	msg = event_of(wd, "a", "worker_gone", NULL);
 	assert_non_null(msg);
-	want = xasprintf("worker w1 (a-w1), job 4101 CANCELLED, slot");
 	if (strncmp(msg, want, strlen(want)) != 0)
 		fail_msg("worker_gone: %s", msg);
 	free(want);
