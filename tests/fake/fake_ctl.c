@@ -522,3 +522,19 @@ fake_ctl_new(struct loop *l, const char *dir, const char *name, int gpus,
 	ctl_pool_add(c, cp);
 	return c;
 }
+
+
+struct ctl *
+fake_ctl_new_slurm(struct loop *l, const char *dir,
+    const struct config_pool *cfg, char *err, size_t errlen)
+{
+	struct ctl_config cc;
+
+	memset(&cc, 0, sizeof(cc));
+	cc.state_dir = dir;
+	cc.api_url = "http://127.0.0.1:1";
+	cc.engine = &fake_engine_ops;
+	cc.slurm = cfg;
+	cc.nslurm = 1;
+	return ctl_new(l, &cc, err, errlen);
+}

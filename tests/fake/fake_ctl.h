@@ -103,6 +103,17 @@ void	fake_end(void);
 struct ctl *fake_ctl_new(struct loop *l, const char *dir, const char *name,
 	    int gpus, char *err, size_t errlen);
 
+struct config_pool;
+
+/*
+ * A controller on the fake engine whose one pool is the real Slurm backend
+ * (backend_slurm.c) built from cfg (a slurm pool, borrowed for the ctl's
+ * life): its sbatch, squeue and scancel are whatever PATH finds (a test
+ * puts fakes first).  NULL with err.  The caller frees it with ctl_free().
+ */
+struct ctl *fake_ctl_new_slurm(struct loop *l, const char *dir,
+	    const struct config_pool *cfg, char *err, size_t errlen);
+
 /* Answers what the fake scheduler owes by now (INT64_MAX: everything
  * owed): healthy; retired as conf.retire_result says; drained as
  * conf.drain_answer says.  What the callbacks ask waits for the next
