@@ -538,3 +538,42 @@ fake_ctl_new_slurm(struct loop *l, const char *dir,
 	cc.nslurm = 1;
 	return ctl_new(l, &cc, err, errlen);
 }
+
+
+void
+fake_scheduler_sees(struct instance *in, int64_t now, int queued,
+    int busy_each)
+{
+	struct dask_worker_info wi[8];
+	struct dask_obs obs;
+	size_t i, n = 0;
+
+	memset(&obs, 0, sizeof(obs));
+	memset(wi, 0, sizeof(wi));
+	obs.ok = true;
+	obs.metrics.have_tasks = true;
+	obs.metrics.queued = queued;
+	for (i = 0; i < in->nworkers && n < ARRAY_LEN(wi); i++) {
+		struct worker *w = in->workers[i];
+
+		if (w->state == W_STOPPING)
+			continue;
+		snprintf(wi[n].address, sizeof(wi[n].address),
+		    "tls://127.0.0.1:%d", 40000 + w->id);
+		strlcpy_(wi[n].name, w->name, sizeof(wi[n].name));
+		wi[n].nthreads = 1;
+		wi[n].busy = busy_each;
+		wi[n].keys = 2;
+		wi[n].bytes = 1000;
+		wi[n].rss = -1;
+		wi[n].memory_limit = -1;
+		wi[n].unique_keys = 1;
+		obs.metrics.processing += busy_each;
+		n++;
+	}
+	obs.workers = wi;
+	obs.nworkers = n;
+	obs.metrics.workers = (int)n;
+	in->observe_sent_ms = now;
+	instance_observed(in, &obs, now);
+}

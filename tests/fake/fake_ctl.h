@@ -114,6 +114,15 @@ struct config_pool;
 struct ctl *fake_ctl_new_slurm(struct loop *l, const char *dir,
 	    const struct config_pool *cfg, char *err, size_t errlen);
 
+/*
+ * The scheduler's answer to an observation, at now, handed to
+ * instance_observed(): every worker of in not stopping registered (at
+ * tls://127.0.0.1:40000+id, 2 keys, 1000 bytes), each running busy_each
+ * tasks, and `queued` tasks waiting.
+ */
+void	fake_scheduler_sees(struct instance *in, int64_t now, int queued,
+	    int busy_each);
+
 /* Answers what the fake scheduler owes by now (INT64_MAX: everything
  * owed): healthy; retired as conf.retire_result says; drained as
  * conf.drain_answer says.  What the callbacks ask waits for the next

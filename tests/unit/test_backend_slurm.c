@@ -7,8 +7,9 @@
  * squeue.json (what `squeue --json` prints, written whole then renamed);
  * the scripts log their arguments to calls (sbatch, scancel) and
  * squeue.log.  The engine is the fake one of tests/fake/fake_ctl.h:
- * decisions come from observe() with time passed in; the loop is pumped
- * (with generous deadlines) only where the commands must run and end.
+ * decisions come from fake_scheduler_sees() with time passed in; the
+ * loop is pumped (with generous deadlines) only where the commands must
+ * run and end.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -279,41 +280,6 @@ deploy(struct world *wd, const char *yaml)
 }
 
 
-/* What the fake scheduler reports: every worker of in not stopping
- * registered, idle or busy, and `queued` tasks waiting. */
-static void
-observe(struct instance *in, int64_t now, int queued, int busy_each)
-{
-	struct dask_worker_info wi[8];
-	struct dask_obs obs;
-	size_t i, n = 0;
-
-	memset(&obs, 0, sizeof(obs));
-	memset(wi, 0, sizeof(wi));
-	obs.ok = true;
-	obs.metrics.have_tasks = true;
-	obs.metrics.queued = queued;
-	for (i = 0; i < in->nworkers && n < ARRAY_LEN(wi); i++) {
-		struct worker *w = in->workers[i];
-
-		if (w->state == W_STOPPING)
-			continue;
-		snprintf(wi[n].address, sizeof(wi[n].address),
-		    "tcp://10.0.1.%d:40000", w->id);
-		strlcpy_(wi[n].name, w->name, sizeof(wi[n].name));
-		wi[n].nthreads = 1;
-		wi[n].busy = busy_each;
-		wi[n].rss = -1;
-		wi[n].memory_limit = -1;
-		obs.metrics.processing += busy_each;
-		n++;
-	}
-	obs.workers = wi;
-	obs.nworkers = n;
-	obs.metrics.workers = (int)n;
-	in->observe_sent_ms = now;
-	instance_observed(in, &obs, now);
-}
 
 
 /* The message of the last event of kind for instance name (new string),
@@ -477,14 +443,14 @@ deploy_running(struct world *wd, const char *yaml, int queued, int64_t *now,
 	struct worker *w;
 
 	*now = mono_ms();
-	observe(in, *now, queued, 0);
+	fake_scheduler_sees(in, *now, queued, 0);
 	assert_int_equal(in->nworkers, 1);
 	w = in->workers[0];
 	PUMP_UNTIL(wd, has_event(wd, "a", "submitted"));
 	squeue_lists_one(wd, 4101, "a", w->id, "RUNNING", "None", "n1");
 	PUMP_UNTIL(wd, worker_is(wd, "a", w->id, "job_state", "\"RUNNING\""));
 	assert_true(worker_is(wd, "a", w->id, "job_state", "\"RUNNING\""));
-	observe(in, *now + 100, queued, queued > 0);
+	fake_scheduler_sees(in, *now + 100, queued, queued > 0);
 	assert_int_equal(w->state, W_RUNNING);
 	*wp = w;
 	return in;
@@ -503,7 +469,7 @@ test_deploy_submits_then_runs_on_a_node(void **state)
 	struct worker *w;
 	char *want, *all, *msg;
 
-	observe(in, t, 0, 0);
+	fake_scheduler_sees(in, t, 0, 0);
 	assert_int_equal(in->nworkers, 1);
 	w = in->workers[0];
 	assert_int_equal(w->state, W_LAUNCHING);
@@ -553,7 +519,7 @@ test_deploy_submits_then_runs_on_a_node(void **state)
 	assert_true(worker_is(wd, "a", w->id, "job_gpus", "\"0\""));
 	assert_int_equal(w->state, W_LAUNCHING);
 	/* the worker registers: running; nothing more submitted */
-	observe(in, t + 100, 0, 0);
+	fake_scheduler_sees(in, t + 100, 0, 0);
 	assert_int_equal(w->state, W_RUNNING);
 	assert_int_equal(calls_of(wd, "sbatch"), 1);
 	assert_int_equal(calls_of(wd, "scancel"), 0);
@@ -574,8 +540,8 @@ test_retired_worker_has_its_job_cancelled(void **state)
 	char *msg, *want;
 	size_t n;
 
-	observe(in, t + 200, 0, 0);		/* idle from here */
-	observe(in, t + 10300, 0, 0);		/* past idle_timeout */
+	fake_scheduler_sees(in, t + 200, 0, 0);	/* idle from here */
+	fake_scheduler_sees(in, t + 10300, 0, 0);	/* past idle_timeout */
 	assert_int_equal(fake_counts.retires, 1);
 	assert_int_equal(w->state, W_RETIRING);
 	assert_int_equal(calls_of(wd, "scancel"), 0);
@@ -628,7 +594,7 @@ test_refused_sbatch_fails_and_backs_off(void **state)
 	char path[160], *msg;
 
 	put(wd, "sbatch.refuse", SLURM_SAYS "\n");
-	observe(in, t, 0, 0);
+	fake_scheduler_sees(in, t, 0, 0);
 	assert_int_equal(in->nworkers, 1);
 	PUMP_UNTIL(wd, has_event(wd, "a", "worker_failed"));
 	msg = event_of(wd, "a", "worker_failed", NULL);
@@ -646,10 +612,10 @@ test_refused_sbatch_fails_and_backs_off(void **state)
 		fail_msg("unlink: %m");
 	now = mono_ms();
 	assert_true(now < in->backoff_until_ms);
-	observe(in, now, 0, 0);
+	fake_scheduler_sees(in, now, 0, 0);
 	assert_int_equal(in->nworkers, 0);
 	assert_int_equal(calls_of(wd, "sbatch"), 1);
-	observe(in, in->backoff_until_ms, 0, 0);
+	fake_scheduler_sees(in, in->backoff_until_ms, 0, 0);
 	assert_int_equal(in->nworkers, 1);
 	PUMP_UNTIL(wd, has_event(wd, "a", "submitted"));
 	assert_int_equal(calls_of(wd, "sbatch"), 2);
@@ -681,7 +647,7 @@ test_job_gone_from_listing_loses_the_worker(void **state)
 	assert_int_equal(calls_of(wd, "scancel"), 0);
 	assert_int_equal(stored_workers(wd, "a"), 0);
 	/* min 1: replaced at the next decision, a new job */
-	observe(in, t + 200, 0, 0);
+	fake_scheduler_sees(in, t + 200, 0, 0);
 	assert_int_equal(in->nworkers, 1);
 	PUMP_UNTIL(wd, has_event(wd, "a", "submitted") &&
 	    calls_of(wd, "sbatch") == 2 &&

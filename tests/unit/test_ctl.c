@@ -172,42 +172,13 @@ check_kept(struct ctl *c)
 }
 
 
+/* The fake scheduler's answer (fake_scheduler_sees), with the kept
+ * counts checked before and after. */
 static void
 observe(struct instance *in, int64_t now, int queued, int busy_each)
 {
-	struct dask_worker_info wi[8];
-	struct dask_obs obs;
-	size_t i, n = 0;
-
-	memset(&obs, 0, sizeof(obs));
-	memset(wi, 0, sizeof(wi));
-	obs.ok = true;
-	obs.metrics.have_tasks = true;
-	obs.metrics.queued = queued;
-	for (i = 0; i < in->nworkers && n < ARRAY_LEN(wi); i++) {
-		struct worker *w = in->workers[i];
-
-		if (w->state == W_STOPPING)
-			continue;
-		snprintf(wi[n].address, sizeof(wi[n].address),
-		    "tls://127.0.0.1:%d", 40000 + w->id);
-		strlcpy_(wi[n].name, w->name, sizeof(wi[n].name));
-		wi[n].nthreads = 1;
-		wi[n].busy = busy_each;
-		wi[n].keys = 2;
-		wi[n].bytes = 1000;
-		wi[n].rss = -1;
-		wi[n].memory_limit = -1;
-		wi[n].unique_keys = 1;
-		obs.metrics.processing += busy_each;
-		n++;
-	}
-	obs.workers = wi;
-	obs.nworkers = n;
-	obs.metrics.workers = (int)n;
-	in->observe_sent_ms = now;
 	check_kept(in->ctl);
-	instance_observed(in, &obs, now);
+	fake_scheduler_sees(in, now, queued, busy_each);
 	check_kept(in->ctl);
 }
 
