@@ -84,8 +84,8 @@ $(B)/test_%: tests/unit/test_%.c tests/unit/testutil.h $(B)/libedask.a
 	$(CC) $(CFLAGS) -Isrc -Itests/fake -o $@ $< $(filter %.o,$^) \
 	    $(B)/libedask.a $(shell pkg-config --libs cmocka) $(LDLIBS)
 
-$(B)/test_ctl: tests/fake/fake_ctl.h $(FAKEOBJ)
-$(B)/test_backend_slurm: tests/fake/fake_ctl.h $(FAKEOBJ)
+$(B)/test_ctl $(B)/test_backend_slurm: tests/fake/fake_ctl.h \
+    tests/unit/ctl_harness.h $(FAKEOBJ)
 
 unit: $(UNIT) $(B)/fakenvml/libnvidia-ml.so.1
 

@@ -577,3 +577,12 @@ fake_scheduler_sees(struct instance *in, int64_t now, int queued,
 	in->observe_sent_ms = now;
 	instance_observed(in, &obs, now);
 }
+
+
+int
+fake_drained_empty(void *arg, bool drain, struct dask_drain_info *di)
+{
+	(void)arg;
+	di->draining = drain;
+	return 1;
+}

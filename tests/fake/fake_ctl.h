@@ -123,6 +123,10 @@ struct ctl *fake_ctl_new_slurm(struct loop *l, const char *dir,
 void	fake_scheduler_sees(struct instance *in, int64_t now, int queued,
 	    int busy_each);
 
+/* A drain_answer (struct fake_conf): the worker has nothing left to run
+ * or to hand over. */
+int	fake_drained_empty(void *arg, bool drain, struct dask_drain_info *di);
+
 /* Answers what the fake scheduler owes by now (INT64_MAX: everything
  * owed): healthy; retired as conf.retire_result says; drained as
  * conf.drain_answer says.  What the callbacks ask waits for the next

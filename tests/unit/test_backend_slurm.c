@@ -24,12 +24,8 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "ctl_int.h"
-#include "fake_ctl.h"
-#include "loop.h"
-#include "sched.h"
+#include "ctl_harness.h"
 #include "store.h"
-#include "testutil.h"
 
 #define WAIT_MS		15000	/* for anything the commands must do */
 
@@ -150,12 +146,7 @@ script(struct world *wd, const char *name, const char *body)
 static void
 pump(struct world *wd, int64_t ms)
 {
-	int64_t end = mono_ms() + ms;
-
-	while (mono_ms() < end) {
-		tu_loop_run_for(wd->loop, 20);
-		fake_answer(INT64_MAX);
-	}
+	ctl_pump(wd->loop, ms);
 }
 
 
@@ -255,28 +246,11 @@ teardown(void **state)
 }
 
 
-TU_DEFINE_PARSE_OK(spec_of, spec, spec_parse, "test.yaml")
-
-
 /* Deploys and waits until the scheduler "answers". */
 static struct instance *
 deploy(struct world *wd, const char *yaml)
 {
-	enum ctl_deployed what;
-	struct spec *s = spec_of(yaml);
-	char name[SPEC_NAME_MAX + 1], err[512];
-	struct instance *in;
-
-	strlcpy_(name, s->name, sizeof(name));
-	if (ctl_deploy(wd->ctl, s, &what, err, sizeof(err)) != 0)
-		fail_msg("deploy: %s", err);
-	in = ctl_find(wd->ctl, name);
-	assert_non_null(in);
-	PUMP_UNTIL(wd, in->state == I_STARTED);
-	if (in->state != I_STARTED)
-		fail_msg("instance %s: %s, %s", name, istate_name[in->state],
-		    in->error);
-	return in;
+	return ctl_deploy_started(wd->ctl, wd->loop, yaml);
 }
 
 
@@ -407,14 +381,7 @@ squeue_lists_one(struct world *wd, int64_t id, const char *name, int wid,
 static size_t
 stored_workers(struct world *wd, const char *name)
 {
-	struct store_worker *ws = NULL;
-	size_t n = 0;
-	char err[256];
-
-	assert_int_equal(store_workers_load(wd->ctl->store, name, &ws, &n,
-	    err, sizeof(err)), 0);
-	store_workers_free(ws, n);
-	return n;
+	return ctl_stored_workers(wd->ctl, name);
 }
 
 
@@ -656,16 +623,6 @@ test_job_gone_from_listing_loses_the_worker(void **state)
 }
 
 
-/* The scheduler's answer to a drain: nothing left on the worker. */
-static int
-drained_empty(void *arg, bool drain, struct dask_drain_info *di)
-{
-	(void)arg;
-	di->draining = drain;
-	return 1;
-}
-
-
 /* The job of a registered worker is pending again (requeued): the
  * worker is drained and retired through the scheduler, then its job is
  * cancelled. */
@@ -679,7 +636,7 @@ test_requeued_job_is_retired_then_cancelled(void **state)
 	char *msg;
 	int wid = w->id;
 
-	fake_conf.drain_answer = drained_empty;
+	fake_conf.drain_answer = fake_drained_empty;
 	squeue_lists_one(wd, 4101, "a", wid, "PENDING", "BeginTime", "");
 	PUMP_UNTIL(wd, has_event(wd, "a", "job_requeued"));
 	msg = event_of(wd, "a", "job_requeued", NULL);

@@ -18,12 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl_int.h"
-#include "fake_ctl.h"
-#include "loop.h"
-#include "sched.h"
+#include "ctl_harness.h"
 #include "store.h"
-#include "testutil.h"
 
 /* ----------------------------------------------------------- harness */
 
@@ -32,19 +28,6 @@ struct world {
 	struct loop	*loop;
 	struct ctl	*ctl;
 };
-
-/* Runs the loop for ms, answering what the fake scheduler owes. */
-static void
-pump(struct world *wd, int64_t ms)
-{
-	int64_t end = mono_ms() + ms;
-
-	while (mono_ms() < end) {
-		tu_loop_run_for(wd->loop, 20);
-		fake_answer(INT64_MAX);
-	}
-}
-
 
 static struct ctl *
 open_ctl(struct world *wd)
@@ -87,33 +70,11 @@ teardown(void **state)
 }
 
 
-TU_DEFINE_PARSE_OK(spec_of, spec, spec_parse, "test.yaml")
-
-
 /* Deploys and waits until the scheduler "answers". */
 static struct instance *
 deploy(struct world *wd, const char *yaml)
 {
-	enum ctl_deployed what;
-	struct spec *s = spec_of(yaml);
-	char name[SPEC_NAME_MAX + 1], err[512];
-	struct instance *in;
-	int64_t end = mono_ms() + 10000;
-
-	strlcpy_(name, s->name, sizeof(name));
-	if (ctl_deploy(wd->ctl, s, &what, err, sizeof(err)) != 0)
-		fail_msg("deploy: %s", err);
-	assert_int_equal(what, CTL_CREATED);
-	in = ctl_find(wd->ctl, name);
-	assert_non_null(in);
-	while (in->state != I_STARTED && mono_ms() < end)
-		pump(wd, 50);
-	if (in->state != I_STARTED)
-		fail_msg("instance %s: %s, %s (spawns %llu, owed %zu, "
-		    "dask %p)", name, istate_name[in->state], in->error,
-		    (unsigned long long)fake_counts.spawns, fake_owed(),
-		    (void *)sched_client(in->sched));
-	return in;
+	return ctl_deploy_started(wd->ctl, wd->loop, yaml);
 }
 
 
@@ -206,14 +167,7 @@ count(const struct instance *in, enum wstate st)
 static size_t
 stored_workers(struct world *wd, const char *name)
 {
-	struct store_worker *ws = NULL;
-	size_t n = 0;
-	char err[256];
-
-	assert_int_equal(store_workers_load(wd->ctl->store, name, &ws, &n,
-	    err, sizeof(err)), 0);
-	store_workers_free(ws, n);
-	return n;
+	return ctl_stored_workers(wd->ctl, name);
 }
 
 
@@ -315,17 +269,6 @@ test_refused_retirement_keeps_the_worker(void **state)
 
 /* b owns two slots that a holds: when b has work, a's workers are
  * drained and retired for it, and b launches on the freed slots. */
-/* The scheduler's answer to a drain: the worker has nothing left to run
- * or to hand over. */
-static int
-drained_empty(void *arg, bool drain, struct dask_drain_info *di)
-{
-	(void)arg;
-	di->draining = drain;
-	return 1;
-}
-
-
 static void
 test_reclaim_gives_owned_slots_back(void **state)
 {
@@ -343,7 +286,7 @@ test_reclaim_gives_owned_slots_back(void **state)
 	assert_int_equal(count(a, W_DRAINING), 2);
 	assert_true(fake_counts.drains >= 2);
 	/* drained (nothing left on them): retired through the scheduler */
-	fake_conf.drain_answer = drained_empty;
+	fake_conf.drain_answer = fake_drained_empty;
 	fake_answer(INT64_MAX);
 	observe(a, t + 400, 50, 1);
 	fake_answer(INT64_MAX);

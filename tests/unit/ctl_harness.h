@@ -1,0 +1,75 @@
+/*
+ * What the tests that drive the real controller on the fakes of
+ * tests/fake/fake_ctl.h share (test_ctl, test_backend_slurm): running the
+ * loop while the fake scheduler answers, and a deploy that waits until
+ * the instance is started.
+ */
+#ifndef EDASK_CTL_HARNESS_H
+#define EDASK_CTL_HARNESS_H
+
+#include "ctl_int.h"
+#include "fake_ctl.h"
+#include "loop.h"
+#include "sched.h"
+#include "store.h"
+#include "testutil.h"
+
+#define CTL_START_WAIT_MS	15000	/* a deploy's scheduler "answers" */
+
+/* Runs the loop for ms, answering what the fake scheduler owes. */
+static inline void
+ctl_pump(struct loop *l, int64_t ms)
+{
+	int64_t end = mono_ms() + ms;
+
+	while (mono_ms() < end) {
+		tu_loop_run_for(l, 20);
+		fake_answer(INT64_MAX);
+	}
+}
+
+TU_DEFINE_PARSE_OK(spec_of, spec, spec_parse, "test.yaml")
+
+/* Deploys yaml on c (a new instance) and runs l until the scheduler
+ * "answers" and the instance is started; fails the test otherwise. */
+static inline struct instance *
+ctl_deploy_started(struct ctl *c, struct loop *l, const char *yaml)
+{
+	enum ctl_deployed what;
+	struct spec *s = spec_of(yaml);
+	char name[SPEC_NAME_MAX + 1], err[512];
+	struct instance *in;
+	int64_t end = mono_ms() + CTL_START_WAIT_MS;
+
+	strlcpy_(name, s->name, sizeof(name));
+	if (ctl_deploy(c, s, &what, err, sizeof(err)) != 0)
+		fail_msg("deploy: %s", err);
+	assert_int_equal(what, CTL_CREATED);
+	in = ctl_find(c, name);
+	assert_non_null(in);
+	while (in->state != I_STARTED && mono_ms() < end)
+		ctl_pump(l, 50);
+	if (in->state != I_STARTED)
+		fail_msg("instance %s: %s, %s (spawns %llu, owed %zu, "
+		    "dask %p)", name, istate_name[in->state], in->error,
+		    (unsigned long long)fake_counts.spawns, fake_owed(),
+		    (void *)sched_client(in->sched));
+	return in;
+}
+
+/* How many workers of instance name c's store holds. */
+static inline size_t
+ctl_stored_workers(struct ctl *c, const char *name)
+{
+	struct store_worker *ws = NULL;
+	size_t n = 0;
+	char err[256];
+
+	if (store_workers_load(c->store, name, &ws, &n, err,
+	    sizeof(err)) != 0)
+		fail_msg("store_workers_load: %s", err);
+	store_workers_free(ws, n);
+	return n;
+}
+
+#endif
