@@ -313,12 +313,15 @@ on_start_timeout(void *arg)
 	int64_t more;
 	char d[32];
 
-	if (w->state != W_LAUNCHING || (in->cp->ops->start_overdue != NULL &&
-	    (more = in->cp->ops->start_overdue(w)) != BACKEND_OVERDUE)) {
-		if (w->state != W_LAUNCHING || more == LOOP_NOMORE) {
+	if (w->state != W_LAUNCHING) {
+		w->start_timer = 0;
+		return LOOP_NOMORE;
+	}
+	more = in->cp->ops->start_overdue != NULL ?
+	    in->cp->ops->start_overdue(w) : BACKEND_OVERDUE;
+	if (more != BACKEND_OVERDUE) {
+		if (more == LOOP_NOMORE)
 			w->start_timer = 0;
-			return LOOP_NOMORE;
-		}
 		return more;
 	}
 	w->start_timer = 0;
