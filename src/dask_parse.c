@@ -481,6 +481,7 @@ object_int(const char *what, const char *buf, size_t len, const char *key,
     size_t errlen)
 {
 	json_t *root, *v;
+	char *p;
 	int rc = 0;
 
 	ASSERT(buf != NULL || len == 0);
@@ -488,10 +489,15 @@ object_int(const char *what, const char *buf, size_t len, const char *key,
 	if ((root = json_object_load(what, buf, len, err, errlen)) == NULL)
 		return -1;
 	v = json_object_get(root, "error");
-	if (json_is_string(v))
+	if (json_is_string(v)) {
 		rc = seterr(err, errlen, "%s: %.200s", what,
 		    json_string_value(v));
-	else if ((v = json_object_get(root, key)) == NULL)
+		/* the message goes to events and logs on one line */
+		for (p = errlen > 0 ? err : NULL; p != NULL && *p != '\0';
+		    p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+	} else if ((v = json_object_get(root, key)) == NULL)
 		rc = seterr(err, errlen, "%s: no \"%s\"", what, key);
 	else if (json_int_range(v, min, max, out) == -1)
 		rc = seterr(err, errlen, "%s: \"%s\" must be an integer %s",

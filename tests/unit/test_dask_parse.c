@@ -852,6 +852,7 @@ test_forked_table(void **state)
 		{ "{'pid': '7'}", -1, 0, "must be an integer > 1" },
 		{ "{'error': 'bad request'}", -1, 0, "forker: bad request" },
 		{ "{'error': 'x', 'pid': 5}", -1, 0, "forker: x" },
+		{ "{'error': 'a\\nb\\u0007'}", -1, 0, "forker: a?b?" },
 		{ "{}", -1, 0, "forker: no \"pid\"" },
 		{ "", -1, 0, "bad JSON" },
 	};
