@@ -118,27 +118,30 @@ def play(client, cluster, prefix, args, exec_log):
     sampler.start()
     bursts, to_max, lost = [], [], 0
     t_start = time.monotonic()
-    for b in range(args.bursts):
-        keys = ["b%d-%d" % (b, i) for i in range(args.tasks)]
-        t0 = time.monotonic()
-        futs = [client.submit(gpu_task, k, exec_log, args.task_s,
-                              key=k, resources={"GPU": 1}) for k in keys]
-        reached = None
-        while not all(f.done() for f in futs):
-            if reached is None and len(client.nthreads()) >= MAX:
-                reached = time.monotonic() - t0
-            time.sleep(0.05)
-        client.gather(futs)
-        bursts.append(time.monotonic() - t0)
-        to_max.append(reached)
-        # the burst's results stay held through the gap, while the
-        # system shrinks: a key no worker holds after it was lost
-        time.sleep(args.gap)
-        lost += sum(1 for ws in client.who_has(futs).values() if not ws)
-        del futs
-    t_end = time.monotonic()
-    sampler.stop.set()
-    sampler.join()
+    try:
+        for b in range(args.bursts):
+            keys = ["b%d-%d" % (b, i) for i in range(args.tasks)]
+            t0 = time.monotonic()
+            futs = [client.submit(gpu_task, k, exec_log, args.task_s,
+                                  key=k, resources={"GPU": 1}) for k in keys]
+            reached = None
+            while not all(f.done() for f in futs):
+                if reached is None and len(client.nthreads()) >= MAX:
+                    reached = time.monotonic() - t0
+                time.sleep(0.05)
+            client.gather(futs)
+            bursts.append(time.monotonic() - t0)
+            to_max.append(reached)
+            # the burst's results stay held through the gap, while the
+            # system shrinks: a key no worker holds after it was lost
+            time.sleep(args.gap)
+            lost += sum(1 for ws in client.who_has(futs).values() if not ws)
+            del futs
+        t_end = time.monotonic()
+    finally:
+        # stopped also when the trace fails: its thread polls Slurm
+        sampler.stop.set()
+        sampler.join()
     counts = exec_counts(exec_log)
     jobs = sampler.jobs
     return {

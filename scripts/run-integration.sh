@@ -12,9 +12,10 @@ py=${PYTHON:-$root/.venv/bin/python}
 # INTEGRATION_TESTS what pytest runs, so that two runs can go side by side
 name=${INTEGRATION_NAME:-integration}
 log=build/$name.log
+# tee -i: an interrupted pytest still writes its teardown to the log
 # shellcheck disable=SC2086
 "$py" -m pytest -p no:cacheprovider -q -rfE --durations=10 \
-    ${INTEGRATION_TESTS:-tests/integration} "$@" 2>&1 | tee "$log"
+    ${INTEGRATION_TESTS:-tests/integration} "$@" 2>&1 | tee -i "$log"
 rc=${PIPESTATUS[0]}
 line=$(grep -E '^(=+ )?[0-9]+ (passed|failed)|no tests ran' "$log" | tail -1)
 pass=$(printf '%s' "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)

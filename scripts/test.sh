@@ -59,22 +59,33 @@ step "integration tests (real Dask), daemon under ASan/UBSan; the Slurm ones bes
 rm -f build/integration-slurm.tally
 slurm_tests="tests/integration/test_slurm.py tests/integration/test_slurm_nodes.py"
 slurm_tmp=$(mktemp -d /tmp/edask-it-slurm.XXXXXX)
+# In a process group of its own, where SIGINT is not ignored (a script's
+# background job has it ignored): an interrupted or stopped make test
+# sends it SIGINT, so that pytest's fixtures stop the Slurm cluster, its
+# namespaces, the daemons and their workers before it exits.
+set -m
 EDASK_BIN=$PWD/build/asan/edask INTEGRATION_NAME=integration-slurm \
     INTEGRATION_TESTS="$slurm_tests" scripts/run-integration.sh \
     -m "not workload and not plain" --basetemp="$slurm_tmp/t" \
-    > build/integration-slurm.out 2>&1 &
+    > /dev/null 2>&1 &
 slurm_pid=$!
+set +m
+trap 'kill -INT -- -"$slurm_pid" 2>/dev/null; wait "$slurm_pid"; exit 130' \
+    INT TERM
+ignore=()
+for t in $slurm_tests; do ignore+=("--ignore=$t"); done
 EDASK_BIN=$PWD/build/asan/edask scripts/run-integration.sh \
-    -m "not workload and not plain" \
-    --ignore=tests/integration/test_slurm.py \
-    --ignore=tests/integration/test_slurm_nodes.py
+    -m "not workload and not plain" "${ignore[@]}"
 add integration-asan build/integration.tally $?
 wait "$slurm_pid"
 rc=$?
+trap - INT TERM
 echo; echo "--- the Slurm tests (run beside the above)"
-cat build/integration-slurm.out
+cat build/integration-slurm.log
 add integration-asan-slurm build/integration-slurm.tally $rc
-rm -rf "$slurm_tmp"
+# kept when they failed: the daemons' and Slurm's own logs are in there
+if [ "$rc" -eq 0 ]; then rm -rf "$slurm_tmp"; else
+	echo "(the Slurm run's files are kept in $slurm_tmp)"; fi
 
 step "integration tests (real Dask), workload and plain tests, plain daemon"
 scripts/run-integration.sh -m "workload or plain"

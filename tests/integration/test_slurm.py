@@ -262,7 +262,7 @@ def test_a_job_about_to_register_is_not_cancelled_nor_stood_in_for(
         # has a free GPU) well within the burst and scale_down_delay
         burst = counted_burst(c, counter, 6, resources={"GPU": 1})
         assert sum(c.gather(burst)) == sum(range(6))
-        ws = wait_for(lambda: len(workers(e)) == 2 and workers(e),
+        ws = wait_for(lambda: (lambda w: len(w) == 2 and w)(workers(e)),
                       timeout=30, what="a second job")
         (w2,) = [w for w in ws if w["id"] != w1["id"]]
         wait_for(lambda: [x for x in e.events(kind="registered")
