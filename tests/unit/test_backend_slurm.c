@@ -62,18 +62,14 @@ at(struct world *wd, const char *name, char *buf, size_t len)
 }
 
 
-/* name's whole text, written aside then renamed: a script never reads
- * half of it. */
+/* name's whole text (util_write_file writes it aside, then renames it:
+ * a script never reads half of it). */
 static void
 put(struct world *wd, const char *name, const char *text)
 {
-	char path[160], tmp[170];
+	char path[160];
 
-	at(wd, name, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	write_file(tmp, text, 0600);
-	if (rename(tmp, path) == -1)
-		fail_msg("rename %s: %m", tmp);
+	write_file(at(wd, name, path, sizeof(path)), text, 0600);
 }
 
 
@@ -184,8 +180,11 @@ setup(void **state)
 	tu_mkdtemp(wd->dir, sizeof(wd->dir), "test_backend_slurm");
 	snprintf(bin, sizeof(bin), "%s/bin", wd->dir);
 	snprintf(wd->state, sizeof(wd->state), "%s/state", wd->dir);
-	if (mkdir(bin, 0700) == -1 || mkdir(wd->state, 0700) == -1)
+	/* cmocka runs no teardown after a failed setup: undone here */
+	if (mkdir(bin, 0700) == -1 || mkdir(wd->state, 0700) == -1) {
+		tu_rm_rf(wd->dir);
 		fail_msg("mkdir: %m");
+	}
 	script(wd, "sbatch",
 	    "echo \"sbatch $*\" >> \"$d/calls\"\n"
 	    "if [ -f \"$d/sbatch.refuse\" ]; then\n"
@@ -223,8 +222,11 @@ setup(void **state)
 	wd->loop = loop_new();
 	wd->ctl = fake_ctl_new_slurm(wd->loop, wd->state, &wd->cfg, err,
 	    sizeof(err));
-	if (wd->ctl == NULL)
+	if (wd->ctl == NULL) {
+		setenv("PATH", wd->old_path, 1);
+		tu_rm_rf(wd->dir);
 		fail_msg("ctl_new: %s", err);
+	}
 	*state = wd;
 	return 0;
 }
@@ -288,9 +290,10 @@ static bool
 has_event(struct world *wd, const char *name, const char *kind)
 {
 	char *m = event_of(wd, name, kind, NULL);
+	bool has = m != NULL;
 
 	free(m);
-	return m != NULL;
+	return has;
 }
 
 
@@ -413,8 +416,11 @@ deploy_running(struct world *wd, const char *yaml, int queued, int64_t *now,
 	fake_scheduler_sees(in, *now, queued, 0);
 	assert_int_equal(in->nworkers, 1);
 	w = in->workers[0];
-	PUMP_UNTIL(wd, has_event(wd, "a", "submitted"));
+	/* listed from the start, as Slurm lists a job once sbatch took it:
+	 * a listing that ran after sbatch answered and did not show it would
+	 * say the job left the queue */
 	squeue_lists_one(wd, 4101, "a", w->id, "RUNNING", "None", "n1");
+	PUMP_UNTIL(wd, has_event(wd, "a", "submitted"));
 	PUMP_UNTIL(wd, worker_is(wd, "a", w->id, "job_state", "\"RUNNING\""));
 	assert_true(worker_is(wd, "a", w->id, "job_state", "\"RUNNING\""));
 	fake_scheduler_sees(in, *now + 100, queued, queued > 0);
@@ -441,6 +447,8 @@ test_deploy_submits_then_runs_on_a_node(void **state)
 	w = in->workers[0];
 	assert_int_equal(w->state, W_LAUNCHING);
 	assert_int_equal(stored_workers(wd, "a"), 1);
+	/* queued, listed from the start (see deploy_running) */
+	squeue_lists_one(wd, 4101, "a", w->id, "PENDING", "Resources", "");
 	PUMP_UNTIL(wd, has_event(wd, "a", "submitted"));
 	msg = event_of(wd, "a", "submitted", NULL);
 	assert_non_null(msg);
@@ -466,8 +474,6 @@ test_deploy_submits_then_runs_on_a_node(void **state)
 	assert_int_equal(lines(all), 1);
 	free(want);
 	free(all);
-	/* queued */
-	squeue_lists_one(wd, 4101, "a", w->id, "PENDING", "Resources", "");
 	PUMP_UNTIL(wd, worker_is(wd, "a", w->id, "job_state", "\"PENDING\""));
 	assert_true(worker_is(wd, "a", w->id, "job_reason", "\"Resources\""));
 	assert_true(worker_is(wd, "a", w->id, "node", "null"));
@@ -557,7 +563,7 @@ test_refused_sbatch_fails_and_backs_off(void **state)
 {
 	struct world *wd = *state;
 	struct instance *in = deploy(wd, SPEC_A);
-	int64_t t = mono_ms(), now;
+	int64_t t = mono_ms();
 	char path[160], *msg;
 
 	put(wd, "sbatch.refuse", SLURM_SAYS "\n");
@@ -577,13 +583,13 @@ test_refused_sbatch_fails_and_backs_off(void **state)
 	/* Slurm would take it now, but the launch waits for its backoff */
 	if (unlink(at(wd, "sbatch.refuse", path, sizeof(path))) == -1)
 		fail_msg("unlink: %m");
-	now = mono_ms();
-	assert_true(now < in->backoff_until_ms);
-	fake_scheduler_sees(in, now, 0, 0);
+	fake_scheduler_sees(in, in->backoff_until_ms - 1, 0, 0);
 	assert_int_equal(in->nworkers, 0);
 	assert_int_equal(calls_of(wd, "sbatch"), 1);
 	fake_scheduler_sees(in, in->backoff_until_ms, 0, 0);
 	assert_int_equal(in->nworkers, 1);
+	squeue_lists_one(wd, 4101, "a", in->workers[0]->id, "PENDING",
+	    "Resources", "");
 	PUMP_UNTIL(wd, has_event(wd, "a", "submitted"));
 	assert_int_equal(calls_of(wd, "sbatch"), 2);
 	assert_true(worker_is(wd, "a", in->workers[0]->id, "job_id", "4101"));
@@ -600,6 +606,7 @@ test_job_gone_from_listing_loses_the_worker(void **state)
 	struct worker *w;
 	struct instance *in = deploy_running(wd, SPEC_A, 0, &t, &w);
 	char *msg;
+	int nid;
 
 	squeue_lists(wd, NULL);
 	PUMP_UNTIL(wd, in->nworkers == 0);
@@ -616,10 +623,11 @@ test_job_gone_from_listing_loses_the_worker(void **state)
 	/* min 1: replaced at the next decision, a new job */
 	fake_scheduler_sees(in, t + 200, 0, 0);
 	assert_int_equal(in->nworkers, 1);
-	PUMP_UNTIL(wd, has_event(wd, "a", "submitted") &&
-	    calls_of(wd, "sbatch") == 2 &&
-	    worker_is(wd, "a", in->workers[0]->id, "job_id", "4102"));
-	assert_true(worker_is(wd, "a", in->workers[0]->id, "job_id", "4102"));
+	nid = in->workers[0]->id;
+	squeue_lists_one(wd, 4102, "a", nid, "PENDING", "Resources", "");
+	PUMP_UNTIL(wd, calls_of(wd, "sbatch") == 2 &&
+	    worker_is(wd, "a", nid, "job_id", "4102"));
+	assert_true(worker_is(wd, "a", nid, "job_id", "4102"));
 }
 
 

@@ -567,6 +567,7 @@ test_restore_adopts_what_the_store_holds(void **state)
 	for (i = 0; i < n; i++)
 		ids[i] = in->workers[i]->id;
 	ctl_free(wd->ctl);
+	wd->ctl = NULL;		/* teardown's, if open_ctl fails */
 	wd->ctl = open_ctl(wd);
 	if (ctl_restore(wd->ctl, err, sizeof(err)) != 0)
 		fail_msg("restore: %s", err);
@@ -586,6 +587,7 @@ test_restore_adopts_what_the_store_holds(void **state)
 	assert_int_equal(pool_free_count(in->cp->pool), 0);
 	/* and a second restart where the backend lost them */
 	ctl_free(wd->ctl);
+	wd->ctl = NULL;		/* teardown's, if open_ctl fails */
 	wd->ctl = open_ctl(wd);
 	fake_conf.adopt_refuses = true;
 	if (ctl_restore(wd->ctl, err, sizeof(err)) != 0)
