@@ -30,7 +30,6 @@
 #include "pyprobe.h"
 #include "scaler.h"
 #include "sched.h"
-#include "slurm.h"
 #include "spec.h"
 #include "store.h"
 #include "tls.h"
