@@ -571,6 +571,7 @@ fake_scheduler_sees(struct instance *in, int64_t now, int queued,
 		obs.metrics.processing += busy_each;
 		n++;
 	}
+	ASSERT(i == in->nworkers);	/* none left out: it would look lost */
 	obs.workers = wi;
 	obs.nworkers = n;
 	obs.metrics.workers = (int)n;
