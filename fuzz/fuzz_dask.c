@@ -1,7 +1,7 @@
 /*
  * fuzz_dask: libFuzzer target for every parser in dask_parse.c.  The first
  * input byte picks the parser (modulo 7: metrics, adaptive_target,
- * identity, retire_workers, edask/drain, edask/changes, the forker's
+ * identity or edask/workers with its departures, retire_workers, edask/drain, edask/changes, the forker's
  * reply), the rest is the reply.  Besides crashes, it
  * aborts when a parser reports success with output that breaks its
  * contract; seeds live in fuzz/corpus/dask/.
@@ -44,11 +44,12 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dask_worker_info *w = NULL;
+	struct dask_departure *d = NULL;
 	struct dask_metrics m;
 	struct dask_drain_info di;
 	const char *buf;
 	char err[128];
-	size_t len, n = 0, i;
+	size_t len, n = 0, nd = 0, i;
 	int rc, t;
 
 	if (!fuzz_split(data, size, &buf, &len, err, sizeof(err)))
@@ -75,10 +76,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ASSERT(t >= 0 && t <= 1000000);
 		break;
 	case 2:
-		rc = dask_parse_identity(buf, len, &w, &n, err, sizeof(err));
+		rc = dask_parse_workers(buf, len, &w, &n, &d, &nd, err,
+		    sizeof(err));
 		ASSERT(rc == 0 || rc == -1);
 		if (rc == -1) {
-			ASSERT(w == NULL && n == 0);
+			ASSERT(w == NULL && n == 0 && d == NULL && nd == 0);
 			break;
 		}
 		ASSERT(w != NULL && n <= DASK_WORKERS_MAX);
@@ -88,7 +90,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				ASSERT(strcmp(w[i - 1].address,
 				    w[i].address) < 0);
 		}
+		ASSERT(nd <= DASK_WORKERS_MAX && (nd == 0 || d != NULL));
+		for (i = 0; i < nd; i++) {
+			ASSERT(memchr(d[i].address, '\0',
+			    sizeof(d[i].address)) != NULL);
+			ASSERT(d[i].keys >= 0 && d[i].unique_keys >= 0 &&
+			    d[i].unique_keys <= d[i].keys && d[i].bytes >= 0);
+			ASSERT(i == 0 || strcmp(d[i - 1].address,
+			    d[i].address) < 0);
+			ASSERT(dask_departure_find(d, nd, d[i].address) ==
+			    &d[i]);
+		}
 		free(w);
+		free(d);
 		break;
 	case 3:
 		rc = dask_parse_retire(buf, len, RETIRE_ADDR, err,
@@ -119,9 +133,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ASSERT(di.processing >= 0 && di.keys >= 0 &&
 			    di.unique_keys >= 0 && di.unique_keys <= di.keys &&
 			    di.processing <= 1000000000 &&
-			    di.keys <= 1000000000);
+			    di.keys <= 1000000000 && di.bytes >= -1 &&
+			    !(di.draining && di.gone));
 		else
-			ASSERT(!di.draining && di.processing == 0 &&
+			ASSERT(!di.draining && !di.gone && di.processing == 0 &&
 			    di.keys == 0 && di.unique_keys == 0);
 		break;
 	}

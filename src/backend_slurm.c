@@ -300,14 +300,12 @@ slurm_job_gone(struct worker *w, const char *state, const char *reason)
 	}
 	case W_RUNNING:
 	case W_DRAINING: {
-		char held[200];
+		char head[400];
 
-		worker_loss(w, held, sizeof(held));
-		ev(in, "worker_lost", "worker w%d (%s): job %lld %s%s%s%s; %s; "
-		    "replaced if demand remains", w->id, w->name,
-		    (long long)sj(w)->job_id, state, extra,
-		    sj(w)->job_node[0] != '\0' ? " on " : "", sj(w)->job_node,
-		    held);
+		snprintf(head, sizeof(head), "worker w%d (%s): job %lld "
+		    "%s%s%s%s; ", w->id, w->name, (long long)sj(w)->job_id, state, extra,
+		    sj(w)->job_node[0] != '\0' ? " on " : "", sj(w)->job_node);
+		worker_loss_later(w, head, "; replaced if demand remains");
 		break;
 	}
 	}

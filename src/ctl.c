@@ -126,6 +126,8 @@ instance_set_state(struct instance *in, enum istate st)
 {
 	in->state = st;
 	persist_instance(in);
+	if (st != I_STARTED)
+		losses_flush(in);	/* no observation will settle them */
 }
 
 
@@ -431,6 +433,7 @@ instance_free(struct instance *in)
 	loop_timer_clear(in->ctl->loop, &in->forker_timer);
 	launch_term_cancel(&in->forker_term);
 	loop_pid_unwatch(in->ctl->loop, in->forker_watch);
+	losses_flush(in);
 	for (i = 0; i < in->nworkers; i++)
 		worker_free(in->workers[i]);
 	free(in->workers);

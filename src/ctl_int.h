@@ -59,6 +59,8 @@ struct notebook;
 #define EVENTS_KEPT		10000
 #define MISSING_TICKS		3	/* a running worker absent this often
 					   from the scheduler has left it */
+#define LOSS_WAIT_MS		5000	/* a lost worker's loss waits this long
+					   for the scheduler's departure */
 
 enum istate { I_REGISTERED, I_STARTING, I_STARTED, I_STOPPING, I_STOPPED,
     I_ERROR };
@@ -70,6 +72,25 @@ extern const char *const istate_name[I_ERROR + 1];	/* by enum istate */
 extern const char *const wstate_name[W_DRAINING + 1];	/* by enum wstate */
 
 struct instance;
+
+/* What a lost worker held (worker.c, losses). */
+struct held {
+	int		 keys;
+	int		 unique_keys;	/* -1 unknown */
+	int64_t		 bytes;
+	bool		 departed;	/* as the scheduler removed it, not as
+					   last observed */
+};
+
+/* A loss told once the scheduler says what the worker held when it
+ * removed it, or at until_ms (monotonic) as last observed. */
+struct pending_loss {
+	char		*head;		/* the event, before what it held */
+	char		*tail;		/* and after */
+	char		 address[DASK_ADDR_MAX];
+	struct held	 held;
+	int64_t		 until_ms;
+};
 
 struct worker {
 	struct instance	*inst;
@@ -91,6 +112,9 @@ struct worker {
 	int		 busy;
 	int		 keys;
 	int		 unique_keys;	/* held nowhere else; -1 unknown */
+	bool		 departed;	/* keys, unique_keys and bytes are what
+					   it held when the scheduler removed
+					   it (edask's preload) */
 	int		 gpu_util;
 	uint64_t	 start_timer;
 	uint64_t	 kill_timer;	/* a backend's follow-up of a stop (scancel
@@ -229,6 +253,8 @@ struct instance {
 	uint64_t	 lost_keys_copied;
 	uint64_t	 lost_keys_only;
 	uint64_t	 lost_keys_unknown;	/* no preload to tell */
+	struct pending_loss *losses;	/* not told yet, oldest first */
+	size_t		 nlosses;
 	char		*tls_dir;	/* its credentials */
 	char		*tls_cert;
 	char		*tls_key;
@@ -356,8 +382,26 @@ void worker_kill(struct worker *w);
 int64_t backoff_ms(int failures);
 void count_failure(struct instance *in);
 void after_worker_gone(struct instance *in);
+/* A registered worker's process ended on its own: worker_loss_later. */
 void worker_lost(struct worker *w, const char *how);
-void worker_loss(struct worker *w, char *held, size_t len);
+/*
+ * w is lost: the "worker_lost" event is head, what it held, tail, and its
+ * results are counted.  worker_loss tells at once, with what it held as
+ * the scheduler removed it when an observation brought that, else as last
+ * observed.  worker_loss_later is for a loss edask sees before the
+ * scheduler may have (its process exited, its job ended): told once an
+ * observation brings the scheduler's count, LOSS_WAIT_MS at most; w may be
+ * freed at once.  losses_settle does that at each observation (NULL: none
+ * came); losses_flush tells all those waiting (the instance stops).
+ */
+void worker_loss(struct worker *w, const char *head, const char *tail);
+/* What w held as the scheduler removed it (bytes -1: not told). */
+void worker_departed(struct worker *w, int keys, int unique_keys,
+    int64_t bytes);
+void worker_loss_later(struct worker *w, const char *head, const char *tail);
+void losses_settle(struct instance *in, const struct dask_obs *obs,
+    int64_t now);
+void losses_flush(struct instance *in);
 const char *worker_log_last(const struct worker *w, char *buf, size_t len);
 int64_t on_start_timeout(void *arg);
 void tls_argv(const struct instance *in, char ***argv, size_t *argc);

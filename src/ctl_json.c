@@ -298,8 +298,9 @@ struct split {
 
 static const struct split lost_keys_split = {
 	"edask_lost_worker_keys_total", "Results held by lost workers, as "
-	"last observed: copied on another worker (elsewhere), on none (none: "
-	"recomputed), or not known.", "copies",
+	"the scheduler removed them (else as last observed): copied on "
+	"another worker (elsewhere), on none (none: recomputed), or not "
+	"known.", "copies",
 	{ "elsewhere", "none", "unknown" },
 	{ offsetof(struct instance, lost_keys_copied),
 	  offsetof(struct instance, lost_keys_only),

@@ -84,6 +84,7 @@ static void
 obs_reset(struct dask *d)
 {
 	free(d->obs.workers);
+	free(d->obs.departed);
 	memset(&d->obs, 0, sizeof(d->obs));
 	d->observing = false;
 }
@@ -276,8 +277,11 @@ obs_part(struct dask *d, enum call_kind kind, const struct http_reply *r)
 		    sizeof(err));
 		break;
 	case CALL_IDENTITY:
-		rc = dask_parse_identity(r->body, r->len, &d->obs.workers,
-		    &d->obs.nworkers, err, sizeof(err));
+		rc = d->identity_only ? dask_parse_identity(r->body, r->len,
+		    &d->obs.workers, &d->obs.nworkers, err, sizeof(err)) :
+		    dask_parse_workers(r->body, r->len, &d->obs.workers,
+		    &d->obs.nworkers, &d->obs.departed, &d->obs.ndeparted, err,
+		    sizeof(err));
 		break;
 	default:
 		ASSERT(0);

@@ -23,6 +23,8 @@ struct dask_obs {
 	struct dask_metrics metrics;
 	struct dask_worker_info *workers;
 	size_t		 nworkers;
+	struct dask_departure *departed;	/* by address (edask's preload) */
+	size_t		 ndeparted;
 };
 
 typedef void (*dask_obs_cb)(const struct dask_obs *obs, void *arg);

@@ -726,9 +726,103 @@ worker_cmp(const void *a, const void *b)
 	return strcmp(wa->address, wb->address);
 }
 
+/* One "departed" entry: what the worker held when it was removed. */
+static int
+departure_parse(const char *addr, const json_t *o, struct dask_departure *d,
+    const char **why)
+{
+	static const char *const counts[] = { "keys", "unique_keys" };
+	int *dst[] = { &d->keys, &d->unique_keys };
+	const json_t *v;
+	int64_t n;
+	size_t i;
+
+	memset(d, 0, sizeof(*d));
+	if (check_address(addr, why) == -1)
+		return -1;
+	memcpy(d->address, addr, strlen(addr) + 1);
+	if (!json_is_object(o)) {
+		*why = "departure is not an object";
+		return -1;
+	}
+	for (i = 0; i < ARRAY_LEN(counts); i++) {
+		v = json_object_get(o, counts[i]);
+		if (v == NULL || json_int_range(v, 0, DASK_COUNT_MAX,
+		    &n) == -1) {
+			*why = i == 0 ? "\"keys\" missing or not an integer in "
+			    "[0, 1e9]" : "\"unique_keys\" missing or not an "
+			    "integer in [0, 1e9]";
+			return -1;
+		}
+		*dst[i] = (int)n;
+	}
+	if (d->unique_keys > d->keys) {
+		*why = "\"unique_keys\" is more than the keys it held";
+		return -1;
+	}
+	v = json_object_get(o, "bytes");
+	if (v == NULL || json_int_range(v, 0, INT64_MAX, &d->bytes) == -1) {
+		*why = "\"bytes\" missing or not a non-negative integer";
+		return -1;
+	}
+	return 0;
+}
+
+static int
+departure_cmp(const void *a, const void *b)
+{
+	const struct dask_departure *da = a, *db = b;
+
+	return strcmp(da->address, db->address);
+}
+
+/* "departed" of root, when there is one: a new sorted array. */
+static int
+departed_parse(const json_t *root, struct dask_departure **out, size_t *n,
+    char *err, size_t errlen)
+{
+	struct dask_departure *d;
+	json_t *ds, *v;
+	const char *key, *why = NULL;
+	size_t count, i = 0;
+
+	ds = json_object_get(root, "departed");
+	if (ds == NULL)
+		return 0;
+	if (!json_is_object(ds))
+		return seterr(err, errlen, "edask/workers: \"departed\" is not "
+		    "an object");
+	count = json_object_size(ds);
+	if (count > DASK_WORKERS_MAX)
+		return seterr(err, errlen, "edask/workers: %zu departed, more "
+		    "than %d", count, DASK_WORKERS_MAX);
+	d = xcalloc(count, sizeof(*d));
+	json_object_foreach(ds, key, v) {
+		ASSERT(i < count);
+		if (departure_parse(key, v, &d[i], &why) == -1) {
+			if (d[i].address[0] != '\0')
+				seterr(err, errlen, "edask/workers: departed "
+				    "%s: %s", d[i].address, why);
+			else
+				seterr(err, errlen, "edask/workers: departed "
+				    "address %s", why);
+			free(d);
+			return -1;
+		}
+		i++;
+	}
+	ASSERT(i == count);
+	qsort(d, count, sizeof(*d), departure_cmp);
+	*out = d;
+	*n = count;
+	return 0;
+}
+
 int
-dask_parse_identity(const char *buf, size_t len,
-    struct dask_worker_info **workers, size_t *n, char *err, size_t errlen)
+dask_parse_workers(const char *buf, size_t len,
+    struct dask_worker_info **workers, size_t *n,
+    struct dask_departure **departed, size_t *ndeparted, char *err,
+    size_t errlen)
 {
 	struct dask_worker_info *w = NULL;
 	json_t *root, *ws, *v;
@@ -736,9 +830,14 @@ dask_parse_identity(const char *buf, size_t len,
 	size_t count, i = 0;
 
 	ASSERT(workers != NULL && n != NULL);
+	ASSERT((departed == NULL) == (ndeparted == NULL));
 	ASSERT(buf != NULL || len == 0);
 	*workers = NULL;
 	*n = 0;
+	if (departed != NULL) {
+		*departed = NULL;
+		*ndeparted = 0;
+	}
 	if ((root = json_object_load("identity", buf, len, err,
 	    errlen)) == NULL)
 		return -1;
@@ -776,6 +875,9 @@ dask_parse_identity(const char *buf, size_t len,
 		i++;
 	}
 	ASSERT(i == count);
+	if (departed != NULL && departed_parse(root, departed, ndeparted,
+	    err, errlen) == -1)
+		goto fail;
 	qsort(w, count, sizeof(*w), worker_cmp);
 	json_decref(root);
 	*workers = w;
@@ -785,6 +887,26 @@ fail:
 	free(w);
 	json_decref(root);
 	return -1;
+}
+
+const struct dask_departure *
+dask_departure_find(const struct dask_departure *d, size_t n,
+    const char *address)
+{
+	struct dask_departure key;
+
+	if (n == 0 || strlen(address) >= sizeof(key.address))
+		return NULL;
+	strlcpy_(key.address, address, sizeof(key.address));
+	return bsearch(&key, d, n, sizeof(*d), departure_cmp);
+}
+
+int
+dask_parse_identity(const char *buf, size_t len,
+    struct dask_worker_info **workers, size_t *n, char *err, size_t errlen)
+{
+	return dask_parse_workers(buf, len, workers, n, NULL, NULL, err,
+	    errlen);
 }
 
 int
@@ -858,7 +980,17 @@ dask_parse_drain(const char *buf, size_t len, const char *address,
 			}
 			*dst[i] = (int)n;
 		}
+		out->bytes = -1;
+		f = json_object_get(v, "bytes");
+		if (f != NULL && json_int_range(f, 0, INT64_MAX,
+		    &out->bytes) == -1) {
+			json_decref(root);
+			memset(out, 0, sizeof(*out));
+			return seterr(err, errlen, "edask/drain: bytes must be "
+			    "a non-negative integer");
+		}
 		out->draining = strcmp(st, "closing_gracefully") == 0;
+		out->gone = strcmp(st, "closed") == 0;
 		if (out->unique_keys > out->keys) {
 			json_decref(root);
 			memset(out, 0, sizeof(*out));

@@ -403,6 +403,7 @@ instance_observed(struct instance *in, const struct dask_obs *obs,
 		for (i = 0; i < in->nworkers; i++)
 			in->workers[i]->idle_since_ms = -1;
 	}
+	losses_settle(in, obs->ok && !stale ? obs : NULL, now);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	instance_decide(in, now);
 	in->quiet = observation_quiet(in) ? in->quiet + 1 : 0;

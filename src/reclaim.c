@@ -172,12 +172,15 @@ on_drained(int rc, const struct dask_drain_info *di, const char *msg,
 		ev(in, "held", "worker w%d (%s) cannot be drained (%s): "
 		    "retiring it as it is", w->id, w->name, msg);
 		w->drain.processing = w->busy;
-	} else if (rc == 0) {
-		char held[200];
+	} else if (rc == 0 || di->gone) {
+		char head[200];
 
-		worker_loss(w, held, sizeof(held));
-		ev(in, "worker_lost", "worker w%d (%s) left the scheduler while "
-		    "draining: stopping it; %s", w->id, w->name, held);
+		if (rc == 1)		/* what it held as it was removed */
+			worker_departed(w, di->keys, di->unique_keys,
+			    di->bytes);
+		snprintf(head, sizeof(head), "worker w%d (%s) left the "
+		    "scheduler while draining: stopping it; ", w->id, w->name);
+		worker_loss(w, head, "");
 		worker_terminate(w, 0);
 		return;
 	} else {

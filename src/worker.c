@@ -240,11 +240,6 @@ after_worker_gone(struct instance *in)
 }
 
 
-/*
- * A registered worker died (killed, crashed, out of memory): a lost
- * worker, told with what it held as last observed.  Not a launch
- * failure: the next launch is not held back.
- */
 /* The last line of w's log (at most len - 1 bytes), "" when none. */
 const char *
 worker_log_last(const struct worker *w, char *buf, size_t len)
@@ -256,51 +251,186 @@ worker_log_last(const struct worker *w, char *buf, size_t len)
 }
 
 
-void
-worker_lost(struct worker *w, const char *how)
-{
-	struct instance *in = w->inst;
-	char last[400], held[200];
+/* ------------------------------------------------------------- losses */
 
-	worker_log_last(w, last, sizeof(last));
-	worker_loss(w, held, sizeof(held));
-	ev(in, "worker_lost", "worker w%d (%s) %s while running; %s; "
-	    "slot %d freed, a new worker comes as demand asks, without "
-	    "backoff; log %s%s%s", w->id, w->name, how, held, w->slot, w->log,
-	    last[0] != '\0' ? ": " : "", last);
+/*
+ * A registered worker is lost, however it went.  What it held is told and
+ * counted (copied elsewhere, nowhere else, or not known) as the scheduler
+ * saw it when it removed the worker (its departure, from edask's preload),
+ * or else as edask last observed it, which may predate results made or
+ * released since: a client that let go of its results a moment before
+ * the worker died lost nothing.  A loss that edask sees before the
+ * scheduler does (the process exited, the job ended) waits for the
+ * departure, LOSS_WAIT_MS at most.
+ */
+static void
+held_of(const struct worker *w, struct held *h)
+{
+	h->keys = w->keys;
+	h->unique_keys = w->unique_keys;
+	h->bytes = w->bytes;
+	h->departed = w->departed;
+}
+
+static void
+held_departed(struct held *h, const struct dask_departure *d)
+{
+	h->keys = d->keys;
+	h->unique_keys = d->unique_keys;
+	h->bytes = d->bytes;
+	h->departed = true;
+}
+
+/* The event: head, what it held, tail; and the counts. */
+static void
+loss_tell(struct instance *in, const struct held *h, const char *head,
+    const char *tail)
+{
+	const char *when = h->departed ? "when the scheduler removed it" :
+	    "when last observed";
+	char bytes[32], held[300];
+
+	in->lost_workers++;
+	fmt_bytes(h->bytes, bytes, sizeof(bytes));
+	if (h->keys == 0)
+		snprintf(held, sizeof(held), "%s it held no results", when);
+	else if (h->unique_keys < 0)
+		snprintf(held, sizeof(held), "%s it held %d results (%s); "
+		    "whether other workers have copies is unknown (no edask "
+		    "preload)", when, h->keys, bytes);
+	else
+		snprintf(held, sizeof(held), "%s it held %d results (%s), %d "
+		    "of them nowhere else: the scheduler recomputes those from "
+		    "their inputs", when, h->keys, bytes, h->unique_keys);
+	if (h->unique_keys >= 0) {
+		in->lost_keys_only += (uint64_t)h->unique_keys;
+		in->lost_keys_copied += (uint64_t)(h->keys - h->unique_keys);
+	} else {
+		in->lost_keys_unknown += (uint64_t)h->keys;
+	}
+	ev(in, "worker_lost", "%s%s%s", head, held, tail);
 }
 
 
-/*
- * A registered worker is lost, however: counted (the worker, and its
- * results as last observed: copied elsewhere, nowhere else, or not known),
- * and what it held said in held ("it held 3 results (1.2 MiB), 2 of them
- * nowhere else: ...").
- */
 void
-worker_loss(struct worker *w, char *held, size_t len)
+worker_departed(struct worker *w, int keys, int unique_keys, int64_t bytes)
+{
+	w->keys = keys;
+	w->unique_keys = unique_keys;
+	if (bytes >= 0)
+		w->bytes = bytes;
+	w->departed = true;
+}
+
+
+void
+worker_loss(struct worker *w, const char *head, const char *tail)
+{
+	struct held h;
+
+	held_of(w, &h);
+	loss_tell(w->inst, &h, head, tail);
+}
+
+
+void
+worker_loss_later(struct worker *w, const char *head, const char *tail)
 {
 	struct instance *in = w->inst;
-	char bytes[32];
+	struct pending_loss *p;
 
-	in->lost_workers++;
-	if (w->keys == 0)
-		snprintf(held, len, "it held no results");
-	else if (w->unique_keys < 0)
-		snprintf(held, len, "it held %d results (%s); whether "
-		    "other workers have copies is unknown (no edask preload)",
-		    w->keys, fmt_bytes(w->bytes, bytes, sizeof(bytes)));
-	else
-		snprintf(held, len, "it held %d results (%s), %d of "
-		    "them nowhere else: the scheduler recomputes those from "
-		    "their inputs", w->keys, fmt_bytes(w->bytes, bytes,
-		    sizeof(bytes)), w->unique_keys);
-	if (w->unique_keys >= 0) {
-		in->lost_keys_only += (uint64_t)w->unique_keys;
-		in->lost_keys_copied += (uint64_t)(w->keys - w->unique_keys);
-	} else {
-		in->lost_keys_unknown += (uint64_t)w->keys;
+	if (w->departed || w->unique_keys < 0 || w->address[0] == '\0' ||
+	    in->state != I_STARTED) {
+		worker_loss(w, head, tail);
+		return;
 	}
+	in->losses = xrealloc(in->losses, (in->nlosses + 1) *
+	    sizeof(*in->losses));
+	p = &in->losses[in->nlosses++];
+	memset(p, 0, sizeof(*p));
+	p->head = xstrdup(head);
+	p->tail = xstrdup(tail);
+	strlcpy_(p->address, w->address, sizeof(p->address));
+	held_of(w, &p->held);
+	p->until_ms = mono_ms() + LOSS_WAIT_MS;
+}
+
+
+static const struct dask_departure *
+obs_departure(const struct dask_obs *obs, const char *address)
+{
+	return dask_departure_find(obs->departed, obs->ndeparted, address);
+}
+
+static bool
+obs_lists(const struct dask_obs *obs, const char *address)
+{
+	size_t i;
+
+	for (i = 0; i < obs->nworkers; i++)
+		if (strcmp(obs->workers[i].address, address) == 0)
+			return true;
+	return false;
+}
+
+/* Told: the i-th pending loss, in the order they came. */
+static void
+loss_settled(struct instance *in, size_t i)
+{
+	struct pending_loss *p = &in->losses[i];
+
+	loss_tell(in, &p->held, p->head, p->tail);
+	free(p->head);
+	free(p->tail);
+	memmove(p, p + 1, (in->nlosses - i - 1) * sizeof(*p));
+	in->nlosses--;
+}
+
+
+void
+losses_settle(struct instance *in, const struct dask_obs *obs, int64_t now)
+{
+	size_t i = 0;
+
+	while (i < in->nlosses) {
+		struct pending_loss *p = &in->losses[i];
+		const struct dask_departure *d = obs != NULL ?
+		    obs_departure(obs, p->address) : NULL;
+
+		if (d != NULL)
+			held_departed(&p->held, d);
+		else if (now < p->until_ms &&
+		    (obs == NULL || obs_lists(obs, p->address))) {
+			i++;		/* the scheduler has not seen it go */
+			continue;
+		}
+		loss_settled(in, i);
+	}
+}
+
+
+void
+losses_flush(struct instance *in)
+{
+	while (in->nlosses > 0)
+		loss_settled(in, 0);
+	free(in->losses);
+	in->losses = NULL;
+}
+
+
+void
+worker_lost(struct worker *w, const char *how)
+{
+	char last[400], head[300], tail[800];
+
+	worker_log_last(w, last, sizeof(last));
+	snprintf(head, sizeof(head), "worker w%d (%s) %s while running; ",
+	    w->id, w->name, how);
+	snprintf(tail, sizeof(tail), "; slot %d freed, a new worker comes as "
+	    "demand asks, without backoff; log %s%s%s", w->slot, w->log,
+	    last[0] != '\0' ? ": " : "", last);
+	worker_loss_later(w, head, tail);
 }
 
 
@@ -626,21 +756,29 @@ observe_workers(struct instance *in, const struct dask_obs *obs,
 		    strindex_get(by_name, w->name);
 		if (k >= 0)
 			wi = &obs->workers[k];
+		if (wi == NULL && w->address[0] != '\0' && !w->departed) {
+			const struct dask_departure *d =
+			    obs_departure(obs, w->address);
+
+			if (d != NULL)
+				worker_departed(w, d->keys, d->unique_keys,
+				    d->bytes);
+		}
 		if (wi == NULL) {
 			/* registered once, gone now: it closed or lost its
 			 * scheduler; the process is of no use any more */
 			if (w->state == W_RUNNING &&
 			    ++w->missing >= MISSING_TICKS) {
-				char where[96] = "", held[200];
+				char where[96] = "", head[300];
 
 				if (in->cp->ops->where != NULL)
 					in->cp->ops->where(w, where,
 					    sizeof(where));
-				worker_loss(w, held, sizeof(held));
-				ev(in, "worker_lost", "worker w%d (%s%s%s) left "
-				    "the scheduler: stopping it; %s", w->id,
-				    w->name, where[0] != '\0' ? ", " : "",
-				    where, held);
+				snprintf(head, sizeof(head), "worker w%d "
+				    "(%s%s%s) left the scheduler: stopping it; ",
+				    w->id, w->name, where[0] != '\0' ? ", " : "",
+				    where);
+				worker_loss(w, head, "");
 				worker_terminate(w, 0);
 			}
 			continue;
@@ -662,6 +800,7 @@ observe_workers(struct instance *in, const struct dask_obs *obs,
 			    fmt_duration(now - w->launched_ms, d, sizeof(d)));
 		}
 		w->missing = 0;
+		w->departed = false;	/* back: as observed from now on */
 		w->busy = wi->busy;
 		w->bytes = wi->bytes;
 		w->keys = wi->keys;

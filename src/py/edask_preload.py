@@ -3,7 +3,7 @@ its HTTP API does not offer, the same on every Dask of the supported range
 (2022.12 to today's).
 
 edask builds this file into its binary, writes it next to the instance's
-scheduler and starts the scheduler with `--preload` on it.  It adds two
+scheduler and starts the scheduler with `--preload` on it.  It adds these
 routes to the scheduler's HTTP server (the dashboard port, which edask
 already talks to).
 
@@ -25,12 +25,14 @@ it does not pause).  drain false makes it running again.  The reply says,
 for each worker the scheduler knows:
 
     {address: {"status": "closing_gracefully", "processing": 2,
-               "keys": 10, "unique_keys": 3}}
+               "keys": 10, "unique_keys": 3, "bytes": N}}
 
 processing counts the tasks assigned to it and not finished (running or
 waiting on it); unique_keys the results only it holds.  edask retires the
 worker (below) once processing is 0, so that no task of a reclaimed worker
-is restarted elsewhere.
+is restarted elsewhere.  A worker the scheduler has removed since is
+answered with status "closed" and what it held when it was removed (its
+departure, below).
 
     GET /api/v1/edask/workers
 
@@ -43,7 +45,17 @@ answers every worker as the scheduler sees it, in the shape of the
                     "managed_bytes": N, "memory": RSS}}}}
 
 processing is the tasks the scheduler has assigned to it and not seen
-finish (running or waiting there).  identity.json itself cannot serve:
+finish (running or waiting there).  The reply also has "departed": for
+each worker removed in the last DEPARTED_FOR seconds (DEPARTED_KEPT at
+most, the newest), what it held at the moment the scheduler removed it:
+
+    "departed": {address: {"keys": 5, "unique_keys": 2, "bytes": N}}
+
+unique_keys are the results no other worker had: lost with it, and
+recomputed if still wanted.  edask tells a lost worker's loss from this
+rather than from its last observation of the worker, which may predate
+results made or released since (a client that let go of 20 results a
+moment before the worker died did not lose them).  identity.json itself cannot serve:
 since 2024 it fails with HTTP 500 while tasks run (worker metrics keyed by
 tuples), and what it reports comes from the workers' heartbeats, a second
 behind the scheduler's own view.
@@ -70,6 +82,7 @@ only stealing gives the newcomers any of it.  Stealing moves a task only
 if its worker has not started it, so nothing is computed twice.
 """
 import asyncio
+import collections
 import functools
 import json
 import time
@@ -85,6 +98,8 @@ WORKERS = r"/api/v1/edask/workers"
 RETIRE = r"/api/v1/edask/retire_workers"
 TIMEOUT_MAX = 300.0
 SCATTER_WAIT = 30.0	# seconds a retirement waits for scatters to finish
+DEPARTED_FOR = 600.0	# seconds a removed worker's departure is kept
+DEPARTED_KEPT = 1024	# departures kept at most, the newest
 
 
 def wake_all(waiters):
@@ -171,13 +186,62 @@ class ChangesHandler(RequestHandler):
         self.write(json.dumps({"seq": signal.seq}))
 
 
+def unique_keys(ws):
+    """What a death of this worker would lose: results no one else has."""
+    return sum(1 for ts in ws.has_what if len(ts.who_has) == 1)
+
+
 def worker_state(ws):
     return {
         "status": ws.status.name,
         "processing": len(ws.processing),
         "keys": len(ws.has_what),
-        "unique_keys": sum(1 for ts in ws.has_what if len(ts.who_has) == 1),
+        "unique_keys": unique_keys(ws),
+        "bytes": ws.nbytes,
     }
+
+
+class Departures:
+    """What each worker held when the scheduler removed it, by address,
+    oldest first; kept DEPARTED_FOR seconds, DEPARTED_KEPT at most."""
+
+    def __init__(self):
+        self.seen = collections.OrderedDict()
+
+    def note(self, ws):
+        self.seen.pop(ws.address, None)
+        self.seen[ws.address] = (time.monotonic(), {
+            "keys": len(ws.has_what), "unique_keys": unique_keys(ws),
+            "bytes": ws.nbytes})
+        while len(self.seen) > DEPARTED_KEPT:
+            self.seen.popitem(last=False)
+
+    def recent(self):
+        old = time.monotonic() - DEPARTED_FOR
+        while self.seen and next(iter(self.seen.values()))[0] < old:
+            self.seen.popitem(last=False)
+        return {a: held for a, (_, held) in self.seen.items()}
+
+    def wrap_remove_worker(self, scheduler):
+        """Every removal goes through Scheduler.remove_worker (a worker
+        that closes or dies, one that misses its heartbeats, a retired
+        one): what the worker holds is noted before Dask drops it.  Its
+        "unregister" handler was bound at start, so it is replaced too."""
+        remove = scheduler.remove_worker
+
+        @functools.wraps(remove)
+        async def noted(*args, **kwargs):
+            address = kwargs.get("address", args[0] if args else None)
+            try:
+                ws = scheduler.workers.get(scheduler.coerce_address(address))
+            except Exception:	# Dask's remove_worker says what is wrong
+                ws = None
+            if ws is not None:
+                self.note(ws)
+            return await remove(*args, **kwargs)
+
+        scheduler.remove_worker = noted
+        scheduler.handlers["unregister"] = noted
 
 
 def worker_view(ws):
@@ -188,8 +252,7 @@ def worker_view(ws):
         "memory_limit": ws.memory_limit,
         "resources": dict(ws.resources or {}),
         "status": ws.status.name,
-        # what a death of this worker would lose: results no one else has
-        "unique_keys": sum(1 for ts in ws.has_what if len(ts.who_has) == 1),
+        "unique_keys": unique_keys(ws),
         "metrics": {
             "task_counts": {"processing": len(ws.processing),
                             "memory": len(ws.has_what)},
@@ -205,7 +268,9 @@ class WorkersHandler(RequestHandler):
         scheduler = self.server
         out = {addr: worker_view(ws) for addr, ws in
                list(scheduler.workers.items())}
-        self.write(json.dumps({"workers": out}, default=str))
+        self.write(json.dumps({"workers": out,
+                               "departed": self.extra["departed"].recent()},
+                              default=str))
 
 
 class RetireGuard:
@@ -333,9 +398,13 @@ class DrainHandler(RequestHandler):
         want = Status.closing_gracefully if drain else Status.running
         stimulus = "edask-drain-%f" % time.time()
         out = {}
+        departed = self.extra["departed"].recent()
         for address in addresses:
             ws = scheduler.workers.get(address)
             if ws is None:
+                if address in departed:
+                    out[address] = dict(departed[address],
+                                        status="closed", processing=0)
                 continue
             # Only between these two: a paused or closing worker is left
             # as the worker itself reported it.
@@ -350,11 +419,15 @@ def dask_setup(scheduler):
     scheduler.add_plugin(signal, name=signal.name)
     guard = RetireGuard(scheduler)
     guard.wrap_scatter()
+    departed = Departures()
+    departed.wrap_remove_worker(scheduler)
     scheduler.http_application.add_handlers(r".*$", [
-        (ROUTE, DrainHandler, {"dask_server": scheduler}),
+        (ROUTE, DrainHandler, {"dask_server": scheduler,
+                               "extra": {"departed": departed}}),
         (RETIRE, RetireHandler, {"dask_server": scheduler,
                                  "extra": {"guard": guard}}),
-        (WORKERS, WorkersHandler, {"dask_server": scheduler}),
+        (WORKERS, WorkersHandler, {"dask_server": scheduler,
+                                   "extra": {"departed": departed}}),
         (CHANGES, ChangesHandler, {"dask_server": scheduler,
                                    "extra": {"signal": signal}}),
     ])

@@ -540,9 +540,10 @@ fake_ctl_new_slurm(struct loop *l, const char *dir,
 }
 
 
-void
-fake_scheduler_sees(struct instance *in, int64_t now, int queued,
-    int busy_each)
+static void
+scheduler_sees(struct instance *in, int64_t now, int queued, int busy_each,
+    const struct worker *absent, const char *also,
+    const struct dask_departure *d)
 {
 	struct dask_worker_info wi[8];
 	struct dask_obs obs;
@@ -553,14 +554,20 @@ fake_scheduler_sees(struct instance *in, int64_t now, int queued,
 	obs.ok = true;
 	obs.metrics.have_tasks = true;
 	obs.metrics.queued = queued;
-	for (i = 0; i < in->nworkers && n < ARRAY_LEN(wi); i++) {
-		struct worker *w = in->workers[i];
+	for (i = 0; i <= in->nworkers && n < ARRAY_LEN(wi); i++) {
+		struct worker *w = i < in->nworkers ? in->workers[i] : NULL;
 
-		if (w->state == W_STOPPING)
+		if (w == NULL && also == NULL)
+			break;
+		if (w != NULL && (w->state == W_STOPPING || w == absent))
 			continue;
-		snprintf(wi[n].address, sizeof(wi[n].address),
-		    "tls://127.0.0.1:%d", 40000 + w->id);
-		strlcpy_(wi[n].name, w->name, sizeof(wi[n].name));
+		if (w != NULL) {
+			snprintf(wi[n].address, sizeof(wi[n].address),
+			    "tls://127.0.0.1:%d", 40000 + w->id);
+			strlcpy_(wi[n].name, w->name, sizeof(wi[n].name));
+		} else {
+			strlcpy_(wi[n].address, also, sizeof(wi[n].address));
+		}
 		wi[n].nthreads = 1;
 		wi[n].busy = busy_each;
 		wi[n].keys = 2;
@@ -571,12 +578,32 @@ fake_scheduler_sees(struct instance *in, int64_t now, int queued,
 		obs.metrics.processing += busy_each;
 		n++;
 	}
-	ASSERT(i == in->nworkers);	/* none left out: it would look lost */
+	/* none left out: it would look lost */
+	ASSERT(i >= in->nworkers);
 	obs.workers = wi;
 	obs.nworkers = n;
+	obs.departed = (struct dask_departure *)d;
+	obs.ndeparted = d != NULL ? 1 : 0;
 	obs.metrics.workers = (int)n;
 	in->observe_sent_ms = now;
 	instance_observed(in, &obs, now);
+}
+
+
+void
+fake_scheduler_sees(struct instance *in, int64_t now, int queued,
+    int busy_each)
+{
+	scheduler_sees(in, now, queued, busy_each, NULL, NULL, NULL);
+}
+
+
+void
+fake_scheduler_sees_but(struct instance *in, int64_t now,
+    const struct worker *absent, const char *also,
+    const struct dask_departure *d)
+{
+	scheduler_sees(in, now, 0, 0, absent, also, d);
 }
 
 

@@ -122,6 +122,12 @@ struct ctl *fake_ctl_new_slurm(struct loop *l, const char *dir,
  */
 void	fake_scheduler_sees(struct instance *in, int64_t now, int queued,
 	    int busy_each);
+/* The same, idle, without `absent` (NULL: none), with a worker at `also`
+ * that in no longer has (NULL: none), and with d (NULL: none) as the one
+ * worker it removed lately. */
+void	fake_scheduler_sees_but(struct instance *in, int64_t now,
+	    const struct worker *absent, const char *also,
+	    const struct dask_departure *d);
 
 /* A drain_answer (struct fake_conf): the worker has nothing left to run
  * or to hand over. */

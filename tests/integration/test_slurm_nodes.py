@@ -272,9 +272,11 @@ def test_slurmctld_restarted_mid_scale_up(slurm_clean, edask, tmp_path,
     twice = sum(1 for m in executions(counter).values() if m > 1)
     told = metric_value(e, "edask_lost_worker_keys_total",
                         '{instance="dask",copies="none"}') or 0
-    # the count is as the last observation saw the worker: results made
-    # after it, and the task it was running, are recomputed uncounted, so
-    # the count is a floor; a recomputation always has its event
+    # the count is what the scheduler lost as it removed the worker
+    # (edask's preload notes it then): the client holds every result, so
+    # each is recomputed; the task it was running is recomputed too,
+    # uncounted, so the count is a floor; a recomputation always has its
+    # event
     lost = e.events(kind="worker_lost")
     assert twice >= told, (twice, told, lost)
     assert twice == 0 or lost, (twice, told)
@@ -320,6 +322,9 @@ def test_a_preempted_job_is_replaced_and_not_run_twice(slurm_clean, edask,
         finally:
             if urgent is not None:
                 subprocess.run(["scancel", str(urgent)], env=cl.env)
+    # what the workers held as the scheduler removed them: the burst's
+    # results only (the first burst's were released before), each
+    # recomputed, as is a task cut short, uncounted
     twice = sum(1 for m in executions(counter).values() if m > 1)
     told = metric_value(e, "edask_lost_worker_keys_total",
                         '{instance="dask",copies="none"}') or 0

@@ -7,7 +7,10 @@
 #ifndef EDASK_CTL_HARNESS_H
 #define EDASK_CTL_HARNESS_H
 
+#include <jansson.h>
+
 #include "ctl_int.h"
+#include "events.h"
 #include "fake_ctl.h"
 #include "loop.h"
 #include "sched.h"
@@ -70,6 +73,33 @@ ctl_stored_workers(struct ctl *c, const char *name)
 		fail_msg("store_workers_load: %s", err);
 	store_workers_free(ws, n);
 	return n;
+}
+
+/* The message of the last event of kind for instance name (new string),
+ * or NULL; *n (may be NULL) how many there are. */
+static inline char *
+ctl_event_of(struct ctl *c, const char *name, const char *kind, size_t *n)
+{
+	json_t *o = events_to_json(c->events, name, 0, EVENTS_KEPT);
+	json_t *a = json_object_get(o, "events");
+	char *msg = NULL;
+	size_t i, k = 0;
+
+	for (i = 0; i < json_array_size(a); i++) {
+		json_t *e = json_array_get(a, i);
+
+		if (strcmp(json_string_value(json_object_get(e, "kind")),
+		    kind) != 0)
+			continue;
+		k++;
+		free(msg);
+		msg = xstrdup(json_string_value(json_object_get(e,
+		    "message")));
+	}
+	json_decref(o);
+	if (n != NULL)
+		*n = k;
+	return msg;
 }
 
 #endif

@@ -258,31 +258,10 @@ deploy(struct world *wd, const char *yaml)
 
 
 
-/* The message of the last event of kind for instance name (new string),
- * or NULL; *n (may be NULL) how many there are. */
 static char *
 event_of(struct world *wd, const char *name, const char *kind, size_t *n)
 {
-	json_t *o = events_to_json(wd->ctl->events, name, 0, EVENTS_KEPT);
-	json_t *a = json_object_get(o, "events");
-	char *msg = NULL;
-	size_t i, k = 0;
-
-	for (i = 0; i < json_array_size(a); i++) {
-		json_t *e = json_array_get(a, i);
-
-		if (strcmp(json_string_value(json_object_get(e, "kind")),
-		    kind) != 0)
-			continue;
-		k++;
-		free(msg);
-		msg = xstrdup(json_string_value(json_object_get(e,
-		    "message")));
-	}
-	json_decref(o);
-	if (n != NULL)
-		*n = k;
-	return msg;
+	return ctl_event_of(wd->ctl, name, kind, n);
 }
 
 
@@ -597,7 +576,9 @@ test_refused_sbatch_fails_and_backs_off(void **state)
 
 
 /* A running job that squeue no longer lists: its worker is lost (no
- * failure, nothing to cancel), and replaced while demand remains. */
+ * failure, nothing to cancel), and replaced while demand remains.  What
+ * it held is told once the scheduler says what it held as it removed the
+ * worker, not as last observed (2 results, 1 only there). */
 static void
 test_job_gone_from_listing_loses_the_worker(void **state)
 {
@@ -605,29 +586,53 @@ test_job_gone_from_listing_loses_the_worker(void **state)
 	int64_t t;
 	struct worker *w;
 	struct instance *in = deploy_running(wd, SPEC_A, 0, &t, &w);
+	struct dask_departure gone = { "tls://127.0.0.1:40001", 5, 4, 3072 };
 	char *msg;
 	int nid;
 
 	squeue_lists(wd, NULL);
 	PUMP_UNTIL(wd, in->nworkers == 0);
 	assert_int_equal(in->nworkers, 0);
-	msg = event_of(wd, "a", "worker_lost", NULL);
-	assert_non_null(msg);
-	if (strncmp(msg, "worker w1 (a-w1): job 4101 left the queue on n1; ",
-	    49) != 0)
-		fail_msg("worker_lost: %s", msg);
-	free(msg);
+	assert_false(has_event(wd, "a", "worker_lost"));
 	assert_int_equal(in->failures, 0);
 	assert_int_equal(calls_of(wd, "scancel"), 0);
 	assert_int_equal(stored_workers(wd, "a"), 0);
-	/* min 1: replaced at the next decision, a new job */
-	fake_scheduler_sees(in, t + 200, 0, 0);
+	/* the next observation tells it; min 1: replaced, a new job */
+	fake_scheduler_sees_but(in, t + 100, NULL, NULL, &gone);
+	msg = event_of(wd, "a", "worker_lost", NULL);
+	assert_non_null(msg);
+	assert_string_equal(msg, "worker w1 (a-w1): job 4101 left the queue "
+	    "on n1; when the scheduler removed it it held 5 results (3.0 KiB), "
+	    "4 of them nowhere else: the scheduler recomputes those from "
+	    "their inputs; replaced if demand remains");
+	free(msg);
+	assert_int_equal(in->lost_keys_only, 4);
+	assert_int_equal(in->lost_keys_copied, 1);
+	assert_int_equal(in->failures, 0);
 	assert_int_equal(in->nworkers, 1);
 	nid = in->workers[0]->id;
 	squeue_lists_one(wd, 4102, "a", nid, "PENDING", "Resources", "");
 	PUMP_UNTIL(wd, calls_of(wd, "sbatch") == 2 &&
 	    worker_is(wd, "a", nid, "job_id", "4102"));
 	assert_true(worker_is(wd, "a", nid, "job_id", "4102"));
+}
+
+
+/* Instance a running one worker (*wid) on job 4101, which squeue lists
+ * as pending again (Slurm requeued it); the scheduler answers drains with
+ * answer. */
+static struct instance *
+requeued(struct world *wd, int (*answer)(void *, bool,
+    struct dask_drain_info *), int *wid)
+{
+	int64_t t;
+	struct worker *w;
+	struct instance *in = deploy_running(wd, SPEC_A, 0, &t, &w);
+
+	*wid = w->id;
+	fake_conf.drain_answer = answer;
+	squeue_lists_one(wd, 4101, "a", *wid, "PENDING", "BeginTime", "");
+	return in;
 }
 
 
@@ -638,14 +643,10 @@ static void
 test_requeued_job_is_retired_then_cancelled(void **state)
 {
 	struct world *wd = *state;
-	int64_t t;
-	struct worker *w;
-	struct instance *in = deploy_running(wd, SPEC_A, 0, &t, &w);
+	int wid;
+	struct instance *in = requeued(wd, fake_drained_empty, &wid);
 	char *msg;
-	int wid = w->id;
 
-	fake_conf.drain_answer = fake_drained_empty;
-	squeue_lists_one(wd, 4101, "a", wid, "PENDING", "BeginTime", "");
 	PUMP_UNTIL(wd, has_event(wd, "a", "job_requeued"));
 	msg = event_of(wd, "a", "job_requeued", NULL);
 	assert_non_null(msg);
@@ -671,6 +672,48 @@ test_requeued_job_is_retired_then_cancelled(void **state)
 }
 
 
+/* A drain_answer: the scheduler removed the worker, which held 6
+ * results, 2 only there. */
+static int
+drained_gone(void *arg, bool drain, struct dask_drain_info *di)
+{
+	(void)arg;
+	(void)drain;
+	di->gone = true;
+	di->keys = 6;
+	di->unique_keys = 2;
+	di->bytes = 600;
+	return 1;
+}
+
+
+/* A requeue that ended the worker before it could be drained (a
+ * preemption without GraceTime): lost, with what it held as the scheduler
+ * removed it; not retired, and its job cancelled all the same. */
+static void
+test_requeued_job_whose_worker_is_gone_is_a_loss(void **state)
+{
+	struct world *wd = *state;
+	int wid;
+	struct instance *in = requeued(wd, drained_gone, &wid);
+	char *msg;
+
+	PUMP_UNTIL(wd, has_event(wd, "a", "worker_lost"));
+	msg = event_of(wd, "a", "worker_lost", NULL);
+	assert_non_null(msg);
+	assert_string_equal(msg, "worker w1 (a-w1) left the scheduler while "
+	    "draining: stopping it; when the scheduler removed it it held 6 "
+	    "results (600 B), 2 of them nowhere else: the scheduler "
+	    "recomputes those from their inputs");
+	free(msg);
+	assert_int_equal(in->lost_keys_only, 2);
+	assert_int_equal(in->lost_keys_copied, 4);
+	assert_int_equal(fake_counts.retires, 0);
+	PUMP_UNTIL(wd, calls_of(wd, "scancel 4101") > 0);
+	assert_int_equal(calls_of(wd, "scancel 4101"), 1);
+}
+
+
 int
 main(void)
 {
@@ -684,6 +727,9 @@ main(void)
 		    test_refused_sbatch_fails_and_backs_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_job_gone_from_listing_loses_the_worker, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_requeued_job_whose_worker_is_gone_is_a_loss, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_requeued_job_is_retired_then_cancelled, setup,

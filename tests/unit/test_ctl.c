@@ -437,16 +437,116 @@ test_observe_matches_the_first(void **state)
 static size_t
 events_of(struct world *wd, const char *name, const char *kind)
 {
-	json_t *o = events_to_json(wd->ctl->events, name, 0, EVENTS_KEPT);
-	json_t *a = json_object_get(o, "events");
-	size_t i, n = 0;
+	size_t n;
 
-	for (i = 0; i < json_array_size(a); i++)
-		if (strcmp(json_string_value(json_object_get(
-		    json_array_get(a, i), "kind")), kind) == 0)
-			n++;
-	json_decref(o);
+	free(ctl_event_of(wd->ctl, name, kind, &n));
 	return n;
+}
+
+
+/* The worker_lost event of instance a (fails when there is none). */
+static char *
+lost_message(struct world *wd)
+{
+	char *msg = ctl_event_of(wd->ctl, "a", "worker_lost", NULL);
+
+	if (msg == NULL)
+		fail_msg("no worker_lost event");
+	return msg;
+}
+
+
+/*
+ * A worker that leaves the scheduler is lost with what it held as the
+ * scheduler removed it (its departure), not as last observed: results
+ * made or released since are counted as they were.
+ */
+static void
+test_a_lost_worker_is_told_as_the_scheduler_removed_it(void **state)
+{
+	struct world *wd = *state;
+	int64_t t;
+	struct instance *in = deploy_observed(wd, SPEC_A, &t);
+	struct dask_departure gone = { "", 7, 5, 2048 };
+	struct worker *w;
+	char *msg;
+
+	observe(in, t + 100, 0, 0);
+	assert_int_equal(count(in, W_RUNNING), 1);
+	w = in->workers[0];
+	assert_int_equal(w->unique_keys, 1);	/* as last observed */
+	strlcpy_(gone.address, w->address, sizeof(gone.address));
+	fake_scheduler_sees_but(in, t + 200, w, NULL, NULL);
+	fake_scheduler_sees_but(in, t + 300, w, NULL, &gone);
+	assert_int_equal(w->unique_keys, 5);
+	assert_int_equal(events_of(wd, "a", "worker_lost"), 0);
+	fake_scheduler_sees_but(in, t + 400, w, NULL, &gone);	/* MISSING_TICKS */
+	msg = lost_message(wd);
+	assert_string_equal(msg, "worker w1 (a-1) left the scheduler: "
+	    "stopping it; when the scheduler removed it it held 7 results "
+	    "(2.0 KiB), 5 of them nowhere else: the scheduler recomputes "
+	    "those from their inputs");
+	free(msg);
+	assert_int_equal(in->lost_workers, 1);
+	assert_int_equal(in->lost_keys_only, 5);
+	assert_int_equal(in->lost_keys_copied, 2);
+}
+
+
+/*
+ * A worker whose process ended before the scheduler saw it go: its loss
+ * waits for the scheduler's departure, and is told with it; one the
+ * scheduler still lists is told as last observed once LOSS_WAIT_MS is
+ * over.  Either way the worker and its slot are gone at once.
+ */
+static void
+test_a_lost_worker_waits_for_the_scheduler(void **state)
+{
+	struct world *wd = *state;
+	int64_t t;
+	struct instance *in = deploy_observed(wd, SPEC_A, &t);
+	struct dask_departure gone = { "", 3, 3, 512 };
+	char addr[2][DASK_ADDR_MAX], *msg;
+	size_t n;
+	int i;
+
+	observe(in, t + 100, 50, 1);
+	observe(in, t + 200, 50, 1);
+	assert_int_equal(count(in, W_RUNNING), 4);
+	for (i = 0; i < 2; i++) {
+		struct worker *w = in->workers[0];
+
+		strlcpy_(addr[i], w->address, sizeof(addr[i]));
+		worker_lost(w, "exited with status 1");	/* as a backend */
+		worker_remove(w);
+	}
+	assert_int_equal(in->nworkers, 2);
+	assert_int_equal(pool_free_count(in->cp->pool), 2);
+	assert_int_equal(events_of(wd, "a", "worker_lost"), 0);
+	/* the second's departure: told; the first still listed: waits */
+	strlcpy_(gone.address, addr[1], sizeof(gone.address));
+	fake_scheduler_sees_but(in, t + 300, NULL, addr[0], &gone);
+	msg = ctl_event_of(wd->ctl, "a", "worker_lost", &n);
+	assert_int_equal(n, 1);
+	if (strstr(msg, "exited with status 1 while running; when the "
+	    "scheduler removed it it held 3 results (512 B), 3 of them "
+	    "nowhere else") == NULL)
+		fail_msg("worker_lost: %s", msg);
+	free(msg);
+	assert_int_equal(in->lost_keys_only, 3);
+	fake_scheduler_sees_but(in, t + 400, NULL, addr[0], NULL);
+	assert_int_equal(events_of(wd, "a", "worker_lost"), 1);
+	fake_scheduler_sees_but(in, mono_ms() + LOSS_WAIT_MS, NULL,
+	    addr[0], NULL);
+	msg = lost_message(wd);
+	if (strstr(msg, "exited with status 1 while running; when last "
+	    "observed it held 2 results (1000 B), 1 of them nowhere else") ==
+	    NULL)
+		fail_msg("worker_lost: %s", msg);
+	free(msg);
+	assert_int_equal(in->lost_workers, 2);
+	assert_int_equal(in->lost_keys_only, 4);
+	assert_int_equal(in->lost_keys_copied, 1);
 }
 
 
@@ -692,6 +792,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_a_lost_worker_is_told_as_the_scheduler_removed_it,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_lost_worker_waits_for_the_scheduler, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_deploy_launches_min,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(

@@ -670,6 +670,84 @@ test_identity_table(void **state)
 	}
 }
 
+/* dask_parse_workers as a tu_list_parser of its departures */
+static int
+parse_departed(const char *in, size_t len, void **list, size_t *n,
+    char *err, size_t errlen)
+{
+	struct dask_worker_info *w = NULL;
+	struct dask_departure *d = *list;
+	size_t nw = 99;
+	int rc = dask_parse_workers(in, len, &w, &nw, &d, n, err, errlen);
+
+	assert_true(rc == 0 ? w != NULL || nw == 0 : w == NULL && nw == 0);
+	free(w);
+	*list = d;
+	return rc;
+}
+
+#define DEP(addr, keys, unique, bytes)					\
+	"'" addr "':{'keys':" #keys ",'unique_keys':" #unique		\
+	",'bytes':" #bytes "}"
+
+/* "departed": what each worker removed lately held then; sorted, found by
+ * address, and refused whole when one entry is wrong. */
+static void
+test_workers_departed(void **state)
+{
+	static const struct {
+		const char	*in;
+		int		 rc;
+		size_t		 n;
+		const char	*errsub;
+	} rows[] = {
+		{ "{'workers':{},'departed':{" DEP("tls://10.0.0.2:9", 5, 2,
+		    4096) "," DEP("tcp://h:1", 0, 0, 0) "}}", 0, 2, NULL },
+		{ "{'workers':{}}", 0, 0, NULL },
+		{ "{'workers':{},'departed':{}}", 0, 0, NULL },
+		{ "{'workers':{},'departed':[]}", -1, 0, "not an object" },
+		{ "{'workers':{},'departed':{'tcp://h:1':3}}", -1, 0,
+		    "departed tcp://h:1: departure is not an object" },
+		{ "{'workers':{},'departed':{'h:1':{}}}", -1, 0,
+		    "departed address" },
+		{ "{'workers':{},'departed':{'tcp://h:1':{'unique_keys':0,"
+		    "'bytes':0}}}", -1, 0, "\"keys\" missing" },
+		{ "{'workers':{},'departed':{" DEP("tcp://h:1", 1, 2, 0) "}}",
+		    -1, 0, "more than the keys" },
+		{ "{'workers':{},'departed':{" DEP("tcp://h:1", 1, -1, 0) "}}",
+		    -1, 0, "\"unique_keys\" missing or not" },
+		{ "{'workers':{},'departed':{" DEP("tcp://h:1", 1, 1, -5) "}}",
+		    -1, 0, "\"bytes\" missing or not" },
+		{ "{'workers':{},'departed':{'tcp://h:1':{'keys':1,"
+		    "'unique_keys':1}}}", -1, 0, "\"bytes\" missing" },
+		/* a bad worker is refused before its departures are read */
+		{ "{'workers':{'tcp://h:2':{}},'departed':{}}", -1, 0,
+		    "nthreads" },
+	};
+	struct dask_departure *d;
+	size_t i, n;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(rows); i++) {
+		d = tu_parse_list_dq(rows[i].in, rows[i].in, parse_departed,
+		    rows[i].rc, rows[i].errsub, rows[i].n, &n);
+		if (i == 0) {
+			assert_string_equal(d[0].address, "tcp://h:1");
+			assert_string_equal(d[1].address, "tls://10.0.0.2:9");
+			assert_int_equal(d[1].keys, 5);
+			assert_int_equal(d[1].unique_keys, 2);
+			assert_int_equal(d[1].bytes, 4096);
+			assert_ptr_equal(dask_departure_find(d, n,
+			    "tls://10.0.0.2:9"), &d[1]);
+			assert_ptr_equal(dask_departure_find(d, n,
+			    "tcp://h:1"), &d[0]);
+			assert_null(dask_departure_find(d, n, "tcp://h:2"));
+		}
+		free(d);
+	}
+	assert_null(dask_departure_find(NULL, 0, "tcp://h:1"));
+}
+
 /* The i-th of generated workers: DASK_WORKERS_MAX parse, one more does
  * not. */
 static void
@@ -817,6 +895,55 @@ test_drain_table(void **state)
 	}
 }
 
+/* A worker the scheduler removed since: status closed, its counts what
+ * it held then; bytes is optional (-1) but never wrong. */
+static void
+test_drain_departed(void **state)
+{
+	static const struct {
+		const char	*in;
+		int		 rc;
+		bool		 gone, draining;
+		int		 keys, unique;
+		int64_t		 bytes;
+		const char	*errsub;
+	} rows[] = {
+		{ "{'tcp://127.0.0.1:35319': {'status': 'closed', "
+		    "'processing': 0, 'keys': 4, 'unique_keys': 3, "
+		    "'bytes': 2048}}", 1, true, false, 4, 3, 2048, NULL },
+		{ "{" DRAIN_A "}", 1, false, true, 10, 3, -1, NULL },
+		{ "{'tcp://127.0.0.1:35319': {'status': 'closed', "
+		    "'processing': 0, 'keys': 4, 'unique_keys': 3, "
+		    "'bytes': -1}}", -1, false, false, 0, 0, 0,
+		    "bytes must be" },
+	};
+	struct dask_drain_info di;
+	char err[256];
+	size_t i;
+	char *in;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < ARRAY_LEN(rows); i++) {
+		in = tu_dq(rows[i].in);
+		err[0] = '\0';
+		memset(&di, 0x55, sizeof(di));
+		rc = dask_parse_drain(in, strlen(in), "tcp://127.0.0.1:35319",
+		    &di, err, sizeof(err));
+		tu_check_rc(in, rc, rows[i].rc, err, rows[i].errsub);
+		if (rc == 1 && (di.gone != rows[i].gone ||
+		    di.keys != rows[i].keys ||
+		    di.unique_keys != rows[i].unique ||
+		    di.bytes != rows[i].bytes ||
+		    di.draining != rows[i].draining))
+			fail_msg("%s: got gone %d %d/%d %lld", in, di.gone,
+			    di.keys, di.unique_keys, (long long)di.bytes);
+		if (rc == -1 && di.gone)
+			fail_msg("%s: gone on a refused reply", in);
+		free(in);
+	}
+}
+
 /* GET /api/v1/edask/changes */
 static void
 test_changes_table(void **state)
@@ -890,8 +1017,10 @@ main(void)
 		cmocka_unit_test(test_identity_table),
 		cmocka_unit_test(test_identity_unique_keys),
 		cmocka_unit_test(test_identity_max_workers),
+		cmocka_unit_test(test_workers_departed),
 		cmocka_unit_test(test_retire_table),
 		cmocka_unit_test(test_drain_table),
+		cmocka_unit_test(test_drain_departed),
 		cmocka_unit_test(test_changes_table),
 		cmocka_unit_test(test_forked_table),
 		cmocka_unit_test(test_err_buffers),
