@@ -286,8 +286,8 @@ static void
 loss_tell(struct instance *in, const struct held *h, const char *head,
     const char *tail)
 {
-	const char *when = h->departed ? "when the scheduler removed it" :
-	    "when last observed";
+	const char *when = h->departed ? "as the scheduler removed it," :
+	    "as last observed,";
 	char bytes[32], held[300];
 
 	in->lost_workers++;

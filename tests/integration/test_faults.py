@@ -149,7 +149,7 @@ def test_worker_dies_slot_freed_and_replaced(edask):
     # a forked worker is the forker's child: its status is not ours to see
     assert ("exited on signal 9 (Killed) while running" in msg or
             "exited with unknown status while running" in msg), msg
-    assert ("when the scheduler removed it it held 4 results" in msg and
+    assert ("as the scheduler removed it, it held 4 results" in msg and
             "4 of them nowhere else" in msg), msg
     assert "without backoff" in msg
     assert not e.events(kind="worker_failed")

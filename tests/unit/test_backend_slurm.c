@@ -602,7 +602,7 @@ test_job_gone_from_listing_loses_the_worker(void **state)
 	msg = event_of(wd, "a", "worker_lost", NULL);
 	assert_non_null(msg);
 	assert_string_equal(msg, "worker w1 (a-w1): job 4101 left the queue "
-	    "on n1; when the scheduler removed it it held 5 results (3.0 KiB), "
+	    "on n1; as the scheduler removed it, it held 5 results (3.0 KiB), "
 	    "4 of them nowhere else: the scheduler recomputes those from "
 	    "their inputs; replaced if demand remains");
 	free(msg);
@@ -702,7 +702,7 @@ test_requeued_job_whose_worker_is_gone_is_a_loss(void **state)
 	msg = event_of(wd, "a", "worker_lost", NULL);
 	assert_non_null(msg);
 	assert_string_equal(msg, "worker w1 (a-w1) left the scheduler while "
-	    "draining: stopping it; when the scheduler removed it it held 6 "
+	    "draining: stopping it; as the scheduler removed it, it held 6 "
 	    "results (600 B), 2 of them nowhere else: the scheduler "
 	    "recomputes those from their inputs");
 	free(msg);

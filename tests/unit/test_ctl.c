@@ -483,7 +483,7 @@ test_a_lost_worker_is_told_as_the_scheduler_removed_it(void **state)
 	fake_scheduler_sees_but(in, t + 400, w, NULL, &gone);	/* MISSING_TICKS */
 	msg = lost_message(wd);
 	assert_string_equal(msg, "worker w1 (a-1) left the scheduler: "
-	    "stopping it; when the scheduler removed it it held 7 results "
+	    "stopping it; as the scheduler removed it, it held 7 results "
 	    "(2.0 KiB), 5 of them nowhere else: the scheduler recomputes "
 	    "those from their inputs");
 	free(msg);
@@ -528,8 +528,8 @@ test_a_lost_worker_waits_for_the_scheduler(void **state)
 	fake_scheduler_sees_but(in, t + 300, NULL, addr[0], &gone);
 	msg = ctl_event_of(wd->ctl, "a", "worker_lost", &n);
 	assert_int_equal(n, 1);
-	if (strstr(msg, "exited with status 1 while running; when the "
-	    "scheduler removed it it held 3 results (512 B), 3 of them "
+	if (strstr(msg, "exited with status 1 while running; as the "
+	    "scheduler removed it, it held 3 results (512 B), 3 of them "
 	    "nowhere else") == NULL)
 		fail_msg("worker_lost: %s", msg);
 	free(msg);
@@ -539,8 +539,8 @@ test_a_lost_worker_waits_for_the_scheduler(void **state)
 	fake_scheduler_sees_but(in, mono_ms() + LOSS_WAIT_MS, NULL,
 	    addr[0], NULL);
 	msg = lost_message(wd);
-	if (strstr(msg, "exited with status 1 while running; when last "
-	    "observed it held 2 results (1000 B), 1 of them nowhere else") ==
+	if (strstr(msg, "exited with status 1 while running; as last "
+	    "observed, it held 2 results (1000 B), 1 of them nowhere else") ==
 	    NULL)
 		fail_msg("worker_lost: %s", msg);
 	free(msg);
