@@ -19,6 +19,7 @@ struct fake_counts fake_counts;
 /* A reply the fake scheduler owes. */
 struct reply {
 	enum { R_HEALTH, R_RETIRE, R_DRAIN } kind;
+	struct dask	*client;	/* whose: freeing it cancels this */
 	void		*cb;		/* NULL: cancelled */
 	void		*arg;
 	int64_t		 due_ms;
@@ -135,15 +136,34 @@ fake_client_new(struct http *h, const char *base)
 }
 
 
+/* Drops what is owed to client d (NULL: any) for arg (NULL: any), whether
+ * it waits or is being answered. */
+static void
+drop_owed(const struct dask *d, const void *arg)
+{
+	struct reply *lists[] = { F.q, F.batch };
+	size_t ns[] = { F.nq, F.nbatch }, k, i;
+
+	for (k = 0; k < ARRAY_LEN(lists); k++)
+		for (i = 0; i < ns[k]; i++)
+			if ((d == NULL || lists[k][i].client == d) &&
+			    (arg == NULL || lists[k][i].arg == arg))
+				lists[k][i].cb = NULL;
+}
+
+
+/* As dask_free: what it owes is cancelled with it. */
 static void
 fake_client_free(struct dask *d)
 {
+	drop_owed(d, NULL);
 	free(d);
 }
 
 
 static void
-owe(int kind, void *cb, void *arg, int64_t delay_ms, bool drain)
+owe(struct dask *d, int kind, void *cb, void *arg, int64_t delay_ms,
+    bool drain)
 {
 	struct reply *r;
 
@@ -153,6 +173,7 @@ owe(int kind, void *cb, void *arg, int64_t delay_ms, bool drain)
 	}
 	r = &F.q[F.nq++];
 	memset(r, 0, sizeof(*r));
+	r->client = d;
 	r->kind = kind;
 	r->cb = cb;
 	r->arg = arg;
@@ -165,9 +186,8 @@ static void
 fake_health(struct dask *d, int64_t timeout_ms, dask_health_cb cb,
     void *arg)
 {
-	(void)d;
 	(void)timeout_ms;
-	owe(R_HEALTH, (void *)cb, arg, 0, false);
+	owe(d, R_HEALTH, (void *)cb, arg, 0, false);
 }
 
 
@@ -188,10 +208,9 @@ static void
 fake_retire(struct dask *d, const char *address, int64_t timeout_ms,
     dask_retire_cb cb, void *arg)
 {
-	(void)d;
 	(void)address;
 	(void)timeout_ms;
-	owe(R_RETIRE, (void *)cb, arg, fake_conf.retire_delay_ms, false);
+	owe(d, R_RETIRE, (void *)cb, arg, fake_conf.retire_delay_ms, false);
 	fake_counts.retires++;
 }
 
@@ -200,10 +219,9 @@ static void
 fake_drain(struct dask *d, const char *address, bool drain,
     int64_t timeout_ms, dask_drain_cb cb, void *arg)
 {
-	(void)d;
 	(void)address;
 	(void)timeout_ms;
-	owe(R_DRAIN, (void *)cb, arg, fake_conf.drain_delay_ms, drain);
+	owe(d, R_DRAIN, (void *)cb, arg, fake_conf.drain_delay_ms, drain);
 	fake_counts.drains++;
 }
 
@@ -220,19 +238,11 @@ fake_changes(struct dask *d, int64_t since, int64_t wait_ms,
 }
 
 
-/* Drops what is owed to arg, whether it waits or is being answered. */
+/* As dask_cancel: what is owed to arg goes. */
 static void
 fake_cancel(struct dask *d, void *arg)
 {
-	size_t i;
-
-	(void)d;
-	for (i = 0; i < F.nq; i++)
-		if (F.q[i].arg == arg)
-			F.q[i].cb = NULL;
-	for (i = 0; i < F.nbatch; i++)
-		if (F.batch[i].arg == arg)
-			F.batch[i].cb = NULL;
+	drop_owed(d, arg);
 }
 
 
@@ -501,19 +511,32 @@ fake_exits(struct instance *in, int64_t now)
 }
 
 
-struct ctl *
-fake_ctl_new(struct loop *l, const char *dir, const char *name, int gpus,
+/* A controller on the fake engine, with the Slurm pool of slurm (NULL:
+ * none). */
+static struct ctl *
+ctl_on_fakes(struct loop *l, const char *dir, const struct config_pool *slurm,
     char *err, size_t errlen)
 {
 	struct ctl_config cfg;
-	struct cpool *cp;
-	struct ctl *c;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.state_dir = dir;
 	cfg.api_url = "http://127.0.0.1:1";
 	cfg.engine = &fake_engine_ops;
-	if ((c = ctl_new(l, &cfg, err, errlen)) == NULL)
+	cfg.slurm = slurm;
+	cfg.nslurm = slurm != NULL ? 1 : 0;
+	return ctl_new(l, &cfg, err, errlen);
+}
+
+
+struct ctl *
+fake_ctl_new(struct loop *l, const char *dir, const char *name, int gpus,
+    char *err, size_t errlen)
+{
+	struct cpool *cp;
+	struct ctl *c;
+
+	if ((c = ctl_on_fakes(l, dir, NULL, err, errlen)) == NULL)
 		return NULL;
 	cp = xcalloc(1, sizeof(*cp));
 	cp->ctl = c;
@@ -528,15 +551,7 @@ struct ctl *
 fake_ctl_new_slurm(struct loop *l, const char *dir,
     const struct config_pool *cfg, char *err, size_t errlen)
 {
-	struct ctl_config cc;
-
-	memset(&cc, 0, sizeof(cc));
-	cc.state_dir = dir;
-	cc.api_url = "http://127.0.0.1:1";
-	cc.engine = &fake_engine_ops;
-	cc.slurm = cfg;
-	cc.nslurm = 1;
-	return ctl_new(l, &cc, err, errlen);
+	return ctl_on_fakes(l, dir, cfg, err, errlen);
 }
 
 

@@ -321,20 +321,23 @@ def up_with_client(edask, slots, **spec_args):
     returns (the Edask, a client of its instance), the caller to close
     the client."""
     e = edask(args=["--gpus", str(slots)], specs=[spec(**spec_args)])
+    return e, started_client(e)
+
+
+def started_client(e, timeout=90):
+    """Waits for e's instance to be started with its first worker
+    running; returns a new client of it, the caller to close it."""
     e.wait_started()
-    e.wait_running(1)
-    return e, client(e.scheduler_address())
+    e.wait_running(1, timeout=timeout)
+    return client(e.scheduler_address())
 
 
 @contextlib.contextmanager
 def client_once_started(e, tmp_path, timeout=90):
-    """Waits for e's instance to be started with its first worker
-    running; gives a new counter folder (new_counter_dir) and a client of
-    the instance, closed on leaving."""
-    e.wait_started()
-    e.wait_running(1, timeout=timeout)
+    """started_client, with a new counter folder (new_counter_dir); gives
+    both, the client closed on leaving."""
     counter = new_counter_dir(tmp_path)
-    c = client(e.scheduler_address())
+    c = started_client(e, timeout)
     try:
         yield counter, c
     finally:

@@ -102,4 +102,15 @@ ctl_event_of(struct ctl *c, const char *name, const char *kind, size_t *n)
 	return msg;
 }
 
+/* The same, for an event there must be (the test fails otherwise). */
+static inline char *
+ctl_event_must(struct ctl *c, const char *name, const char *kind)
+{
+	char *msg = ctl_event_of(c, name, kind, NULL);
+
+	if (msg == NULL)
+		fail_msg("no %s event for %s", kind, name);
+	return msg;
+}
+
 #endif

@@ -258,17 +258,10 @@ deploy(struct world *wd, const char *yaml)
 
 
 
-static char *
-event_of(struct world *wd, const char *name, const char *kind, size_t *n)
-{
-	return ctl_event_of(wd->ctl, name, kind, n);
-}
-
-
 static bool
 has_event(struct world *wd, const char *name, const char *kind)
 {
-	char *m = event_of(wd, name, kind, NULL);
+	char *m = ctl_event_of(wd->ctl, name, kind, NULL);
 	bool has = m != NULL;
 
 	free(m);
@@ -429,8 +422,7 @@ test_deploy_submits_then_runs_on_a_node(void **state)
 	/* queued, listed from the start (see deploy_running) */
 	squeue_lists_one(wd, 4101, "a", w->id, "PENDING", "Resources", "");
 	PUMP_UNTIL(wd, has_event(wd, "a", "submitted"));
-	msg = event_of(wd, "a", "submitted", NULL);
-	assert_non_null(msg);
+	msg = ctl_event_must(wd->ctl, "a", "submitted");
 	want = xasprintf("worker w%d: Slurm job 4101 (%s)", w->id, w->name);
 	assert_string_equal(msg, want);
 	free(want);
@@ -461,7 +453,7 @@ test_deploy_submits_then_runs_on_a_node(void **state)
 	/* started on n1 with GPU 0 */
 	squeue_lists_one(wd, 4101, "a", w->id, "RUNNING", "None", "n1");
 	PUMP_UNTIL(wd, has_event(wd, "a", "job_running"));
-	msg = event_of(wd, "a", "job_running", NULL);
+	msg = ctl_event_must(wd->ctl, "a", "job_running");
 	want = xasprintf("worker w%d: job 4101 runs on n1, GPU 0", w->id);
 	assert_non_null(msg);
 	assert_string_equal(msg, want);
@@ -509,8 +501,7 @@ test_retired_worker_has_its_job_cancelled(void **state)
 	squeue_lists_one(wd, 4101, "a", w->id, "CANCELLED", "None", "n1");
 	PUMP_UNTIL(wd, in->nworkers == 0);	/* w is freed */
 	assert_int_equal(in->nworkers, 0);
-	msg = event_of(wd, "a", "worker_gone", NULL);
-	assert_non_null(msg);
+	msg = ctl_event_must(wd->ctl, "a", "worker_gone");
 	if (strncmp(msg, want, strlen(want)) != 0)
 		fail_msg("worker_gone: %s", msg);
 	free(want);
@@ -549,8 +540,7 @@ test_refused_sbatch_fails_and_backs_off(void **state)
 	fake_scheduler_sees(in, t, 0, 0);
 	assert_int_equal(in->nworkers, 1);
 	PUMP_UNTIL(wd, has_event(wd, "a", "worker_failed"));
-	msg = event_of(wd, "a", "worker_failed", NULL);
-	assert_non_null(msg);
+	msg = ctl_event_must(wd->ctl, "a", "worker_failed");
 	assert_string_equal(msg, "worker w1: sbatch failed: " SLURM_SAYS
 	    "; failure 1, next launch in 1s");
 	free(msg);
@@ -599,8 +589,7 @@ test_job_gone_from_listing_loses_the_worker(void **state)
 	assert_int_equal(stored_workers(wd, "a"), 0);
 	/* the next observation tells it; min 1: replaced, a new job */
 	fake_scheduler_sees_but(in, t + 100, NULL, NULL, &gone);
-	msg = event_of(wd, "a", "worker_lost", NULL);
-	assert_non_null(msg);
+	msg = ctl_event_must(wd->ctl, "a", "worker_lost");
 	assert_string_equal(msg, "worker w1 (a-w1): job 4101 left the queue "
 	    "on n1; as the scheduler removed it, it held 5 results (3.0 KiB), "
 	    "4 of them nowhere else: the scheduler recomputes those from "
@@ -648,8 +637,7 @@ test_requeued_job_is_retired_then_cancelled(void **state)
 	char *msg;
 
 	PUMP_UNTIL(wd, has_event(wd, "a", "job_requeued"));
-	msg = event_of(wd, "a", "job_requeued", NULL);
-	assert_non_null(msg);
+	msg = ctl_event_must(wd->ctl, "a", "job_requeued");
 	if (strstr(msg, "(job 4101 on n1): Slurm requeued its job (PENDING "
 	    "again, BeginTime); it is cancelled once the worker is "
 	    "retired") == NULL)
@@ -699,8 +687,7 @@ test_requeued_job_whose_worker_is_gone_is_a_loss(void **state)
 	char *msg;
 
 	PUMP_UNTIL(wd, has_event(wd, "a", "worker_lost"));
-	msg = event_of(wd, "a", "worker_lost", NULL);
-	assert_non_null(msg);
+	msg = ctl_event_must(wd->ctl, "a", "worker_lost");
 	assert_string_equal(msg, "worker w1 (a-w1) left the scheduler while "
 	    "draining: stopping it; as the scheduler removed it, it held 6 "
 	    "results (600 B), 2 of them nowhere else: the scheduler "

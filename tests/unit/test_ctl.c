@@ -444,18 +444,6 @@ events_of(struct world *wd, const char *name, const char *kind)
 }
 
 
-/* The worker_lost event of instance a (fails when there is none). */
-static char *
-lost_message(struct world *wd)
-{
-	char *msg = ctl_event_of(wd->ctl, "a", "worker_lost", NULL);
-
-	if (msg == NULL)
-		fail_msg("no worker_lost event");
-	return msg;
-}
-
-
 /*
  * A worker that leaves the scheduler is lost with what it held as the
  * scheduler removed it (its departure), not as last observed: results
@@ -481,7 +469,7 @@ test_a_lost_worker_is_told_as_the_scheduler_removed_it(void **state)
 	assert_int_equal(w->unique_keys, 5);
 	assert_int_equal(events_of(wd, "a", "worker_lost"), 0);
 	fake_scheduler_sees_but(in, t + 400, w, NULL, &gone);	/* MISSING_TICKS */
-	msg = lost_message(wd);
+	msg = ctl_event_must(wd->ctl, "a", "worker_lost");
 	assert_string_equal(msg, "worker w1 (a-1) left the scheduler: "
 	    "stopping it; as the scheduler removed it, it held 7 results "
 	    "(2.0 KiB), 5 of them nowhere else: the scheduler recomputes "
@@ -538,7 +526,7 @@ test_a_lost_worker_waits_for_the_scheduler(void **state)
 	assert_int_equal(events_of(wd, "a", "worker_lost"), 1);
 	fake_scheduler_sees_but(in, mono_ms() + LOSS_WAIT_MS, NULL,
 	    addr[0], NULL);
-	msg = lost_message(wd);
+	msg = ctl_event_must(wd->ctl, "a", "worker_lost");
 	if (strstr(msg, "exited with status 1 while running; as last "
 	    "observed, it held 2 results (1000 B), 1 of them nowhere else") ==
 	    NULL)
