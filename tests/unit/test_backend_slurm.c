@@ -256,8 +256,6 @@ deploy(struct world *wd, const char *yaml)
 }
 
 
-
-
 static bool
 has_event(struct world *wd, const char *name, const char *kind)
 {

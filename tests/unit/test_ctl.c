@@ -78,8 +78,6 @@ deploy(struct world *wd, const char *yaml)
 }
 
 
-/* What the fake scheduler reports: every worker of in registered, busy
- * or idle, and `queued` tasks waiting. */
 /*
  * What the controller keeps for pool_claims() against a recount of every
  * worker of every instance: by_launch sorted and made of the launching
