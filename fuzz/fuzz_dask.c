@@ -1,10 +1,10 @@
 /*
  * fuzz_dask: libFuzzer target for every parser in dask_parse.c.  The first
  * input byte picks the parser (modulo 7: metrics, adaptive_target,
- * identity or edask/workers with its departures, retire_workers, edask/drain, edask/changes, the forker's
- * reply), the rest is the reply.  Besides crashes, it
- * aborts when a parser reports success with output that breaks its
- * contract; seeds live in fuzz/corpus/dask/.
+ * identity or edask/workers with its departures, retire_workers,
+ * edask/drain, edask/changes, the forker's reply), the rest is the reply.
+ * Besides crashes, it aborts when a parser reports success with output
+ * that breaks its contract; seeds live in fuzz/corpus/dask/.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -55,10 +55,12 @@ unique_keys are the results no other worker had: lost with it, and
 recomputed if still wanted.  edask tells a lost worker's loss from this
 rather than from its last observation of the worker, which may predate
 results made or released since (a client that let go of 20 results a
-moment before the worker died did not lose them).  identity.json itself cannot serve:
-since 2024 it fails with HTTP 500 while tasks run (worker metrics keyed by
-tuples), and what it reports comes from the workers' heartbeats, a second
-behind the scheduler's own view.
+moment before the worker died did not lose them).
+
+identity.json itself cannot serve the workers' view: since 2024 it fails
+with HTTP 500 while tasks run (worker metrics keyed by tuples), and what
+it reports comes from the workers' heartbeats, a second behind the
+scheduler's own view.
 
     POST /api/v1/edask/retire_workers  {"workers": [address, ...]}
 
