@@ -295,13 +295,14 @@ loss_tell(struct instance *in, const struct held *h, const char *head,
 	if (h->keys == 0)
 		snprintf(held, sizeof(held), "%s it held no results", when);
 	else if (h->unique_keys < 0)
-		snprintf(held, sizeof(held), "%s it held %d results (%s); "
+		snprintf(held, sizeof(held), "%s it held %d result%s (%s); "
 		    "whether other workers have copies is unknown (no edask "
-		    "preload)", when, h->keys, bytes);
+		    "preload)", when, h->keys, h->keys == 1 ? "" : "s", bytes);
 	else
-		snprintf(held, sizeof(held), "%s it held %d results (%s), %d "
+		snprintf(held, sizeof(held), "%s it held %d result%s (%s), %d "
 		    "of them nowhere else: the scheduler recomputes those from "
-		    "their inputs", when, h->keys, bytes, h->unique_keys);
+		    "their inputs", when, h->keys, h->keys == 1 ? "" : "s",
+		    bytes, h->unique_keys);
 	if (h->unique_keys >= 0) {
 		in->lost_keys_only += (uint64_t)h->unique_keys;
 		in->lost_keys_copied += (uint64_t)(h->keys - h->unique_keys);

@@ -165,7 +165,7 @@ def test_a_node_cut_off_loses_its_workers_which_are_replaced(
                 assert "on %s) left the scheduler" % victim in \
                     ev["message"], ev
                 # its two chunks at least, 800 kB each
-                m = re.search(r"it held (\d+) results "
+                m = re.search(r"it held (\d+) results? "
                               r"\(([\d.]+) ([KMG]iB|B)\), "
                               r"(\d+) of them nowhere else", ev["message"])
                 assert m and int(m.group(4)) >= 2, ev

@@ -658,16 +658,16 @@ test_requeued_job_is_retired_then_cancelled(void **state)
 }
 
 
-/* A drain_answer: the scheduler removed the worker, which held 6
- * results, 2 only there. */
+/* A drain_answer: the scheduler removed the worker, which held one
+ * result, only there. */
 static int
 drained_gone(void *arg, bool drain, struct dask_drain_info *di)
 {
 	(void)arg;
 	(void)drain;
 	di->gone = true;
-	di->keys = 6;
-	di->unique_keys = 2;
+	di->keys = 1;
+	di->unique_keys = 1;
 	di->bytes = 600;
 	return 1;
 }
@@ -687,12 +687,12 @@ test_requeued_job_whose_worker_is_gone_is_a_loss(void **state)
 	PUMP_UNTIL(wd, has_event(wd, "a", "worker_lost"));
 	msg = ctl_event_must(wd->ctl, "a", "worker_lost");
 	assert_string_equal(msg, "worker w1 (a-w1) left the scheduler while "
-	    "draining: stopping it; as the scheduler removed it, it held 6 "
-	    "results (600 B), 2 of them nowhere else: the scheduler "
+	    "draining: stopping it; as the scheduler removed it, it held 1 "
+	    "result (600 B), 1 of them nowhere else: the scheduler "
 	    "recomputes those from their inputs");
 	free(msg);
-	assert_int_equal(in->lost_keys_only, 2);
-	assert_int_equal(in->lost_keys_copied, 4);
+	assert_int_equal(in->lost_keys_only, 1);
+	assert_int_equal(in->lost_keys_copied, 0);
 	assert_int_equal(fake_counts.retires, 0);
 	PUMP_UNTIL(wd, calls_of(wd, "scancel 4101") > 0);
 	assert_int_equal(calls_of(wd, "scancel 4101"), 1);
