@@ -303,8 +303,9 @@ slurm_job_gone(struct worker *w, const char *state, const char *reason)
 		char head[400];
 
 		snprintf(head, sizeof(head), "worker w%d (%s): job %lld "
-		    "%s%s%s%s; ", w->id, w->name, (long long)sj(w)->job_id, state, extra,
-		    sj(w)->job_node[0] != '\0' ? " on " : "", sj(w)->job_node);
+		    "%s%s%s%s; ", w->id, w->name, (long long)sj(w)->job_id,
+		    state, extra, sj(w)->job_node[0] != '\0' ? " on " : "",
+		    sj(w)->job_node);
 		worker_loss_later(w, head, "; replaced if demand remains");
 		break;
 	}

@@ -23,7 +23,7 @@ struct dask_obs {
 	struct dask_metrics metrics;
 	struct dask_worker_info *workers;
 	size_t		 nworkers;
-	struct dask_departure *departed;	/* by address (edask's preload) */
+	struct dask_departure *departed;	/* by address (the preload) */
 	size_t		 ndeparted;
 };
 

@@ -466,7 +466,8 @@ test_a_lost_worker_is_told_as_the_scheduler_removed_it(void **state)
 	fake_scheduler_sees_but(in, t + 300, w, NULL, &gone);
 	assert_int_equal(w->unique_keys, 5);
 	assert_int_equal(events_of(wd, "a", "worker_lost"), 0);
-	fake_scheduler_sees_but(in, t + 400, w, NULL, &gone);	/* MISSING_TICKS */
+	/* the third time (MISSING_TICKS): lost */
+	fake_scheduler_sees_but(in, t + 400, w, NULL, &gone);
 	msg = ctl_event_must(wd->ctl, "a", "worker_lost");
 	assert_string_equal(msg, "worker w1 (a-1) left the scheduler: "
 	    "stopping it; as the scheduler removed it, it held 7 results "
