@@ -59,7 +59,7 @@ struct notebook;
 #define EVENTS_KEPT		10000
 #define MISSING_TICKS		3	/* a running worker absent this often
 					   from the scheduler has left it */
-#define LOSS_WAIT_MS		5000	/* a lost worker's loss waits this long
+#define LOSS_WAIT_MS		15000	/* a lost worker's loss waits this long
 					   for the scheduler's departure */
 
 enum istate { I_REGISTERED, I_STARTING, I_STARTED, I_STOPPING, I_STOPPED,
