@@ -60,6 +60,17 @@ ctl_deploy_started(struct ctl *c, struct loop *l, const char *yaml)
 	return in;
 }
 
+/* A test's end: the controller, its loop, the fakes' stand-in
+ * schedulers and the state folder go. */
+static inline void
+ctl_world_end(struct ctl *c, struct loop *l, const char *dir)
+{
+	ctl_free(c);
+	loop_free(l);
+	fake_end();
+	tu_rm_rf(dir);
+}
+
 /* How many workers of instance name c's store holds. */
 static inline size_t
 ctl_stored_workers(struct ctl *c, const char *name)

@@ -237,12 +237,9 @@ teardown(void **state)
 {
 	struct world *wd = *state;
 
-	ctl_free(wd->ctl);
-	loop_free(wd->loop);
-	fake_end();
+	ctl_world_end(wd->ctl, wd->loop, wd->dir);
 	setenv("PATH", wd->old_path, 1);
 	free(wd->old_path);
-	tu_rm_rf(wd->dir);
 	free(wd);
 	return 0;
 }

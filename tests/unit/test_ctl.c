@@ -61,10 +61,7 @@ teardown(void **state)
 {
 	struct world *wd = *state;
 
-	ctl_free(wd->ctl);
-	loop_free(wd->loop);
-	fake_end();
-	tu_rm_rf(wd->dir);
+	ctl_world_end(wd->ctl, wd->loop, wd->dir);
 	free(wd);
 	return 0;
 }
