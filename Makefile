@@ -78,13 +78,14 @@ $(FAKEOBJ): tests/fake/fake_ctl.c tests/fake/fake_ctl.h $(HDR)
 	mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -c -o $@ $<
 
-# A test links the objects among its prerequisites (test_ctl and
-# test_backend_slurm: the fakes).
+# A test links the objects among its prerequisites (test_ctl and the
+# backends' tests: the fakes).
 $(B)/test_%: tests/unit/test_%.c tests/unit/testutil.h $(B)/libedask.a
 	$(CC) $(CFLAGS) -Isrc -Itests/fake -o $@ $< $(filter %.o,$^) \
 	    $(B)/libedask.a $(shell pkg-config --libs cmocka) $(LDLIBS)
 
-$(B)/test_ctl $(B)/test_backend_slurm: tests/fake/fake_ctl.h \
+$(B)/test_ctl $(B)/test_backend_local $(B)/test_backend_slurm: \
+    tests/fake/fake_ctl.h \
     tests/unit/ctl_harness.h $(FAKEOBJ)
 
 unit: $(UNIT) $(B)/fakenvml/libnvidia-ml.so.1

@@ -1,13 +1,16 @@
 #!/bin/sh
 # The controller's lines that its unit tests reach (gcov): builds the
 # unit tests with --coverage in build/cov, runs test_ctl, test_forker and
-# test_backend_slurm, and prints one line per controller file and the total.
+# the backends' tests, and prints one line per controller file and the
+# total.
 set -e
 rm -rf build/cov
 make -s B=build/cov OPT='-O0 --coverage' build/cov/test_ctl \
-    build/cov/test_forker build/cov/test_backend_slurm >/dev/null
+    build/cov/test_forker build/cov/test_backend_local \
+    build/cov/test_backend_slurm >/dev/null
 build/cov/test_ctl >/dev/null 2>&1
 build/cov/test_forker >/dev/null 2>&1
+build/cov/test_backend_local >/dev/null 2>&1
 build/cov/test_backend_slurm >/dev/null 2>&1
 for f in ctl instance worker reclaim restore sched forker ctl_json \
     backend_local backend_slurm; do

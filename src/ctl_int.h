@@ -75,7 +75,8 @@ struct instance;
 
 /* What a lost worker held (worker.c, losses). */
 struct held {
-	int		 keys;
+	int		 keys;		/* -1 unknown: not observed since a
+					   restart */
 	int		 unique_keys;	/* -1 unknown */
 	int64_t		 bytes;
 	bool		 departed;	/* as the scheduler removed it, not as
@@ -115,6 +116,9 @@ struct worker {
 	bool		 departed;	/* keys, unique_keys and bytes are what
 					   it held when the scheduler removed
 					   it (edask's preload) */
+	bool		 observed;	/* they are from an observation; not
+					   yet, for a worker re-adopted after
+					   a restart */
 	int		 gpu_util;
 	uint64_t	 start_timer;
 	uint64_t	 kill_timer;	/* a backend's follow-up of a stop (scancel

@@ -259,15 +259,18 @@ worker_log_last(const struct worker *w, char *buf, size_t len)
  * saw it when it removed the worker (its departure, from edask's preload),
  * or else as edask last observed it, which may predate results made or
  * released since: a client that let go of its results a moment before
- * the worker died lost nothing.  A loss that edask sees before the
- * scheduler does (the process exited, the job ended) waits for the
- * departure, LOSS_WAIT_MS at most.
+ * the worker died lost nothing.  A worker re-adopted after a restart and
+ * not observed since held what is not known but for its departure.  A
+ * loss that edask sees before the scheduler does (the process exited,
+ * the job ended) waits for the departure, LOSS_WAIT_MS at most.
  */
 static void
 held_of(const struct worker *w, struct held *h)
 {
-	h->keys = w->keys;
-	h->unique_keys = w->unique_keys;
+	bool known = w->observed || w->departed;
+
+	h->keys = known ? w->keys : -1;
+	h->unique_keys = known ? w->unique_keys : -1;
 	h->bytes = w->bytes;
 	h->departed = w->departed;
 }
@@ -292,7 +295,10 @@ loss_tell(struct instance *in, const struct held *h, const char *head,
 
 	in->lost_workers++;
 	fmt_bytes(h->bytes, bytes, sizeof(bytes));
-	if (h->keys == 0)
+	if (h->keys < 0)
+		snprintf(held, sizeof(held), "what it held is unknown (not "
+		    "observed since edask restarted)");
+	else if (h->keys == 0)
 		snprintf(held, sizeof(held), "%s it held no results", when);
 	else if (h->unique_keys < 0)
 		snprintf(held, sizeof(held), "%s it held %d result%s (%s); "
@@ -306,7 +312,7 @@ loss_tell(struct instance *in, const struct held *h, const char *head,
 	if (h->unique_keys >= 0) {
 		in->lost_keys_only += (uint64_t)h->unique_keys;
 		in->lost_keys_copied += (uint64_t)(h->keys - h->unique_keys);
-	} else {
+	} else if (h->keys > 0) {
 		in->lost_keys_unknown += (uint64_t)h->keys;
 	}
 	ev(in, "worker_lost", "%s%s%s", head, held, tail);
@@ -340,8 +346,10 @@ worker_loss_later(struct worker *w, const char *head, const char *tail)
 	struct instance *in = w->inst;
 	struct pending_loss *p;
 
-	if (w->departed || w->unique_keys < 0 || w->address[0] == '\0' ||
-	    in->state != I_STARTED) {
+	/* no preload (observed, but without unique keys): no departure
+	 * to wait for */
+	if (w->departed || (w->observed && w->unique_keys < 0) ||
+	    w->address[0] == '\0' || in->state != I_STARTED) {
 		worker_loss(w, head, tail);
 		return;
 	}
@@ -802,6 +810,7 @@ observe_workers(struct instance *in, const struct dask_obs *obs,
 		}
 		w->missing = 0;
 		w->departed = false;	/* back: as observed from now on */
+		w->observed = true;
 		w->busy = wi->busy;
 		w->bytes = wi->bytes;
 		w->keys = wi->keys;

@@ -511,11 +511,11 @@ fake_exits(struct instance *in, int64_t now)
 }
 
 
-/* A controller on the fake engine, with the Slurm pool of slurm (NULL:
- * none). */
+/* A controller on the fake engine, with the local pool `local` of `gpus`
+ * simulated slots (NULL: none) and the Slurm pool of slurm (NULL: none). */
 static struct ctl *
-ctl_on_fakes(struct loop *l, const char *dir, const struct config_pool *slurm,
-    char *err, size_t errlen)
+ctl_on_fakes(struct loop *l, const char *dir, const char *local, int gpus,
+    const struct config_pool *slurm, char *err, size_t errlen)
 {
 	struct ctl_config cfg;
 
@@ -523,6 +523,8 @@ ctl_on_fakes(struct loop *l, const char *dir, const struct config_pool *slurm,
 	cfg.state_dir = dir;
 	cfg.api_url = "http://127.0.0.1:1";
 	cfg.engine = &fake_engine_ops;
+	cfg.pool_name = local;
+	cfg.gpus = gpus;
 	cfg.slurm = slurm;
 	cfg.nslurm = slurm != NULL ? 1 : 0;
 	return ctl_new(l, &cfg, err, errlen);
@@ -536,7 +538,7 @@ fake_ctl_new(struct loop *l, const char *dir, const char *name, int gpus,
 	struct cpool *cp;
 	struct ctl *c;
 
-	if ((c = ctl_on_fakes(l, dir, NULL, err, errlen)) == NULL)
+	if ((c = ctl_on_fakes(l, dir, NULL, 0, NULL, err, errlen)) == NULL)
 		return NULL;
 	cp = xcalloc(1, sizeof(*cp));
 	cp->ctl = c;
@@ -551,7 +553,15 @@ struct ctl *
 fake_ctl_new_slurm(struct loop *l, const char *dir,
     const struct config_pool *cfg, char *err, size_t errlen)
 {
-	return ctl_on_fakes(l, dir, cfg, err, errlen);
+	return ctl_on_fakes(l, dir, NULL, 0, cfg, err, errlen);
+}
+
+
+struct ctl *
+fake_ctl_new_local(struct loop *l, const char *dir, const char *name,
+    int gpus, char *err, size_t errlen)
+{
+	return ctl_on_fakes(l, dir, name, gpus, NULL, err, errlen);
 }
 
 

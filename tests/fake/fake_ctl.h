@@ -1,7 +1,8 @@
 /*
  * fake_ctl: the controller's surroundings, faked, for the programs that
- * drive the real controller without Python or worker processes: its unit
- * tests (tests/unit/test_ctl.c) and the simulator (bench/sim/sim.c).
+ * drive the real controller without Python or Dask: its unit tests
+ * (tests/unit/test_ctl.c and the backends' tests) and the simulator
+ * (bench/sim/sim.c).
  * Test and bench code only: the daemon never links it.
  *
  *   - a fake engine (engine.h): a canned probe; a `sleep` that stands for
@@ -113,6 +114,15 @@ struct config_pool;
  */
 struct ctl *fake_ctl_new_slurm(struct loop *l, const char *dir,
 	    const struct config_pool *cfg, char *err, size_t errlen);
+
+/*
+ * A controller on the fake engine whose one pool, `name`, is the real
+ * local backend (backend_local.c) with `gpus` simulated slots: its
+ * workers are real processes, started by exec or through the instance's
+ * worker forker.  NULL with err.  The caller frees it with ctl_free().
+ */
+struct ctl *fake_ctl_new_local(struct loop *l, const char *dir,
+	    const char *name, int gpus, char *err, size_t errlen);
 
 /*
  * The scheduler's answer to an observation, at now, handed to

@@ -18,6 +18,7 @@
 #include "testutil.h"
 
 #define CTL_START_WAIT_MS	15000	/* a deploy's scheduler "answers" */
+#define CTL_WAIT_MS		15000	/* for anything processes must do */
 
 /* Runs the loop for ms, answering what the fake scheduler owes. */
 static inline void
@@ -30,6 +31,14 @@ ctl_pump(struct loop *l, int64_t ms)
 		fake_answer(INT64_MAX);
 	}
 }
+
+/* Pumps l until cond holds, CTL_WAIT_MS at most; the caller asserts it. */
+#define CTL_PUMP_UNTIL(l, cond) do {					\
+	int64_t end_ = mono_ms() + CTL_WAIT_MS;				\
+									\
+	while (!(cond) && mono_ms() < end_)				\
+		ctl_pump((l), 20);					\
+} while (0)
 
 TU_DEFINE_PARSE_OK(spec_of, spec, spec_parse, "test.yaml")
 
@@ -87,9 +96,11 @@ ctl_stored_workers(struct ctl *c, const char *name)
 }
 
 /* The message of the last event of kind for instance name (new string),
- * or NULL; *n (may be NULL) how many there are. */
+ * or NULL; *n (may be NULL) how many there are, or, with `only` (not
+ * NULL), how many say exactly that. */
 static inline char *
-ctl_event_of(struct ctl *c, const char *name, const char *kind, size_t *n)
+ctl_event_find(struct ctl *c, const char *name, const char *kind,
+    const char *only, size_t *n)
 {
 	json_t *o = events_to_json(c->events, name, 0, EVENTS_KEPT);
 	json_t *a = json_object_get(o, "events");
@@ -98,19 +109,26 @@ ctl_event_of(struct ctl *c, const char *name, const char *kind, size_t *n)
 
 	for (i = 0; i < json_array_size(a); i++) {
 		json_t *e = json_array_get(a, i);
+		const char *m = json_string_value(json_object_get(e,
+		    "message"));
 
 		if (strcmp(json_string_value(json_object_get(e, "kind")),
 		    kind) != 0)
 			continue;
-		k++;
+		k += only == NULL || strcmp(m, only) == 0;
 		free(msg);
-		msg = xstrdup(json_string_value(json_object_get(e,
-		    "message")));
+		msg = xstrdup(m);
 	}
 	json_decref(o);
 	if (n != NULL)
 		*n = k;
 	return msg;
+}
+
+static inline char *
+ctl_event_of(struct ctl *c, const char *name, const char *kind, size_t *n)
+{
+	return ctl_event_find(c, name, kind, NULL, n);
 }
 
 /* The same, for an event there must be (the test fails otherwise). */
@@ -122,6 +140,50 @@ ctl_event_must(struct ctl *c, const char *name, const char *kind)
 	if (msg == NULL)
 		fail_msg("no %s event for %s", kind, name);
 	return msg;
+}
+
+static inline bool
+ctl_has_event(struct ctl *c, const char *name, const char *kind)
+{
+	char *m = ctl_event_of(c, name, kind, NULL);
+	bool has = m != NULL;
+
+	free(m);
+	return has;
+}
+
+/* What the controller's JSON says of worker wid's key in instance name,
+ * as compact JSON (new string; "absent" when there is no such worker). */
+static inline char *
+ctl_worker_says(struct ctl *c, const char *name, int wid, const char *key)
+{
+	json_t *o = ctl_instance_json(c, name, false);
+	json_t *a = json_object_get(o, "workers");
+	char *s = NULL, id[16];
+	size_t i;
+
+	snprintf(id, sizeof(id), "w%d", wid);
+	for (i = 0; i < json_array_size(a) && s == NULL; i++) {
+		json_t *w = json_array_get(a, i);
+		const char *wi = json_string_value(json_object_get(w, "id"));
+
+		if (wi != NULL && strcmp(wi, id) == 0)
+			s = json_dumps(json_object_get(w, key),
+			    JSON_COMPACT | JSON_ENCODE_ANY);
+	}
+	json_decref(o);
+	return s != NULL ? s : xstrdup("absent");
+}
+
+static inline bool
+ctl_worker_is(struct ctl *c, const char *name, int wid, const char *key,
+    const char *want)
+{
+	char *s = ctl_worker_says(c, name, wid, key);
+	bool eq = strcmp(s, want) == 0;
+
+	free(s);
+	return eq;
 }
 
 #endif

@@ -27,7 +27,6 @@
 #include "ctl_harness.h"
 #include "store.h"
 
-#define WAIT_MS		15000	/* for anything the commands must do */
 
 /* ----------------------------------------------------------- harness */
 
@@ -138,21 +137,7 @@ script(struct world *wd, const char *name, const char *body)
 }
 
 
-/* Runs the loop for ms, answering what the fake scheduler owes. */
-static void
-pump(struct world *wd, int64_t ms)
-{
-	ctl_pump(wd->loop, ms);
-}
-
-
-/* Pumps until cond holds, WAIT_MS at most; the caller asserts it. */
-#define PUMP_UNTIL(wd, cond) do {					\
-	int64_t end_ = mono_ms() + WAIT_MS;				\
-									\
-	while (!(cond) && mono_ms() < end_)				\
-		pump((wd), 20);						\
-} while (0)
+#define PUMP_UNTIL(wd, cond)	CTL_PUMP_UNTIL((wd)->loop, cond)
 
 /* Pumps until k more listings have started: by then k - 1 listings
  * started after this call have been read (never two at once). */
@@ -256,35 +241,7 @@ deploy(struct world *wd, const char *yaml)
 static bool
 has_event(struct world *wd, const char *name, const char *kind)
 {
-	char *m = ctl_event_of(wd->ctl, name, kind, NULL);
-	bool has = m != NULL;
-
-	free(m);
-	return has;
-}
-
-
-/* What the controller's JSON says of worker wid's key, as compact JSON
- * (new string; "absent" when there is no such worker). */
-static char *
-worker_says(struct world *wd, const char *name, int wid, const char *key)
-{
-	json_t *o = ctl_instance_json(wd->ctl, name, false);
-	json_t *a = json_object_get(o, "workers");
-	char *s = NULL, id[16];
-	size_t i;
-
-	snprintf(id, sizeof(id), "w%d", wid);
-	for (i = 0; i < json_array_size(a) && s == NULL; i++) {
-		json_t *w = json_array_get(a, i);
-		const char *wi = json_string_value(json_object_get(w, "id"));
-
-		if (wi != NULL && strcmp(wi, id) == 0)
-			s = json_dumps(json_object_get(w, key),
-			    JSON_COMPACT | JSON_ENCODE_ANY);
-	}
-	json_decref(o);
-	return s != NULL ? s : xstrdup("absent");
+	return ctl_has_event(wd->ctl, name, kind);
 }
 
 
@@ -292,11 +249,7 @@ static bool
 worker_is(struct world *wd, const char *name, int wid, const char *key,
     const char *want)
 {
-	char *s = worker_says(wd, name, wid, key);
-	bool eq = strcmp(s, want) == 0;
-
-	free(s);
-	return eq;
+	return ctl_worker_is(wd->ctl, name, wid, key, want);
 }
 
 
