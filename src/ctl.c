@@ -433,7 +433,7 @@ instance_free(struct instance *in)
 	loop_timer_clear(in->ctl->loop, &in->forker_timer);
 	launch_term_cancel(&in->forker_term);
 	loop_pid_unwatch(in->ctl->loop, in->forker_watch);
-	losses_flush(in);
+	losses_drop(in);	/* still in the store: the next start tells */
 	for (i = 0; i < in->nworkers; i++)
 		worker_free(in->workers[i]);
 	free(in->workers);

@@ -84,8 +84,10 @@ struct held {
 };
 
 /* A loss told once the scheduler says what the worker held when it
- * removed it, or at until_ms (monotonic) as last observed. */
+ * removed it, or at until_ms (monotonic) as last observed; kept in the
+ * store until told (a restart tells it). */
 struct pending_loss {
+	int		 id;		/* the worker's */
 	char		*head;		/* the event, before what it held */
 	char		*tail;		/* and after */
 	char		 address[DASK_ADDR_MAX];
@@ -397,6 +399,9 @@ void worker_lost(struct worker *w, const char *how);
  * observation brings the scheduler's count, LOSS_WAIT_MS at most; w may be
  * freed at once.  losses_settle does that at each observation (NULL: none
  * came); losses_flush tells all those waiting (the instance stops).
+ * Waiting, a loss is in the store in place of its worker:
+ * losses_restore takes them back after a restart, and losses_drop lets
+ * go of them without telling (the daemon exits; the next one tells).
  */
 void worker_loss(struct worker *w, const char *head, const char *tail);
 /* What w held as the scheduler removed it (bytes -1: not told). */
@@ -406,6 +411,8 @@ void worker_loss_later(struct worker *w, const char *head, const char *tail);
 void losses_settle(struct instance *in, const struct dask_obs *obs,
     int64_t now);
 void losses_flush(struct instance *in);
+void losses_restore(struct instance *in);
+void losses_drop(struct instance *in);
 const char *worker_log_last(const struct worker *w, char *buf, size_t len);
 int64_t on_start_timeout(void *arg);
 void tls_argv(const struct instance *in, char ***argv, size_t *argc);

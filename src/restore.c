@@ -326,6 +326,7 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 	for (i = 0; i < n; i++)
 		restore_worker(in, &sws[i]);
 	store_workers_free(sws, n);
+	losses_restore(in);
 	/* one that had not answered yet is waited for again */
 	in->sched = sched_for(in);
 	sched_alive = sched_adopt(in->sched, (pid_t)si->sched_pid,
@@ -393,6 +394,8 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 		persist_instance(in);
 		break;
 	}
+	if (in->state != I_STARTED)
+		losses_flush(in);	/* no observation will settle them */
 }
 
 

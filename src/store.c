@@ -66,7 +66,9 @@
  * are written from the table's columns (below) for the store's schema
  * version, and prepared once, on first use.
  */
-enum table_id { T_INSTANCES, T_WORKERS, T_EVENTS, T_NOTEBOOKS, T_COUNT };
+enum table_id {
+	T_INSTANCES, T_WORKERS, T_EVENTS, T_NOTEBOOKS, T_LOSSES, T_COUNT
+};
 enum table_op {
 	OP_PUT,		/* insert, or update the row with the same key */
 	OP_DELETE,	/* the row with the key ?1, ?2, ... */
@@ -145,6 +147,22 @@ static const char *const migrations[] = {
 	"ALTER TABLE workers ADD COLUMN job_id INTEGER NOT NULL DEFAULT 0;",
 	/* 5: an undeploy asked for, carried on after a restart. */
 	"ALTER TABLE instances ADD COLUMN undeploy INTEGER NOT NULL DEFAULT 0;",
+	/* 6: a lost worker whose loss is not told yet (it waits for the
+	 * scheduler's count), so that a restart still tells it. */
+	"CREATE TABLE losses ("
+	"    instance		TEXT NOT NULL"
+	"        REFERENCES instances(name) ON DELETE CASCADE,"
+	"    id			INTEGER NOT NULL,"
+	"    address		TEXT NOT NULL DEFAULT '',"
+	"    head		TEXT NOT NULL DEFAULT '',"
+	"    tail		TEXT NOT NULL DEFAULT '',"
+	"    keys		INTEGER NOT NULL DEFAULT 0,"
+	"    unique_keys	INTEGER NOT NULL DEFAULT -1,"
+	"    bytes		INTEGER NOT NULL DEFAULT 0,"
+	"    departed		INTEGER NOT NULL DEFAULT 0,"
+	"    until_ms		INTEGER NOT NULL DEFAULT 0,"
+	"    PRIMARY KEY (instance, id)"
+	");",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
@@ -293,6 +311,19 @@ static const struct column notebook_cols[] = {
 	COL(struct store_notebook, COL_TEXT, log, 3),
 };
 
+static const struct column loss_cols[] = {
+	COL(struct store_loss, COL_TEXT, instance, 6),
+	COL(struct store_loss, COL_INT, id, 6),
+	COL(struct store_loss, COL_TEXT, address, 6),
+	COL(struct store_loss, COL_TEXT, head, 6),
+	COL(struct store_loss, COL_TEXT, tail, 6),
+	COL(struct store_loss, COL_INT, keys, 6),
+	COL(struct store_loss, COL_INT, unique_keys, 6),
+	COL(struct store_loss, COL_INT64, bytes, 6),
+	COL(struct store_loss, COL_BOOL, departed, 6),
+	COL(struct store_loss, COL_INT64, until_ms, 6),
+};
+
 /*
  * A row struct and its SQL table: its columns, its size, how many rows a
  * load starts with, how many leading columns are its primary key (0: rows
@@ -324,6 +355,8 @@ static const struct table tables[T_COUNT] = {
 	    " ORDER BY seq"),
 	[T_NOTEBOOKS] = TABLE("notebooks", notebook_cols,
 	    struct store_notebook, 1, 1, "FROM notebooks WHERE instance = ?1"),
+	[T_LOSSES] = TABLE("losses", loss_cols, struct store_loss, 4, 2,
+	    "FROM losses WHERE instance = ?1 ORDER BY until_ms, id"),
 };
 
 /* The columns of t that schema version has: a prefix of them. */
@@ -1222,4 +1255,77 @@ store_notebook_clear(struct store_notebook *nb)
 {
 	clear_row(&tables[T_NOTEBOOKS], nb);
 	memset(nb, 0, sizeof(*nb));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Losses told later */
+
+static int
+loss_schema(struct store *s, char *err, size_t errlen)
+{
+	if (s->version < 6)
+		return seterr(err, errlen, "store: losses need schema 6; this "
+		    "database was opened at %d", s->version);
+	return 0;
+}
+
+/* The loss row and the worker row go in and out in one write. */
+int
+store_loss_put(struct store *s, const struct store_loss *l, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *put, *del;
+	int rc;
+
+	if (loss_schema(s, err, errlen) == -1 ||
+	    (put = stmt_get(s, T_LOSSES, OP_PUT, err, errlen)) == NULL ||
+	    (del = stmt_get(s, T_WORKERS, OP_DELETE, err, errlen)) == NULL)
+		return -1;
+	bind_row(put, &tables[T_LOSSES], s->version, l);
+	bind_text(del, 1, l->instance);
+	sqlite3_bind_int(del, 2, l->id);
+	if (write_begin(s, err, errlen) == -1)
+		return -1;
+	rc = stmt_exec(s, put, "loss put", err, errlen);
+	if (rc == 0)
+		rc = stmt_exec(s, del, "loss put: worker delete", err, errlen);
+	return write_end(s, rc, err, errlen);
+}
+
+int
+store_loss_delete(struct store *s, const char *instance, int id, char *err,
+    size_t errlen)
+{
+	sqlite3_stmt *st;
+
+	if (loss_schema(s, err, errlen) == -1)
+		return -1;
+	st = with_text(stmt_get(s, T_LOSSES, OP_DELETE, err, errlen),
+	    instance);
+	if (st != NULL)
+		sqlite3_bind_int(st, 2, id);
+	return write_one(s, st, "loss delete", err, errlen);
+}
+
+int
+store_losses_load(struct store *s, const char *instance,
+    struct store_loss **out, size_t *n, char *err, size_t errlen)
+{
+	void *v = NULL;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (loss_schema(s, err, errlen) == -1)
+		return -1;
+	rc = load_rows(s, with_text(stmt_get(s, T_LOSSES, OP_LOAD, err,
+	    errlen), instance), T_LOSSES, &v, n, err, errlen);
+	*out = v;
+	return rc;
+}
+
+void
+store_losses_free(struct store_loss *v, size_t n)
+{
+	free_rows(&tables[T_LOSSES], v, n);
 }

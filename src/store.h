@@ -4,7 +4,7 @@
  * transaction per state change.  What it keeps is what a restarted daemon
  * needs to re-adopt its processes and carry on: instances (spec, state,
  * outputs, scheduler process), workers (slot, process, address, state),
- * events (append-only, bounded retention).
+ * losses not told yet, events (append-only, bounded retention).
  *
  * Strings handed in are copied; structs handed out are new and freed with
  * the matching _free function.  Every function returns 0 or -1 with a
@@ -20,7 +20,7 @@
 
 #include "events.h"
 
-#define STORE_SCHEMA_VERSION	5	/* what this build writes */
+#define STORE_SCHEMA_VERSION	6	/* what this build writes */
 
 struct store;
 
@@ -125,6 +125,36 @@ int store_notebook_delete(struct store *s, const char *instance, char *err,
 int store_notebook_get(struct store *s, const char *instance,
     struct store_notebook *out, char *err, size_t errlen);
 void store_notebook_clear(struct store_notebook *nb);
+
+/*
+ * A lost worker whose loss is told once the scheduler says what it held
+ * (schema 6): kept so that a restarted daemon still tells it; deleted
+ * with its instance.  Before schema 6 these calls fail with a message.
+ */
+struct store_loss {
+	char	*instance;
+	int	 id;		/* the worker's */
+	char	*address;	/* the worker's, at the scheduler */
+	char	*head;		/* the event, before what it held */
+	char	*tail;		/* and after */
+	int	 keys;		/* what it held as last observed; -1 unknown */
+	int	 unique_keys;	/* -1 unknown */
+	int64_t	 bytes;
+	bool	 departed;	/* the counts are the scheduler's */
+	int64_t	 until_ms;	/* wall clock: told as they are, then */
+};
+
+/* Insert or replace by (instance, id), and the worker (instance, id)
+ * deleted, in one write. */
+int store_loss_put(struct store *s, const struct store_loss *l, char *err,
+    size_t errlen);
+/* Absent is not an error. */
+int store_loss_delete(struct store *s, const char *instance, int id,
+    char *err, size_t errlen);
+/* Losses of one instance, by until_ms then id. */
+int store_losses_load(struct store *s, const char *instance,
+    struct store_loss **out, size_t *n, char *err, size_t errlen);
+void store_losses_free(struct store_loss *v, size_t n);
 
 /* Appends an event (its seq is kept); then deletes all but the newest
  * `keep` events. */

@@ -340,6 +340,29 @@ worker_loss(struct worker *w, const char *head, const char *tail)
 }
 
 
+/* p, in the store in place of its worker (one write). */
+static void
+loss_save(struct instance *in, const struct pending_loss *p)
+{
+	struct store_loss l;
+	char err[256];
+
+	memset(&l, 0, sizeof(l));
+	l.instance = in->spec->name;
+	l.id = p->id;
+	l.address = (char *)p->address;
+	l.head = p->head;
+	l.tail = p->tail;
+	l.keys = p->held.keys;
+	l.unique_keys = p->held.unique_keys;
+	l.bytes = p->held.bytes;
+	l.departed = p->held.departed;
+	l.until_ms = wall_ms() + (p->until_ms - mono_ms());
+	store_result(in->ctl, store_loss_put(in->ctl->store, &l, err,
+	    sizeof(err)), err);
+}
+
+
 void
 worker_loss_later(struct worker *w, const char *head, const char *tail)
 {
@@ -357,11 +380,13 @@ worker_loss_later(struct worker *w, const char *head, const char *tail)
 	    sizeof(*in->losses));
 	p = &in->losses[in->nlosses++];
 	memset(p, 0, sizeof(*p));
+	p->id = w->id;
 	p->head = xstrdup(head);
 	p->tail = xstrdup(tail);
 	strlcpy_(p->address, w->address, sizeof(p->address));
 	held_of(w, &p->held);
 	p->until_ms = mono_ms() + LOSS_WAIT_MS;
+	loss_save(in, p);
 }
 
 
@@ -382,13 +407,24 @@ obs_lists(const struct dask_obs *obs, const char *address)
 	return false;
 }
 
-/* Told: the i-th pending loss, in the order they came. */
+/* Told: the i-th pending loss, in the order they came.  Its event and
+ * the end of its row are one transaction, so that a restart tells it
+ * once: not twice, not never. */
 static void
 loss_settled(struct instance *in, size_t i)
 {
 	struct pending_loss *p = &in->losses[i];
+	struct store *st = in->ctl->store;
+	char err[256];
+	bool txn = store_begin(st, err, sizeof(err)) == 0;
 
+	if (!txn)
+		log_warnx("%s", err);
 	loss_tell(in, &p->held, p->head, p->tail);
+	store_result(in->ctl, store_loss_delete(st, in->spec->name, p->id,
+	    err, sizeof(err)), err);
+	if (txn)
+		store_result(in->ctl, store_commit(st, err, sizeof(err)), err);
 	free(p->head);
 	free(p->tail);
 	memmove(p, p + 1, (in->nlosses - i - 1) * sizeof(*p));
@@ -423,8 +459,60 @@ losses_flush(struct instance *in)
 {
 	while (in->nlosses > 0)
 		loss_settled(in, 0);
+	losses_drop(in);
+}
+
+
+void
+losses_drop(struct instance *in)
+{
+	size_t i;
+
+	for (i = 0; i < in->nlosses; i++) {
+		free(in->losses[i].head);
+		free(in->losses[i].tail);
+	}
 	free(in->losses);
 	in->losses = NULL;
+	in->nlosses = 0;
+}
+
+
+/* A loss whose wait ended while edask was down still waits for the first
+ * observation, which may bring the scheduler's count (it keeps
+ * departures 10 minutes). */
+void
+losses_restore(struct instance *in)
+{
+	struct store_loss *ls = NULL;
+	size_t i, n = 0;
+	char err[256];
+	int64_t now = mono_ms(), wall = wall_ms();
+
+	if (store_losses_load(in->ctl->store, in->spec->name, &ls, &n, err,
+	    sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return;
+	}
+	if (n > 0)
+		in->losses = xrealloc(in->losses, (in->nlosses + n) *
+		    sizeof(*in->losses));
+	for (i = 0; i < n; i++) {
+		struct pending_loss *p = &in->losses[in->nlosses++];
+
+		memset(p, 0, sizeof(*p));
+		p->id = ls[i].id;
+		p->head = xstrdup(ls[i].head);
+		p->tail = xstrdup(ls[i].tail);
+		strlcpy_(p->address, ls[i].address, sizeof(p->address));
+		p->held.keys = ls[i].keys;
+		p->held.unique_keys = ls[i].unique_keys;
+		p->held.bytes = ls[i].bytes;
+		p->held.departed = ls[i].departed;
+		p->until_ms = now + (ls[i].until_ms > wall ?
+		    ls[i].until_ms - wall : 0);
+	}
+	store_losses_free(ls, n);
 }
 
 

@@ -439,6 +439,22 @@ events_of(struct world *wd, const char *name, const char *kind)
 }
 
 
+/* The daemon's restart: the controller freed and opened again on the same
+ * state, which it restores. */
+static struct instance *
+restart(struct world *wd, const char *name)
+{
+	char err[512];
+
+	ctl_free(wd->ctl);
+	wd->ctl = NULL;		/* teardown's, if open_ctl fails */
+	wd->ctl = open_ctl(wd);
+	if (ctl_restore(wd->ctl, err, sizeof(err)) != 0)
+		fail_msg("restore: %s", err);
+	return ctl_find(wd->ctl, name);
+}
+
+
 /*
  * A worker that leaves the scheduler is lost with what it held as the
  * scheduler removed it (its departure), not as last observed: results
@@ -531,6 +547,52 @@ test_a_lost_worker_waits_for_the_scheduler(void **state)
 	assert_int_equal(in->lost_workers, 2);
 	assert_int_equal(in->lost_keys_only, 4);
 	assert_int_equal(in->lost_keys_copied, 1);
+}
+
+
+/*
+ * A loss waiting for the scheduler's count is in the store in place of
+ * its worker: a restart in between still tells it, with the count that
+ * the first observation brings, and once only.
+ */
+static void
+test_a_waiting_loss_survives_a_restart(void **state)
+{
+	struct world *wd = *state;
+	int64_t t;
+	struct instance *in = deploy_observed(wd, SPEC_A, &t);
+	struct dask_departure gone = { "", 5, 4, 3072 };
+	struct worker *w;
+	char *msg;
+
+	observe(in, t + 100, 50, 1);
+	observe(in, t + 200, 50, 1);
+	assert_int_equal(count(in, W_RUNNING), 4);
+	w = in->workers[0];
+	strlcpy_(gone.address, w->address, sizeof(gone.address));
+	worker_lost(w, "exited on signal 9 (Killed)");	/* as a backend */
+	worker_remove(w);
+	assert_int_equal(stored_workers(wd, "a"), 3);
+	assert_int_equal(events_of(wd, "a", "worker_lost"), 0);
+	in = restart(wd, "a");
+	assert_non_null(in);
+	assert_int_equal(in->nworkers, 3);
+	assert_int_equal(in->nlosses, 1);
+	assert_int_equal(events_of(wd, "a", "worker_lost"), 0);
+	fake_scheduler_sees_but(in, mono_ms(), NULL, NULL, &gone);
+	msg = ctl_event_must(wd->ctl, "a", "worker_lost");
+	if (strstr(msg, "exited on signal 9 (Killed) while running; as the "
+	    "scheduler removed it, it held 5 results (3.0 KiB), 4 of them "
+	    "nowhere else") == NULL)
+		fail_msg("worker_lost: %s", msg);
+	free(msg);
+	assert_int_equal(in->lost_keys_only, 4);
+	assert_int_equal(in->nlosses, 0);
+	/* told: a second restart has nothing more to tell */
+	in = restart(wd, "a");
+	assert_int_equal(in->nlosses, 0);
+	fake_scheduler_sees_but(in, mono_ms(), NULL, NULL, &gone);
+	assert_int_equal(events_of(wd, "a", "worker_lost"), 1);
 }
 
 
@@ -650,12 +712,7 @@ test_restore_adopts_what_the_store_holds(void **state)
 	assert_int_equal(n, 4);
 	for (i = 0; i < n; i++)
 		ids[i] = in->workers[i]->id;
-	ctl_free(wd->ctl);
-	wd->ctl = NULL;		/* teardown's, if open_ctl fails */
-	wd->ctl = open_ctl(wd);
-	if (ctl_restore(wd->ctl, err, sizeof(err)) != 0)
-		fail_msg("restore: %s", err);
-	in = ctl_find(wd->ctl, "a");
+	in = restart(wd, "a");
 	assert_non_null(in);
 	check_kept(wd->ctl);
 	assert_int_equal(fake_counts.adopts, 4);
@@ -776,6 +833,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_a_waiting_loss_survives_a_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_a_lost_worker_is_told_as_the_scheduler_removed_it,
 		    setup, teardown),

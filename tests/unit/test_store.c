@@ -707,8 +707,9 @@ test_file_mode_and_wal(void **state)
 	assert_int_equal(sb.st_mode & 07777, 0600);
 	assert_string_equal(raw_text(f->path, "PRAGMA journal_mode", buf,
 	    sizeof(buf)), "wal");
-	assert_string_equal(raw_text(f->path, "SELECT value FROM meta"
-	    " WHERE key = 'schema_version'", buf, sizeof(buf)), "5");
+	assert_int_equal(atoi(raw_text(f->path, "SELECT value FROM meta"
+	    " WHERE key = 'schema_version'", buf, sizeof(buf))),
+	    STORE_SCHEMA_VERSION);
 	assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
 	store_close(s);
 	assert_int_equal(stat(f->path, &sb), 0);
@@ -850,8 +851,9 @@ test_migration_v2_to_v3(void **state)
 
 	s = open_ok(f);
 	assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
-	assert_string_equal(raw_text(f->path, "SELECT value FROM meta"
-	    " WHERE key = 'schema_version'", buf, sizeof(buf)), "5");
+	assert_int_equal(atoi(raw_text(f->path, "SELECT value FROM meta"
+	    " WHERE key = 'schema_version'", buf, sizeof(buf))),
+	    STORE_SCHEMA_VERSION);
 	assert_int_equal(count_instances(s), 1);
 	assert_int_equal(store_notebook_get(s, "a", &got, f->err,
 	    sizeof(f->err)), 0);
@@ -912,7 +914,7 @@ test_migration_v4_to_v5(void **state)
 	store_close(s);
 
 	s = open_ok(f);
-	assert_int_equal(store_schema_version(s), 5);
+	assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
 	v = load_one_instance(f, s);
 	assert_false(v[0].undeploy);
 	store_instances_free(v, 1);
@@ -920,6 +922,78 @@ test_migration_v4_to_v5(void **state)
 	v = load_one_instance(f, s);
 	assert_true(v[0].undeploy);
 	store_instances_free(v, 1);
+	store_close(s);
+}
+
+/*
+ * Schema 6 keeps a loss not told yet in place of its worker: the put
+ * deletes the worker's row in the same write; rows read back in until_ms
+ * order; a delete and the instance's delete remove them.  At schema 5 the
+ * calls are refused and the worker stays.
+ */
+static void
+test_migration_v5_to_v6_losses(void **state)
+{
+	struct fx *f = *state;
+	struct store_loss a = {
+		"a", 2, "tls://127.0.0.1:4002", "worker w2 ... ", "; slot 1",
+		7, 5, 2048, false, 3000,
+	}, b = {
+		"a", 1, "tls://127.0.0.1:4001", "head", "tail", -1, -1, 0, true,
+		2000,
+	}, *v = NULL;
+	struct store *s;
+	size_t n = 9;
+
+	s = open_at_ok(f, 5);
+	put_instance(s, "a", 1);
+	put_worker(s, "a", 1, "running");
+	put_worker(s, "a", 2, "running");
+	assert_int_equal(store_loss_put(s, &a, f->err, sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, "need schema 6"));
+	assert_int_equal(store_losses_load(s, "a", &v, &n, f->err,
+	    sizeof(f->err)), -1);
+	assert_int_equal(n, 0);
+	assert_int_equal(count_workers(s, "a"), 2);
+	store_close(s);
+
+	s = open_ok(f);
+	assert_int_equal(store_loss_put(s, &a, f->err, sizeof(f->err)), 0);
+	assert_int_equal(count_workers(s, "a"), 1);
+	assert_int_equal(store_loss_put(s, &b, f->err, sizeof(f->err)), 0);
+	assert_int_equal(count_workers(s, "a"), 0);
+	assert_int_equal(store_losses_load(s, "a", &v, &n, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[0].id, 1);		/* sooner first */
+	assert_int_equal(v[0].keys, -1);
+	assert_true(v[0].departed);
+	assert_int_equal(v[1].id, 2);
+	assert_string_equal(v[1].address, "tls://127.0.0.1:4002");
+	assert_string_equal(v[1].head, "worker w2 ... ");
+	assert_string_equal(v[1].tail, "; slot 1");
+	assert_int_equal(v[1].keys, 7);
+	assert_int_equal(v[1].unique_keys, 5);
+	assert_true(v[1].bytes == 2048);
+	assert_false(v[1].departed);
+	assert_true(v[1].until_ms == 3000);
+	store_losses_free(v, n);
+	assert_int_equal(store_loss_delete(s, "a", 1, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(store_loss_delete(s, "a", 1, f->err,
+	    sizeof(f->err)), 0);		/* absent: fine */
+	assert_int_equal(store_losses_load(s, "a", &v, &n, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(n, 1);
+	store_losses_free(v, n);
+	assert_int_equal(store_instance_delete(s, "a", f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(store_losses_load(s, "a", &v, &n, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(n, 0);
+	store_losses_free(v, n);
+	/* a loss needs its instance */
+	assert_int_equal(store_loss_put(s, &a, f->err, sizeof(f->err)), -1);
 	store_close(s);
 }
 
@@ -1251,6 +1325,7 @@ main(void)
 		FX(test_notebook_round_trip),
 		FX(test_migration_v3_to_v4),
 		FX(test_migration_v4_to_v5),
+		FX(test_migration_v5_to_v6_losses),
 		FX(test_newer_schema_refused),
 		FX(test_transaction_rollback),
 		FX(test_transaction_commit),
