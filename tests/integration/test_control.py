@@ -293,6 +293,45 @@ def test_kill9_mid_retirement_then_restart(edask, tmp_path):
         c.close()
 
 
+def test_kill9_while_a_loss_waits_then_restart_tells_it(edask, tmp_path):
+    """A worker dies while its scheduler is stopped, so the scheduler's
+    count of what it held cannot come yet: edask frees its slot and keeps
+    the loss, waiting, in its store.  Killed then, edask tells the loss
+    after its restart, once, with what the scheduler counted as it removed
+    the worker (the results the client holds)."""
+    e, c = up_with_client(edask, 2, min=1, max=1, idle="30s",
+                          interval="200ms")
+    try:
+        held = c.map(lambda i: bytes(1000) * (i + 1), range(8), pure=False)
+        distributed.wait(held)
+        inst = e.wait_running(1)
+        wpid = inst["workers"][0]["pid"]
+        spid = inst["scheduler"]["pid"]
+        os.kill(spid, signal.SIGSTOP)
+        try:
+            os.kill(wpid, signal.SIGKILL)
+            wait_for(lambda: all(w["pid"] != wpid for w in
+                                 e.instance("dask")["workers"]),
+                     timeout=30, what="the dead worker to be gone")
+            assert not e.events(kind="worker_lost")
+            e.proc.kill()
+            e.proc.wait()
+        finally:
+            os.kill(spid, signal.SIGCONT)
+        e.start()
+        e.wait_started()
+        lost = wait_for(lambda: e.events(kind="worker_lost"), timeout=60,
+                        what="the loss told after the restart")
+        assert len(lost) == 1, lost
+        assert ("exited" in lost[0]["message"] and "as the scheduler "
+                "removed it, it held 8 results (35.2 KiB), 8 of them "
+                "nowhere else" in lost[0]["message"]), lost[0]["message"]
+        e.wait_running(1, timeout=90)
+        assert len(e.events(kind="worker_lost")) == 1
+    finally:
+        c.close()
+
+
 def test_serve_detaches_on_sigterm_and_readopts(edask, tmp_path):
     e = edask(serve=True)
     sp = tmp_path / "s.yaml"
