@@ -376,6 +376,22 @@ local_kill(struct worker *w, bool forget)
 }
 
 
+/* A registered worker that exited while edask was down is a loss, told
+ * with what the scheduler counted as it removed the worker. */
+static void
+lost_while_down(struct worker *w)
+{
+	char head[300], tail[800], last[400];
+
+	worker_log_last(w, last, sizeof(last));
+	snprintf(head, sizeof(head), "worker w%d (%s, pid %d) was running "
+	    "and exited while edask was down; ", w->id, w->name, (int)w->pid);
+	snprintf(tail, sizeof(tail), "; slot %d freed; log %s%s%s", w->slot,
+	    w->log, last[0] != '\0' ? ": " : "", last);
+	worker_loss_later(w, head, tail);
+}
+
+
 static bool
 local_adopt(struct worker *w, const struct store_worker *sw)
 {
@@ -387,6 +403,11 @@ local_adopt(struct worker *w, const struct store_worker *sw)
 	if (!alive || !worker_take_slot(w)) {
 		if (alive)
 			launch_kill(w->pid, SIGKILL);	/* slot clash */
+		if (!alive && w->pid > 0 && w->address[0] != '\0' &&
+		    (w->state == W_RUNNING || w->state == W_DRAINING)) {
+			lost_while_down(w);
+			return false;
+		}
 		ev(in, "worker_gone", "worker w%d (%s, pid %d) %s while edask "
 		    "was down", w->id, w->name, (int)w->pid, w->pid > 0 ?
 		    "exited" : "was being launched");

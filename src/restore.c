@@ -233,6 +233,8 @@ restore_worker(struct instance *in, const struct store_worker *sw)
 	w->rss = -1;
 	w->unique_keys = -1;
 	w->gpu_util = -1;
+	if (st >= 0)
+		w->state = (enum wstate)st;	/* as it was: adopt may ask */
 	if (st < 0)
 		ev(in, "worker_gone", "worker w%d (%s): bad record (state "
 		    "\"%s\"), forgotten", w->id, w->name, sw->state);
@@ -320,13 +322,14 @@ restore_instance(struct ctl *c, const struct store_instance *si)
 	in->tls = si->sched_addr[0] != '\0' ?
 	    strncmp(si->sched_addr, "tls://", 6) == 0 : spec->security.tls;
 	in->state = st;
+	/* first: a worker found gone below may add its own */
+	losses_restore(in);
 	if (store_workers_load(c->store, spec->name, &sws, &n, err,
 	    sizeof(err)) == -1)
 		log_warnx("%s", err);
 	for (i = 0; i < n; i++)
 		restore_worker(in, &sws[i]);
 	store_workers_free(sws, n);
-	losses_restore(in);
 	/* one that had not answered yet is waited for again */
 	in->sched = sched_for(in);
 	sched_alive = sched_adopt(in->sched, (pid_t)si->sched_pid,

@@ -332,6 +332,39 @@ def test_kill9_while_a_loss_waits_then_restart_tells_it(edask, tmp_path):
         c.close()
 
 
+def test_a_worker_that_dies_while_edask_is_down_is_a_loss(edask, tmp_path):
+    """kill -9 of edask, then of its running worker: after the restart the
+    worker is told lost, with what the scheduler counted as it removed it
+    (the results the client holds), and replaced."""
+    e, c = up_with_client(edask, 2, min=1, max=1, idle="30s",
+                          interval="200ms")
+    try:
+        held = c.map(lambda i: bytes(1000) * (i + 1), range(8), pure=False)
+        distributed.wait(held)
+        wpid = e.wait_running(1)["workers"][0]["pid"]
+        e.proc.kill()
+        e.proc.wait()
+        os.kill(wpid, signal.SIGKILL)
+        wait_for(lambda: not os.path.exists("/proc/%d" % wpid), timeout=30,
+                 what="the worker to exit")
+        e.start()
+        e.wait_started()
+        lost = wait_for(lambda: e.events(kind="worker_lost"), timeout=60,
+                        what="the loss told after the restart")
+        assert len(lost) == 1, lost
+        msg = lost[0]["message"]
+        assert ("pid %d) was running and exited while edask was down; as "
+                "the scheduler removed it, it held 8 results (35.2 KiB), 8 "
+                "of them nowhere else" % wpid) in msg, msg
+        assert not [ev for ev in e.events(kind="worker_gone")
+                    if "pid %d)" % wpid in ev["message"]]
+        inst = e.wait_running(1, timeout=90)
+        assert inst["workers"][0]["pid"] != wpid
+        assert len(c.gather(held)) == 8       # recomputed
+    finally:
+        c.close()
+
+
 def test_serve_detaches_on_sigterm_and_readopts(edask, tmp_path):
     e = edask(serve=True)
     sp = tmp_path / "s.yaml"

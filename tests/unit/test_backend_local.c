@@ -432,8 +432,9 @@ test_a_command_that_cannot_run_fails_the_launch(void **state)
 
 /*
  * A restarted controller takes its running workers over by pid and
- * start time, and watches them again (one killed later is seen to go);
- * a worker that ended while it was down is forgotten, its slot free.
+ * start time, and watches them again (one killed later is seen to go).
+ * A running worker that ended while it was down is a loss, told with
+ * what the scheduler counted as it removed the worker; its slot is free.
  */
 static void
 test_a_restart_adopts_live_workers_and_forgets_dead_ones(void **state)
@@ -441,7 +442,8 @@ test_a_restart_adopts_live_workers_and_forgets_dead_ones(void **state)
 	struct world *wd = *state;
 	struct instance *in = deploy_exec(wd);
 	int64_t t = mono_ms();
-	char err[512], *log;
+	struct dask_departure gone = { "tls://127.0.0.1:40002", 4, 1, 1024 };
+	char err[512], *log, *dead_log;
 	pid_t live, dead;
 	int live_id;
 
@@ -452,6 +454,7 @@ test_a_restart_adopts_live_workers_and_forgets_dead_ones(void **state)
 	live_id = in->workers[0]->id;
 	log = xstrdup(in->workers[0]->log);
 	dead = in->workers[1]->pid;
+	dead_log = xstrdup(in->workers[1]->log);
 	PUMP_UNTIL(wd, log_has(in->workers[0], "cuda: ") &&
 	    log_has(in->workers[1], "cuda: "));
 	ctl_free(wd->ctl);
@@ -469,27 +472,36 @@ test_a_restart_adopts_live_workers_and_forgets_dead_ones(void **state)
 	assert_int_equal(in->workers[0]->id, live_id);
 	assert_int_equal(in->workers[0]->pid, live);
 	assert_int_equal(in->workers[0]->state, W_RUNNING);
-	event_is(wd, "worker_gone", "worker w2 (a-1, pid %d) exited while "
-	    "edask was down", (int)dead);
 	assert_int_equal(ctl_stored_workers(wd->ctl, "a"), 1);
 	assert_int_equal(pool_free_count(in->cp->pool), 3);
+	assert_false(ctl_has_event(wd->ctl, "a", "worker_gone"));
 	/* watched again: its end frees its slot */
 	assert_int_equal(kill(live, SIGKILL), 0);
 	PUMP_UNTIL(wd, in->nworkers == 0);
 	assert_int_equal(in->nworkers, 0);
 	assert_int_equal(pool_free_count(in->cp->pool), 4);
-	/* not observed since the restart: what it held is not known until
-	 * the scheduler says; without a departure, the event says so */
+	/* neither is told before the scheduler is observed: the dead one
+	 * with the count it took as it removed that worker; the live one,
+	 * not observed since the restart and without a departure, as not
+	 * known */
 	assert_false(ctl_has_event(wd->ctl, "a", "worker_lost"));
-	fake_scheduler_sees(in, mono_ms(), 0, 0);
+	fake_scheduler_sees_but(in, mono_ms(), NULL, NULL, &gone);
+	event_is(wd, "worker_lost", "worker w2 (a-1, pid %d) was running and "
+	    "exited while edask was down; as the scheduler removed it, it "
+	    "held 4 results (1.0 KiB), 1 of them nowhere else: the scheduler "
+	    "recomputes those from their inputs; slot 1 freed; log %s: "
+	    "cuda: [1]", (int)dead, dead_log);
+	free(dead_log);
 	event_is(wd, "worker_lost", "worker w%d (a-0) exited on signal 9 "
 	    "(Killed) while running; what it held is unknown (not observed "
 	    "since edask restarted); slot 0 freed, a new worker comes as "
 	    "demand asks, without backoff; log %s: cuda: [0]", live_id,
 	    log);
 	free(log);
-	assert_int_equal(in->lost_keys_only + in->lost_keys_copied +
-	    in->lost_keys_unknown, 0);
+	assert_int_equal(in->lost_workers, 2);
+	assert_int_equal(in->lost_keys_only, 1);
+	assert_int_equal(in->lost_keys_copied, 3);
+	assert_int_equal(in->lost_keys_unknown, 0);
 }
 
 
