@@ -1129,17 +1129,25 @@ store_worker_put(struct store *s, const struct store_worker *w, char *err,
 	return put_row(s, T_WORKERS, w, "worker put", err, errlen);
 }
 
+/* Deletes the row (instance, id) of table t. */
+static int
+delete_id(struct store *s, enum table_id t, const char *instance, int id,
+    const char *what, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+
+	st = with_text(stmt_get(s, t, OP_DELETE, err, errlen), instance);
+	if (st != NULL)
+		sqlite3_bind_int(st, 2, id);
+	return write_one(s, st, what, err, errlen);
+}
+
 int
 store_worker_delete(struct store *s, const char *instance, int id,
     char *err, size_t errlen)
 {
-	sqlite3_stmt *st;
-
-	st = with_text(stmt_get(s, T_WORKERS, OP_DELETE, err, errlen),
-	    instance);
-	if (st != NULL)
-		sqlite3_bind_int(st, 2, id);
-	return write_one(s, st, "worker delete", err, errlen);
+	return delete_id(s, T_WORKERS, instance, id, "worker delete", err,
+	    errlen);
 }
 
 int
@@ -1202,13 +1210,22 @@ store_events_load(struct store *s, size_t limit, struct event **out,
 /* ---------------------------------------------------------------------- */
 /* Notebooks */
 
+/* -1 with a message when the store's schema is older than `since`, the
+ * version that added `what`. */
+static int
+need_schema(struct store *s, int since, const char *what, char *err,
+    size_t errlen)
+{
+	if (s->version < since)
+		return seterr(err, errlen, "store: %s need schema %d; this "
+		    "database was opened at %d", what, since, s->version);
+	return 0;
+}
+
 static int
 notebook_schema(struct store *s, char *err, size_t errlen)
 {
-	if (s->version < 3)
-		return seterr(err, errlen, "store: notebooks need schema 3; "
-		    "this database was opened at %d", s->version);
-	return 0;
+	return need_schema(s, 3, "notebooks", err, errlen);
 }
 
 int
@@ -1263,10 +1280,7 @@ store_notebook_clear(struct store_notebook *nb)
 static int
 loss_schema(struct store *s, char *err, size_t errlen)
 {
-	if (s->version < 6)
-		return seterr(err, errlen, "store: losses need schema 6; this "
-		    "database was opened at %d", s->version);
-	return 0;
+	return need_schema(s, 6, "losses", err, errlen);
 }
 
 /* The loss row and the worker row go in and out in one write. */
@@ -1296,15 +1310,10 @@ int
 store_loss_delete(struct store *s, const char *instance, int id, char *err,
     size_t errlen)
 {
-	sqlite3_stmt *st;
-
 	if (loss_schema(s, err, errlen) == -1)
 		return -1;
-	st = with_text(stmt_get(s, T_LOSSES, OP_DELETE, err, errlen),
-	    instance);
-	if (st != NULL)
-		sqlite3_bind_int(st, 2, id);
-	return write_one(s, st, "loss delete", err, errlen);
+	return delete_id(s, T_LOSSES, instance, id, "loss delete", err,
+	    errlen);
 }
 
 int

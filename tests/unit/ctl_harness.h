@@ -142,6 +142,19 @@ ctl_event_must(struct ctl *c, const char *name, const char *kind)
 	return msg;
 }
 
+/* The last event of kind for instance name says part (the test fails
+ * otherwise). */
+static inline void
+ctl_event_has(struct ctl *c, const char *name, const char *kind,
+    const char *part)
+{
+	char *msg = ctl_event_must(c, name, kind);
+
+	if (strstr(msg, part) == NULL)
+		fail_msg("%s: %s\nwant a part: %s", kind, msg, part);
+	free(msg);
+}
+
 static inline bool
 ctl_has_event(struct ctl *c, const char *name, const char *kind)
 {
