@@ -704,6 +704,11 @@ function renderInstance() {
 		    inst.hold && inst.pending > 0 ? ' · ' : null,
 		    inst.pending > 0 ? plural(inst.pending, 'worker') +
 		    ' waiting for a free slot' : null));
+	if (inst.losses_waiting > 0)
+		banner.push(h('div', { class: 'banner warn' }, h('b', null,
+		    'Lost: '), plural(inst.losses_waiting, 'worker') + '; what ' +
+		    'they held is told in the events once the scheduler counts ' +
+		    'it'));
 	if (inst.state === 'started' && inst.reason)
 		banner.push(h('div', { class: 'banner' }, h('b', null,
 		    'Scaler now: '), h('span', { class: 'mono' }, inst.reason),

@@ -359,6 +359,10 @@ cmd_show(struct opts *o)
 	if (jint(doc, "pending", 0) > 0)
 		printf("pending:    %lld worker(s) wait for a free slot\n",
 		    jint(doc, "pending", 0));
+	if (jint(doc, "losses_waiting", 0) > 0)
+		printf("lost:       %lld worker(s) lost; what they held is told "
+		    "(edask events) once the scheduler counts it\n",
+		    jint(doc, "losses_waiting", 0));
 	printf("scheduler:  %s\n", jstr(outputs, "dask_scheduler_address",
 	    "-"));
 	printf("dashboard:  %s\n", jstr(outputs,

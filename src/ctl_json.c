@@ -139,6 +139,8 @@ instance_json(const struct instance *in, bool secrets)
 	    json_real((double)instance_idle_timeout(in) / 1000.0));
 	json_object_set_new(o, "pool", json_string(in->spec->pool));
 	json_object_set_new(o, "failures", json_integer(in->failures));
+	json_object_set_new(o, "losses_waiting",
+	    json_integer((json_int_t)in->nlosses));
 	json_object_set_new(o, "backoff_s", in->backoff_until_ms > now ?
 	    json_real((double)(in->backoff_until_ms - now) / 1000.0) :
 	    json_integer(0));

@@ -314,6 +314,9 @@ def test_kill9_while_a_loss_waits_then_restart_tells_it(edask, tmp_path):
                                  e.instance("dask")["workers"]),
                      timeout=30, what="the dead worker to be gone")
             assert not e.events(kind="worker_lost")
+            assert e.instance("dask")["losses_waiting"] == 1
+            assert ("lost:       1 worker(s) lost; what they held is told"
+                    in e.cli("show", "dask").stdout)
             e.proc.kill()
             e.proc.wait()
         finally:
@@ -328,6 +331,8 @@ def test_kill9_while_a_loss_waits_then_restart_tells_it(edask, tmp_path):
                 "nowhere else" in lost[0]["message"]), lost[0]["message"]
         e.wait_running(1, timeout=90)
         assert len(e.events(kind="worker_lost")) == 1
+        assert e.instance("dask")["losses_waiting"] == 0
+        assert "lost:" not in e.cli("show", "dask").stdout
     finally:
         c.close()
 
