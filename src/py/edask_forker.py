@@ -91,7 +91,7 @@ def run_worker(req, listener, conn, worker_main):
         conn.close()
         os.setsid()
         fd = os.open(req["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND,
-                     0o644)
+                     0o600)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.close(fd)

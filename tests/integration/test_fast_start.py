@@ -43,6 +43,7 @@ def test_workers_are_forked_warm_and_survive_the_forker(edask):
     and the burst still completes."""
     import os
     import signal
+    import stat
 
     import sys
 
@@ -64,6 +65,8 @@ def test_workers_are_forked_warm_and_survive_the_forker(edask):
         assert len(forked) >= 2, inst["workers"]
         for w in forked:
             assert os.getsid(w["pid"]) == w["pid"]     # its own session
+            # its log is its owner's alone, as an exec'd worker's
+            assert stat.S_IMODE(os.stat(w["log"]).st_mode) == 0o600
         # workers.imports: loaded in the forker, so in every forked worker
         # (and not by Dask itself: the exec'd first worker lacks them)
         loaded = c.run(lambda: (__import__("os").getpid(),

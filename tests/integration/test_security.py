@@ -354,6 +354,8 @@ def test_only_the_instances_credentials_connect(edask, tmp_path):
     for path in (tls["key"], tls["cert"]):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
     assert stat.S_IMODE(os.stat(os.path.dirname(tls["key"])).st_mode) == 0o700
+    # a worker's log is its owner's alone (forked ones: test_fast_start)
+    assert stat.S_IMODE(os.stat(inst["workers"][0]["log"]).st_mode) == 0o600
 
     c = client(addr)
     try:
