@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -718,12 +719,15 @@ worker_parse(const char *addr, const json_t *o, struct dask_worker_info *w,
 	return 0;
 }
 
-static int
-worker_cmp(const void *a, const void *b)
-{
-	const struct dask_worker_info *wa = a, *wb = b;
+/* Workers and departures both start with their address, and are sorted
+ * and found by it. */
+_Static_assert(offsetof(struct dask_worker_info, address) == 0 &&
+    offsetof(struct dask_departure, address) == 0, "address first");
 
-	return strcmp(wa->address, wb->address);
+static int
+address_cmp(const void *a, const void *b)
+{
+	return strcmp((const char *)a, (const char *)b);
 }
 
 /* One "departed" entry: what the worker held when it was removed. */
@@ -768,14 +772,6 @@ departure_parse(const char *addr, const json_t *o, struct dask_departure *d,
 	return 0;
 }
 
-static int
-departure_cmp(const void *a, const void *b)
-{
-	const struct dask_departure *da = a, *db = b;
-
-	return strcmp(da->address, db->address);
-}
-
 /* "departed" of root, when there is one: a new sorted array. */
 static int
 departed_parse(const json_t *root, struct dask_departure **out, size_t *n,
@@ -812,7 +808,7 @@ departed_parse(const json_t *root, struct dask_departure **out, size_t *n,
 		i++;
 	}
 	ASSERT(i == count);
-	qsort(d, count, sizeof(*d), departure_cmp);
+	qsort(d, count, sizeof(*d), address_cmp);
 	*out = d;
 	*n = count;
 	return 0;
@@ -878,7 +874,7 @@ dask_parse_workers(const char *buf, size_t len,
 	if (departed != NULL && departed_parse(root, departed, ndeparted,
 	    err, errlen) == -1)
 		goto fail;
-	qsort(w, count, sizeof(*w), worker_cmp);
+	qsort(w, count, sizeof(*w), address_cmp);
 	json_decref(root);
 	*workers = w;
 	*n = count;
@@ -898,7 +894,7 @@ dask_departure_find(const struct dask_departure *d, size_t n,
 	if (n == 0 || strlen(address) >= sizeof(key.address))
 		return NULL;
 	strlcpy_(key.address, address, sizeof(key.address));
-	return bsearch(&key, d, n, sizeof(*d), departure_cmp);
+	return bsearch(&key, d, n, sizeof(*d), address_cmp);
 }
 
 int
