@@ -24,7 +24,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -510,18 +509,9 @@ test_a_restart_adopts_live_workers_and_forgets_dead_ones(void **state)
 static void
 forker_listens(struct world *wd, struct instance *in)
 {
-	struct sockaddr_un sa;
-
 	PUMP_UNTIL(wd, in->forker_pid > 0);
 	assert_true(in->forker_pid > 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	strlcpy_(sa.sun_path, in->forker_sock, sizeof(sa.sun_path));
-	wd->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(wd->lfd >= 0);
-	assert_int_equal(bind(wd->lfd, (struct sockaddr *)&sa, sizeof(sa)),
-	    0);
-	assert_int_equal(listen(wd->lfd, 8), 0);
+	wd->lfd = tu_unix_listen(in->forker_sock);
 	PUMP_UNTIL(wd, in->forker_ready);
 	assert_true(in->forker_ready);
 }

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "ctl_int.h"
@@ -48,18 +47,10 @@ static int
 setup(void **state)
 {
 	struct world *wd = xcalloc(1, sizeof(*wd));
-	struct sockaddr_un sa;
 
 	tu_mkdtemp(wd->dir, sizeof(wd->dir), "test_forker");
 	snprintf(wd->sock, sizeof(wd->sock), "%s/forker.sock", wd->dir);
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	strlcpy_(sa.sun_path, wd->sock, sizeof(sa.sun_path));
-	wd->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(wd->lfd >= 0);
-	assert_int_equal(bind(wd->lfd, (struct sockaddr *)&sa, sizeof(sa)),
-	    0);
-	assert_int_equal(listen(wd->lfd, 8), 0);
+	wd->lfd = tu_unix_listen(wd->sock);
 	wd->loop = loop_new();
 	wd->ctl.loop = wd->loop;
 	wd->in.ctl = &wd->ctl;

@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <jansson.h>
 
@@ -258,6 +260,25 @@ tu_mkdtemp(char *dir, size_t len, const char *name)
 	snprintf(dir, len, "/tmp/%s.XXXXXX", name);
 	if (mkdtemp(dir) == NULL)
 		fail_msg("mkdtemp %s: %s", dir, strerror(errno));
+}
+
+/* A stream socket listening at unix path (the test plays a server there,
+ * as the worker forker): its fd, the caller's to close. */
+static inline int
+tu_unix_listen(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	strlcpy_(sa.sun_path, path, sizeof(sa.sun_path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		fail_msg("socket: %s", strerror(errno));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
+	    listen(fd, 8) == -1)
+		fail_msg("listen at %s: %s", path, strerror(errno));
+	return fd;
 }
 
 /* Writes len bytes of text to path (created or cut). */
